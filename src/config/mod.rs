@@ -1,0 +1,168 @@
+//! Booth configuration: the file grammar, typed values, members and their site
+//! ids, tickets with their defaults, and the authentication key file.
+//!
+//! The same file is used by every member of a booth cluster (C or Rust), so the
+//! grammar, defaults and derived values follow the C booth exactly; where the C
+//! parser is buggy we do the right thing and say so in `doc/compatibility.md`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+mod authkey;
+mod parse;
+mod siteid;
+
+pub use authkey::{read_authkey, AuthKeyError};
+pub use parse::{config_path_from_arg, ConfigError, Resolver, SystemResolver};
+pub use siteid::site_id;
+
+/// UDP and TCP port used when no `port` key precedes a member.
+pub const DEFAULT_PORT: u16 = 9929;
+/// The C daemon's limit on members (sites and arbitrators together).
+pub const MAX_MEMBERS: usize = 16;
+/// Ticket names, attribute names and address strings are 64-byte fields on the wire.
+pub const NAME_LEN: usize = 64;
+/// Default `maxtimeskew`, in seconds.
+pub const DEFAULT_MAX_TIME_SKEW: u32 = 600;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    /// Accepted by the grammar; the daemon refuses to start with it (the C
+    /// daemon crashes instead).
+    Sctp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MemberKind {
+    Site,
+    Arbitrator,
+}
+
+impl MemberKind {
+    /// The word used by `booth peers`, the lock file and log idents.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MemberKind::Site => "site",
+            MemberKind::Arbitrator => "arbitrator",
+        }
+    }
+}
+
+/// One `site =` or `arbitrator =` line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Position in the file, sites and arbitrators mixed (0-based).
+    pub index: usize,
+    pub kind: MemberKind,
+    /// Numeric address as printed by `booth list`/`peers` and matched by `-s`
+    /// (host names are replaced by the address they resolved to).
+    pub addr_string: String,
+    pub addr: IpAddr,
+    /// The global `port` value in force when this member's line was read.
+    pub port: u16,
+    /// CRC-32 of the binary address with bit 31 cleared.
+    pub site_id: u32,
+}
+
+impl Member {
+    pub fn is_site(&self) -> bool {
+        self.kind == MemberKind::Site
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TicketMode {
+    Auto,
+    Manual,
+}
+
+/// Which kind of grant an `attr-prereq` line gates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GrantType {
+    /// Elections after a lost ticket or a step-down.
+    Auto,
+    /// Administrative grants (`booth grant`).
+    Manual,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrOp {
+    Eq,
+    Ne,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttrPrereq {
+    pub grant_type: GrantType,
+    pub name: String,
+    pub op: AttrOp,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketConfig {
+    pub name: String,
+    /// Lease length.
+    pub expire: Duration,
+    /// Election length and resend interval.
+    pub timeout: Duration,
+    pub retries: u32,
+    /// Renewal period; `expire / 2` when not configured.
+    pub renewal_freq: Duration,
+    pub acquire_after: Duration,
+    /// Program (or directory of programs) and its arguments.
+    pub before_acquire_handler: Option<Vec<String>>,
+    pub attr_prereqs: Vec<AttrPrereq>,
+    pub mode: TicketMode,
+    /// Parsed for compatibility; the protocol does not use them (nor does C).
+    pub weights: [i32; MAX_MEMBERS],
+}
+
+impl TicketConfig {
+    pub fn is_manual(&self) -> bool {
+        self.mode == TicketMode::Manual
+    }
+}
+
+/// A whole, validated configuration file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// The file as opened (after `-c` short-name expansion).
+    pub path: PathBuf,
+    /// `name` key, or the file's base name without its last extension.
+    pub name: String,
+    pub transport: Transport,
+    /// The last `port` value in the file (members carry their own port).
+    pub port: u16,
+    pub authfile: Option<PathBuf>,
+    /// Seconds.
+    pub maxtimeskew: u32,
+    pub members: Vec<Member>,
+    pub site_user: String,
+    pub site_group: String,
+    pub arbitrator_user: String,
+    pub arbitrator_group: String,
+    pub debug: u32,
+    pub tickets: Vec<TicketConfig>,
+    /// Any time value in the file is not a whole number of seconds: the C
+    /// booth then sends `term_valid_for` in milliseconds instead of seconds.
+    pub subsecond_times: bool,
+    /// Non-fatal findings (e.g. "Odd number of nodes is strongly recommended!").
+    pub warnings: Vec<String>,
+}
+
+impl Config {
+    pub fn member_by_id(&self, site_id: u32) -> Option<&Member> {
+        self.members.iter().find(|m| m.site_id == site_id)
+    }
+
+    pub fn member_by_addr_string(&self, addr: &str) -> Option<&Member> {
+        self.members.iter().find(|m| m.addr_string == addr)
+    }
+
+    pub fn ticket(&self, name: &str) -> Option<&TicketConfig> {
+        self.tickets.iter().find(|t| t.name == name)
+    }
+}

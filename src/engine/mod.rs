@@ -1,0 +1,1 @@
+//! The ticket engine (stub).

@@ -1,0 +1,4 @@
+pub struct AuthKey;
+pub struct AuthError;
+pub struct ReplayGuard;
+pub struct Timestamp;

@@ -1,1 +1,436 @@
-//! The ticket engine (stub).
+//! The ticket engine: booth's Raft-style lease protocol as a pure state machine.
+//!
+//! One [`Engine`] holds every ticket of one member (site or arbitrator) and what
+//! it knows of its peers. It consumes events — a decoded peer message, a client
+//! request, a finished handler, a passed deadline — each with the current time
+//! passed in as a [`Clock`], and produces [`Output`]s for the daemon (or the
+//! simulator) to execute. It never reads a clock, a random source, the
+//! environment or a file, and never touches a socket or a process: randomness
+//! comes from the seed it is given.
+//!
+//! The behaviour follows the C booth (spec `raft.md`) message for message, so
+//! that C and Rust members interoperate; the deliberate differences — all of
+//! them on the safe side and invisible on the wire — are listed in
+//! `doc/compatibility.md` and marked `DIFF:` in the code.
+//!
+//! Usage:
+//! ```text
+//! let mut e = Engine::new(config, local_index, seed);
+//! e.load_cib(ticket, state);            // sites, for tickets found in the CIB
+//! e.start(clock);                       // state query to all peers
+//! e.handle_packet(clock, from, &msg);   // and handle_client, handle_handler_exit ...
+//! e.handle_timeout(clock);              // whenever next_deadline() has passed
+//! while let Some(out) = e.poll_output() { execute(out) }
+//! ```
+
+mod client;
+mod cron;
+mod raft;
+mod rng;
+mod ticket;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeSet, VecDeque};
+use std::fmt;
+use std::time::Duration;
+
+use crate::config::{Config, MemberKind};
+use crate::wire::TicketMsg;
+
+pub use client::ListEntry;
+pub use rng::Rng;
+use ticket::Ticket;
+pub use ticket::{Leader, State};
+
+/// A point on the monotonic clock, in milliseconds from an arbitrary origin.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Time(pub u64);
+
+impl Time {
+    pub fn ms(self) -> u64 {
+        self.0
+    }
+    pub fn saturating_sub(self, earlier: Time) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl std::ops::Add<Duration> for Time {
+    type Output = Time;
+    fn add(self, d: Duration) -> Time {
+        Time(self.0.saturating_add(d.as_millis() as u64))
+    }
+}
+
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{:03}", self.0 / 1000, self.0 % 1000)
+    }
+}
+
+/// The time of an event: the monotonic instant (all protocol timing) and the
+/// wall clock at that instant (CIB `expires`, display, handler environment).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Clock {
+    pub mono: Time,
+    /// Milliseconds since the Unix epoch.
+    pub wall_ms: i64,
+}
+
+impl Clock {
+    pub fn new(mono: Time, wall_ms: i64) -> Clock {
+        Clock { mono, wall_ms }
+    }
+
+    /// Wall-clock milliseconds of a monotonic instant, seen from this clock.
+    pub fn wall_of(&self, t: Time) -> i64 {
+        self.wall_ms + (t.0 as i64 - self.mono.0 as i64)
+    }
+
+    /// Monotonic instant of a wall-clock time (Unix seconds), saturating at 0.
+    pub fn mono_of_unix(&self, unix_secs: i64) -> Time {
+        let delta = unix_secs.saturating_mul(1000) - self.wall_ms;
+        Time((self.mono.0 as i64).saturating_add(delta).max(0) as u64)
+    }
+}
+
+/// Identifies a client connection that waits for grant/revoke results.
+pub type ClientId = u64;
+
+/// Identifies one run of a ticket's before-acquire-handler, so that the exit of
+/// a run the engine has since abandoned is not mistaken for a fresh result.
+pub type HandlerRun = u64;
+
+/// Ticket state as read from the CIB at start-up (`crm_ticket -q`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CibState {
+    pub granted: bool,
+    /// `owner` attribute: a site id, -1 for "nobody", absent or 0 for unknown.
+    pub owner: Option<i64>,
+    /// `expires`, Unix seconds.
+    pub expires: Option<i64>,
+    pub term: Option<u32>,
+    /// Other attributes of the ticket state: geo attributes.
+    pub attrs: Vec<(String, String)>,
+}
+
+/// The ticket as booth wants it recorded in the local CIB.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CibWrite {
+    pub ticket: String,
+    pub granted: bool,
+    /// Leader's site id as a signed 32-bit number: -1 nobody, 0 unknown.
+    pub owner: i32,
+    /// Lease expiry, Unix seconds (rounded to nearest).
+    pub expires: i64,
+    pub term: u32,
+}
+
+/// What the engine asks its driver to do.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// Send a ticket message to the member with this index. The header is
+    /// complete except for authentication, which the driver adds.
+    Send { to: usize, msg: TicketMsg },
+    /// Record the ticket in the local CIB. A newer write for the same ticket
+    /// supersedes an older one that has not run yet.
+    WriteCib(CibWrite),
+    /// Run the ticket's before-acquire-handler; report its exit with
+    /// [`Engine::handle_handler_exit`].
+    RunHandler {
+        ticket: usize,
+        run: HandlerRun,
+        argv: Vec<String>,
+        env: Vec<(String, String)>,
+    },
+    /// Stop a running handler; its result no longer matters.
+    StopHandler { ticket: usize, run: HandlerRun },
+    /// A `CL_RESULT` for a grant/revoke client; `last` means the request is
+    /// finished and the connection can be closed after this reply.
+    ClientReply {
+        client: ClientId,
+        msg: TicketMsg,
+        last: bool,
+    },
+    /// Store (Some) or delete (None) a geo attribute in the local CIB.
+    StoreAttr {
+        ticket: String,
+        name: String,
+        value: Option<String>,
+    },
+}
+
+/// Why a peer message was dropped; the daemon counts these in `booth peers`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dropped {
+    /// Unknown ticket name, unknown leader id, or a sender that is ourselves.
+    Invalid,
+}
+
+/// The engine of one member.
+pub struct Engine {
+    cfg: Config,
+    me: usize,
+    tickets: Vec<Ticket>,
+    rng: Rng,
+    out: VecDeque<Output>,
+    /// Pending cron deadlines, ordered, so that finding due tickets never
+    /// scans every ticket.
+    crons: BTreeSet<(Time, usize)>,
+    /// Tickets whose handler finished and must be looked at right away.
+    handler_exited: BTreeSet<usize>,
+    started_at: Time,
+    started: bool,
+    now: Clock,
+    next_run: HandlerRun,
+}
+
+impl Engine {
+    /// `me` is the index of the local member in `cfg.members`.
+    pub fn new(cfg: Config, me: usize, seed: u64) -> Engine {
+        assert!(me < cfg.members.len(), "local member index out of range");
+        let tickets = cfg
+            .tickets
+            .iter()
+            .enumerate()
+            .map(|(i, t)| Ticket::new(i, t.clone()))
+            .collect();
+        Engine {
+            cfg,
+            me,
+            tickets,
+            rng: Rng::new(seed),
+            out: VecDeque::new(),
+            crons: BTreeSet::new(),
+            handler_exited: BTreeSet::new(),
+            started_at: Time(0),
+            started: false,
+            now: Clock::default(),
+            next_run: 1,
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    pub fn local_index(&self) -> usize {
+        self.me
+    }
+
+    pub fn is_site(&self) -> bool {
+        self.cfg.members[self.me].kind == MemberKind::Site
+    }
+
+    pub fn ticket_index(&self, name: &str) -> Option<usize> {
+        self.tickets.iter().position(|t| t.cfg.name == name)
+    }
+
+    /// Next output to execute, in the order the engine produced them.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    /// The earliest instant at which [`Engine::handle_timeout`] has work to do.
+    pub fn next_deadline(&self) -> Option<Time> {
+        if !self.handler_exited.is_empty() {
+            return Some(self.now.mono);
+        }
+        self.crons.iter().next().map(|&(t, _)| t)
+    }
+
+    /// Read-only view of a ticket for tests, the simulator and `booth list`.
+    pub fn ticket_view(&self, i: usize) -> TicketView {
+        let tk = &self.tickets[i];
+        TicketView {
+            name: tk.cfg.name.clone(),
+            state: tk.state,
+            leader: tk.leader,
+            term: tk.current_term,
+            term_expires: tk.term_expires,
+            cib_granted: tk.cib_granted,
+            delay_commit: tk.delay_commit,
+        }
+    }
+
+    pub fn ticket_count(&self) -> usize {
+        self.tickets.len()
+    }
+
+    /// Applies the CIB state read at start-up, before [`Engine::start`].
+    pub fn load_cib(&mut self, clock: Clock, ticket: usize, state: &CibState) {
+        self.now = clock;
+        self.apply_cib_state(ticket, state);
+    }
+
+    /// Starts every ticket: state query to all peers. Call once.
+    pub fn start(&mut self, clock: Clock) {
+        self.now = clock;
+        self.started_at = clock.mono;
+        self.started = true;
+        for i in 0..self.tickets.len() {
+            self.setup_ticket(i);
+            self.reindex(i);
+        }
+    }
+
+    /// A ticket message from member `from` (already authenticated and mapped to
+    /// a configured member by the driver).
+    pub fn handle_packet(
+        &mut self,
+        clock: Clock,
+        from: usize,
+        msg: &TicketMsg,
+    ) -> Result<(), Dropped> {
+        self.advance(clock);
+        if from == self.me || from >= self.cfg.members.len() {
+            return Err(Dropped::Invalid);
+        }
+        let i = self.ticket_index(&msg.body.name).ok_or(Dropped::Invalid)?;
+        let r = self.ticket_recv(i, from, msg);
+        self.reindex(i);
+        r
+    }
+
+    /// A deadline may have passed: run every ticket that is due.
+    pub fn handle_timeout(&mut self, clock: Clock) {
+        self.advance(clock);
+        self.run_due();
+    }
+
+    /// A before-acquire-handler run finished (`ok` = exit status 0).
+    pub fn handle_handler_exit(&mut self, clock: Clock, ticket: usize, run: HandlerRun, ok: bool) {
+        self.advance(clock);
+        if ticket >= self.tickets.len() {
+            return;
+        }
+        let tk = &mut self.tickets[ticket];
+        if tk.handler.finish(run, ok) {
+            self.handler_exited.insert(ticket);
+        }
+        self.run_due();
+    }
+
+    /// Processes the passage of time before anything else: a leader whose lease
+    /// ran out drops the ticket before it reacts to any message (DIFF: the C
+    /// booth may answer messages first and notice the expiry up to a poll
+    /// interval or a resend timeout later, e.g. after a process pause).
+    fn advance(&mut self, clock: Clock) {
+        if clock.mono >= self.now.mono {
+            self.now = clock;
+        } else {
+            // A clock that goes backwards is a driver bug; never let time rewind.
+            self.now.wall_ms = clock.wall_ms;
+        }
+        if !self.started {
+            return;
+        }
+        let now = self.now.mono;
+        let expired: Vec<usize> = self
+            .tickets
+            .iter()
+            .filter(|t| {
+                !t.cfg.is_manual()
+                    && t.leader == Leader::Member(self.me)
+                    && t.term_expires.is_some_and(|e| e <= now)
+            })
+            .map(|t| t.idx)
+            .collect();
+        for i in expired {
+            self.ticket_lost(i);
+            self.reindex(i);
+        }
+    }
+
+    fn run_due(&mut self) {
+        if !self.started {
+            return;
+        }
+        let now = self.now.mono;
+        let mut due: Vec<usize> = std::mem::take(&mut self.handler_exited).into_iter().collect();
+        while let Some(&(t, i)) = self.crons.iter().next() {
+            if t > now {
+                break;
+            }
+            self.crons.remove(&(t, i));
+            self.tickets[i].next_cron = None;
+            if !due.contains(&i) {
+                due.push(i);
+            }
+        }
+        for i in due {
+            let before = self.tickets[i].next_cron;
+            self.ticket_cron(i);
+            if self.tickets[i].next_cron == before {
+                self.set_ticket_wakeup(i);
+            }
+            self.reindex(i);
+        }
+    }
+
+    /// Keeps the ordered deadline set in step with a ticket's `next_cron`.
+    fn reindex(&mut self, i: usize) {
+        let tk = &mut self.tickets[i];
+        if tk.indexed_cron == tk.next_cron {
+            return;
+        }
+        if let Some(old) = tk.indexed_cron.take() {
+            self.crons.remove(&(old, i));
+        }
+        if let Some(new) = tk.next_cron {
+            self.crons.insert((new, i));
+            tk.indexed_cron = Some(new);
+        }
+    }
+
+    fn emit(&mut self, o: Output) {
+        self.out.push_back(o);
+    }
+
+    fn n_members(&self) -> usize {
+        self.cfg.members.len()
+    }
+
+    fn all_bits(&self) -> u32 {
+        ((1u64 << self.n_members()) - 1) as u32
+    }
+
+    fn site_bits(&self) -> u32 {
+        self.cfg
+            .members
+            .iter()
+            .filter(|m| m.is_site())
+            .fold(0, |b, m| b | 1 << m.index)
+    }
+
+    fn majority(&self, bits: u32) -> bool {
+        bits.count_ones() as usize * 2 > self.n_members()
+    }
+
+    fn site_id_of(&self, member: usize) -> u32 {
+        self.cfg.members[member].site_id
+    }
+
+    fn addr_of(&self, l: Leader) -> &str {
+        match l {
+            Leader::Unknown => "NONE",
+            Leader::NoOne => "none",
+            Leader::Member(m) => &self.cfg.members[m].addr_string,
+        }
+    }
+}
+
+/// A snapshot of one ticket, for display and checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TicketView {
+    pub name: String,
+    pub state: State,
+    pub leader: Leader,
+    pub term: u32,
+    pub term_expires: Option<Time>,
+    /// What the engine last asked to be written to the CIB: granted here.
+    pub cib_granted: bool,
+    pub delay_commit: Option<Time>,
+}

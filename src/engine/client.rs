@@ -1,0 +1,328 @@
+//! Requests from `booth` and `geostore` clients: grant, revoke, list, and the
+//! geo attributes (spec raft.md §10–§11, §14; client.md §5–§6).
+
+use std::fmt::Write as _;
+
+use log::{info, warn};
+
+use super::ticket::{Attr, NextState, State, Waiter};
+use super::{ClientId, Clock, Engine, Leader, Output};
+use crate::wire::codes::*;
+use crate::wire::{OPT_IMMEDIATE, OPT_WAIT_COMMIT};
+
+/// One line of `booth list`, before formatting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ListEntry {
+    pub ticket: String,
+    /// "NONE", "none" or the leader's address.
+    pub leader: String,
+    /// Expiry as Unix seconds; None for "INF" (manual, or no expiry known).
+    pub expires: Option<i64>,
+    pub owned: bool,
+    /// Commit pending until (Unix seconds), shown on the leader only.
+    pub commit_pending: Option<i64>,
+    pub manual: bool,
+}
+
+impl Engine {
+    /// A grant or revoke request (`cmd` is CMD_GRANT or CMD_REVOKE). Replies
+    /// come out as [`Output::ClientReply`]; the last one has `last` set.
+    pub fn handle_client(
+        &mut self,
+        clock: Clock,
+        client: ClientId,
+        cmd: u32,
+        options: u32,
+        ticket: &str,
+    ) {
+        self.advance(clock);
+        let Some(i) = self.ticket_index(ticket) else {
+            info!("client referenced unknown ticket {ticket}");
+            self.reply_unknown(client);
+            return;
+        };
+        match cmd {
+            CMD_GRANT => self.client_grant(i, client, options),
+            CMD_REVOKE => self.client_revoke(i, client, options),
+            _ => self.reply(i, client, RLT_INVALID_ARG, true),
+        }
+        self.reindex(i);
+    }
+
+    /// The connection of a waiting client went away.
+    pub fn client_gone(&mut self, client: ClientId) {
+        for tk in &mut self.tickets {
+            tk.waiters.retain(|w| w.client != client);
+        }
+    }
+
+    fn reply_unknown(&mut self, client: ClientId) {
+        let mut msg = crate::wire::TicketMsg::default();
+        msg.header.magic = crate::wire::MAGIC;
+        msg.header.version = crate::wire::VERSION;
+        msg.header.from = self.site_id_of(self.me);
+        msg.header.cmd = CL_RESULT;
+        msg.header.result = RLT_INVALID_ARG;
+        self.emit(Output::ClientReply {
+            client,
+            msg,
+            last: true,
+        });
+    }
+
+    fn reply(&mut self, i: usize, client: ClientId, result: u32, last: bool) {
+        let msg = self.build_msg(i, CL_RESULT, 0, 0, result);
+        self.emit(Output::ClientReply { client, msg, last });
+    }
+
+    fn client_grant(&mut self, i: usize, client: ClientId, options: u32) {
+        let me = Leader::Member(self.me);
+        let tk = &self.tickets[i];
+        if !self.is_site() {
+            // DIFF: the C daemon answers "in progress" and never completes.
+            warn!("{}: grant requested at an arbitrator, refused", tk.cfg.name);
+            self.reply(i, client, RLT_SYNC_FAIL, true);
+            return;
+        }
+        if !tk.cfg.is_manual() && tk.is_owned() {
+            // DIFF: granting again where the ticket is held and committed is
+            // a success, not an error.
+            let rv = if tk.leader == me && tk.state == State::Leader && tk.ticket_updated >= 2 {
+                RLT_SUCCESS
+            } else {
+                info!(
+                    "{}: client wants to grant an (already granted!) ticket",
+                    tk.cfg.name
+                );
+                RLT_OVERGRANT
+            };
+            self.reply(i, client, rv, true);
+            return;
+        }
+        let rv = self.do_grant_ticket(i, options);
+        if rv != 0 {
+            self.tickets[i].delay_commit = None;
+            self.reply(i, client, rv, true);
+            return;
+        }
+        self.tickets[i].waiters.push(Waiter {
+            client,
+            cmd: CMD_GRANT,
+            options,
+        });
+        self.reply(i, client, RLT_MORE, false);
+    }
+
+    fn do_grant_ticket(&mut self, i: usize, options: u32) -> u32 {
+        let now = self.now.mono;
+        let me = Leader::Member(self.me);
+        let tk = &mut self.tickets[i];
+        info!("{}: granting ticket", tk.cfg.name);
+        if tk.leader == me {
+            return RLT_SUCCESS;
+        }
+        if tk.is_owned() {
+            if options & OPT_IMMEDIATE == 0 {
+                return RLT_OVERGRANT;
+            }
+            warn!(
+                "{}: manual ticket forced to be granted! be aware that you may end up with the ticket granted to multiple sites",
+                tk.cfg.name
+            );
+        }
+        tk.delay_commit = Some(now + tk.cfg.expire + tk.cfg.acquire_after);
+        if options & OPT_IMMEDIATE != 0 {
+            warn!(
+                "{}: granting ticket immediately! If there are unreachable sites, _hope_ you are sure that they don't have the ticket!",
+                tk.cfg.name
+            );
+            tk.delay_commit = None;
+        }
+        tk.outcome = 0;
+        self.acquire_ticket(i, OR_ADMIN)
+    }
+
+    fn client_revoke(&mut self, i: usize, client: ClientId, options: u32) {
+        let me = Leader::Member(self.me);
+        let tk = &self.tickets[i];
+        if !tk.is_owned() {
+            info!("{}: client wants to revoke a free ticket", tk.cfg.name);
+            self.reply(i, client, RLT_TICKET_IDLE, true);
+            return;
+        }
+        if tk.leader != me {
+            info!(
+                "{}: not granted here, redirect to {}",
+                tk.cfg.name,
+                self.addr_of(tk.leader)
+            );
+            self.reply(i, client, RLT_REDIRECT, true);
+            return;
+        }
+        if tk.acks_expected != 0 {
+            info!(
+                "{}: delay ticket revoke until the current operation finishes",
+                tk.cfg.name
+            );
+            self.tickets[i].next_state = Some(NextState::Init);
+            self.tickets[i].waiters.push(Waiter {
+                client,
+                cmd: CMD_REVOKE,
+                options,
+            });
+            self.reply(i, client, RLT_MORE, false);
+            self.set_ticket_wakeup(i);
+            return;
+        }
+        self.start_revoke_ticket(i);
+        self.reply(i, client, RLT_SUCCESS, true);
+    }
+
+    /// Sends the ticket's `outcome` to waiting clients (of `only` command, or
+    /// all when 0); finished requests are dropped.
+    pub(super) fn notify_waiters(&mut self, i: usize, only: u32) {
+        let outcome = self.tickets[i].outcome;
+        let waiters = std::mem::take(&mut self.tickets[i].waiters);
+        let mut keep = Vec::new();
+        for w in waiters {
+            if only != 0 && w.cmd != only {
+                keep.push(w);
+                continue;
+            }
+            let more = outcome == RLT_MORE
+                || (outcome == RLT_CIB_PENDING && w.options & OPT_WAIT_COMMIT != 0);
+            self.reply(i, w.client, outcome, !more);
+            if more {
+                keep.push(w);
+            }
+        }
+        self.tickets[i].waiters = keep;
+    }
+
+    /// The tickets as `booth list` shows them, in configuration order.
+    pub fn list_entries(&self, clock: Clock) -> Vec<ListEntry> {
+        let me = Leader::Member(self.me);
+        let to_unix = |t| (clock.wall_of(t) + 500).div_euclid(1000);
+        self.tickets
+            .iter()
+            .map(|tk| {
+                let manual = tk.cfg.is_manual();
+                ListEntry {
+                    ticket: tk.cfg.name.clone(),
+                    leader: self.addr_of(tk.leader).to_string(),
+                    owned: tk.is_owned(),
+                    expires: if manual { None } else { tk.term_expires.map(to_unix) },
+                    commit_pending: tk
+                        .delay_commit
+                        .filter(|&dc| tk.leader == me && dc > clock.mono)
+                        .map(to_unix),
+                    manual,
+                }
+            })
+            .collect()
+    }
+
+    /// The text of a `booth list` reply; `fmt_time` renders Unix seconds as
+    /// the daemon's local `YYYY-MM-DD HH:MM:SS`.
+    pub fn list_text(&self, clock: Clock, fmt_time: &dyn Fn(i64) -> String) -> String {
+        let mut s = String::new();
+        for e in self.list_entries(clock) {
+            let _ = write!(s, "ticket: {}, leader: {}", e.ticket, e.leader);
+            if e.owned {
+                match e.expires {
+                    Some(t) => {
+                        let _ = write!(s, ", expires: {}", fmt_time(t));
+                    }
+                    None => s.push_str(", expires: INF"),
+                }
+                if let Some(t) = e.commit_pending {
+                    let _ = write!(s, " (commit pending until {})", fmt_time(t));
+                }
+            }
+            if e.manual {
+                s.push_str(" [manual mode]");
+            }
+            s.push('\n');
+        }
+        for tk in self.tickets.iter().filter(|t| t.cfg.is_manual()) {
+            if tk.sites_where_granted.count_ones() > 1 {
+                let sites: Vec<&str> = self
+                    .cfg
+                    .members
+                    .iter()
+                    .filter(|m| tk.sites_where_granted & (1 << m.index) != 0)
+                    .map(|m| m.addr_string.as_str())
+                    .collect();
+                let _ = write!(
+                    s,
+                    "\nWARNING: The ticket {} is granted to multiple sites: {}. Revoke the ticket from the faulty sites.\n",
+                    tk.cfg.name,
+                    sites.join(", ")
+                );
+            }
+        }
+        s
+    }
+
+    /// `geostore set`: remembered here (for attr-prereq) and stored in the CIB.
+    pub fn attr_set(&mut self, clock: Clock, ticket: &str, name: &str, value: &str) -> Result<(), u32> {
+        self.advance(clock);
+        let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
+        if !self.is_site() {
+            return Err(RLT_INVALID_ARG);
+        }
+        self.tickets[i].attrs.insert(
+            name.to_string(),
+            Attr {
+                value: value.to_string(),
+                set_at: Some(clock.wall_ms),
+            },
+        );
+        self.emit(Output::StoreAttr {
+            ticket: ticket.to_string(),
+            name: name.to_string(),
+            value: Some(value.to_string()),
+        });
+        Ok(())
+    }
+
+    /// `geostore get`.
+    pub fn attr_get(&self, ticket: &str, name: &str) -> Result<String, u32> {
+        let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
+        self.tickets[i]
+            .attrs
+            .get(name)
+            .map(|a| a.value.clone())
+            .ok_or(RLT_NO_SUCH_ATTR)
+    }
+
+    /// `geostore delete`.
+    pub fn attr_delete(&mut self, clock: Clock, ticket: &str, name: &str) -> Result<(), u32> {
+        self.advance(clock);
+        let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
+        self.tickets[i]
+            .attrs
+            .remove(name)
+            .ok_or(RLT_NO_SUCH_ATTR)?;
+        self.emit(Output::StoreAttr {
+            ticket: ticket.to_string(),
+            name: name.to_string(),
+            value: None,
+        });
+        Ok(())
+    }
+
+    /// `geostore list` text: `<name> <value> <time>` per attribute.
+    pub fn attr_list(&self, ticket: &str, fmt_time: &dyn Fn(i64) -> String) -> Result<String, u32> {
+        let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
+        let mut s = String::new();
+        for (name, a) in &self.tickets[i].attrs {
+            let when = a
+                .set_at
+                .map(|ms| fmt_time(ms.div_euclid(1000)))
+                .unwrap_or_default();
+            let _ = writeln!(s, "{name} {} {when}", a.value);
+        }
+        Ok(s)
+    }
+}

@@ -1,0 +1,846 @@
+//! Time-driven behaviour: start-up, the per-ticket cron, elections, the
+//! leader's heartbeat and renewal cycle, resends, lease expiry, the handler and
+//! CIB writes (spec raft.md §6–§8, §12–§13, §15, §18–§20).
+
+use std::time::Duration;
+
+use log::{debug, info, warn};
+
+use super::ticket::{Handler, NextState, State};
+use super::{CibState, CibWrite, Engine, Leader, Output, Time};
+use crate::config::{AttrOp, GrantType};
+use crate::wire::codes::*;
+
+/// "Near future" of the C booth: how soon a ticket with pending work runs.
+const SOON: Duration = Duration::from_millis(10);
+/// Longest sleep of an automatic ticket with nothing to do.
+const IDLE_WAKEUP: Duration = Duration::from_secs(3600);
+/// Manual tickets wake (and their leaders send heartbeats) this often.
+const MANUAL_WAKEUP: Duration = Duration::from_secs(60);
+/// Upper bound of the random delay before an election.
+const MAX_ELECTION_DELAY_MS: u64 = 1000;
+
+/// Result of asking for the before-acquire-handler's verdict.
+pub(super) enum ExtProg {
+    /// No handler, or it succeeded: go on.
+    Pass,
+    /// Started or still running: come back when it exits.
+    Running,
+    /// It failed (already handled by `ext_prog_failed`).
+    Failed,
+}
+
+/// Result of a CIB write request.
+#[derive(PartialEq, Eq)]
+pub(super) enum Written {
+    Yes,
+    Delayed,
+    NotSite,
+}
+
+impl Engine {
+    pub(super) fn apply_cib_state(&mut self, i: usize, st: &CibState) {
+        let me = self.me;
+        let clock = self.now;
+        let name = self.tickets[i].cfg.name.clone();
+        let leader = match st.owner {
+            Some(-1) => Leader::NoOne,
+            Some(o) => match self.cfg.member_by_id(o as u32) {
+                Some(m) if m.is_site() => Leader::Member(m.index),
+                _ => {
+                    warn!("{name}: error storing attribute owner ({o})");
+                    Leader::Unknown
+                }
+            },
+            None => Leader::Unknown,
+        };
+        let tk = &mut self.tickets[i];
+        tk.term_expires = st.expires.map(|e| clock.mono_of_unix(e));
+        tk.current_term = st.term.unwrap_or(0);
+        tk.is_granted = st.granted;
+        tk.cib_granted = st.granted;
+        tk.leader = leader;
+        if leader == Leader::Unknown {
+            warn!("{name}: no site matches; site got reconfigured?");
+            if st.granted {
+                warn!("{name}: granted here, assume it belonged to us");
+                tk.leader = Leader::Member(me);
+            }
+        }
+        for (k, v) in &st.attrs {
+            tk.attrs.insert(
+                k.clone(),
+                super::ticket::Attr {
+                    value: v.clone(),
+                    set_at: None,
+                },
+            );
+        }
+        tk.cib_loaded = true;
+    }
+
+    /// C `setup_ticket`: state query to all peers at start-up.
+    pub(super) fn setup_ticket(&mut self, i: usize) {
+        let now = self.now.mono;
+        if self.is_site() && self.tickets[i].cib_loaded {
+            self.update_ticket_state(i, None);
+            self.tickets[i].update_cib = true;
+        } else if self.is_site() {
+            self.tickets[i].update_cib = true;
+        }
+        let tk = &mut self.tickets[i];
+        tk.start_postpone = true;
+        tk.vote_fence = Some(now + tk.cfg.expire);
+        debug!("{}: broadcasting state query", tk.cfg.name);
+        self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);
+        // A lease loaded from the CIB that already ran out is dropped now.
+        let tk = &self.tickets[i];
+        if !tk.cfg.is_manual()
+            && tk.leader == Leader::Member(self.me)
+            && tk.term_expires.is_some_and(|e| e <= now)
+        {
+            self.ticket_lost(i);
+        }
+    }
+
+    /// C `ticket_broadcast`: send our view to every other member.
+    pub(super) fn broadcast(&mut self, i: usize, cmd: u32, expect: u32, result: u32, reason: u32) {
+        let now = self.now.mono;
+        let msg = self.build_msg(i, cmd, 0, reason, result);
+        let me_bit = 1u32 << self.me;
+        let tk = &mut self.tickets[i];
+        tk.last_request = cmd;
+        tk.last_reason = reason;
+        if expect != 0 {
+            tk.retry_number = 0;
+            tk.acks_expected = expect;
+            tk.acks_received = me_bit;
+            tk.req_sent_at = now;
+        }
+        if cmd == OP_HEARTBEAT {
+            tk.hb_sent_at = Some(now);
+        }
+        tk.next_cron = Some(now + tk.cfg.timeout);
+        for to in 0..self.n_members() {
+            if to != self.me {
+                self.emit(Output::Send {
+                    to,
+                    msg: msg.clone(),
+                });
+            }
+        }
+    }
+
+    /// C `schedule_election`: an election after a random delay (sites only).
+    pub(super) fn schedule_election(&mut self, i: usize, reason: u32) {
+        if !self.is_site() {
+            return;
+        }
+        let delay = self.random_delay(i);
+        let now = self.now.mono;
+        let tk = &mut self.tickets[i];
+        tk.election_reason = reason;
+        tk.next_cron = Some(now + delay);
+    }
+
+    fn random_delay(&mut self, i: usize) -> Duration {
+        let max = self.tickets[i].timeout_ms().min(MAX_ELECTION_DELAY_MS);
+        Duration::from_millis(self.rng.below(max))
+    }
+
+    /// C `disown_ticket`.
+    pub(super) fn disown_ticket(&mut self, i: usize) {
+        self.set_leader(i, Leader::Unknown);
+        let now = self.now.mono;
+        let tk = &mut self.tickets[i];
+        tk.is_granted = false;
+        tk.term_expires = Some(now);
+    }
+
+    /// C `reset_ticket`.
+    pub(super) fn reset_ticket(&mut self, i: usize) {
+        if let Handler::Running(run) = self.tickets[i].handler {
+            self.emit(Output::StopHandler { ticket: i, run });
+        }
+        self.tickets[i].handler = Handler::Idle;
+        self.disown_ticket(i);
+        let tk = &mut self.tickets[i];
+        tk.no_resends();
+        tk.state = State::Init;
+        tk.next_state = None;
+        tk.voted_for = None;
+        tk.in_election = false;
+        tk.election_end = None;
+    }
+
+    pub(super) fn reset_ticket_and_set_no_leader(&mut self, i: usize) {
+        self.reset_ticket(i);
+        self.set_leader(i, Leader::NoOne);
+    }
+
+    /// C `ticket_cron`.
+    pub(super) fn ticket_cron(&mut self, i: usize) {
+        let now = self.now.mono;
+        let tk = &mut self.tickets[i];
+        if tk.start_postpone && now < self.started_at + tk.cfg.timeout {
+            debug!("{}: ticket processing postponed", tk.cfg.name);
+            tk.next_cron = Some(self.started_at + tk.cfg.timeout);
+            return;
+        }
+        tk.start_postpone = false;
+        if tk.acks_expected == OP_MY_INDEX {
+            tk.no_resends();
+        }
+        let expired_owned = !tk.cfg.is_manual()
+            && tk.is_owned()
+            && tk.term_expires.is_some_and(|e| e <= now);
+        if let Some(ns) = tk.next_state.take() {
+            self.process_next_state(i, ns);
+        } else if expired_owned {
+            self.ticket_lost(i);
+        } else {
+            self.next_action(i);
+        }
+        let tk = &self.tickets[i];
+        if !tk.in_election && tk.update_cib {
+            self.ticket_write(i);
+        }
+    }
+
+    fn process_next_state(&mut self, i: usize, ns: NextState) {
+        match ns {
+            NextState::Leader => {
+                if let Handler::Exited(_) = self.tickets[i].handler {
+                    if self.tickets[i].state != State::Leader {
+                        let rv = self.acquire_ticket(i, OR_ADMIN);
+                        if rv != 0 {
+                            self.tickets[i].outcome = rv;
+                            self.notify_waiters(i, 0);
+                        }
+                    }
+                } else {
+                    self.log_reacquire_reason(i);
+                    self.acquire_ticket(i, OR_REACQUIRE);
+                }
+                // Come back for the rest once the handler has spoken.
+                if matches!(self.tickets[i].handler, Handler::Running(_)) {
+                    self.tickets[i].next_state = Some(NextState::Leader);
+                }
+            }
+            NextState::Init => {
+                self.tickets[i].no_resends();
+                self.start_revoke_ticket(i);
+                self.tickets[i].outcome = RLT_SUCCESS;
+                self.notify_waiters(i, 0);
+            }
+            NextState::Follower => {}
+        }
+    }
+
+    fn log_reacquire_reason(&self, i: usize) {
+        let tk = &self.tickets[i];
+        let now = self.now.mono;
+        let me = Leader::Member(self.me);
+        if tk.leader == me && tk.time_left(now) == 0 {
+            warn!(
+                "{}: granted here, but not valid anymore (will try to reacquire)",
+                tk.cfg.name
+            );
+        } else if tk.is_granted && tk.leader != me && tk.is_owned() {
+            warn!(
+                "{}: granted here, but also {}, that's really too bad (will try to reacquire)",
+                tk.cfg.name,
+                self.addr_of(tk.leader)
+            );
+        } else if tk.is_granted && tk.leader != me {
+            warn!(
+                "{}: granted here, but we're not recorded as the grantee (will try to reacquire)",
+                tk.cfg.name
+            );
+        } else {
+            info!("{}: reacquiring ticket", tk.cfg.name);
+        }
+    }
+
+    fn next_action(&mut self, i: usize) {
+        let now = self.now.mono;
+        let tk = &self.tickets[i];
+        match tk.state {
+            State::Init => self.init_action(i),
+            State::Follower if tk.cfg.is_manual() => self.init_action(i),
+            State::Follower => {
+                if tk.leader != Leader::Unknown {
+                    return;
+                }
+                if tk.voted_for.is_none() || !tk.in_election {
+                    self.disown_ticket(i);
+                    let started = self.new_election(i, None, 1, OR_AGAIN);
+                    if started != Some(true) {
+                        let tk = &mut self.tickets[i];
+                        tk.next_cron = Some(now + tk.cfg.timeout);
+                    }
+                } else {
+                    // We voted in someone's election: give it a timeout to end.
+                    let tk = &mut self.tickets[i];
+                    tk.in_election = false;
+                    tk.next_cron = Some(now + tk.cfg.timeout);
+                }
+            }
+            State::Candidate => self.elections_end(i),
+            State::Leader => {
+                if tk.acks_expected != 0 {
+                    self.handle_resends(i);
+                } else if let ExtProg::Pass = self.do_ext_prog(i, true) {
+                    self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+                    self.tickets[i].ticket_updated = 0;
+                }
+            }
+        }
+    }
+
+    fn init_action(&mut self, i: usize) {
+        if let Handler::Exited(_) = self.tickets[i].handler {
+            let rv = self.acquire_ticket(i, OR_ADMIN);
+            if rv != 0 {
+                self.tickets[i].delay_commit = None;
+                self.tickets[i].outcome = rv;
+                self.notify_waiters(i, 0);
+            }
+        } else if self.tickets[i].acks_expected != 0 {
+            self.handle_resends(i);
+        }
+    }
+
+    /// C `new_election`. Returns None when nothing was started (arbitrator,
+    /// unmet prerequisites), Some(false) when an election is already running,
+    /// Some(true) when one was started.
+    pub(super) fn new_election(
+        &mut self,
+        i: usize,
+        preference: Option<usize>,
+        update_term: u8,
+        reason: u32,
+    ) -> Option<bool> {
+        if !self.is_site() {
+            return None;
+        }
+        let now = self.now.mono;
+        let effective = if reason == OR_AGAIN {
+            self.tickets[i].election_reason
+        } else {
+            reason
+        };
+        if matches!(effective, OR_TKT_LOST | OR_STEPDOWN) && !self.attr_prereqs_ok(i, GrantType::Auto)
+        {
+            info!(
+                "{}: attribute prerequisite not met, not starting elections",
+                self.tickets[i].cfg.name
+            );
+            return None;
+        }
+        let tk = &mut self.tickets[i];
+        if tk.election_end.is_some_and(|e| e > now) {
+            return Some(false);
+        }
+        let bump = update_term > 1
+            || (update_term == 1 && tk.committed.is_some_and(|s| s.term >= tk.current_term));
+        if bump {
+            if tk.state != State::Candidate {
+                tk.save_committed();
+            }
+            tk.current_term = tk.current_term.wrapping_add(1);
+        }
+        tk.election_end = Some(now + tk.cfg.timeout);
+        tk.in_election = true;
+        info!(
+            "{}: starting new election (term={})",
+            tk.cfg.name, tk.current_term
+        );
+        tk.clear_votes();
+        let choice = preference.unwrap_or(self.me);
+        tk.votes[self.me] = Some(Leader::Member(choice));
+        tk.voted_for = Some(choice);
+        tk.vote_record = Some((tk.current_term, choice));
+        tk.state = State::Candidate;
+        if reason != OR_AGAIN {
+            tk.election_reason = reason;
+        }
+        self.broadcast(i, OP_REQ_VOTE, OP_VOTE_FOR, RLT_SUCCESS, effective);
+        // DIFF: every election, re-elections included, starts after a random
+        // delay, so that competing candidates do not collide forever.
+        let delay = self.random_delay(i);
+        let tk = &mut self.tickets[i];
+        tk.next_cron = tk.next_cron.map(|t| t + delay);
+        Some(true)
+    }
+
+    /// C `elections_end`.
+    pub(super) fn elections_end(&mut self, i: usize) {
+        let now = self.now.mono;
+        let n = self.n_members();
+        self.tickets[i].in_election = false;
+        let tk = &self.tickets[i];
+        let mut counts = [0usize; crate::config::MAX_MEMBERS];
+        for v in tk.votes.iter().take(n).flatten() {
+            if let Leader::Member(m) = v {
+                counts[*m] += 1;
+            }
+        }
+        let winner = (0..n).find(|&m| counts[m] * 2 > n);
+        let top = counts.iter().copied().max().unwrap_or(0);
+        let tie = top > 0 && counts.iter().filter(|&&c| c == top).count() > 1;
+        match winner {
+            Some(w) if w == self.me => {
+                info!("{}: granted successfully here", tk.cfg.name);
+                self.won_elections(i);
+            }
+            Some(w) => {
+                info!(
+                    "{}: ticket granted at {}",
+                    tk.cfg.name, self.cfg.members[w].addr_string
+                );
+                // DIFF: follow the winner right away (its heartbeat will set the
+                // real lease) and tell waiting clients; the C booth keeps
+                // re-checking the votes and leaves the clients waiting.
+                let tk = &mut self.tickets[i];
+                tk.state = State::Follower;
+                tk.election_end = None;
+                tk.term_expires = Some(now + tk.cfg.timeout);
+                self.set_leader(i, Leader::Member(w));
+                self.leave_candidacy(i);
+                self.set_ticket_wakeup(i);
+            }
+            None => {
+                info!("{}: nobody won elections, new elections", tk.cfg.name);
+                self.tickets[i].outcome = RLT_MORE;
+                self.notify_waiters(i, 0);
+                match self.new_election(i, None, if tie { 2 } else { 0 }, OR_AGAIN) {
+                    Some(true) => {}
+                    Some(false) => {
+                        // All votes came in early; re-elect when this one ends.
+                        let tk = &mut self.tickets[i];
+                        tk.next_cron = tk.election_end;
+                    }
+                    None => {
+                        let tk = &mut self.tickets[i];
+                        tk.next_cron = Some(now + tk.cfg.timeout);
+                    }
+                }
+            }
+        }
+    }
+
+    fn won_elections(&mut self, i: usize) {
+        let now = self.now.mono;
+        let all_sites = self.site_bits();
+        self.set_leader(i, Leader::Member(self.me));
+        let tk = &mut self.tickets[i];
+        tk.state = State::Leader;
+        // Tentative: nothing is written to the CIB before a majority has
+        // acknowledged the first heartbeat.
+        tk.term_expires = Some(now + tk.cfg.expire);
+        tk.election_end = None;
+        tk.voted_for = None;
+        if tk.delay_commit.is_some() && tk.acks_received & all_sites == all_sites {
+            debug!("{}: reset delay commit as all sites replied", tk.cfg.name);
+            tk.delay_commit = None;
+        }
+        tk.save_committed();
+        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+        self.tickets[i].ticket_updated = 0;
+    }
+
+    /// C `leader_update_ticket`: a majority acknowledged our heartbeat.
+    pub(super) fn leader_update_ticket(&mut self, i: usize) {
+        let now = self.now.mono;
+        let tk = &mut self.tickets[i];
+        if tk.ticket_updated >= 2 {
+            return;
+        }
+        if !tk.cfg.is_manual() && tk.ticket_updated < 1 {
+            tk.ticket_updated = 1;
+            tk.last_renewal = Some(now);
+            // DIFF: the lease runs from when the acknowledged heartbeat was
+            // first sent, not from when the acks arrived: every member that
+            // acknowledged holds the lease at least that long.
+            if let Some(sent) = tk.hb_sent_at {
+                tk.term_expires = Some(sent + tk.cfg.expire);
+            }
+            self.broadcast(i, OP_UPDATE, OP_ACK, RLT_SUCCESS, 0);
+        }
+        match self.ticket_write(i) {
+            Written::Yes => {
+                self.tickets[i].ticket_updated = 2;
+                self.tickets[i].outcome = RLT_SUCCESS;
+                self.notify_waiters(i, 0);
+            }
+            Written::Delayed => {
+                if self.tickets[i].outcome != RLT_CIB_PENDING {
+                    self.tickets[i].outcome = RLT_CIB_PENDING;
+                    self.notify_waiters(i, 0);
+                }
+            }
+            Written::NotSite => {}
+        }
+    }
+
+    /// C `handle_resends`.
+    fn handle_resends(&mut self, i: usize) {
+        let tk = &mut self.tickets[i];
+        tk.retry_number += 1;
+        let name = tk.cfg.name.clone();
+        if tk.retry_number > tk.cfg.retries {
+            info!("{name}: giving up on sending retries");
+            tk.no_resends();
+            self.set_ticket_wakeup(i);
+            return;
+        }
+        let acks = tk.acks_received;
+        let try_no = tk.retry_number;
+        if tk.last_request == OP_VOTE_FOR {
+            warn!("{name}: no answers to our VtFr request to step down (try #{try_no}), we are alone");
+        } else if !self.majority(acks) {
+            if acks.count_ones() <= 1 {
+                warn!("{name}: no answers to our request (try #{try_no}), we are alone");
+            } else {
+                warn!(
+                    "{name}: not enough answers to our request (try #{try_no}): only got {} answers",
+                    acks.count_ones()
+                );
+            }
+        } else if try_no == 1 {
+            for m in (0..self.n_members()).filter(|m| acks & (1 << m) == 0) {
+                let mem = &self.cfg.members[m];
+                warn!(
+                    "{name}: {} {} didn't acknowledge our {}, will retry {} times",
+                    mem.kind.as_str(),
+                    mem.addr_string,
+                    code_to_string(self.tickets[i].last_request),
+                    self.tickets[i].cfg.retries
+                );
+            }
+        }
+        self.resend_msg(i);
+        let tk = &self.tickets[i];
+        if tk.state == State::Leader && self.majority(tk.acks_received) {
+            self.leader_update_ticket(i);
+        }
+    }
+
+    fn resend_msg(&mut self, i: usize) {
+        let now = self.now.mono;
+        let tk = &self.tickets[i];
+        let (cmd, reason, acks) = (tk.last_request, tk.last_reason, tk.acks_received);
+        // DIFF: resends keep their reason (the C booth sends 0).
+        let msg = self.build_msg(i, cmd, 0, reason, RLT_SUCCESS);
+        let me = self.me;
+        for to in (0..self.n_members()).filter(|&m| m != me && acks & (1 << m) == 0) {
+            self.emit(Output::Send {
+                to,
+                msg: msg.clone(),
+            });
+        }
+        let tk = &mut self.tickets[i];
+        tk.next_cron = Some(now + tk.cfg.timeout);
+    }
+
+    /// C `ticket_lost`: the lease ran out without renewal.
+    pub(super) fn ticket_lost(&mut self, i: usize) {
+        let me = Leader::Member(self.me);
+        let tk = &self.tickets[i];
+        let reason = if tk.leader != me {
+            warn!("{}: lost at {}", tk.cfg.name, self.addr_of(tk.leader));
+            OR_TKT_LOST
+        } else if matches!(tk.handler, Handler::Running(_)) {
+            warn!("{}: handler timed out", tk.cfg.name);
+            OR_LOCAL_FAIL
+        } else {
+            warn!("{}: lost majority (revoking locally)", tk.cfg.name);
+            if tk.election_reason != 0 {
+                tk.election_reason
+            } else {
+                OR_REACQUIRE
+            }
+        };
+        let old = tk.leader;
+        self.tickets[i].lost_leader = old;
+        self.tickets[i].save_committed();
+        self.reset_ticket(i);
+        self.tickets[i].state = State::Follower;
+        if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+            self.tickets[i].outcome = RLT_SYNC_FAIL;
+            self.notify_waiters(i, CMD_GRANT);
+        }
+        if self.is_site() {
+            self.ticket_write(i);
+            self.schedule_election(i, reason);
+        }
+    }
+
+    /// C `start_revoke_ticket`.
+    pub(super) fn start_revoke_ticket(&mut self, i: usize) {
+        info!("{}: revoking ticket", self.tickets[i].cfg.name);
+        self.tickets[i].save_committed();
+        self.reset_ticket_and_set_no_leader(i);
+        self.ticket_write(i);
+        self.broadcast(i, OP_REVOKE, OP_ACK, RLT_SUCCESS, OR_ADMIN);
+    }
+
+    /// C `acquire_ticket`: prerequisites, handler, then election or manual
+    /// selection. Returns 0 while in progress, else a result code.
+    pub(super) fn acquire_ticket(&mut self, i: usize, reason: u32) -> u32 {
+        if reason == OR_ADMIN && !self.attr_prereqs_ok(i, GrantType::Manual) {
+            return RLT_ATTR_PREREQ;
+        }
+        match self.do_ext_prog(i, false) {
+            ExtProg::Pass => {}
+            ExtProg::Running => return 0,
+            ExtProg::Failed => return RLT_EXT_FAILED,
+        }
+        if self.tickets[i].cfg.is_manual() {
+            self.manual_selection(i);
+            0
+        } else if self.new_election(i, Some(self.me), 1, reason) == Some(false) {
+            RLT_SYNC_FAIL
+        } else {
+            0
+        }
+    }
+
+    /// C `manual_selection`: a manual ticket is taken without an election.
+    pub(super) fn manual_selection(&mut self, i: usize) {
+        if !self.is_site() {
+            return;
+        }
+        self.set_leader(i, Leader::Member(self.me));
+        let tk = &mut self.tickets[i];
+        tk.state = State::Leader;
+        tk.election_end = None;
+        tk.delay_commit = None;
+        tk.save_committed();
+        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+        self.tickets[i].ticket_updated = 0;
+    }
+
+    /// The before-acquire-handler's verdict (C `do_ext_prog`).
+    pub(super) fn do_ext_prog(&mut self, i: usize, start_election: bool) -> ExtProg {
+        let Some(argv) = self.tickets[i].cfg.before_acquire_handler.clone() else {
+            return ExtProg::Pass;
+        };
+        match self.tickets[i].handler {
+            Handler::Idle => {
+                let run = self.next_run;
+                self.next_run += 1;
+                let env = self.handler_env(i);
+                self.tickets[i].handler = Handler::Running(run);
+                self.emit(Output::RunHandler {
+                    ticket: i,
+                    run,
+                    argv,
+                    env,
+                });
+                ExtProg::Running
+            }
+            Handler::Running(_) => ExtProg::Running,
+            Handler::Exited(ok) => {
+                self.tickets[i].handler = Handler::Idle;
+                if ok {
+                    ExtProg::Pass
+                } else {
+                    warn!(
+                        "{}: we are not allowed to acquire ticket",
+                        self.tickets[i].cfg.name
+                    );
+                    self.ext_prog_failed(i, start_election);
+                    ExtProg::Failed
+                }
+            }
+        }
+    }
+
+    fn handler_env(&self, i: usize) -> Vec<(String, String)> {
+        let tk = &self.tickets[i];
+        // DIFF: 0 when the ticket is not owned, as documented (the C booth
+        // passes the moment of its last reset).
+        let expires = match (tk.is_owned(), tk.term_expires) {
+            (true, Some(e)) => (self.now.wall_of(e) + 500).div_euclid(1000),
+            _ => 0,
+        };
+        vec![
+            ("BOOTH_TICKET".into(), tk.cfg.name.clone()),
+            (
+                "BOOTH_LOCAL".into(),
+                self.cfg.members[self.me].addr_string.clone(),
+            ),
+            ("BOOTH_CONF_NAME".into(), self.cfg.name.clone()),
+            (
+                "BOOTH_CONF_PATH".into(),
+                self.cfg.path.display().to_string(),
+            ),
+            ("BOOTH_TICKET_EXPIRES".into(), expires.to_string()),
+            // A fencing token: strictly larger for every new leadership.
+            ("BOOTH_TICKET_TERM".into(), tk.current_term.to_string()),
+        ]
+    }
+
+    /// C `ext_prog_failed`.
+    fn ext_prog_failed(&mut self, i: usize, start_election: bool) {
+        let now = self.now.mono;
+        let me = Leader::Member(self.me);
+        let tk = &self.tickets[i];
+        if tk.cfg.is_manual() {
+            if tk.leader == me {
+                warn!(
+                    "{}: external test failed on the specified machine, cannot acquire a manual ticket",
+                    tk.cfg.name
+                );
+                self.tickets[i].save_committed();
+                self.reset_ticket(i);
+                self.ticket_write(i);
+            }
+            return;
+        }
+        if start_election && tk.leader == me && tk.time_left(now) > 0 {
+            // Step down: give the ticket away so that another site can take it.
+            warn!("{}: handler failed, giving the ticket away", tk.cfg.name);
+            self.tickets[i].save_committed();
+            self.reset_ticket(i);
+            self.ticket_write(i);
+            self.broadcast(i, OP_VOTE_FOR, OP_REQ_VOTE, RLT_SUCCESS, OR_LOCAL_FAIL);
+        }
+    }
+
+    pub(super) fn attr_prereqs_ok(&self, i: usize, kind: GrantType) -> bool {
+        let tk = &self.tickets[i];
+        for p in tk.cfg.attr_prereqs.iter().filter(|p| p.grant_type == kind) {
+            let have = tk.attrs.get(&p.name).map(|a| a.value.as_str());
+            let ok = match p.op {
+                AttrOp::Eq => have == Some(p.value.as_str()),
+                AttrOp::Ne => have != Some(p.value.as_str()),
+            };
+            if !ok {
+                warn!("{}: '{}' attr-prereq failed", tk.cfg.name, p.name);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// C `ticket_dangerous`: must the CIB grant still wait for the commit delay?
+    fn ticket_dangerous(&mut self, i: usize) -> bool {
+        let now = self.now.mono;
+        let all_sites = self.site_bits();
+        let tk = &mut self.tickets[i];
+        let Some(dc) = tk.delay_commit else {
+            return false;
+        };
+        if now >= dc || tk.acks_received & all_sites == all_sites {
+            if now >= dc {
+                info!("{}: ticket delay expired, committing to CIB", tk.cfg.name);
+            } else {
+                info!("{}: all sites replied, committing to CIB", tk.cfg.name);
+            }
+            tk.delay_commit = None;
+            tk.delay_logged = false;
+            return false;
+        }
+        if !tk.delay_logged {
+            let left = dc.saturating_sub(now);
+            info!(
+                "{}: delaying ticket commit to CIB for {}.{:03}s (or all sites are reached)",
+                tk.cfg.name,
+                left.as_secs(),
+                left.subsec_millis()
+            );
+            tk.delay_logged = true;
+        }
+        true
+    }
+
+    /// C `ticket_write`: record our view in the local CIB (sites only).
+    pub(super) fn ticket_write(&mut self, i: usize) -> Written {
+        if !self.is_site() {
+            return Written::NotSite;
+        }
+        let me = Leader::Member(self.me);
+        let granted = self.tickets[i].leader == me;
+        if granted {
+            if self.ticket_dangerous(i) {
+                return Written::Delayed;
+            }
+            if self.tickets[i].state != State::Leader {
+                debug!(
+                    "{}: ticket state not yet consistent, delaying ticket grant to CIB",
+                    self.tickets[i].cfg.name
+                );
+                return Written::Delayed;
+            }
+        }
+        let tk = &mut self.tickets[i];
+        let owner = match tk.leader {
+            Leader::Unknown => 0,
+            Leader::NoOne => -1,
+            Leader::Member(m) => self.cfg.members[m].site_id as i32,
+        };
+        let expires_at = tk.term_expires.unwrap_or(self.now.mono);
+        let w = CibWrite {
+            ticket: tk.cfg.name.clone(),
+            granted,
+            owner,
+            expires: (self.now.wall_of(expires_at) + 500).div_euclid(1000),
+            term: tk.current_term,
+        };
+        tk.update_cib = false;
+        tk.cib_granted = granted;
+        self.emit(Output::WriteCib(w));
+        Written::Yes
+    }
+
+    /// C `set_ticket_wakeup`: when the ticket's cron must run next.
+    pub(super) fn set_ticket_wakeup(&mut self, i: usize) {
+        let now = self.now.mono;
+        let tk = &self.tickets[i];
+        let mut next = if tk.cfg.is_manual() {
+            now + MANUAL_WAKEUP
+        } else {
+            let idle = now + IDLE_WAKEUP;
+            match tk.state {
+                State::Leader => {
+                    let mut t = tk.last_renewal.map(|r| r + tk.cfg.renewal_freq);
+                    if let Some(dc) = tk.delay_commit {
+                        if t.is_none_or(|t| dc < t) {
+                            t = Some(dc);
+                        }
+                    }
+                    let t = match t {
+                        Some(t) if t > now => t,
+                        _ => now + SOON,
+                    };
+                    // The leader must notice its own expiry on time.
+                    tk.term_expires.map_or(t, |e| t.min(e.max(now)))
+                }
+                State::Candidate => tk.election_end.unwrap_or(now + SOON),
+                State::Init | State::Follower => match (tk.is_owned(), tk.term_expires) {
+                    (true, Some(e)) => e + tk.cfg.acquire_after,
+                    _ => idle,
+                },
+            }
+        };
+        if tk.next_state.is_some() {
+            next = if tk.acks_expected == 0 {
+                now + SOON
+            } else {
+                now + tk.cfg.timeout
+            };
+        }
+        self.tickets[i].next_cron = Some(next);
+    }
+
+    /// The lease end a leader can prove, for checks: `None` unless leading.
+    pub fn proven_lease(&self, i: usize) -> Option<Time> {
+        let tk = &self.tickets[i];
+        (tk.state == State::Leader && tk.leader == Leader::Member(self.me) && tk.cib_granted)
+            .then_some(tk.term_expires)
+            .flatten()
+    }
+}

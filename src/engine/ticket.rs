@@ -1,0 +1,274 @@
+//! Per-ticket runtime state.
+
+use std::collections::BTreeMap;
+
+use super::{ClientId, HandlerRun, Time};
+use crate::config::{TicketConfig, MAX_MEMBERS};
+
+/// Raft role of this member for one ticket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    Init,
+    Follower,
+    Candidate,
+    Leader,
+}
+
+impl State {
+    /// The four-letter names booth uses in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Init => "Init",
+            State::Follower => "Fllw",
+            State::Candidate => "Cndi",
+            State::Leader => "Lead",
+        }
+    }
+}
+
+/// Who holds the ticket, as this member knows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leader {
+    /// Nothing known (printed "NONE").
+    Unknown,
+    /// Explicitly nobody: revoked or released (printed "none", sent as NO_ONE).
+    NoOne,
+    /// A configured member (always a site).
+    Member(usize),
+}
+
+impl Leader {
+    pub fn member(self) -> Option<usize> {
+        match self {
+            Leader::Member(m) => Some(m),
+            _ => None,
+        }
+    }
+}
+
+/// Action the next cron run must take (C: `next_state`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NextState {
+    /// (Re)acquire the ticket.
+    Leader,
+    /// Run a revoke that was delayed behind an outstanding broadcast.
+    Init,
+    /// Nothing but clear the start-up postponement.
+    Follower,
+}
+
+/// The last committed copy of the ticket (C: `last_valid_tk`), reported by a
+/// candidate in state answers and used to detect outdated terms.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    pub term: u32,
+    pub leader: Leader,
+    pub voted_for: Option<usize>,
+    pub term_expires: Option<Time>,
+}
+
+/// The before-acquire-handler of one ticket.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Handler {
+    #[default]
+    Idle,
+    Running(HandlerRun),
+    Exited(bool),
+}
+
+impl Handler {
+    /// Records a finished run; false if the run is not the current one.
+    pub fn finish(&mut self, run: HandlerRun, ok: bool) -> bool {
+        if *self == Handler::Running(run) {
+            *self = Handler::Exited(ok);
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// A grant or revoke client waiting for the outcome.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Waiter {
+    pub client: ClientId,
+    pub cmd: u32,
+    pub options: u32,
+}
+
+/// A geo attribute: value and the wall-clock time (ms) of the last `set`
+/// (None for attributes loaded from the CIB).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attr {
+    pub value: String,
+    pub set_at: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Ticket {
+    pub idx: usize,
+    pub cfg: TicketConfig,
+    pub state: State,
+    pub next_state: Option<NextState>,
+    pub next_cron: Option<Time>,
+    /// The value of `next_cron` present in the engine's deadline set.
+    pub indexed_cron: Option<Time>,
+    pub leader: Leader,
+    pub lost_leader: Leader,
+    /// "granted" as loaded from the CIB at start-up.
+    pub is_granted: bool,
+    pub term_expires: Option<Time>,
+    pub election_end: Option<Time>,
+    pub voted_for: Option<usize>,
+    /// What each member voted for in the current election.
+    pub votes: [Option<Leader>; MAX_MEMBERS],
+    /// The candidate this member voted for, per term, surviving ticket resets
+    /// (DIFF: the C booth forgets its vote on reset and may vote twice in one
+    /// term).
+    pub vote_record: Option<(u32, usize)>,
+    pub current_term: u32,
+    /// 0 heartbeat sent, 1 lease extended and update sent, 2 written to CIB.
+    pub ticket_updated: u8,
+    pub outcome: u32,
+    pub election_reason: u32,
+    pub delay_commit: Option<Time>,
+    pub delay_logged: bool,
+    pub last_request: u32,
+    pub last_reason: u32,
+    pub acks_expected: u32,
+    pub acks_received: u32,
+    pub retry_number: u32,
+    pub req_sent_at: Time,
+    /// First transmission of the current heartbeat: the base of the lease a
+    /// majority of acknowledgements proves.
+    pub hb_sent_at: Option<Time>,
+    pub start_postpone: bool,
+    /// Until this instant (after a start) the member does not vote for a
+    /// candidate other than the leader it knows, because it may have forgotten
+    /// a lease it acknowledged before it started (DIFF).
+    pub vote_fence: Option<Time>,
+    pub last_renewal: Option<Time>,
+    pub update_cib: bool,
+    pub in_election: bool,
+    pub expect_more_rejects: bool,
+    pub committed: Option<Snapshot>,
+    /// Manual tickets: bitmap of sites that claim to hold the ticket.
+    pub sites_where_granted: u32,
+    pub handler: Handler,
+    pub attrs: BTreeMap<String, Attr>,
+    pub waiters: Vec<Waiter>,
+    /// Last "granted" value the engine asked the CIB to hold.
+    pub cib_granted: bool,
+    /// The CIB held state for this ticket at start-up.
+    pub cib_loaded: bool,
+}
+
+impl Ticket {
+    pub fn new(idx: usize, cfg: TicketConfig) -> Ticket {
+        Ticket {
+            idx,
+            cfg,
+            state: State::Init,
+            next_state: None,
+            next_cron: None,
+            indexed_cron: None,
+            leader: Leader::Unknown,
+            lost_leader: Leader::Unknown,
+            is_granted: false,
+            term_expires: None,
+            election_end: None,
+            voted_for: None,
+            votes: [None; MAX_MEMBERS],
+            vote_record: None,
+            current_term: 0,
+            ticket_updated: 0,
+            outcome: 0,
+            election_reason: 0,
+            delay_commit: None,
+            delay_logged: false,
+            last_request: 0,
+            last_reason: 0,
+            acks_expected: 0,
+            acks_received: 0,
+            retry_number: 0,
+            req_sent_at: Time(0),
+            hb_sent_at: None,
+            start_postpone: false,
+            vote_fence: None,
+            last_renewal: None,
+            update_cib: false,
+            in_election: false,
+            expect_more_rejects: false,
+            committed: None,
+            sites_where_granted: 0,
+            handler: Handler::Idle,
+            attrs: BTreeMap::new(),
+            waiters: Vec::new(),
+            cib_granted: false,
+            cib_loaded: false,
+        }
+    }
+
+    pub fn is_owned(&self) -> bool {
+        matches!(self.leader, Leader::Member(_))
+    }
+
+    /// Milliseconds left of the current term (0 when unset or past).
+    pub fn time_left(&self, now: Time) -> u64 {
+        self.term_expires.map_or(0, |e| e.0.saturating_sub(now.0))
+    }
+
+    pub fn expire_ms(&self) -> u64 {
+        self.cfg.expire.as_millis() as u64
+    }
+
+    pub fn timeout_ms(&self) -> u64 {
+        self.cfg.timeout.as_millis() as u64
+    }
+
+    /// C `ticket_seems_ok`: does our copy look like a live lease?
+    pub fn seems_ok(&self, now: Time) -> bool {
+        let left = self.time_left(now);
+        if left == 0 {
+            return false;
+        }
+        match self.state {
+            State::Candidate => false,
+            State::Leader => true,
+            State::Follower => left >= self.expire_ms() / 3,
+            State::Init => false,
+        }
+    }
+
+    /// Term of the last committed copy while campaigning, else the current one.
+    pub fn my_last_term(&self) -> u32 {
+        match (self.state, self.committed) {
+            (State::Candidate, Some(s)) => s.term,
+            _ => self.current_term,
+        }
+    }
+
+    /// A message carries a term older than our last committed one.
+    pub fn is_term_invalid(&self, term: u32) -> bool {
+        self.committed.is_some_and(|s| s.term > term)
+    }
+
+    pub fn save_committed(&mut self) {
+        self.committed = Some(Snapshot {
+            term: self.current_term,
+            leader: self.leader,
+            voted_for: self.voted_for,
+            term_expires: self.term_expires,
+        });
+    }
+
+    pub fn clear_votes(&mut self) {
+        self.votes = [None; MAX_MEMBERS];
+    }
+
+    /// Stops expecting replies to the outstanding broadcast.
+    pub fn no_resends(&mut self) {
+        self.acks_expected = 0;
+        self.retry_number = 0;
+    }
+}

@@ -1,1 +1,60 @@
-fn main() {}
+//! `boothd`, also installed as `booth` and `geostore`: hands argv to the
+//! command-line parser and runs the selected mode.
+
+use std::process::ExitCode;
+
+use booth::cli::{self, Invocation};
+
+fn main() -> ExitCode {
+    let argv = match utf8_args() {
+        Ok(argv) => argv,
+        Err(msg) => {
+            eprintln!("{msg}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let argv0 = argv.first().cloned().unwrap_or_else(|| "boothd".into());
+    match cli::parse(&argv) {
+        Ok(Invocation::Help { text, .. }) | Ok(Invocation::Version(text)) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Ok(Invocation::Daemon(_)) => not_implemented(&argv0, "daemon"),
+        Ok(Invocation::Status(_)) => not_implemented(&argv0, "status"),
+        Ok(Invocation::Client(_)) => not_implemented(&argv0, "client"),
+        Ok(Invocation::Geostore(_)) => not_implemented(&argv0, "geostore"),
+        Ok(Invocation::ConfigCheck(_)) => not_implemented(&argv0, "config-check"),
+        Err(exit) => {
+            print!("{}", exit.stdout);
+            eprint!("{}", exit.stderr);
+            ExitCode::from(u8::try_from(exit.code).unwrap_or(1))
+        }
+    }
+}
+
+/// The arguments as strings. Every option value ends up in a text field
+/// (wire names, paths shown in messages), so non-UTF-8 input is refused
+/// up front with a message naming the argument.
+fn utf8_args() -> Result<Vec<String>, String> {
+    let raw: Vec<_> = std::env::args_os().collect();
+    let argv0 = raw
+        .first()
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "boothd".into());
+    raw.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            a.to_str().map(str::to_owned).ok_or_else(|| {
+                format!(
+                    "{argv0}: argument {i} is not valid UTF-8: {}",
+                    a.to_string_lossy()
+                )
+            })
+        })
+        .collect()
+}
+
+fn not_implemented(argv0: &str, mode: &str) -> ExitCode {
+    eprintln!("{argv0}: {mode} is not implemented in this build yet");
+    ExitCode::FAILURE
+}

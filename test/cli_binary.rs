@@ -1,0 +1,123 @@
+//! Runs the real `boothd` binary: exit codes, which stream carries what, and
+//! dispatch on the name it is started under.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+const BIN: &str = env!("CARGO_BIN_EXE_boothd");
+
+fn run(program: &Path, args: &[&str]) -> Output {
+    Command::new(program)
+        .args(args)
+        .output()
+        .expect("boothd runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+}
+
+/// A fresh directory, removed when dropped.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("booth-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("create temp dir");
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn help_goes_to_stdout_with_status_0() {
+    let out = run(Path::new(BIN), &["--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("See the booth(8) man page"));
+    assert!(out.stderr.is_empty());
+}
+
+#[test]
+fn version_names_the_program() {
+    let out = run(Path::new(BIN), &["--version"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        text(&out.stdout),
+        format!("{BIN} {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn unknown_operation_fails_with_status_1() {
+    let out = run(Path::new(BIN), &["frobnicate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        text(&out.stderr),
+        "client operation \"frobnicate\" is unknown\n"
+    );
+}
+
+#[test]
+fn unknown_option_gets_the_hint() {
+    let out = run(Path::new(BIN), &["list", "-x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).ends_with("Please use '-h' for usage.\n"));
+}
+
+#[test]
+fn misplaced_ticket_option_prints_usage_with_status_1() {
+    let out = run(Path::new(BIN), &["list", "-t", "A"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stdout).starts_with("Usage:"));
+}
+
+#[test]
+fn started_as_geostore_it_is_the_attribute_client() {
+    let dir = TempDir::new("cli-argv0");
+    let link = dir.0.join("geostore");
+    std::os::unix::fs::symlink(BIN, &link).expect("symlink");
+
+    let out = run(&link, &["-h"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("geostore(8)"));
+
+    // "grant" is a booth operation, not a geostore one.
+    let out = run(&link, &["grant"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "attribute operation \"grant\" is unknown\n"
+    );
+
+    // The same binary under its own name knows "grant".
+    let out = run(Path::new(BIN), &["grant", "-h"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(text(&out.stdout).contains("booth(8)"));
+}
+
+#[test]
+fn non_utf8_argument_is_refused() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(BIN)
+        .arg("grant")
+        .arg(OsStr::from_bytes(b"tick\xffet"))
+        .output()
+        .expect("boothd runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("argument 2 is not valid UTF-8"));
+}
+
+#[test]
+fn recognised_modes_are_not_implemented_yet() {
+    let out = run(Path::new(BIN), &["daemon", "-S"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).ends_with("daemon is not implemented in this build yet\n"));
+}

@@ -211,7 +211,11 @@ impl Engine {
                     ticket: tk.cfg.name.clone(),
                     leader: self.addr_of(tk.leader).to_string(),
                     owned: tk.is_owned(),
-                    expires: if manual { None } else { tk.term_expires.map(to_unix) },
+                    expires: if manual {
+                        None
+                    } else {
+                        tk.term_expires.map(to_unix)
+                    },
                     commit_pending: tk
                         .delay_commit
                         .filter(|&dc| tk.leader == me && dc > clock.mono)
@@ -265,7 +269,13 @@ impl Engine {
     }
 
     /// `geostore set`: remembered here (for attr-prereq) and stored in the CIB.
-    pub fn attr_set(&mut self, clock: Clock, ticket: &str, name: &str, value: &str) -> Result<(), u32> {
+    pub fn attr_set(
+        &mut self,
+        clock: Clock,
+        ticket: &str,
+        name: &str,
+        value: &str,
+    ) -> Result<(), u32> {
         self.advance(clock);
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
         if !self.is_site() {
@@ -300,10 +310,7 @@ impl Engine {
     pub fn attr_delete(&mut self, clock: Clock, ticket: &str, name: &str) -> Result<(), u32> {
         self.advance(clock);
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
-        self.tickets[i]
-            .attrs
-            .remove(name)
-            .ok_or(RLT_NO_SUCH_ATTR)?;
+        self.tickets[i].attrs.remove(name).ok_or(RLT_NO_SUCH_ATTR)?;
         self.emit(Output::StoreAttr {
             ticket: ticket.to_string(),
             name: name.to_string(),

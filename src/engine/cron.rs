@@ -166,6 +166,7 @@ impl Engine {
         self.disown_ticket(i);
         let tk = &mut self.tickets[i];
         tk.no_resends();
+        tk.lease_proven = false;
         tk.state = State::Init;
         tk.next_state = None;
         tk.voted_for = None;
@@ -191,9 +192,8 @@ impl Engine {
         if tk.acks_expected == OP_MY_INDEX {
             tk.no_resends();
         }
-        let expired_owned = !tk.cfg.is_manual()
-            && tk.is_owned()
-            && tk.term_expires.is_some_and(|e| e <= now);
+        let expired_owned =
+            !tk.cfg.is_manual() && tk.is_owned() && tk.term_expires.is_some_and(|e| e <= now);
         if let Some(ns) = tk.next_state.take() {
             self.process_next_state(i, ns);
         } else if expired_owned {
@@ -330,7 +330,8 @@ impl Engine {
         } else {
             reason
         };
-        if matches!(effective, OR_TKT_LOST | OR_STEPDOWN) && !self.attr_prereqs_ok(i, GrantType::Auto)
+        if matches!(effective, OR_TKT_LOST | OR_STEPDOWN)
+            && !self.attr_prereqs_ok(i, GrantType::Auto)
         {
             info!(
                 "{}: attribute prerequisite not met, not starting elections",
@@ -342,7 +343,12 @@ impl Engine {
         if tk.election_end.is_some_and(|e| e > now) {
             return Some(false);
         }
+        // DIFF: never campaign in a term in which we voted for another site.
+        let voted_other = tk
+            .vote_record
+            .is_some_and(|(term, who)| term == tk.current_term && who != self.me);
         let bump = update_term > 1
+            || voted_other
             || (update_term == 1 && tk.committed.is_some_and(|s| s.term >= tk.current_term));
         if bump {
             if tk.state != State::Candidate {
@@ -436,6 +442,7 @@ impl Engine {
         self.set_leader(i, Leader::Member(self.me));
         let tk = &mut self.tickets[i];
         tk.state = State::Leader;
+        tk.lease_proven = false;
         // Tentative: nothing is written to the CIB before a majority has
         // acknowledged the first heartbeat.
         tk.term_expires = Some(now + tk.cfg.expire);
@@ -454,6 +461,7 @@ impl Engine {
     pub(super) fn leader_update_ticket(&mut self, i: usize) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
+        tk.lease_proven = true;
         if tk.ticket_updated >= 2 {
             return;
         }
@@ -498,7 +506,9 @@ impl Engine {
         let acks = tk.acks_received;
         let try_no = tk.retry_number;
         if tk.last_request == OP_VOTE_FOR {
-            warn!("{name}: no answers to our VtFr request to step down (try #{try_no}), we are alone");
+            warn!(
+                "{name}: no answers to our VtFr request to step down (try #{try_no}), we are alone"
+            );
         } else if !self.majority(acks) {
             if acks.count_ones() <= 1 {
                 warn!("{name}: no answers to our request (try #{try_no}), we are alone");
@@ -615,6 +625,7 @@ impl Engine {
         self.set_leader(i, Leader::Member(self.me));
         let tk = &mut self.tickets[i];
         tk.state = State::Leader;
+        tk.lease_proven = false;
         tk.election_end = None;
         tk.delay_commit = None;
         tk.save_committed();
@@ -678,7 +689,7 @@ impl Engine {
                 self.cfg.path.display().to_string(),
             ),
             ("BOOTH_TICKET_EXPIRES".into(), expires.to_string()),
-            // A fencing token: strictly larger for every new leadership.
+            // The term the ticket is (to be) held in, for handlers that fence.
             ("BOOTH_TICKET_TERM".into(), tk.current_term.to_string()),
         ]
     }
@@ -768,7 +779,7 @@ impl Engine {
             if self.ticket_dangerous(i) {
                 return Written::Delayed;
             }
-            if self.tickets[i].state != State::Leader {
+            if self.tickets[i].state != State::Leader || !self.tickets[i].lease_proven {
                 debug!(
                     "{}: ticket state not yet consistent, delaying ticket grant to CIB",
                     self.tickets[i].cfg.name

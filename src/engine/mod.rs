@@ -349,15 +349,19 @@ impl Engine {
             return;
         }
         let now = self.now.mono;
-        let mut due: Vec<usize> = std::mem::take(&mut self.handler_exited).into_iter().collect();
-        while let Some(&(t, i)) = self.crons.iter().next() {
-            if t > now {
-                break;
-            }
-            self.crons.remove(&(t, i));
-            self.tickets[i].next_cron = None;
-            if !due.contains(&i) {
+        let mut due: Vec<usize> = std::mem::take(&mut self.handler_exited)
+            .into_iter()
+            .collect();
+        let later = self.crons.split_off(&(Time(now.0 + 1), 0));
+        let expired = std::mem::replace(&mut self.crons, later);
+        for (_, i) in expired {
+            self.tickets[i].indexed_cron = None;
+            // An entry may stand for a lease end already handled by advance().
+            if self.tickets[i].next_cron.is_some_and(|c| c <= now) && !due.contains(&i) {
+                self.tickets[i].next_cron = None;
                 due.push(i);
+            } else {
+                self.reindex(i);
             }
         }
         for i in due {
@@ -371,15 +375,24 @@ impl Engine {
     }
 
     /// Keeps the ordered deadline set in step with a ticket's `next_cron`.
+    /// A leader's own lease end is a deadline too, whatever its cron says.
     fn reindex(&mut self, i: usize) {
+        let me = Leader::Member(self.me);
         let tk = &mut self.tickets[i];
-        if tk.indexed_cron == tk.next_cron {
+        let expiry = (tk.leader == me && !tk.cfg.is_manual())
+            .then_some(tk.term_expires)
+            .flatten();
+        let due = match (tk.next_cron, expiry) {
+            (Some(c), Some(e)) => Some(c.min(e)),
+            (c, e) => c.or(e),
+        };
+        if tk.indexed_cron == due {
             return;
         }
         if let Some(old) = tk.indexed_cron.take() {
             self.crons.remove(&(old, i));
         }
-        if let Some(new) = tk.next_cron {
+        if let Some(new) = due {
             self.crons.insert((new, i));
             tk.indexed_cron = Some(new);
         }

@@ -172,6 +172,12 @@ impl Engine {
                 "{}: got invalid term from {} ({}), ignoring",
                 tk.cfg.name, self.cfg.members[m.from].addr_string, m.term
             );
+            // DIFF: tell the sender which term we have seen, so that a member
+            // that restarted with an old term can catch up instead of being
+            // ignored for good (replies to replies excepted, to avoid loops).
+            if m.cmd != OP_REJECTED && !(m.cmd == OP_MY_INDEX && m.request == OP_MY_INDEX) {
+                self.send(i, m.from, OP_MY_INDEX, OP_MY_INDEX, RLT_SUCCESS);
+            }
             return Ok(());
         }
         let me = Leader::Member(self.me);
@@ -311,7 +317,8 @@ impl Engine {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
         tk.term_expires = Some(now + std::time::Duration::from_millis(m.valid_ms));
-        tk.current_term = m.term;
+        // DIFF: terms never go backwards (C copies the message's term).
+        tk.current_term = tk.current_term.max(m.term);
         tk.state = State::Follower;
         tk.delay_commit = None;
         tk.in_election = false;
@@ -345,11 +352,8 @@ impl Engine {
         let tk = &mut self.tickets[i];
         let valid = m.valid_ms.min(tk.expire_ms());
         tk.term_expires = Some(now + std::time::Duration::from_millis(valid));
-        tk.current_term = if tk.state == State::Candidate {
-            m.term
-        } else {
-            m.term.max(tk.current_term)
-        };
+        // DIFF: never backwards, also for a candidate (C copies it then).
+        tk.current_term = m.term.max(tk.current_term);
         debug!(
             "{}: updating from {} ({}/{})",
             tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, m.valid_ms
@@ -390,9 +394,7 @@ impl Engine {
         // lease could have run out or every peer has told it its state.
         let tk = &self.tickets[i];
         if tk.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::Member(m.from) {
-            info!(
-                "{name}: not voting for {sender} yet: started too recently to know every lease"
-            );
+            info!("{name}: not voting for {sender} yet: started too recently to know every lease");
             return;
         }
         self.tickets[i].in_election = true;
@@ -410,7 +412,13 @@ impl Engine {
             "{name}: answering vote request from {sender}: {}",
             voted.map_or("none", |v| self.cfg.members[v].addr_string.as_str())
         );
-        self.send(i, m.from, OP_VOTE_FOR, OP_REQ_VOTE, RLT_SUCCESS);
+        let mut reply = self.build_msg(i, OP_VOTE_FOR, OP_REQ_VOTE, 0, RLT_SUCCESS);
+        // A vote names the site voted for, whoever we believe leads.
+        reply.body.leader = voted.map_or(NO_ONE, |v| self.site_id_of(v));
+        self.emit(Output::Send {
+            to: m.from,
+            msg: reply,
+        });
     }
 
     /// Votes for the sender, unless we already voted for someone else in this
@@ -501,19 +509,16 @@ impl Engine {
         }
         let tk = &self.tickets[i];
         if m.term < tk.current_term {
-            if tk.leader == Leader::Member(m.from) {
-                info!(
-                    "{}: trusting leader {} with a lower term ({} vs. {})",
-                    tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
-                );
-            } else if tk.is_owned() {
-                warn!(
-                    "{}: heartbeat from {} with an outdated term {} (ours {})",
-                    tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
-                );
-                self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);
-                return Ok(());
-            }
+            // DIFF: the C booth accepts an older term from its own leader, or
+            // when the ticket is not owned here, even after voting in a newer
+            // term; acknowledging it would promise a lease to one leader while
+            // our vote elects another. The sender learns our term instead.
+            warn!(
+                "{}: heartbeat from {} with an outdated term {} (ours {})",
+                tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
+            );
+            self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);
+            return Ok(());
         }
         self.tickets[i].expect_more_rejects = false;
         self.newer_term(i, m, false);
@@ -524,7 +529,8 @@ impl Engine {
 
     fn process_update(&mut self, i: usize, m: &In) {
         let tk = &self.tickets[i];
-        if tk.is_owned() && tk.leader != Leader::Member(m.from) {
+        let outdated = m.term < tk.current_term;
+        if outdated || (tk.is_owned() && tk.leader != Leader::Member(m.from)) {
             warn!(
                 "{}: different leader {} wants to update our ticket, sending reject",
                 tk.cfg.name, self.cfg.members[m.from].addr_string
@@ -626,6 +632,13 @@ impl Engine {
         let tk = &self.tickets[i];
         let name = tk.cfg.name.clone();
         let sender = self.cfg.members[m.from].addr_string.clone();
+        if tk.state == State::Leader
+            && m.result == RLT_TERM_OUTDATED
+            && (m.valid_ms == 0 || m.leader.member().is_none_or(|l| l == self.me))
+        {
+            self.leader_behind_peer(i, m);
+            return;
+        }
         if tk.state != State::Candidate {
             if !tk.expect_more_rejects {
                 warn!(
@@ -715,13 +728,15 @@ impl Engine {
             return;
         }
         if tk.state == State::Leader {
-            if !expired && diff < 0 {
+            if diff < 0 && !expired {
                 warn!(
                     "{}: from {sender}: more up to date ticket at {}",
                     tk.cfg.name,
                     self.addr_of(m.leader)
                 );
                 self.leader_handle_newer_ticket(i, m);
+            } else if diff < 0 {
+                self.leader_behind_peer(i, m);
             }
             return;
         }
@@ -732,6 +747,24 @@ impl Engine {
         self.set_leader(i, m.leader);
         self.update_ticket_state(i, Some(m.from));
         self.tickets[i].save_committed();
+        self.set_ticket_wakeup(i);
+    }
+
+    /// DIFF: a peer has seen a newer term than ours, without a live lease
+    /// elsewhere. The C booth ignores this and the peer then ignores our
+    /// (older) heartbeats for good; we take the ticket again above that term.
+    fn leader_behind_peer(&mut self, i: usize, m: &In) {
+        let tk = &mut self.tickets[i];
+        if m.term <= tk.current_term || tk.next_state == Some(NextState::Leader) {
+            return;
+        }
+        info!(
+            "{}: {} has seen term {}, reacquiring in a newer term",
+            tk.cfg.name, self.cfg.members[m.from].addr_string, m.term
+        );
+        tk.current_term = m.term;
+        tk.save_committed();
+        tk.next_state = Some(NextState::Leader);
         self.set_ticket_wakeup(i);
     }
 
@@ -757,7 +790,9 @@ impl Engine {
     pub(super) fn update_ticket_state(&mut self, i: usize, sender: Option<usize>) {
         let now = self.now.mono;
         let me = Leader::Member(self.me);
-        let from = sender.map_or("CIB".to_string(), |s| self.cfg.members[s].addr_string.clone());
+        let from = sender.map_or("CIB".to_string(), |s| {
+            self.cfg.members[s].addr_string.clone()
+        });
         let name = self.tickets[i].cfg.name.clone();
         let leader_addr = self.addr_of(self.tickets[i].leader).to_string();
         let tk = &mut self.tickets[i];

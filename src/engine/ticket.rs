@@ -161,6 +161,10 @@ pub struct Ticket {
     pub cib_granted: bool,
     /// The CIB held state for this ticket at start-up.
     pub cib_loaded: bool,
+    /// A majority acknowledged our leadership since we last took the ticket:
+    /// only then may the CIB say "granted" (DIFF: the C booth's forced CIB
+    /// write can record a grant right after an election win).
+    pub lease_proven: bool,
 }
 
 impl Ticket {
@@ -206,6 +210,7 @@ impl Ticket {
             waiters: Vec::new(),
             cib_granted: false,
             cib_loaded: false,
+            lease_proven: false,
         }
     }
 

@@ -9,8 +9,10 @@
 pub mod auth;
 mod codec;
 pub mod codes;
+#[cfg(test)]
+mod tests;
 
-pub use auth::{AuthError, AuthKey, ReplayGuard, Timestamp};
+pub use auth::{AuthError, AuthKey, AuthTag, KeyLengthError, ReplayGuard, Timestamp};
 pub use codec::*;
 
 pub const HEADER_LEN: usize = 48;

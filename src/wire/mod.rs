@@ -5,12 +5,29 @@
 //! ticket body 76, attribute body 256, trailer 28). Decoding never panics: any
 //! byte string yields either a message or a [`DecodeError`] that the daemon
 //! counts in `booth peers`.
+//!
+//! Typical use:
+//! * daemon, UDP: [`peek_from`] to attribute the datagram to a peer, then
+//!   [`decode_datagram_checked`] with that peer's [`ReplayGuard`]; on error,
+//!   [`DecodeError::counter`] says which `booth peers` counter to bump;
+//! * daemon, TCP: [`decode_request`] on the bytes read so far until it is
+//!   complete, then the clients' [`ReplayGuard`] on the returned tag; an
+//!   authentication failure is answered with a header-only `RLT_AUTH`;
+//! * client: [`decode_reply`] per reply, with a guard for the connection;
+//! * sending: [`encode_ticket_msg`], [`encode_attr_msg`],
+//!   [`encode_header_only`], [`encode_text_reply`], each given the key and a
+//!   [`Timestamp`] (from the caller's wall clock) when authenticating.
+//!
+//! Differences from C's acceptance rules are listed in
+//! `doc/compatibility-wire.md`.
 
 pub mod auth;
 mod codec;
 pub mod codes;
+#[cfg(test)]
+mod tests;
 
-pub use auth::{AuthError, AuthKey, ReplayGuard, Timestamp};
+pub use auth::{AuthError, AuthKey, AuthTag, KeyLengthError, ReplayGuard, Timestamp};
 pub use codec::*;
 
 pub const HEADER_LEN: usize = 48;

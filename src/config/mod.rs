@@ -3,19 +3,27 @@
 //!
 //! The same file is used by every member of a booth cluster (C or Rust), so the
 //! grammar, defaults and derived values follow the C booth exactly; where the C
-//! parser is buggy we do the right thing and say so in `doc/compatibility.md`.
+//! parser is buggy we do the right thing and say so in
+//! `doc/compatibility-config.md`.
 
+use std::io;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 mod authkey;
+mod lex;
 mod parse;
 mod siteid;
+#[cfg(test)]
+mod tests;
 
-pub use authkey::{read_authkey, AuthKeyError};
+pub use authkey::{key_disables_c_auth, read_authkey, AuthKeyError, MAX_KEY_LEN, MIN_KEY_LEN};
 pub use parse::{config_path_from_arg, ConfigError, Resolver, SystemResolver};
-pub use siteid::site_id;
+pub use siteid::{crc32, site_id};
+
+/// The configuration file used when `-c` is not given.
+pub const DEFAULT_CONFIG: &str = "/etc/booth/booth.conf";
 
 /// UDP and TCP port used when no `port` key precedes a member.
 pub const DEFAULT_PORT: u16 = 9929;
@@ -164,5 +172,18 @@ impl Config {
 
     pub fn ticket(&self, name: &str) -> Option<&TicketConfig> {
         self.tickets.iter().find(|t| t.name == name)
+    }
+}
+
+/// The C library's `strerror` text for an I/O error, so that messages read
+/// like the C booth's (Rust's own text appends " (os error N)").
+pub(crate) fn strerror(e: &io::Error) -> String {
+    let text = e.to_string();
+    match e.raw_os_error() {
+        Some(code) => match text.strip_suffix(&format!(" (os error {code})")) {
+            Some(plain) => plain.to_string(),
+            None => text,
+        },
+        None => text,
     }
 }

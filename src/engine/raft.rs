@@ -708,6 +708,7 @@ impl Engine {
     }
 
     fn process_my_index(&mut self, i: usize, m: &In) {
+        let now = self.now.mono;
         let tk = &self.tickets[i];
         let expired = m.valid_ms == 0;
         let diff = tk.my_last_term() as i64 - m.term as i64;
@@ -741,6 +742,15 @@ impl Engine {
             return;
         }
         if tk.state == State::Candidate && m.leader == Leader::Member(self.me) {
+            return;
+        }
+        // DIFF: the C booth adopts the answer wholesale, so a peer that knows
+        // a newer term but no lease makes us forget a lease we acknowledged,
+        // and we would then vote while it still runs. Keep the lease; take
+        // only the term.
+        if tk.is_owned() && tk.time_left(now) > 0 && (expired || m.leader != tk.leader) {
+            let tk = &mut self.tickets[i];
+            tk.current_term = tk.current_term.max(m.term);
             return;
         }
         self.update_ticket_from_msg(i, m);

@@ -316,7 +316,8 @@ impl Engine {
     pub(super) fn become_follower(&mut self, i: usize, m: &In, leader: Leader) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
-        tk.term_expires = Some(now + std::time::Duration::from_millis(m.valid_ms));
+        let offered = now + std::time::Duration::from_millis(m.valid_ms);
+        tk.term_expires = Some(tk.extended_expiry(leader, offered));
         // DIFF: terms never go backwards (C copies the message's term).
         tk.current_term = tk.current_term.max(m.term);
         tk.state = State::Follower;
@@ -351,7 +352,8 @@ impl Engine {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
         let valid = m.valid_ms.min(tk.expire_ms());
-        tk.term_expires = Some(now + std::time::Duration::from_millis(valid));
+        let offered = now + std::time::Duration::from_millis(valid);
+        tk.term_expires = Some(tk.extended_expiry(m.leader, offered));
         // DIFF: never backwards, also for a candidate (C copies it then).
         tk.current_term = m.term.max(tk.current_term);
         debug!(

@@ -231,6 +231,17 @@ impl Ticket {
         self.cfg.timeout.as_millis() as u64
     }
 
+    /// The expiry to keep when told `offered` for `leader`: news about the
+    /// leader we already follow may extend the lease we know of, never
+    /// shorten it (DIFF: the C booth takes the newest figure, so a peer with
+    /// an older view could make us vote while a lease we acknowledged runs).
+    pub fn extended_expiry(&self, leader: Leader, offered: Time) -> Time {
+        match self.term_expires {
+            Some(known) if self.is_owned() && self.leader == leader => known.max(offered),
+            _ => offered,
+        }
+    }
+
     /// C `ticket_seems_ok`: does our copy look like a live lease?
     pub fn seems_ok(&self, now: Time) -> bool {
         let left = self.time_left(now);

@@ -126,6 +126,7 @@ impl Engine {
                 self.emit(Output::Send {
                     to,
                     msg: msg.clone(),
+                    resend: false,
                 });
             }
         }
@@ -473,6 +474,7 @@ impl Engine {
             // acknowledged holds the lease at least that long.
             if let Some(sent) = tk.hb_sent_at {
                 tk.term_expires = Some(sent + tk.cfg.expire);
+                tk.own_lease_until = tk.term_expires;
             }
             self.broadcast(i, OP_UPDATE, OP_ACK, RLT_SUCCESS, 0);
         }
@@ -548,6 +550,7 @@ impl Engine {
             self.emit(Output::Send {
                 to,
                 msg: msg.clone(),
+                resend: true,
             });
         }
         let tk = &mut self.tickets[i];
@@ -590,6 +593,7 @@ impl Engine {
     /// C `start_revoke_ticket`.
     pub(super) fn start_revoke_ticket(&mut self, i: usize) {
         info!("{}: revoking ticket", self.tickets[i].cfg.name);
+        self.tickets[i].own_lease_until = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
         self.ticket_write(i);
@@ -714,6 +718,7 @@ impl Engine {
         if start_election && tk.leader == me && tk.time_left(now) > 0 {
             // Step down: give the ticket away so that another site can take it.
             warn!("{}: handler failed, giving the ticket away", tk.cfg.name);
+            self.tickets[i].own_lease_until = None;
             self.tickets[i].save_committed();
             self.reset_ticket(i);
             self.ticket_write(i);

@@ -97,7 +97,11 @@ impl Engine {
 
     pub(super) fn send(&mut self, i: usize, to: usize, cmd: u32, request: u32, result: u32) {
         let msg = self.build_msg(i, cmd, request, 0, result);
-        self.emit(Output::Send { to, msg });
+        self.emit(Output::Send {
+            to,
+            msg,
+            resend: false,
+        });
     }
 
     pub(super) fn send_reject(&mut self, i: usize, to: usize, result: u32, request: u32) {
@@ -323,13 +327,15 @@ impl Engine {
         tk.state = State::Follower;
         tk.delay_commit = None;
         tk.in_election = false;
-        let was_granted = std::mem::take(&mut tk.is_granted);
+        let was_granted = std::mem::take(&mut tk.is_granted) || tk.cib_granted;
         self.set_leader(i, leader);
         self.leave_candidacy(i);
         // DIFF: the C booth also resets the expiry it just copied when the CIB
         // said "granted" here, which later causes a spurious election and CIB
-        // revoke; we keep the leader's lease and only correct the CIB.
-        if was_granted && self.is_site() {
+        // revoke; we keep the leader's lease and only correct the CIB. A
+        // former leader (e.g. re-acquiring) that now follows another site
+        // revokes its grant here too.
+        if was_granted && self.is_site() && leader != Leader::Member(self.me) {
             self.ticket_write(i);
         }
     }
@@ -391,6 +397,15 @@ impl Engine {
         if self.term_too_low(i, m) {
             return;
         }
+        let own = self.tickets[i].own_lease_until.filter(|&t| t > now);
+        if let Some(until) = own.filter(|_| m.from != self.me) {
+            warn!(
+                "{name}: election from {sender} rejected: our own lease runs for {}ms more",
+                until.0 - now.0
+            );
+            self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
+            return;
+        }
         // DIFF: a member that has just started may have forgotten a lease it
         // acknowledged before; it votes only for the leader it knows until a
         // lease could have run out or every peer has told it its state.
@@ -420,6 +435,7 @@ impl Engine {
         self.emit(Output::Send {
             to: m.from,
             msg: reply,
+            resend: false,
         });
     }
 

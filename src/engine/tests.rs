@@ -156,6 +156,7 @@ struct Net {
     loss: u64,
     dup: u64,
     fault_rng: Rng,
+    resends: usize,
 }
 
 impl Net {
@@ -181,6 +182,7 @@ impl Net {
             loss: 0,
             dup: 0,
             fault_rng: Rng::new(99),
+            resends: 0,
         };
         for m in 0..n {
             net.boot(m);
@@ -247,7 +249,8 @@ impl Net {
     fn drain(&mut self, m: usize) {
         while let Some(o) = self.engines[m].as_mut().and_then(|e| e.poll_output()) {
             match o {
-                Output::Send { to, msg } => {
+                Output::Send { to, msg, resend } => {
+                    self.resends += resend as usize;
                     if self.cut.contains(&(m, to)) {
                         continue;
                     }
@@ -932,7 +935,7 @@ fn vote_requests_are_refused_while_lease_valid() {
     e.handle_packet(c, 1, &m).unwrap();
     let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
     assert!(
-        matches!(&out[..], [Output::Send { to: 1, msg }] if msg.header.cmd == OP_REJECTED && msg.header.result == RLT_TERM_STILL_VALID),
+        matches!(&out[..], [Output::Send { to: 1, msg, .. }] if msg.header.cmd == OP_REJECTED && msg.header.result == RLT_TERM_STILL_VALID),
         "{out:?}"
     );
     // A step-down election passes the protection.
@@ -941,7 +944,7 @@ fn vote_requests_are_refused_while_lease_valid() {
     e.handle_packet(c, 1, &m).unwrap();
     let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
     assert!(
-        matches!(&out[..], [Output::Send { to: 1, msg }] if msg.header.cmd == OP_VOTE_FOR && msg.body.leader == 1001),
+        matches!(&out[..], [Output::Send { to: 1, msg, .. }] if msg.header.cmd == OP_VOTE_FOR && msg.body.leader == 1001),
         "{out:?}"
     );
 }
@@ -1076,4 +1079,59 @@ fn randomised_faults_never_grant_twice() {
         held * 4 >= seeds + 1 - first,
         "only {held} of {seeds} runs ended with a holder"
     );
+}
+
+#[test]
+fn reload_keeps_held_tickets_adds_and_removes_others() {
+    let mut n = three(ticket("T", 60, 3, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(10_000);
+    let mut cfg = n.cfg.clone();
+    cfg.tickets[0].expire = Duration::from_secs(90);
+    cfg.tickets[0].renewal_freq = Duration::from_secs(45);
+    cfg.tickets.push(ticket("U", 60, 3, 3));
+    for m in 0..3 {
+        let c = clock(n.now);
+        n.e_mut(m).reconfigure(c, cfg.clone()).unwrap();
+        n.drain(m);
+    }
+    n.cfg = cfg.clone();
+    n.run_until(200_000);
+    assert!(n.granted_at(0, "T"), "held ticket survives the reload");
+    assert_eq!(n.e(0).ticket_view(0).state, State::Leader);
+    n.client(1, 2, CMD_GRANT, 0, "U");
+    n.run_until(210_000);
+    assert_eq!(n.results(2), vec![RLT_MORE, RLT_SUCCESS]);
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+
+    // Dropping a ticket held here revokes it in the CIB.
+    let mut fewer = cfg.clone();
+    fewer.tickets.remove(0);
+    let c = clock(n.now);
+    n.e_mut(0).reconfigure(c, fewer).unwrap();
+    n.drain(0);
+    assert!(!n.granted_at(0, "T"));
+    assert_eq!(n.e(0).ticket_count(), 1);
+
+    // A different member list needs a restart.
+    let mut moved = cfg;
+    moved.members[2].site_id = 4242;
+    let c = clock(n.now);
+    assert!(n.e_mut(1).reconfigure(c, moved).is_err());
+    assert_eq!(n.e(1).ticket_count(), 2);
+}
+
+#[test]
+fn resends_are_marked() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert_eq!(n.resends, 0, "a healthy grant needs no resends");
+    n.kill(1);
+    n.kill(2);
+    // The next renewal heartbeat is unanswered: retried `retries` times to
+    // each silent peer, then the leader gives up and drops at expiry.
+    n.run_until(30_000);
+    assert_eq!(n.resends, 2 * 3);
+    assert!(!n.granted_at(0, "T"));
 }

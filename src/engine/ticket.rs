@@ -165,6 +165,11 @@ pub struct Ticket {
     /// only then may the CIB say "granted" (DIFF: the C booth's forced CIB
     /// write can record a grant right after an election win).
     pub lease_proven: bool,
+    /// End of the last lease this site proved as leader. Its own
+    /// acknowledgement was part of that majority, so it votes for no one else
+    /// before then, whatever happens to its state in between — unless it gave
+    /// the ticket up explicitly (revoke, step-down) (DIFF).
+    pub own_lease_until: Option<Time>,
 }
 
 impl Ticket {
@@ -211,6 +216,7 @@ impl Ticket {
             cib_granted: false,
             cib_loaded: false,
             lease_proven: false,
+            own_lease_until: None,
         }
     }
 

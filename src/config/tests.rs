@@ -1230,7 +1230,7 @@ fn garbage_never_panics() {
             }
         }
         if round % 97 == 0 {
-            text.extend(std::iter::repeat(b'x').take(rng.below(3000)));
+            text.extend(std::iter::repeat_n(b'x', rng.below(3000)));
         }
         let _ = Config::parse_bytes(&text, Path::new(PATH), &resolver);
         if let Ok(s) = std::str::from_utf8(&text) {

@@ -175,6 +175,7 @@ pub enum Dropped {
 }
 
 /// The engine of one member.
+#[derive(Clone)]
 pub struct Engine {
     cfg: Config,
     me: usize,

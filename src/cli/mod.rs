@@ -6,7 +6,7 @@
 //! Mode selection, option restrictions, error texts and exit codes follow the
 //! C booth so that scripts (OCF agent, LSB script, systemd units, geo_attr.sh)
 //! keep working; the few deliberate differences are listed in
-//! `doc/compatibility-cli.md`.
+//! `doc/compatibility.md` (section "Command line").
 //!
 //! Parsing does no I/O: `-s` host names are kept as given (the client
 //! resolves them), `-c` is only turned into a path string, nothing is opened.

@@ -4,7 +4,7 @@
 //! The same file is used by every member of a booth cluster (C or Rust), so the
 //! grammar, defaults and derived values follow the C booth exactly; where the C
 //! parser is buggy we do the right thing and say so in
-//! `doc/compatibility-config.md`.
+//! `doc/compatibility.md` (section "Configuration").
 
 use std::io;
 use std::net::IpAddr;

@@ -3,7 +3,7 @@
 //! The interpretation of every line follows the C booth (`read_config`), so
 //! that C and Rust members given the same file agree on members, ids,
 //! tickets and timings. The deliberate differences are listed in
-//! `doc/compatibility-config.md`.
+//! `doc/compatibility.md` (section "Configuration").
 
 use std::ffi::OsStr;
 use std::fmt;

@@ -253,7 +253,7 @@ enum Mode {
 /// comes from the configuration, not from the word.
 const DAEMON_WORDS: [&str; 4] = ["arbitrator", "site", "start", "daemon"];
 
-/// Parses a full argv (argv[0] included).
+/// Parses a full argv (`argv[0]` included).
 pub fn parse(argv: &[String]) -> Result<Invocation, CliExit> {
     let argv0 = argv.first().map(String::as_str).unwrap_or("boothd");
     let arg1 = argv.get(1).map(String::as_str);

@@ -3,8 +3,10 @@
 //!
 //! Layers, each usable on its own: [`config`] (file to typed values), [`wire`]
 //! (bytes to messages, authentication), [`cli`] (command line to a value),
-//! [`engine`] (the pure per-ticket protocol state machine).
+//! [`engine`] (the pure per-ticket protocol state machine). [`check`] is the
+//! `config-check` command built on the config layer.
 
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod engine;

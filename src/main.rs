@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use booth::check;
 use booth::cli::{self, Invocation};
 
 fn main() -> ExitCode {
@@ -23,13 +24,19 @@ fn main() -> ExitCode {
         Ok(Invocation::Status(_)) => not_implemented(&argv0, "status"),
         Ok(Invocation::Client(_)) => not_implemented(&argv0, "client"),
         Ok(Invocation::Geostore(_)) => not_implemented(&argv0, "geostore"),
-        Ok(Invocation::ConfigCheck(_)) => not_implemented(&argv0, "config-check"),
+        Ok(Invocation::ConfigCheck(args)) => exit_code(check::run(&args)),
         Err(exit) => {
             print!("{}", exit.stdout);
             eprint!("{}", exit.stderr);
-            ExitCode::from(u8::try_from(exit.code).unwrap_or(1))
+            exit_code(exit.code)
         }
     }
+}
+
+/// A mode's exit status as the process exit code; a status outside 0..=255
+/// becomes 1, so that it never reads as success.
+fn exit_code(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// The arguments as strings. Every option value ends up in a text field

@@ -6,14 +6,15 @@
 //! Mode selection, option restrictions, error texts and exit codes follow the
 //! C booth so that scripts (OCF agent, LSB script, systemd units, geo_attr.sh)
 //! keep working; the few deliberate differences are listed in
-//! `doc/compatibility-cli.md`.
+//! `doc/compatibility.md` (section "Command line").
 //!
 //! Parsing does no I/O: `-s` host names are kept as given (the client
 //! resolves them), `-c` is only turned into a path string, nothing is opened.
 
 use std::path::PathBuf;
 
-use crate::wire::{OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT};
+use crate::config::{config_path_from_arg, DEFAULT_CONFIG, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_EXT};
+use crate::wire::{NAME_FIELD_LEN, OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT, VALUE_FIELD_LEN};
 
 #[cfg(test)]
 mod tests;
@@ -21,23 +22,16 @@ mod usage;
 
 pub use usage::{booth_usage, geostore_usage};
 
-/// Configuration file used when `-c` is not given.
-pub const DEFAULT_CONFIG: &str = "/etc/booth/booth.conf";
-/// Directory a `-c` value without '/' is looked up in (with the trailing '/').
-pub const DEFAULT_CONFIG_DIR: &str = "/etc/booth/";
-/// Suffix added to a `-c` name that contains no '.'.
-pub const DEFAULT_CONFIG_EXT: &str = ".conf";
-
 /// Longest accepted path (`-c` path form, `-l`): PATH_MAX minus the NUL.
 pub const MAX_PATH_LEN: usize = 4095;
 /// Longest accepted `-c` name: the path limit minus `/etc/booth/` and `.conf`.
 pub const MAX_CONFIG_NAME_LEN: usize =
     MAX_PATH_LEN - DEFAULT_CONFIG_DIR.len() - DEFAULT_CONFIG_EXT.len();
-/// Longest ticket, site or attribute name: a 64-byte wire field holds 63
-/// characters and the terminating NUL.
-pub const MAX_NAME_LEN: usize = 63;
-/// Longest attribute value: a 128-byte wire field minus the NUL.
-pub const MAX_ATTR_VALUE_LEN: usize = 127;
+/// Longest ticket, site or attribute name (63): a 64-byte wire field holds
+/// 63 characters and the terminating NUL.
+pub const MAX_NAME_LEN: usize = NAME_FIELD_LEN - 1;
+/// Longest attribute value (127): a 128-byte wire field minus the NUL.
+pub const MAX_ATTR_VALUE_LEN: usize = VALUE_FIELD_LEN - 1;
 
 /// What the command line asks for.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -259,7 +253,7 @@ enum Mode {
 /// comes from the configuration, not from the word.
 const DAEMON_WORDS: [&str; 4] = ["arbitrator", "site", "start", "daemon"];
 
-/// Parses a full argv (argv[0] included).
+/// Parses a full argv (`argv[0]` included).
 pub fn parse(argv: &[String]) -> Result<Invocation, CliExit> {
     let argv0 = argv.first().map(String::as_str).unwrap_or("boothd");
     let arg1 = argv.get(1).map(String::as_str);
@@ -478,7 +472,7 @@ fn apply_option(mode: Mode, c: &mut Collected, occ: Occurrence) -> Result<Flow, 
         return Ok(Flow::Continue);
     };
     match letter {
-        'c' => c.config = resolve_config_arg(&value)?,
+        'c' => c.config = config_choice(&value)?,
         'D' => c.debug = c.debug.saturating_add(1),
         'S' => c.foreground = true,
         'l' => {
@@ -608,24 +602,17 @@ fn build(mode: Mode, c: Collected) -> Invocation {
     }
 }
 
-/// `-c` value to configuration path: with a '/' it is a path; otherwise a
-/// name in `/etc/booth/`, with `.conf` appended only if it has no '.'.
-fn resolve_config_arg(arg: &str) -> Result<ConfigChoice, CliExit> {
-    let path = if arg.contains('/') {
+/// A `-c` value: C's length limit for its form (path or short name), then
+/// the file it names by the configuration layer's rule.
+fn config_choice(arg: &str) -> Result<ConfigChoice, CliExit> {
+    if arg.contains('/') {
         check_len(arg, MAX_PATH_LEN, "config file")?;
-        PathBuf::from(arg)
     } else {
         check_len(arg, MAX_CONFIG_NAME_LEN, "config name")?;
-        let ext = if arg.contains('.') {
-            ""
-        } else {
-            DEFAULT_CONFIG_EXT
-        };
-        PathBuf::from(format!("{DEFAULT_CONFIG_DIR}{arg}{ext}"))
-    };
+    }
     Ok(ConfigChoice {
         arg: Some(arg.to_string()),
-        path,
+        path: config_path_from_arg(arg),
     })
 }
 

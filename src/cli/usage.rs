@@ -2,7 +2,7 @@
 //! `print_geostore_usage` cover (scripts never parse them), plus this
 //! implementation's own additions.
 
-use super::DEFAULT_CONFIG;
+use crate::config::DEFAULT_CONFIG;
 
 /// Help for `booth` / `boothd`.
 pub fn booth_usage() -> String {

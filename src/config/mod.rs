@@ -4,7 +4,7 @@
 //! The same file is used by every member of a booth cluster (C or Rust), so the
 //! grammar, defaults and derived values follow the C booth exactly; where the C
 //! parser is buggy we do the right thing and say so in
-//! `doc/compatibility-config.md`.
+//! `doc/compatibility.md` (section "Configuration").
 
 use std::io;
 use std::net::IpAddr;
@@ -22,8 +22,13 @@ pub use authkey::{key_disables_c_auth, read_authkey, AuthKeyError, MAX_KEY_LEN, 
 pub use parse::{config_path_from_arg, ConfigError, Resolver, SystemResolver};
 pub use siteid::{crc32, site_id};
 
-/// The configuration file used when `-c` is not given.
+/// The configuration file used when `-c` is not given (the name `booth`
+/// resolved by [`config_path_from_arg`]).
 pub const DEFAULT_CONFIG: &str = "/etc/booth/booth.conf";
+/// Directory a `-c` value without '/' is looked up in (with the trailing '/').
+pub const DEFAULT_CONFIG_DIR: &str = "/etc/booth/";
+/// Suffix added to a `-c` name that contains no '.'.
+pub const DEFAULT_CONFIG_EXT: &str = ".conf";
 
 /// UDP and TCP port used when no `port` key precedes a member.
 pub const DEFAULT_PORT: u16 = 9929;
@@ -31,7 +36,8 @@ pub const DEFAULT_PORT: u16 = 9929;
 pub const MAX_MEMBERS: usize = 16;
 /// Ticket names, attribute names and address strings are 64-byte fields on the wire.
 pub const NAME_LEN: usize = 64;
-/// Default `maxtimeskew`, in seconds.
+/// Default `maxtimeskew`, in seconds: how far a peer's authentication
+/// timestamp may lag behind (and, by default, run ahead of) our clock.
 pub const DEFAULT_MAX_TIME_SKEW: u32 = 600;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 //! The interpretation of every line follows the C booth (`read_config`), so
 //! that C and Rust members given the same file agree on members, ids,
 //! tickets and timings. The deliberate differences are listed in
-//! `doc/compatibility-config.md`.
+//! `doc/compatibility.md` (section "Configuration").
 
 use std::ffi::OsStr;
 use std::fmt;
@@ -17,12 +17,9 @@ use std::time::Duration;
 use super::lex::{self, Entry};
 use super::{
     read_authkey, site_id, strerror, AttrOp, AttrPrereq, AuthKeyError, Config, GrantType, Member,
-    MemberKind, TicketConfig, TicketMode, Transport, DEFAULT_MAX_TIME_SKEW, DEFAULT_PORT,
-    MAX_MEMBERS, NAME_LEN,
+    MemberKind, TicketConfig, TicketMode, Transport, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_EXT,
+    DEFAULT_MAX_TIME_SKEW, DEFAULT_PORT, MAX_MEMBERS, NAME_LEN,
 };
-
-/// Directory that short `-c` names are looked up in.
-const CONFIG_DIR: &str = "/etc/booth";
 
 /// The section name whose keys set the defaults of later tickets.
 const DEFAULTS_SECTION: &[u8] = b"__defaults__";
@@ -113,15 +110,18 @@ impl Resolver for SystemResolver {
 }
 
 /// The configuration file named by a `-c` argument: a value containing '/'
-/// is a path, anything else a name in `/etc/booth`, with `.conf` appended
-/// when the name has no '.'.
+/// is a path, anything else a name in [`DEFAULT_CONFIG_DIR`], with
+/// [`DEFAULT_CONFIG_EXT`] appended when the name has no '.'.
 pub fn config_path_from_arg(arg: &str) -> PathBuf {
     if arg.contains('/') {
         PathBuf::from(arg)
-    } else if arg.contains('.') {
-        Path::new(CONFIG_DIR).join(arg)
     } else {
-        Path::new(CONFIG_DIR).join(format!("{arg}.conf"))
+        let ext = if arg.contains('.') {
+            ""
+        } else {
+            DEFAULT_CONFIG_EXT
+        };
+        PathBuf::from(format!("{DEFAULT_CONFIG_DIR}{arg}{ext}"))
     }
 }
 

@@ -24,7 +24,8 @@
 //! whose MAC verified carries a tag `(T, MAC)`, T = `(secs, usecs)` compared
 //! lexicographically like a C `timeval`. It is accepted iff all of:
 //!
-//! 1. `T > now - max_age` (strictly; `max_age` = `maxtimeskew`, default 600 s),
+//! 1. `T > now - max_age` (strictly; `max_age` = `maxtimeskew`, default
+//!    [`crate::config::DEFAULT_MAX_TIME_SKEW`]),
 //!    otherwise [`AuthError::TooOld`];
 //! 2. `T <= now + max_ahead` (default: the same as `max_age`), otherwise
 //!    [`AuthError::InFuture`];
@@ -69,8 +70,6 @@ use super::{BOOTH_OPT_AUTH, HEADER_LEN, TRAILER_LEN};
 pub const HASH_ID_SHA1: u32 = 2;
 /// Bytes of an HMAC-SHA1 value.
 pub const MAC_LEN: usize = 20;
-/// Default `maxtimeskew` of the C booth, in seconds.
-pub const DEFAULT_MAX_TIME_SKEW: u32 = 600;
 
 // Byte offsets of the header fields that signing fills in.
 const OPTS_AT: usize = 0;
@@ -150,8 +149,10 @@ pub struct AuthKey {
 }
 
 impl AuthKey {
-    pub const MIN_LEN: usize = 8;
-    pub const MAX_LEN: usize = 64;
+    /// The key-file limits of the configuration layer: a key it loads is
+    /// always accepted here.
+    pub const MIN_LEN: usize = crate::config::MIN_KEY_LEN;
+    pub const MAX_LEN: usize = crate::config::MAX_KEY_LEN;
 
     /// Wraps key bytes (already trimmed as the key-file rules say).
     pub fn new(bytes: &[u8]) -> Result<AuthKey, KeyLengthError> {

@@ -579,6 +579,34 @@ pub fn decode_datagram_checked(
 }
 
 // ---------------------------------------------------------------------------
+// TCP framing, shared by both directions
+
+/// The first message of a TCP byte stream, once all of it has arrived: its
+/// header (magic, version and 48 <= `length` <= `max_len` checked) and its
+/// `length` bytes. Bytes after them are not looked at.
+fn tcp_frame(buf: &[u8], max_len: usize) -> Result<Framing<(Header, &[u8])>, DecodeError> {
+    let h = match Header::decode(buf) {
+        Ok(h) => h,
+        Err(_) => return Ok(Framing::Need(HEADER_LEN - buf.len())),
+    };
+    h.check_magic_version_min_len(buf.len())?;
+    let length = h.length as usize;
+    if length > max_len {
+        return Err(DecodeError::BadLength {
+            length: h.length,
+            received: buf.len(),
+        });
+    }
+    match buf.get(..length) {
+        Some(msg) => Ok(Framing::Complete {
+            msg: (h, msg),
+            consumed: length,
+        }),
+        None => Ok(Framing::Need(length - buf.len())),
+    }
+}
+
+// ---------------------------------------------------------------------------
 // TCP, daemon side
 
 /// Decodes a client request from the bytes received so far on a connection.
@@ -603,21 +631,11 @@ pub fn decode_request(
     buf: &[u8],
     key: Option<&AuthKey>,
 ) -> Result<Framing<Received<Request>>, DecodeError> {
-    let h = match Header::decode(buf) {
-        Ok(h) => h,
-        Err(_) => return Ok(Framing::Need(HEADER_LEN - buf.len())),
+    let (h, msg) = match tcp_frame(buf, MAX_MSG_LEN)? {
+        Framing::Complete { msg, .. } => msg,
+        Framing::Need(n) => return Ok(Framing::Need(n)),
     };
-    h.check_magic_version_min_len(buf.len())?;
-    let length = h.length as usize;
-    if length > MAX_MSG_LEN {
-        return Err(DecodeError::BadLength {
-            length: h.length,
-            received: buf.len(),
-        });
-    }
-    let Some(msg) = buf.get(..length) else {
-        return Ok(Framing::Need(length - buf.len()));
-    };
+    let length = msg.len();
     let (payload, auth) = authenticate(msg, key)?;
     let request = match h.cmd {
         CMD_LIST | CMD_PEERS | CMD_GRANT | CMD_REVOKE => Request::Ticket(TicketMsg {
@@ -670,21 +688,11 @@ pub fn decode_reply(
     buf: &[u8],
     key: Option<&AuthKey>,
 ) -> Result<Framing<Received<Reply>>, DecodeError> {
-    let h = match Header::decode(buf) {
-        Ok(h) => h,
-        Err(_) => return Ok(Framing::Need(HEADER_LEN - buf.len())),
+    let (h, msg) = match tcp_frame(buf, MAX_REPLY_LEN)? {
+        Framing::Complete { msg, .. } => msg,
+        Framing::Need(n) => return Ok(Framing::Need(n)),
     };
-    h.check_magic_version_min_len(buf.len())?;
-    let length = h.length as usize;
-    if length > MAX_REPLY_LEN {
-        return Err(DecodeError::BadLength {
-            length: h.length,
-            received: buf.len(),
-        });
-    }
-    let Some(msg) = buf.get(..length) else {
-        return Ok(Framing::Need(length - buf.len()));
-    };
+    let length = msg.len();
     let (reply, auth) = match h.cmd {
         CL_RESULT => {
             let (payload, auth) = authenticate(msg, key)?;

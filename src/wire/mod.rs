@@ -19,7 +19,7 @@
 //!   [`Timestamp`] (from the caller's wall clock) when authenticating.
 //!
 //! Differences from C's acceptance rules are listed in
-//! `doc/compatibility-wire.md`.
+//! `doc/compatibility.md` (section "Wire and authentication").
 
 pub mod auth;
 mod codec;

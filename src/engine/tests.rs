@@ -1230,7 +1230,8 @@ fn every_message_in_every_state() {
                                 while let Some(o) = e.poll_output() {
                                     if let Output::WriteCib(w) = o {
                                         assert!(
-                                            !w.granted || (after.state == Leader && *state == Leader),
+                                            !w.granted
+                                                || (after.state == Leader && *state == Leader),
                                             "grant without a proven lease: {what}"
                                         );
                                     }
@@ -1257,8 +1258,14 @@ fn failover_waits_for_acquire_after() {
     let lease_end = n.e(0).ticket_view(0).term_expires.unwrap().0;
     n.kill(0);
     n.run_until(lease_end + 4_900);
-    assert!(!n.granted_at(1, "T"), "no election before expiry + acquire-after");
+    assert!(
+        !n.granted_at(1, "T"),
+        "no election before expiry + acquire-after"
+    );
     assert_eq!(n.e(1).ticket_view(0).state, State::Follower);
     n.run_until(lease_end + 5_000 + 3 * 2_000);
-    assert!(n.granted_at(1, "T"), "taken within a few timeouts after that");
+    assert!(
+        n.granted_at(1, "T"),
+        "taken within a few timeouts after that"
+    );
 }

@@ -9,5 +9,6 @@
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod engine;
 pub mod wire;

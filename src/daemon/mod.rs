@@ -1,0 +1,4 @@
+//! The daemon runtime: one thread, a mio loop, a timer wheel, child
+//! processes on pipes.
+
+pub mod timer;

@@ -1,0 +1,284 @@
+//! A hierarchical timer wheel for the daemon's deadlines.
+//!
+//! Four levels of 64 slots each: 16 ms, 1 s, 65 s and 70 min per slot, so a
+//! deadline up to about 3 days away is placed in O(1), and anything further
+//! waits in the last level. Cancelling is O(1) (entries are tombstoned by id).
+//! The loop asks for [`TimerWheel::next_wakeup`] and sleeps until then: an
+//! entry far in the future costs at most one wake-up per level it cascades
+//! through, never a periodic tick.
+
+use std::collections::HashMap;
+
+/// Milliseconds of the daemon's monotonic clock.
+pub type Ms = u64;
+
+const SLOTS: usize = 64;
+const LEVELS: usize = 4;
+/// Granularity of level 0, in milliseconds (a power of two).
+const TICK_SHIFT: u32 = 4;
+/// Each level's slot spans 64 slots of the level below.
+const LEVEL_SHIFT: u32 = 6;
+
+/// Identifies a timer so it can be cancelled.
+pub type TimerId = u64;
+
+/// The tick at or after `at`: timers may fire up to a tick late, never early.
+fn ceil_tick(at: Ms) -> u64 {
+    at.div_ceil(1 << TICK_SHIFT)
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Entry<T> {
+    id: TimerId,
+    at: Ms,
+    what: T,
+}
+
+/// Timers carrying a value `T` (what to do when they fire).
+pub struct TimerWheel<T> {
+    levels: [[Vec<Entry<T>>; SLOTS]; LEVELS],
+    /// Occupancy bit per slot, to find the next non-empty slot quickly.
+    occupied: [u64; LEVELS],
+    /// The wheel's position, in ticks: every slot before it has been drained.
+    now_tick: u64,
+    next_id: TimerId,
+    /// Live timers and their deadline; absent ids are cancelled tombstones.
+    live: HashMap<TimerId, Ms>,
+}
+
+impl<T: Copy> TimerWheel<T> {
+    pub fn new(now: Ms) -> TimerWheel<T> {
+        TimerWheel {
+            levels: std::array::from_fn(|_| std::array::from_fn(|_| Vec::new())),
+            occupied: [0; LEVELS],
+            now_tick: now >> TICK_SHIFT,
+            next_id: 1,
+            live: HashMap::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.live.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty()
+    }
+
+    /// Schedules `what` at `at` (a past instant fires at the next expiry).
+    pub fn insert(&mut self, at: Ms, what: T) -> TimerId {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.live.insert(id, at);
+        self.place(Entry { id, at, what });
+        id
+    }
+
+    pub fn cancel(&mut self, id: TimerId) {
+        self.live.remove(&id);
+    }
+
+    fn place(&mut self, e: Entry<T>) {
+        let tick = ceil_tick(e.at).max(self.now_tick);
+        let delta = tick - self.now_tick;
+        let mut level = 0;
+        while level + 1 < LEVELS && delta >= 1u64 << (LEVEL_SHIFT * (level as u32 + 1)) {
+            level += 1;
+        }
+        let shift = LEVEL_SHIFT * level as u32;
+        // Beyond the last level's reach, park in the furthest slot; it is
+        // re-placed when that slot comes round.
+        let max_tick = self.now_tick + ((SLOTS as u64) << shift) - 1;
+        let slot = ((tick.min(max_tick) >> shift) as usize) % SLOTS;
+        self.levels[level][slot].push(e);
+        self.occupied[level] |= 1 << slot;
+    }
+
+    /// The earliest instant at which [`TimerWheel::expire`] may have work:
+    /// the start of the first occupied slot (exact for level 0, a cascade
+    /// point for the others). None when no timer is pending.
+    pub fn next_wakeup(&self) -> Option<Ms> {
+        if self.live.is_empty() {
+            return None;
+        }
+        let mut best: Option<u64> = None;
+        for level in 0..LEVELS {
+            let bits = self.occupied[level];
+            if bits == 0 {
+                continue;
+            }
+            let shift = LEVEL_SHIFT * level as u32;
+            let cur = (self.now_tick >> shift) as usize % SLOTS;
+            // Distance (in this level's slots) to the next occupied slot,
+            // counting the current one as 0.
+            let rotated = bits.rotate_right(cur as u32);
+            let dist = rotated.trailing_zeros() as u64;
+            let start_tick = ((self.now_tick >> shift) + dist) << shift;
+            let t = if level == 0 {
+                // Exact: the earliest entry in that slot.
+                let slot = (cur + dist as usize) % SLOTS;
+                self.levels[0][slot]
+                    .iter()
+                    .filter(|e| self.live.get(&e.id) == Some(&e.at))
+                    .map(|e| ceil_tick(e.at))
+                    .min()
+                    .unwrap_or(start_tick)
+                    .max(self.now_tick)
+            } else {
+                start_tick.max(self.now_tick)
+            };
+            best = Some(best.map_or(t, |b| b.min(t)));
+        }
+        best.map(|t| t << TICK_SHIFT)
+    }
+
+    /// Advances to `now` and returns every timer due by then, in deadline order.
+    pub fn expire(&mut self, now: Ms) -> Vec<(TimerId, T)> {
+        let target = now >> TICK_SHIFT;
+        let mut due: Vec<Entry<T>> = Vec::new();
+        loop {
+            // Cascade higher-level slots whose time has come into lower levels.
+            for level in (1..LEVELS).rev() {
+                let shift = LEVEL_SHIFT * level as u32;
+                let slot = (self.now_tick >> shift) as usize % SLOTS;
+                if self.occupied[level] & (1 << slot) != 0 {
+                    self.occupied[level] &= !(1 << slot);
+                    for e in std::mem::take(&mut self.levels[level][slot]) {
+                        if self.live.get(&e.id) == Some(&e.at) {
+                            self.place(e);
+                        }
+                    }
+                }
+            }
+            let slot = self.now_tick as usize % SLOTS;
+            if self.occupied[0] & (1 << slot) != 0 {
+                let entries = std::mem::take(&mut self.levels[0][slot]);
+                self.occupied[0] &= !(1 << slot);
+                for e in entries {
+                    if self.live.get(&e.id) != Some(&e.at) {
+                        continue;
+                    }
+                    if ceil_tick(e.at) <= target {
+                        due.push(e);
+                    } else {
+                        self.place(e);
+                    }
+                }
+            }
+            if self.now_tick >= target {
+                break;
+            }
+            self.now_tick = self.skip_to(target);
+        }
+        due.sort_by_key(|e| (e.at, e.id));
+        due.into_iter()
+            .filter_map(|e| self.live.remove(&e.id).map(|_| (e.id, e.what)))
+            .collect()
+    }
+
+    /// The next tick at which anything can happen, not beyond `target`: jumps
+    /// over empty stretches instead of visiting every slot.
+    fn skip_to(&self, target: u64) -> u64 {
+        let next = self
+            .next_wakeup()
+            .map(|t| t >> TICK_SHIFT)
+            .unwrap_or(target)
+            .max(self.now_tick + 1);
+        // Never jump over a level-1+ slot boundary without cascading it.
+        let boundary = ((self.now_tick >> LEVEL_SHIFT) + 1) << LEVEL_SHIFT;
+        next.min(boundary).min(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fires_in_order_and_not_early() {
+        let mut w = TimerWheel::new(1000);
+        w.insert(1000 + 50, 'a');
+        w.insert(1000 + 5_000, 'b');
+        w.insert(1000 + 20, 'c');
+        w.insert(1000 + 4_000_000, 'd');
+        assert!(w.expire(1010).is_empty());
+        let got: Vec<char> = w.expire(1100).into_iter().map(|x| x.1).collect();
+        assert_eq!(got, vec!['c', 'a']);
+        assert!(w.expire(5999).is_empty());
+        assert_eq!(w.expire(6000).len(), 1);
+        assert_eq!(w.len(), 1);
+        assert!(w.expire(1000 + 3_999_999).is_empty());
+        assert_eq!(w.expire(1000 + 4_000_015)[0].1, 'd');
+        assert!(w.is_empty());
+        assert_eq!(w.next_wakeup(), None);
+    }
+
+    #[test]
+    fn cancel_and_past_deadlines() {
+        let mut w = TimerWheel::new(0);
+        let a = w.insert(100, 1);
+        w.insert(10, 2);
+        w.cancel(a);
+        let got: Vec<i32> = w.expire(500).into_iter().map(|x| x.1).collect();
+        assert_eq!(got, vec![2]);
+        w.insert(0, 3);
+        assert_eq!(w.next_wakeup(), Some(496));
+        assert_eq!(w.expire(500)[0].1, 3);
+    }
+
+    #[test]
+    fn far_timers_wake_rarely() {
+        // One timer an hour away: the loop wakes only at cascade points.
+        let mut w = TimerWheel::new(0);
+        w.insert(3_600_000, ());
+        let mut now = 0;
+        let mut wakeups = 0;
+        loop {
+            let t = w.next_wakeup().unwrap();
+            assert!(t >= now);
+            now = t;
+            wakeups += 1;
+            if !w.expire(now).is_empty() {
+                break;
+            }
+            assert!(wakeups < 10, "too many wake-ups");
+        }
+        assert!((3_600_000..3_600_016).contains(&now), "{now}");
+    }
+
+    #[test]
+    fn matches_a_sorted_reference() {
+        // Random schedule against a plain sorted list.
+        let mut rng = 0x1234_5678_u64;
+        let mut next = || {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            rng
+        };
+        let mut w = TimerWheel::new(0);
+        let mut reference: Vec<(u64, u64)> = Vec::new();
+        let mut now = 0;
+        for round in 0..3000u64 {
+            let at = now + next() % [50, 2_000, 90_000, 5_000_000][(round % 4) as usize];
+            let id = w.insert(at, round);
+            reference.push((at, id));
+            if next() % 5 == 0 {
+                let (_, victim) = reference.swap_remove((next() % reference.len() as u64) as usize);
+                w.cancel(victim);
+            }
+            now += next() % 3_000;
+            let fired: Vec<u64> = w.expire(now).into_iter().map(|x| x.0).collect();
+            let due = |r: &(u64, u64)| r.0.div_ceil(16) <= now >> 4;
+            let mut expect: Vec<(u64, u64)> = reference.iter().copied().filter(due).collect();
+            expect.sort();
+            reference.retain(|r| !due(r));
+            assert!(expect.iter().all(|r| r.0 <= now), "never early");
+            assert_eq!(fired, expect.iter().map(|r| r.1).collect::<Vec<_>>(), "at {now}");
+            if let Some(wake) = w.next_wakeup() {
+                let earliest = reference.iter().map(|r| r.0).min().unwrap();
+                assert!(wake <= earliest + 15, "wake {wake} after earliest {earliest}");
+            }
+        }
+    }
+}

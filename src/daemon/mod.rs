@@ -8,3 +8,4 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod addr;
+pub mod privs;

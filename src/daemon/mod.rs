@@ -8,4 +8,5 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod addr;
+pub mod lockfile;
 pub mod privs;

@@ -10,3 +10,4 @@
 pub mod addr;
 pub mod lockfile;
 pub mod privs;
+pub mod status;

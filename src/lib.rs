@@ -3,7 +3,8 @@
 //!
 //! Layers, each usable on its own: [`config`] (file to typed values), [`wire`]
 //! (bytes to messages, authentication), [`cli`] (command line to a value),
-//! [`engine`] (the pure per-ticket protocol state machine). [`check`] is the
+//! [`engine`] (the pure per-ticket protocol state machine), [`daemon`] (the
+//! runtime and the host-facing pieces, `boothd status`). [`check`] is the
 //! `config-check` command built on the config layer.
 
 pub mod check;

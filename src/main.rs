@@ -21,7 +21,8 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Invocation::Daemon(_)) => not_implemented(&argv0, "daemon"),
-        Ok(Invocation::Status(_)) => not_implemented(&argv0, "status"),
+        // Always 0, 1 or 7.
+        Ok(Invocation::Status(args)) => ExitCode::from(booth::daemon::status::run(&args) as u8),
         Ok(Invocation::Client(_)) => not_implemented(&argv0, "client"),
         Ok(Invocation::Geostore(_)) => not_implemented(&argv0, "geostore"),
         Ok(Invocation::ConfigCheck(args)) => exit_code(check::run(&args)),

@@ -1,4 +1,16 @@
 //! The daemon runtime: one thread, a mio loop, a timer wheel, child
-//! processes on pipes.
+//! processes on pipes — and its building blocks that touch the host: which
+//! configured member this host is ([`addr`]), the lock/PID file
+//! ([`lockfile`]), the run-as user and group ([`privs`]) and `boothd status`
+//! ([`status`]).
+//!
+//! These are the only places in the crate that call the C library directly;
+//! every `unsafe` block is a single FFI call (or a read of the memory such a
+//! call handed us) and must say why it is sound.
+#![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod addr;
+pub mod lockfile;
+pub mod privs;
+pub mod status;
 pub mod timer;

@@ -274,10 +274,17 @@ mod tests {
             expect.sort();
             reference.retain(|r| !due(r));
             assert!(expect.iter().all(|r| r.0 <= now), "never early");
-            assert_eq!(fired, expect.iter().map(|r| r.1).collect::<Vec<_>>(), "at {now}");
+            assert_eq!(
+                fired,
+                expect.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "at {now}"
+            );
             if let Some(wake) = w.next_wakeup() {
                 let earliest = reference.iter().map(|r| r.0).min().unwrap();
-                assert!(wake <= earliest + 15, "wake {wake} after earliest {earliest}");
+                assert!(
+                    wake <= earliest + 15,
+                    "wake {wake} after earliest {earliest}"
+                );
             }
         }
     }

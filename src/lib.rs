@@ -8,6 +8,7 @@
 //! `config-check` command built on the config layer.
 
 pub mod check;
+pub mod cib;
 pub mod cli;
 pub mod config;
 pub mod daemon;

@@ -1,0 +1,314 @@
+//! Where a site records its tickets: Pacemaker's CIB through the real
+//! `crm_ticket` (the default), or a built-in state directory for hosts
+//! without Pacemaker.
+//!
+//! For Pacemaker this module only builds argument vectors and parses output:
+//! the daemon runs them as child processes on non-blocking pipes, never
+//! through a shell (the C booth pastes client-supplied attribute names into a
+//! shell command line).
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::engine::{CibState, CibWrite};
+
+/// The `crm_ticket` program (found on PATH, as the C booth does).
+pub const CRM_TICKET: &str = "crm_ticket";
+
+/// Exit statuses of `crm_ticket -q` that mean "no such ticket yet": 6 for
+/// older Pacemaker (ENXIO), 105 (CRM_EX_NOSUCH) for current ones.
+pub fn load_status_is_missing(code: i32) -> bool {
+    code == 6 || code == 105
+}
+
+/// The atomic grant/revoke command of the C booth (HEAD form, with
+/// `booth-cfg-name`); `--attr-value=` keeps "-1" from looking like an option.
+pub fn write_argv(w: &CibWrite, cfg_name: &str) -> Vec<String> {
+    vec![
+        "-t".into(),
+        w.ticket.clone(),
+        if w.granted { "-g" } else { "-r" }.into(),
+        "--force".into(),
+        "-S".into(),
+        "owner".into(),
+        format!("--attr-value={}", w.owner),
+        "-S".into(),
+        "expires".into(),
+        format!("--attr-value={}", w.expires),
+        "-S".into(),
+        "term".into(),
+        format!("--attr-value={}", w.term),
+        "-S".into(),
+        "booth-cfg-name".into(),
+        format!("--attr-value={cfg_name}"),
+    ]
+}
+
+/// Start-up query of one ticket's state.
+pub fn load_argv(ticket: &str) -> Vec<String> {
+    vec!["-t".into(), ticket.into(), "-q".into()]
+}
+
+/// `geostore set` / `delete` of a geo attribute (passed literally).
+pub fn attr_argv(ticket: &str, name: &str, value: Option<&str>) -> Vec<String> {
+    match value {
+        Some(v) => vec![
+            "-t".into(),
+            ticket.into(),
+            "-S".into(),
+            name.into(),
+            format!("--attr-value={v}"),
+        ],
+        None => vec!["-t".into(), ticket.into(), "-D".into(), name.into()],
+    }
+}
+
+/// Attributes booth itself keeps in the ticket state (not geo attributes).
+const OWN_ATTRS: [&str; 6] = ["id", "granted", "owner", "expires", "term", "booth-cfg-name"];
+
+/// Parses `crm_ticket -t T -q` output: a "State XML:" preamble, then one
+/// `<ticket_state .../>` element whose attributes are the ticket's state.
+pub fn parse_load(output: &str) -> Result<CibState, String> {
+    let start = output
+        .find("<ticket_state")
+        .ok_or("crm_ticket xml output empty")?;
+    let attrs = parse_element_attrs(&output[start + "<ticket_state".len()..])?;
+    let mut st = CibState::default();
+    for (k, v) in attrs {
+        match k.as_str() {
+            "granted" => st.granted = v.starts_with("true") || v.parse::<i64>().is_ok_and(|n| n != 0),
+            "owner" => st.owner = v.trim().parse().ok(),
+            "expires" => st.expires = v.trim().parse().ok(),
+            "term" => st.term = v.trim().parse().ok(),
+            _ if OWN_ATTRS.contains(&k.as_str()) || k == "last-granted" => {}
+            _ => st.attrs.push((k, v)),
+        }
+    }
+    Ok(st)
+}
+
+/// Attributes of one XML start tag (up to `>` or `/>`), entities decoded.
+fn parse_element_attrs(s: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    loop {
+        rest = rest.trim_start();
+        if rest.starts_with("/>") || rest.starts_with('>') {
+            return Ok(out);
+        }
+        let eq = rest.find('=').ok_or("crm_ticket xml parse failed: attribute without value")?;
+        let name = rest[..eq].trim().to_string();
+        if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '<' || c == '>') {
+            return Err("crm_ticket xml parse failed: bad attribute name".into());
+        }
+        rest = rest[eq + 1..].trim_start();
+        let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+        let quote = quote.ok_or("crm_ticket xml parse failed: unquoted attribute")?;
+        let end = rest[1..]
+            .find(quote)
+            .ok_or("crm_ticket xml parse failed: unterminated attribute")?;
+        out.push((name, unescape(&rest[1..1 + end])));
+        rest = &rest[end + 2..];
+    }
+}
+
+fn unescape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find('&') {
+        out.push_str(&rest[..i]);
+        rest = &rest[i..];
+        let Some(semi) = rest.find(';') else { break };
+        let ent = &rest[1..semi];
+        let decoded = match ent {
+            "amp" => Some('&'),
+            "lt" => Some('<'),
+            "gt" => Some('>'),
+            "quot" => Some('"'),
+            "apos" => Some('\''),
+            _ => ent
+                .strip_prefix("#x")
+                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                .or_else(|| ent.strip_prefix('#').and_then(|d| d.parse().ok()))
+                .and_then(char::from_u32),
+        };
+        match decoded {
+            Some(c) => {
+                out.push(c);
+                rest = &rest[semi + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The built-in ticket store: one small file per ticket in a directory,
+/// replaced atomically (write, fsync, rename, fsync the directory), holding
+/// the same fields as the CIB ticket state.
+#[derive(Clone, Debug)]
+pub struct StateDir {
+    dir: PathBuf,
+}
+
+impl StateDir {
+    pub fn new(dir: &Path) -> io::Result<StateDir> {
+        fs::create_dir_all(dir)?;
+        Ok(StateDir { dir: dir.to_path_buf() })
+    }
+
+    fn path(&self, ticket: &str) -> PathBuf {
+        // Ticket names are [A-Za-z0-9/-]: keep '/' out of the file name.
+        self.dir.join(ticket.replace('/', "%2F"))
+    }
+
+    /// The stored state, or None when the ticket was never written.
+    pub fn load(&self, ticket: &str) -> io::Result<Option<CibState>> {
+        let text = match fs::read_to_string(self.path(ticket)) {
+            Ok(t) => t,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let mut st = CibState::default();
+        for line in text.lines() {
+            let Some((k, v)) = line.split_once('=') else { continue };
+            match k {
+                "granted" => st.granted = v == "true",
+                "owner" => st.owner = v.parse().ok(),
+                "expires" => st.expires = v.parse().ok(),
+                "term" => st.term = v.parse().ok(),
+                _ => {
+                    if let Some(name) = k.strip_prefix("attr.") {
+                        st.attrs.push((unescape_line(name), unescape_line(v)));
+                    }
+                }
+            }
+        }
+        Ok(Some(st))
+    }
+
+    pub fn write(&self, w: &CibWrite) -> io::Result<()> {
+        let mut st = self.load(&w.ticket)?.unwrap_or_default();
+        st.granted = w.granted;
+        st.owner = Some(w.owner as i64);
+        st.expires = Some(w.expires);
+        st.term = Some(w.term);
+        self.store(&w.ticket, &st)
+    }
+
+    pub fn set_attr(&self, ticket: &str, name: &str, value: Option<&str>) -> io::Result<()> {
+        let mut st = self.load(ticket)?.unwrap_or_default();
+        st.attrs.retain(|(k, _)| k != name);
+        if let Some(v) = value {
+            st.attrs.push((name.to_string(), v.to_string()));
+        }
+        self.store(ticket, &st)
+    }
+
+    fn store(&self, ticket: &str, st: &CibState) -> io::Result<()> {
+        let mut text = format!("ticket={ticket}\ngranted={}\n", st.granted);
+        for (k, v) in [("owner", st.owner), ("expires", st.expires)] {
+            if let Some(v) = v {
+                text.push_str(&format!("{k}={v}\n"));
+            }
+        }
+        if let Some(t) = st.term {
+            text.push_str(&format!("term={t}\n"));
+        }
+        for (k, v) in &st.attrs {
+            text.push_str(&format!("attr.{}={}\n", escape_line(k), escape_line(v)));
+        }
+        let path = self.path(ticket);
+        let tmp = path.with_extension("tmp");
+        {
+            let mut f = fs::File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &path)?;
+        fs::File::open(&self.dir)?.sync_all()
+    }
+}
+
+/// Keeps `=` and newlines of attribute names/values out of the line format.
+fn escape_line(s: &str) -> String {
+    s.replace('%', "%25").replace('\n', "%0A").replace('=', "%3D")
+}
+
+fn unescape_line(s: &str) -> String {
+    s.replace("%3D", "=").replace("%0A", "\n").replace("%25", "%")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(granted: bool, owner: i32) -> CibWrite {
+        CibWrite {
+            ticket: "ticketA".into(),
+            granted,
+            owner,
+            expires: 1_700_000_300,
+            term: 3,
+        }
+    }
+
+    #[test]
+    fn write_argv_is_the_c_booth_command() {
+        assert_eq!(
+            write_argv(&w(true, 584690490), "booth").join(" "),
+            "-t ticketA -g --force -S owner --attr-value=584690490 -S expires --attr-value=1700000300 -S term --attr-value=3 -S booth-cfg-name --attr-value=booth"
+        );
+        assert!(write_argv(&w(false, -1), "b").contains(&"--attr-value=-1".to_string()));
+        assert!(write_argv(&w(false, -1), "b").contains(&"-r".to_string()));
+    }
+
+    #[test]
+    fn hostile_attributes_stay_single_arguments() {
+        let a = attr_argv("T", "x' $(id) ;", Some("it's `rm -rf`"));
+        assert_eq!(a, vec!["-t", "T", "-S", "x' $(id) ;", "--attr-value=it's `rm -rf`"]);
+        assert_eq!(attr_argv("T", "n", None), vec!["-t", "T", "-D", "n"]);
+    }
+
+    #[test]
+    fn parses_crm_ticket_output() {
+        let out = "State XML:\n\n<ticket_state id=\"ticketA\" granted=\"true\" last-granted=\"1795303805\" booth-cfg-name=\"booth\" owner=\"584690490\" expires=\"1700000300\" term=\"3\" repl=\"A&amp;B &quot;x&quot;\"/>\n";
+        let st = parse_load(out).unwrap();
+        assert!(st.granted);
+        assert_eq!(st.owner, Some(584690490));
+        assert_eq!(st.expires, Some(1_700_000_300));
+        assert_eq!(st.term, Some(3));
+        assert_eq!(st.attrs, vec![("repl".to_string(), "A&B \"x\"".to_string())]);
+        let st = parse_load("<ticket_state id='t' granted='false' owner='-1'/>").unwrap();
+        assert!(!st.granted);
+        assert_eq!(st.owner, Some(-1));
+        assert!(parse_load("State XML:\n\n").is_err());
+        assert!(parse_load("<ticket_state id=\"t").is_err());
+        assert!(parse_load("<ticket_state id=t/>").is_err());
+    }
+
+    #[test]
+    fn state_dir_round_trip() {
+        let dir = std::env::temp_dir().join(format!("booth-statedir-{}", std::process::id()));
+        let sd = StateDir::new(&dir).unwrap();
+        assert_eq!(sd.load("ticketA").unwrap(), None);
+        sd.write(&w(true, 42)).unwrap();
+        sd.set_attr("ticketA", "a=b\nc", Some("v%=\n")).unwrap();
+        let st = sd.load("ticketA").unwrap().unwrap();
+        assert!(st.granted);
+        assert_eq!((st.owner, st.expires, st.term), (Some(42), Some(1_700_000_300), Some(3)));
+        assert_eq!(st.attrs, vec![("a=b\nc".to_string(), "v%=\n".to_string())]);
+        sd.write(&w(false, -1)).unwrap();
+        let st = sd.load("ticketA").unwrap().unwrap();
+        assert!(!st.granted);
+        assert_eq!(st.attrs.len(), 1, "attributes survive ticket writes");
+        sd.set_attr("ticketA", "a=b\nc", None).unwrap();
+        assert!(sd.load("ticketA").unwrap().unwrap().attrs.is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}

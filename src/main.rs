@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 
 use booth::cli::{self, Invocation};
+use booth::client;
+use booth::config::Config;
 
 fn main() -> ExitCode {
     let argv = match utf8_args() {
@@ -21,8 +23,18 @@ fn main() -> ExitCode {
         }
         Ok(Invocation::Daemon(_)) => not_implemented(&argv0, "daemon"),
         Ok(Invocation::Status(_)) => not_implemented(&argv0, "status"),
-        Ok(Invocation::Client(_)) => not_implemented(&argv0, "client"),
-        Ok(Invocation::Geostore(_)) => not_implemented(&argv0, "geostore"),
+        Ok(Invocation::Client(args)) => exit_status(client::run_client(
+            &args,
+            &local_member,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )),
+        Ok(Invocation::Geostore(args)) => exit_status(client::run_geostore(
+            &args,
+            &local_member,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )),
         Ok(Invocation::ConfigCheck(_)) => not_implemented(&argv0, "config-check"),
         Err(exit) => {
             print!("{}", exit.stdout);
@@ -52,6 +64,21 @@ fn utf8_args() -> Result<Vec<String>, String> {
             })
         })
         .collect()
+}
+
+/// Which configured member this host is, for the clients. The interface
+/// matcher (exact or same-subnet address on a local interface) plugs in
+/// here; until then clients need `-s` to name the daemon.
+fn local_member(_config: &Config) -> Option<usize> {
+    None
+}
+
+/// C's normalisation of a mode's return value: 0..0x70 as is, else 1.
+fn exit_status(code: i32) -> ExitCode {
+    match u8::try_from(code) {
+        Ok(c) if c < 0x70 => ExitCode::from(c),
+        _ => ExitCode::FAILURE,
+    }
 }
 
 fn not_implemented(argv0: &str, mode: &str) -> ExitCode {

@@ -196,12 +196,14 @@ impl Session {
         let reply_timeout = settings
             .reply_timeout
             .unwrap_or_else(|| default_reply_timeout(&config));
+        // Sockets refuse zero timeouts; the shortest one means "do not wait".
+        let at_least = |d: Duration| d.max(Duration::from_millis(1));
         Ok(Session {
             config,
             key,
             local,
-            connect_timeout: settings.connect_timeout,
-            reply_timeout,
+            connect_timeout: at_least(settings.connect_timeout),
+            reply_timeout: at_least(reply_timeout),
         })
     }
 
@@ -221,17 +223,33 @@ impl Session {
         &self.config.members[index]
     }
 
-    fn open(&self, target: usize, read_timeout: Option<Duration>) -> Result<Conn<'_>, String> {
+    /// Connects to the target and writes the request; errors are the
+    /// message to show.
+    fn send_to(
+        &self,
+        target: usize,
+        read_timeout: Option<Duration>,
+        request: &[u8],
+    ) -> Result<Conn<'_>, String> {
         let member = self.member(target);
-        Conn::open(
+        let mut conn = Conn::open(
             member,
             member.port,
             self.connect_timeout,
             read_timeout,
             self.key.as_ref(),
             self.config.maxtimeskew,
-        )
+        )?;
+        conn.send(request)?;
+        Ok(conn)
     }
+}
+
+/// How one grant/revoke connection ended.
+enum Ending {
+    Exit(i32),
+    /// The daemon named the site (id) that can do it.
+    Redirect(u32),
 }
 
 /// One client run: the session and the output streams.
@@ -339,17 +357,13 @@ impl Run<'_> {
     ) -> Result<u32, i32> {
         let timeout = self.session.reply_timeout;
         let reply = {
-            let mut conn = match self.session.open(target, Some(timeout)) {
+            let mut conn = match self.session.send_to(target, Some(timeout), request) {
                 Ok(c) => c,
                 Err(m) => {
                     self.say(&m);
                     return Err(1);
                 }
             };
-            if let Err(m) = conn.send(request) {
-                self.say(&m);
-                return Err(1);
-            }
             let peer = conn.peer().to_string();
             match conn.read_reply() {
                 Ok(r) => r,
@@ -409,11 +423,9 @@ impl Run<'_> {
                 Ok(b) => b,
                 Err(e) => return self.cannot_build(&e),
             };
-            let step = self.command_exchange(target, &bytes, read_timeout, &mut progress);
-            match step {
-                Step::Exit(code) => return code,
-                Step::ReadMore => unreachable!("command_exchange reads until another step"),
-                Step::Redirect(leader) => {
+            match self.command_exchange(target, &bytes, read_timeout, &mut progress) {
+                Ending::Exit(code) => return code,
+                Ending::Redirect(leader) => {
                     let next = self
                         .session
                         .config
@@ -446,20 +458,16 @@ impl Run<'_> {
         request: &[u8],
         read_timeout: Option<Duration>,
         progress: &mut CommandProgress,
-    ) -> Step {
+    ) -> Ending {
         let session = &self.session;
         let err = &mut *self.err;
-        let mut conn = match session.open(target, read_timeout) {
+        let mut conn = match session.send_to(target, read_timeout, request) {
             Ok(c) => c,
             Err(m) => {
                 say(err, &m);
-                return Step::Exit(1);
+                return Ending::Exit(1);
             }
         };
-        if let Err(m) = conn.send(request) {
-            say(err, &m);
-            return Step::Exit(1);
-        }
         let asked = session.member(target).site_id;
         loop {
             let reply = match conn.read_reply() {
@@ -475,7 +483,7 @@ impl Run<'_> {
                             say(err, &l);
                         }
                     }
-                    return Step::Exit(1);
+                    return Ending::Exit(1);
                 }
             };
             let (result, leader) = match &reply {
@@ -490,7 +498,7 @@ impl Run<'_> {
                             crate::wire::codes::code_to_string(header.result)
                         ),
                     );
-                    return Step::Exit(1);
+                    return Ending::Exit(1);
                 }
             };
             let granted_to = leader
@@ -502,8 +510,10 @@ impl Run<'_> {
             for l in &lines {
                 say(err, l);
             }
-            if step != Step::ReadMore {
-                return step;
+            match step {
+                Step::ReadMore => {}
+                Step::Exit(code) => return Ending::Exit(code),
+                Step::Redirect(leader) => return Ending::Redirect(leader),
             }
         }
     }

@@ -29,7 +29,8 @@
 //! * **Request size**: list, peers, geostore list and get requests are sent
 //!   with exactly `length` bytes. The C client sends the whole C structure
 //!   (28 zero bytes more) when authentication is off; daemons ignore bytes
-//!   beyond `length` (C's reads only `length`), so both work everywhere.
+//!   beyond `length` (the C daemon reads only `length` bytes), so both
+//!   forms work with every daemon.
 //! * **Reply framing**: replies are framed by their `length` field instead
 //!   of C's fixed read sizes, and magic/version are checked for every reply.
 //!   Header-only results are therefore read whole whatever the daemon's

@@ -4,12 +4,14 @@
 //! Layers, each usable on its own: [`config`] (file to typed values), [`wire`]
 //! (bytes to messages, authentication), [`cli`] (command line to a value),
 //! [`engine`] (the pure per-ticket protocol state machine), [`daemon`] (the
-//! runtime and the host-facing pieces, `boothd status`). [`check`] is the
-//! `config-check` command built on the config layer.
+//! runtime and the host-facing pieces, `boothd status`), [`client`] (the
+//! `booth` and `geostore` clients), [`cib`] (where sites record tickets).
+//! [`check`] is the `config-check` command built on the config layer.
 
 pub mod check;
 pub mod cib;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod engine;

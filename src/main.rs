@@ -5,6 +5,8 @@ use std::process::ExitCode;
 
 use booth::check;
 use booth::cli::{self, Invocation};
+use booth::client;
+use booth::config::Config;
 
 fn main() -> ExitCode {
     let argv = match utf8_args() {
@@ -22,9 +24,19 @@ fn main() -> ExitCode {
         }
         Ok(Invocation::Daemon(_)) => not_implemented(&argv0, "daemon"),
         // Always 0, 1 or 7.
-        Ok(Invocation::Status(args)) => ExitCode::from(booth::daemon::status::run(&args) as u8),
-        Ok(Invocation::Client(_)) => not_implemented(&argv0, "client"),
-        Ok(Invocation::Geostore(_)) => not_implemented(&argv0, "geostore"),
+        Ok(Invocation::Status(args)) => exit_code(booth::daemon::status::run(&args)),
+        Ok(Invocation::Client(args)) => exit_status(client::run_client(
+            &args,
+            &local_member,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )),
+        Ok(Invocation::Geostore(args)) => exit_status(client::run_geostore(
+            &args,
+            &local_member,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )),
         Ok(Invocation::ConfigCheck(args)) => exit_code(check::run(&args)),
         Err(exit) => {
             print!("{}", exit.stdout);
@@ -60,6 +72,23 @@ fn utf8_args() -> Result<Vec<String>, String> {
             })
         })
         .collect()
+}
+
+/// Which configured member this host is, for the clients: an address of a
+/// local interface equal to a member's, or in the same subnet.
+fn local_member(config: &Config) -> Option<usize> {
+    booth::daemon::addr::find_local(config, true)
+        .ok()
+        .flatten()
+        .map(|(index, _exact)| index)
+}
+
+/// C's normalisation of a mode's return value: 0..0x70 as is, else 1.
+fn exit_status(code: i32) -> ExitCode {
+    match u8::try_from(code) {
+        Ok(c) if c < 0x70 => ExitCode::from(c),
+        _ => ExitCode::FAILURE,
+    }
 }
 
 fn not_implemented(argv0: &str, mode: &str) -> ExitCode {

@@ -65,7 +65,14 @@ pub fn attr_argv(ticket: &str, name: &str, value: Option<&str>) -> Vec<String> {
 }
 
 /// Attributes booth itself keeps in the ticket state (not geo attributes).
-const OWN_ATTRS: [&str; 6] = ["id", "granted", "owner", "expires", "term", "booth-cfg-name"];
+const OWN_ATTRS: [&str; 6] = [
+    "id",
+    "granted",
+    "owner",
+    "expires",
+    "term",
+    "booth-cfg-name",
+];
 
 /// Parses `crm_ticket -t T -q` output: a "State XML:" preamble, then one
 /// `<ticket_state .../>` element whose attributes are the ticket's state.
@@ -77,7 +84,9 @@ pub fn parse_load(output: &str) -> Result<CibState, String> {
     let mut st = CibState::default();
     for (k, v) in attrs {
         match k.as_str() {
-            "granted" => st.granted = v.starts_with("true") || v.parse::<i64>().is_ok_and(|n| n != 0),
+            "granted" => {
+                st.granted = v.starts_with("true") || v.parse::<i64>().is_ok_and(|n| n != 0)
+            }
             "owner" => st.owner = v.trim().parse().ok(),
             "expires" => st.expires = v.trim().parse().ok(),
             "term" => st.term = v.trim().parse().ok(),
@@ -97,7 +106,9 @@ fn parse_element_attrs(s: &str) -> Result<Vec<(String, String)>, String> {
         if rest.starts_with("/>") || rest.starts_with('>') {
             return Ok(out);
         }
-        let eq = rest.find('=').ok_or("crm_ticket xml parse failed: attribute without value")?;
+        let eq = rest
+            .find('=')
+            .ok_or("crm_ticket xml parse failed: attribute without value")?;
         let name = rest[..eq].trim().to_string();
         if name.is_empty() || name.contains(|c: char| c.is_whitespace() || c == '<' || c == '>') {
             return Err("crm_ticket xml parse failed: bad attribute name".into());
@@ -159,7 +170,9 @@ pub struct StateDir {
 impl StateDir {
     pub fn new(dir: &Path) -> io::Result<StateDir> {
         fs::create_dir_all(dir)?;
-        Ok(StateDir { dir: dir.to_path_buf() })
+        Ok(StateDir {
+            dir: dir.to_path_buf(),
+        })
     }
 
     fn path(&self, ticket: &str) -> PathBuf {
@@ -176,7 +189,9 @@ impl StateDir {
         };
         let mut st = CibState::default();
         for line in text.lines() {
-            let Some((k, v)) = line.split_once('=') else { continue };
+            let Some((k, v)) = line.split_once('=') else {
+                continue;
+            };
             match k {
                 "granted" => st.granted = v == "true",
                 "owner" => st.owner = v.parse().ok(),
@@ -237,11 +252,15 @@ impl StateDir {
 
 /// Keeps `=` and newlines of attribute names/values out of the line format.
 fn escape_line(s: &str) -> String {
-    s.replace('%', "%25").replace('\n', "%0A").replace('=', "%3D")
+    s.replace('%', "%25")
+        .replace('\n', "%0A")
+        .replace('=', "%3D")
 }
 
 fn unescape_line(s: &str) -> String {
-    s.replace("%3D", "=").replace("%0A", "\n").replace("%25", "%")
+    s.replace("%3D", "=")
+        .replace("%0A", "\n")
+        .replace("%25", "%")
 }
 
 #[cfg(test)]
@@ -271,7 +290,10 @@ mod tests {
     #[test]
     fn hostile_attributes_stay_single_arguments() {
         let a = attr_argv("T", "x' $(id) ;", Some("it's `rm -rf`"));
-        assert_eq!(a, vec!["-t", "T", "-S", "x' $(id) ;", "--attr-value=it's `rm -rf`"]);
+        assert_eq!(
+            a,
+            vec!["-t", "T", "-S", "x' $(id) ;", "--attr-value=it's `rm -rf`"]
+        );
         assert_eq!(attr_argv("T", "n", None), vec!["-t", "T", "-D", "n"]);
     }
 
@@ -283,7 +305,10 @@ mod tests {
         assert_eq!(st.owner, Some(584690490));
         assert_eq!(st.expires, Some(1_700_000_300));
         assert_eq!(st.term, Some(3));
-        assert_eq!(st.attrs, vec![("repl".to_string(), "A&B \"x\"".to_string())]);
+        assert_eq!(
+            st.attrs,
+            vec![("repl".to_string(), "A&B \"x\"".to_string())]
+        );
         let st = parse_load("<ticket_state id='t' granted='false' owner='-1'/>").unwrap();
         assert!(!st.granted);
         assert_eq!(st.owner, Some(-1));
@@ -301,7 +326,10 @@ mod tests {
         sd.set_attr("ticketA", "a=b\nc", Some("v%=\n")).unwrap();
         let st = sd.load("ticketA").unwrap().unwrap();
         assert!(st.granted);
-        assert_eq!((st.owner, st.expires, st.term), (Some(42), Some(1_700_000_300), Some(3)));
+        assert_eq!(
+            (st.owner, st.expires, st.term),
+            (Some(42), Some(1_700_000_300), Some(3))
+        );
         assert_eq!(st.attrs, vec![("a=b\nc".to_string(), "v%=\n".to_string())]);
         sd.write(&w(false, -1)).unwrap();
         let st = sd.load("ticketA").unwrap().unwrap();

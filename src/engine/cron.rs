@@ -473,8 +473,9 @@ impl Engine {
             // first sent, not from when the acks arrived: every member that
             // acknowledged holds the lease at least that long.
             if let Some(sent) = tk.hb_sent_at {
-                tk.term_expires = Some(sent + tk.cfg.expire);
-                tk.own_lease_until = tk.term_expires;
+                let until = sent + tk.cfg.expire;
+                tk.term_expires = Some(until);
+                tk.note_claim(self.me, until);
             }
             self.broadcast(i, OP_UPDATE, OP_ACK, RLT_SUCCESS, 0);
         }
@@ -593,7 +594,7 @@ impl Engine {
     /// C `start_revoke_ticket`.
     pub(super) fn start_revoke_ticket(&mut self, i: usize) {
         info!("{}: revoking ticket", self.tickets[i].cfg.name);
-        self.tickets[i].own_lease_until = None;
+        self.tickets[i].claims[self.me] = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
         self.ticket_write(i);
@@ -718,7 +719,7 @@ impl Engine {
         if start_election && tk.leader == me && tk.time_left(now) > 0 {
             // Step down: give the ticket away so that another site can take it.
             warn!("{}: handler failed, giving the ticket away", tk.cfg.name);
-            self.tickets[i].own_lease_until = None;
+            self.tickets[i].claims[self.me] = None;
             self.tickets[i].save_committed();
             self.reset_ticket(i);
             self.ticket_write(i);

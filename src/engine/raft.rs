@@ -139,6 +139,12 @@ impl Engine {
             term: msg.body.term,
             valid_ms: msg.body.term_valid_for as u64 * self.valid_unit_ms(),
         };
+        if matches!(m.cmd, OP_HEARTBEAT | OP_UPDATE | OP_MY_INDEX | OP_REJECTED) {
+            if let (Leader::Member(s), true) = (m.leader, m.valid_ms > 0) {
+                let until = self.now.mono + std::time::Duration::from_millis(m.valid_ms);
+                self.tickets[i].note_claim(s, until);
+            }
+        }
         self.update_acks(i, &m);
         self.raft_answer(i, &m)
     }
@@ -397,10 +403,10 @@ impl Engine {
         if self.term_too_low(i, m) {
             return;
         }
-        let own = self.tickets[i].own_lease_until.filter(|&t| t > now);
-        if let Some(until) = own.filter(|_| m.from != self.me) {
+        if let Some((holder, until)) = self.tickets[i].live_claim_besides(m.from, now) {
             warn!(
-                "{name}: election from {sender} rejected: our own lease runs for {}ms more",
+                "{name}: election from {sender} rejected: {} holds a lease for {}ms more",
+                self.cfg.members[holder].addr_string,
                 until.0 - now.0
             );
             self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
@@ -477,6 +483,7 @@ impl Engine {
                     "{}: {sender} wants to give the ticket away (ticket release)",
                     tk.cfg.name
                 );
+                self.tickets[i].claims[m.from] = None;
                 self.tickets[i].save_committed();
                 self.reset_ticket(i);
                 self.tickets[i].state = State::Follower;
@@ -625,6 +632,7 @@ impl Engine {
             return;
         }
         info!("{}: {sender} revokes ticket", tk.cfg.name);
+        self.tickets[i].claims[m.from] = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
         if self.is_site() {

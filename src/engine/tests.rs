@@ -948,9 +948,19 @@ fn vote_requests_are_refused_while_lease_valid() {
         matches!(&out[..], [Output::Send { to: 1, msg, .. }] if msg.header.cmd == OP_REJECTED && msg.header.result == RLT_TERM_STILL_VALID),
         "{out:?}"
     );
-    // A step-down election passes the protection.
+    // A step-down reason alone does not lift A's lease...
     let mut m = msg(1001, OP_REQ_VOTE, 1001, term + 1, 0);
     m.header.reason = OR_STEPDOWN;
+    e.handle_packet(c, 1, &m).unwrap();
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(
+        matches!(&out[..], [Output::Send { to: 1, msg, .. }] if msg.header.result == RLT_TERM_STILL_VALID),
+        "{out:?}"
+    );
+    // ...A's release does, and then the step-down election gets the vote.
+    e.handle_packet(c, 0, &msg(1000, OP_VOTE_FOR, NO_ONE, term, 0))
+        .unwrap();
+    while e.poll_output().is_some() {}
     e.handle_packet(c, 1, &m).unwrap();
     let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
     assert!(

@@ -165,11 +165,12 @@ pub struct Ticket {
     /// only then may the CIB say "granted" (DIFF: the C booth's forced CIB
     /// write can record a grant right after an election win).
     pub lease_proven: bool,
-    /// End of the last lease this site proved as leader. Its own
-    /// acknowledgement was part of that majority, so it votes for no one else
-    /// before then, whatever happens to its state in between — unless it gave
-    /// the ticket up explicitly (revoke, step-down) (DIFF).
-    pub own_lease_until: Option<Time>,
+    /// Lease ends claimed for each site by anything we heard (heartbeats,
+    /// updates, state answers, rejects — whatever their term, because failed
+    /// elections inflate terms without leases) and, for ourselves, the lease
+    /// we proved as leader. We vote for no one but a claimant while its claim
+    /// runs; only the claimant's own revoke or step-down withdraws it (DIFF).
+    pub claims: [Option<Time>; MAX_MEMBERS],
 }
 
 impl Ticket {
@@ -216,7 +217,7 @@ impl Ticket {
             cib_granted: false,
             cib_loaded: false,
             lease_proven: false,
-            own_lease_until: None,
+            claims: [None; MAX_MEMBERS],
         }
     }
 
@@ -246,6 +247,22 @@ impl Ticket {
             Some(known) if self.is_owned() && self.leader == leader => known.max(offered),
             _ => offered,
         }
+    }
+
+    /// Records that `site` claims a lease until `until`.
+    pub fn note_claim(&mut self, site: usize, until: Time) {
+        let c = &mut self.claims[site];
+        *c = Some(c.map_or(until, |t| t.max(until)));
+    }
+
+    /// A site other than `candidate` whose claimed lease still runs.
+    pub fn live_claim_besides(&self, candidate: usize, now: Time) -> Option<(usize, Time)> {
+        self.claims
+            .iter()
+            .enumerate()
+            .filter(|&(s, _)| s != candidate)
+            .filter_map(|(s, c)| c.filter(|&t| t > now).map(|t| (s, t)))
+            .max_by_key(|&(_, t)| t)
     }
 
     /// C `ticket_seems_ok`: does our copy look like a live lease?

@@ -16,13 +16,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let argv0 = argv.first().cloned().unwrap_or_else(|| "boothd".into());
     match cli::parse(&argv) {
         Ok(Invocation::Help { text, .. }) | Ok(Invocation::Version(text)) => {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Ok(Invocation::Daemon(_)) => not_implemented(&argv0, "daemon"),
+        Ok(Invocation::Daemon(args)) => exit_status(booth::daemon::start::run(&args)),
         // Always 0, 1 or 7.
         Ok(Invocation::Status(args)) => exit_code(booth::daemon::status::run(&args)),
         Ok(Invocation::Client(args)) => exit_status(client::run_client(
@@ -89,9 +88,4 @@ fn exit_status(code: i32) -> ExitCode {
         Ok(c) if c < 0x70 => ExitCode::from(c),
         _ => ExitCode::FAILURE,
     }
-}
-
-fn not_implemented(argv0: &str, mode: &str) -> ExitCode {
-    eprintln!("{argv0}: {mode} is not implemented in this build yet");
-    ExitCode::FAILURE
 }

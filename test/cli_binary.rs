@@ -89,8 +89,15 @@ fn non_utf8_argument_is_refused() {
 }
 
 #[test]
-fn recognised_modes_are_not_implemented_yet() {
-    let out = run(Path::new(BIN), &["daemon", "-S"]);
+fn daemon_with_a_missing_config_fails_before_detaching() {
+    let out = run(
+        Path::new(BIN),
+        &["daemon", "-c", "/nonexistent/booth-test.conf"],
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).ends_with("daemon is not implemented in this build yet\n"));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("failed to open /nonexistent/booth-test.conf"),
+        "{err}"
+    );
 }

@@ -10,7 +10,13 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod addr;
+pub mod children;
+pub mod localtime;
 pub mod lockfile;
+pub mod logging;
 pub mod privs;
+pub mod runtime;
+pub mod signals;
+pub mod start;
 pub mod status;
 pub mod timer;

@@ -191,8 +191,18 @@ impl Engine {
         }
         tk.start_postpone = false;
         if tk.acks_expected == OP_MY_INDEX {
-            tk.no_resends();
+            // DIFF: the C booth asks once. Members that were not up yet are
+            // asked again while our vote fence is up, so that a cluster
+            // started one member at a time can elect without waiting a lease.
+            let fenced = tk.vote_fence.is_some_and(|f| f > now);
+            if fenced && tk.retry_number < tk.cfg.retries {
+                tk.retry_number += 1;
+                self.resend_msg(i);
+            } else {
+                self.tickets[i].no_resends();
+            }
         }
+        let tk = &mut self.tickets[i];
         let expired_owned =
             !tk.cfg.is_manual() && tk.is_owned() && tk.term_expires.is_some_and(|e| e <= now);
         if let Some(ns) = tk.next_state.take() {
@@ -540,7 +550,7 @@ impl Engine {
         }
     }
 
-    fn resend_msg(&mut self, i: usize) {
+    pub(super) fn resend_msg(&mut self, i: usize) {
         let now = self.now.mono;
         let tk = &self.tickets[i];
         let (cmd, reason, acks) = (tk.last_request, tk.last_reason, tk.acks_received);

@@ -1,0 +1,324 @@
+//! `boothd daemon`: start-up as administrators run it (systemd with `-S`,
+//! the OCF agent and the LSB script without it), then the event loop.
+//!
+//! Order: configuration and key, the local member, the run-as identity,
+//! detach (the parent waits until the child answers clients, then exits 0;
+//! any earlier failure makes it exit 1), lock file, scheduling, sockets,
+//! privilege drop, loop.
+
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use log::{error, info, warn};
+use mio::net::{TcpListener, UdpSocket};
+
+use super::addr;
+use super::lockfile::{self, LockFile, LockIdentity};
+use super::logging;
+use super::privs::{self, RunAs};
+use super::runtime::{Daemon, Setup, Store};
+use crate::cib::{self, StateDir};
+use crate::cli::{DaemonArgs, SiteArg};
+use crate::config::{self, Config, MemberKind, Transport};
+use crate::wire::AuthKey;
+
+/// Set in the environment to skip realtime scheduling and memory locking
+/// (test clusters and containers, where a runaway realtime process could
+/// starve the host).
+pub const NO_REALTIME_ENV: &str = "BOOTH_NO_REALTIME";
+/// Overrides the `crm_ticket` program (tests, non-standard installs).
+pub const CRM_TICKET_ENV: &str = "BOOTH_CRM_TICKET";
+
+pub fn run(args: &DaemonArgs) -> i32 {
+    logging::init("boothd", logging::level_for(args.debug));
+    match prepare(args) {
+        Ok(p) => launch(args, p),
+        Err(code) => code,
+    }
+}
+
+struct Prepared {
+    cfg: Config,
+    me: usize,
+    key: Option<AuthKey>,
+    store: Store,
+    run_as: Option<RunAs>,
+}
+
+fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
+    let path = &args.config.path;
+    let cfg = Config::load(path).map_err(|e| {
+        error!("{}: {e}", path.display());
+        1
+    })?;
+    logging::set_level(logging::level_for(args.debug.max(cfg.debug)));
+    for w in &cfg.warnings {
+        warn!("{w}");
+    }
+    if cfg.transport == Transport::Sctp {
+        error!("SCTP is not supported; use UDP");
+        return Err(1);
+    }
+    let key = match cfg.read_authkey() {
+        Ok(None) => None,
+        Ok(Some(bytes)) => {
+            if config::key_disables_c_auth(&bytes) {
+                warn!("the key starts with a zero byte: C booth members run without authentication with it, so they cannot talk to us");
+            }
+            Some(AuthKey::new(&bytes).map_err(|e| {
+                error!("{e}");
+                1
+            })?)
+        }
+        Err(e) => {
+            error!("{e}");
+            return Err(1);
+        }
+    };
+    let me = match &args.site {
+        Some(SiteArg::Name(s)) => addr::find_by_addr_string(&cfg, s).map_err(|e| {
+            error!("{e}");
+            1
+        })?,
+        Some(SiteArg::Other) => {
+            error!("\"-s other\" names no member in daemon mode");
+            return Err(1);
+        }
+        None => match addr::find_local(&cfg, false) {
+            Ok(Some((i, _))) => i,
+            Ok(None) => {
+                error!("Cannot find myself in the configuration.");
+                return Err(1);
+            }
+            Err(e) => {
+                error!("cannot list local addresses: {e}");
+                return Err(1);
+            }
+        },
+    };
+    let kind = cfg.members[me].kind;
+    let store = match (kind, &args.state_dir) {
+        (MemberKind::Arbitrator, _) => Store::None,
+        (MemberKind::Site, Some(dir)) => Store::StateDir(StateDir::new(dir).map_err(|e| {
+            error!("{}: {e}", dir.display());
+            1
+        })?),
+        (MemberKind::Site, None) => Store::Pacemaker(
+            std::env::var(CRM_TICKET_ENV).unwrap_or_else(|_| cib::CRM_TICKET.to_string()),
+        ),
+    };
+    let run_as = if privs::is_root() {
+        Some(resolve_run_as(&cfg, kind).map_err(|e| {
+            error!("{e}");
+            1
+        })?)
+    } else {
+        None
+    };
+    // The daemon writes its state directory after dropping privileges.
+    if let (Some(ids), Some(dir), Store::StateDir(_)) = (run_as, &args.state_dir, &store) {
+        if let Err(e) = std::os::unix::fs::chown(dir, Some(ids.uid), Some(ids.gid)) {
+            error!("{}: cannot hand it to the run-as user: {e}", dir.display());
+            return Err(1);
+        }
+    }
+    Ok(Prepared {
+        cfg,
+        me,
+        key,
+        store,
+        run_as,
+    })
+}
+
+/// The run-as pair for the role. Debian has no group "nobody" (it is
+/// "nogroup"), so the arbitrator default falls back to it.
+fn resolve_run_as(cfg: &Config, kind: MemberKind) -> Result<RunAs, privs::PrivError> {
+    match privs::resolve_run_as(cfg, kind) {
+        Err(privs::PrivError::UnknownGroup(g))
+            if kind == MemberKind::Arbitrator && g == "nobody" =>
+        {
+            let (user, _) = privs::run_as_names(cfg, kind);
+            Ok(RunAs {
+                uid: privs::resolve_user(user)?,
+                gid: privs::resolve_group("nogroup")?,
+            })
+        }
+        r => r,
+    }
+}
+
+fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
+    let foreground = args.foreground || args.debug > 0;
+    let ready = if foreground {
+        None
+    } else {
+        match detach() {
+            Ok(pipe) => Some(pipe),
+            Err(e) => {
+                error!("daemon error: {e}");
+                return 1;
+            }
+        }
+    };
+    let member = p.cfg.members[p.me].clone();
+    let kind = member.kind.as_str();
+    logging::set_ident(&format!("boothd-{kind}"));
+    info!(
+        "BOOTH {kind} {} daemon is starting",
+        env!("CARGO_PKG_VERSION")
+    );
+
+    let lock_path = lockfile::lock_path(args.lockfile.as_deref(), &p.cfg.name);
+    let lock = match LockFile::create(&lock_path, LockIdentity::new(&p.cfg, &member)) {
+        Ok(l) => l,
+        Err(e) => {
+            error!("{e}");
+            return 1;
+        }
+    };
+    if p.run_as.is_some() && std::env::var_os(NO_REALTIME_ENV).is_none() {
+        realtime();
+    }
+    let at = SocketAddr::new(member.addr, member.port);
+    let (udp, tcp) = match (UdpSocket::bind(at), TcpListener::bind(at)) {
+        (Ok(u), Ok(t)) => (u, t),
+        (Err(e), _) | (_, Err(e)) => {
+            error!("cannot bind {at}: {e}");
+            let _ = lock.remove();
+            return 1;
+        }
+    };
+    if let Some(ids) = p.run_as {
+        if let Err(e) = lock.chown_to(ids.uid, ids.gid) {
+            warn!("cannot hand the lock file to the run-as user: {e}");
+        }
+        if let Err(e) = privs::drop_privileges(ids.uid, ids.gid) {
+            error!("{e}");
+            let _ = lock.remove();
+            return e.exit_code();
+        }
+    }
+    let ident = format!("boothd-{kind}");
+    let on_ready: Option<Box<dyn FnOnce()>> = ready.map(|pipe| {
+        Box::new(move || {
+            if let Err(e) = logging::to_syslog(&ident) {
+                warn!("cannot reach syslog: {e}");
+            }
+            pipe.release();
+        }) as Box<dyn FnOnce()>
+    });
+    let seed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
+        ^ ((std::process::id() as u64) << 32);
+    let setup = Setup {
+        cfg: p.cfg,
+        me: p.me,
+        key: p.key,
+        store: p.store,
+        udp,
+        tcp,
+        lock: Some(lock),
+        seed,
+        on_ready,
+    };
+    match Daemon::new(setup) {
+        Ok(d) => d.run(),
+        Err(e) => {
+            error!("cannot start the event loop: {e}");
+            1
+        }
+    }
+}
+
+/// The write end of the pipe the waiting parent reads its exit status from.
+struct ReadyPipe(mio::unix::pipe::Sender);
+
+impl ReadyPipe {
+    /// Tells the parent we are up, and cuts the last ties to the terminal.
+    fn release(mut self) {
+        let _ = self.0.write_all(&[0]);
+        let _ = std::env::set_current_dir("/");
+        null_stdio();
+    }
+}
+
+/// Forks once and becomes a session leader (the LSB script stops the daemon
+/// by session id, which must equal the pid in the lock file). The parent
+/// waits for the child's verdict and exits with it: 0 once the child
+/// answers clients, 1 if it dies first.
+fn detach() -> io::Result<ReadyPipe> {
+    let (tx, mut rx) = mio::unix::pipe::new()?;
+    // SAFETY: the process is single-threaded here (no thread has been
+    // started), so the child may go on running arbitrary code after fork.
+    match unsafe { libc::fork() } {
+        -1 => Err(io::Error::last_os_error()),
+        0 => {
+            drop(rx);
+            // SAFETY: setsid(2) has no memory-safety preconditions.
+            if unsafe { libc::setsid() } < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(ReadyPipe(tx))
+        }
+        _child => {
+            drop(tx);
+            rx.set_nonblocking(false)?;
+            let mut b = [0u8; 1];
+            let code = match rx.read(&mut b) {
+                Ok(1) => b[0] as i32,
+                _ => 1,
+            };
+            std::process::exit(code);
+        }
+    }
+}
+
+/// Points stdin, stdout and stderr at /dev/null.
+fn null_stdio() {
+    use std::os::fd::AsRawFd;
+    let Ok(null) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+    else {
+        return;
+    };
+    for fd in 0..3 {
+        // SAFETY: dup2(2) on a descriptor we own onto the standard ones;
+        // nothing in this process holds Rust-level ownership of fds 0-2.
+        unsafe {
+            libc::dup2(null.as_raw_fd(), fd);
+        }
+    }
+}
+
+/// Realtime round-robin priority (its children get normal scheduling back)
+/// and memory locked against swapping, as the C booth runs; never fatal.
+fn realtime() {
+    // SAFETY: mlockall(2) takes flags only.
+    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
+        warn!("mlockall failed: {}", io::Error::last_os_error());
+    }
+    // SAFETY: sched_get_priority_max(2) takes a policy number only.
+    let prio = unsafe { libc::sched_get_priority_max(libc::SCHED_RR) };
+    let param = libc::sched_param {
+        sched_priority: prio,
+    };
+    // SAFETY: sched_setscheduler(2) on ourselves with a valid param pointer.
+    // SCHED_RESET_ON_FORK makes crm_ticket and handlers run at normal
+    // priority (the C booth's children inherit realtime priority).
+    let rc =
+        unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
+    if rc != 0 {
+        warn!(
+            "could not set SCHED_RR priority {prio}: {}",
+            io::Error::last_os_error()
+        );
+    }
+    if std::fs::write("/proc/self/oom_score_adj", "-999").is_err() {
+        let _ = std::fs::write("/proc/self/oom_adj", "-16");
+    }
+}

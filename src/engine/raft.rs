@@ -139,10 +139,22 @@ impl Engine {
             term: msg.body.term,
             valid_ms: msg.body.term_valid_for as u64 * self.valid_unit_ms(),
         };
-        if matches!(m.cmd, OP_HEARTBEAT | OP_UPDATE | OP_MY_INDEX | OP_REJECTED) {
+        // Messages that carry the sender's own view of the ticket (a vote
+        // carries its vote instead): record the lease it claims, and that we
+        // have heard this member's view.
+        if matches!(
+            m.cmd,
+            OP_HEARTBEAT | OP_UPDATE | OP_MY_INDEX | OP_REJECTED | OP_STATUS | OP_ACK
+        ) {
             if let (Leader::Member(s), true) = (m.leader, m.valid_ms > 0) {
                 let until = self.now.mono + std::time::Duration::from_millis(m.valid_ms);
                 self.tickets[i].note_claim(s, until);
+            }
+            let others = self.all_bits() & !(1 << self.me);
+            let tk = &mut self.tickets[i];
+            tk.views_heard |= 1 << from;
+            if tk.views_heard & others == others {
+                tk.vote_fence = None;
             }
         }
         self.update_acks(i, &m);

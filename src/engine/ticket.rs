@@ -171,6 +171,10 @@ pub struct Ticket {
     /// we proved as leader. We vote for no one but a claimant while its claim
     /// runs; only the claimant's own revoke or step-down withdraws it (DIFF).
     pub claims: [Option<Time>; MAX_MEMBERS],
+    /// Members whose own view of the ticket we have heard since we started
+    /// (any message carrying the sender's view): once all have spoken, no
+    /// lease can be hidden from us and the vote fence lifts.
+    pub views_heard: u32,
 }
 
 impl Ticket {
@@ -218,6 +222,7 @@ impl Ticket {
             cib_loaded: false,
             lease_proven: false,
             claims: [None; MAX_MEMBERS],
+            views_heard: 0,
         }
     }
 

@@ -1,0 +1,385 @@
+//! Real daemons on loopback: 2 sites + 1 arbitrator on 127.0.0.1/2/3, each
+//! with its own lock file and state directory, driven by the real client.
+
+use std::io::Read;
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::path::PathBuf;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_boothd");
+
+struct Cluster {
+    dir: PathBuf,
+    conf: PathBuf,
+    daemons: Vec<Option<Child>>,
+}
+
+/// A port free on 127.0.0.1-3 for both UDP and TCP.
+fn free_port() -> u16 {
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let free = (1..=3).all(|i| {
+            let a = format!("127.0.0.{i}:{port}");
+            TcpListener::bind(&a).is_ok() && UdpSocket::bind(&a).is_ok()
+        });
+        if free {
+            return port;
+        }
+    }
+}
+
+impl Cluster {
+    fn new(name: &str, tickets: &str) -> Cluster {
+        let dir = std::env::temp_dir().join(format!("booth-cluster-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        // Started as root, the daemons drop to the run-as user: let them
+        // write their lock files and state here.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let conf = dir.join("booth.conf");
+        let port = free_port();
+        std::fs::write(
+            &conf,
+            format!(
+                "port = {port}\nsite = 127.0.0.1\nsite = 127.0.0.2\narbitrator = 127.0.0.3\n{tickets}"
+            ),
+        )
+        .unwrap();
+        Cluster {
+            dir,
+            conf,
+            daemons: vec![None, None, None],
+        }
+    }
+
+    fn lock(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("m{i}.pid"))
+    }
+
+    fn command(&self, i: usize) -> Command {
+        let mut c = Command::new(BIN);
+        c.args(["daemon", "-S", "-c"])
+            .arg(&self.conf)
+            .args(["-s", &format!("127.0.0.{}", i + 1), "-l"])
+            .arg(self.lock(i))
+            .arg("--state-dir")
+            .arg(self.dir.join(format!("state{i}")))
+            .env("BOOTH_NO_REALTIME", "1")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap());
+        c
+    }
+
+    fn start(&mut self, i: usize) {
+        let child = self.command(i).spawn().unwrap();
+        self.daemons[i] = Some(child);
+        // Up when it answers `booth list`, as the OCF agent checks.
+        wait_for(Duration::from_secs(10), || {
+            self.client(&["list", "-s", &addr(i)]).status.success()
+        });
+    }
+
+    fn start_all(&mut self) {
+        for i in 0..3 {
+            self.start(i);
+        }
+    }
+
+    fn pid(&self, i: usize) -> u32 {
+        self.daemons[i].as_ref().unwrap().id()
+    }
+
+    fn signal(&self, i: usize, sig: &str) {
+        let ok = Command::new("kill")
+            .args([format!("-{sig}"), self.pid(i).to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
+    }
+
+    fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.daemons[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    fn client(&self, args: &[&str]) -> Output {
+        let mut full = vec![args[0], "-c", self.conf.to_str().unwrap()];
+        full.extend_from_slice(&args[1..]);
+        Command::new(BIN).args(&full).output().unwrap()
+    }
+
+    fn list(&self, i: usize) -> String {
+        String::from_utf8(self.client(&["list", "-s", &addr(i)]).stdout).unwrap()
+    }
+
+    fn log(&self, i: usize) -> String {
+        std::fs::read_to_string(self.dir.join(format!("m{i}.log"))).unwrap_or_default()
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        for i in 0..self.daemons.len() {
+            self.kill(i);
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn addr(i: usize) -> String {
+    format!("127.0.0.{}", i + 1)
+}
+
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < limit, "condition not met within {limit:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t0.elapsed()
+}
+
+const TICKET: &str = "ticket = ticketA\n  expire = 10\n  timeout = 1\n  retries = 3\n";
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn grant_list_revoke_and_failover() {
+    let mut c = Cluster::new("basic", TICKET);
+    c.start_all();
+    assert_eq!(c.list(2), "ticket: ticketA, leader: NONE\n");
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert!(g.status.success(), "{}", stderr(&g));
+    assert!(stderr(&g).ends_with("grant succeeded!\n"), "{}", stderr(&g));
+    for i in 0..3 {
+        assert!(c
+            .list(i)
+            .starts_with("ticket: ticketA, leader: 127.0.0.1, expires: "));
+    }
+    // Revoke at a non-leader is redirected to the leader.
+    let r = c.client(&["revoke", "-s", "127.0.0.2", "ticketA"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    wait_for(Duration::from_secs(3), || {
+        c.list(1) == "ticket: ticketA, leader: none\n"
+    });
+
+    // Grant again, kill the holder: the other site takes over after the lease.
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert!(g.status.success(), "{}", stderr(&g));
+    c.kill(0);
+    let took = wait_for(Duration::from_secs(15), || {
+        c.list(1).starts_with("ticket: ticketA, leader: 127.0.0.2")
+    });
+    assert!(
+        took >= Duration::from_secs(2),
+        "not before the lease ran out: {took:?}"
+    );
+    let stored = std::fs::read_to_string(c.dir.join("state1").join("ticketA")).unwrap();
+    assert!(stored.contains("granted=true"), "{stored}");
+}
+
+#[test]
+fn second_daemon_on_the_same_lock_is_refused() {
+    let mut c = Cluster::new("lock", TICKET);
+    c.start(0);
+    let out = c.command(0).stderr(Stdio::piped()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).contains("locked by process"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(
+        c.lock(0).exists(),
+        "the first daemon's lock file is left alone"
+    );
+    assert!(c.client(&["list", "-s", "127.0.0.1"]).status.success());
+}
+
+#[test]
+fn sigterm_removes_the_lock_file() {
+    let mut c = Cluster::new("term", TICKET);
+    c.start(0);
+    assert!(c.lock(0).exists());
+    c.signal(0, "TERM");
+    let status = c.daemons[0].as_mut().unwrap().wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(!c.lock(0).exists(), "{}", c.log(0));
+}
+
+#[test]
+fn sighup_reloads_without_dropping_the_held_ticket() {
+    let mut c = Cluster::new("hup", TICKET);
+    c.start_all();
+    assert!(c
+        .client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"])
+        .status
+        .success());
+    let text = std::fs::read_to_string(&c.conf).unwrap();
+    std::fs::write(
+        &c.conf,
+        format!("{text}ticket = ticketB\n  expire = 10\n  timeout = 1\n  retries = 3\n"),
+    )
+    .unwrap();
+    for i in 0..3 {
+        c.signal(i, "HUP");
+    }
+    wait_for(Duration::from_secs(3), || {
+        c.list(0).contains("ticket: ticketB")
+    });
+    assert!(c.list(0).starts_with("ticket: ticketA, leader: 127.0.0.1"));
+    assert!(c
+        .client(&["grant", "-w", "-s", "127.0.0.2", "ticketB"])
+        .status
+        .success());
+    // A broken file is refused and the daemon keeps running on the old one.
+    std::fs::write(&c.conf, "this is not a booth config\n").unwrap();
+    c.signal(0, "HUP");
+    std::thread::sleep(Duration::from_millis(300));
+    std::fs::write(&c.conf, text).unwrap();
+    assert!(c.list(0).starts_with("ticket: ticketA, leader: 127.0.0.1"));
+    assert!(
+        c.log(0).contains("keeping the running configuration"),
+        "{}",
+        c.log(0)
+    );
+}
+
+#[test]
+fn a_hung_handler_is_killed_and_the_grant_denied() {
+    let tickets = "ticket = ticketA\n  expire = 10\n  timeout = 1\n  retries = 3\n  renewal-freq = 4\n  before-acquire-handler = /bin/sleep 1000\n";
+    let mut c = Cluster::new("handler", tickets);
+    c.start_all();
+    let t0 = Instant::now();
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert_eq!(g.status.code(), Some(1), "{}", stderr(&g));
+    assert!(
+        stderr(&g).contains("before-acquire-handler for ticket \"ticketA\" failed"),
+        "{}",
+        stderr(&g)
+    );
+    assert!(t0.elapsed() < Duration::from_secs(8), "{:?}", t0.elapsed());
+    assert!(
+        c.log(0).contains("takes too long, killing it"),
+        "{}",
+        c.log(0)
+    );
+}
+
+#[test]
+fn a_slow_crm_ticket_does_not_stall_the_daemon() {
+    let dir = std::env::temp_dir().join(format!("booth-slowcrm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fake = dir.join("crm_ticket");
+    // Every CIB write takes 10 s; loads find no ticket.
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\nsleep 10\n",
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+    let mut c = Cluster::new("slowcrm", TICKET);
+    for i in 0..3 {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["daemon", "-S", "-c"])
+            .arg(&c.conf)
+            .args(["-s", &addr(i), "-l"])
+            .arg(c.lock(i))
+            .env("BOOTH_NO_REALTIME", "1")
+            .env("BOOTH_CRM_TICKET", &fake)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        c.daemons[i] = Some(cmd.spawn().unwrap());
+    }
+    wait_for(Duration::from_secs(10), || {
+        c.client(&["list", "-s", "127.0.0.1"]).status.success()
+    });
+    assert!(c
+        .client(&["grant", "-s", "127.0.0.1", "-w", "ticketA"])
+        .status
+        .code()
+        .is_some());
+    // While the 10 s CIB writes run, the daemon answers at once and renews.
+    let t0 = Instant::now();
+    for _ in 0..26 {
+        let q = Instant::now();
+        assert!(c.list(0).starts_with("ticket: ticketA, leader: 127.0.0.1"));
+        assert!(
+            q.elapsed() < Duration::from_millis(500),
+            "list took {:?}",
+            q.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    assert!(
+        t0.elapsed() > Duration::from_secs(9),
+        "lease (10 s) renewed meanwhile"
+    );
+    assert!(c.list(2).starts_with("ticket: ticketA, leader: 127.0.0.1"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_client_that_sends_nothing_is_dropped() {
+    let mut c = Cluster::new("silent", TICKET);
+    c.start(0);
+    let port: u16 = std::fs::read_to_string(&c.conf).unwrap()[7..]
+        .lines()
+        .next()
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let t0 = Instant::now();
+    let mut buf = [0u8; 16];
+    assert_eq!(s.read(&mut buf).unwrap_or(0), 0, "closed without a reply");
+    let waited = t0.elapsed();
+    assert!(
+        waited >= Duration::from_secs(9) && waited < Duration::from_secs(13),
+        "{waited:?}"
+    );
+    assert!(c.client(&["list", "-s", "127.0.0.1"]).status.success());
+}
+
+/// Voluntary context switches of a process, from /proc.
+fn switches(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("voluntary_ctxt_switches:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn an_idle_daemon_does_not_wake_up() {
+    let mut c = Cluster::new("idle", TICKET);
+    c.start_all();
+    std::thread::sleep(Duration::from_secs(2));
+    let before: Vec<u64> = (0..3).map(|i| switches(c.pid(i))).collect();
+    std::thread::sleep(Duration::from_secs(10));
+    let after: Vec<u64> = (0..3).map(|i| switches(c.pid(i))).collect();
+    for i in 0..3 {
+        let woke = after[i] - before[i];
+        // No ticket granted, no packets: at most a timer-wheel cascade.
+        assert!(woke <= 2, "member {i} woke {woke} times in 10 s");
+    }
+}

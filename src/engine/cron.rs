@@ -814,7 +814,9 @@ impl Engine {
             ticket: tk.cfg.name.clone(),
             granted,
             owner,
-            expires: (self.now.wall_of(expires_at) + 500).div_euclid(1000),
+            // DIFF: rounded down (C rounds to nearest): the CIB never shows
+            // more lease than was proven.
+            expires: self.now.wall_of(expires_at).div_euclid(1000),
             term: tk.current_term,
         };
         tk.update_cib = false;

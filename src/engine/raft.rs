@@ -566,11 +566,35 @@ impl Engine {
             self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);
             return Ok(());
         }
+        if self.refuse_other_leader(i, m) {
+            return Ok(());
+        }
         self.tickets[i].expect_more_rejects = false;
         self.newer_term(i, m, false);
         self.become_follower(i, m, m.leader);
         self.send(i, m.from, OP_ACK, OP_HEARTBEAT, RLT_SUCCESS);
         Ok(())
+    }
+
+    /// DIFF: an acknowledgement promises a lease as much as a vote does, so
+    /// while another site's claimed lease runs we refuse (TVld) instead of
+    /// following a new leader — even one with a higher term, whose election
+    /// may rest on a vote we cast before restarting and forgot.
+    fn refuse_other_leader(&mut self, i: usize, m: &In) -> bool {
+        let now = self.now.mono;
+        let Some((holder, until)) = self.tickets[i].live_claim_besides(m.from, now) else {
+            return false;
+        };
+        warn!(
+            "{}: {} from {} refused: {} holds a lease for {}ms more",
+            self.tickets[i].cfg.name,
+            code_to_string(m.cmd),
+            self.cfg.members[m.from].addr_string,
+            self.cfg.members[holder].addr_string,
+            until.0 - now.0
+        );
+        self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
+        true
     }
 
     fn process_update(&mut self, i: usize, m: &In) {
@@ -589,6 +613,9 @@ impl Engine {
             "{}: leader {} wants to update our ticket",
             tk.cfg.name, self.cfg.members[m.from].addr_string
         );
+        if self.refuse_other_leader(i, m) {
+            return;
+        }
         self.become_follower(i, m, m.leader);
         if self.is_site() {
             self.ticket_write(i);

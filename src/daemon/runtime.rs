@@ -128,6 +128,19 @@ struct CibSlot {
     pending: Option<CibWrite>,
     retry: Option<TimerId>,
     failures: u32,
+    /// Writes handed to this slot so far; the pending write carries the
+    /// latest number, the one in flight its own.
+    submitted: u64,
+    inflight_seq: u64,
+    /// Success replies held until a write at least as new as `.0` is in
+    /// the CIB: (write number, client, reply, last).
+    held_replies: Vec<(u64, Token, Vec<u8>, bool)>,
+}
+
+impl CibSlot {
+    fn busy(&self) -> bool {
+        self.inflight.is_some() || self.pending.is_some() || self.retry.is_some()
+    }
 }
 
 /// Everything the loop needs to start.
@@ -975,6 +988,14 @@ impl Daemon {
                 if ok {
                     slot.failures = 0;
                     debug!("{}: CIB updated (granted={})", write.ticket, write.granted);
+                    let done = slot.inflight_seq;
+                    let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut slot.held_replies)
+                        .into_iter()
+                        .partition(|r| r.0 <= done);
+                    slot.held_replies = wait;
+                    for (_, t, bytes, last) in ready {
+                        self.reply_bytes(t, bytes, last);
+                    }
                 } else {
                     slot.failures += 1;
                     error!(
@@ -1047,9 +1068,26 @@ impl Daemon {
                 Output::StopHandler { ticket, run } => self.stop_handler(ticket, run),
                 Output::ClientReply { client, msg, last } => {
                     let t = Token(client as usize);
-                    match wire::encode_ticket_msg(&msg, self.sign()) {
-                        Ok(bytes) => self.reply_bytes(t, bytes, last),
-                        Err(e) => error!("cannot encode a reply: {e}"),
+                    let bytes = match wire::encode_ticket_msg(&msg, self.sign()) {
+                        Ok(bytes) => bytes,
+                        Err(e) => {
+                            error!("cannot encode a reply: {e}");
+                            continue;
+                        }
+                    };
+                    // "succeeded" means the CIB has it, as with the C daemon
+                    // (which runs crm_ticket before it answers).
+                    let slot = self
+                        .cfg
+                        .tickets
+                        .iter()
+                        .position(|t| t.name == msg.body.name);
+                    match slot {
+                        Some(i) if msg.header.result == RLT_SUCCESS && self.cib[i].busy() => {
+                            let seq = self.cib[i].submitted;
+                            self.cib[i].held_replies.push((seq, t, bytes, last));
+                        }
+                        _ => self.reply_bytes(t, bytes, last),
                     }
                 }
                 Output::StoreAttr {
@@ -1069,6 +1107,7 @@ impl Daemon {
         match &self.store {
             Store::Pacemaker(_) => {
                 // A newer state supersedes a queued older one.
+                self.cib[i].submitted += 1;
                 self.cib[i].pending = Some(w);
                 self.cib_next(i);
             }
@@ -1101,7 +1140,10 @@ impl Daemon {
             CRM_TICKET_LIMIT,
         );
         match id {
-            Some(id) => self.cib[i].inflight = Some(id),
+            Some(id) => {
+                self.cib[i].inflight = Some(id);
+                self.cib[i].inflight_seq = self.cib[i].submitted;
+            }
             None => {
                 let slot = &mut self.cib[i];
                 slot.pending = Some(w);

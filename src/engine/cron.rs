@@ -496,7 +496,13 @@ impl Engine {
                 self.notify_waiters(i, 0);
             }
             Written::Delayed => {
-                if self.tickets[i].outcome != RLT_CIB_PENDING {
+                // Answers to this round may still complete the set of sites
+                // (the election may have ended on a majority before every
+                // site voted): announce "pending" only once a resend was
+                // needed, not a few milliseconds before the commit.
+                let tk = &self.tickets[i];
+                let round_open = tk.acks_expected != 0 && tk.retry_number == 0;
+                if tk.outcome != RLT_CIB_PENDING && !round_open {
                     self.tickets[i].outcome = RLT_CIB_PENDING;
                     self.notify_waiters(i, 0);
                 }

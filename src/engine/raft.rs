@@ -582,6 +582,18 @@ impl Engine {
     /// may rest on a vote we cast before restarting and forgot.
     fn refuse_other_leader(&mut self, i: usize, m: &In) -> bool {
         let now = self.now.mono;
+        // DIFF: after a start the fence covers acknowledgements as well as
+        // votes: what we promised before may be forgotten, and the leader we
+        // forgot is known only once every member has told us its view.
+        if self.tickets[i].vote_fence.is_some_and(|f| now < f) {
+            debug!(
+                "{}: not acknowledging {} from {} yet: started too recently to know every lease",
+                self.tickets[i].cfg.name,
+                code_to_string(m.cmd),
+                self.cfg.members[m.from].addr_string
+            );
+            return true;
+        }
         let Some((holder, until)) = self.tickets[i].live_claim_besides(m.from, now) else {
             return false;
         };

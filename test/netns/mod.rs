@@ -1,0 +1,354 @@
+//! A lab of booth hosts in network namespaces: one namespace per member,
+//! each with a veth into a bridge that lives in a separate "switch"
+//! namespace, addresses in 198.51.100.0/24, no default route, so lab traffic
+//! cannot leave. Faults are nftables rules on the bridge ports. Everything
+//! is named after this process and removed on drop, also after a failure.
+//!
+//! Needs root, `ip` (iproute2) and `nft` (nftables). The C booth, when
+//! used, runs in namespaces with IPv6 disabled (it hangs at start-up where
+//! IPv6 addresses exist on kernels >= 6.9).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const OURS: &str = env!("CARGO_BIN_EXE_boothd");
+pub const C_BOOTHD: &str = "/usr/sbin/boothd";
+
+/// Whether this test can run; under CI=true a missing prerequisite fails.
+pub fn available(needs_c: bool) -> bool {
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    let tools = ["ip", "nft"]
+        .iter()
+        .all(|t| Command::new(t).arg("-V").output().is_ok());
+    let c_ok = !needs_c || Path::new(C_BOOTHD).exists();
+    let ok = root && tools && c_ok;
+    if !ok {
+        let why = format!(
+            "needs root ({root}), ip and nft ({tools}){}",
+            if needs_c {
+                format!(", the C booth ({c_ok})")
+            } else {
+                String::new()
+            }
+        );
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "network-namespace test cannot run under CI: {why}"
+        );
+        eprintln!("SKIPPED: {why}");
+    }
+    ok
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Impl {
+    Rust,
+    C,
+}
+
+pub struct Host {
+    pub ns: String,
+    pub addr: String,
+    pub imp: Impl,
+    pub daemon: Option<Child>,
+}
+
+pub struct Lab {
+    pub name: String,
+    pub switch: String,
+    pub hosts: Vec<Host>,
+    pub dir: PathBuf,
+    pub conf: PathBuf,
+}
+
+fn run(args: &[&str]) -> Output {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn run_input(args: &[&str], input: &str) {
+    use std::io::Write;
+    let mut c = Command::new(args[0])
+        .args(&args[1..])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    assert!(c.wait().unwrap().success(), "{}", args.join(" "));
+}
+
+impl Lab {
+    /// Hosts 198.51.100.1.. in order; `config_tail` is appended after the
+    /// member lines (tickets).
+    pub fn new(name: &str, members: &[(&str, Impl)], config_tail: &str) -> Lab {
+        // Never build a lab whose subnet the real host already uses.
+        let addrs = String::from_utf8(run(&["ip", "-o", "addr"]).stdout).unwrap();
+        let routes = String::from_utf8(run(&["ip", "route"]).stdout).unwrap();
+        assert!(
+            !addrs.contains("198.51.100.") && !routes.contains("198.51.100."),
+            "198.51.100.0/24 is in use in the root namespace; refusing to build a lab"
+        );
+        let tag = format!("{name}{}", std::process::id() % 100_000);
+        let dir = std::env::temp_dir().join(format!("booth-lab-{tag}"));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let mut lab = Lab {
+            switch: format!("bsw-{tag}"),
+            name: tag.clone(),
+            hosts: Vec::new(),
+            conf: dir.join("booth.conf"),
+            dir,
+        };
+        run(&["ip", "netns", "add", &lab.switch]);
+        run(&[
+            "ip",
+            "-n",
+            &lab.switch,
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+        ]);
+        run(&["ip", "-n", &lab.switch, "link", "set", "br0", "up"]);
+        run_input(
+            &["ip", "netns", "exec", &lab.switch, "nft", "-f", "-"],
+            "table bridge lab {\n chain ports {\n  type filter hook forward priority 0; policy accept;\n }\n}\n",
+        );
+        let mut conf = String::from("port = 9929\n");
+        for (k, (kind, imp)) in members.iter().enumerate() {
+            let ns = format!("bh{k}-{tag}");
+            let addr = format!("198.51.100.{}", k + 1);
+            run(&["ip", "netns", "add", &ns]);
+            // No IPv6 in any lab host: the C booth needs that, and the lab is
+            // an IPv4 one anyway.
+            run(&[
+                "ip",
+                "netns",
+                "exec",
+                &ns,
+                "sysctl",
+                "-qw",
+                "net.ipv6.conf.all.disable_ipv6=1",
+                "net.ipv6.conf.default.disable_ipv6=1",
+            ]);
+            let port = format!("p{k}");
+            run(&[
+                "ip",
+                "-n",
+                &ns,
+                "link",
+                "add",
+                "eth0",
+                "type",
+                "veth",
+                "peer",
+                "name",
+                &port,
+                "netns",
+                &lab.switch,
+            ]);
+            run(&[
+                "ip",
+                "-n",
+                &lab.switch,
+                "link",
+                "set",
+                &port,
+                "master",
+                "br0",
+                "up",
+            ]);
+            run(&[
+                "ip",
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{addr}/24"),
+                "dev",
+                "eth0",
+            ]);
+            run(&["ip", "-n", &ns, "link", "set", "eth0", "up"]);
+            run(&["ip", "-n", &ns, "link", "set", "lo", "up"]);
+            conf.push_str(&format!("{kind} = {addr}\n"));
+            lab.hosts.push(Host {
+                ns,
+                addr,
+                imp: *imp,
+                daemon: None,
+            });
+        }
+        conf.push_str(config_tail);
+        std::fs::write(&lab.conf, conf).unwrap();
+        lab
+    }
+
+    fn cib(&self, k: usize) -> PathBuf {
+        self.dir.join(format!("cib{k}.xml"))
+    }
+
+    /// Starts member `k`'s daemon (sites record tickets in a CIB file
+    /// through the real crm_ticket).
+    pub fn start(&mut self, k: usize) {
+        let cib = self.cib(k);
+        if !cib.exists() {
+            let xml = Command::new("cibadmin")
+                .arg("--empty")
+                .output()
+                .unwrap()
+                .stdout;
+            std::fs::write(&cib, xml).unwrap();
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&cib, std::fs::Permissions::from_mode(0o666)).unwrap();
+        }
+        let h = &self.hosts[k];
+        let bin = match h.imp {
+            Impl::Rust => OURS,
+            Impl::C => C_BOOTHD,
+        };
+        let log = std::fs::File::create(self.dir.join(format!("m{k}.log"))).unwrap();
+        let child = Command::new("ip")
+            .args(["netns", "exec", &h.ns, "env"])
+            .arg(format!("CIB_file={}", cib.display()))
+            .arg("BOOTH_NO_REALTIME=1")
+            .args([bin, "daemon", "-S", "-c"])
+            .arg(&self.conf)
+            .arg("-l")
+            .arg(self.dir.join(format!("m{k}.pid")))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.hosts[k].daemon = Some(child);
+    }
+
+    pub fn start_all(&mut self) {
+        for k in 0..self.hosts.len() {
+            self.start(k);
+        }
+        for k in 0..self.hosts.len() {
+            wait_for(Duration::from_secs(15), || {
+                self.booth(k, Impl::Rust, &["list"]).status.success()
+            });
+        }
+    }
+
+    pub fn kill(&mut self, k: usize) {
+        if let Some(mut c) = self.hosts[k].daemon.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// Runs a client (`booth <args>`) of either implementation inside host
+    /// `k`'s namespace, talking to that host's daemon unless `-s` says
+    /// otherwise.
+    pub fn booth(&self, k: usize, imp: Impl, args: &[&str]) -> Output {
+        let bin = match imp {
+            Impl::Rust => OURS,
+            Impl::C => "/usr/sbin/booth",
+        };
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.hosts[k].ns]);
+        match imp {
+            Impl::Rust => cmd.arg(bin),
+            Impl::C => cmd.args(["timeout", "20", bin]),
+        };
+        cmd.arg(args[0]).arg("-c").arg(&self.conf).args(&args[1..]);
+        cmd.output().unwrap()
+    }
+
+    pub fn list(&self, k: usize) -> String {
+        String::from_utf8_lossy(&self.booth(k, Impl::Rust, &["list"]).stdout).into_owned()
+    }
+
+    /// The ticket as recorded in site `k`'s CIB.
+    pub fn cib_state(&self, k: usize, ticket: &str) -> String {
+        let out = Command::new("crm_ticket")
+            .args(["-t", ticket, "-q"])
+            .env("CIB_file", self.cib(k))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    pub fn granted_in_cib(&self, k: usize, ticket: &str) -> bool {
+        self.cib_state(k, ticket).contains("granted=\"true\"")
+    }
+
+    /// Cuts host `k` off from every other host (both directions).
+    pub fn isolate(&self, k: usize) {
+        let rules = format!(
+            "add rule bridge lab ports iifname \"p{k}\" drop\nadd rule bridge lab ports oifname \"p{k}\" drop\n"
+        );
+        run_input(
+            &["ip", "netns", "exec", &self.switch, "nft", "-f", "-"],
+            &rules,
+        );
+    }
+
+    pub fn heal(&self) {
+        run(&[
+            "ip",
+            "netns",
+            "exec",
+            &self.switch,
+            "nft",
+            "flush",
+            "chain",
+            "bridge",
+            "lab",
+            "ports",
+        ]);
+    }
+
+    pub fn log(&self, k: usize) -> String {
+        std::fs::read_to_string(self.dir.join(format!("m{k}.log"))).unwrap_or_default()
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        for k in 0..self.hosts.len() {
+            self.kill(k);
+        }
+        for h in &self.hosts {
+            let _ = Command::new("ip").args(["netns", "del", &h.ns]).output();
+        }
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.switch])
+            .output();
+        if std::thread::panicking() {
+            for k in 0..self.hosts.len() {
+                eprintln!("--- log of host {k} ---\n{}", self.log(k));
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    while !cond() {
+        assert!(t0.elapsed() < limit, "condition not met within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    t0.elapsed()
+}

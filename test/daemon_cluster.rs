@@ -526,3 +526,133 @@ fn tickets_and_attributes_land_in_a_real_cib() {
         });
     }
 }
+
+#[test]
+fn handler_directory_environment_and_verdict() {
+    use std::os::unix::fs::PermissionsExt;
+    let base = std::env::temp_dir().join(format!("booth-handlers-{}", std::process::id()));
+    let hdir = base.join("checks");
+    std::fs::create_dir_all(&hdir).unwrap();
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let envfile = base.join("env.txt");
+    let script = |name: &str, body: &str| {
+        let p = hdir.join(name);
+        std::fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    script(
+        "10-env",
+        &format!(
+            "env | grep '^BOOTH_' | sort > {}; echo \"args:$*\" >> {}",
+            envfile.display(),
+            envfile.display()
+        ),
+    );
+    script("20-ok", "exit 0");
+    // Not executable, and hidden: both skipped.
+    std::fs::write(hdir.join("README"), "notes\n").unwrap();
+    script(".30-hidden", "exit 1");
+    let tickets = format!(
+        "ticket = ticketA\n  expire = 10\n  timeout = 1\n  retries = 3\n  before-acquire-handler = {} db8\n",
+        hdir.display()
+    );
+    let mut c = Cluster::new("handlers", &tickets);
+    c.start_all();
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert!(g.status.success(), "{}", stderr(&g));
+    let env = std::fs::read_to_string(&envfile).unwrap();
+    assert!(env.contains("BOOTH_TICKET=ticketA\n"), "{env}");
+    assert!(env.contains("BOOTH_LOCAL=127.0.0.1\n"), "{env}");
+    assert!(env.contains("BOOTH_CONF_NAME=booth\n"), "{env}");
+    assert!(
+        env.contains(&format!("BOOTH_CONF_PATH={}\n", c.conf.display())),
+        "{env}"
+    );
+    assert!(
+        env.contains("BOOTH_TICKET_EXPIRES=0\n"),
+        "not owned yet: {env}"
+    );
+    assert!(env.contains("BOOTH_TICKET_TERM="), "{env}");
+    assert!(
+        env.contains("args:db8"),
+        "configured arguments passed: {env}"
+    );
+    // A failing program denies the grant (at the other site).
+    script("25-fail", "exit 3");
+    assert!(c
+        .client(&["revoke", "-w", "-s", "127.0.0.1", "ticketA"])
+        .status
+        .success());
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.2", "ticketA"]);
+    assert_eq!(g.status.code(), Some(1));
+    assert!(
+        stderr(&g).contains("before-acquire-handler for ticket \"ticketA\" failed, grant denied"),
+        "{}",
+        stderr(&g)
+    );
+    drop(c);
+    let _ = std::fs::remove_dir_all(&base);
+}
+
+#[test]
+fn attr_prereq_gates_grants_through_geostore() {
+    let tickets = "ticket = ticketA\n  expire = 10\n  timeout = 1\n  retries = 3\n  attr-prereq = manual repl eq ACTIVE\n";
+    let mut c = Cluster::new("prereq", tickets);
+    c.start_all();
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert_eq!(g.status.code(), Some(1));
+    assert!(
+        stderr(&g).contains("attr-prereq for ticket \"ticketA\" failed, grant denied"),
+        "{}",
+        stderr(&g)
+    );
+    let geostore = c.dir.join("geostore");
+    std::os::unix::fs::symlink(BIN, &geostore).unwrap();
+    let conf = c.conf.to_str().unwrap().to_string();
+    let set = Command::new(&geostore)
+        .args(["set", "-c", &conf, "-s", "127.0.0.1", "repl", "ACTIVE"])
+        .output()
+        .unwrap();
+    assert!(set.status.success(), "{}", stderr(&set));
+    let list = Command::new(&geostore)
+        .args(["list", "-c", &conf, "-s", "127.0.0.1"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&list.stdout).starts_with("repl ACTIVE "));
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert!(g.status.success(), "{}", stderr(&g));
+}
+
+#[test]
+fn peers_output_has_the_c_booth_layout() {
+    let mut c = Cluster::new("peers", TICKET);
+    c.start_all();
+    let out = String::from_utf8(c.client(&["peers", "-s", "127.0.0.1"]).stdout).unwrap();
+    // Mask the times: "YYYY-MM-DD HH:MM:SS" -> "T".
+    let masked: Vec<String> = out
+        .lines()
+        .map(|l| match l.find("last recv: ") {
+            Some(i) => format!("{}last recv: T", &l[..i]),
+            None => l.to_string(),
+        })
+        .collect();
+    // "\t<Sent|Recv> name:N name:N ..." with exactly these names.
+    let counters = |l: &str, prefix: &str, names: &[&str]| {
+        let rest = l.strip_prefix(prefix).unwrap_or_else(|| panic!("{l:?}"));
+        let got: Vec<(&str, &str)> = rest.split(' ').filter_map(|f| f.split_once(':')).collect();
+        assert_eq!(got.iter().map(|g| g.0).collect::<Vec<_>>(), names, "{l:?}");
+        assert!(got.iter().all(|g| g.1.parse::<u64>().is_ok()), "{l:?}");
+    };
+    let lines: Vec<&str> = masked.iter().map(String::as_str).collect();
+    assert_eq!(lines.len(), 8, "{out}");
+    assert_eq!(lines[0], "site         127.0.0.2, last recv: T");
+    counters(lines[1], "\tSent ", &["pkts", "error", "resends"]);
+    counters(
+        lines[2],
+        "\tRecv ",
+        &["pkts", "error", "authfail", "invalid"],
+    );
+    assert_eq!(lines[3], "");
+    assert_eq!(lines[4], "arbitrator   127.0.0.3, last recv: T");
+    assert!(out.ends_with("\n\n"));
+}

@@ -92,6 +92,14 @@ fn c_site_with_rust_site_and_rust_arbitrator() {
     assert!(lab
         .list(2)
         .starts_with("ticket: ticketA, leader: 198.51.100.2"));
+    // The C client revokes and grants at our daemon.
+    let r = lab.booth(1, Impl::C, &["revoke", "ticketA"]);
+    assert!(r.status.success(), "{}", text(&r.stderr));
+    wait_for(Duration::from_secs(5), || !lab.granted_in_cib(1, "ticketA"));
+    assert_eq!(lab.list(2), "ticket: ticketA, leader: none\n");
+    let g = lab.booth(1, Impl::C, &["grant", "ticketA"]);
+    assert!(g.status.success(), "{}", text(&g.stderr));
+    wait_for(Duration::from_secs(10), || lab.granted_in_cib(1, "ticketA"));
 }
 
 #[test]

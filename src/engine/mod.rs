@@ -447,9 +447,12 @@ impl Engine {
             }
         }
         for i in due {
-            let before = self.tickets[i].next_cron;
+            // The cron decides its next run; if it decides nothing, the
+            // ticket's state does (C: "next_cron unchanged"). Comparing
+            // values would mistake a re-set postponement for no decision.
+            self.tickets[i].next_cron = None;
             self.ticket_cron(i);
-            if self.tickets[i].next_cron == before {
+            if self.tickets[i].next_cron.is_none() {
                 self.set_ticket_wakeup(i);
             }
             self.reindex(i);

@@ -1279,3 +1279,18 @@ fn failover_waits_for_acquire_after() {
         "taken within a few timeouts after that"
     );
 }
+
+#[test]
+fn a_handler_finishing_during_start_up_postponement_does_not_stall_a_grant() {
+    let mut t = ticket("T", 20, 2, 3);
+    t.before_acquire_handler = Some(vec!["/bin/true".into()]);
+    let mut n = Net::new(&[S, S, A], vec![t]);
+    // The arbitrator never answers site A's state query, so A postpones
+    // ticket processing for its first `timeout`; the grant's handler
+    // (50 ms) ends inside that window.
+    n.kill(2);
+    n.run_until(100);
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(6_000);
+    assert_eq!(n.results(1), vec![RLT_MORE, RLT_SUCCESS]);
+}

@@ -84,7 +84,8 @@ impl Engine {
             self.reply(i, client, RLT_SYNC_FAIL, true);
             return;
         }
-        if !tk.cfg.is_manual() && tk.is_owned() {
+        let claimed = tk.live_claim_besides(self.me, self.now.mono).is_some();
+        if !tk.cfg.is_manual() && (tk.is_owned() || claimed) {
             // DIFF: granting again where the ticket is held and committed is
             // a success, not an error.
             let rv = if tk.leader == me && tk.state == State::Leader && tk.ticket_updated >= 2 {

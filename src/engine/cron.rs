@@ -350,6 +350,17 @@ impl Engine {
             );
             return None;
         }
+        // DIFF: a site votes for itself only when it would vote for anyone:
+        // not while another site's claimed lease runs.
+        if let Some((holder, until)) = self.tickets[i].live_claim_besides(self.me, now) {
+            info!(
+                "{}: not starting elections: {} holds a lease for {}ms more",
+                self.tickets[i].cfg.name,
+                self.cfg.members[holder].addr_string,
+                until.0 - now.0
+            );
+            return None;
+        }
         let tk = &mut self.tickets[i];
         if tk.election_end.is_some_and(|e| e > now) {
             return Some(false);

@@ -457,6 +457,15 @@ fn tickets_and_attributes_land_in_a_real_cib() {
     });
     let q = cib_query(&cibs[0], &["-t", "ticketA", "-q"]);
     assert!(q.contains("booth-cfg-name=\"booth\""), "{q}");
+    // Renewals (every expire/2 = 5 s) move the recorded expiry forward.
+    let expires = |q: &str| -> i64 {
+        let i = q.find("expires=\"").unwrap() + 9;
+        q[i..i + q[i..].find('"').unwrap()].parse().unwrap()
+    };
+    let first = expires(&q);
+    wait_for(Duration::from_secs(8), || {
+        expires(&cib_query(&cibs[0], &["-t", "ticketA", "-q"])) > first
+    });
     wait_for(Duration::from_secs(5), || {
         let q = cib_query(&cibs[1], &["-t", "ticketA", "-q"]);
         q.contains("granted=\"false\"") && q.contains(&format!("owner=\"{id0}\""))
@@ -655,4 +664,54 @@ fn peers_output_has_the_c_booth_layout() {
     assert_eq!(lines[3], "");
     assert_eq!(lines[4], "arbitrator   127.0.0.3, last recv: T");
     assert!(out.ends_with("\n\n"));
+}
+
+#[test]
+fn a_failing_crm_ticket_is_retried_and_the_reply_waits_for_it() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("booth-failcrm-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let fake = dir.join("crm_ticket");
+    let count = dir.join("writes");
+    // Loads find nothing; the first two writes fail, later ones succeed.
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\necho x >> {c}\n[ $(wc -l < {c}) -gt 2 ]\n",
+            c = count.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mut c = Cluster::new("failcrm", TICKET);
+    for i in 0..3 {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["daemon", "-S", "-c"])
+            .arg(&c.conf)
+            .args(["-s", &addr(i), "-l"])
+            .arg(c.lock(i))
+            .env("BOOTH_NO_REALTIME", "1")
+            .env("BOOTH_CRM_TICKET", &fake)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(c.dir.join(format!("m{i}.log"))).unwrap());
+        c.daemons[i] = Some(cmd.spawn().unwrap());
+    }
+    for i in 0..3 {
+        wait_for(Duration::from_secs(10), || {
+            c.client(&["list", "-s", &addr(i)]).status.success()
+        });
+    }
+    let t0 = Instant::now();
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert!(g.status.success(), "{}", stderr(&g));
+    // Two failures with 2 s and 4 s back-off before the write that succeeds.
+    assert!(t0.elapsed() >= Duration::from_secs(2), "{:?}", t0.elapsed());
+    assert!(
+        c.log(0)
+            .contains("crm_ticket failed (exit code 1), will retry"),
+        "{}",
+        c.log(0)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1294,3 +1294,31 @@ fn a_handler_finishing_during_start_up_postponement_does_not_stall_a_grant() {
     n.run_until(6_000);
     assert_eq!(n.results(1), vec![RLT_MORE, RLT_SUCCESS]);
 }
+
+#[test]
+fn auto_attr_prereq_gates_failover_elections() {
+    let mut t = ticket("T", 20, 2, 3);
+    t.attr_prereqs = vec![AttrPrereq {
+        grant_type: GrantType::Auto,
+        name: "repl".into(),
+        op: AttrOp::Eq,
+        value: "ACTIVE".into(),
+    }];
+    let mut n = three(t);
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert!(
+        n.granted_at(0, "T"),
+        "auto prerequisites do not gate admin grants"
+    );
+    n.kill(0);
+    n.run_until(60_000);
+    assert!(
+        !n.granted_at(1, "T"),
+        "B may not take the ticket without repl=ACTIVE"
+    );
+    let c = clock(n.now);
+    n.e_mut(1).attr_set(c, "T", "repl", "ACTIVE").unwrap();
+    n.run_until(70_000);
+    assert!(n.granted_at(1, "T"), "it may once the attribute is set");
+}

@@ -73,7 +73,9 @@ fn c_site_with_rust_site_and_rust_arbitrator() {
         lab.list(1)
             .starts_with("ticket: ticketA, leader: 198.51.100.1, expires: ")
     });
-    assert!(lab.cib_state(1, "ticketA").contains("owner=\"584690490\""));
+    wait_for(Duration::from_secs(5), || {
+        lab.cib_state(1, "ticketA").contains("owner=\"584690490\"")
+    });
     // Both clients print the same list from our daemon (timestamps agree
     // within the same second).
     let ours = text(&lab.booth(1, Impl::Rust, &["list"]).stdout);

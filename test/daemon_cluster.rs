@@ -715,3 +715,51 @@ fn a_failing_crm_ticket_is_retried_and_the_reply_waits_for_it() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn daemonizes_as_a_session_leader_once_it_serves() {
+    let c = Cluster::new("detach", TICKET);
+    // Without -S: the parent returns once the child answers clients.
+    let out = Command::new(BIN)
+        .args(["daemon", "-c"])
+        .arg(&c.conf)
+        .args(["-s", "127.0.0.1", "-l"])
+        .arg(c.lock(0))
+        .arg("--state-dir")
+        .arg(c.dir.join("state0"))
+        .env("BOOTH_NO_REALTIME", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        c.client(&["list", "-s", "127.0.0.1"]).status.success(),
+        "serving when the parent returns"
+    );
+    let lock = std::fs::read_to_string(c.lock(0)).unwrap();
+    let pid: i32 = lock
+        .split_whitespace()
+        .find_map(|f| f.strip_prefix("booth_pid="))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(lock.contains("booth_state=started"), "{lock}");
+    // Field 6 of /proc/PID/stat is the session id.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after_comm = &stat[stat.rfind(')').unwrap() + 2..];
+    let sid: i32 = after_comm.split(' ').nth(3).unwrap().parse().unwrap();
+    assert_eq!(sid, pid, "the LSB script stops the daemon by session");
+    // A failure before serving makes the parent fail: a second instance.
+    let again = Command::new(BIN)
+        .args(["daemon", "-c"])
+        .arg(&c.conf)
+        .args(["-s", "127.0.0.1", "-l"])
+        .arg(c.lock(0))
+        .env("BOOTH_NO_REALTIME", "1")
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    wait_for(Duration::from_secs(5), || {
+        !std::path::Path::new(&format!("/proc/{pid}")).exists()
+    });
+}

@@ -140,3 +140,92 @@ fn c_sites_with_a_rust_arbitrator() {
         .list(2)
         .starts_with("ticket: ticketA, leader: 198.51.100.2"));
 }
+
+#[test]
+fn authenticated_mixed_cluster_refuses_a_member_with_the_wrong_key() {
+    if !netns::available(true) {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let keydir = std::env::temp_dir().join(format!("booth-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&keydir).unwrap();
+    let key = keydir.join("authkey");
+    std::fs::write(&key, "a shared booth secret, 32 bytes!").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let tail = format!("authfile = {}\n{TICKET}", key.display());
+    let mut lab = Lab::new(
+        "auth",
+        &[
+            ("site", Impl::C),
+            ("site", Impl::Rust),
+            ("arbitrator", Impl::Rust),
+        ],
+        &tail,
+    );
+    lab.start_all();
+    let g = lab.booth(1, Impl::Rust, &["grant", "-w", "ticketA"]);
+    assert!(g.status.success(), "{}", text(&g.stderr));
+    wait_for(Duration::from_secs(10), || lab.granted_in_cib(1, "ticketA"));
+    // The C site follows our leader over authenticated packets.
+    wait_for(Duration::from_secs(5), || {
+        text(&lab.booth(0, Impl::C, &["list"]).stdout)
+            .starts_with("ticket: ticketA, leader: 198.51.100.2, expires: ")
+    });
+    // The arbitrator restarts with a wrong key: its packets are refused and
+    // counted, and the holder keeps the ticket through the other site.
+    lab.kill(2);
+    let wrong = keydir.join("authkey");
+    std::fs::write(&wrong, "a different secret key, 32 bytes").unwrap();
+    lab.start(2);
+    wait_for(Duration::from_secs(10), || {
+        lab.booth(2, Impl::Rust, &["list"]).status.success()
+    });
+    // Daemons read the key at start; clients at each call: put it back.
+    std::fs::write(&key, "a shared booth secret, 32 bytes!").unwrap();
+    std::thread::sleep(Duration::from_secs(12));
+    assert!(lab.granted_in_cib(1, "ticketA"));
+    let peers = text(&lab.booth(1, Impl::Rust, &["peers"]).stdout);
+    let arb = peers.split("arbitrator").nth(1).unwrap();
+    let authfail: u64 = arb
+        .split("authfail:")
+        .nth(1)
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(authfail > 0, "{peers}");
+    drop(lab);
+    let _ = std::fs::remove_dir_all(&keydir);
+}
+
+#[test]
+fn ticket_held_through_thirty_percent_loss() {
+    if !netns::available(false) {
+        return;
+    }
+    let mut lab = Lab::new(
+        "loss",
+        &[
+            ("site", Impl::Rust),
+            ("site", Impl::Rust),
+            ("arbitrator", Impl::Rust),
+        ],
+        TICKET,
+    );
+    lab.start_all();
+    let g = lab.booth(0, Impl::Rust, &["grant", "-w", "ticketA"]);
+    assert!(g.status.success(), "{}", text(&g.stderr));
+    lab.loss(30);
+    // Three lease periods: renewals get through thanks to resends.
+    for _ in 0..30 {
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(!lab.granted_in_cib(1, "ticketA"), "never at both sites");
+    }
+    lab.heal();
+    wait_for(Duration::from_secs(15), || {
+        lab.list(2)
+            .starts_with("ticket: ticketA, leader: 198.51.100.1")
+    });
+}

@@ -304,6 +304,16 @@ impl Lab {
         );
     }
 
+    /// Drops `percent` % of all frames crossing the bridge, in both
+    /// directions, at random (senders see no error, as on a real network).
+    pub fn loss(&self, percent: u32) {
+        let rule = format!("add rule bridge lab ports numgen random mod 100 < {percent} drop\n");
+        run_input(
+            &["ip", "netns", "exec", &self.switch, "nft", "-f", "-"],
+            &rule,
+        );
+    }
+
     pub fn heal(&self) {
         run(&[
             "ip",

@@ -86,6 +86,28 @@ impl Cluster {
         });
     }
 
+    /// Starts all members with Pacemaker as the store, through the given
+    /// `crm_ticket` program, and waits until they answer.
+    fn start_all_with_crm_ticket(&mut self, crm_ticket: &std::path::Path) {
+        for i in 0..3 {
+            let mut cmd = Command::new(BIN);
+            cmd.args(["daemon", "-S", "-c"])
+                .arg(&self.conf)
+                .args(["-s", &addr(i), "-l"])
+                .arg(self.lock(i))
+                .env("BOOTH_NO_REALTIME", "1")
+                .env("BOOTH_CRM_TICKET", crm_ticket)
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap());
+            self.daemons[i] = Some(cmd.spawn().unwrap());
+        }
+        for i in 0..3 {
+            wait_for(Duration::from_secs(10), || {
+                self.client(&["list", "-s", &addr(i)]).status.success()
+            });
+        }
+    }
+
     fn start_all(&mut self) {
         for i in 0..3 {
             self.start(i);
@@ -294,21 +316,7 @@ fn a_slow_crm_ticket_does_not_stall_the_daemon() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 
     let mut c = Cluster::new("slowcrm", TICKET);
-    for i in 0..3 {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["daemon", "-S", "-c"])
-            .arg(&c.conf)
-            .args(["-s", &addr(i), "-l"])
-            .arg(c.lock(i))
-            .env("BOOTH_NO_REALTIME", "1")
-            .env("BOOTH_CRM_TICKET", &fake)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null());
-        c.daemons[i] = Some(cmd.spawn().unwrap());
-    }
-    wait_for(Duration::from_secs(10), || {
-        c.client(&["list", "-s", "127.0.0.1"]).status.success()
-    });
+    c.start_all_with_crm_ticket(&fake);
     assert!(c
         .client(&["grant", "-s", "127.0.0.1", "-w", "ticketA"])
         .status
@@ -685,23 +693,7 @@ fn a_failing_crm_ticket_is_retried_and_the_reply_waits_for_it() {
     .unwrap();
     std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     let mut c = Cluster::new("failcrm", TICKET);
-    for i in 0..3 {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["daemon", "-S", "-c"])
-            .arg(&c.conf)
-            .args(["-s", &addr(i), "-l"])
-            .arg(c.lock(i))
-            .env("BOOTH_NO_REALTIME", "1")
-            .env("BOOTH_CRM_TICKET", &fake)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(c.dir.join(format!("m{i}.log"))).unwrap());
-        c.daemons[i] = Some(cmd.spawn().unwrap());
-    }
-    for i in 0..3 {
-        wait_for(Duration::from_secs(10), || {
-            c.client(&["list", "-s", &addr(i)]).status.success()
-        });
-    }
+    c.start_all_with_crm_ticket(&fake);
     let t0 = Instant::now();
     let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
     assert!(g.status.success(), "{}", stderr(&g));

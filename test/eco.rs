@@ -166,7 +166,7 @@ fn make_install_lays_out_everything_and_uninstall_removes_it() {
     .unwrap();
     assert!(unit.contains("ExecStart=/opt/booth/sbin/boothd daemon -S -c /etc/booth/booth.conf"));
     let init = fs::read_to_string(dest.path().join("etc/init.d/booth-arbitrator")).unwrap();
-    assert!(init.contains("BOOTHD=/opt/booth/sbin/boothd"));
+    assert!(init.contains("BOOTHD=${BOOTHD:-/opt/booth/sbin/boothd}"));
     make(&["uninstall", &destdir, "PREFIX=/opt/booth"]);
     assert_eq!(tree(dest.path()), Vec::<String>::new());
 }
@@ -527,4 +527,64 @@ fn ocf_agent_actions_and_exit_codes() {
         .unwrap_or(true);
     assert!(!alive || zombie, "the daemon {pid} survived stop");
     assert_eq!(agent.code("stop"), 0, "stop is idempotent");
+}
+
+#[test]
+fn lsb_init_script_starts_reports_and_stops_an_arbitrator() {
+    // The script uses the default lock file under /var/run/booth, which
+    // only root can create.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED lsb_init_script: needs root (default lock directory)");
+        return;
+    }
+    if missing("pkill", "lsb_init_script", false) {
+        return;
+    }
+    let dir = TempDir::new("eco-lsb");
+    let bindir = dir.path().join("bin");
+    fs::create_dir_all(&bindir).unwrap();
+    // pkill matches the process name "boothd".
+    std::os::unix::fs::symlink(BIN, bindir.join("boothd")).unwrap();
+    let name = format!("eco-lsb-{}", std::process::id());
+    let conf = dir.path().join(format!("{name}.conf"));
+    let port = 40000 + (std::process::id() % 20000);
+    fs::write(
+        &conf,
+        format!("port = {port}\narbitrator = 127.0.0.1\nticket = \"ticket-eco\"\n"),
+    )
+    .unwrap();
+    let script = |action: &str| -> (i32, String) {
+        let out = run_limited(
+            Command::new(src("init/booth-arbitrator"))
+                .arg(action)
+                .env("BOOTHD", bindir.join("boothd"))
+                .env("BOOTH_CONF_FILE", &conf)
+                .env("BOOTH_NO_REALTIME", "1"),
+            Duration::from_secs(20),
+        );
+        (out.status.code().expect("exit code"), text(&out.stdout))
+    };
+    struct Cleanup<'a>(&'a dyn Fn(&str) -> (i32, String), PathBuf);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)("stop");
+            let _ = fs::remove_file(&self.1);
+        }
+    }
+    let _cleanup = Cleanup(&script, PathBuf::from(format!("/var/run/booth/{name}.pid")));
+
+    assert_eq!(script("status").0, 3, "LSB: not running");
+    let (rc, out) = script("start");
+    assert_eq!(rc, 0, "start: {out}");
+    let (rc, out) = script("status");
+    assert_eq!(rc, 0, "status: {out}");
+    assert!(out.contains("arbitrator 127.0.0.1"), "{out}");
+    assert_eq!(script("reload").0, 0);
+    assert_eq!(script("restart").0, 0);
+    assert_eq!(script("status").0, 0);
+    assert_eq!(script("stop").0, 0);
+    assert_eq!(script("status").0, 3);
+    assert_eq!(script("stop").0, 0, "stop is idempotent");
+    assert_eq!(script("bogus").0, 2, "LSB: invalid argument");
 }

@@ -148,6 +148,17 @@ fn make_install_lays_out_everything_and_uninstall_removes_it() {
             .unwrap();
         assert!(out.status.success(), "{name} -h");
     }
+    // The installed example is a valid configuration.
+    let out = Command::new(BIN)
+        .args(["config-check", "-c"])
+        .arg(dest.path().join("etc/booth/booth.conf.example"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     make(&["uninstall", &destdir, "PREFIX=/usr"]);
     assert_eq!(tree(dest.path()), Vec::<String>::new());
 

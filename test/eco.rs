@@ -599,3 +599,69 @@ fn lsb_init_script_starts_reports_and_stops_an_arbitrator() {
     assert_eq!(script("stop").0, 0, "stop is idempotent");
     assert_eq!(script("bogus").0, 2, "LSB: invalid argument");
 }
+
+/// service-runnable against stand-ins for crm_simulate, crm_resource,
+/// crm_ticket and logger that print what the test chooses.
+#[test]
+fn service_runnable_decides_from_the_simulation() {
+    let dir = TempDir::new("eco-runnable");
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let fake = |name: &str, body: &str| {
+        let p = bin.join(name);
+        fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let log = dir.path().join("log");
+    fake("crm_simulate", "cat \"$FAKE_SIM\"");
+    fake(
+        "crm_resource",
+        "case \"$*\" in *target-role*) printf '%s\\n' \"$FAKE_ROLE\" ;; *) printf '%s\\n' \"$FAKE_LIST\" ;; esac",
+    );
+    fake("crm_ticket", "printf '%s\\n' \"$FAKE_STANDBY\"");
+    fake("logger", &format!("echo \"$*\" >> {}", log.display()));
+    let sim = dir.path().join("sim");
+    let run = |sim_text: &str, role: &str, standby: &str| -> i32 {
+        fs::write(&sim, sim_text).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Command::new(src("init/service-runnable"))
+            .arg("db8")
+            .current_dir(dir.path())
+            .env("PATH", path)
+            .env("BOOTH_TICKET", "ticket-db8")
+            .env("BOOTH_CONF_PATH", "/etc/booth/booth.conf")
+            .env("FAKE_SIM", &sim)
+            .env("FAKE_ROLE", role)
+            .env("FAKE_STANDBY", standby)
+            .env("FAKE_LIST", " db8\t(ocf:heartbeat:Dummy):\tStopped")
+            .status()
+            .unwrap()
+            .code()
+            .unwrap()
+    };
+    let started = "Current cluster status:\n  * db8\t(ocf:heartbeat:Dummy):\t Stopped\n\
+                   Revised Cluster Status:\n  * db8\t(ocf:heartbeat:Dummy):\t Started node1\n";
+    let stopped = "Current cluster status:\n  * db8\t(ocf:heartbeat:Dummy):\t Started node1\n\
+                   Revised Cluster Status:\n  * db8\t(ocf:heartbeat:Dummy):\t Stopped\n";
+    assert_eq!(run(started, "", "false"), 0, "starts after the grant");
+    assert_eq!(run(stopped, "Stopped", "false"), 0, "stopped on purpose");
+    assert_eq!(run(stopped, "", "true"), 0, "ticket in standby");
+    assert_eq!(run(stopped, "", "false"), 1, "cannot run here");
+    // The temporary simulation file is removed.
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("booth-check."))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Without the resource among the primitives, the refusal is logged.
+    fake("crm_resource", "exit 0");
+    assert_eq!(run(stopped, "", "false"), 1);
+    let logged = fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("booth-script"), "{logged}");
+    assert!(logged.contains("is not a primitive"), "{logged}");
+}

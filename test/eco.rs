@@ -443,9 +443,21 @@ fn ocf_agent_actions_and_exit_codes() {
     }
     let port = 20000 + (std::process::id() % 20000);
     let conf = dir.path().join("eco.conf");
+    // Root drops privileges to site-user/site-group; hosts without
+    // Pacemaker's default user run the test daemon as root.
+    // SAFETY: getpwnam with a NUL-terminated name; only the null check is used.
+    let has_hacluster = unsafe { !libc::getpwnam(c"hacluster".as_ptr()).is_null() }
+        && unsafe { !libc::getgrnam(c"haclient".as_ptr()).is_null() };
+    let run_as = if has_hacluster {
+        ""
+    } else {
+        "site-user = root\nsite-group = root\n"
+    };
     fs::write(
         &conf,
-        format!("port = {port}\nsite = 127.0.0.1\nticket = \"ticket-eco\"\n    expire = 10\n    timeout = 1\n    retries = 3\n"),
+        format!(
+            "port = {port}\n{run_as}site = 127.0.0.1\nticket = \"ticket-eco\"\n    expire = 10\n    timeout = 1\n    retries = 3\n"
+        ),
     )
     .unwrap();
     let state = dir.path().join("state");

@@ -3,7 +3,10 @@
 #   make            build the release binary
 #   make check      the whole test suite (format, lints, unit and integration tests)
 #   make demo       a local demo cluster (see README)
-#   make install    install under $(DESTDIR)$(PREFIX)
+#   make install    install the binary (with its booth and geostore names),
+#                   man pages, example configuration, systemd units, init
+#                   script, OCF agent, example handler and booth-keygen
+#   make uninstall  remove all of it again
 
 PREFIX      ?= /usr
 SYSCONFDIR  ?= /etc
@@ -11,8 +14,9 @@ DESTDIR     ?=
 CARGO       ?= cargo
 BIN         := target/release/boothd
 
-# Where the C booth packages put things. INITDIR and the units go under
-# SYSCONFDIR and PREFIX; OCF agents under $(PREFIX)/lib/ocf.
+# Where the C booth packages put things: configuration and the init script
+# under SYSCONFDIR, everything else (units and the OCF agent too) under
+# PREFIX.
 SBINDIR     := $(DESTDIR)$(PREFIX)/sbin
 MAN8DIR     := $(DESTDIR)$(PREFIX)/share/man/man8
 DATADIR     := $(DESTDIR)$(PREFIX)/share/booth

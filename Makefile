@@ -3,7 +3,10 @@
 #   make            build the release binary
 #   make check      the whole test suite (format, lints, unit and integration tests)
 #   make demo       a local demo cluster (see README)
-#   make install    install under $(DESTDIR)$(PREFIX)
+#   make install    install the binary (with its booth and geostore names),
+#                   man pages, example configuration, systemd units, init
+#                   script, OCF agent, example handler and booth-keygen
+#   make uninstall  remove all of it again
 
 PREFIX      ?= /usr
 SYSCONFDIR  ?= /etc
@@ -11,10 +14,26 @@ DESTDIR     ?=
 CARGO       ?= cargo
 BIN         := target/release/boothd
 
+# Where the C booth packages put things: configuration and the init script
+# under SYSCONFDIR, everything else (units and the OCF agent too) under
+# PREFIX.
 SBINDIR     := $(DESTDIR)$(PREFIX)/sbin
 MAN8DIR     := $(DESTDIR)$(PREFIX)/share/man/man8
 DATADIR     := $(DESTDIR)$(PREFIX)/share/booth
 CONFDIR     := $(DESTDIR)$(SYSCONFDIR)/booth
+INITDIR     := $(DESTDIR)$(SYSCONFDIR)/init.d
+UNITDIR     := $(DESTDIR)$(PREFIX)/lib/systemd/system
+OCFDIR      := $(DESTDIR)$(PREFIX)/lib/ocf/resource.d/pacemaker
+
+# What install builds first; tests install an already built binary with
+# "make install BIN=... INSTALL_BUILD=".
+INSTALL_BUILD ?= build
+
+# Scripts and units name the daemon by its installed path.
+SUBST_SBIN  = sed 's|/usr/sbin/boothd|$(PREFIX)/sbin/boothd|g'
+
+MANPAGES    := boothd.8 geostore.8 booth-keygen.8
+UNITS       := booth@.service booth-arbitrator.service
 
 .PHONY: all build check fmt-check clippy test demo install uninstall clean
 
@@ -37,17 +56,31 @@ test:
 demo: build
 	@test/demo.sh $(BIN)
 
-install: build
-	install -d $(SBINDIR) $(DATADIR) $(CONFDIR)
+install: $(INSTALL_BUILD)
+	install -d $(SBINDIR) $(MAN8DIR) $(DATADIR) $(CONFDIR) $(INITDIR) $(UNITDIR) $(OCFDIR)
 	install -m 0755 $(BIN) $(SBINDIR)/boothd
 	ln -sf boothd $(SBINDIR)/booth
 	ln -sf boothd $(SBINDIR)/geostore
+	install -m 0755 init/booth-keygen $(SBINDIR)/booth-keygen
+	for m in $(MANPAGES); do install -m 0644 man/$$m $(MAN8DIR)/$$m || exit 1; done
+	ln -sf boothd.8 $(MAN8DIR)/booth.8
 	install -m 0644 conf/booth.conf.example $(CONFDIR)/booth.conf.example
+	for u in $(UNITS); do $(SUBST_SBIN) conf/$$u > $(UNITDIR)/$$u && chmod 0644 $(UNITDIR)/$$u || exit 1; done
+	$(SUBST_SBIN) init/booth-arbitrator > $(INITDIR)/booth-arbitrator
+	chmod 0755 $(INITDIR)/booth-arbitrator
+	install -m 0755 init/booth-site $(OCFDIR)/booth-site
+	install -m 0755 init/service-runnable $(DATADIR)/service-runnable
 
+# Removes what install created; shared directories stay unless empty.
 uninstall:
-	rm -f $(SBINDIR)/boothd $(SBINDIR)/booth $(SBINDIR)/geostore
+	rm -f $(SBINDIR)/boothd $(SBINDIR)/booth $(SBINDIR)/geostore $(SBINDIR)/booth-keygen
+	rm -f $(addprefix $(MAN8DIR)/,$(MANPAGES) booth.8)
 	rm -f $(CONFDIR)/booth.conf.example
-	-rmdir $(CONFDIR) $(DATADIR) 2>/dev/null
+	rm -f $(addprefix $(UNITDIR)/,$(UNITS))
+	rm -f $(INITDIR)/booth-arbitrator
+	rm -f $(OCFDIR)/booth-site
+	rm -f $(DATADIR)/service-runnable
+	-rmdir $(CONFDIR) $(DATADIR) $(OCFDIR) 2>/dev/null
 
 clean:
 	$(CARGO) clean

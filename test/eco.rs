@@ -1,0 +1,679 @@
+//! The shipped ecosystem files: `make install`/`uninstall`, the systemd
+//! units, the OCF agent's actions against a real daemon, the man pages,
+//! booth-keygen and shellcheck on the scripts.
+//!
+//! Tools that may be missing (systemd-analyze, groff, shellcheck) make their
+//! test print `SKIPPED` and why; with CI=true a missing groff or shellcheck
+//! fails instead, since CI is expected to install them. The OCF agent uses
+//! resource-agents' ocf-shellfuncs when installed, else a minimal stand-in.
+
+mod common;
+
+use common::{text, TempDir, BIN};
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const SRC: &str = env!("CARGO_MANIFEST_DIR");
+
+fn src(rel: &str) -> PathBuf {
+    Path::new(SRC).join(rel)
+}
+
+fn have(tool: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .stdout(Stdio::null())
+        .status()
+        .map(|s| s.success())
+        .unwrap_or(false)
+}
+
+fn in_ci() -> bool {
+    std::env::var("CI").map(|v| v == "true").unwrap_or(false)
+}
+
+/// Skips (returns true) when a tool is missing; in CI that is a failure if
+/// `required_in_ci`.
+fn missing(tool: &str, test: &str, required_in_ci: bool) -> bool {
+    if have(tool) {
+        return false;
+    }
+    assert!(
+        !(required_in_ci && in_ci()),
+        "{tool} is not installed, but CI must run {test}"
+    );
+    eprintln!("SKIPPED {test}: {tool} is not installed");
+    true
+}
+
+/// Runs a command, killing it after `limit` so a hanging script cannot
+/// stall the suite.
+fn run_limited(cmd: &mut Command, limit: Duration) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("command starts");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().expect("wait").is_some() {
+            return child.wait_with_output().expect("output");
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{cmd:?} did not finish within {limit:?}\nstdout: {}\nstderr: {}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Every non-directory below `root`, relative, sorted; symlinks marked
+/// with their target.
+fn tree(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for e in fs::read_dir(dir).expect("read_dir") {
+            let p = e.expect("entry").path();
+            let meta = fs::symlink_metadata(&p).expect("lstat");
+            let rel = p.strip_prefix(root).unwrap().display().to_string();
+            if meta.file_type().is_symlink() {
+                let to = fs::read_link(&p).unwrap();
+                out.push(format!("{rel} -> {}", to.display()));
+            } else if meta.is_dir() {
+                walk(root, &p, out);
+            } else {
+                out.push(format!("{rel} {:o}", meta.permissions().mode() & 0o7777));
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+fn make(args: &[&str]) -> Output {
+    let out = run_limited(
+        Command::new("make").current_dir(SRC).arg("-s").args(args),
+        Duration::from_secs(60),
+    );
+    assert!(
+        out.status.success(),
+        "make {args:?}: {}{}",
+        text(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn make_install_lays_out_everything_and_uninstall_removes_it() {
+    if missing("make", "make_install", false) {
+        return;
+    }
+    let dest = TempDir::new("eco-install");
+    let destdir = format!("DESTDIR={}", dest.path().display());
+    let bin = format!("BIN={BIN}");
+    make(&["install", &destdir, "PREFIX=/usr", &bin, "INSTALL_BUILD="]);
+    let expected = [
+        "etc/booth/booth.conf.example 644",
+        "etc/init.d/booth-arbitrator 755",
+        "usr/lib/ocf/resource.d/pacemaker/booth-site 755",
+        "usr/lib/systemd/system/booth-arbitrator.service 644",
+        "usr/lib/systemd/system/booth@.service 644",
+        "usr/sbin/booth -> boothd",
+        "usr/sbin/booth-keygen 755",
+        "usr/sbin/boothd 755",
+        "usr/sbin/geostore -> boothd",
+        "usr/share/booth/service-runnable 755",
+        "usr/share/man/man8/booth-keygen.8 644",
+        "usr/share/man/man8/booth.8 -> boothd.8",
+        "usr/share/man/man8/boothd.8 644",
+        "usr/share/man/man8/geostore.8 644",
+    ];
+    assert_eq!(tree(dest.path()), expected);
+    // The installed names dispatch: booth and geostore answer -h.
+    for name in ["booth", "geostore"] {
+        let out = Command::new(dest.path().join("usr/sbin").join(name))
+            .arg("-h")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{name} -h");
+    }
+    // The installed example is a valid configuration.
+    let out = Command::new(BIN)
+        .args(["config-check", "-c"])
+        .arg(dest.path().join("etc/booth/booth.conf.example"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    make(&["uninstall", &destdir, "PREFIX=/usr"]);
+    assert_eq!(tree(dest.path()), Vec::<String>::new());
+
+    // Another prefix: the units and the init script name that daemon.
+    make(&[
+        "install",
+        &destdir,
+        "PREFIX=/opt/booth",
+        &bin,
+        "INSTALL_BUILD=",
+    ]);
+    let unit = fs::read_to_string(
+        dest.path()
+            .join("opt/booth/lib/systemd/system/booth-arbitrator.service"),
+    )
+    .unwrap();
+    assert!(unit.contains("ExecStart=/opt/booth/sbin/boothd daemon -S -c /etc/booth/booth.conf"));
+    let init = fs::read_to_string(dest.path().join("etc/init.d/booth-arbitrator")).unwrap();
+    assert!(init.contains("BOOTHD=${BOOTHD:-/opt/booth/sbin/boothd}"));
+    make(&["uninstall", &destdir, "PREFIX=/opt/booth"]);
+    assert_eq!(tree(dest.path()), Vec::<String>::new());
+}
+
+#[test]
+fn systemd_units_verify() {
+    if missing("systemd-analyze", "systemd_units_verify", false) {
+        return;
+    }
+    // Verify copies that start the built binary, so the check does not
+    // depend on /usr/sbin/boothd being installed.
+    let dir = TempDir::new("eco-units");
+    let mut paths = Vec::new();
+    for unit in ["booth@.service", "booth-arbitrator.service"] {
+        let body = fs::read_to_string(src("conf").join(unit)).unwrap();
+        assert!(body.contains("Type=simple"), "{unit}");
+        let p = dir.path().join(unit);
+        fs::write(&p, body.replace("/usr/sbin/boothd", BIN)).unwrap();
+        paths.push(p);
+    }
+    let a = fs::read_to_string(src("conf/booth-arbitrator.service")).unwrap();
+    assert!(a.contains("ExecStart=/usr/sbin/boothd daemon -S -c /etc/booth/booth.conf"));
+    assert!(a.contains("Restart=on-failure"));
+    let t = fs::read_to_string(src("conf/booth@.service")).unwrap();
+    assert!(t.contains("ExecStart=/usr/sbin/boothd daemon -S -c %i"));
+    assert!(t.contains("Conflicts=pacemaker.service"));
+    let out = run_limited(
+        Command::new("systemd-analyze").arg("verify").args(&paths),
+        Duration::from_secs(20),
+    );
+    assert!(
+        out.status.success(),
+        "systemd-analyze verify: {}{}",
+        text(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn man_pages_render_without_warnings() {
+    if missing("groff", "man_pages_render_without_warnings", true) {
+        return;
+    }
+    for page in ["boothd.8", "geostore.8", "booth-keygen.8"] {
+        let path = src("man").join(page);
+        let out = Command::new("groff")
+            .args(["-man", "-ww", "-z"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "groff {page}");
+        assert_eq!(
+            String::from_utf8_lossy(&out.stderr),
+            "",
+            "groff warnings for {page}"
+        );
+    }
+    // Every command, option, key and handler variable is documented.
+    let boothd = fs::read_to_string(src("man/boothd.8")).unwrap();
+    let words = [
+        "daemon",
+        "status",
+        "config\\-check",
+        "list",
+        "peers",
+        "grant",
+        "revoke",
+        "\\-c",
+        "\\-s",
+        "\\-t",
+        "\\-F",
+        "\\-w",
+        "\\-C",
+        "\\-D",
+        "\\-l",
+        "\\-S",
+        "\\-h",
+        "\\-\\-state\\-dir",
+        "transport",
+        "port",
+        "name",
+        "authfile",
+        "maxtimeskew",
+        "site",
+        "arbitrator",
+        "site\\-user",
+        "site\\-group",
+        "arbitrator\\-user",
+        "arbitrator\\-group",
+        "debug",
+        "ticket",
+        "__defaults__",
+        "expire",
+        "acquire\\-after",
+        "renewal\\-freq",
+        "timeout",
+        "retries",
+        "weights",
+        "mode",
+        "before\\-acquire\\-handler",
+        "attr\\-prereq",
+        "BOOTH_TICKET",
+        "BOOTH_LOCAL",
+        "BOOTH_CONF_NAME",
+        "BOOTH_CONF_PATH",
+        "BOOTH_TICKET_EXPIRES",
+        "BOOTH_TICKET_TERM",
+        "BOOTH_NO_REALTIME",
+        "BOOTH_CRM_TICKET",
+        "EXIT STATUS",
+        "FILES",
+        "DIFFERENCES FROM THE C BOOTH",
+        "compatibility.md",
+    ];
+    for w in words {
+        assert!(boothd.contains(w), "boothd.8 lacks {w}");
+    }
+    if have("man") {
+        let out = Command::new("man")
+            .arg("-l")
+            .arg(src("man/boothd.8"))
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat")
+            .env("PAGER", "cat")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "man -l boothd.8");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("ticket manager"));
+    }
+}
+
+#[test]
+fn scripts_pass_shellcheck() {
+    if missing("shellcheck", "scripts_pass_shellcheck", true) {
+        return;
+    }
+    let out = Command::new("shellcheck")
+        .args([
+            "init/booth-site",
+            "init/booth-arbitrator",
+            "init/service-runnable",
+            "init/booth-keygen",
+        ])
+        .current_dir(SRC)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "shellcheck: {}", text(&out.stdout));
+}
+
+#[test]
+fn booth_keygen_writes_a_private_key_once() {
+    let dir = TempDir::new("eco-keygen");
+    let key = dir.path().join("authkey");
+    let keygen = src("init/booth-keygen");
+    let out = Command::new(&keygen).arg(&key).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta = fs::metadata(&key).unwrap();
+    assert_eq!(meta.len(), 64);
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    let first = fs::read(&key).unwrap();
+
+    // A second run refuses and leaves the key alone.
+    let out = Command::new(&keygen).arg(&key).output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert_eq!(fs::read(&key).unwrap(), first);
+
+    // Relative paths are refused.
+    let out = Command::new(&keygen)
+        .arg("authkey")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(!dir.path().join("authkey2").exists());
+}
+
+/// Enough of resource-agents' ocf-shellfuncs for the booth-site agent.
+const MINIMAL_SHELLFUNCS: &str = r#"# Minimal stand-in for resource-agents' ocf-shellfuncs (tests only).
+OCF_SUCCESS=0
+OCF_ERR_GENERIC=1
+OCF_ERR_ARGS=2
+OCF_ERR_UNIMPLEMENTED=3
+OCF_ERR_PERM=4
+OCF_ERR_INSTALLED=5
+OCF_ERR_CONFIGURED=6
+OCF_NOT_RUNNING=7
+ocf_log() { shift; echo "$*" >&2; }
+ocf_exit_reason() { echo "ocf-exit-reason:$*" >&2; }
+ocf_is_true() {
+	case "$1" in yes | true | 1 | YES | TRUE | True | ja | on | ON) return 0 ;; esac
+	return 1
+}
+"#;
+
+/// The OCF agent, run with parameters as Pacemaker passes them.
+struct Agent {
+    ocf_root: PathBuf,
+    params: Vec<(String, String)>,
+}
+
+impl Agent {
+    fn run(&self, action: &str) -> Output {
+        let mut cmd = Command::new(src("init/booth-site"));
+        cmd.arg(action)
+            .env("OCF_ROOT", &self.ocf_root)
+            .env_remove("OCF_FUNCTIONS_DIR")
+            .env("BOOTH_NO_REALTIME", "1");
+        for (k, v) in &self.params {
+            cmd.env(format!("OCF_RESKEY_{k}"), v);
+        }
+        run_limited(&mut cmd, Duration::from_secs(20))
+    }
+
+    fn code(&self, action: &str) -> i32 {
+        let out = self.run(action);
+        out.status
+            .code()
+            .unwrap_or_else(|| panic!("{action} killed: {out:?}"))
+    }
+}
+
+/// Stops the daemon even when an assertion failed half-way.
+struct StopOnDrop<'a>(&'a Agent);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        let _ = self.0.run("stop");
+    }
+}
+
+fn ocf_root(scratch: &Path) -> PathBuf {
+    let real = Path::new("/usr/lib/ocf");
+    if real.join("lib/heartbeat/ocf-shellfuncs").exists() {
+        return real.to_path_buf();
+    }
+    eprintln!("resource-agents is not installed: using a minimal ocf-shellfuncs");
+    let root = scratch.join("ocf");
+    fs::create_dir_all(root.join("lib/heartbeat")).unwrap();
+    fs::write(
+        root.join("lib/heartbeat/ocf-shellfuncs"),
+        MINIMAL_SHELLFUNCS,
+    )
+    .unwrap();
+    root
+}
+
+#[test]
+fn ocf_agent_actions_and_exit_codes() {
+    let dir = TempDir::new("eco-ocf");
+    let root = ocf_root(dir.path());
+
+    // The agent takes the client from the daemon's directory, so give it
+    // one where both names exist.
+    let bindir = dir.path().join("bin");
+    fs::create_dir_all(&bindir).unwrap();
+    for name in ["boothd", "booth"] {
+        std::os::unix::fs::symlink(BIN, bindir.join(name)).unwrap();
+    }
+    let port = 20000 + (std::process::id() % 20000);
+    let conf = dir.path().join("eco.conf");
+    // Root drops privileges to site-user/site-group; hosts without
+    // Pacemaker's default user run the test daemon as root.
+    // SAFETY: getpwnam with a NUL-terminated name; only the null check is used.
+    let has_hacluster = unsafe { !libc::getpwnam(c"hacluster".as_ptr()).is_null() }
+        && unsafe { !libc::getgrnam(c"haclient".as_ptr()).is_null() };
+    let run_as = if has_hacluster {
+        ""
+    } else {
+        "site-user = root\nsite-group = root\n"
+    };
+    fs::write(
+        &conf,
+        format!(
+            "port = {port}\n{run_as}site = 127.0.0.1\nticket = \"ticket-eco\"\n    expire = 10\n    timeout = 1\n    retries = 3\n"
+        ),
+    )
+    .unwrap();
+    let state = dir.path().join("state");
+    let lock = dir.path().join("eco.pid");
+    let agent = Agent {
+        ocf_root: root.clone(),
+        params: vec![
+            ("config".into(), conf.display().to_string()),
+            ("daemon".into(), bindir.join("boothd").display().to_string()),
+            (
+                "args".into(),
+                format!(
+                    "-s 127.0.0.1 --state-dir {} -l {}",
+                    state.display(),
+                    lock.display()
+                ),
+            ),
+        ],
+    };
+
+    // meta-data: XML, exit 0.
+    let out = agent.run("meta-data");
+    assert_eq!(out.status.code(), Some(0));
+    let xml = text(&out.stdout);
+    assert!(xml.starts_with("<?xml"));
+    assert!(xml.contains("<resource-agent name=\"booth-site\""));
+    for a in [
+        "start",
+        "stop",
+        "monitor",
+        "reload",
+        "meta-data",
+        "validate-all",
+    ] {
+        assert!(
+            xml.contains(&format!("<action name=\"{a}\"")),
+            "meta-data lacks {a}"
+        );
+    }
+    assert!(xml.trim_end().ends_with("</resource-agent>"));
+
+    // validate-all: a missing configuration is OCF_ERR_CONFIGURED.
+    let missing_conf = Agent {
+        ocf_root: root.clone(),
+        params: vec![(
+            "config".into(),
+            dir.path().join("nope.conf").display().to_string(),
+        )],
+    };
+    assert_eq!(missing_conf.code("validate-all"), 6);
+    assert_eq!(agent.code("validate-all"), 0);
+    // An unknown action is OCF_ERR_UNIMPLEMENTED.
+    assert_eq!(agent.code("promote"), 3);
+
+    // Nothing running: monitor is OCF_NOT_RUNNING, stop succeeds.
+    assert_eq!(agent.code("monitor"), 7);
+    assert_eq!(agent.code("stop"), 0);
+
+    // A real cycle.
+    let _guard = StopOnDrop(&agent);
+    let out = agent.run("start");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "start: {}{}",
+        text(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(agent.code("monitor"), 0);
+    assert_eq!(agent.code("start"), 0, "start is idempotent");
+    let pid: i32 = fs::read_to_string(&lock)
+        .unwrap()
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("booth_pid=").map(|p| p.parse().unwrap()))
+        .expect("pid in the lock file");
+    assert_eq!(agent.code("reload"), 0);
+    assert_eq!(agent.code("monitor"), 0);
+    let out = agent.run("stop");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stop: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(agent.code("monitor"), 7);
+    // SAFETY: kill with signal 0 only checks whether the process exists.
+    let alive = unsafe { libc::kill(pid, 0) } == 0;
+    let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| s.contains(") Z"))
+        .unwrap_or(true);
+    assert!(!alive || zombie, "the daemon {pid} survived stop");
+    assert_eq!(agent.code("stop"), 0, "stop is idempotent");
+}
+
+#[test]
+fn lsb_init_script_starts_reports_and_stops_an_arbitrator() {
+    // The script uses the default lock file under /var/run/booth, which
+    // only root can create.
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIPPED lsb_init_script: needs root (default lock directory)");
+        return;
+    }
+    if missing("pkill", "lsb_init_script", false) {
+        return;
+    }
+    let dir = TempDir::new("eco-lsb");
+    let bindir = dir.path().join("bin");
+    fs::create_dir_all(&bindir).unwrap();
+    // pkill matches the process name "boothd".
+    std::os::unix::fs::symlink(BIN, bindir.join("boothd")).unwrap();
+    let name = format!("eco-lsb-{}", std::process::id());
+    let conf = dir.path().join(format!("{name}.conf"));
+    let port = 40000 + (std::process::id() % 20000);
+    fs::write(
+        &conf,
+        format!("port = {port}\narbitrator = 127.0.0.1\nticket = \"ticket-eco\"\n"),
+    )
+    .unwrap();
+    let script = |action: &str| -> (i32, String) {
+        let out = run_limited(
+            Command::new(src("init/booth-arbitrator"))
+                .arg(action)
+                .env("BOOTHD", bindir.join("boothd"))
+                .env("BOOTH_CONF_FILE", &conf)
+                .env("BOOTH_NO_REALTIME", "1"),
+            Duration::from_secs(20),
+        );
+        (out.status.code().expect("exit code"), text(&out.stdout))
+    };
+    struct Cleanup<'a>(&'a dyn Fn(&str) -> (i32, String), PathBuf);
+    impl Drop for Cleanup<'_> {
+        fn drop(&mut self) {
+            let _ = (self.0)("stop");
+            let _ = fs::remove_file(&self.1);
+        }
+    }
+    let _cleanup = Cleanup(&script, PathBuf::from(format!("/var/run/booth/{name}.pid")));
+
+    assert_eq!(script("status").0, 3, "LSB: not running");
+    let (rc, out) = script("start");
+    assert_eq!(rc, 0, "start: {out}");
+    let (rc, out) = script("status");
+    assert_eq!(rc, 0, "status: {out}");
+    assert!(out.contains("arbitrator 127.0.0.1"), "{out}");
+    assert_eq!(script("reload").0, 0);
+    assert_eq!(script("restart").0, 0);
+    assert_eq!(script("status").0, 0);
+    assert_eq!(script("stop").0, 0);
+    assert_eq!(script("status").0, 3);
+    assert_eq!(script("stop").0, 0, "stop is idempotent");
+    assert_eq!(script("bogus").0, 2, "LSB: invalid argument");
+}
+
+/// service-runnable against stand-ins for crm_simulate, crm_resource,
+/// crm_ticket and logger that print what the test chooses.
+#[test]
+fn service_runnable_decides_from_the_simulation() {
+    let dir = TempDir::new("eco-runnable");
+    let bin = dir.path().join("bin");
+    fs::create_dir_all(&bin).unwrap();
+    let fake = |name: &str, body: &str| {
+        let p = bin.join(name);
+        fs::write(&p, format!("#!/bin/sh\n{body}\n")).unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let log = dir.path().join("log");
+    fake("crm_simulate", "cat \"$FAKE_SIM\"");
+    fake(
+        "crm_resource",
+        "case \"$*\" in *target-role*) printf '%s\\n' \"$FAKE_ROLE\" ;; *) printf '%s\\n' \"$FAKE_LIST\" ;; esac",
+    );
+    fake("crm_ticket", "printf '%s\\n' \"$FAKE_STANDBY\"");
+    fake("logger", &format!("echo \"$*\" >> {}", log.display()));
+    let sim = dir.path().join("sim");
+    let run = |sim_text: &str, role: &str, standby: &str| -> i32 {
+        fs::write(&sim, sim_text).unwrap();
+        let path = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        Command::new(src("init/service-runnable"))
+            .arg("db8")
+            .current_dir(dir.path())
+            .env("PATH", path)
+            .env("BOOTH_TICKET", "ticket-db8")
+            .env("BOOTH_CONF_PATH", "/etc/booth/booth.conf")
+            .env("FAKE_SIM", &sim)
+            .env("FAKE_ROLE", role)
+            .env("FAKE_STANDBY", standby)
+            .env("FAKE_LIST", " db8\t(ocf:heartbeat:Dummy):\tStopped")
+            .status()
+            .unwrap()
+            .code()
+            .unwrap()
+    };
+    let started = "Current cluster status:\n  * db8\t(ocf:heartbeat:Dummy):\t Stopped\n\
+                   Revised Cluster Status:\n  * db8\t(ocf:heartbeat:Dummy):\t Started node1\n";
+    let stopped = "Current cluster status:\n  * db8\t(ocf:heartbeat:Dummy):\t Started node1\n\
+                   Revised Cluster Status:\n  * db8\t(ocf:heartbeat:Dummy):\t Stopped\n";
+    assert_eq!(run(started, "", "false"), 0, "starts after the grant");
+    assert_eq!(run(stopped, "Stopped", "false"), 0, "stopped on purpose");
+    assert_eq!(run(stopped, "", "true"), 0, "ticket in standby");
+    assert_eq!(run(stopped, "", "false"), 1, "cannot run here");
+    // The temporary simulation file is removed.
+    let left: Vec<_> = fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with("booth-check."))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Without the resource among the primitives, the refusal is logged.
+    fake("crm_resource", "exit 0");
+    assert_eq!(run(stopped, "", "false"), 1);
+    let logged = fs::read_to_string(&log).unwrap();
+    assert!(logged.contains("booth-script"), "{logged}");
+    assert!(logged.contains("is not a primitive"), "{logged}");
+}

@@ -361,6 +361,19 @@ impl Engine {
             );
             return None;
         }
+        // DIFF: the start-up fence covers our own candidacy too: before we
+        // know every member's view we may have forgotten a lease we
+        // acknowledged. Only re-taking a lease our own CIB says we hold is
+        // allowed (a restarted leader must not lose its ticket for it).
+        let tk = &self.tickets[i];
+        let fenced = tk.vote_fence.is_some_and(|f| f > now);
+        if fenced && !(tk.leader == Leader::Member(self.me) || tk.is_granted) {
+            info!(
+                "{}: not starting elections yet: started too recently to know every lease",
+                tk.cfg.name
+            );
+            return None;
+        }
         let tk = &mut self.tickets[i];
         if tk.election_end.is_some_and(|e| e > now) {
             return Some(false);

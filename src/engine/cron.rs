@@ -389,7 +389,8 @@ impl Engine {
             if tk.state != State::Candidate {
                 tk.save_committed();
             }
-            tk.current_term = tk.current_term.wrapping_add(1);
+            // Saturating: a (crafted) term at the top must not wrap to 0.
+            tk.current_term = tk.current_term.saturating_add(1);
         }
         tk.election_end = Some(now + tk.cfg.timeout);
         tk.in_election = true;

@@ -1322,3 +1322,19 @@ fn auto_attr_prereq_gates_failover_elections() {
     n.run_until(70_000);
     assert!(n.granted_at(1, "T"), "it may once the attribute is set");
 }
+
+#[test]
+fn the_highest_term_does_not_wrap() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    // A heartbeat from B in the last possible term; then B vanishes and A
+    // campaigns: its term must not wrap to 0.
+    let c = clock(n.now);
+    let _ = n
+        .e_mut(0)
+        .handle_packet(c, 1, &msg(1001, OP_HEARTBEAT, 1001, u32::MAX, 20));
+    n.drain(0);
+    assert_eq!(n.e(0).ticket_view(0).term, u32::MAX);
+    n.kill(1);
+    n.run_until(n.now + 60_000);
+    assert_eq!(n.e(0).ticket_view(0).term, u32::MAX);
+}

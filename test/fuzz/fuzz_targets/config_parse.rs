@@ -12,7 +12,8 @@ struct Literal;
 
 impl Resolver for Literal {
     fn resolve(&self, host: &str) -> Result<IpAddr, String> {
-        host.parse().map_err(|_| format!("can't find IP for the host \"{host}\""))
+        host.parse()
+            .map_err(|_| format!("can't find IP for the host \"{host}\""))
     }
 }
 

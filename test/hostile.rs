@@ -828,3 +828,84 @@ fn unknown_site_user_is_a_startup_error() {
     let out = c.command(LEADER).stderr(Stdio::piped()).output().unwrap();
     assert_eq!(out.status.code(), Some(1), "{out:?}");
 }
+
+// ---------------------------------------------------------------------------
+// Geo attributes from clients (items 10, 15)
+
+/// A raw attribute request: ticket, name and value fields filled exactly
+/// with the given bytes (no NUL added when a field is full).
+fn attr_request(cmd: u32, ticket: &[u8], name: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut h = Header::new(cmd, 0);
+    h.length = (HEADER_LEN + wire::ATTR_BODY_LEN) as u32;
+    let mut out = h.encode().to_vec();
+    for (field, len) in [(ticket, 64), (name, 64), (value, 128)] {
+        let mut f = field.to_vec();
+        f.resize(len, 0);
+        out.extend_from_slice(&f);
+    }
+    out
+}
+
+fn attr_result(c: &Cluster, req: &[u8]) -> u32 {
+    let mut s = connect(c, LEADER);
+    s.write_all(req).unwrap();
+    read_reply(&mut s).0.result
+}
+
+/// Item 15: an attribute whose name or value fills its field without a
+/// terminating NUL was stored anyway by C (reading past the field). Here
+/// the set fails and nothing is stored.
+#[test]
+fn attr_set_with_unterminated_fields_is_refused() {
+    let mut c = Cluster::granted("attr-long", false);
+    for (name, value) in [
+        (vec![b'N'; 64], b"v".to_vec()),
+        (b"n".to_vec(), vec![b'V'; 128]),
+    ] {
+        let r = attr_result(&c, &attr_request(ATTR_SET, b"ticketA", &name, &value));
+        assert_ne!(r, RLT_SUCCESS, "{}", code_to_string(r));
+    }
+    let mut s = connect(&c, LEADER);
+    s.write_all(&attr_request(ATTR_LIST, b"ticketA", b"", b""))
+        .unwrap();
+    let (_, text) = read_reply(&mut s);
+    let text = String::from_utf8_lossy(&text);
+    assert!(!text.contains("NNNN") && !text.contains("VVVV"), "{text}");
+    c.assert_unchanged();
+}
+
+/// Item 10: attribute names and values with shell syntax were pasted into
+/// a shell command by C. No shell is run here: the words stay data.
+#[test]
+fn attr_values_with_shell_syntax_stay_data() {
+    let mut c = Cluster::granted("attr-shell", false);
+    let marker = c.dir.join("pwned");
+    let m = marker.display().to_string();
+    let payloads = [
+        format!("';touch {m};'"),
+        format!("$(touch {m})"),
+        format!("`touch {m}`"),
+    ];
+    for p in &payloads {
+        // As the value, and (where it fits) as the name.
+        let r = attr_result(&c, &attr_request(ATTR_SET, b"ticketA", b"a", p.as_bytes()));
+        assert!(
+            matches!(r, RLT_SUCCESS | RLT_ASYNC | RLT_SYNC_FAIL),
+            "{}",
+            code_to_string(r)
+        );
+        if p.len() < 64 {
+            attr_result(&c, &attr_request(ATTR_SET, b"ticketA", p.as_bytes(), b"v"));
+        }
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(!marker.exists(), "a shell ran an attribute value");
+    // The values were stored verbatim.
+    let mut s = connect(&c, LEADER);
+    s.write_all(&attr_request(ATTR_LIST, b"ticketA", b"", b""))
+        .unwrap();
+    let (_, text) = read_reply(&mut s);
+    let text = String::from_utf8_lossy(&text);
+    assert!(text.contains(&format!("$(touch {m})")), "{text}");
+    c.assert_unchanged();
+}

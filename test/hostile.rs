@@ -84,6 +84,11 @@ struct Cluster {
 
 impl Cluster {
     fn new(name: &str, auth: bool) -> Cluster {
+        Cluster::with_key(name, auth.then_some(KEY))
+    }
+
+    /// A cluster with the given key file content, or without authentication.
+    fn with_key(name: &str, key: Option<&[u8]>) -> Cluster {
         let dir = std::env::temp_dir().join(format!("booth-hostile-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -92,9 +97,9 @@ impl Cluster {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
         let mut extra = String::new();
-        if auth {
+        if let Some(key) = key {
             let keyfile = dir.join("authkey");
-            std::fs::write(&keyfile, KEY).unwrap();
+            std::fs::write(&keyfile, key).unwrap();
             std::fs::set_permissions(&keyfile, std::fs::Permissions::from_mode(0o600)).unwrap();
             extra = format!("authfile = {}\n", keyfile.display());
         }
@@ -113,7 +118,7 @@ impl Cluster {
             conf,
             port,
             cfg,
-            key: auth.then(|| AuthKey::new(KEY).unwrap()),
+            key: key.map(|k| AuthKey::new(k).unwrap()),
             daemons: vec![None, None, None],
             peer: None,
         }
@@ -149,7 +154,11 @@ impl Cluster {
     /// Site 1 and the arbitrator running, the test on site 2's socket, and
     /// ticketA granted to site 1.
     fn granted(name: &str, auth: bool) -> Cluster {
-        let mut c = Cluster::new(name, auth);
+        Cluster::granted_with_key(name, auth.then_some(KEY))
+    }
+
+    fn granted_with_key(name: &str, key: Option<&[u8]>) -> Cluster {
+        let mut c = Cluster::with_key(name, key);
         let peer = UdpSocket::bind(format!("{}:{}", addr(ME), c.port)).unwrap();
         peer.set_read_timeout(Some(Duration::from_millis(200)))
             .unwrap();
@@ -721,6 +730,33 @@ fn auth_rejects_replays_within_the_window() {
     c.send(LEADER, &raw);
     c.assert_unchanged();
     assert!(c.log(ARBITRATOR).contains("failed to authenticate"));
+}
+
+/// Item 13: C silently disables authentication when the key's first byte
+/// is 0x00. Here such a key authenticates like any other: unsigned and
+/// wrongly signed datagrams are refused, client requests need the key.
+#[test]
+fn auth_key_starting_with_nul_still_authenticates() {
+    let key = b"\0zero-first-byte-key-0123456789";
+    let mut c = Cluster::granted_with_key("auth-nul-key", Some(key));
+    let term = c.heartbeat().body.term;
+    let id = c.id(ME);
+    let claim = ticket_msg(OP_HEARTBEAT, id, id, term + 10);
+    let plain = wire::encode_ticket_msg(&claim, None).unwrap();
+    let d = c.send_and_count(LEADER, &plain);
+    assert_eq!(
+        (d.recv, d.authfail + d.error, d.invalid),
+        (1, 1, 0),
+        "{d:?}"
+    );
+    let other = AuthKey::new(b"not-the-cluster-key-at-all").unwrap();
+    let now = Timestamp::from_system_time(SystemTime::now());
+    let wrong = wire::encode_ticket_msg(&claim, Some((&other, now))).unwrap();
+    assert_eq!(c.send_and_count(LEADER, &wrong), counted(1, 0, 1, 0));
+    let mut s = connect(&c, LEADER);
+    s.write_all(&request(CMD_REVOKE, "ticketA")).unwrap();
+    assert_eq!(read_reply(&mut s).0.result, RLT_AUTH);
+    c.assert_unchanged();
 }
 
 /// A correctly signed message from site 2 is accepted (the checks above

@@ -822,8 +822,20 @@ fn is_root() -> bool {
         == Some("0")
 }
 
-/// Started as root, the daemon runs as the configured site-user and
-/// site-group with no supplementary groups.
+fn ids_of(pid: u32) -> (Vec<String>, Vec<String>, String) {
+    let words = |f: &str| -> Vec<String> {
+        status_field(pid, f)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect()
+    };
+    (words("Uid:"), words("Gid:"), status_field(pid, "Groups:"))
+}
+
+/// Started as root, a site runs as the configured site-user and
+/// site-group, an arbitrator as arbitrator-user and arbitrator-group
+/// (C ignored both values, item 6, and never used the arbitrator ones,
+/// item 14), with no supplementary groups.
 #[test]
 fn daemon_runs_as_site_user_without_supplementary_groups() {
     if !is_root() {
@@ -834,17 +846,23 @@ fn daemon_runs_as_site_user_without_supplementary_groups() {
     let conf = std::fs::read_to_string(&c.conf).unwrap();
     std::fs::write(
         &c.conf,
-        format!("site-user = nobody\nsite-group = 65534\n{conf}"),
+        format!(
+            "site-user = daemon\nsite-group = daemon\n\
+             arbitrator-user = nobody\narbitrator-group = 65534\n{conf}"
+        ),
     )
     .unwrap();
     c.start(LEADER);
-    let pid = c.daemons[LEADER].as_ref().unwrap().id();
-    // The daemon process itself (the child of `boothd daemon -S`).
-    let uid = status_field(pid, "Uid:");
-    let gid = status_field(pid, "Gid:");
-    assert_eq!(uid.split_whitespace().collect::<Vec<_>>(), ["65534"; 4]);
-    assert_eq!(gid.split_whitespace().collect::<Vec<_>>(), ["65534"; 4]);
-    assert_eq!(status_field(pid, "Groups:"), "");
+    c.start(ARBITRATOR);
+    // `daemon -S` stays in the foreground: the child is the daemon.
+    let (uid, gid, groups) = ids_of(c.daemons[LEADER].as_ref().unwrap().id());
+    assert_eq!(uid, ["1"; 4]);
+    assert_eq!(gid, ["1"; 4]);
+    assert_eq!(groups, "");
+    let (uid, gid, groups) = ids_of(c.daemons[ARBITRATOR].as_ref().unwrap().id());
+    assert_eq!(uid, ["65534"; 4]);
+    assert_eq!(gid, ["65534"; 4]);
+    assert_eq!(groups, "");
 }
 
 /// An unknown run-as user is a start-up error, not uid 4294967294.

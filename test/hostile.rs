@@ -595,6 +595,41 @@ fn tcp_partial_requests() {
     }
 }
 
+/// Requests that can never be valid: bad magic, a `length` beyond the
+/// daemon's 1024-byte buffer or below a header, and an unknown command.
+/// The connection is closed (or, for the unknown command, answered with
+/// RLT_INVALID_ARG) and the daemon goes on.
+#[test]
+fn tcp_bad_requests_are_closed_or_refused() {
+    let mut c = Cluster::granted("tcp-bad", false);
+    let good = request(CMD_LIST, "");
+    let mut cases = Vec::new();
+    let mut b = good.clone();
+    b[12..16].copy_from_slice(&0xdead_beefu32.to_be_bytes());
+    cases.push(b);
+    for length in [0u32, 47, 1025, u32::MAX] {
+        let mut b = good.clone();
+        b[24..28].copy_from_slice(&length.to_be_bytes());
+        cases.push(b);
+    }
+    cases.push(vec![0xFF; 2000]);
+    for (i, bytes) in cases.iter().enumerate() {
+        let mut s = connect(&c, LEADER);
+        let _ = s.write_all(bytes);
+        let mut buf = [0u8; 64];
+        match s.read(&mut buf) {
+            Ok(0) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {}
+            other => panic!("case {i}: expected the connection closed, got {other:?}"),
+        }
+    }
+    let mut s = connect(&c, LEADER);
+    s.write_all(&request(0x1234_5678, "ticketA")).unwrap();
+    let (h, _) = read_reply(&mut s);
+    assert_eq!(h.result, RLT_INVALID_ARG);
+    c.assert_unchanged();
+}
+
 /// A client that sends a whole request and shuts its write side down
 /// still gets the reply (C booth drops it, item 40).
 #[test]

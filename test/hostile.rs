@@ -425,9 +425,7 @@ fn vote_for_no_one_from_a_non_leader() {
         let bytes = c.message(OP_REQ_VOTE, c.id(ME), NO_ONE, t);
         c.send_and_count(LEADER, &bytes);
     }
-    // A vote for nobody from the arbitrator's id sent from its own
-    // address cannot be sent from here; the leader must still be the
-    // leader, and keep renewing.
+    // The leader is still the leader, and keeps renewing.
     c.assert_unchanged();
     let term_after = c.heartbeat().body.term;
     assert!(term_after >= term);

@@ -3,6 +3,7 @@
 #   make            build the release binary
 #   make check      the whole test suite (format, lints, unit and integration tests)
 #   make demo       a local demo cluster (see README)
+#   make fuzz       run each fuzz target for FUZZ_SECONDS (needs cargo-fuzz)
 #   make install    install the binary (with its booth and geostore names),
 #                   man pages, example configuration, systemd units, init
 #                   script, OCF agent, example handler and booth-keygen
@@ -17,6 +18,13 @@ BIN         := target/release/boothd
 # Where the C booth packages put things: configuration and the init script
 # under SYSCONFDIR, everything else (units and the OCF agent too) under
 # PREFIX.
+
+# Fuzzing (test/fuzz is a cargo-fuzz crate of its own). cargo-fuzz wants a
+# nightly compiler for its -Z flags; RUSTC_BOOTSTRAP lets a stable one do.
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS := wire_datagram wire_request client_reply config_parse engine
+FUZZ         := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
+
 SBINDIR     := $(DESTDIR)$(PREFIX)/sbin
 MAN8DIR     := $(DESTDIR)$(PREFIX)/share/man/man8
 DATADIR     := $(DESTDIR)$(PREFIX)/share/booth
@@ -35,14 +43,14 @@ SUBST_SBIN  = sed 's|/usr/sbin/boothd|$(PREFIX)/sbin/boothd|g'
 MANPAGES    := boothd.8 geostore.8 booth-keygen.8
 UNITS       := booth@.service booth-arbitrator.service
 
-.PHONY: all build check fmt-check clippy test demo install uninstall clean
+.PHONY: all build check fmt-check clippy test fuzz fuzz-replay demo install uninstall clean
 
 all: build
 
 build:
 	$(CARGO) build --release --locked
 
-check: fmt-check clippy test
+check: fmt-check clippy test fuzz-replay
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -52,6 +60,26 @@ clippy:
 
 test:
 	$(CARGO) test --locked --all-targets
+
+# Each target runs FUZZ_SECONDS; new inputs go to test/fuzz/corpus-run/
+# (not committed), the committed seeds in test/fuzz/corpus/ are read too.
+fuzz:
+	$(FUZZ) build --fuzz-dir test/fuzz -O
+	@for t in $(FUZZ_TARGETS); do \
+		mkdir -p test/fuzz/corpus-run/$$t; \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; \
+		$(FUZZ) run --fuzz-dir test/fuzz -O $$t test/fuzz/corpus-run/$$t test/fuzz/corpus/$$t \
+			-- -max_total_time=$(FUZZ_SECONDS) || exit 1; \
+	done
+
+# Replays the committed corpus through every target once (no fuzzing);
+# skipped when cargo-fuzz is not installed.
+fuzz-replay:
+	@if $(CARGO) fuzz --version >/dev/null 2>&1; then \
+		for t in $(FUZZ_TARGETS); do \
+			$(FUZZ) run --fuzz-dir test/fuzz -O $$t test/fuzz/corpus/$$t -- -runs=0 || exit 1; \
+		done; \
+	else echo "cargo-fuzz not installed: corpus replay skipped"; fi
 
 demo: build
 	@test/demo.sh $(BIN)

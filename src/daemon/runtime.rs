@@ -115,6 +115,7 @@ enum Phase {
 
 struct Client {
     stream: TcpStream,
+    accepted_at: Ms,
     inbuf: Vec<u8>,
     out: Vec<u8>,
     phase: Phase,
@@ -613,7 +614,7 @@ impl Daemon {
         loop {
             match self.tcp.accept() {
                 Ok((mut stream, peer)) => {
-                    if self.clients.len() >= MAX_CLIENTS {
+                    if self.clients.len() >= MAX_CLIENTS && !self.evict_idle_client() {
                         warn!("too many client connections, refusing {peer}");
                         continue;
                     }
@@ -629,10 +630,12 @@ impl Daemon {
                     }
                     let deadline = self.now_ms() + CLIENT_READ_DEADLINE;
                     let timer = self.timers.insert(deadline, TimerKind::ClientDeadline(t));
+                    let accepted_at = self.now_ms();
                     self.clients.insert(
                         t,
                         Client {
                             stream,
+                            accepted_at,
                             inbuf: Vec::new(),
                             out: Vec::new(),
                             phase: Phase::Reading,
@@ -648,6 +651,26 @@ impl Daemon {
                     break;
                 }
             }
+        }
+    }
+
+    /// Makes room for a new connection by closing the oldest one that has
+    /// not yet sent a complete request, so that idle connections cannot lock
+    /// administrators out (clients waiting for a grant are kept).
+    fn evict_idle_client(&mut self) -> bool {
+        let oldest = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.phase == Phase::Reading)
+            .min_by_key(|(t, c)| (c.accepted_at, t.0))
+            .map(|(&t, _)| t);
+        match oldest {
+            Some(t) => {
+                debug!("connection table full: closing the oldest idle client");
+                self.close_client(t);
+                true
+            }
+            None => false,
         }
     }
 

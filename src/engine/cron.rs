@@ -190,6 +190,13 @@ impl Engine {
             return;
         }
         tk.start_postpone = false;
+        if tk.vote_fence.is_none_or(|f| f <= now) {
+            if let Some((pref, update, reason)) = tk.deferred_election.take() {
+                self.new_election(i, pref, update, reason);
+                return;
+            }
+        }
+        let tk = &mut self.tickets[i];
         if tk.acks_expected == OP_MY_INDEX {
             // DIFF: the C booth asks once. Members that were not up yet are
             // asked again while our vote fence is up, so that a cluster
@@ -365,14 +372,17 @@ impl Engine {
         // know every member's view we may have forgotten a lease we
         // acknowledged. Only re-taking a lease our own CIB says we hold is
         // allowed (a restarted leader must not lose its ticket for it).
-        let tk = &self.tickets[i];
-        let fenced = tk.vote_fence.is_some_and(|f| f > now);
-        if fenced && !(tk.leader == Leader::Member(self.me) || tk.is_granted) {
+        let tk = &mut self.tickets[i];
+        let fenced = tk.vote_fence.filter(|&f| f > now);
+        let own = tk.leader == Leader::Member(self.me) || tk.is_granted;
+        if let (Some(lifts), false) = (fenced, own) {
             info!(
-                "{}: not starting elections yet: started too recently to know every lease",
+                "{}: election deferred: started too recently to know every lease",
                 tk.cfg.name
             );
-            return None;
+            tk.deferred_election = Some((preference, update_term, reason));
+            tk.next_cron = Some(lifts);
+            return Some(true);
         }
         let tk = &mut self.tickets[i];
         if tk.election_end.is_some_and(|e| e > now) {

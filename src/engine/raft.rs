@@ -153,8 +153,11 @@ impl Engine {
             let others = self.all_bits() & !(1 << self.me);
             let tk = &mut self.tickets[i];
             tk.views_heard |= 1 << from;
-            if tk.views_heard & others == others {
-                tk.vote_fence = None;
+            if tk.views_heard & others == others && tk.vote_fence.take().is_some() {
+                // A deferred election may go ahead now.
+                if tk.deferred_election.is_some() {
+                    tk.next_cron = Some(self.now.mono);
+                }
             }
         }
         self.update_acks(i, &m);

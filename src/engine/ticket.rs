@@ -175,6 +175,9 @@ pub struct Ticket {
     /// (any message carrying the sender's view): once all have spoken, no
     /// lease can be hidden from us and the vote fence lifts.
     pub views_heard: u32,
+    /// An election the start-up fence held back: (preference, update_term,
+    /// reason), started as soon as the fence lifts.
+    pub deferred_election: Option<(Option<usize>, u8, u32)>,
 }
 
 impl Ticket {
@@ -223,6 +226,7 @@ impl Ticket {
             lease_proven: false,
             claims: [None; MAX_MEMBERS],
             views_heard: 0,
+            deferred_election: None,
         }
     }
 

@@ -10,4 +10,5 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod engine;
+pub mod sim;
 pub mod wire;

@@ -1,7 +1,7 @@
 //! Runs the cluster simulator over many seeds (see `booth::sim`).
 //!
 //! Environment:
-//! * `SEEDS=N` — run seeds FIRST_SEED..FIRST_SEED+N (default 16: the
+//! * `SEEDS=N` — run seeds FIRST_SEED..FIRST_SEED+N (default 150: the
 //!   bounded run of `make check`; `make sim` runs 10000);
 //! * `FIRST_SEED=S` — first seed (default 1);
 //! * `SEED=S` — run this one seed and print its trace (replay);
@@ -23,10 +23,13 @@ use std::sync::Mutex;
 use booth::sim::check::Known;
 use booth::sim::{run_seed, Options, SeedReport, Stats, Violation};
 
+/// A number from the environment; unset or empty means none (make passes
+/// empty variables).
 fn env_u64(name: &str) -> Option<u64> {
-    std::env::var(name).ok().map(|v| {
-        v.trim()
-            .parse()
+    let v = std::env::var(name).ok()?;
+    let v = v.trim();
+    (!v.is_empty()).then(|| {
+        v.parse()
             .unwrap_or_else(|_| panic!("{name} must be a number, not {v:?}"))
     })
 }
@@ -187,7 +190,7 @@ fn main() {
     let opts = options();
     if let Some(seed) = env_u64("SEED") {
         let r = run_seed(seed, &opts);
-        let filter = std::env::var("TRACE").ok();
+        let filter = std::env::var("TRACE").ok().filter(|t| !t.is_empty());
         let first = r
             .violations
             .iter()
@@ -206,7 +209,7 @@ fn main() {
         println!("{}", summary_line(&r.stats, n));
         std::process::exit(if n == 0 { 0 } else { 1 });
     }
-    let n = env_u64("SEEDS").unwrap_or(16);
+    let n = env_u64("SEEDS").unwrap_or(150);
     let first = env_u64("FIRST_SEED").unwrap_or(1);
     let threads = env_u64("SIM_THREADS")
         .map(|t| t as usize)

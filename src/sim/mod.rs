@@ -54,3 +54,42 @@ pub struct SeedReport {
 pub fn run_seed(seed: u64, opts: &Options) -> SeedReport {
     scenario::run(seed, opts)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn traced(seed: u64, ticket: Option<&str>) -> SeedReport {
+        let o = Options {
+            trace: true,
+            trace_ticket: ticket.map(str::to_string),
+            ..Options::default()
+        };
+        run_seed(seed, &o)
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_trace() {
+        let a = traced(3, None);
+        let b = traced(3, None);
+        assert!(a.trace.len() > 1000, "a real run: {} lines", a.trace.len());
+        assert_eq!(a.trace, b.trace);
+        assert_eq!(a.stats.sim_ms, b.stats.sim_ms);
+        assert_eq!(a.shape, b.shape);
+        let c = traced(4, None);
+        assert_ne!(a.trace, c.trace);
+        // Tracing does not change the run.
+        let quiet = run_seed(3, &Options::default());
+        assert_eq!(quiet.stats.sim_ms, a.stats.sim_ms);
+        assert_eq!(quiet.stats.counters.messages, a.stats.counters.messages);
+    }
+
+    #[test]
+    fn a_ticket_trace_holds_that_ticket_and_the_faults() {
+        let r = traced(3, Some("tk0"));
+        assert!(!r.trace.is_empty());
+        for l in &r.trace {
+            assert!(l.contains(" tk0") || l.contains(" --- "), "{l}");
+        }
+    }
+}

@@ -548,7 +548,9 @@ impl Driver {
         self.w.run_until(window_end);
         for (t, old_end, deadline) in expect {
             let acquire_after = ms(self.w.cfg.tickets[t].acquire_after);
-            if let Some(at) = self.w.failover_time(t) {
+            if let Some((at, elections)) = self.w.failover_got(t) {
+                let rounds = elections - elections_before[t];
+                self.w.stats.failover_rounds[(rounds as usize).min(7)] += 1;
                 self.w.stats.counters.failovers += 1;
                 self.w.stats.failover.add(at - q);
                 let base = (old_end.max(q as i64) as u64) + acquire_after;

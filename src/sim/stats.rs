@@ -142,6 +142,8 @@ pub struct Stats {
     pub revoke_reply: Dist,
     /// Any -w/-C client (chaos included): request to final answer.
     pub wait_answer: Dist,
+    /// Elections a failover took (index 7: 7 or more).
+    pub failover_rounds: [u64; 8],
     pub counters: Counters,
 }
 
@@ -155,6 +157,9 @@ impl Stats {
         self.grant_commit.merge(&o.grant_commit);
         self.revoke_reply.merge(&o.revoke_reply);
         self.wait_answer.merge(&o.wait_answer);
+        for (a, b) in self.failover_rounds.iter_mut().zip(o.failover_rounds) {
+            *a += b;
+        }
         self.counters.merge(&o.counters);
     }
 

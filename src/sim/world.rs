@@ -208,11 +208,12 @@ pub struct Link {
 }
 
 /// A failover test in progress: the lost site, and per watched ticket the
-/// first time another site's CIB granted it.
+/// first time another site's CIB granted it, with the elections the other
+/// members had started by then.
 #[derive(Debug)]
 struct FailoverWatch {
     victim: usize,
-    tickets: Vec<(usize, Option<u64>)>,
+    tickets: Vec<(usize, Option<(u64, u64)>)>,
 }
 
 /// A grant or revoke client.
@@ -563,8 +564,9 @@ impl World {
     }
 
     fn note_ticket(&self, t: usize, text: impl FnOnce() -> String) {
-        trace::push(Some(&self.ticket_names[t]), || {
-            format!("{} {}", trace::stamp(self.now), text())
+        let name = &self.ticket_names[t];
+        trace::push(Some(name), || {
+            format!("{} {name}: {}", trace::stamp(self.now), text())
         });
     }
 
@@ -870,9 +872,10 @@ impl World {
         };
         trace::push(Some(&msg.body.name), || {
             format!(
-                "{} m{from}->m{to} {what} {} req={} reason={} result={} term={} leader={leader} valid={}",
+                "{} m{from}->m{to} {what} {} {} req={} reason={} result={} term={} leader={leader} valid={}",
                 trace::stamp(self.now),
                 code_to_string(msg.header.cmd),
+                msg.body.name,
                 code_to_string(msg.header.request),
                 code_to_string(msg.header.reason),
                 code_to_string(msg.header.result),
@@ -1269,7 +1272,12 @@ impl World {
         }
         let now = self.now;
         for c in self.clients.values_mut() {
-            if c.cmd == CMD_GRANT && c.ticket == t && c.member == m && c.committed.is_none() {
+            // The grant this client asked for (not a later one after it
+            // failed).
+            let ok = c
+                .answer
+                .is_none_or(|(_, r)| matches!(r, RLT_SUCCESS | RLT_CIB_PENDING));
+            if c.cmd == CMD_GRANT && c.ticket == t && c.member == m && c.committed.is_none() && ok {
                 c.committed = Some(now);
                 if c.due.is_some() {
                     self.stats.grant_commit.add(now - c.issued);
@@ -1281,9 +1289,16 @@ impl World {
         }
         if let Some(fw) = self.failover_watch.as_mut() {
             if fw.victim != m {
+                let victim = fw.victim;
+                let elections = self.elections[t]
+                    .iter()
+                    .enumerate()
+                    .filter(|&(x, _)| x != victim)
+                    .map(|(_, c)| c)
+                    .sum();
                 for (wt, got) in fw.tickets.iter_mut() {
                     if *wt == t && got.is_none() {
-                        *got = Some(now);
+                        *got = Some((now, elections));
                     }
                 }
             }
@@ -1508,12 +1523,18 @@ impl World {
     }
 
     pub fn set_crm(&mut self, m: usize, slow: bool, failing: bool) {
+        if (self.members[m].crm_slow, self.members[m].crm_failing) == (slow, failing) {
+            return;
+        }
         self.note(|| format!("crm_ticket at m{m}: slow={slow} failing={failing}"));
         self.members[m].crm_slow = slow;
         self.members[m].crm_failing = failing;
     }
 
     pub fn set_handler_failing(&mut self, m: usize, failing: bool) {
+        if self.members[m].handler_failing == failing {
+            return;
+        }
         self.note(|| format!("handler at m{m}: failing={failing}"));
         self.members[m].handler_failing = failing;
     }
@@ -1700,6 +1721,12 @@ impl World {
 
     /// When a watched ticket was first granted at another site.
     pub fn failover_time(&self, t: usize) -> Option<u64> {
+        self.failover_got(t).map(|g| g.0)
+    }
+
+    /// When a watched ticket was first granted at another site, and the
+    /// elections the other members had started by then.
+    pub fn failover_got(&self, t: usize) -> Option<(u64, u64)> {
         let fw = self.failover_watch.as_ref()?;
         fw.tickets
             .iter()

@@ -137,27 +137,47 @@ fn summary_line(s: &Stats, violations: usize) -> String {
     )
 }
 
+/// Instances of one known engine bug over the run.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct KnownCount {
+    known: Known,
+    instances: u64,
+    seeds: u64,
+    first: u64,
+    /// The smallest example: (members, tickets, time of the first
+    /// instance, seed).
+    smallest: (usize, usize, u64, u64),
+}
+
 /// Instances of the known engine bugs over the run.
 #[derive(Default)]
 struct KnownTally {
-    /// Per class: instances, seeds, first seed.
-    by: Vec<(Known, u64, u64, u64)>,
+    by: Vec<KnownCount>,
 }
 
 impl KnownTally {
     fn add(&mut self, r: &SeedReport) {
         for k in Known::ALL {
-            let n = r.violations.iter().filter(|v| v.known == Some(k)).count() as u64;
-            if n == 0 {
+            let hits: Vec<&Violation> =
+                r.violations.iter().filter(|v| v.known == Some(k)).collect();
+            let Some(first) = hits.first() else {
                 continue;
-            }
-            match self.by.iter_mut().find(|e| e.0 == k) {
+            };
+            let size = (r.members, r.tickets, first.at, r.seed);
+            match self.by.iter_mut().find(|e| e.known == k) {
                 Some(e) => {
-                    e.1 += n;
-                    e.2 += 1;
-                    e.3 = e.3.min(r.seed);
+                    e.instances += hits.len() as u64;
+                    e.seeds += 1;
+                    e.first = e.first.min(r.seed);
+                    e.smallest = e.smallest.min(size);
                 }
-                None => self.by.push((k, n, 1, r.seed)),
+                None => self.by.push(KnownCount {
+                    known: k,
+                    instances: hits.len() as u64,
+                    seeds: 1,
+                    first: r.seed,
+                    smallest: size,
+                }),
             }
         }
     }
@@ -176,11 +196,16 @@ impl KnownTally {
                 "reported, not counted; STRICT=1 counts them"
             }
         );
-        for (k, n, seeds, first) in by {
+        for e in by {
+            let (members, tickets, at, seed) = e.smallest;
             println!(
-                "  {}: {n} in {seeds} seeds, first {}",
-                k.name(),
-                replay_command(first)
+                "  {}: {} in {} seeds, first {}; smallest {} ({members} members, {tickets} tickets, at {})",
+                e.known.name(),
+                e.instances,
+                e.seeds,
+                replay_command(e.first),
+                replay_command(seed),
+                booth::sim::stats::secs(at)
             );
         }
     }

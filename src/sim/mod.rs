@@ -45,6 +45,9 @@ pub struct SeedReport {
     pub seed: u64,
     /// Members, tickets and timings drawn for the seed.
     pub shape: String,
+    /// Cluster size and tickets, to pick the smallest example of a failure.
+    pub members: usize,
+    pub tickets: usize,
     pub violations: Vec<Violation>,
     pub stats: Stats,
     pub trace: Vec<String>,

@@ -100,6 +100,8 @@ pub fn run(seed: u64, opts: &Options) -> SeedReport {
     SeedReport {
         seed,
         shape,
+        members: w.n(),
+        tickets: w.n_tickets(),
         violations: w.violations,
         stats: w.stats,
         trace,

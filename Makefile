@@ -33,7 +33,7 @@ clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --all-targets --features mutations -- -D warnings
 
-# Includes a bounded simulator run (test/sim.rs, 150 seeds) and the
+# Includes a bounded simulator run (test/sim.rs, 400 seeds) and the
 # deliberately broken engines it must catch (feature "mutations").
 test:
 	$(CARGO) test --locked --all-targets

@@ -1,7 +1,7 @@
 //! Runs the cluster simulator over many seeds (see `booth::sim`).
 //!
 //! Environment:
-//! * `SEEDS=N` — run seeds FIRST_SEED..FIRST_SEED+N (default 150: the
+//! * `SEEDS=N` — run seeds FIRST_SEED..FIRST_SEED+N (default 400: the
 //!   bounded run of `make check`; `make sim` runs 10000);
 //! * `FIRST_SEED=S` — first seed (default 1);
 //! * `SEED=S` — run this one seed and print its trace (replay);
@@ -234,7 +234,7 @@ fn main() {
         println!("{}", summary_line(&r.stats, n));
         std::process::exit(if n == 0 { 0 } else { 1 });
     }
-    let n = env_u64("SEEDS").unwrap_or(150);
+    let n = env_u64("SEEDS").unwrap_or(400);
     let first = env_u64("FIRST_SEED").unwrap_or(1);
     let threads = env_u64("SIM_THREADS")
         .map(|t| t as usize)

@@ -63,6 +63,8 @@ mod tests {
     use super::*;
 
     fn traced(seed: u64, ticket: Option<&str>) -> SeedReport {
+        // With the mutations feature Options has one more field.
+        #[allow(clippy::needless_update)]
         let o = Options {
             trace: true,
             trace_ticket: ticket.map(str::to_string),

@@ -210,8 +210,8 @@ impl Driver {
         }
         self.heal_all();
         self.w.note(|| "final settle".into());
-        let settle_elections: Vec<u64> = (0..self.w.n_tickets())
-            .map(|t| self.w.elections[t].iter().sum())
+        let settle_elections: Vec<usize> = (0..self.w.n_tickets())
+            .map(|t| self.w.election_count(t))
             .collect();
         self.advance(2 * (self.lease_cycle + self.slack) + 4 * self.max_timeout);
         self.final_checks(&settle_elections);
@@ -419,7 +419,7 @@ impl Driver {
             }
         }
         let mut last_due = self.w.now;
-        let before: Vec<u64> = (0..nt).map(|t| self.w.elections[t].iter().sum()).collect();
+        let before: Vec<usize> = (0..nt).map(|t| self.w.election_count(t)).collect();
         for t in chosen {
             let tc = self.w.cfg.tickets[t].clone();
             if self.free(t) {
@@ -455,7 +455,7 @@ impl Driver {
         for (id, c) in late {
             self.w.late_reported(id);
             // Elections run again and again: the known election bugs.
-            let rounds = self.w.elections[c.ticket].iter().sum::<u64>() - before[c.ticket];
+            let rounds = self.w.rounds_since(c.ticket, before[c.ticket], None);
             // In a calm cluster one round decides; more mean the known
             // election bugs.
             let known = (rounds > 1).then_some(Known::ElectionRounds);
@@ -512,8 +512,8 @@ impl Driver {
         });
         self.w
             .watch_failover(victim, expect.iter().map(|e| e.0).collect());
-        let elections_before: Vec<u64> = (0..self.w.n_tickets())
-            .map(|t| self.elections_without(t, victim))
+        let elections_before: Vec<usize> = (0..self.w.n_tickets())
+            .map(|t| self.w.election_count(t))
             .collect();
         match how {
             0 => self.w.crash(victim),
@@ -534,7 +534,7 @@ impl Driver {
             if self.w.failover_time(t).is_some() {
                 continue;
             }
-            let rounds = self.elections_without(t, victim) - elections_before[t];
+            let rounds = self.w.rounds_since(t, elections_before[t], Some(victim));
             // More rounds than the bound allows for, or a site asleep: the
             // known liveness bugs (see check::Known).
             let asleep = (0..n).any(|m| m != victim && self.w.asleep(m, t));
@@ -546,12 +546,15 @@ impl Driver {
                 None
             };
             late.push((t, rounds, known));
+            self.w.stats.counters.failovers_late += 1;
         }
         self.w.run_until(window_end);
         for (t, old_end, deadline) in expect {
             let acquire_after = ms(self.w.cfg.tickets[t].acquire_after);
             if let Some((at, elections)) = self.w.failover_got(t) {
-                let rounds = elections - elections_before[t];
+                let rounds =
+                    self.w
+                        .rounds_between(t, elections_before[t], Some(elections), Some(victim));
                 self.w.stats.failover_rounds[(rounds as usize).min(7)] += 1;
                 self.w.stats.counters.failovers += 1;
                 self.w.stats.failover.add(at - q);
@@ -583,17 +586,7 @@ impl Driver {
         }
     }
 
-    /// Elections started for ticket `t` by members other than `victim`.
-    fn elections_without(&self, t: usize, victim: usize) -> u64 {
-        self.w.elections[t]
-            .iter()
-            .enumerate()
-            .filter(|&(m, _)| m != victim)
-            .map(|(_, c)| c)
-            .sum()
-    }
-
-    fn final_checks(&mut self, settle_elections: &[u64]) {
+    fn final_checks(&mut self, settle_elections: &[usize]) {
         for (t, &settle_elections) in settle_elections.iter().enumerate() {
             if self.w.is_manual(t) {
                 continue;
@@ -619,7 +612,7 @@ impl Driver {
                     })
                     .collect();
                 let asleep = (0..self.n()).any(|m| self.w.asleep(m, t));
-                let rounds = self.w.elections[t].iter().sum::<u64>() - settle_elections;
+                let rounds = self.w.rounds_since(t, settle_elections, None);
                 let two_leaders_adopted = (0..self.n()).any(|m| {
                     self.w.engine(m).is_some_and(|e| {
                         let v = e.ticket_view(t);
@@ -658,7 +651,7 @@ impl Driver {
                     && state != Some(State::Candidate)
                     && self.w.believed_leader(c.member, c.ticket) != Some(c.member);
                 // Or at a candidate whose elections never conclude.
-                let rounds = self.w.elections[c.ticket].iter().sum::<u64>() - c.elections_before;
+                let rounds = self.w.rounds_since(c.ticket, c.elections_before, None);
                 // Or for a manual ticket another site leads as well.
                 let contested = self.w.is_manual(c.ticket)
                     && (0..self.n()).any(|o| {

@@ -88,6 +88,9 @@ pub struct Counters {
     /// Manual tickets granted at two sites at once (allowed by design).
     pub manual_multi_grants: u64,
     pub failovers: u64,
+    /// Failovers (tickets of a lost leader) not granted elsewhere by their
+    /// bound.
+    pub failovers_late: u64,
     /// Grants and revokes issued in calm windows whose bound was checked.
     pub calm_ops: u64,
 }
@@ -120,6 +123,7 @@ impl Counters {
             resumed_expired,
             manual_multi_grants,
             failovers,
+            failovers_late,
             calm_ops
         );
     }
@@ -183,6 +187,11 @@ impl Stats {
         );
         let _ = writeln!(
             s,
+            "failover election rounds (0, 1, ..., 6, 7 or more): {:?}",
+            self.failover_rounds
+        );
+        let _ = writeln!(
+            s,
             "calm grant, request -> final reply: {}",
             self.grant_reply.summary()
         );
@@ -208,8 +217,8 @@ impl Stats {
         );
         let _ = writeln!(
             s,
-            "        {} CIB writes ({} failed), {} handler runs ({} failed), {} grants, {} revokes, {} client answers, {} failovers, {} calm operations",
-            c.cib_writes, c.cib_failures, c.handler_runs, c.handler_failures, c.grants, c.revokes, c.client_answers, c.failovers, c.calm_ops
+            "        {} CIB writes ({} failed), {} handler runs ({} failed), {} grants, {} revokes, {} client answers, {} failovers ({} past the bound), {} calm operations",
+            c.cib_writes, c.cib_failures, c.handler_runs, c.handler_failures, c.grants, c.revokes, c.client_answers, c.failovers, c.failovers_late, c.calm_ops
         );
         let _ = writeln!(
             s,

@@ -213,7 +213,7 @@ pub struct Link {
 #[derive(Debug)]
 struct FailoverWatch {
     victim: usize,
-    tickets: Vec<(usize, Option<(u64, u64)>)>,
+    tickets: Vec<(usize, Option<(u64, usize)>)>,
 }
 
 /// A grant or revoke client.
@@ -235,8 +235,8 @@ pub struct Client {
     pub committed: Option<u64>,
     /// The last reply received.
     pub last_result: Option<u32>,
-    /// Elections started for the ticket (all members) when it was issued.
-    pub elections_before: u64,
+    /// Elections started for the ticket when it was issued.
+    pub elections_before: usize,
     /// Its lateness has been reported already.
     pub late_reported: bool,
     /// Issued in a calm window: the answer is due by this time.
@@ -282,9 +282,9 @@ pub struct World {
     delivering: Option<(usize, u64, u32)>,
     /// Per ticket, per member: first transmission of its latest heartbeat.
     hb_sent: Vec<Vec<u64>>,
-    /// Per ticket, per member: elections started (vote requests broadcast),
-    /// and per ticket the last (member, time) counted.
-    pub elections: Vec<Vec<u64>>,
+    /// Per ticket: every election started (vote request broadcast) as
+    /// (member, term), and the last (member, time) counted.
+    elections: Vec<Vec<(usize, u32)>>,
     last_election: Vec<(usize, u64)>,
     /// Per ticket, per member: the reason of its last vote request.
     vote_reason: Vec<Vec<u32>>,
@@ -366,7 +366,7 @@ impl World {
             resume_watch: None,
             delivering: None,
             hb_sent: vec![vec![0; n]; nt],
-            elections: vec![vec![0; n]; nt],
+            elections: vec![vec![]; nt],
             last_election: vec![(usize::MAX, 0); nt],
             vote_reason: vec![vec![0; n]; nt],
             violations: vec![],
@@ -799,7 +799,7 @@ impl World {
                         && self.last_election[t] != (m, self.now)
                     {
                         self.last_election[t] = (m, self.now);
-                        self.elections[t][m] += 1;
+                        self.elections[t].push((m, msg.body.term));
                     }
                 }
                 self.trace_msg(m, to, &msg, if resend { "resend" } else { "send" });
@@ -1289,16 +1289,9 @@ impl World {
         }
         if let Some(fw) = self.failover_watch.as_mut() {
             if fw.victim != m {
-                let victim = fw.victim;
-                let elections = self.elections[t]
-                    .iter()
-                    .enumerate()
-                    .filter(|&(x, _)| x != victim)
-                    .map(|(_, c)| c)
-                    .sum();
                 for (wt, got) in fw.tickets.iter_mut() {
                     if *wt == t && got.is_none() {
-                        *got = Some((now, elections));
+                        *got = Some((now, self.elections[t].len()));
                     }
                 }
             }
@@ -1587,7 +1580,7 @@ impl World {
                 answer: None,
                 committed: None,
                 last_result: None,
-                elections_before: self.elections[t].iter().sum(),
+                elections_before: self.elections[t].len(),
                 late_reported: false,
                 due,
             },
@@ -1674,7 +1667,7 @@ impl World {
                 self.stats.revoke_reply.add(now - c.issued);
             }
             if now > due && !c.late_reported {
-                let rounds = self.elections[c.ticket].iter().sum::<u64>() - c.elections_before;
+                let rounds = self.rounds_since(c.ticket, c.elections_before, None);
                 let known = (rounds > 1).then_some(Known::ElectionRounds);
                 self.violation_known(
                     Kind::OperationLate,
@@ -1725,13 +1718,52 @@ impl World {
     }
 
     /// When a watched ticket was first granted at another site, and the
-    /// elections the other members had started by then.
-    pub fn failover_got(&self, t: usize) -> Option<(u64, u64)> {
+    /// elections started by then (see `election_count`).
+    pub fn failover_got(&self, t: usize) -> Option<(u64, usize)> {
         let fw = self.failover_watch.as_ref()?;
         fw.tickets
             .iter()
             .find(|(x, _)| *x == t)
             .and_then(|(_, got)| *got)
+    }
+
+    /// Elections started for ticket `t` so far, as a mark for
+    /// `rounds_between`.
+    pub fn election_count(&self, t: usize) -> usize {
+        self.elections[t].len()
+    }
+
+    /// Election rounds for ticket `t` between the marks `from` and `to`
+    /// (now if None), not counting member `except`: the number of terms
+    /// elections were started in, or the most elections one member started
+    /// if that is more (it re-ran in the same term). Several sites
+    /// campaigning at once in one term are one round.
+    pub fn rounds_between(
+        &self,
+        t: usize,
+        from: usize,
+        to: Option<usize>,
+        except: Option<usize>,
+    ) -> u64 {
+        let log = &self.elections[t][from..to.unwrap_or(self.elections[t].len())];
+        let log: Vec<(usize, u32)> = log
+            .iter()
+            .copied()
+            .filter(|&(m, _)| Some(m) != except)
+            .collect();
+        let mut terms: Vec<u32> = log.iter().map(|&(_, term)| term).collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let per_member = (0..self.n())
+            .map(|m| log.iter().filter(|&&(x, _)| x == m).count())
+            .max()
+            .unwrap_or(0);
+        terms.len().max(per_member) as u64
+    }
+
+    /// Election rounds for ticket `t` since the mark `from`.
+    pub fn rounds_since(&self, t: usize, from: usize, except: Option<usize>) -> u64 {
+        self.rounds_between(t, from, None, except)
     }
 
     /// Waiting clients without an answer, connected to a member that is up.

@@ -40,14 +40,15 @@ test:
 	$(CARGO) test --locked --features mutations --test sim_mutations
 
 # The cluster simulator in an optimised build: SEEDS seeds from FIRST_SEED;
-# SEED=n replays one seed with a trace (TRACE=ticket|all, TRACE_LINES=n|all);
+# SEED=n replays one seed with a trace (TRACE=ticket|all, TRACE_LINES=n|all,
+# SHOW=violation-or-known-bug to trace up to that one);
 # MUTATION=name runs a deliberately broken engine; STRICT=1 counts the known
 # engine bugs as violations.
 SEEDS       ?= 10000
 FIRST_SEED  ?= 1
 sim:
 	SEEDS='$(SEEDS)' FIRST_SEED='$(FIRST_SEED)' SEED='$(SEED)' TRACE='$(TRACE)' \
-	TRACE_LINES='$(TRACE_LINES)' MUTATION='$(MUTATION)' STRICT='$(STRICT)' \
+	TRACE_LINES='$(TRACE_LINES)' SHOW='$(SHOW)' MUTATION='$(MUTATION)' STRICT='$(STRICT)' \
 	$(CARGO) test --locked --profile sim $(if $(MUTATION),--features mutations) --test sim
 
 demo: build

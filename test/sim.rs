@@ -7,6 +7,8 @@
 //! * `SEED=S` — run this one seed and print its trace (replay);
 //! * `TRACE=ticket|all` — with SEED, trace this ticket (default: the ticket
 //!   of the first violation, else none);
+//! * `SHOW=name` — with SEED, trace up to the first violation of this kind
+//!   or known bug (e.g. `dual-grant`, `stale-ack`);
 //! * `TRACE_LINES=N|all` — trace lines printed before a violation (300);
 //! * `SIM_THREADS=N` — parallel seeds (default: available cores);
 //! * `MUTATION=name` — run a deliberately broken engine (needs
@@ -199,12 +201,13 @@ impl KnownTally {
         for e in by {
             let (members, tickets, at, seed) = e.smallest;
             println!(
-                "  {}: {} in {} seeds, first {}; smallest {} ({members} members, {tickets} tickets, at {})",
+                "  {}: {} in {} seeds, first seed {}; smallest: {} SHOW={} ({members} members, {tickets} tickets, at {})",
                 e.known.name(),
                 e.instances,
                 e.seeds,
-                replay_command(e.first),
+                e.first,
                 replay_command(seed),
+                e.known.name(),
                 booth::sim::stats::secs(at)
             );
         }
@@ -216,11 +219,18 @@ fn main() {
     if let Some(seed) = env_u64("SEED") {
         let r = run_seed(seed, &opts);
         let filter = std::env::var("TRACE").ok().filter(|t| !t.is_empty());
-        let first = r
-            .violations
-            .iter()
-            .find(|v| counts(v))
-            .or(r.violations.first());
+        let show = std::env::var("SHOW").ok().filter(|s| !s.is_empty());
+        let first = match show {
+            Some(name) => r
+                .violations
+                .iter()
+                .find(|v| v.kind.name() == name || v.known.is_some_and(|k| k.name() == name)),
+            None => r
+                .violations
+                .iter()
+                .find(|v| counts(v))
+                .or(r.violations.first()),
+        };
         if first.is_some() || filter.is_some() {
             print_failure(&r, first, &opts, filter);
         } else {

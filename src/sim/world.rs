@@ -286,8 +286,8 @@ pub struct World {
     /// (member, term), and the last (member, time) counted.
     elections: Vec<Vec<(usize, u32)>>,
     last_election: Vec<(usize, u64)>,
-    /// Per ticket, per member: the reason of its last vote request.
-    vote_reason: Vec<Vec<u32>>,
+    /// Per ticket, per member: the reason and term of its last vote request.
+    vote_reason: Vec<Vec<(u32, u32)>>,
     pub violations: Vec<Violation>,
     pub stats: Stats,
     spins: u64,
@@ -368,7 +368,7 @@ impl World {
             hb_sent: vec![vec![0; n]; nt],
             elections: vec![vec![]; nt],
             last_election: vec![(usize::MAX, 0); nt],
-            vote_reason: vec![vec![0; n]; nt],
+            vote_reason: vec![vec![(0, 0); n]; nt],
             violations: vec![],
             stats: Stats::default(),
             spins: 0,
@@ -792,7 +792,7 @@ impl World {
                         self.hb_sent[t][m] = self.now;
                     }
                     if msg.header.cmd == OP_REQ_VOTE {
-                        self.vote_reason[t][m] = msg.header.reason;
+                        self.vote_reason[t][m] = (msg.header.reason, msg.body.term);
                     }
                     if msg.header.cmd == OP_REQ_VOTE
                         && !resend
@@ -1323,19 +1323,21 @@ impl World {
                 let my_term = self.members[m].cib[t].value.as_ref().map_or(0, |x| x.term);
                 let adopted = self.adopted[t].contains(&(m, my_term))
                     || self.adopted[t].contains(&(o, v.term));
-                let stepdown = self.vote_reason[t][m] == OR_STEPDOWN;
+                // Either won a step-down election in the term of its grant.
+                let stepdown = self.vote_reason[t][m] == (OR_STEPDOWN, my_term)
+                    || self.vote_reason[t][o] == (OR_STEPDOWN, v.term);
                 let booted = self.members[m].booted_at;
                 let forgot = self.acks[t][m].is_some_and(|a| {
                     a.leader == Leader::Member(o) && a.until > now && a.at < booted
                 });
                 let known = if pending {
                     Some(Known::ReleasedBeforeRevoked)
+                } else if adopted {
+                    Some(Known::TermAdopted)
                 } else if stepdown {
                     Some(Known::StepdownOverridesLease)
                 } else if forgot {
                     Some(Known::RestartForgetsAck)
-                } else if adopted {
-                    Some(Known::TermAdopted)
                 } else {
                     None
                 };

@@ -67,18 +67,6 @@ impl Kind {
             Kind::Disagreement => "disagreement",
         }
     }
-
-    /// Safety properties, as opposed to liveness ones.
-    pub fn is_safety(self) -> bool {
-        !matches!(
-            self,
-            Kind::FailoverLate
-                | Kind::OperationLate
-                | Kind::ClientUnanswered
-                | Kind::Disagreement
-                | Kind::Livelock
-        )
-    }
 }
 
 /// Engine bugs the simulator found in the unmodified engine, recognised
@@ -109,10 +97,12 @@ pub enum Known {
     /// their own election after one timeout, split votes re-run in the same
     /// term, or a candidate stuck in an outdated term.
     ElectionRounds,
-    /// A waiting grant client (-w, -C) is never answered because the grant
-    /// was revoked (or the ticket lost) before it completed: the revoke and
-    /// loss paths answer only some of the waiters.
-    GrantWaiterStranded,
+    /// A waiting client is never answered because the ticket was revoked
+    /// or lost before its request completed: the revoke and loss paths
+    /// answer only some of the waiters (a -w/-C grant waiting for its
+    /// commit; a -w revoke delayed behind a broadcast, whose pending revoke
+    /// the loss of the ticket discards).
+    WaiterStranded,
     /// A leader told of a newer term takes that term over without an
     /// election (`leader_behind_peer`, `leader_handle_newer_ticket`) and,
     /// when a before-acquire-handler is configured, never re-acquires: it
@@ -131,16 +121,21 @@ pub enum Known {
     /// the election to another site follows the winner without revoking its
     /// own CIB grant, which then outlives its lease.
     LostReelectionKeepsGrant,
-    /// A site acknowledged a leader's lease, restarted, and (its CIB holding
-    /// an older lease, or none, since followers write the CIB on updates
-    /// only and asynchronously) campaigned for itself when the lease it
-    /// remembered ended: its own vote is not fenced like its votes for
-    /// others, and the lease it had acknowledged still ran.
-    RestartForgetsAck,
     /// A waiting grant of a manual ticket that another site leads as well
     /// (manual tickets take no election) never completes: the other leader
     /// refuses its heartbeats, so the grant gets no majority and no answer.
     ManualGrantStuck,
+    /// A restart forgets the member's commitments: its votes (not kept
+    /// across a restart) and the lease it acknowledged (followers write the
+    /// CIB on updates only, asynchronously, so the CIB may hold an older
+    /// lease or none). The start-up vote fence lasts `expire` and does not
+    /// cover the site's own candidacy. So a vote cast before a restart still
+    /// counts for its candidate (typically one frozen meanwhile, which ends
+    /// its election with the votes that waited in its socket buffer) while
+    /// the restarted voter has voted for, or acknowledged, another site; or
+    /// the restarted site campaigns when the lease it remembers ends, while
+    /// the one it acknowledged still runs.
+    RestartForgetsCommitment,
 }
 
 impl Known {
@@ -150,13 +145,13 @@ impl Known {
         Known::OwnLeaseFromPeer,
         Known::TentativeLease,
         Known::ElectionRounds,
-        Known::GrantWaiterStranded,
+        Known::WaiterStranded,
         Known::TermAdopted,
         Known::StepdownOverridesLease,
         Known::FollowerAsleep,
         Known::LostReelectionKeepsGrant,
-        Known::RestartForgetsAck,
         Known::ManualGrantStuck,
+        Known::RestartForgetsCommitment,
     ];
 
     pub fn name(self) -> &'static str {
@@ -166,13 +161,13 @@ impl Known {
             Known::OwnLeaseFromPeer => "own-lease-from-peer",
             Known::TentativeLease => "tentative-lease",
             Known::ElectionRounds => "election-rounds",
-            Known::GrantWaiterStranded => "grant-waiter-stranded",
+            Known::WaiterStranded => "waiter-stranded",
             Known::TermAdopted => "term-adopted-without-election",
             Known::StepdownOverridesLease => "stepdown-overrides-lease",
             Known::FollowerAsleep => "follower-asleep",
             Known::LostReelectionKeepsGrant => "lost-reelection-keeps-grant",
-            Known::RestartForgetsAck => "restart-forgets-ack",
             Known::ManualGrantStuck => "manual-grant-stuck",
+            Known::RestartForgetsCommitment => "restart-forgets-commitment",
         }
     }
 }

@@ -586,12 +586,28 @@ impl Driver {
         }
     }
 
+    /// Does every member agree with the CIB on who holds ticket `t`?
+    fn agreed(&self, t: usize) -> bool {
+        let holder = self.w.holder_or_writing(t);
+        (0..self.n()).all(|m| self.w.believed_leader(m, t) == holder)
+    }
+
     fn final_checks(&mut self, settle_elections: &[usize]) {
+        // A change that happens to be under way at the end (an election, a
+        // lease ending) must be over a few timeouts later.
+        let disagree: Vec<usize> = (0..self.w.n_tickets())
+            .filter(|&t| !self.w.is_manual(t) && !self.agreed(t))
+            .collect();
+        if !disagree.is_empty() {
+            self.advance(
+                4 * (self.max_timeout + 1000) + 4 * self.timing.max_delay + self.timing.max_crm,
+            );
+        }
         for (t, &settle_elections) in settle_elections.iter().enumerate() {
-            if self.w.is_manual(t) {
+            if self.w.is_manual(t) || !disagree.contains(&t) {
                 continue;
             }
-            let holder = self.w.holder(t);
+            let holder = self.w.holder_or_writing(t);
             let beliefs: Vec<Option<usize>> = (0..self.n())
                 .map(|m| self.w.believed_leader(m, t))
                 .collect();
@@ -641,14 +657,13 @@ impl Driver {
         }
         for (id, c) in self.w.unanswered() {
             if c.waits {
-                // A grant left waiting at a member that neither leads nor
-                // campaigns for the ticket any more.
+                // Left waiting at a member that neither leads nor campaigns
+                // for the ticket any more.
                 let state = self
                     .w
                     .engine(c.member)
                     .map(|e| e.ticket_view(c.ticket).state);
-                let stranded = c.cmd == CMD_GRANT
-                    && state != Some(State::Candidate)
+                let stranded = state != Some(State::Candidate)
                     && self.w.believed_leader(c.member, c.ticket) != Some(c.member);
                 // Or at a candidate whose elections never conclude.
                 let rounds = self.w.rounds_since(c.ticket, c.elections_before, None);
@@ -664,7 +679,7 @@ impl Driver {
                 let known = if contested {
                     Some(Known::ManualGrantStuck)
                 } else if stranded {
-                    Some(Known::GrantWaiterStranded)
+                    Some(Known::WaiterStranded)
                 } else if rounds > check::ELECTION_ROUNDS {
                     Some(Known::ElectionRounds)
                 } else {

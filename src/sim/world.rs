@@ -233,8 +233,6 @@ pub struct Client {
     pub answer: Option<(u64, u32)>,
     /// The CIB grant at the requesting site (grants), for latencies.
     pub committed: Option<u64>,
-    /// The last reply received.
-    pub last_result: Option<u32>,
     /// Elections started for the ticket when it was issued.
     pub elections_before: usize,
     /// Its lateness has been reported already.
@@ -288,6 +286,9 @@ pub struct World {
     last_election: Vec<(usize, u64)>,
     /// Per ticket, per member: the reason and term of its last vote request.
     vote_reason: Vec<Vec<(u32, u32)>>,
+    /// Per ticket: every vote cast, as (voter, its incarnation, term,
+    /// candidate).
+    votes: Vec<std::collections::BTreeSet<(usize, u32, u32, usize)>>,
     pub violations: Vec<Violation>,
     pub stats: Stats,
     spins: u64,
@@ -369,6 +370,7 @@ impl World {
             elections: vec![vec![]; nt],
             last_election: vec![(usize::MAX, 0); nt],
             vote_reason: vec![vec![(0, 0); n]; nt],
+            votes: vec![Default::default(); nt],
             violations: vec![],
             stats: Stats::default(),
             spins: 0,
@@ -451,6 +453,20 @@ impl World {
     /// The site whose CIB holds the ticket granted with its lease running.
     pub fn holder(&self, t: usize) -> Option<usize> {
         (0..self.n()).find(|&m| self.holds(m, t))
+    }
+
+    /// The site holding the ticket in its CIB, or, while its grant is being
+    /// written, the running site that asked for a grant with a running lease.
+    pub fn holder_or_writing(&self, t: usize) -> Option<usize> {
+        self.holder(t).or_else(|| {
+            (0..self.n()).find(|&m| {
+                self.running(m)
+                    && self.members[m].cib[t]
+                        .desired
+                        .as_ref()
+                        .is_some_and(|d| d.granted && d.lease_end > self.now as i64)
+            })
+        })
     }
 
     pub fn holds(&self, m: usize, t: usize) -> bool {
@@ -793,6 +809,15 @@ impl World {
                     }
                     if msg.header.cmd == OP_REQ_VOTE {
                         self.vote_reason[t][m] = (msg.header.reason, msg.body.term);
+                        // A candidate votes for itself.
+                        let vote = (m, self.members[m].incarnation, msg.body.term, m);
+                        self.votes[t].insert(vote);
+                    }
+                    if msg.header.cmd == OP_VOTE_FOR && msg.header.request == OP_REQ_VOTE {
+                        if let Some(c) = self.cfg.member_by_id(msg.body.leader) {
+                            let vote = (m, self.members[m].incarnation, msg.body.term, c.index);
+                            self.votes[t].insert(vote);
+                        }
                     }
                     if msg.header.cmd == OP_REQ_VOTE
                         && !resend
@@ -1330,14 +1355,37 @@ impl World {
                 let forgot = self.acks[t][m].is_some_and(|a| {
                     a.leader == Leader::Member(o) && a.until > now && a.at < booted
                 });
+                // A member voted for both in one term, before and after a
+                // restart; or one of them won its term with a vote cast
+                // before the voter restarted, and the voter has since voted
+                // for, or acknowledged, the other.
+                let twice = self.votes[t].iter().any(|&(v, inc, term, c)| {
+                    c == m
+                        && self.votes[t].iter().any(|&(v2, inc2, term2, c2)| {
+                            v2 == v && inc2 != inc && term2 == term && c2 == o
+                        })
+                });
+                let stale_vote = |win: usize, win_term: u32, other: usize| {
+                    self.votes[t].iter().any(|&(v, inc, term, c)| {
+                        c == win
+                            && term == win_term
+                            && v != win
+                            && inc != self.members[v].incarnation
+                            && (self.acks[t][v].is_some_and(|a| a.leader == Leader::Member(other))
+                                || self.votes[t].iter().any(|&(v2, inc2, _, c2)| {
+                                    v2 == v && inc2 != inc && c2 == other
+                                }))
+                    })
+                };
+                let revoted = twice || stale_vote(m, my_term, o) || stale_vote(o, v.term, m);
                 let known = if pending {
                     Some(Known::ReleasedBeforeRevoked)
+                } else if revoted || forgot {
+                    Some(Known::RestartForgetsCommitment)
                 } else if adopted {
                     Some(Known::TermAdopted)
                 } else if stepdown {
                     Some(Known::StepdownOverridesLease)
-                } else if forgot {
-                    Some(Known::RestartForgetsAck)
                 } else {
                     None
                 };
@@ -1581,7 +1629,6 @@ impl World {
                 redirects: 0,
                 answer: None,
                 committed: None,
-                last_result: None,
                 elections_before: self.elections[t].len(),
                 late_reported: false,
                 due,
@@ -1626,7 +1673,6 @@ impl World {
             )
         });
         let c = self.clients.get_mut(&id).expect("present");
-        c.last_result = Some(result);
         if result == RLT_REDIRECT {
             let target = self.cfg.member_by_id(leader).map(|x| x.index);
             match target {

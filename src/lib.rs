@@ -15,4 +15,5 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod sim;
 pub mod wire;

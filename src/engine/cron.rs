@@ -183,6 +183,7 @@ impl Engine {
     /// C `ticket_cron`.
     pub(super) fn ticket_cron(&mut self, i: usize) {
         let now = self.now.mono;
+        let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];
         if tk.start_postpone && now < self.started_at + tk.cfg.timeout {
             debug!("{}: ticket processing postponed", tk.cfg.name);
@@ -210,8 +211,11 @@ impl Engine {
             }
         }
         let tk = &mut self.tickets[i];
-        let expired_owned =
-            !tk.cfg.is_manual() && tk.is_owned() && tk.term_expires.is_some_and(|e| e <= now);
+        let keep_own = keep_expired && tk.leader == Leader::Member(self.me);
+        let expired_owned = !tk.cfg.is_manual()
+            && !keep_own
+            && tk.is_owned()
+            && tk.term_expires.is_some_and(|e| e <= now);
         if let Some(ns) = tk.next_state.take() {
             self.process_next_state(i, ns);
         } else if expired_owned {
@@ -506,6 +510,7 @@ impl Engine {
     /// C `leader_update_ticket`: a majority acknowledged our heartbeat.
     pub(super) fn leader_update_ticket(&mut self, i: usize) {
         let now = self.now.mono;
+        let from_arrival = mutated!(self, LeaseFromAckArrival);
         let tk = &mut self.tickets[i];
         tk.lease_proven = true;
         if tk.ticket_updated >= 2 {
@@ -518,7 +523,8 @@ impl Engine {
             // first sent, not from when the acks arrived: every member that
             // acknowledged holds the lease at least that long.
             if let Some(sent) = tk.hb_sent_at {
-                let until = sent + tk.cfg.expire;
+                let base = if from_arrival { now } else { sent };
+                let until = base + tk.cfg.expire;
                 tk.term_expires = Some(until);
                 tk.note_claim(self.me, until);
             }
@@ -912,5 +918,26 @@ impl Engine {
         (tk.state == State::Leader && tk.leader == Leader::Member(self.me) && tk.cib_granted)
             .then_some(tk.term_expires)
             .flatten()
+    }
+
+    /// The lease end this member holds as leader on the strength of a
+    /// majority's acknowledgements (an automatic ticket it leads, with its
+    /// latest leadership acknowledged): what the simulator checks against the
+    /// acknowledgements the followers sent. `None` otherwise, including right
+    /// after an election win, whose lease is still tentative.
+    pub fn acknowledged_lease(&self, i: usize) -> Option<Time> {
+        let tk = &self.tickets[i];
+        (tk.state == State::Leader
+            && tk.leader == Leader::Member(self.me)
+            && tk.lease_proven
+            && !tk.cfg.is_manual())
+        .then_some(tk.term_expires)
+        .flatten()
+    }
+
+    /// When the ticket's periodic work is next due (its `next_cron`), for
+    /// checks that a member does not sleep through a leader's loss.
+    pub fn ticket_wakeup(&self, i: usize) -> Option<Time> {
+        self.tickets[i].next_cron
     }
 }

@@ -23,8 +23,26 @@
 //! while let Some(out) = e.poll_output() { execute(out) }
 //! ```
 
+/// `mutated!(self, Variant)`: is the deliberately broken variant switched on?
+/// Without the `mutations` feature it is the constant `false`, so production
+/// builds contain none of the broken code paths.
+#[cfg(feature = "mutations")]
+macro_rules! mutated {
+    ($engine:expr, $m:ident) => {
+        $engine.mutation == Some($crate::engine::Mutation::$m)
+    };
+}
+#[cfg(not(feature = "mutations"))]
+macro_rules! mutated {
+    ($engine:expr, $m:ident) => {
+        false
+    };
+}
+
 mod client;
 mod cron;
+#[cfg(feature = "mutations")]
+mod mutation;
 mod raft;
 mod rng;
 mod ticket;
@@ -40,6 +58,8 @@ use crate::config::{Config, MemberKind};
 use crate::wire::TicketMsg;
 
 pub use client::ListEntry;
+#[cfg(feature = "mutations")]
+pub use mutation::Mutation;
 pub use rng::Rng;
 use ticket::Ticket;
 pub use ticket::{Leader, State};
@@ -191,6 +211,10 @@ pub struct Engine {
     started: bool,
     now: Clock,
     next_run: HandlerRun,
+    /// A deliberately broken variant, for showing that the simulator catches
+    /// it; compiled only into test builds with the `mutations` feature.
+    #[cfg(feature = "mutations")]
+    mutation: Option<Mutation>,
 }
 
 impl Engine {
@@ -215,6 +239,8 @@ impl Engine {
             started: false,
             now: Clock::default(),
             next_run: 1,
+            #[cfg(feature = "mutations")]
+            mutation: None,
         }
     }
 
@@ -410,11 +436,13 @@ impl Engine {
             return;
         }
         let now = self.now.mono;
+        let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let expired: Vec<usize> = self
             .tickets
             .iter()
             .filter(|t| {
                 !t.cfg.is_manual()
+                    && !keep_expired
                     && t.leader == Leader::Member(self.me)
                     && t.term_expires.is_some_and(|e| e <= now)
             })
@@ -463,8 +491,9 @@ impl Engine {
     /// A leader's own lease end is a deadline too, whatever its cron says.
     fn reindex(&mut self, i: usize) {
         let me = Leader::Member(self.me);
+        let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];
-        let expiry = (tk.leader == me && !tk.cfg.is_manual())
+        let expiry = (tk.leader == me && !tk.cfg.is_manual() && !keep_expired)
             .then_some(tk.term_expires)
             .flatten();
         let due = match (tk.next_cron, expiry) {

@@ -340,11 +340,15 @@ impl Engine {
     /// C `become_follower`, with the leader set in the same step.
     pub(super) fn become_follower(&mut self, i: usize, m: &In, leader: Leader) {
         let now = self.now.mono;
+        let copy_term = mutated!(self, TermRegression);
         let tk = &mut self.tickets[i];
         let offered = now + std::time::Duration::from_millis(m.valid_ms);
         tk.term_expires = Some(tk.extended_expiry(leader, offered));
         // DIFF: terms never go backwards (C copies the message's term).
         tk.current_term = tk.current_term.max(m.term);
+        if copy_term {
+            tk.current_term = m.term;
+        }
         tk.state = State::Follower;
         tk.delay_commit = None;
         tk.in_election = false;
@@ -434,6 +438,12 @@ impl Engine {
         if tk.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::Member(m.from) {
             info!("{name}: not voting for {sender} yet: started too recently to know every lease");
             return;
+        }
+        if mutated!(self, DoubleVote) {
+            // Forget this term's vote, so that every candidate gets one.
+            let tk = &mut self.tickets[i];
+            tk.voted_for = None;
+            tk.vote_record = None;
         }
         self.tickets[i].in_election = true;
         if left == 0 {

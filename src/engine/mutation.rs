@@ -1,0 +1,55 @@
+//! Deliberately broken engine variants (feature `mutations`, tests only).
+//!
+//! Each variant removes one safety rule at the exact place the engine applies
+//! it. The simulator's tests switch one on and show that the invariant
+//! checkers catch the result within a bounded number of seeds; a checker that
+//! never fires on a broken engine proves nothing.
+
+use super::Engine;
+
+/// One deliberately broken rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mutation {
+    /// A leader whose lease ran out keeps the ticket (and its CIB grant)
+    /// instead of dropping it at expiry.
+    LeaderKeepsExpiredTicket,
+    /// A member votes for every candidate that asks, several times per term.
+    DoubleVote,
+    /// The leader's lease runs from when the majority of acknowledgements
+    /// arrived rather than from when the heartbeat was sent (the C booth's
+    /// rule), so it outlasts the leases its followers acknowledged.
+    LeaseFromAckArrival,
+    /// A follower copies the term of the leader's message even when it is
+    /// older than its own (the C booth's rule): terms go backwards.
+    TermRegression,
+}
+
+impl Mutation {
+    pub const ALL: [Mutation; 4] = [
+        Mutation::LeaderKeepsExpiredTicket,
+        Mutation::DoubleVote,
+        Mutation::LeaseFromAckArrival,
+        Mutation::TermRegression,
+    ];
+
+    /// Short name, as given on the command line (`MUTATION=...`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutation::LeaderKeepsExpiredTicket => "leader-keeps-expired-ticket",
+            Mutation::DoubleVote => "double-vote",
+            Mutation::LeaseFromAckArrival => "lease-from-ack-arrival",
+            Mutation::TermRegression => "term-regression",
+        }
+    }
+
+    pub fn from_name(s: &str) -> Option<Mutation> {
+        Mutation::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+impl Engine {
+    /// Switches a broken variant on (or back off with `None`).
+    pub fn set_mutation(&mut self, m: Option<Mutation>) {
+        self.mutation = m;
+    }
+}

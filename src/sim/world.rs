@@ -1,0 +1,1841 @@
+//! The simulated cluster: real engines driven in true (virtual) time, with a
+//! network, per-member clocks, each site's CIB behind a crm_ticket that takes
+//! time and can fail, handler runs, and clients. Every step (one delivered
+//! message, one finished CIB write or handler, one engine deadline, one client
+//! request) is followed by the invariant checks of [`super::check`].
+//!
+//! Modelling choices:
+//! * Clocks: member m's monotonic clock reads `true time + mono_offset(m)`,
+//!   its wall clock `WALL0 + true time + wall_offset(m)`; both run at the
+//!   true rate. The checks translate everything to true time.
+//! * Network: per directed link a base delay plus uniform jitter; in chaos
+//!   also loss, duplication, rare delay spikes (reordering) and cut links
+//!   (symmetric or one-way). A message must find its link open both when it
+//!   is sent and when it arrives.
+//! * A frozen (paused) member handles nothing: datagrams wait in its socket
+//!   buffer, which holds `inbox_cap` of them (the rest are dropped, as the
+//!   kernel would); client requests, handler exits and CIB retries wait too.
+//!   On resume its clock has jumped; the waiting events are handled in
+//!   arrival order, then its deadlines.
+//! * CIB: a `WriteCib` starts a crm_ticket run that takes a while; the CIB
+//!   changes only when it completes. A newer write for the same ticket waits
+//!   for the running one and supersedes any older waiting one. A failed run
+//!   leaves the CIB as it was; the daemon re-issues the latest wanted state
+//!   `CIB_RETRY_MS` later. A crash kills a running crm_ticket either before
+//!   or after it changed the CIB (chosen at random); the CIB survives.
+//! * Handlers: each run exits after a random time, with a failure status at
+//!   a random rate while the site's handler is degraded. A stopped run never
+//!   reports.
+//! * Clients talk to a member's daemon directly (no delay); a redirect is
+//!   followed to the named leader (at most 3 times), a client without -w
+//!   gives up at the third intermediate reply, as the C client does.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+
+use super::check::{Ack, Kind, Known, Violation};
+use super::gen::{Setup, WALL0};
+use super::stats::Stats;
+use super::trace;
+use crate::config::{Config, MemberKind};
+use crate::engine::{
+    CibState, CibWrite, ClientId, Clock, Engine, HandlerRun, Leader, Output, Rng, State, Time,
+};
+use crate::wire::codes::*;
+use crate::wire::{TicketMsg, NO_ONE};
+
+/// Delay before the daemon re-runs a failed crm_ticket.
+pub const CIB_RETRY_MS: u64 = 1000;
+/// Result recorded for a client whose connection was closed (member crashed
+/// or not running).
+pub const CLOSED: u32 = u32::MAX;
+/// Steps at one instant after which the run counts as a livelock.
+const SPIN_LIMIT: u64 = 200_000;
+/// Violations kept per run (the first ones matter).
+const MAX_VIOLATIONS: usize = 20;
+
+/// A simulator event at a true instant.
+#[derive(Debug)]
+enum Ev {
+    Deliver {
+        to: usize,
+        from: usize,
+        sent: u64,
+        msg: TicketMsg,
+    },
+    CibDone {
+        m: usize,
+        t: usize,
+        token: u64,
+    },
+    CibRetry {
+        m: usize,
+        t: usize,
+        token: u64,
+    },
+    HandlerExit {
+        m: usize,
+        t: usize,
+        run: HandlerRun,
+        inc: u32,
+        ok: bool,
+    },
+    Resume {
+        m: usize,
+        token: u64,
+    },
+}
+
+struct Scheduled {
+    at: u64,
+    seq: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Scheduled {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.seq) == (o.at, o.seq)
+    }
+}
+impl Eq for Scheduled {}
+impl PartialOrd for Scheduled {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Scheduled {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.seq).cmp(&(o.at, o.seq))
+    }
+}
+
+/// Something a frozen member will handle when it resumes.
+#[derive(Debug)]
+enum Pending {
+    Msg {
+        from: usize,
+        sent: u64,
+        msg: TicketMsg,
+    },
+    HandlerExit {
+        t: usize,
+        run: HandlerRun,
+        ok: bool,
+    },
+    Client(ClientId),
+    CibRetry(usize),
+}
+
+/// One CIB value of a ticket at a site, with what the simulator knows about
+/// it beyond the CIB text: the exact lease it stands for.
+#[derive(Clone, Debug)]
+pub struct CibEntry {
+    pub granted: bool,
+    pub owner: i32,
+    /// Unix seconds in the writer's wall clock.
+    pub expires: i64,
+    pub term: u32,
+    /// True time the lease of a grant ends (for a grant written by an
+    /// engine, exactly the engine's lease end).
+    pub lease_end: i64,
+    /// By when (true time) the member must have asked for a revoke; None
+    /// once that has been reported as violated.
+    pub revoke_by: Option<i64>,
+    /// Read from the CIB at start-up rather than written by this daemon.
+    pub loaded: bool,
+    /// Order in which the daemons asked for their writes.
+    pub seq: u64,
+}
+
+#[derive(Debug)]
+struct Inflight {
+    token: u64,
+    entry: CibEntry,
+    fails: bool,
+}
+
+/// A site's CIB state of one ticket and its crm_ticket pipeline.
+#[derive(Debug, Default)]
+struct CibSlot {
+    /// What `crm_ticket -q` would return now.
+    value: Option<CibEntry>,
+    /// The latest state this daemon asked for (its current incarnation).
+    desired: Option<CibEntry>,
+    inflight: Option<Inflight>,
+    /// A retry of a failed write is scheduled.
+    retry: Option<u64>,
+    /// `desired` has not been started since it last changed.
+    dirty: bool,
+    /// `seq` of the last revoke the daemon asked for (it stays if the
+    /// daemon dies before the revoke is written): a grant in the CIB asked
+    /// for before it has been given up.
+    revoke_seq: u64,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Pause {
+    since: u64,
+    token: u64,
+}
+
+struct MemberState {
+    kind: MemberKind,
+    engine: Option<Engine>,
+    incarnation: u32,
+    paused: Option<Pause>,
+    pending: VecDeque<Pending>,
+    inbox_len: usize,
+    cib: Vec<CibSlot>,
+    /// Handler runs started and not stopped.
+    handlers: Vec<(usize, HandlerRun)>,
+    crm_slow: bool,
+    crm_failing: bool,
+    handler_failing: bool,
+    /// Earliest `revoke_by` of this member's wanted grants (automatic
+    /// tickets), with the ticket.
+    revoke_due: Option<(i64, usize)>,
+    /// When its daemon last started.
+    booted_at: u64,
+}
+
+/// Faults on one directed link, on top of the healthy delay.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Link {
+    pub cut: bool,
+    /// Per mille.
+    pub loss: u64,
+    pub dup: u64,
+}
+
+/// A failover test in progress: the lost site, and per watched ticket the
+/// first time another site's CIB granted it, with the elections the other
+/// members had started by then.
+#[derive(Debug)]
+struct FailoverWatch {
+    victim: usize,
+    tickets: Vec<(usize, Option<(u64, usize)>)>,
+}
+
+/// A grant or revoke client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    pub cmd: u32,
+    pub ticket: usize,
+    pub options: u32,
+    /// The member it is connected to.
+    pub member: usize,
+    pub issued: u64,
+    /// -w or -C: waits for the final answer however long it takes.
+    pub waits: bool,
+    intermediates: u32,
+    redirects: u32,
+    /// Final answer: time and result (`CLOSED` for a closed connection).
+    pub answer: Option<(u64, u32)>,
+    /// The CIB grant at the requesting site (grants), for latencies.
+    pub committed: Option<u64>,
+    /// Elections started for the ticket when it was issued.
+    pub elections_before: usize,
+    /// Its lateness has been reported already.
+    pub late_reported: bool,
+    /// Issued in a calm window: the answer is due by this time.
+    pub due: Option<u64>,
+}
+
+/// The cluster in virtual time.
+pub struct World {
+    pub cfg: Config,
+    pub setup: Setup,
+    pub now: u64,
+    seed: u64,
+    seq: u64,
+    tokens: u64,
+    heap: BinaryHeap<Reverse<Scheduled>>,
+    members: Vec<MemberState>,
+    pub links: Vec<Vec<Link>>,
+    /// Per mille of messages delayed by up to `spike_ms` more (reordering).
+    pub spike_rate: u64,
+    pub spike_ms: u64,
+    net_rng: Rng,
+    cib_rng: Rng,
+    handler_rng: Rng,
+    pub clients: BTreeMap<ClientId, Client>,
+    next_client: ClientId,
+    ticket_names: Vec<String>,
+    ticket_index: BTreeMap<String, usize>,
+    /// Per ticket, per member: the lease it last acknowledged.
+    acks: Vec<Vec<Option<Ack>>>,
+    /// Per member, per ticket: last term seen in this process lifetime.
+    last_term: Vec<Vec<u32>>,
+    /// Per member, per ticket: last proven lease end checked (true time).
+    last_lease: Vec<Vec<Option<u64>>>,
+    /// Per member, per ticket: its state after its last step.
+    last_state: Vec<Vec<State>>,
+    /// Per ticket: (member, term) pairs where the member took the term over
+    /// as leader without an election (it stayed leader while its term
+    /// rose): the known `TermAdopted` bug.
+    adopted: Vec<Vec<(usize, u32)>>,
+    /// A resumed member's first engine call must revoke these tickets first.
+    resume_watch: Option<(usize, Vec<usize>)>,
+    /// The message being handled: sender, send time, command.
+    delivering: Option<(usize, u64, u32)>,
+    /// Per ticket, per member: first transmission of its latest heartbeat.
+    hb_sent: Vec<Vec<u64>>,
+    /// Per ticket: every election started (vote request broadcast) as
+    /// (member, term), and the last (member, time) counted.
+    elections: Vec<Vec<(usize, u32)>>,
+    last_election: Vec<(usize, u64)>,
+    /// Per ticket, per member: the reason and term of its last vote request.
+    vote_reason: Vec<Vec<(u32, u32)>>,
+    /// Per ticket: every vote cast, as (voter, its incarnation, term,
+    /// candidate).
+    votes: Vec<std::collections::BTreeSet<(usize, u32, u32, usize)>>,
+    pub violations: Vec<Violation>,
+    pub stats: Stats,
+    spins: u64,
+    spin_at: u64,
+    /// A livelock stops the run.
+    pub aborted: bool,
+    /// Failover test in progress.
+    failover_watch: Option<FailoverWatch>,
+    #[cfg(feature = "mutations")]
+    mutation: Option<crate::engine::Mutation>,
+}
+
+/// SplitMix-style mixing of a seed with small integers.
+pub fn mix(seed: u64, a: u64, b: u64) -> u64 {
+    let mut r = Rng::new(seed ^ a.rotate_left(17) ^ b.rotate_left(41) ^ 0xB007_5EED);
+    r.next_u64()
+}
+
+fn pick(rng: &mut Rng, (lo, hi): (u64, u64)) -> u64 {
+    lo + rng.below(hi.saturating_sub(lo) + 1)
+}
+
+impl World {
+    pub fn new(setup: Setup, seed: u64) -> World {
+        let cfg = setup.cfg.clone();
+        let n = cfg.members.len();
+        let nt = cfg.tickets.len();
+        let members = setup
+            .members
+            .iter()
+            .map(|p| MemberState {
+                kind: p.kind,
+                engine: None,
+                incarnation: 0,
+                paused: None,
+                pending: VecDeque::new(),
+                inbox_len: 0,
+                cib: (0..nt).map(|_| CibSlot::default()).collect(),
+                handlers: vec![],
+                crm_slow: false,
+                crm_failing: false,
+                handler_failing: false,
+                revoke_due: None,
+                booted_at: 0,
+            })
+            .collect();
+        let ticket_names: Vec<String> = cfg.tickets.iter().map(|t| t.name.clone()).collect();
+        let ticket_index = ticket_names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.clone(), i))
+            .collect();
+        World {
+            setup,
+            now: 0,
+            seed,
+            seq: 0,
+            tokens: 0,
+            heap: BinaryHeap::new(),
+            members,
+            links: vec![vec![Link::default(); n]; n],
+            spike_rate: 0,
+            spike_ms: 0,
+            net_rng: Rng::new(mix(seed, 1, 0)),
+            cib_rng: Rng::new(mix(seed, 2, 0)),
+            handler_rng: Rng::new(mix(seed, 3, 0)),
+            clients: BTreeMap::new(),
+            next_client: 1,
+            ticket_names,
+            ticket_index,
+            acks: vec![vec![None; n]; nt],
+            last_term: vec![vec![0; nt]; n],
+            last_lease: vec![vec![None; nt]; n],
+            last_state: vec![vec![State::Init; nt]; n],
+            adopted: vec![vec![]; nt],
+            resume_watch: None,
+            delivering: None,
+            hb_sent: vec![vec![0; n]; nt],
+            elections: vec![vec![]; nt],
+            last_election: vec![(usize::MAX, 0); nt],
+            vote_reason: vec![vec![(0, 0); n]; nt],
+            votes: vec![Default::default(); nt],
+            violations: vec![],
+            stats: Stats::default(),
+            spins: 0,
+            spin_at: u64::MAX,
+            aborted: false,
+            failover_watch: None,
+            #[cfg(feature = "mutations")]
+            mutation: None,
+            cfg,
+        }
+    }
+
+    /// Runs every engine of this world with a deliberately broken rule.
+    #[cfg(feature = "mutations")]
+    pub fn set_mutation(&mut self, m: Option<crate::engine::Mutation>) {
+        self.mutation = m;
+    }
+
+    // ----- queries -------------------------------------------------------
+
+    pub fn n(&self) -> usize {
+        self.members.len()
+    }
+
+    pub fn n_tickets(&self) -> usize {
+        self.ticket_names.len()
+    }
+
+    pub fn ticket_name(&self, t: usize) -> &str {
+        &self.ticket_names[t]
+    }
+
+    pub fn is_site(&self, m: usize) -> bool {
+        self.members[m].kind == MemberKind::Site
+    }
+
+    pub fn is_manual(&self, t: usize) -> bool {
+        self.cfg.tickets[t].is_manual()
+    }
+
+    pub fn up(&self, m: usize) -> bool {
+        self.members[m].engine.is_some()
+    }
+
+    pub fn paused(&self, m: usize) -> bool {
+        self.members[m].paused.is_some()
+    }
+
+    pub fn running(&self, m: usize) -> bool {
+        self.up(m) && !self.paused(m)
+    }
+
+    pub fn engine(&self, m: usize) -> Option<&Engine> {
+        self.members[m].engine.as_ref()
+    }
+
+    /// The member's clock now.
+    pub fn clock(&self, m: usize) -> Clock {
+        let p = &self.setup.members[m];
+        Clock::new(
+            Time(self.now + p.mono_offset_ms),
+            WALL0 + self.now as i64 + p.wall_offset_ms,
+        )
+    }
+
+    /// A member's monotonic instant as true time.
+    pub fn to_true(&self, m: usize, t: Time) -> u64 {
+        self.mono_to_true(m, t)
+    }
+
+    fn mono_to_true(&self, m: usize, t: Time) -> u64 {
+        t.0.saturating_sub(self.setup.members[m].mono_offset_ms)
+    }
+
+    /// True time of a CIB `expires` (Unix seconds) written or read at `m`.
+    fn expires_to_true(&self, m: usize, expires: i64) -> i64 {
+        expires * 1000 - WALL0 - self.setup.members[m].wall_offset_ms
+    }
+
+    /// The site whose CIB holds the ticket granted with its lease running.
+    pub fn holder(&self, t: usize) -> Option<usize> {
+        (0..self.n()).find(|&m| self.holds(m, t))
+    }
+
+    /// The site holding the ticket in its CIB, or, while its grant is being
+    /// written, the running site that asked for a grant with a running lease.
+    pub fn holder_or_writing(&self, t: usize) -> Option<usize> {
+        self.holder(t).or_else(|| {
+            (0..self.n()).find(|&m| {
+                self.running(m)
+                    && self.members[m].cib[t]
+                        .desired
+                        .as_ref()
+                        .is_some_and(|d| d.granted && d.lease_end > self.now as i64)
+            })
+        })
+    }
+
+    pub fn holds(&self, m: usize, t: usize) -> bool {
+        self.members[m].cib[t]
+            .value
+            .as_ref()
+            .is_some_and(|v| v.granted && v.lease_end > self.now as i64)
+    }
+
+    /// The CIB grant's lease end at `m` (true time), if granted.
+    pub fn cib_lease_end(&self, m: usize, t: usize) -> Option<i64> {
+        self.members[m].cib[t]
+            .value
+            .as_ref()
+            .filter(|v| v.granted)
+            .map(|v| v.lease_end)
+    }
+
+    /// Marks a calm client's lateness as reported.
+    pub fn late_reported(&mut self, id: ClientId) {
+        if let Some(c) = self.clients.get_mut(&id) {
+            c.late_reported = true;
+        }
+    }
+
+    /// Did some member lead ticket `t` in `term` without an election (the
+    /// known term-adopted bug)?
+    pub fn adopted_term(&self, t: usize, term: u32) -> bool {
+        self.adopted[t].iter().any(|&(_, x)| x == term)
+    }
+
+    /// Member `m` (running) follows a leader whose lease ended more than
+    /// acquire-after ago, and will not look at the ticket again before
+    /// another second has passed: the known follower-asleep bug.
+    pub fn asleep(&self, m: usize, t: usize) -> bool {
+        let Some(e) = self.engine(m).filter(|_| self.running(m)) else {
+            return false;
+        };
+        let v = e.ticket_view(t);
+        let aa = self.cfg.tickets[t].acquire_after.as_millis() as u64;
+        let Some(end) = v.term_expires.map(|x| self.mono_to_true(m, x)) else {
+            return false;
+        };
+        v.state == State::Follower
+            && v.leader.member().is_some()
+            && end + aa < self.now
+            && e.ticket_wakeup(t)
+                .is_none_or(|w| self.mono_to_true(m, w) > self.now + 1000)
+    }
+
+    /// Who member `m` believes holds the ticket (None if down or nobody).
+    pub fn believed_leader(&self, m: usize, t: usize) -> Option<usize> {
+        self.engine(m)
+            .and_then(|e| e.ticket_view(t).leader.member())
+    }
+
+    // ----- scheduling ----------------------------------------------------
+
+    fn schedule(&mut self, at: u64, ev: Ev) {
+        self.seq += 1;
+        self.heap.push(Reverse(Scheduled {
+            at,
+            seq: self.seq,
+            ev,
+        }));
+    }
+
+    fn token(&mut self) -> u64 {
+        self.tokens += 1;
+        self.tokens
+    }
+
+    pub fn violation(&mut self, kind: Kind, ticket: Option<usize>, detail: String) {
+        self.violation_known(kind, None, ticket, detail);
+    }
+
+    /// A violation, possibly an instance of a known engine bug.
+    pub fn violation_known(
+        &mut self,
+        kind: Kind,
+        known: Option<Known>,
+        ticket: Option<usize>,
+        detail: String,
+    ) {
+        let ticket = ticket.map(|t| self.ticket_names[t].clone());
+        trace::push(ticket.as_deref(), || {
+            format!(
+                "{} !!! VIOLATION {}{}: {}",
+                trace::stamp(self.now),
+                kind.name(),
+                known.map_or(String::new(), |k| format!(" [known: {}]", k.name())),
+                detail
+            )
+        });
+        if self.violations.len() < MAX_VIOLATIONS {
+            self.violations.push(Violation {
+                kind,
+                known,
+                at: self.now,
+                ticket,
+                detail,
+            });
+        }
+    }
+
+    /// Writes a line about the cluster (faults, phases) into the trace.
+    pub fn note(&self, text: impl FnOnce() -> String) {
+        trace::push(None, || {
+            format!("{} --- {}", trace::stamp(self.now), text())
+        });
+    }
+
+    fn note_ticket(&self, t: usize, text: impl FnOnce() -> String) {
+        let name = &self.ticket_names[t];
+        trace::push(Some(name), || {
+            format!("{} {name}: {}", trace::stamp(self.now), text())
+        });
+    }
+
+    /// The earliest engine deadline of a running member, as true time.
+    fn next_deadline(&self) -> Option<(u64, usize)> {
+        let mut best: Option<(u64, usize)> = None;
+        for (m, ms) in self.members.iter().enumerate() {
+            if ms.paused.is_some() {
+                continue;
+            }
+            if let Some(d) = ms.engine.as_ref().and_then(|e| e.next_deadline()) {
+                let t = self.mono_to_true(m, d).max(self.now);
+                if best.is_none_or(|(b, _)| t < b) {
+                    best = Some((t, m));
+                }
+            }
+        }
+        best
+    }
+
+    /// Runs until the true time `until`, one step at a time.
+    pub fn run_until(&mut self, until: u64) {
+        while !self.aborted {
+            let ev_at = self.heap.peek().map(|Reverse(s)| s.at);
+            let dl = self.next_deadline();
+            let t = match (ev_at, dl) {
+                (Some(a), Some((b, _))) => a.min(b),
+                (Some(a), None) => a,
+                (None, Some((b, _))) => b,
+                (None, None) => break,
+            };
+            if t > until {
+                break;
+            }
+            self.now = self.now.max(t);
+            if self.now == self.spin_at {
+                self.spins += 1;
+                if self.spins > SPIN_LIMIT {
+                    self.violation(
+                        Kind::Livelock,
+                        None,
+                        format!("{SPIN_LIMIT} steps without time advancing"),
+                    );
+                    self.aborted = true;
+                    break;
+                }
+            } else {
+                (self.spin_at, self.spins) = (self.now, 0);
+            }
+            if ev_at == Some(t) {
+                let Reverse(s) = self.heap.pop().expect("peeked");
+                self.process(s.ev);
+            } else if let Some((_, m)) = dl {
+                self.call(m, |e, c| e.handle_timeout(c));
+            }
+            self.check_revokes();
+        }
+        self.now = self.now.max(until);
+        self.check_revokes();
+    }
+
+    fn process(&mut self, ev: Ev) {
+        match ev {
+            Ev::Deliver {
+                to,
+                from,
+                sent,
+                msg,
+            } => {
+                if self.links[from][to].cut {
+                    self.trace_msg(from, to, &msg, "lost (link cut in flight)");
+                    self.stats.counters.lost += 1;
+                    return;
+                }
+                if !self.up(to) {
+                    self.stats.counters.dropped_at_dead += 1;
+                    return;
+                }
+                if self.paused(to) {
+                    let ms = &mut self.members[to];
+                    if ms.inbox_len < self.setup.members[to].inbox_cap {
+                        ms.inbox_len += 1;
+                        ms.pending.push_back(Pending::Msg { from, sent, msg });
+                    } else {
+                        self.stats.counters.dropped_full_buffer += 1;
+                        self.trace_msg(from, to, &msg, "dropped (frozen, buffer full)");
+                    }
+                    return;
+                }
+                self.deliver(to, from, sent, msg);
+            }
+            Ev::CibDone { m, t, token } => self.cib_done(m, t, token),
+            Ev::CibRetry { m, t, token } => self.cib_retry(m, t, token),
+            Ev::HandlerExit { m, t, run, inc, ok } => {
+                let ms = &mut self.members[m];
+                if ms.engine.is_none() || ms.incarnation != inc {
+                    return;
+                }
+                let Some(p) = ms.handlers.iter().position(|&h| h == (t, run)) else {
+                    return;
+                };
+                if ms.paused.is_some() {
+                    ms.pending.push_back(Pending::HandlerExit { t, run, ok });
+                    return;
+                }
+                ms.handlers.swap_remove(p);
+                self.handler_exit(m, t, run, ok);
+            }
+            Ev::Resume { m, token } => self.resume(m, token),
+        }
+    }
+
+    fn deliver(&mut self, to: usize, from: usize, sent: u64, msg: TicketMsg) {
+        self.trace_msg(from, to, &msg, "recv");
+        self.delivering = Some((from, sent, msg.header.cmd));
+        self.call(to, |e, c| {
+            let _ = e.handle_packet(c, from, &msg);
+        });
+        self.delivering = None;
+    }
+
+    fn handler_exit(&mut self, m: usize, t: usize, run: HandlerRun, ok: bool) {
+        self.note_ticket(t, || format!("m{m} handler run {run} exits ok={ok}"));
+        if !ok {
+            self.stats.counters.handler_failures += 1;
+        }
+        self.call(m, |e, c| e.handle_handler_exit(c, t, run, ok));
+    }
+
+    /// One engine call at member `m`, then its outputs and the per-member
+    /// checks.
+    fn call(&mut self, m: usize, f: impl FnOnce(&mut Engine, Clock)) {
+        let clock = self.clock(m);
+        trace::context(self.now, m);
+        let Some(e) = self.members[m].engine.as_mut() else {
+            return;
+        };
+        f(e, clock);
+        self.drain(m);
+        self.after_call(m);
+    }
+
+    /// Which ticket an output concerns.
+    fn output_ticket(&self, o: &Output) -> Option<usize> {
+        match o {
+            Output::Send { msg, .. } | Output::ClientReply { msg, .. } => {
+                self.ticket_index.get(&msg.body.name).copied()
+            }
+            Output::WriteCib(w) => self.ticket_index.get(&w.ticket).copied(),
+            Output::RunHandler { ticket, .. } | Output::StopHandler { ticket, .. } => Some(*ticket),
+            Output::StoreAttr { ticket, .. } => self.ticket_index.get(ticket).copied(),
+        }
+    }
+
+    fn drain(&mut self, m: usize) {
+        let mut watch = match self.resume_watch.take() {
+            Some((wm, v)) if wm == m => Some(v),
+            other => {
+                self.resume_watch = other;
+                None
+            }
+        };
+        while let Some(o) = self.members[m]
+            .engine
+            .as_mut()
+            .and_then(|e| e.poll_output())
+        {
+            if let Some(w) = watch.as_mut() {
+                // Stopping the acquire handler is bookkeeping and a failure
+                // reply to a waiting client says nothing about holding the
+                // ticket: neither is an action as its holder.
+                let t = match &o {
+                    Output::StopHandler { .. } => None,
+                    Output::ClientReply { msg, .. } if msg.header.result != RLT_SUCCESS => None,
+                    o => self.output_ticket(o).filter(|t| w.contains(t)),
+                };
+                if let Some(t) = t {
+                    w.retain(|&x| x != t);
+                    if !matches!(&o, Output::WriteCib(cw) if !cw.granted) {
+                        let d = self.members[m].cib[t].desired.as_ref();
+                        let (by, loaded) =
+                            d.map_or((0, false), |d| (d.revoke_by.unwrap_or(0), d.loaded));
+                        let (known, belief) = self.kept_grant(m, t, by, loaded);
+                        self.violation_known(
+                            Kind::ResumeNotRevokeFirst,
+                            known,
+                            Some(t),
+                            format!(
+                                "m{m} resumed with an expired grant; its first action for the ticket was {} (engine: {belief})",
+                                describe(&o)
+                            ),
+                        );
+                    }
+                }
+            }
+            self.output(m, o);
+        }
+        if let Some(w) = watch {
+            for t in w {
+                let d = self.members[m].cib[t].desired.as_ref();
+                let (by, loaded) = d.map_or((0, false), |d| (d.revoke_by.unwrap_or(0), d.loaded));
+                let (known, belief) = self.kept_grant(m, t, by, loaded);
+                self.violation_known(
+                    Kind::ResumeNotRevokeFirst,
+                    known,
+                    Some(t),
+                    format!("m{m} resumed with an expired grant and did not revoke it on its first event (engine: {belief})"),
+                );
+            }
+        }
+    }
+
+    fn output(&mut self, m: usize, o: Output) {
+        match o {
+            Output::Send { to, msg, resend } => {
+                if msg.header.cmd == OP_ACK
+                    && matches!(msg.header.request, OP_HEARTBEAT | OP_UPDATE)
+                {
+                    self.record_ack(m, to, &msg);
+                }
+                if let Some(&t) = self.ticket_index.get(&msg.body.name) {
+                    if msg.header.cmd == OP_HEARTBEAT && !resend {
+                        self.hb_sent[t][m] = self.now;
+                    }
+                    if msg.header.cmd == OP_REQ_VOTE {
+                        self.vote_reason[t][m] = (msg.header.reason, msg.body.term);
+                        // A candidate votes for itself.
+                        let vote = (m, self.members[m].incarnation, msg.body.term, m);
+                        self.votes[t].insert(vote);
+                    }
+                    if msg.header.cmd == OP_VOTE_FOR && msg.header.request == OP_REQ_VOTE {
+                        if let Some(c) = self.cfg.member_by_id(msg.body.leader) {
+                            let vote = (m, self.members[m].incarnation, msg.body.term, c.index);
+                            self.votes[t].insert(vote);
+                        }
+                    }
+                    if msg.header.cmd == OP_REQ_VOTE
+                        && !resend
+                        && self.last_election[t] != (m, self.now)
+                    {
+                        self.last_election[t] = (m, self.now);
+                        self.elections[t].push((m, msg.body.term));
+                    }
+                }
+                self.trace_msg(m, to, &msg, if resend { "resend" } else { "send" });
+                self.transmit(m, to, msg);
+            }
+            Output::WriteCib(w) => self.write_cib(m, w),
+            Output::RunHandler { ticket, run, .. } => {
+                self.stats.counters.handler_runs += 1;
+                let dur = pick(&mut self.handler_rng, self.setup.members[m].handler_ms);
+                let ok = !(self.members[m].handler_failing
+                    && self.handler_rng.below(1000) < self.setup.chaos.handler_fail);
+                self.note_ticket(ticket, || format!("m{m} handler run {run} starts"));
+                self.members[m].handlers.push((ticket, run));
+                let inc = self.members[m].incarnation;
+                self.schedule(
+                    self.now + dur,
+                    Ev::HandlerExit {
+                        m,
+                        t: ticket,
+                        run,
+                        inc,
+                        ok,
+                    },
+                );
+            }
+            Output::StopHandler { ticket, run } => {
+                self.note_ticket(ticket, || format!("m{m} handler run {run} stopped"));
+                self.members[m].handlers.retain(|&h| h != (ticket, run));
+            }
+            Output::ClientReply { client, msg, last } => {
+                self.client_reply(m, client, msg.header.result, last, msg.body.leader)
+            }
+            Output::StoreAttr { .. } => {}
+        }
+    }
+
+    fn record_ack(&mut self, m: usize, to: usize, msg: &TicketMsg) {
+        let Some(&t) = self.ticket_index.get(&msg.body.name) else {
+            return;
+        };
+        let Some(v) = self.engine(m).map(|e| e.ticket_view(t)) else {
+            return;
+        };
+        let until = v.term_expires.map_or(0, |x| self.mono_to_true(m, x));
+        let acked_sent = match self.delivering {
+            Some((from, sent, cmd)) if from == to && matches!(cmd, OP_HEARTBEAT | OP_UPDATE) => {
+                sent
+            }
+            _ => u64::MAX,
+        };
+        self.acks[t][m] = Some(Ack {
+            leader: v.leader,
+            term: v.term,
+            until,
+            acked_sent,
+            at: self.now,
+        });
+    }
+
+    fn trace_msg(&self, from: usize, to: usize, msg: &TicketMsg, what: &str) {
+        if !trace::on() {
+            return;
+        }
+        let leader = match msg.body.leader {
+            NO_ONE => "none".to_string(),
+            id => self
+                .cfg
+                .member_by_id(id)
+                .map_or(format!("{id:#x}"), |m| format!("m{}", m.index)),
+        };
+        trace::push(Some(&msg.body.name), || {
+            format!(
+                "{} m{from}->m{to} {what} {} {} req={} reason={} result={} term={} leader={leader} valid={}",
+                trace::stamp(self.now),
+                code_to_string(msg.header.cmd),
+                msg.body.name,
+                code_to_string(msg.header.request),
+                code_to_string(msg.header.reason),
+                code_to_string(msg.header.result),
+                msg.body.term,
+                msg.body.term_valid_for
+            )
+        });
+    }
+
+    fn transmit(&mut self, from: usize, to: usize, msg: TicketMsg) {
+        self.stats.counters.messages += 1;
+        let link = self.links[from][to];
+        if link.cut {
+            self.stats.counters.lost += 1;
+            self.trace_msg(from, to, &msg, "lost (link cut)");
+            return;
+        }
+        if link.loss > 0 && self.net_rng.below(1000) < link.loss {
+            self.stats.counters.lost += 1;
+            self.trace_msg(from, to, &msg, "lost");
+            return;
+        }
+        let copies = if link.dup > 0 && self.net_rng.below(1000) < link.dup {
+            self.stats.counters.duplicated += 1;
+            2
+        } else {
+            1
+        };
+        for _ in 0..copies {
+            let mut delay = self.setup.net.base_ms[from][to]
+                + self.net_rng.below(self.setup.net.jitter_ms[from][to] + 1);
+            if self.spike_rate > 0 && self.net_rng.below(1000) < self.spike_rate {
+                delay += self.net_rng.below(self.spike_ms + 1);
+            }
+            self.schedule(
+                self.now + delay,
+                Ev::Deliver {
+                    to,
+                    from,
+                    sent: self.now,
+                    msg: msg.clone(),
+                },
+            );
+        }
+    }
+
+    // ----- per-step checks -----------------------------------------------
+
+    /// Terms and proven leases of member `m` after one of its steps.
+    fn after_call(&mut self, m: usize) {
+        let Some(e) = self.members[m].engine.as_ref() else {
+            return;
+        };
+        let views: Vec<(u32, State, Option<Time>)> = (0..self.ticket_names.len())
+            .map(|t| {
+                let v = e.ticket_view(t);
+                (v.term, v.state, e.acknowledged_lease(t))
+            })
+            .collect();
+        for (t, (term, state, lease)) in views.into_iter().enumerate() {
+            let last = self.last_term[m][t];
+            if term < last {
+                self.violation(
+                    Kind::TermBackwards,
+                    Some(t),
+                    format!("m{m}: term went from {last} back to {term}"),
+                );
+            }
+            if state == State::Leader
+                && self.last_state[m][t] == State::Leader
+                && term > last
+                && !self.adopted[t].contains(&(m, term))
+            {
+                self.adopted[t].push((m, term));
+            }
+            self.last_term[m][t] = term;
+            self.last_state[m][t] = state;
+            if self.is_manual(t) {
+                continue;
+            }
+            let lease = lease.map(|l| self.mono_to_true(m, l));
+            if lease == self.last_lease[m][t] {
+                continue;
+            }
+            self.last_lease[m][t] = lease;
+            let Some(until) = lease else {
+                continue;
+            };
+            let backing: Vec<usize> = (0..self.n())
+                .filter(|&o| {
+                    o == m
+                        || self.acks[t][o]
+                            .is_some_and(|a| a.leader == Leader::Member(m) && a.until >= until)
+                })
+                .collect();
+            if backing.len() * 2 <= self.n() {
+                // Acks of an earlier heartbeat than the one the lease is
+                // counted from: the known stale-ack bug.
+                let hb = self.hb_sent[t][m];
+                let with_stale = (0..self.n())
+                    .filter(|&o| {
+                        o == m
+                            || self.acks[t][o].is_some_and(|a| {
+                                a.leader == Leader::Member(m)
+                                    && (a.until >= until || a.acked_sent < hb)
+                            })
+                    })
+                    .count();
+                let stolen = self.adopted[t].iter().any(|&(_, x)| x == term);
+                let known = if with_stale * 2 > self.n() {
+                    Some(Known::StaleAck)
+                } else if stolen {
+                    Some(Known::TermAdopted)
+                } else {
+                    None
+                };
+                let acks: Vec<String> = (0..self.n())
+                    .map(|o| match self.acks[t][o] {
+                        Some(a) => format!(
+                            "m{o}: {:?} term {} until {} (acking a message sent at {})",
+                            a.leader, a.term, a.until, a.acked_sent as i64
+                        ),
+                        None => format!("m{o}: -"),
+                    })
+                    .collect();
+                self.violation_known(
+                    Kind::LeaseBeyondAcks,
+                    known,
+                    Some(t),
+                    format!(
+                        "leader m{m} (term {term}) holds a lease until {until}, acknowledged only by {backing:?} [{}]",
+                        acks.join("; ")
+                    ),
+                );
+            }
+        }
+    }
+
+    /// How long a majority of the running members (`m` included) go on
+    /// holding a lease for leader `m`, by their current views: until then no
+    /// other site can be elected.
+    fn view_backed(&self, m: usize, t: usize) -> i64 {
+        let mut v: Vec<i64> = (0..self.n())
+            .map(|o| match self.engine(o).map(|e| e.ticket_view(t)) {
+                Some(v) if v.leader == Leader::Member(m) => v
+                    .term_expires
+                    .map_or(i64::MIN, |x| self.mono_to_true(o, x) as i64),
+                _ => i64::MIN,
+            })
+            .collect();
+        v.sort_unstable_by(|a, b| b.cmp(a));
+        v[self.n() / 2]
+    }
+
+    /// When member `m` must have asked for the revoke of its wanted grant of
+    /// ticket `t`: at the end of the lease it wrote; for a grant it found in
+    /// the CIB at start-up, at the end of the lease the CIB records or, if
+    /// later, when a majority stops holding a lease for it (it may learn of a
+    /// lease its previous run was granted from its peers).
+    fn revoke_deadline(&self, m: usize, t: usize) -> Option<i64> {
+        let d = self.members[m].cib[t].desired.as_ref()?;
+        let by = d.revoke_by.filter(|_| d.granted)?;
+        Some(if d.loaded {
+            by.max(self.view_backed(m, t))
+        } else {
+            by
+        })
+    }
+
+    /// Every running site must have asked for the revoke of a grant by the
+    /// end of its lease.
+    fn check_revokes(&mut self) {
+        let now = self.now as i64;
+        for m in 0..self.n() {
+            if !self.running(m) {
+                continue;
+            }
+            while let Some((due, t)) = self.members[m].revoke_due.filter(|d| d.0 < now) {
+                let by = self.revoke_deadline(m, t).unwrap_or(due);
+                let d = self.members[m].cib[t]
+                    .desired
+                    .as_mut()
+                    .expect("a wanted grant is due");
+                if by >= now {
+                    d.revoke_by = Some(by);
+                } else {
+                    d.revoke_by = None;
+                    let loaded = d.loaded;
+                    let (known, belief) = self.kept_grant(m, t, by, loaded);
+                    self.violation_known(
+                        Kind::GrantNotRevoked,
+                        known,
+                        Some(t),
+                        format!(
+                            "m{m} still wants the ticket granted in its CIB {}ms after the lease ended at {by} ({}; engine: {belief})",
+                            now - by,
+                            if loaded { "grant read from the CIB at start-up" } else { "grant written by this daemon" },
+                        ),
+                    );
+                }
+                self.refresh_revoke_due(m);
+            }
+        }
+    }
+
+    /// Why running member `m` keeps a grant of ticket `t` whose lease ended
+    /// at `by`: the known bug it is an instance of, if any, and what the
+    /// engine believes.
+    fn kept_grant(&self, m: usize, t: usize, by: i64, loaded: bool) -> (Option<Known>, String) {
+        let Some(e) = self.engine(m) else {
+            return (None, "down".into());
+        };
+        let v = e.ticket_view(t);
+        let lease = v.term_expires.map(|x| self.mono_to_true(m, x) as i64);
+        let believes = v.leader == Leader::Member(m) && lease.is_some_and(|l| l > by);
+        let unproven = e.acknowledged_lease(t).is_none();
+        let known = if believes && unproven && loaded && v.state != State::Leader {
+            Some(Known::OwnLeaseFromPeer)
+        } else if believes && unproven {
+            Some(Known::TentativeLease)
+        } else if v.state == State::Follower && v.leader.member().is_some_and(|x| x != m) {
+            Some(Known::LostReelectionKeepsGrant)
+        } else {
+            None
+        };
+        let belief = format!(
+            "{} leader {:?} term {} lease until {:?}",
+            v.state.as_str(),
+            v.leader,
+            v.term,
+            lease
+        );
+        (known, belief)
+    }
+
+    fn refresh_revoke_due(&mut self, m: usize) {
+        let mut due: Option<(i64, usize)> = None;
+        for (t, s) in self.members[m].cib.iter().enumerate() {
+            if self.cfg.tickets[t].is_manual() {
+                continue;
+            }
+            if let Some(by) = s
+                .desired
+                .as_ref()
+                .filter(|d| d.granted)
+                .and_then(|d| d.revoke_by)
+            {
+                if due.is_none_or(|(b, _)| by < b) {
+                    due = Some((by, t));
+                }
+            }
+        }
+        self.members[m].revoke_due = due;
+    }
+
+    // ----- CIB -----------------------------------------------------------
+
+    fn write_cib(&mut self, m: usize, w: CibWrite) {
+        let Some(&t) = self.ticket_index.get(&w.ticket) else {
+            return;
+        };
+        let mut lease_end = self.expires_to_true(m, w.expires);
+        if w.granted {
+            let te = self.engine(m).and_then(|e| e.ticket_view(t).term_expires);
+            match te {
+                Some(te) => {
+                    let end = self.mono_to_true(m, te) as i64;
+                    let wall = WALL0 + end + self.setup.members[m].wall_offset_ms;
+                    let expect = (wall + 500).div_euclid(1000);
+                    if expect != w.expires && !self.is_manual(t) {
+                        self.violation(
+                            Kind::CibExpiresMismatch,
+                            Some(t),
+                            format!(
+                                "m{m} writes expires={} but its lease ends at {end} (wall {expect})",
+                                w.expires
+                            ),
+                        );
+                    }
+                    lease_end = end;
+                }
+                None if !self.is_manual(t) => self.violation(
+                    Kind::CibExpiresMismatch,
+                    Some(t),
+                    format!("m{m} writes a grant without a lease end"),
+                ),
+                None => {}
+            }
+        }
+        let entry = CibEntry {
+            granted: w.granted,
+            owner: w.owner,
+            expires: w.expires,
+            term: w.term,
+            lease_end,
+            revoke_by: Some(lease_end),
+            loaded: false,
+            seq: self.token(),
+        };
+        let seq = entry.seq;
+        self.note_ticket(t, || {
+            format!(
+                "m{m} CIB write requested: granted={} owner={:#x} expires={} term={} (lease end {})",
+                w.granted, w.owner, w.expires, w.term, lease_end
+            )
+        });
+        self.stats.counters.cib_writes += 1;
+        let slot = &mut self.members[m].cib[t];
+        slot.desired = Some(entry);
+        if !w.granted {
+            slot.revoke_seq = seq;
+        }
+        if slot.inflight.is_none() && slot.retry.is_none() {
+            self.cib_start(m, t);
+        } else {
+            slot.dirty = true;
+        }
+        self.refresh_revoke_due(m);
+    }
+
+    fn cib_start(&mut self, m: usize, t: usize) {
+        let Some(entry) = self.members[m].cib[t].desired.clone() else {
+            return;
+        };
+        let range = if self.members[m].crm_slow {
+            self.setup.chaos.slow_crm_ms
+        } else {
+            self.setup.members[m].crm_ms
+        };
+        let dur = pick(&mut self.cib_rng, range);
+        let fails =
+            self.members[m].crm_failing && self.cib_rng.below(1000) < self.setup.chaos.crm_fail;
+        let token = self.token();
+        let slot = &mut self.members[m].cib[t];
+        slot.inflight = Some(Inflight {
+            token,
+            entry,
+            fails,
+        });
+        slot.dirty = false;
+        self.schedule(self.now + dur, Ev::CibDone { m, t, token });
+    }
+
+    fn cib_done(&mut self, m: usize, t: usize, token: u64) {
+        let slot = &mut self.members[m].cib[t];
+        let Some(inf) = slot.inflight.take_if(|i| i.token == token) else {
+            return;
+        };
+        if inf.fails {
+            self.stats.counters.cib_failures += 1;
+            self.note_ticket(t, || {
+                format!("m{m} crm_ticket failed, retry in {CIB_RETRY_MS}ms")
+            });
+            let token = self.token();
+            let slot = &mut self.members[m].cib[t];
+            slot.retry = Some(token);
+            slot.dirty = true;
+            self.schedule(self.now + CIB_RETRY_MS, Ev::CibRetry { m, t, token });
+            return;
+        }
+        self.cib_apply(m, t, inf.entry);
+        if self.members[m].cib[t].dirty {
+            self.cib_start(m, t);
+        }
+    }
+
+    fn cib_retry(&mut self, m: usize, t: usize, token: u64) {
+        if self.members[m].cib[t].retry != Some(token) {
+            return;
+        }
+        if self.paused(m) {
+            self.members[m].pending.push_back(Pending::CibRetry(t));
+            return;
+        }
+        let slot = &mut self.members[m].cib[t];
+        slot.retry = None;
+        if slot.dirty && self.up(m) {
+            self.cib_start(m, t);
+        }
+    }
+
+    fn cib_apply(&mut self, m: usize, t: usize, entry: CibEntry) {
+        self.note_ticket(t, || {
+            format!(
+                "m{m} CIB now granted={} owner={:#x} expires={} term={}",
+                entry.granted, entry.owner, entry.expires, entry.term
+            )
+        });
+        let granted = entry.granted;
+        let lease_end = entry.lease_end;
+        self.members[m].cib[t].value = Some(entry);
+        if !granted {
+            return;
+        }
+        let now = self.now;
+        for c in self.clients.values_mut() {
+            // The grant this client asked for (not a later one after it
+            // failed).
+            let ok = c
+                .answer
+                .is_none_or(|(_, r)| matches!(r, RLT_SUCCESS | RLT_CIB_PENDING));
+            if c.cmd == CMD_GRANT && c.ticket == t && c.member == m && c.committed.is_none() && ok {
+                c.committed = Some(now);
+                if c.due.is_some() {
+                    self.stats.grant_commit.add(now - c.issued);
+                }
+            }
+        }
+        if lease_end <= now as i64 {
+            return;
+        }
+        if let Some(fw) = self.failover_watch.as_mut() {
+            if fw.victim != m {
+                for (wt, got) in fw.tickets.iter_mut() {
+                    if *wt == t && got.is_none() {
+                        *got = Some((now, self.elections[t].len()));
+                    }
+                }
+            }
+        }
+        for o in 0..self.n() {
+            if o == m {
+                continue;
+            }
+            let Some(v) = self.members[o].cib[t].value.as_ref().filter(|v| v.granted) else {
+                continue;
+            };
+            if self.is_manual(t) {
+                self.stats.counters.manual_multi_grants += 1;
+            } else if v.lease_end > now as i64 {
+                let slot = &self.members[o].cib[t];
+                let mine = &self.members[m].cib[t];
+                // Either grant was given up before it reached the CIB, or
+                // the earlier holder has asked for its revoke already.
+                let pending = slot.revoke_seq > v.seq
+                    || slot.desired.as_ref().is_some_and(|d| !d.granted)
+                    || mine.value.as_ref().is_some_and(|x| mine.revoke_seq > x.seq);
+                let detail = format!(
+                    "granted at m{m} (term {}, lease until {lease_end}) while m{o} holds it (term {}, lease until {}){}",
+                    self.members[m].cib[t].value.as_ref().map_or(0, |v| v.term),
+                    v.term,
+                    v.lease_end,
+                    if pending { format!("; m{o} asked for a revoke that is still being written") } else { String::new() }
+                );
+                let my_term = self.members[m].cib[t].value.as_ref().map_or(0, |x| x.term);
+                let adopted = self.adopted[t].contains(&(m, my_term))
+                    || self.adopted[t].contains(&(o, v.term));
+                // Either won a step-down election in the term of its grant.
+                let stepdown = self.vote_reason[t][m] == (OR_STEPDOWN, my_term)
+                    || self.vote_reason[t][o] == (OR_STEPDOWN, v.term);
+                let booted = self.members[m].booted_at;
+                let forgot = self.acks[t][m].is_some_and(|a| {
+                    a.leader == Leader::Member(o) && a.until > now && a.at < booted
+                });
+                // A member voted for both in one term, before and after a
+                // restart; or one of them won its term with a vote cast
+                // before the voter restarted, and the voter has since voted
+                // for, or acknowledged, the other.
+                let twice = self.votes[t].iter().any(|&(v, inc, term, c)| {
+                    c == m
+                        && self.votes[t].iter().any(|&(v2, inc2, term2, c2)| {
+                            v2 == v && inc2 != inc && term2 == term && c2 == o
+                        })
+                });
+                let stale_vote = |win: usize, win_term: u32, other: usize| {
+                    self.votes[t].iter().any(|&(v, inc, term, c)| {
+                        c == win
+                            && term == win_term
+                            && v != win
+                            && inc != self.members[v].incarnation
+                            && (self.acks[t][v].is_some_and(|a| a.leader == Leader::Member(other))
+                                || self.votes[t].iter().any(|&(v2, inc2, _, c2)| {
+                                    v2 == v && inc2 != inc && c2 == other
+                                }))
+                    })
+                };
+                let revoted = twice || stale_vote(m, my_term, o) || stale_vote(o, v.term, m);
+                let known = if pending {
+                    Some(Known::ReleasedBeforeRevoked)
+                } else if revoted || forgot {
+                    Some(Known::RestartForgetsCommitment)
+                } else if adopted {
+                    Some(Known::TermAdopted)
+                } else if stepdown {
+                    Some(Known::StepdownOverridesLease)
+                } else {
+                    None
+                };
+                self.violation_known(Kind::DualGrant, known, Some(t), detail);
+            } else if self.paused(o) {
+                self.stats.counters.stale_paused += 1;
+            } else if !self.up(o) {
+                self.stats.counters.stale_down += 1;
+            } else {
+                self.stats.counters.stale_cib_pending += 1;
+            }
+        }
+    }
+
+    // ----- members -------------------------------------------------------
+
+    /// Starts member `m`'s daemon: a fresh engine that reads the CIB.
+    pub fn boot(&mut self, m: usize) {
+        if self.up(m) {
+            return;
+        }
+        self.stats.counters.boots += 1;
+        self.note(|| format!("boot m{m}"));
+        let inc = self.members[m].incarnation + 1;
+        self.members[m].incarnation = inc;
+        let mut e = Engine::new(
+            self.cfg.clone(),
+            m,
+            mix(self.seed, 100 + m as u64, inc as u64),
+        );
+        #[cfg(feature = "mutations")]
+        e.set_mutation(self.mutation);
+        let clock = self.clock(m);
+        trace::context(self.now, m);
+        if self.is_site(m) {
+            for t in 0..self.n_tickets() {
+                let Some(v) = self.members[m].cib[t].value.clone() else {
+                    continue;
+                };
+                e.load_cib(
+                    clock,
+                    t,
+                    &CibState {
+                        granted: v.granted,
+                        owner: Some(v.owner as i64),
+                        expires: Some(v.expires),
+                        term: Some(v.term),
+                        attrs: vec![],
+                    },
+                );
+                // A grant found at start-up is the new daemon's to revoke, by
+                // the lease end it can read from the CIB.
+                let by = self.expires_to_true(m, v.expires);
+                self.members[m].cib[t].desired = Some(CibEntry {
+                    revoke_by: Some(by),
+                    loaded: true,
+                    ..v
+                });
+            }
+        }
+        e.start(clock);
+        let ms = &mut self.members[m];
+        ms.engine = Some(e);
+        ms.paused = None;
+        ms.booted_at = self.now;
+        self.last_term[m].iter_mut().for_each(|x| *x = 0);
+        self.last_state[m].iter_mut().for_each(|x| *x = State::Init);
+        self.last_lease[m].iter_mut().for_each(|x| *x = None);
+        self.refresh_revoke_due(m);
+        self.drain(m);
+        self.after_call(m);
+    }
+
+    /// Kills member `m`'s daemon: its memory is gone, its CIB stays.
+    pub fn crash(&mut self, m: usize) {
+        if !self.up(m) {
+            return;
+        }
+        self.stats.counters.crashes += 1;
+        self.note(|| format!("crash m{m}"));
+        let ms = &mut self.members[m];
+        ms.engine = None;
+        ms.paused = None;
+        ms.pending.clear();
+        ms.inbox_len = 0;
+        ms.handlers.clear();
+        ms.incarnation += 1;
+        for t in 0..self.n_tickets() {
+            let slot = &mut self.members[m].cib[t];
+            slot.retry = None;
+            slot.dirty = false;
+            slot.desired = None;
+            if let Some(inf) = slot.inflight.take() {
+                // Killed before or after it changed the CIB.
+                if !inf.fails && self.cib_rng.below(2) == 0 {
+                    self.cib_apply(m, t, inf.entry);
+                }
+            }
+        }
+        self.refresh_revoke_due(m);
+        let gone: Vec<ClientId> = self
+            .clients
+            .iter()
+            .filter(|(_, c)| c.member == m && c.answer.is_none())
+            .map(|(&id, _)| id)
+            .collect();
+        for id in gone {
+            self.finish(id, CLOSED);
+        }
+    }
+
+    /// Freezes member `m` for `dur` ms.
+    pub fn pause(&mut self, m: usize, dur: u64) {
+        if !self.running(m) {
+            return;
+        }
+        self.stats.counters.pauses += 1;
+        self.note(|| format!("pause m{m} for {dur}ms"));
+        let token = self.token();
+        self.members[m].paused = Some(Pause {
+            since: self.now,
+            token,
+        });
+        self.schedule(self.now + dur, Ev::Resume { m, token });
+    }
+
+    /// Resumes a frozen member now.
+    pub fn resume_now(&mut self, m: usize) {
+        if let Some(p) = self.members[m].paused {
+            self.resume(m, p.token);
+        }
+    }
+
+    fn resume(&mut self, m: usize, token: u64) {
+        let Some(p) = self.members[m].paused.filter(|p| p.token == token) else {
+            return;
+        };
+        self.members[m].paused = None;
+        self.note(|| format!("resume m{m} (frozen since {})", trace::stamp(p.since)));
+        let now = self.now as i64;
+        let watch: Vec<usize> = (0..self.n_tickets())
+            .filter(|&t| !self.is_manual(t) && self.revoke_deadline(m, t).is_some_and(|b| b <= now))
+            .collect();
+        self.stats.counters.resumed_expired += watch.len() as u64;
+        if !watch.is_empty() {
+            self.resume_watch = Some((m, watch));
+        }
+        let pending = std::mem::take(&mut self.members[m].pending);
+        self.members[m].inbox_len = 0;
+        for p in pending {
+            if !self.up(m) {
+                break;
+            }
+            match p {
+                Pending::Msg { from, sent, msg } => self.deliver(m, from, sent, msg),
+                Pending::HandlerExit { t, run, ok } => {
+                    let hs = &mut self.members[m].handlers;
+                    if let Some(i) = hs.iter().position(|&h| h == (t, run)) {
+                        hs.swap_remove(i);
+                        self.handler_exit(m, t, run, ok);
+                    }
+                }
+                Pending::Client(id) => self.submit(id),
+                Pending::CibRetry(t) => {
+                    let slot = &mut self.members[m].cib[t];
+                    slot.retry = None;
+                    if slot.dirty {
+                        self.cib_start(m, t);
+                    }
+                }
+            }
+        }
+        if self.resume_watch.as_ref().is_some_and(|(wm, _)| *wm == m) {
+            self.call(m, |e, c| e.handle_timeout(c));
+        }
+        self.resume_watch = None;
+        self.check_revokes();
+    }
+
+    pub fn set_crm(&mut self, m: usize, slow: bool, failing: bool) {
+        if (self.members[m].crm_slow, self.members[m].crm_failing) == (slow, failing) {
+            return;
+        }
+        self.note(|| format!("crm_ticket at m{m}: slow={slow} failing={failing}"));
+        self.members[m].crm_slow = slow;
+        self.members[m].crm_failing = failing;
+    }
+
+    pub fn set_handler_failing(&mut self, m: usize, failing: bool) {
+        if self.members[m].handler_failing == failing {
+            return;
+        }
+        self.note(|| format!("handler at m{m}: failing={failing}"));
+        self.members[m].handler_failing = failing;
+    }
+
+    /// Removes every network fault.
+    pub fn heal_network(&mut self) {
+        self.note(|| "network healed".to_string());
+        for row in &mut self.links {
+            for l in row {
+                *l = Link::default();
+            }
+        }
+        self.spike_rate = 0;
+    }
+
+    // ----- clients -------------------------------------------------------
+
+    /// A `booth grant|revoke` at member `m`; `due`: the answer is expected by
+    /// then (calm windows).
+    pub fn client_request(
+        &mut self,
+        m: usize,
+        cmd: u32,
+        options: u32,
+        t: usize,
+        due: Option<u64>,
+    ) -> ClientId {
+        let id = self.next_client;
+        self.next_client += 1;
+        if cmd == CMD_GRANT {
+            self.stats.counters.grants += 1;
+        } else {
+            self.stats.counters.revokes += 1;
+        }
+        if due.is_some() {
+            self.stats.counters.calm_ops += 1;
+        }
+        let waits = options & (crate::wire::OPT_WAIT | crate::wire::OPT_WAIT_COMMIT) != 0;
+        self.clients.insert(
+            id,
+            Client {
+                cmd,
+                ticket: t,
+                options,
+                member: m,
+                issued: self.now,
+                waits,
+                intermediates: 0,
+                redirects: 0,
+                answer: None,
+                committed: None,
+                elections_before: self.elections[t].len(),
+                late_reported: false,
+                due,
+            },
+        );
+        self.note_ticket(t, || {
+            format!(
+                "client {id}: {} at m{m} options={options}",
+                code_to_string(cmd)
+            )
+        });
+        self.submit(id);
+        id
+    }
+
+    fn submit(&mut self, id: ClientId) {
+        let c = &self.clients[&id];
+        let (m, cmd, options, t) = (c.member, c.cmd, c.options, c.ticket);
+        if !self.up(m) {
+            self.finish(id, CLOSED);
+        } else if self.paused(m) {
+            self.members[m].pending.push_back(Pending::Client(id));
+        } else {
+            let name = self.ticket_names[t].clone();
+            self.call(m, |e, c| e.handle_client(c, id, cmd, options, &name));
+        }
+    }
+
+    fn client_reply(&mut self, m: usize, id: ClientId, result: u32, last: bool, leader: u32) {
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if c.answer.is_some() || c.member != m {
+            return;
+        }
+        let t = c.ticket;
+        self.note_ticket(t, || {
+            format!(
+                "client {id} gets {} from m{m}{}",
+                code_to_string(result),
+                if last { " (final)" } else { "" }
+            )
+        });
+        let c = self.clients.get_mut(&id).expect("present");
+        if result == RLT_REDIRECT {
+            let target = self.cfg.member_by_id(leader).map(|x| x.index);
+            match target {
+                Some(to) if c.redirects < 3 && to != m => {
+                    c.redirects += 1;
+                    c.member = to;
+                    self.submit(id);
+                }
+                _ => self.finish(id, result),
+            }
+        } else if last {
+            self.finish(id, result);
+        } else {
+            c.intermediates += 1;
+            if !c.waits && c.intermediates >= 3 {
+                // The C client gives up waiting and disconnects.
+                self.finish(id, result);
+                if let Some(e) = self.members[m].engine.as_mut() {
+                    e.client_gone(id);
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self, id: ClientId, result: u32) {
+        let now = self.now;
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        c.answer = Some((now, result));
+        let c = c.clone();
+        self.stats.counters.client_answers += 1;
+        if c.waits {
+            self.stats.wait_answer.add(now - c.issued);
+        }
+        if let Some(due) = c.due {
+            if c.cmd == CMD_GRANT {
+                self.stats.grant_reply.add(now - c.issued);
+            } else {
+                self.stats.revoke_reply.add(now - c.issued);
+            }
+            if now > due && !c.late_reported {
+                let rounds = self.rounds_since(c.ticket, c.elections_before, None);
+                let known = (rounds > 1).then_some(Known::ElectionRounds);
+                self.violation_known(
+                    Kind::OperationLate,
+                    known,
+                    Some(c.ticket),
+                    format!(
+                        "{} at m{} answered {} after {}ms, bound {}ms",
+                        code_to_string(c.cmd),
+                        c.member,
+                        code_to_string(result),
+                        now - c.issued,
+                        due - c.issued
+                    ),
+                );
+            }
+        }
+    }
+
+    /// The client stops waiting (Ctrl-C) and closes its connection.
+    pub fn abandon(&mut self, id: ClientId) {
+        let now = self.now;
+        let Some(c) = self.clients.get_mut(&id) else {
+            return;
+        };
+        if c.answer.is_some() {
+            return;
+        }
+        c.answer = Some((now, CLOSED));
+        let (m, t) = (c.member, c.ticket);
+        self.note_ticket(t, || format!("client {id} gives up and disconnects"));
+        if let Some(e) = self.members[m].engine.as_mut() {
+            e.client_gone(id);
+        }
+    }
+
+    /// Starts (or, with no tickets, ends) watching for the tickets of a lost
+    /// site to be granted elsewhere.
+    pub fn watch_failover(&mut self, victim: usize, tickets: Vec<usize>) {
+        self.failover_watch = (!tickets.is_empty()).then(|| FailoverWatch {
+            victim,
+            tickets: tickets.into_iter().map(|t| (t, None)).collect(),
+        });
+    }
+
+    /// When a watched ticket was first granted at another site.
+    pub fn failover_time(&self, t: usize) -> Option<u64> {
+        self.failover_got(t).map(|g| g.0)
+    }
+
+    /// When a watched ticket was first granted at another site, and the
+    /// elections started by then (see `election_count`).
+    pub fn failover_got(&self, t: usize) -> Option<(u64, usize)> {
+        let fw = self.failover_watch.as_ref()?;
+        fw.tickets
+            .iter()
+            .find(|(x, _)| *x == t)
+            .and_then(|(_, got)| *got)
+    }
+
+    /// Elections started for ticket `t` so far, as a mark for
+    /// `rounds_between`.
+    pub fn election_count(&self, t: usize) -> usize {
+        self.elections[t].len()
+    }
+
+    /// Election rounds for ticket `t` between the marks `from` and `to`
+    /// (now if None), not counting member `except`: the number of terms
+    /// elections were started in, or the most elections one member started
+    /// if that is more (it re-ran in the same term). Several sites
+    /// campaigning at once in one term are one round.
+    pub fn rounds_between(
+        &self,
+        t: usize,
+        from: usize,
+        to: Option<usize>,
+        except: Option<usize>,
+    ) -> u64 {
+        let log = &self.elections[t][from..to.unwrap_or(self.elections[t].len())];
+        let log: Vec<(usize, u32)> = log
+            .iter()
+            .copied()
+            .filter(|&(m, _)| Some(m) != except)
+            .collect();
+        let mut terms: Vec<u32> = log.iter().map(|&(_, term)| term).collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let per_member = (0..self.n())
+            .map(|m| log.iter().filter(|&&(x, _)| x == m).count())
+            .max()
+            .unwrap_or(0);
+        terms.len().max(per_member) as u64
+    }
+
+    /// Election rounds for ticket `t` since the mark `from`.
+    pub fn rounds_since(&self, t: usize, from: usize, except: Option<usize>) -> u64 {
+        self.rounds_between(t, from, None, except)
+    }
+
+    /// Waiting clients without an answer, connected to a member that is up.
+    pub fn unanswered(&self) -> Vec<(ClientId, Client)> {
+        self.clients
+            .iter()
+            .filter(|(_, c)| c.answer.is_none() && self.up(c.member))
+            .map(|(&id, c)| (id, c.clone()))
+            .collect()
+    }
+}
+
+/// A short description of an output, for violation reports.
+fn describe(o: &Output) -> String {
+    match o {
+        Output::Send { to, msg, .. } => {
+            format!("sending {} to m{to}", code_to_string(msg.header.cmd))
+        }
+        Output::WriteCib(w) => format!("a CIB write (granted={})", w.granted),
+        Output::RunHandler { .. } => "running the handler".into(),
+        Output::StopHandler { .. } => "stopping the handler".into(),
+        Output::ClientReply { msg, .. } => {
+            format!("a client reply {}", code_to_string(msg.header.result))
+        }
+        Output::StoreAttr { .. } => "storing an attribute".into(),
+    }
+}

@@ -1019,6 +1019,8 @@ impl Daemon {
                     for (_, t, bytes, last) in ready {
                         self.reply_bytes(t, bytes, last);
                     }
+                    let c = self.clock();
+                    self.engine.handle_cib_written(c, ticket, write.granted);
                 } else {
                     slot.failures += 1;
                     error!(
@@ -1134,12 +1136,17 @@ impl Daemon {
                 self.cib[i].pending = Some(w);
                 self.cib_next(i);
             }
-            Store::StateDir(sd) => {
-                if let Err(e) = sd.write(&w) {
-                    error!("{}: cannot store ticket state: {e}", w.ticket);
+            Store::StateDir(sd) => match sd.write(&w) {
+                Ok(()) => {
+                    let c = self.clock();
+                    self.engine.handle_cib_written(c, i, w.granted);
                 }
+                Err(e) => error!("{}: cannot store ticket state: {e}", w.ticket),
+            },
+            Store::None => {
+                let c = self.clock();
+                self.engine.handle_cib_written(c, i, w.granted);
             }
-            Store::None => {}
         }
     }
 

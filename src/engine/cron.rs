@@ -56,6 +56,7 @@ impl Engine {
         };
         let tk = &mut self.tickets[i];
         tk.term_expires = st.expires.map(|e| clock.mono_of_unix(e));
+        tk.cib_granted_until = tk.term_expires.filter(|_| st.granted);
         tk.current_term = st.term.unwrap_or(0);
         tk.is_granted = st.granted;
         tk.cib_granted = st.granted;
@@ -109,6 +110,7 @@ impl Engine {
         let msg = self.build_msg(i, cmd, 0, reason, result);
         let me_bit = 1u32 << self.me;
         let tk = &mut self.tickets[i];
+        tk.deferred_release = None;
         tk.last_request = cmd;
         tk.last_reason = reason;
         if expect != 0 {
@@ -233,12 +235,19 @@ impl Engine {
         match ns {
             NextState::Leader => {
                 if let Handler::Exited(_) = self.tickets[i].handler {
-                    if self.tickets[i].state != State::Leader {
-                        let rv = self.acquire_ticket(i, OR_ADMIN);
-                        if rv != 0 {
-                            self.tickets[i].outcome = rv;
-                            self.notify_waiters(i, 0);
-                        }
+                    // DIFF: the C booth goes on only when it is not the
+                    // leader, so a leader re-acquiring in a newer term with a
+                    // handler configured never holds its election and keeps
+                    // heartbeating in a term it does not lead.
+                    let reason = if self.tickets[i].state == State::Leader {
+                        OR_REACQUIRE
+                    } else {
+                        OR_ADMIN
+                    };
+                    let rv = self.acquire_ticket(i, reason);
+                    if rv != 0 {
+                        self.tickets[i].outcome = rv;
+                        self.notify_waiters(i, 0);
                     }
                 } else {
                     self.log_reacquire_reason(i);
@@ -654,8 +663,59 @@ impl Engine {
         self.tickets[i].claims[self.me] = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
+        self.begin_release_hold(i);
         self.ticket_write(i);
-        self.broadcast(i, OP_REVOKE, OP_ACK, RLT_SUCCESS, OR_ADMIN);
+        self.release_broadcast(i, OP_REVOKE, OP_ACK, OR_ADMIN);
+    }
+
+    /// We give up a ticket our CIB may say we hold within its lease: until
+    /// the revoke is written, our claim stays (see `Ticket::release_hold`).
+    fn begin_release_hold(&mut self, i: usize) {
+        let now = self.now.mono;
+        let tk = &mut self.tickets[i];
+        if !tk.cib_granted || tk.cfg.is_manual() {
+            return;
+        }
+        if let Some(until) = tk.cib_granted_until.filter(|&u| u > now) {
+            tk.release_hold = Some(until);
+            tk.note_claim(self.me, until);
+        }
+    }
+
+    /// Hands the ticket over (a revoke or a step-down) once our CIB no
+    /// longer says "granted" within a lease: see `Ticket::release_hold`.
+    fn release_broadcast(&mut self, i: usize, cmd: u32, expect: u32, reason: u32) {
+        let now = self.now.mono;
+        let tk = &mut self.tickets[i];
+        if tk.release_hold.is_some_and(|h| h > now) {
+            info!(
+                "{}: telling the other members once the CIB revoke is written",
+                tk.cfg.name
+            );
+            tk.deferred_release = Some((cmd, expect, reason));
+            return;
+        }
+        tk.release_hold = None;
+        self.broadcast(i, cmd, expect, RLT_SUCCESS, reason);
+    }
+
+    /// The CIB revoke is written or its lease is over: withdraw our claim
+    /// and send what was held back, unless we have since taken the ticket
+    /// again or started something else.
+    pub(super) fn end_release_hold(&mut self, i: usize) {
+        let me = self.me;
+        let tk = &mut self.tickets[i];
+        let Some(hold) = tk.release_hold.take() else {
+            return;
+        };
+        if tk.claims[me] == Some(hold) {
+            tk.claims[me] = None;
+        }
+        if let Some((cmd, expect, reason)) = tk.deferred_release.take() {
+            if tk.state != State::Leader && tk.state != State::Candidate && !tk.is_owned() {
+                self.broadcast(i, cmd, expect, RLT_SUCCESS, reason);
+            }
+        }
     }
 
     /// C `acquire_ticket`: prerequisites, handler, then election or manual
@@ -779,8 +839,9 @@ impl Engine {
             self.tickets[i].claims[self.me] = None;
             self.tickets[i].save_committed();
             self.reset_ticket(i);
+            self.begin_release_hold(i);
             self.ticket_write(i);
-            self.broadcast(i, OP_VOTE_FOR, OP_REQ_VOTE, RLT_SUCCESS, OR_LOCAL_FAIL);
+            self.release_broadcast(i, OP_VOTE_FOR, OP_REQ_VOTE, OR_LOCAL_FAIL);
         }
     }
 
@@ -857,6 +918,9 @@ impl Engine {
             Leader::Member(m) => self.cfg.members[m].site_id as i32,
         };
         let expires_at = tk.term_expires.unwrap_or(self.now.mono);
+        if granted {
+            tk.cib_granted_until = Some(expires_at);
+        }
         let w = CibWrite {
             ticket: tk.cfg.name.clone(),
             granted,

@@ -421,6 +421,18 @@ impl Engine {
         self.run_due();
     }
 
+    /// The driver wrote a ticket's state to the CIB (`granted` as written).
+    /// A confirmed revoke ends the hold on handing the ticket over.
+    pub fn handle_cib_written(&mut self, clock: Clock, ticket: usize, granted: bool) {
+        self.advance(clock);
+        if granted || ticket >= self.tickets.len() || !self.started {
+            return;
+        }
+        self.end_release_hold(ticket);
+        self.reindex(ticket);
+        self.run_due();
+    }
+
     /// Processes the passage of time before anything else: a leader whose lease
     /// ran out drops the ticket before it reacts to any message (DIFF: the C
     /// booth may answer messages first and notice the expiry up to a poll
@@ -466,6 +478,9 @@ impl Engine {
         let expired = std::mem::replace(&mut self.crons, later);
         for (_, i) in expired {
             self.tickets[i].indexed_cron = None;
+            if self.tickets[i].release_hold.is_some_and(|h| h <= now) {
+                self.end_release_hold(i);
+            }
             // An entry may stand for a lease end already handled by advance().
             if self.tickets[i].next_cron.is_some_and(|c| c <= now) && !due.contains(&i) {
                 self.tickets[i].next_cron = None;
@@ -496,10 +511,14 @@ impl Engine {
         let expiry = (tk.leader == me && !tk.cfg.is_manual() && !keep_expired)
             .then_some(tk.term_expires)
             .flatten();
-        let due = match (tk.next_cron, expiry) {
+        let mut due = match (tk.next_cron, expiry) {
             (Some(c), Some(e)) => Some(c.min(e)),
             (c, e) => c.or(e),
         };
+        // A held-back hand-over goes out when the hold ends at the latest.
+        if let (Some(_), Some(hold)) = (tk.deferred_release, tk.release_hold) {
+            due = Some(due.map_or(hold, |d| d.min(hold)));
+        }
         if tk.indexed_cron == due {
             return;
         }

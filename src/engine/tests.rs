@@ -132,6 +132,12 @@ enum Ev {
         ticket: usize,
         run: HandlerRun,
     },
+    /// The (instant) CIB write is reported back to the engine.
+    CibWritten {
+        member: usize,
+        ticket: usize,
+        granted: bool,
+    },
 }
 
 /// A cluster of engines on a simulated network, in virtual time.
@@ -149,6 +155,8 @@ struct Net {
     replies: Vec<(usize, ClientId, u32, bool)>,
     handler: Vec<HandlerPolicy>,
     handler_runs: usize,
+    /// Whether CIB writes are reported back (a hung crm_ticket is not).
+    cib_confirms: bool,
     violations: Vec<String>,
     seed: u64,
     /// Per-message faults: extra random delay, loss and duplication (per mille).
@@ -178,6 +186,7 @@ impl Net {
             replies: vec![],
             handler: vec![HandlerPolicy::Succeed; n],
             handler_runs: 0,
+            cib_confirms: true,
             violations: vec![],
             seed: 1,
             jitter: 0,
@@ -278,6 +287,19 @@ impl Net {
                         eprintln!("--- t={} m{m} CIB {w:?}", self.now);
                     }
                     self.cib_log.push((self.now, m, w.clone()));
+                    // (A ticket dropped by a reload has no index left.)
+                    let index = self.e(m).ticket_index(&w.ticket);
+                    if let Some(ticket) = index.filter(|_| self.cib_confirms) {
+                        let granted = w.granted;
+                        self.push(
+                            self.now,
+                            Ev::CibWritten {
+                                member: m,
+                                ticket,
+                                granted,
+                            },
+                        );
+                    }
                     self.cib[m].insert(w.ticket.clone(), w);
                 }
                 Output::ClientReply { client, msg, last } => {
@@ -357,6 +379,17 @@ impl Net {
                         if let Some(e) = self.engines[member].as_mut() {
                             trace::at(self.now, member);
                             e.handle_handler_exit(c, ticket, run, ok);
+                            self.drain(member);
+                        }
+                    }
+                    Ev::CibWritten {
+                        member,
+                        ticket,
+                        granted,
+                    } => {
+                        if let Some(e) = self.engines[member].as_mut() {
+                            trace::at(self.now, member);
+                            e.handle_cib_written(c, ticket, granted);
                             self.drain(member);
                         }
                     }
@@ -1139,6 +1172,50 @@ fn reload_keeps_held_tickets_adds_and_removes_others() {
     let c = clock(n.now);
     assert!(n.e_mut(1).reconfigure(c, moved).is_err());
     assert_eq!(n.e(1).ticket_count(), 2);
+}
+
+/// The old holder's CIB revoke must be written before the others hear of
+/// it: a new holder's grant could otherwise reach its CIB first.
+#[test]
+fn revoke_is_announced_once_the_cib_has_it() {
+    let revk_sent = |n: &Net| n.msgs.values().any(|m| m.header.cmd == OP_REVOKE);
+    let mut n = three(ticket("T", 60, 3, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(10_000);
+    assert!(n.granted_at(0, "T"));
+    n.client(0, 2, CMD_REVOKE, 0, "T");
+    assert!(
+        !n.granted_at(0, "T"),
+        "the revoke is asked of the CIB at once"
+    );
+    assert!(
+        !revk_sent(&n),
+        "no revoke message before the CIB write is confirmed"
+    );
+    let now = n.now;
+    n.run_until(now);
+    assert!(revk_sent(&n), "sent once the write is confirmed");
+    n.run_until(now + 1_000);
+    assert_eq!(n.leader_of(1, 0), Leader::NoOne);
+
+    // A CIB write that never completes holds the hand-over (and our vote)
+    // until the lease recorded in the CIB has run out.
+    let mut n = three(ticket("T", 60, 3, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(10_000);
+    let lease_end = n.e(0).ticket_view(0).term_expires.unwrap().0;
+    n.cib_confirms = false;
+    n.client(0, 2, CMD_REVOKE, 0, "T");
+    n.client(1, 3, CMD_GRANT, 0, "T");
+    n.run_until(lease_end - 1_000);
+    assert!(!revk_sent(&n));
+    assert!(
+        !n.granted_at(1, "T"),
+        "no grant elsewhere while our CIB may say granted"
+    );
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+    n.run_until(lease_end + 1);
+    assert!(revk_sent(&n), "handed over when the recorded lease is over");
 }
 
 #[test]

@@ -178,6 +178,18 @@ pub struct Ticket {
     /// An election the start-up fence held back: (preference, update_term,
     /// reason), started as soon as the fence lifts.
     pub deferred_election: Option<(Option<usize>, u8, u32)>,
+    /// Lease end of the last "granted" state asked of (or loaded from) the
+    /// CIB.
+    pub cib_granted_until: Option<Time>,
+    /// A CIB revoke of a grant that was still within its lease is being
+    /// written: until the driver confirms it (or that lease ends) we keep
+    /// our own claim, so the rest of the cluster cannot take the ticket while
+    /// our CIB may still say "granted" (DIFF: the C booth writes the CIB
+    /// synchronously before it tells anyone; our writes are asynchronous).
+    pub release_hold: Option<Time>,
+    /// The message that hands the ticket over (a revoke or a step-down),
+    /// held back until `release_hold` ends: (cmd, expected answer, reason).
+    pub deferred_release: Option<(u32, u32, u32)>,
 }
 
 impl Ticket {
@@ -227,6 +239,9 @@ impl Ticket {
             claims: [None; MAX_MEMBERS],
             views_heard: 0,
             deferred_election: None,
+            cib_granted_until: None,
+            release_hold: None,
+            deferred_release: None,
         }
     }
 

@@ -124,6 +124,8 @@ enum Pending {
     },
     Client(ClientId),
     CibRetry(usize),
+    /// A CIB revoke was written while the member was frozen.
+    CibWritten(usize),
 }
 
 /// One CIB value of a ticket at a site, with what the simulator knows about
@@ -1294,6 +1296,12 @@ impl World {
         let lease_end = entry.lease_end;
         self.members[m].cib[t].value = Some(entry);
         if !granted {
+            // crm_ticket exited: the daemon tells its engine when it runs.
+            if self.paused(m) {
+                self.members[m].pending.push_back(Pending::CibWritten(t));
+            } else if self.up(m) {
+                self.call(m, |e, c| e.handle_cib_written(c, t, false));
+            }
             return;
         }
         let now = self.now;
@@ -1550,6 +1558,7 @@ impl World {
                     }
                 }
                 Pending::Client(id) => self.submit(id),
+                Pending::CibWritten(t) => self.call(m, |e, c| e.handle_cib_written(c, t, false)),
                 Pending::CibRetry(t) => {
                     let slot = &mut self.members[m].cib[t];
                     slot.retry = None;

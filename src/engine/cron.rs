@@ -966,7 +966,10 @@ impl Engine {
                 },
             }
         };
-        if tk.next_state.is_some() {
+        // A running handler's exit wakes the ticket (handle_handler_exit);
+        // polling it every few milliseconds would only burn CPU.
+        let handler_running = matches!(tk.handler, Handler::Running(_));
+        if tk.next_state.is_some() && !handler_running {
             next = if tk.acks_expected == 0 {
                 now + SOON
             } else {

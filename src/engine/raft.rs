@@ -343,7 +343,7 @@ impl Engine {
         let copy_term = mutated!(self, TermRegression);
         let tk = &mut self.tickets[i];
         let offered = now + std::time::Duration::from_millis(m.valid_ms);
-        tk.term_expires = Some(tk.extended_expiry(leader, offered));
+        tk.term_expires = Some(tk.extended_expiry(self.me, leader, offered));
         // DIFF: terms never go backwards (C copies the message's term).
         tk.current_term = tk.current_term.max(m.term);
         if copy_term {
@@ -384,7 +384,7 @@ impl Engine {
         let tk = &mut self.tickets[i];
         let valid = m.valid_ms.min(tk.expire_ms());
         let offered = now + std::time::Duration::from_millis(valid);
-        tk.term_expires = Some(tk.extended_expiry(m.leader, offered));
+        tk.term_expires = Some(tk.extended_expiry(self.me, m.leader, offered));
         // DIFF: never backwards, also for a candidate (C copies it then).
         tk.current_term = m.term.max(tk.current_term);
         debug!(

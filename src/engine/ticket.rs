@@ -266,9 +266,19 @@ impl Ticket {
     /// leader we already follow may extend the lease we know of, never
     /// shorten it (DIFF: the C booth takes the newest figure, so a peer with
     /// an older view could make us vote while a lease we acknowledged runs).
-    pub fn extended_expiry(&self, leader: Leader, offered: Time) -> Time {
+    /// News about our own lease (`me`) never extends it: only our own proof
+    /// (or, after a restart, our CIB) says how long we hold the ticket, and a
+    /// peer's figure runs later than ours (it counts from the arrival of our
+    /// heartbeat and is rounded up on the wire).
+    pub fn extended_expiry(&self, me: usize, leader: Leader, offered: Time) -> Time {
         match self.term_expires {
-            Some(known) if self.is_owned() && self.leader == leader => known.max(offered),
+            Some(known) if self.is_owned() && self.leader == leader => {
+                if leader == Leader::Member(me) {
+                    known
+                } else {
+                    known.max(offered)
+                }
+            }
             _ => offered,
         }
     }

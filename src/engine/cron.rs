@@ -911,12 +911,8 @@ impl Engine {
                 return Written::Delayed;
             }
         }
+        let owner = self.cib_owner(self.tickets[i].leader);
         let tk = &mut self.tickets[i];
-        let owner = match tk.leader {
-            Leader::Unknown => 0,
-            Leader::NoOne => -1,
-            Leader::Member(m) => self.cfg.members[m].site_id as i32,
-        };
         let expires_at = tk.term_expires.unwrap_or(self.now.mono);
         if granted {
             tk.cib_granted_until = Some(expires_at);
@@ -934,6 +930,40 @@ impl Engine {
         tk.cib_granted = granted;
         self.emit(Output::WriteCib(w));
         Written::Yes
+    }
+
+    /// The CIB's `owner` for `leader`: its site id, -1 for nobody, 0 when
+    /// unknown.
+    fn cib_owner(&self, leader: Leader) -> i32 {
+        match leader {
+            Leader::Unknown => 0,
+            Leader::NoOne => -1,
+            Leader::Member(m) => self.cfg.members[m].site_id as i32,
+        }
+    }
+
+    /// Our CIB says "granted" for a lease that has ended, and we have no
+    /// newer proven lease to write there (say, re-acquiring after a restart,
+    /// the new term not yet acknowledged): revoke it in the CIB now. The
+    /// engine's state is left alone; a lease proven later is written as
+    /// usual.
+    pub(super) fn revoke_stale_cib_grant(&mut self, i: usize) {
+        let owner = self.cib_owner(self.tickets[i].leader);
+        let tk = &mut self.tickets[i];
+        let until = tk.cib_granted_until.unwrap_or(self.now.mono);
+        warn!(
+            "{}: the lease in the CIB has ended and no newer one is proven yet, revoking it there",
+            tk.cfg.name
+        );
+        tk.cib_granted = false;
+        let w = CibWrite {
+            ticket: tk.cfg.name.clone(),
+            granted: false,
+            owner,
+            expires: self.now.wall_of(until).div_euclid(1000),
+            term: tk.current_term,
+        };
+        self.emit(Output::WriteCib(w));
     }
 
     /// C `set_ticket_wakeup`: when the ticket's cron must run next.

@@ -464,6 +464,24 @@ impl Engine {
             self.ticket_lost(i);
             self.reindex(i);
         }
+        // DIFF: a CIB grant never outlives its lease, also while we hold a
+        // newer, still unproven lease (the C booth keeps the old grant in
+        // the CIB through a re-acquisition).
+        let stale: Vec<usize> = self
+            .tickets
+            .iter()
+            .filter(|t| {
+                !t.cfg.is_manual()
+                    && !keep_expired
+                    && t.cib_granted
+                    && t.cib_granted_until.is_some_and(|u| u <= now)
+            })
+            .map(|t| t.idx)
+            .collect();
+        for i in stale {
+            self.revoke_stale_cib_grant(i);
+            self.reindex(i);
+        }
     }
 
     fn run_due(&mut self) {
@@ -515,6 +533,12 @@ impl Engine {
             (Some(c), Some(e)) => Some(c.min(e)),
             (c, e) => c.or(e),
         };
+        // So does the end of the lease our CIB's grant stands for.
+        if tk.cib_granted && !tk.cfg.is_manual() && !keep_expired {
+            if let Some(u) = tk.cib_granted_until {
+                due = Some(due.map_or(u, |d| d.min(u)));
+            }
+        }
         // A held-back hand-over goes out when the hold ends at the latest.
         if let (Some(_), Some(hold)) = (tk.deferred_release, tk.release_hold) {
             due = Some(due.map_or(hold, |d| d.min(hold)));

@@ -20,3 +20,7 @@ pub mod signals;
 pub mod start;
 pub mod status;
 pub mod timer;
+
+/// A daemon that wakes up this much later than its next deadline (ms) was
+/// stopped or starved, and discards the datagrams queued meanwhile.
+pub const PAUSE_DISCARD_MS: u64 = 1000;

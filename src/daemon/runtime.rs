@@ -257,14 +257,18 @@ impl Daemon {
         self.begin_loading();
         let mut events = Events::with_capacity(256);
         while !self.stop {
-            let timeout = self
-                .timers
-                .next_wakeup()
-                .map(|at| Duration::from_millis(at.saturating_sub(self.now_ms())));
+            let wakeup = self.timers.next_wakeup();
+            let timeout = wakeup.map(|at| Duration::from_millis(at.saturating_sub(self.now_ms())));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
                     error!("poll failed: {e}");
                     return 1;
+                }
+            }
+            if let Some(at) = wakeup {
+                let late = self.now_ms().saturating_sub(at);
+                if late > super::PAUSE_DISCARD_MS {
+                    self.discard_queued_datagrams(late);
                 }
             }
             // Time first: after a pause the engine drops expired leases
@@ -497,6 +501,27 @@ impl Daemon {
     }
 
     // ---- UDP ----
+
+    /// We woke up long after our deadline (the process was stopped or
+    /// starved): whatever queued in the socket meanwhile is stale, and an
+    /// old acknowledgement could be taken for an answer to a heartbeat we
+    /// are about to send. Dropping it is no worse than losing it on the
+    /// network.
+    fn discard_queued_datagrams(&mut self, late_ms: u64) {
+        if !self.started {
+            return;
+        }
+        let mut buf = [0u8; 2048];
+        let mut n = 0;
+        loop {
+            match self.udp.recv_from(&mut buf) {
+                Ok(_) => n += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        warn!("woke up {late_ms}ms late (paused?): discarded {n} queued datagrams");
+    }
 
     fn on_udp(&mut self) {
         if !self.started {

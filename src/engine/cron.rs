@@ -521,6 +521,7 @@ impl Engine {
         let now = self.now.mono;
         let from_arrival = mutated!(self, LeaseFromAckArrival);
         let tk = &mut self.tickets[i];
+        let was_proven = tk.lease_proven;
         tk.lease_proven = true;
         if tk.ticket_updated >= 2 {
             return;
@@ -533,7 +534,35 @@ impl Engine {
             // acknowledged holds the lease at least that long.
             if let Some(sent) = tk.hb_sent_at {
                 let base = if from_arrival { now } else { sent };
-                let until = base + tk.cfg.expire;
+                // DIFF: an acknowledgement names no heartbeat, so one sent
+                // for the previous round just before this round began may be
+                // counted for this one; the member that sent it holds the
+                // lease from when it got that earlier heartbeat, which is at
+                // most one transit of the answer earlier. The lease keeps a
+                // margin of one timeout (a longer transit counts as loss),
+                // unless renewals come later than that.
+                let margin = tk
+                    .cfg
+                    .timeout
+                    .min(tk.cfg.expire.saturating_sub(tk.cfg.renewal_freq));
+                let margin = if from_arrival { Duration::ZERO } else { margin };
+                let mut until = base + (tk.cfg.expire - margin);
+                if was_proven {
+                    // A round answered late never shortens a proven lease.
+                    until = until.max(tk.term_expires.unwrap_or(until));
+                }
+                if until <= now {
+                    // Answered so late (say, after a pause) that what it
+                    // proves is already over.
+                    warn!(
+                        "{}: acknowledged too late to prove a lease, giving the ticket up",
+                        tk.cfg.name
+                    );
+                    tk.term_expires = Some(until);
+                    tk.lease_proven = false;
+                    self.ticket_lost(i);
+                    return;
+                }
                 tk.term_expires = Some(until);
                 tk.note_claim(self.me, until);
             }

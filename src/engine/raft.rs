@@ -177,6 +177,12 @@ impl Engine {
         if m.request != tk.last_request || m.cmd != tk.acks_expected || tk.acks_expected == 0 {
             return;
         }
+        // DIFF: an acknowledgement from another term answers an earlier
+        // request, not the one outstanding (the C booth counts it, ends the
+        // round and starts a new one, whose lease the stale answer backs).
+        if m.cmd == OP_ACK && m.term != tk.current_term {
+            return;
+        }
         tk.acks_received |= 1 << m.from;
         if tk.acks_received & all == all {
             let was_state_query = tk.acks_expected == OP_MY_INDEX;

@@ -64,6 +64,9 @@ pub struct Counters {
     pub duplicated: u64,
     pub dropped_at_dead: u64,
     pub dropped_full_buffer: u64,
+    /// Datagrams queued while a member was frozen, discarded on resume
+    /// because it woke up late (as the daemon does).
+    pub discarded_after_pause: u64,
     pub crashes: u64,
     pub boots: u64,
     pub pauses: u64,
@@ -106,6 +109,7 @@ impl Counters {
             duplicated,
             dropped_at_dead,
             dropped_full_buffer,
+            discarded_after_pause,
             crashes,
             boots,
             pauses,
@@ -212,8 +216,8 @@ impl Stats {
         );
         let _ = writeln!(
             s,
-            "events: {} messages ({} lost, {} duplicated, {} to dead members, {} overflowed a frozen member's buffer), {} crashes, {} boots, {} pauses, {} partitions",
-            c.messages, c.lost, c.duplicated, c.dropped_at_dead, c.dropped_full_buffer, c.crashes, c.boots, c.pauses, c.partitions
+            "events: {} messages ({} lost, {} duplicated, {} to dead members, {} overflowed a frozen member's buffer, {} discarded on a late wake-up), {} crashes, {} boots, {} pauses, {} partitions",
+            c.messages, c.lost, c.duplicated, c.dropped_at_dead, c.dropped_full_buffer, c.discarded_after_pause, c.crashes, c.boots, c.pauses, c.partitions
         );
         let _ = writeln!(
             s,

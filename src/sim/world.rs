@@ -1544,11 +1544,23 @@ impl World {
         }
         let pending = std::mem::take(&mut self.members[m].pending);
         self.members[m].inbox_len = 0;
+        // The daemon discards the datagrams it finds queued when it wakes up
+        // later than its next deadline (see PAUSE_DISCARD_MS).
+        let clock = self.clock(m);
+        let late = self.members[m]
+            .engine
+            .as_ref()
+            .and_then(|e| e.next_deadline())
+            .is_some_and(|d| clock.mono.0 > d.0 + crate::daemon::PAUSE_DISCARD_MS);
         for p in pending {
             if !self.up(m) {
                 break;
             }
             match p {
+                Pending::Msg { from, msg, .. } if late => {
+                    self.stats.counters.discarded_after_pause += 1;
+                    self.trace_msg(from, m, &msg, "discarded (queued while frozen)");
+                }
                 Pending::Msg { from, sent, msg } => self.deliver(m, from, sent, msg),
                 Pending::HandlerExit { t, run, ok } => {
                     let hs = &mut self.members[m].handlers;

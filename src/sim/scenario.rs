@@ -629,16 +629,8 @@ impl Driver {
                     .collect();
                 let asleep = (0..self.n()).any(|m| self.w.asleep(m, t));
                 let rounds = self.w.rounds_since(t, settle_elections, None);
-                let two_leaders_adopted = (0..self.n()).any(|m| {
-                    self.w.engine(m).is_some_and(|e| {
-                        let v = e.ticket_view(t);
-                        v.state == State::Leader && self.w.adopted_term(t, v.term)
-                    })
-                });
                 let known = if asleep {
                     Some(Known::FollowerAsleep)
-                } else if two_leaders_adopted {
-                    Some(Known::TermAdopted)
                 } else if rounds > check::ELECTION_ROUNDS {
                     Some(Known::ElectionRounds)
                 } else {

@@ -60,10 +60,11 @@ clippy:
 	$(CARGO) clippy --locked --all-targets -- -D warnings
 	$(CARGO) clippy --locked --all-targets --features mutations -- -D warnings
 
-# The simulator (test/sim.rs, test/sim_mutations.rs) runs with `make sim`
-# until its findings against the current engine are triaged.
+# Includes the cluster simulator over 400 seeds (test/sim.rs) and the
+# deliberately broken engines it must catch (test/sim_mutations.rs).
 test:
 	$(CARGO) test --locked --all-targets
+	$(CARGO) test --locked --features mutations --test sim_mutations
 
 # The cluster simulator in an optimised build: SEEDS seeds from FIRST_SEED;
 # SEED=n replays one seed with a trace (TRACE=ticket|all, TRACE_LINES=n|all,

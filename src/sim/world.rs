@@ -788,6 +788,24 @@ impl World {
         }
     }
 
+    /// Member `m` votes for `c` in `term`: one vote per term and process
+    /// lifetime (votes are not kept across a restart).
+    fn record_vote(&mut self, t: usize, m: usize, term: u32, c: usize) {
+        let inc = self.members[m].incarnation;
+        let other = self.votes[t]
+            .iter()
+            .find(|&&(v, i, tm, c2)| v == m && i == inc && tm == term && c2 != c)
+            .map(|x| x.3);
+        if let Some(c2) = other {
+            self.violation(
+                Kind::DoubleVote,
+                Some(t),
+                format!("m{m} voted for m{c2} and for m{c} in term {term}"),
+            );
+        }
+        self.votes[t].insert((m, inc, term, c));
+    }
+
     fn output(&mut self, m: usize, o: Output) {
         match o {
             Output::Send { to, msg, resend } => {
@@ -803,13 +821,11 @@ impl World {
                     if msg.header.cmd == OP_REQ_VOTE {
                         self.vote_reason[t][m] = (msg.header.reason, msg.body.term);
                         // A candidate votes for itself.
-                        let vote = (m, self.members[m].incarnation, msg.body.term, m);
-                        self.votes[t].insert(vote);
+                        self.record_vote(t, m, msg.body.term, m);
                     }
                     if msg.header.cmd == OP_VOTE_FOR && msg.header.request == OP_REQ_VOTE {
                         if let Some(c) = self.cfg.member_by_id(msg.body.leader) {
-                            let vote = (m, self.members[m].incarnation, msg.body.term, c.index);
-                            self.votes[t].insert(vote);
+                            self.record_vote(t, m, msg.body.term, c.index);
                         }
                     }
                     if msg.header.cmd == OP_REQ_VOTE

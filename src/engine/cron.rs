@@ -706,6 +706,12 @@ impl Engine {
         self.begin_release_hold(i);
         self.ticket_write(i);
         self.release_broadcast(i, OP_REVOKE, OP_ACK, OR_ADMIN);
+        // DIFF: a grant still waiting (for its election or its commit) is
+        // over: say so instead of leaving the client waiting for good.
+        if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+            self.tickets[i].outcome = RLT_SYNC_FAIL;
+            self.notify_waiters(i, CMD_GRANT);
+        }
     }
 
     /// We give up a ticket our CIB may say we hold within its lease: until

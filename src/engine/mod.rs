@@ -398,8 +398,30 @@ impl Engine {
         }
         let i = self.ticket_index(&msg.body.name).ok_or(Dropped::Invalid)?;
         let r = self.ticket_recv(i, from, msg);
+        self.wake_at_followed_lease_end(i);
         self.reindex(i);
         r
+    }
+
+    /// DIFF: a member that follows a leader looks at the ticket again when
+    /// that lease (plus acquire-after) is over, however it learned of the
+    /// lease; the C booth may keep an earlier wakeup of up to an hour.
+    fn wake_at_followed_lease_end(&mut self, i: usize) {
+        let me = Leader::Member(self.me);
+        let tk = &mut self.tickets[i];
+        if tk.cfg.is_manual()
+            || tk.leader == me
+            || !tk.is_owned()
+            || !matches!(tk.state, State::Follower | State::Init)
+        {
+            return;
+        }
+        if let Some(e) = tk.term_expires {
+            let at = e + tk.cfg.acquire_after;
+            if tk.next_cron.is_none_or(|c| c > at) {
+                tk.next_cron = Some(at);
+            }
+        }
     }
 
     /// A deadline may have passed: run every ticket that is due.

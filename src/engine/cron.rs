@@ -609,6 +609,17 @@ impl Engine {
         if tk.retry_number > tk.cfg.retries {
             info!("{name}: giving up on sending retries");
             tk.no_resends();
+            // DIFF: a manual ticket has no lease whose end would answer a
+            // waiting grant: a grant no majority acknowledged has failed.
+            let stranded = tk.cfg.is_manual()
+                && tk.last_request == OP_HEARTBEAT
+                && !tk.lease_proven
+                && tk.waiters.iter().any(|w| w.cmd == CMD_GRANT);
+            if stranded {
+                warn!("{name}: no majority acknowledged the grant");
+                tk.outcome = RLT_SYNC_FAIL;
+                self.notify_waiters(i, CMD_GRANT);
+            }
             self.set_ticket_wakeup(i);
             return;
         }
@@ -687,9 +698,15 @@ impl Engine {
         self.tickets[i].save_committed();
         self.reset_ticket(i);
         self.tickets[i].state = State::Follower;
-        if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+        // DIFF: a revoke delayed behind a broadcast is answered too (the C
+        // booth forgets it with the lost ticket and the client waits).
+        if self.tickets[i]
+            .waiters
+            .iter()
+            .any(|w| w.cmd == CMD_GRANT || w.cmd == CMD_REVOKE)
+        {
             self.tickets[i].outcome = RLT_SYNC_FAIL;
-            self.notify_waiters(i, CMD_GRANT);
+            self.notify_waiters(i, 0);
         }
         if self.is_site() {
             self.ticket_write(i);
@@ -876,6 +893,11 @@ impl Engine {
                 self.tickets[i].save_committed();
                 self.reset_ticket(i);
                 self.ticket_write(i);
+                // DIFF: a grant waiting for this acquisition has failed.
+                if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+                    self.tickets[i].outcome = RLT_EXT_FAILED;
+                    self.notify_waiters(i, CMD_GRANT);
+                }
             }
             return;
         }
@@ -1042,6 +1064,11 @@ impl Engine {
                 },
             }
         };
+        // A deferred election goes ahead when the start-up fence lifts.
+        if tk.deferred_election.is_some() {
+            let at = tk.vote_fence.map_or(now, |f| f.max(now));
+            next = next.min(at);
+        }
         // A running handler's exit wakes the ticket (handle_handler_exit);
         // polling it every few milliseconds would only burn CPU.
         let handler_running = matches!(tk.handler, Handler::Running(_));

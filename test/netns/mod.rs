@@ -78,11 +78,12 @@ impl CibSource {
     /// The CIB text, or its status section; empty if it cannot be read.
     pub fn read(&self) -> String {
         match self {
-            // crm_ticket rewrites the file in place: a read may catch it
-            // half written; read again until the document is complete.
+            // crm_ticket rewrites the file in place (truncate, then one
+            // write): a read may catch it empty; read again until the
+            // document is complete (up to 2 s on a loaded machine).
             CibSource::File(p) => {
                 let mut last = String::new();
-                for _ in 0..20 {
+                for _ in 0..400 {
                     last = std::fs::read_to_string(p).unwrap_or_default();
                     if last.trim_end().ends_with("</cib>") {
                         break;

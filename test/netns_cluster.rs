@@ -1507,6 +1507,9 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "mixb1",
+            tail: format!("{}{}", ticket(T, ""), ticket(TM, "  mode = manual\n")),
+            tickets: &[T, TM],
+            manual: &[TM],
             scenarios: vec![
                 ("grant", grant),
                 ("client crossings", client_crossings),
@@ -1515,6 +1518,10 @@ fn groups() -> Vec<Group> {
                 ("revoke", revoke),
                 ("grant, arbitrator down", grant_with_arbitrator_down),
                 ("grant, site down, site back", grant_while_site_down),
+                ("manual: grant", manual_grant),
+                ("manual: grant to another site", manual_grant_to_other_site),
+                ("manual: revoke", manual_revoke),
+                ("manual: holder dies, no failover", manual_holder_dies),
             ],
             ..mixb()
         },
@@ -1542,6 +1549,9 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "mixc1",
+            tail: format!("{}{}", ticket(T, ""), ticket(TM, "  mode = manual\n")),
+            tickets: &[T, TM],
+            manual: &[TM],
             scenarios: vec![
                 ("grant", grant),
                 ("client crossings", client_crossings),
@@ -1550,6 +1560,10 @@ fn groups() -> Vec<Group> {
                 ("revoke", revoke),
                 ("grant, arbitrator down", grant_with_arbitrator_down),
                 ("grant, site down, site back", grant_while_site_down),
+                ("manual: grant", manual_grant),
+                ("manual: grant to another site", manual_grant_to_other_site),
+                ("manual: revoke", manual_revoke),
+                ("manual: holder dies, no failover", manual_holder_dies),
             ],
             ..mixc()
         },
@@ -1717,6 +1731,58 @@ fn scenario_matrix() {
         .collect();
     assert!(failed.is_empty(), "failed:\n{}", failed.join("\n"));
     assert_eq!(duals, 0);
+}
+
+/// The watcher itself must be able to fail: two CIB files with the same
+/// ticket granted and a valid expiry are a dual grant; an expired one or a
+/// C site's grant within its truncation window is not.
+#[test]
+fn watcher_catches_a_dual_grant() {
+    let dir = std::env::temp_dir().join(format!("booth-watcher-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cib = |name: &str, expires: i64| {
+        let p = dir.join(name);
+        std::fs::write(
+            &p,
+            format!(
+                "<cib><status><tickets><ticket_state id=\"ticketA\" granted=\"true\" \
+                 expires=\"{expires}\"/></tickets></status></cib>\n"
+            ),
+        )
+        .unwrap();
+        CibSource::File(p)
+    };
+    let now = now_f64() as i64;
+    let run = |sources: Vec<(usize, CibSource, Impl)>| {
+        let w = Watcher::start(sources, &[]);
+        std::thread::sleep(Duration::from_millis(350));
+        let (samples, duals, c_window) = w.finish();
+        assert!(samples >= 2);
+        (duals.len(), c_window.len())
+    };
+    let (d, _) = run(vec![
+        (0, cib("a.xml", now + 10), Impl::Rust),
+        (1, cib("b.xml", now + 10), Impl::Rust),
+    ]);
+    assert!(d > 0, "dual grant not caught");
+    let (d, _) = run(vec![
+        (0, cib("c.xml", now - 1), Impl::Rust),
+        (1, cib("d.xml", now + 10), Impl::Rust),
+    ]);
+    assert_eq!(d, 0, "an expired grant counted");
+    // A C grant written as expiring at the next full second may have ended
+    // half a second earlier, and followers were told one second less:
+    // judged early in a second, it is inside the window.
+    while now_f64().fract() > 0.1 {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let next = now_f64() as i64 + 1;
+    let (d, cw) = run(vec![
+        (0, cib("e.xml", next), Impl::C),
+        (1, cib("f.xml", now + 10), Impl::Rust),
+    ]);
+    assert_eq!((d, cw > 0), (0, true), "C truncation window");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -504,11 +504,40 @@ impl Ctx {
 
 type Scenario = fn(&mut Ctx) -> Option<Duration>;
 
+/// Grant at site 0: every member names it, and every site's CIB records
+/// the same owner (the holder's site id, whichever implementation wrote it).
 fn grant(c: &mut Ctx) -> Option<Duration> {
-    let s0 = c.s0();
+    let (s0, s1) = (c.s0(), c.s1());
     let d = c.grant(s0, T);
     c.wait_agree(T, Some(s0), secs(5));
-    assert!(!c.granted(c.s1(), T));
+    assert!(!c.granted(s1, T));
+    let owner = |k: usize| {
+        let xml = c
+            .lab
+            .cib_sources()
+            .into_iter()
+            .find(|(s, _)| *s == k)
+            .unwrap()
+            .1
+            .read();
+        xml.split("<ticket_state")
+            .find(|e| e.contains(" id=\"ticketA\""))
+            .and_then(|e| e.split(" owner=\"").nth(1))
+            .and_then(|r| r.split('"').next())
+            .map(str::to_string)
+    };
+    let t0 = Instant::now();
+    loop {
+        let (o0, o1) = (owner(s0), owner(s1));
+        if o0.is_some() && o0 == o1 && o0.as_deref() != Some("0") {
+            break;
+        }
+        assert!(
+            t0.elapsed() < secs(5),
+            "CIB owners: holder {o0:?}, other site {o1:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
     Some(d)
 }
 

@@ -994,30 +994,44 @@ fn prereq_met_failover(c: &mut Ctx) -> Option<Duration> {
 
 const KEY: &str = "a shared booth secret, 32 bytes!";
 
-/// The arbitrator restarts with a wrong key: its packets are refused and
-/// counted, and the holder keeps the ticket through the other site.
-fn wrong_key(c: &mut Ctx) -> Option<Duration> {
-    let (s0, s1, arb) = (c.s0(), c.s1(), c.arb());
+/// Member `victim` (not site 1) restarts with a wrong key while site 1
+/// holds the ticket: its packets are refused and counted, and the holder
+/// keeps the ticket through the remaining member; with the right key again
+/// it rejoins.
+fn wrong_key_at(c: &mut Ctx, victim: usize) -> Option<Duration> {
+    let (s0, s1) = (c.s0(), c.s1());
     c.grant(s1, T);
     c.wait_agree(T, Some(s1), secs(5));
     let key = c.lab.dir.join("authkey");
-    c.lab.kill(arb);
+    c.lab.kill(victim);
     std::fs::write(&key, "a different secret key, 32 bytes").unwrap();
-    c.lab.start_wait(arb);
+    c.lab.start_wait(victim);
     // Daemons read the key at start, clients at each call: put it back.
     std::fs::write(&key, KEY).unwrap();
-    let before = c.authfail(s1, arb);
+    let before = c.authfail(s1, victim);
     let t0 = Instant::now();
     while t0.elapsed() < secs(EXPIRE + 2) {
         std::thread::sleep(secs(1));
         assert!(c.granted(s1, T) && !c.granted(s0, T));
     }
-    assert!(c.authfail(s1, arb) > before, "wrong key not refused");
+    assert!(c.authfail(s1, victim) > before, "wrong key not refused");
     // Restart with the right key: back in the cluster.
-    c.lab.kill(arb);
-    c.lab.start_wait(arb);
+    c.lab.kill(victim);
+    c.lab.start_wait(victim);
     c.wait_agree(T, Some(s1), secs(EXPIRE));
     None
+}
+
+/// Our arbitrator has the wrong key.
+fn wrong_key(c: &mut Ctx) -> Option<Duration> {
+    let arb = c.arb();
+    wrong_key_at(c, arb)
+}
+
+/// The C site has the wrong key.
+fn wrong_key_c(c: &mut Ctx) -> Option<Duration> {
+    let s0 = c.s0();
+    wrong_key_at(c, s0)
 }
 
 /// Runs `f` in a thread that has entered network namespace `ns`.
@@ -1530,7 +1544,8 @@ fn groups() -> Vec<Group> {
             manual: &[],
             pcmk: false,
             scenarios: vec![
-                ("auth: wrong key at one member", wrong_key),
+                ("auth: wrong key at our arbitrator", wrong_key),
+                ("auth: wrong key at the C site", wrong_key_c),
                 ("auth: replayed packets", replayed_packets),
             ],
         },

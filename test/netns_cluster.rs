@@ -1782,7 +1782,15 @@ fn scenario_matrix() {
 /// C site's grant within its truncation window is not.
 #[test]
 fn watcher_catches_a_dual_grant() {
-    let dir = std::env::temp_dir().join(format!("booth-watcher-{}", std::process::id()));
+    /// Removes the directory also when an assertion fails.
+    struct TempDir(std::path::PathBuf);
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let guard = TempDir(std::env::temp_dir().join(format!("booth-watcher-{}", std::process::id())));
+    let dir = guard.0.clone();
     std::fs::create_dir_all(&dir).unwrap();
     let cib = |name: &str, expires: i64| {
         let p = dir.join(name);
@@ -1826,7 +1834,6 @@ fn watcher_catches_a_dual_grant() {
         (1, cib("f.xml", now + 10), Impl::Rust),
     ]);
     assert_eq!((d, cw > 0), (0, true), "C truncation window");
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]

@@ -1716,7 +1716,11 @@ fn scenario_matrix() {
             }),
         }
     }
-    let mut out = String::from("\nnetns scenario matrix (expire 10 s, timeout 1 s, retries 3)\n");
+    let mut out = String::from(
+        "\nnetns scenario matrix (expire 10 s, timeout 1 s, retries 3)\n\
+         time: grant or revoke -> CIB; kill, isolation or handler failure -> the other \
+         site granted (failover); restart or heal -> all members agree\n",
+    );
     out.push_str(&format!(
         "{:<44} {:<16} {:<6} {:>9}\n",
         "scenario", "cluster", "result", "time (s)"

@@ -57,7 +57,49 @@ pub struct Host {
     pub ns: String,
     pub addr: String,
     pub imp: Impl,
+    /// `site` or `arbitrator`.
+    pub kind: String,
+    /// Runs a real single-node Pacemaker cluster (corosync + pacemakerd)
+    /// instead of recording tickets in a CIB file.
+    pub pcmk: bool,
     pub daemon: Option<Child>,
+}
+
+/// Where a site's ticket state can be read from, for a watcher thread.
+#[derive(Clone, Debug)]
+pub enum CibSource {
+    /// A CIB XML file written by crm_ticket with CIB_file=.
+    File(PathBuf),
+    /// The live CIB of the Pacemaker cluster in this namespace.
+    Pacemaker(String),
+}
+
+impl CibSource {
+    /// The CIB text, or its status section; empty if it cannot be read.
+    pub fn read(&self) -> String {
+        match self {
+            // crm_ticket rewrites the file in place (truncate, then one
+            // write): a read may catch it empty; read again until the
+            // document is complete (up to 2 s on a loaded machine).
+            CibSource::File(p) => {
+                let mut last = String::new();
+                for _ in 0..400 {
+                    last = std::fs::read_to_string(p).unwrap_or_default();
+                    if last.trim_end().ends_with("</cib>") {
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(5));
+                }
+                last
+            }
+            CibSource::Pacemaker(ns) => Command::new("ip")
+                .args(["netns", "exec", ns, "cibadmin", "-Q", "-o", "status"])
+                .stderr(Stdio::null())
+                .output()
+                .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                .unwrap_or_default(),
+        }
+    }
 }
 
 pub struct Lab {
@@ -66,6 +108,8 @@ pub struct Lab {
     pub hosts: Vec<Host>,
     pub dir: PathBuf,
     pub conf: PathBuf,
+    /// The `ip netns exec ... pacemakerd` processes of Pacemaker hosts.
+    pcmk_children: Vec<Child>,
 }
 
 fn run(args: &[&str]) -> Output {
@@ -92,8 +136,19 @@ fn run_input(args: &[&str], input: &str) {
 
 impl Lab {
     /// Hosts 198.51.100.1.. in order; `config_tail` is appended after the
-    /// member lines (tickets).
+    /// member lines (tickets), with `@DIR@` replaced by the lab's directory.
     pub fn new(name: &str, members: &[(&str, Impl)], config_tail: &str) -> Lab {
+        Lab::with_pacemaker(name, members, config_tail, &[])
+    }
+
+    /// As `new`; the sites listed in `pcmk` will run real Pacemaker (see
+    /// `start_pacemaker`).
+    pub fn with_pacemaker(
+        name: &str,
+        members: &[(&str, Impl)],
+        config_tail: &str,
+        pcmk: &[usize],
+    ) -> Lab {
         // Never build a lab whose subnet the real host already uses.
         let addrs = String::from_utf8(run(&["ip", "-o", "addr"]).stdout).unwrap();
         let routes = String::from_utf8(run(&["ip", "route"]).stdout).unwrap();
@@ -113,6 +168,7 @@ impl Lab {
             hosts: Vec::new(),
             conf: dir.join("booth.conf"),
             dir,
+            pcmk_children: Vec::new(),
         };
         run(&["ip", "netns", "add", &lab.switch]);
         run(&[
@@ -191,23 +247,52 @@ impl Lab {
                 ns,
                 addr,
                 imp: *imp,
+                kind: kind.to_string(),
+                pcmk: pcmk.contains(&k),
                 daemon: None,
             });
         }
-        conf.push_str(config_tail);
+        conf.push_str(&config_tail.replace("@DIR@", &lab.dir.display().to_string()));
         std::fs::write(&lab.conf, conf).unwrap();
         lab
     }
 
-    fn cib(&self, k: usize) -> PathBuf {
+    pub fn cib(&self, k: usize) -> PathBuf {
         self.dir.join(format!("cib{k}.xml"))
+    }
+
+    /// Indices of the sites (members that record tickets).
+    pub fn sites(&self) -> Vec<usize> {
+        (0..self.hosts.len())
+            .filter(|&k| self.hosts[k].kind == "site")
+            .collect()
+    }
+
+    /// Where each site's ticket state can be read, for watchers.
+    pub fn cib_sources(&self) -> Vec<(usize, CibSource)> {
+        self.sites()
+            .into_iter()
+            .map(|k| {
+                let src = if self.hosts[k].pcmk {
+                    CibSource::Pacemaker(self.hosts[k].ns.clone())
+                } else {
+                    CibSource::File(self.cib(k))
+                };
+                (k, src)
+            })
+            .collect()
+    }
+
+    /// Removes site `k`'s CIB file (its daemon must be stopped).
+    pub fn wipe_cib(&self, k: usize) {
+        let _ = std::fs::remove_file(self.cib(k));
     }
 
     /// Starts member `k`'s daemon (sites record tickets in a CIB file
     /// through the real crm_ticket).
     pub fn start(&mut self, k: usize) {
         let cib = self.cib(k);
-        if !cib.exists() {
+        if !cib.exists() && !self.hosts[k].pcmk {
             let xml = Command::new("cibadmin")
                 .arg("--empty")
                 .output()
@@ -222,10 +307,17 @@ impl Lab {
             Impl::Rust => OURS,
             Impl::C => C_BOOTHD,
         };
-        let log = std::fs::File::create(self.dir.join(format!("m{k}.log"))).unwrap();
-        let child = Command::new("ip")
-            .args(["netns", "exec", &h.ns, "env"])
-            .arg(format!("CIB_file={}", cib.display()))
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("m{k}.log")))
+            .unwrap();
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &h.ns, "env"]);
+        if !h.pcmk {
+            cmd.arg(format!("CIB_file={}", cib.display()));
+        }
+        let child = cmd
             .arg("BOOTH_NO_REALTIME=1")
             .args([bin, "daemon", "-S", "-c"])
             .arg(&self.conf)
@@ -257,6 +349,112 @@ impl Lab {
         }
     }
 
+    /// Whether member `k`'s daemon was started and is still running.
+    pub fn running(&mut self, k: usize) -> bool {
+        match self.hosts[k].daemon.as_mut() {
+            Some(c) => matches!(c.try_wait(), Ok(None)),
+            None => false,
+        }
+    }
+
+    /// Starts member `k` and waits until it answers clients.
+    pub fn start_wait(&mut self, k: usize) {
+        self.start(k);
+        self.wait_up(k);
+    }
+
+    /// Waits until member `k`'s daemon answers clients.
+    pub fn wait_up(&self, k: usize) {
+        wait_for(Duration::from_secs(15), || {
+            self.booth(k, Impl::Rust, &["list"]).status.success()
+        });
+    }
+
+    /// Starts a single-node Pacemaker cluster (corosync and pacemakerd)
+    /// in host `k`'s namespace, with private /var/lib/pacemaker,
+    /// /var/lib/corosync and /run (bind mounts in the mount namespace of
+    /// `ip netns exec`), and returns at once; `wait_pacemaker` waits for it.
+    pub fn start_pacemaker(&mut self, k: usize) {
+        let h = &self.hosts[k];
+        let d = self.dir.join(format!("pcmk{k}"));
+        for sub in [
+            "lib/cib",
+            "lib/pengine",
+            "lib/blackbox",
+            "lib/cores",
+            "coro",
+            "run",
+        ] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        run(&[
+            "chown",
+            "-R",
+            "hacluster:haclient",
+            &d.join("lib").display().to_string(),
+        ]);
+        let conf = d.join("corosync.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "totem {{\n version: 2\n cluster_name: site{k}\n transport: knet\n crypto_cipher: none\n crypto_hash: none\n}}\n\
+                 nodelist {{\n node {{\n  ring0_addr: {}\n  name: node{k}\n  nodeid: 1\n }}\n}}\n\
+                 quorum {{\n provider: corosync_votequorum\n}}\n\
+                 logging {{\n to_stderr: yes\n to_logfile: no\n to_syslog: no\n}}\n",
+                h.addr
+            ),
+        )
+        .unwrap();
+        let d = d.display();
+        let script = format!(
+            "set -e\n\
+             mount --bind {d}/lib /var/lib/pacemaker\n\
+             mount --bind {d}/coro /var/lib/corosync\n\
+             mount --bind {d}/run /run\n\
+             export PCMK_logfile={d}/pacemaker.log\n\
+             corosync -f -c {d}/corosync.conf >{d}/corosync.out 2>&1 &\n\
+             i=0; until corosync-quorumtool -s >/dev/null 2>&1; do i=$((i+1)); [ $i -lt 300 ]; sleep 0.1; done\n\
+             exec pacemakerd >{d}/pacemakerd.out 2>&1\n"
+        );
+        let child = Command::new("ip")
+            .args(["netns", "exec", &h.ns, "sh", "-c", &script])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.pcmk_children.push(child);
+    }
+
+    /// Runs a command in host `k`'s namespace.
+    pub fn exec(&self, k: usize, args: &[&str]) -> Output {
+        Command::new("ip")
+            .args(["netns", "exec", &self.hosts[k].ns])
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    /// Waits until host `k`'s Pacemaker has elected itself DC, then turns
+    /// fencing off (a lab has no fence devices).
+    pub fn wait_pacemaker(&self, k: usize, limit: Duration) {
+        wait_for(limit, || {
+            let o = self.exec(k, &["crm_mon", "-1"]);
+            String::from_utf8_lossy(&o.stdout).contains(&format!("Current DC: node{k} "))
+        });
+        let o = self.exec(
+            k,
+            &[
+                "crm_attribute",
+                "-t",
+                "crm_config",
+                "-n",
+                "stonith-enabled",
+                "-v",
+                "false",
+            ],
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+
     /// Runs a client (`booth <args>`) of either implementation inside host
     /// `k`'s namespace, talking to that host's daemon unless `-s` says
     /// otherwise.
@@ -267,11 +465,26 @@ impl Lab {
         };
         let mut cmd = Command::new("ip");
         cmd.args(["netns", "exec", &self.hosts[k].ns]);
-        match imp {
-            Impl::Rust => cmd.arg(bin),
-            Impl::C => cmd.args(["timeout", "20", bin]),
-        };
+        // Neither client may hang a test.
+        cmd.args(["timeout", "30", bin]);
         cmd.arg(args[0]).arg("-c").arg(&self.conf).args(&args[1..]);
+        cmd.output().unwrap()
+    }
+
+    /// Runs our `geostore` (the binary under that name) in host `k`'s
+    /// namespace.
+    pub fn geostore(&self, k: usize, args: &[&str]) -> Output {
+        let link = self.dir.join("geostore");
+        if !link.exists() {
+            let _ = std::os::unix::fs::symlink(OURS, &link);
+        }
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &self.hosts[k].ns, "timeout", "30"]);
+        cmd.arg(&link)
+            .arg(args[0])
+            .arg("-c")
+            .arg(&self.conf)
+            .args(&args[1..]);
         cmd.output().unwrap()
     }
 
@@ -338,6 +551,37 @@ impl Drop for Lab {
     fn drop(&mut self) {
         for k in 0..self.hosts.len() {
             self.kill(k);
+        }
+        // Pacemaker hosts: every process in the namespace was started by
+        // this lab; stop them by pid (TERM, then KILL).
+        for h in self.hosts.iter().filter(|h| h.pcmk) {
+            for sig in ["-TERM", "-KILL"] {
+                let pids = Command::new("ip")
+                    .args(["netns", "pids", &h.ns])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                let pids: Vec<&str> = pids.split_whitespace().collect();
+                if pids.is_empty() {
+                    break;
+                }
+                let _ = Command::new("kill").arg(sig).args(&pids).output();
+                for _ in 0..50 {
+                    std::thread::sleep(Duration::from_millis(100));
+                    let left = Command::new("ip")
+                        .args(["netns", "pids", &h.ns])
+                        .output()
+                        .map(|o| !o.stdout.is_empty())
+                        .unwrap_or(false);
+                    if !left {
+                        break;
+                    }
+                }
+            }
+        }
+        for mut c in self.pcmk_children.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
         }
         for h in &self.hosts {
             let _ = Command::new("ip").args(["netns", "del", &h.ns]).output();

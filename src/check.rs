@@ -10,6 +10,7 @@
 
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::time::Duration;
 
 use crate::cli::ConfigCheckArgs;
@@ -73,6 +74,16 @@ fn check(args: &ConfigCheckArgs) -> Outcome {
     };
 
     summarize(&mut out.stdout, &cfg, key.as_deref(), args.debug > 0);
+    for m in &cfg.members {
+        if let Err(e) = route_to(m) {
+            out.warn(&format!(
+                "{} {} port {} is unreachable from this host: {e}",
+                m.kind.as_str(),
+                m.addr_string,
+                m.port
+            ));
+        }
+    }
     if let (Some(file), Some(key)) = (&cfg.authfile, &key) {
         if key_disables_c_auth(key) {
             out.warn(&format!(
@@ -84,6 +95,18 @@ fn check(args: &ConfigCheckArgs) -> Outcome {
         }
     }
     out
+}
+
+/// Whether this host has a route to member `m`: connecting a UDP socket
+/// makes the kernel choose one, without sending anything (the check must
+/// not disturb a running cluster, nor send traffic where none is wanted).
+fn route_to(m: &Member) -> io::Result<()> {
+    let any: IpAddr = match m.addr {
+        IpAddr::V4(_) => Ipv4Addr::UNSPECIFIED.into(),
+        IpAddr::V6(_) => Ipv6Addr::UNSPECIFIED.into(),
+    };
+    let sock = UdpSocket::bind(SocketAddr::new(any, 0))?;
+    sock.connect(SocketAddr::new(m.addr, m.port))
 }
 
 /// The error as the daemon would report it, with the file in front of a

@@ -190,3 +190,66 @@ fn key_starting_with_zero_is_flagged() {
     assert!(stderr.contains("WITHOUT AUTHENTICATION"), "{stderr}");
     assert!(text(&out.stdout).contains("authentication on"));
 }
+
+/// Members without a route from this host are reported (a warning: the
+/// file itself is fine). Checked in a network namespace of its own, where
+/// no address is reachable; the check sends nothing.
+#[test]
+fn unreachable_members_are_reported() {
+    let root = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| o.stdout == b"0\n");
+    let unshare = std::process::Command::new("unshare")
+        .arg("--version")
+        .output()
+        .is_ok();
+    if !(root && unshare) {
+        assert!(
+            std::env::var("CI").map_or(true, |v| v != "true"),
+            "needs root and unshare under CI"
+        );
+        eprintln!("SKIPPED: needs root ({root}) and unshare ({unshare})");
+        return;
+    }
+    let dir = TempDir::new("check-unreachable");
+    let conf = format!("{MEMBERS}ticket = \"A\"\n");
+    let path = write_file(&dir, "booth.conf", conf.as_bytes(), 0o644);
+    let out = std::process::Command::new("unshare")
+        .args(["-n", BIN, "config-check", "-c"])
+        .arg(&path)
+        .output()
+        .expect("run unshare");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    for m in [
+        "site 198.51.100.1",
+        "site 198.51.100.2",
+        "arbitrator 198.51.100.3",
+    ] {
+        assert!(
+            stderr.contains(&format!(
+                "warning: {m} port 9929 is unreachable from this host: "
+            )),
+            "{stderr}"
+        );
+    }
+
+    // With a route (here: the loopback), nothing is reported.
+    let local = "site = 127.0.0.1\nsite = 127.0.0.2\narbitrator = 127.0.0.3\nticket = \"A\"\n";
+    let path = write_file(&dir, "local.conf", local.as_bytes(), 0o644);
+    let out = std::process::Command::new("unshare")
+        .args([
+            "-n",
+            "sh",
+            "-c",
+            "ip link set lo up && exec \"$0\" \"$@\"",
+            BIN,
+        ])
+        .args(["config-check", "-c"])
+        .arg(&path)
+        .output()
+        .expect("run unshare");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+}

@@ -200,6 +200,20 @@ impl Engine {
             }
         }
         let tk = &mut self.tickets[i];
+        match tk.election_retry {
+            Some(_) if tk.state != State::Candidate => tk.election_retry = None,
+            Some((update_term, at)) if at <= now => {
+                tk.election_retry = None;
+                self.retry_election(i, update_term);
+                return;
+            }
+            Some((_, at)) => {
+                tk.next_cron = Some(at);
+                return;
+            }
+            None => {}
+        }
+        let tk = &mut self.tickets[i];
         if tk.acks_expected == OP_MY_INDEX {
             // DIFF: the C booth asks once. Members that were not up yet are
             // asked again while our vote fence is up, so that a cluster
@@ -479,18 +493,31 @@ impl Engine {
                 info!("{}: nobody won elections, new elections", tk.cfg.name);
                 self.tickets[i].outcome = RLT_MORE;
                 self.notify_waiters(i, 0);
-                match self.new_election(i, None, if tie { 2 } else { 0 }, OR_AGAIN) {
-                    Some(true) => {}
-                    Some(false) => {
-                        // All votes came in early; re-elect when this one ends.
-                        let tk = &mut self.tickets[i];
-                        tk.next_cron = tk.election_end;
-                    }
-                    None => {
-                        let tk = &mut self.tickets[i];
-                        tk.next_cron = Some(now + tk.cfg.timeout);
-                    }
-                }
+                // DIFF: the next round starts after a random delay, as the
+                // first one did. Candidates whose elections ended together
+                // would otherwise split the votes again, round after round
+                // (two sites without an arbitrator never elected anyone).
+                let delay = self.random_delay(i);
+                let tk = &mut self.tickets[i];
+                tk.election_retry = Some((if tie { 2 } else { 0 }, now + delay));
+                tk.next_cron = Some(now + delay);
+            }
+        }
+    }
+
+    /// The next round after an election nobody won (see elections_end).
+    fn retry_election(&mut self, i: usize, update_term: u8) {
+        let now = self.now.mono;
+        match self.new_election(i, None, update_term, OR_AGAIN) {
+            Some(true) => {}
+            Some(false) => {
+                // All votes came in early; re-elect when this one ends.
+                let tk = &mut self.tickets[i];
+                tk.next_cron = tk.election_end;
+            }
+            None => {
+                let tk = &mut self.tickets[i];
+                tk.next_cron = Some(now + tk.cfg.timeout);
             }
         }
     }
@@ -1044,7 +1071,20 @@ impl Engine {
             let idle = now + IDLE_WAKEUP;
             match tk.state {
                 State::Leader => {
+                    // Renew `expire - renewal-freq` before the lease ends at
+                    // the latest, as configured, also when the lease keeps a
+                    // margin (see leader_update_ticket).
+                    let slack = tk.cfg.expire.saturating_sub(tk.cfg.renewal_freq);
+                    let by_lease = (!tk.cfg.is_manual())
+                        .then(|| {
+                            tk.term_expires
+                                .map(|e| Time(e.0.saturating_sub(slack.as_millis() as u64)))
+                        })
+                        .flatten();
                     let mut t = tk.last_renewal.map(|r| r + tk.cfg.renewal_freq);
+                    if let (Some(a), Some(b)) = (t, by_lease) {
+                        t = Some(a.min(b));
+                    }
                     if let Some(dc) = tk.delay_commit {
                         if t.is_none_or(|t| dc < t) {
                             t = Some(dc);
@@ -1057,7 +1097,10 @@ impl Engine {
                     // The leader must notice its own expiry on time.
                     tk.term_expires.map_or(t, |e| t.min(e.max(now)))
                 }
-                State::Candidate => tk.election_end.unwrap_or(now + SOON),
+                State::Candidate => match tk.election_retry {
+                    Some((_, at)) => at.max(now),
+                    None => tk.election_end.unwrap_or(now + SOON),
+                },
                 State::Init | State::Follower => match (tk.is_owned(), tk.term_expires) {
                     (true, Some(e)) => e + tk.cfg.acquire_after,
                     _ => idle,

@@ -206,7 +206,17 @@ impl Engine {
 
     fn raft_answer(&mut self, i: usize, m: &In) -> Result<(), Dropped> {
         let tk = &self.tickets[i];
-        if m.cmd != OP_STATUS && tk.is_term_invalid(m.term) {
+        // DIFF: "you are outdated, the ticket is revoked" answers a
+        // candidate that re-takes a ticket it thinks was lost; the voters
+        // that saw the revoke may well be in an older term (our failed
+        // rounds raised ours). The C booth ignores the answer and campaigns
+        // for good.
+        let revoked_answer = m.cmd == OP_REJECTED
+            && m.result == RLT_YOU_OUTDATED
+            && m.leader == Leader::NoOne
+            && tk.state == State::Candidate
+            && tk.election_reason == OR_TKT_LOST;
+        if m.cmd != OP_STATUS && tk.is_term_invalid(m.term) && !revoked_answer {
             info!(
                 "{}: got invalid term from {} ({}), ignoring",
                 tk.cfg.name, self.cfg.members[m.from].addr_string, m.term
@@ -807,7 +817,12 @@ impl Engine {
                     self.update_ticket_from_msg(i, m);
                     self.tickets[i].state = State::Init;
                     self.tickets[i].in_election = false;
+                    self.tickets[i].election_retry = None;
                     self.leave_candidacy(i);
+                    if !self.tickets[i].waiters.is_empty() {
+                        self.tickets[i].outcome = RLT_SYNC_FAIL;
+                        self.notify_waiters(i, 0);
+                    }
                 }
             }
             other => {

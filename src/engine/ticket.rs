@@ -178,6 +178,9 @@ pub struct Ticket {
     /// An election the start-up fence held back: (preference, update_term,
     /// reason), started as soon as the fence lifts.
     pub deferred_election: Option<(Option<usize>, u8, u32)>,
+    /// An election nobody won, to be run again (with this `update_term`)
+    /// at this time, after a random delay.
+    pub election_retry: Option<(u8, Time)>,
     /// Lease end of the last "granted" state asked of (or loaded from) the
     /// CIB.
     pub cib_granted_until: Option<Time>,
@@ -239,6 +242,7 @@ impl Ticket {
             claims: [None; MAX_MEMBERS],
             views_heard: 0,
             deferred_election: None,
+            election_retry: None,
             cib_granted_until: None,
             release_hold: None,
             deferred_release: None,

@@ -937,6 +937,11 @@ impl Engine {
             self.begin_release_hold(i);
             self.ticket_write(i);
             self.release_broadcast(i, OP_VOTE_FOR, OP_REQ_VOTE, OR_LOCAL_FAIL);
+            // DIFF: a grant still waiting for its commit has failed.
+            if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+                self.tickets[i].outcome = RLT_EXT_FAILED;
+                self.notify_waiters(i, CMD_GRANT);
+            }
         }
     }
 

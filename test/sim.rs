@@ -191,7 +191,7 @@ impl KnownTally {
         let mut by = self.by.clone();
         by.sort();
         println!(
-            "known engine bugs ({}):",
+            "findings reported apart ({}):",
             if strict() {
                 "counted as violations (STRICT)"
             } else {

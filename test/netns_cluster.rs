@@ -1630,6 +1630,40 @@ fn groups() -> Vec<Group> {
             ..mixc()
         },
         Group {
+            name: "mixc3",
+            tail: format!(
+                "{auto}{}{}",
+                ticket(TH, "  before-acquire-handler = @DIR@/handler.sh\n"),
+                ticket(
+                    TP,
+                    "  attr-prereq = manual repl eq ACTIVE\n  attr-prereq = auto repl eq ACTIVE\n"
+                )
+            ),
+            tickets: &[T, TH, TP],
+            scenarios: vec![
+                ("handler fails: grant denied", handler_denies_grant),
+                ("handler fails at holder: moves", handler_fails_at_holder),
+                ("attr-prereq not met: grant denied", prereq_not_met),
+                ("attr-prereq met: granted", prereq_met),
+                (
+                    "attr-prereq not met: no failover",
+                    prereq_not_met_no_failover,
+                ),
+                ("attr-prereq met: failover", prereq_met_failover),
+                ("30% loss on every link", loss_30),
+            ],
+            ..mixc()
+        },
+        Group {
+            name: "mixc-auth",
+            tail: format!("authfile = @DIR@/authkey\n{auto}"),
+            scenarios: vec![
+                ("auth: wrong key at our arbitrator", wrong_key),
+                ("auth: wrong key at a C site", wrong_key_c),
+            ],
+            ..mixc()
+        },
+        Group {
             name: "pcmk",
             mix: "ours+Pacemaker",
             members: ours,

@@ -602,22 +602,15 @@ impl Engine {
                 "{}: heartbeat from {} with an outdated term {} (ours {})",
                 tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
             );
-            // Our newer term may come from elections of our own that nobody
-            // won (say, while we were cut off). Then no other site can rest
-            // on a vote of ours in it: follow this leader (without
-            // acknowledging it) rather than believe in none, so that we
-            // neither campaign against its lease nor show a stale view. A
-            // C leader never takes the newer term up.
+            // Our newer term may come from elections nobody won (say, while
+            // we were cut off), and a C leader never takes it up. Follow
+            // this leader without acknowledging it (an acknowledgement would
+            // promise it a lease, which a vote of ours in the newer term may
+            // contradict) rather than believe in none: we then neither
+            // campaign against its lease nor show a stale view.
             let now = self.now.mono;
-            let own_votes_only = tk
-                .vote_record
-                .is_none_or(|(t, who)| who == self.me || t <= m.term);
             let unled = !tk.is_owned() || tk.leader == m.leader;
-            if own_votes_only
-                && unled
-                && m.valid_ms > 0
-                && tk.live_claim_besides(m.from, now).is_none()
-            {
+            if unled && m.valid_ms > 0 && tk.live_claim_besides(m.from, now).is_none() {
                 self.become_follower(i, m, m.leader);
             }
             self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);

@@ -86,7 +86,7 @@ sim:
 BENCH_SOAK  ?=
 BENCH_ENV    = BENCH_QUICK='$(BENCH_QUICK)' BENCH_SOAK='$(BENCH_SOAK)' \
 	BENCH_WINDOW='$(BENCH_WINDOW)' BENCH_TICKETS='$(BENCH_TICKETS)' BENCH_RUNS='$(BENCH_RUNS)' \
-	BENCH_NO_REALTIME='$(BENCH_NO_REALTIME)'
+	BENCH_NO_REALTIME='$(BENCH_NO_REALTIME)' BENCH_GRANT_CAP='$(BENCH_GRANT_CAP)'
 bench bench-scale: SHELL := /bin/bash
 bench: build
 	set -o pipefail; $(BENCH_ENV) $(CARGO) test --locked --release --test bench 2>&1 \

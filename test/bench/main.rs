@@ -11,6 +11,8 @@
 //!   BENCH_WINDOW=60     measuring window for wake-ups and CPU, seconds
 //!   BENCH_TICKETS=1000  tickets in the main clusters
 //!   BENCH_RUNS=10       failover runs per implementation
+//!   BENCH_ONLY=ours|c   the main (memory, wake-up, CPU, soak) phase for
+//!                       one implementation only
 //!   BENCH_MODE=scale    the scale run instead (BENCH_SCALE="300 1000",
 //!                       BENCH_SCALE_OURS="10000", BENCH_SETTLE=90,
 //!                       BENCH_GRANT_CAP=900 s for granting one by one)
@@ -903,36 +905,31 @@ fn main() {
     );
     let mut mo = Main::default();
     let mut mc = Main::default();
-    let so = main_phase(Impl::Rust, &p, &mut mo);
-    let sc = main_phase(Impl::C, &p, &mut mc);
-    let lo = match so {
-        Ok(s) => Some(end_soak(Impl::Rust, &p, s, &mut mo)),
-        Err(e) => {
-            mo.notes.push(format!("main phase failed: {e}"));
-            None
+    // One main cluster at a time: at 1000 tickets either can keep both
+    // cores busy, which would distort the other's figures.
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    for (imp, r) in [(Impl::Rust, &mut mo), (Impl::C, &mut mc)] {
+        if !only.is_empty() && only != name(imp).to_lowercase() {
+            r.notes
+                .push(format!("main phase skipped (BENCH_ONLY={only})"));
+            continue;
         }
-    };
-    let lc = match sc {
-        Ok(s) => Some(end_soak(Impl::C, &p, s, &mut mc)),
-        Err(e) => {
-            mc.notes.push(format!("main phase failed: {e}"));
-            None
+        match main_phase(imp, &p, r) {
+            Ok(s) => {
+                let lab = end_soak(imp, &p, s, r);
+                let (m, v, ok) = latency(&[&lab], &["list"], 20).remove(0);
+                (r.list_big, r.list_big_ok) = (m, ok);
+                say!(
+                    "[{}] list with {} tickets, ms: {} (all ok: {ok}), load {}",
+                    name(imp),
+                    p.tickets,
+                    ms(&v),
+                    load()
+                );
+            }
+            Err(e) => r.notes.push(format!("main phase failed: {e}")),
         }
-    };
-    // Both clusters are up: list latencies taking turns.
-    if let (Some(o), Some(c)) = (&lo, &lc) {
-        let l = latency(&[o, c], &["list"], 20);
-        (mo.list_big, mo.list_big_ok) = (l[0].0, l[0].2);
-        (mc.list_big, mc.list_big_ok) = (l[1].0, l[1].2);
-        say!("list with {} tickets, ms, ours: {}", p.tickets, ms(&l[0].1));
-        say!(
-            "list with {} tickets, ms, C:    {} (all ok: {})",
-            p.tickets,
-            ms(&l[1].1),
-            l[1].2
-        );
     }
-    drop((lo, lc));
     let mut fo = Failover::default();
     let mut fc = Failover::default();
     match (

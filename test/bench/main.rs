@@ -13,7 +13,8 @@
 //!   BENCH_RUNS=10       failover runs per implementation
 //!   BENCH_ONLY=ours|c   the main (memory, wake-up, CPU, soak) phase for
 //!                       one implementation only
-//!   BENCH_MODE=scale    the scale run instead (BENCH_SCALE="300 1000",
+//!   BENCH_MODE=scale    the scale run instead (BENCH_SCALE="300 1000"
+//!                       for both, 0 for none,
 //!                       BENCH_SCALE_OURS="10000", BENCH_SETTLE=90,
 //!                       BENCH_GRANT_CAP=900 s for granting one by one)
 //!
@@ -51,6 +52,7 @@ fn env_list(name: &str, default: &[usize]) -> Vec<usize> {
         Ok(v) if !v.trim().is_empty() => v
             .split([' ', ','])
             .filter_map(|s| s.trim().parse().ok())
+            .filter(|&n| n > 0)
             .collect(),
         _ => default.to_vec(),
     }

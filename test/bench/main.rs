@@ -447,6 +447,8 @@ fn count_log(lab: &Lab, pat: &str) -> usize {
 
 #[derive(Default, Clone)]
 struct Main {
+    /// The main phase ran (not skipped, not failed before the soak).
+    ran: bool,
     startup: f64,
     settled: f64,
     startup_cpu: f64,
@@ -774,6 +776,9 @@ struct Table {
     rows: Vec<[String; 6]>,
     pass: usize,
     fail: usize,
+    /// Whether each side's main phase ran (rows of a skipped side show
+    /// "-" and get no verdict).
+    ran: (bool, bool),
 }
 
 fn fmt(v: Option<f64>) -> String {
@@ -788,6 +793,19 @@ fn fmt(v: Option<f64>) -> String {
 }
 
 impl Table {
+    fn row_main(
+        &mut self,
+        metric: &str,
+        ours: Option<f64>,
+        c: Option<f64>,
+        target: &str,
+        pass: Option<bool>,
+    ) {
+        let (o, k) = self.ran;
+        let pass = if o && k { pass } else { None };
+        self.row(metric, ours.filter(|_| o), c.filter(|_| k), target, pass);
+    }
+
     fn row(
         &mut self,
         metric: &str,
@@ -918,6 +936,7 @@ fn main() {
         }
         match main_phase(imp, &p, r) {
             Ok(s) => {
+                r.ran = true;
                 let lab = end_soak(imp, &p, s, r);
                 let (m, v, ok) = latency(&[&lab], &["list"], 20).remove(0);
                 (r.list_big, r.list_big_ok) = (m, ok);
@@ -985,6 +1004,7 @@ fn main() {
         rows: Vec::new(),
         pass: 0,
         fail: 0,
+        ran: (mo.ran, mc.ran),
     };
     let f = |x: u64| Some(x as f64);
     t.row(
@@ -994,21 +1014,21 @@ fn main() {
         "info",
         None,
     );
-    t.row(
+    t.row_main(
         &format!("start-up to list, {n} tickets (s)"),
         Some(mo.startup),
         Some(mc.startup),
         "info",
         None,
     );
-    t.row(
+    t.row_main(
         &format!("start-up busy after list, {n} tickets (s)"),
         Some(mo.settled),
         Some(mc.settled),
         "info",
         None,
     );
-    t.row(
+    t.row_main(
         &format!("start-up CPU s until quiet, {n} tickets"),
         Some(mo.startup_cpu),
         Some(mc.startup_cpu),
@@ -1016,42 +1036,42 @@ fn main() {
         None,
     );
     let quarter = |o: u64, c: u64| Some(o as f64 <= c as f64 / 4.0);
-    t.row(
+    t.row_main(
         "RSS after start (kB)",
         f(mo.rss_start.0),
         f(mc.rss_start.0),
         "<= C/4",
         quarter(mo.rss_start.0, mc.rss_start.0),
     );
-    t.row(
+    t.row_main(
         "PSS after start (kB)",
         f(mo.rss_start.1),
         f(mc.rss_start.1),
         "<= C/4",
         quarter(mo.rss_start.1, mc.rss_start.1),
     );
-    t.row(
+    t.row_main(
         &format!("RSS leader of {n} (kB)"),
         f(mo.rss_granted.0),
         f(mc.rss_granted.0),
         "<= C/4",
         quarter(mo.rss_granted.0, mc.rss_granted.0),
     );
-    t.row(
+    t.row_main(
         &format!("PSS leader of {n} (kB)"),
         f(mo.rss_granted.1),
         f(mc.rss_granted.1),
         "<= C/4",
         quarter(mo.rss_granted.1, mc.rss_granted.1),
     );
-    t.row(
+    t.row_main(
         &format!("RSS after {} s soak (kB)", p.soak),
         f(mo.rss_soak.0),
         f(mc.rss_soak.0),
         "<= C/4",
         quarter(mo.rss_soak.0, mc.rss_soak.0),
     );
-    t.row(
+    t.row_main(
         &format!("PSS after {} s soak (kB)", p.soak),
         f(mo.rss_soak.1),
         f(mc.rss_soak.1),
@@ -1059,7 +1079,7 @@ fn main() {
         quarter(mo.rss_soak.1, mc.rss_soak.1),
     );
     let growth = |m: &Main| m.rss_soak.0 as f64 - m.rss_granted.0 as f64;
-    t.row(
+    t.row_main(
         "RSS growth during soak (kB)",
         Some(growth(&mo)),
         Some(growth(&mc)),
@@ -1067,7 +1087,7 @@ fn main() {
         Some(growth(&mo) <= 0.0 && mo.rss_soak.0 > 0),
     );
     let idle = |m: &Main| m.idle.as_ref().map(|w| w.wakeups_per_s);
-    t.row(
+    t.row_main(
         "wake-ups/s idle",
         idle(&mo),
         idle(&mc),
@@ -1076,7 +1096,7 @@ fn main() {
     );
     for (i, (step, wo)) in mo.leader.iter().enumerate() {
         let wc = mc.leader.get(i).map(|(_, w)| w.wakeups_per_s);
-        t.row(
+        t.row_main(
             &format!("wake-ups/s leader of {step}"),
             Some(wo.wakeups_per_s),
             wc,
@@ -1091,7 +1111,7 @@ fn main() {
         } else {
             ("<= C", wc.map(|c| wo.cpu_per_h <= c))
         };
-        t.row(
+        t.row_main(
             &format!("CPU s/h leader of {step}, {} s", p.window),
             Some(wo.cpu_per_h),
             wc,
@@ -1104,35 +1124,35 @@ fn main() {
     } else {
         ("<= C", Some(mo.soak_cpu_per_h <= mc.soak_cpu_per_h))
     };
-    t.row(
+    t.row_main(
         &format!("CPU s/h leader of {n}, soak"),
         Some(mo.soak_cpu_per_h),
         Some(mc.soak_cpu_per_h),
         target,
         pass,
     );
-    t.row(
+    t.row_main(
         &format!("wake-ups/s leader of {n}, soak"),
         Some(mo.soak_wakeups),
         Some(mc.soak_wakeups),
         "<= C",
         Some(mo.soak_wakeups <= mc.soak_wakeups),
     );
-    t.row(
+    t.row_main(
         &format!("tickets held after soak (of {n})"),
         f(mo.soak_held as u64),
         f(mc.soak_held as u64),
         "all",
         Some(mo.soak_held == n),
     );
-    t.row(
+    t.row_main(
         &format!("granted in leader's CIB after soak (of {n})"),
         f(mo.soak_cib_granted as u64),
         f(mc.soak_cib_granted as u64),
         "all",
         Some(mo.soak_cib_granted == n),
     );
-    t.row(
+    t.row_main(
         "log lines with \"error\", 3 members",
         f(mo.error_lines as u64),
         f(mc.error_lines as u64),
@@ -1153,7 +1173,7 @@ fn main() {
     } else {
         f64::NAN
     };
-    t.row(
+    t.row_main(
         &format!("list latency, {n} tickets (s)"),
         Some(mo.list_big),
         Some(lc),

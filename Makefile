@@ -4,6 +4,9 @@
 #   make check      the whole test suite (format, lints, unit and integration tests)
 #   make sim        the cluster simulator over SEEDS seeds (see README)
 #   make demo       a local demo cluster (see README)
+#   make bench      our daemon next to the C booth (root; BENCH_QUICK=1,
+#                   BENCH_SOAK=600; see test/bench/main.rs)
+#   make bench-scale  both at 300 and 1000 tickets, ours at 10,000
 #   make fuzz       run each fuzz target for FUZZ_SECONDS (needs cargo-fuzz)
 #   make install    install the binary (with its booth and geostore names),
 #                   man pages, example configuration, systemd units, init
@@ -44,7 +47,7 @@ SUBST_SBIN  = sed 's|/usr/sbin/boothd|$(PREFIX)/sbin/boothd|g'
 MANPAGES    := boothd.8 geostore.8 booth-keygen.8
 UNITS       := booth@.service booth-arbitrator.service
 
-.PHONY: all build check fmt-check clippy test fuzz fuzz-replay sim demo install uninstall clean
+.PHONY: all build check fmt-check clippy test fuzz fuzz-replay sim bench bench-scale demo install uninstall clean
 
 all: build
 
@@ -77,6 +80,23 @@ sim:
 	SEEDS='$(SEEDS)' FIRST_SEED='$(FIRST_SEED)' SEED='$(SEED)' TRACE='$(TRACE)' \
 	TRACE_LINES='$(TRACE_LINES)' SHOW='$(SHOW)' MUTATION='$(MUTATION)' STRICT='$(STRICT)' \
 	$(CARGO) test --locked --profile sim $(if $(MUTATION),--features mutations) --test sim
+
+# Benchmarks against the C booth 1.0 in network namespaces (root, the C
+# booth and Pacemaker's crm_ticket needed). Not part of check. The output
+# also goes to target/bench-results.txt (target/bench-scale-results.txt).
+BENCH_SOAK  ?=
+BENCH_ENV    = BENCH_QUICK='$(BENCH_QUICK)' BENCH_SOAK='$(BENCH_SOAK)' \
+	BENCH_WINDOW='$(BENCH_WINDOW)' BENCH_TICKETS='$(BENCH_TICKETS)' BENCH_RUNS='$(BENCH_RUNS)' \
+	BENCH_NO_REALTIME='$(BENCH_NO_REALTIME)' BENCH_GRANT_CAP='$(BENCH_GRANT_CAP)' BENCH_ONLY='$(BENCH_ONLY)'
+bench bench-scale: SHELL := /bin/bash
+bench: build
+	set -o pipefail; $(BENCH_ENV) $(CARGO) test --locked --release --test bench 2>&1 \
+		| tee target/bench-results.txt
+
+bench-scale: build
+	set -o pipefail; $(BENCH_ENV) BENCH_MODE=scale BENCH_SCALE='$(BENCH_SCALE)' \
+		BENCH_SCALE_OURS='$(BENCH_SCALE_OURS)' BENCH_SETTLE='$(BENCH_SETTLE)' \
+		$(CARGO) test --locked --release --test bench 2>&1 | tee target/bench-scale-results.txt
 
 # Each target runs FUZZ_SECONDS; new inputs go to test/fuzz/corpus-run/
 # (not committed), the committed seeds in test/fuzz/corpus/ are read too.

@@ -1,6 +1,7 @@
 //! Real daemons on loopback: 2 sites + 1 arbitrator on 127.0.0.1/2/3, each
 //! with its own lock file and state directory, driven by the real client.
 
+use std::collections::HashMap;
 use std::io::Read;
 use std::net::{TcpListener, TcpStream, UdpSocket};
 use std::path::PathBuf;
@@ -755,4 +756,60 @@ fn daemonizes_as_a_session_leader_once_it_serves() {
     wait_for(Duration::from_secs(5), || {
         !std::path::Path::new(&format!("/proc/{pid}")).exists()
     });
+}
+
+/// A wave of CIB writes (start-up, a dozen grants) never runs more than four
+/// crm_ticket processes at once per daemon, and every write still happens.
+#[test]
+fn crm_ticket_writes_run_at_most_four_at_a_time() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("booth-crmcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let fake = dir.join("crm_ticket");
+    let log = dir.join("runs");
+    // Loads find nothing; each write logs its start and end, per daemon.
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\n\
+             echo \"$PPID s $2\" >> {l}\nsleep 1.5\necho \"$PPID e $2\" >> {l}\n",
+            l = log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let names: Vec<String> = (0..12).map(|k| format!("t{k}")).collect();
+    let conf: String = names
+        .iter()
+        .map(|n| format!("ticket = {n}\n  expire = 10\n  timeout = 1\n  retries = 3\n"))
+        .collect();
+    let mut c = Cluster::new("crmcap", &conf);
+    c.start_all_with_crm_ticket(&fake);
+    for n in &names {
+        let g = c.client(&["grant", "-s", "127.0.0.1", n]);
+        assert!(g.status.success(), "{}", stderr(&g));
+    }
+    // Every ticket's grant reaches the (fake) CIB of site 1.
+    let granted_everywhere = || {
+        let runs = std::fs::read_to_string(&log).unwrap_or_default();
+        names
+            .iter()
+            .all(|n| runs.lines().any(|l| l.ends_with(&format!(" e {n}"))))
+    };
+    wait_for(Duration::from_secs(40), granted_everywhere);
+    std::thread::sleep(Duration::from_secs(1));
+    let runs = std::fs::read_to_string(&log).unwrap();
+    let mut running: HashMap<&str, i32> = HashMap::new();
+    let mut most = 0;
+    for l in runs.lines() {
+        let mut f = l.split_whitespace();
+        let (pid, what) = (f.next().unwrap(), f.next().unwrap());
+        let r = running.entry(pid).or_default();
+        *r += if what == "s" { 1 } else { -1 };
+        most = most.max(*r);
+    }
+    assert!(most <= 4, "{most} crm_ticket writes at once:\n{runs}");
+    assert!(most >= 2, "writes should overlap up to the limit:\n{runs}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -7,7 +7,7 @@
 //! Data flows one way: events become calls on the engine, the engine's
 //! outputs are executed here. No protocol decision is made in this file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -45,6 +45,9 @@ const CLIENT_READ_DEADLINE: Ms = 10_000;
 const CRM_TICKET_LIMIT: Ms = 30_000;
 /// Concurrent `crm_ticket -q` calls at start-up.
 const MAX_PARALLEL_LOADS: usize = 8;
+/// crm_ticket writes running at once. Pacemaker serialises CIB updates
+/// anyway; a wave of renewals must not become a wave of processes.
+const MAX_PARALLEL_CIB_WRITES: usize = 4;
 /// Geo attribute writes are tried this many times (as the C booth does).
 const ATTR_ATTEMPTS: u32 = 3;
 /// Longest pause between retries of a failed CIB write.
@@ -136,6 +139,8 @@ struct CibSlot {
     /// Success replies held until a write at least as new as `.0` is in
     /// the CIB: (write number, client, reply, last).
     held_replies: Vec<(u64, Token, Vec<u8>, bool)>,
+    /// Waiting in `Daemon::cib_queue` for a free writer.
+    queued: bool,
 }
 
 impl CibSlot {
@@ -181,6 +186,11 @@ pub struct Daemon {
     cib: Vec<CibSlot>,
     loads_pending: Vec<usize>,
     loads_running: usize,
+    /// crm_ticket writes running, the most allowed at once, and the tickets
+    /// waiting for one of them (FIFO).
+    cib_writers: usize,
+    max_cib_writers: usize,
+    cib_queue: VecDeque<usize>,
     loaded: Vec<Option<CibState>>,
     started: bool,
     lock: Option<LockFile>,
@@ -225,6 +235,15 @@ impl Daemon {
             cib: (0..tickets).map(|_| CibSlot::default()).collect(),
             loads_pending: Vec::new(),
             loads_running: 0,
+            cib_writers: 0,
+            // With CIB_file every crm_ticket rewrites one file without
+            // locking: only one may run at a time, or updates are lost.
+            max_cib_writers: if std::env::var_os("CIB_file").is_some() {
+                1
+            } else {
+                MAX_PARALLEL_CIB_WRITES
+            },
+            cib_queue: VecDeque::new(),
             loaded: vec![None; tickets],
             started: false,
             lock: s.lock,
@@ -476,6 +495,12 @@ impl Daemon {
                 }
                 self.cib = slots;
                 self.cfg = new;
+                // Waiting tickets may have moved: queue them again.
+                self.cib_queue.clear();
+                for i in 0..self.cib.len() {
+                    self.cib[i].queued = false;
+                    self.cib_next(i);
+                }
                 info!("configuration reloaded");
             }
             Err(e) => error!("cannot apply the new configuration: {e}; keeping the running one"),
@@ -1031,6 +1056,11 @@ impl Daemon {
                 }
             }
             Purpose::CibWrite { ticket, write } => {
+                self.cib_writers -= 1;
+                self.cib_start_queued();
+                if ticket >= self.cib.len() {
+                    return;
+                }
                 let slot = &mut self.cib[ticket];
                 slot.inflight = None;
                 if ok {
@@ -1178,7 +1208,14 @@ impl Daemon {
     /// Starts the next queued write of ticket `i` if none is running.
     fn cib_next(&mut self, i: usize) {
         let slot = &mut self.cib[i];
-        if slot.inflight.is_some() || slot.retry.is_some() {
+        if slot.inflight.is_some() || slot.retry.is_some() || slot.pending.is_none() {
+            return;
+        }
+        if self.cib_writers >= self.max_cib_writers {
+            if !slot.queued {
+                slot.queued = true;
+                self.cib_queue.push_back(i);
+            }
             return;
         }
         let Some(w) = slot.pending.take() else { return };
@@ -1196,6 +1233,7 @@ impl Daemon {
         );
         match id {
             Some(id) => {
+                self.cib_writers += 1;
                 self.cib[i].inflight = Some(id);
                 self.cib[i].inflight_seq = self.cib[i].submitted;
             }
@@ -1206,6 +1244,19 @@ impl Daemon {
                 let pause = (1000u64 << slot.failures.min(5)).min(MAX_CIB_BACKOFF);
                 let at = self.now_ms() + pause;
                 self.cib[i].retry = Some(self.timers.insert(at, TimerKind::CibRetry(i)));
+            }
+        }
+    }
+
+    /// Gives free writers to the tickets waiting for one, oldest first.
+    fn cib_start_queued(&mut self) {
+        while self.cib_writers < self.max_cib_writers {
+            let Some(i) = self.cib_queue.pop_front() else {
+                return;
+            };
+            if let Some(slot) = self.cib.get_mut(i) {
+                slot.queued = false;
+                self.cib_next(i);
             }
         }
     }

@@ -1451,6 +1451,35 @@ fn mixc() -> Group {
     }
 }
 
+/// A ticket with a before-acquire-handler and one with attr-prereqs, after
+/// the automatic ticket `auto`.
+fn cond_tail(auto: &str) -> String {
+    format!(
+        "{auto}{}{}",
+        ticket(TH, "  before-acquire-handler = @DIR@/handler.sh\n"),
+        ticket(
+            TP,
+            "  attr-prereq = manual repl eq ACTIVE\n  attr-prereq = auto repl eq ACTIVE\n"
+        )
+    )
+}
+
+/// The handler, attr-prereq and loss scenarios (on `cond_tail` tickets).
+fn cond_scenarios() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("handler fails: grant denied", handler_denies_grant),
+        ("handler fails at holder: moves", handler_fails_at_holder),
+        ("attr-prereq not met: grant denied", prereq_not_met),
+        ("attr-prereq met: granted", prereq_met),
+        (
+            "attr-prereq not met: no failover",
+            prereq_not_met_no_failover,
+        ),
+        ("attr-prereq met: failover", prereq_met_failover),
+        ("30% loss on every link", loss_30),
+    ]
+}
+
 fn groups() -> Vec<Group> {
     use Impl::{Rust as R, C};
     let auto = ticket(T, "");
@@ -1514,30 +1543,12 @@ fn groups() -> Vec<Group> {
             name: "cond",
             mix: "ours",
             members: ours.clone(),
-            tail: format!(
-                "{auto}{}{}",
-                ticket(TH, "  before-acquire-handler = @DIR@/handler.sh\n"),
-                ticket(
-                    TP,
-                    "  attr-prereq = manual repl eq ACTIVE\n  attr-prereq = auto repl eq ACTIVE\n"
-                )
-            ),
+            tail: cond_tail(&auto),
             client: R,
             tickets: &[T, TH, TP],
             manual: &[],
             pcmk: false,
-            scenarios: vec![
-                ("handler fails: grant denied", handler_denies_grant),
-                ("handler fails at holder: moves", handler_fails_at_holder),
-                ("attr-prereq not met: grant denied", prereq_not_met),
-                ("attr-prereq met: granted", prereq_met),
-                (
-                    "attr-prereq not met: no failover",
-                    prereq_not_met_no_failover,
-                ),
-                ("attr-prereq met: failover", prereq_met_failover),
-                ("30% loss on every link", loss_30),
-            ],
+            scenarios: cond_scenarios(),
         },
         Group {
             name: "auth",
@@ -1631,27 +1642,9 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "mixc3",
-            tail: format!(
-                "{auto}{}{}",
-                ticket(TH, "  before-acquire-handler = @DIR@/handler.sh\n"),
-                ticket(
-                    TP,
-                    "  attr-prereq = manual repl eq ACTIVE\n  attr-prereq = auto repl eq ACTIVE\n"
-                )
-            ),
+            tail: cond_tail(&auto),
             tickets: &[T, TH, TP],
-            scenarios: vec![
-                ("handler fails: grant denied", handler_denies_grant),
-                ("handler fails at holder: moves", handler_fails_at_holder),
-                ("attr-prereq not met: grant denied", prereq_not_met),
-                ("attr-prereq met: granted", prereq_met),
-                (
-                    "attr-prereq not met: no failover",
-                    prereq_not_met_no_failover,
-                ),
-                ("attr-prereq met: failover", prereq_met_failover),
-                ("30% loss on every link", loss_30),
-            ],
+            scenarios: cond_scenarios(),
             ..mixc()
         },
         Group {

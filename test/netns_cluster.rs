@@ -1451,6 +1451,29 @@ fn mixc() -> Group {
     }
 }
 
+/// An automatic and a manual ticket.
+fn with_manual_tail() -> String {
+    format!("{}{}", ticket(T, ""), ticket(TM, "  mode = manual\n"))
+}
+
+/// The basic and manual-ticket scenarios of the mixed clusters, with the
+/// client crossings (on `with_manual_tail` tickets).
+fn mixed_basic_scenarios() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("grant", grant),
+        ("client crossings", client_crossings),
+        ("grant held over 3 expiries", held_over_expiries),
+        ("grant to another site (-s)", grant_to_other_site),
+        ("revoke", revoke),
+        ("grant, arbitrator down", grant_with_arbitrator_down),
+        ("grant, site down, site back", grant_while_site_down),
+        ("manual: grant", manual_grant),
+        ("manual: grant to another site", manual_grant_to_other_site),
+        ("manual: revoke", manual_revoke),
+        ("manual: holder dies, no failover", manual_holder_dies),
+    ]
+}
+
 /// A ticket with a before-acquire-handler and one with attr-prereqs, after
 /// the automatic ticket `auto`.
 fn cond_tail(auto: &str) -> String {
@@ -1567,22 +1590,10 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "mixb1",
-            tail: format!("{}{}", ticket(T, ""), ticket(TM, "  mode = manual\n")),
+            tail: with_manual_tail(),
             tickets: &[T, TM],
             manual: &[TM],
-            scenarios: vec![
-                ("grant", grant),
-                ("client crossings", client_crossings),
-                ("grant held over 3 expiries", held_over_expiries),
-                ("grant to another site (-s)", grant_to_other_site),
-                ("revoke", revoke),
-                ("grant, arbitrator down", grant_with_arbitrator_down),
-                ("grant, site down, site back", grant_while_site_down),
-                ("manual: grant", manual_grant),
-                ("manual: grant to another site", manual_grant_to_other_site),
-                ("manual: revoke", manual_revoke),
-                ("manual: holder dies, no failover", manual_holder_dies),
-            ],
+            scenarios: mixed_basic_scenarios(),
             ..mixb()
         },
         Group {
@@ -1609,22 +1620,10 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "mixc1",
-            tail: format!("{}{}", ticket(T, ""), ticket(TM, "  mode = manual\n")),
+            tail: with_manual_tail(),
             tickets: &[T, TM],
             manual: &[TM],
-            scenarios: vec![
-                ("grant", grant),
-                ("client crossings", client_crossings),
-                ("grant held over 3 expiries", held_over_expiries),
-                ("grant to another site (-s)", grant_to_other_site),
-                ("revoke", revoke),
-                ("grant, arbitrator down", grant_with_arbitrator_down),
-                ("grant, site down, site back", grant_while_site_down),
-                ("manual: grant", manual_grant),
-                ("manual: grant to another site", manual_grant_to_other_site),
-                ("manual: revoke", manual_revoke),
-                ("manual: holder dies, no failover", manual_holder_dies),
-            ],
+            scenarios: mixed_basic_scenarios(),
             ..mixc()
         },
         Group {

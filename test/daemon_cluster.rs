@@ -813,3 +813,162 @@ fn crm_ticket_writes_run_at_most_four_at_a_time() {
     assert!(most >= 2, "writes should overlap up to the limit:\n{runs}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// An empty CIB file each site's crm_ticket and cibadmin can write.
+fn empty_cib(dir: &std::path::Path, i: usize) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let f = dir.join(format!("cib{i}.xml"));
+    let xml = Command::new("cibadmin")
+        .arg("--empty")
+        .output()
+        .unwrap()
+        .stdout;
+    std::fs::write(&f, xml).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).unwrap();
+    f
+}
+
+/// A wrapper around a real Pacemaker tool that logs each run ("<tool>
+/// <args>") to `log`, then runs the tool.
+fn logging_wrapper(dir: &std::path::Path, tool: &str, log: &std::path::Path) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let w = dir.join(format!("logged-{tool}"));
+    std::fs::write(
+        &w,
+        format!(
+            "#!/bin/sh\necho \"{tool} $1 $2 $3\" >> {l}\nexec {tool} \"$@\"\n",
+            l = log.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
+    w
+}
+
+fn cib_expires(cib: &std::path::Path, ticket: &str) -> Option<i64> {
+    let q = cib_query(cib, &["-t", ticket, "-q"]);
+    let i = q.find("expires=\"")? + 9;
+    q[i..i + q[i..].find('"')?].parse().ok()
+}
+
+/// Renewals of many tickets share `cibadmin` runs: grants and revokes go
+/// through crm_ticket one by one, renewals do not, and every renewal still
+/// moves the recorded expiry forward in a real CIB.
+#[test]
+fn renewals_of_many_tickets_share_cib_updates() {
+    if !have_crm_ticket() {
+        return;
+    }
+    let names: Vec<String> = (0..16).map(|k| format!("t{k}")).collect();
+    let conf: String = names
+        .iter()
+        .map(|n| format!("ticket = {n}\n  expire = 10\n  timeout = 1\n  retries = 3\n"))
+        .collect();
+    let mut c = Cluster::new("batch", &conf);
+    let log = c.dir.join("runs");
+    let crm = logging_wrapper(&c.dir, "crm_ticket", &log);
+    let adm = logging_wrapper(&c.dir, "cibadmin", &log);
+    let cib = empty_cib(&c.dir, 0);
+    for i in 0..3 {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["daemon", "-S", "-c"])
+            .arg(&c.conf)
+            .args(["-s", &addr(i), "-l"])
+            .arg(c.lock(i))
+            .env("BOOTH_NO_REALTIME", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(c.dir.join(format!("m{i}.log"))).unwrap());
+        if i == 0 {
+            cmd.env("CIB_file", &cib)
+                .env("BOOTH_CRM_TICKET", &crm)
+                .env("BOOTH_CIBADMIN", &adm);
+        } else {
+            cmd.arg("--state-dir").arg(c.dir.join(format!("state{i}")));
+        }
+        c.daemons[i] = Some(cmd.spawn().unwrap());
+    }
+    for i in 0..3 {
+        wait_for(Duration::from_secs(10), || {
+            c.client(&["list", "-s", &addr(i)]).status.success()
+        });
+    }
+    for n in &names {
+        let g = c.client(&["grant", "-w", "-s", "127.0.0.1", n]);
+        assert!(g.status.success(), "{}", stderr(&g));
+    }
+    let first: Vec<i64> = names
+        .iter()
+        .map(|n| cib_expires(&cib, n).expect("granted ticket in the CIB"))
+        .collect();
+    let before = std::fs::read_to_string(&log).unwrap();
+    // Two renewal periods (expire/2 = 5 s each).
+    std::thread::sleep(Duration::from_secs(11));
+    for (n, f) in names.iter().zip(&first) {
+        let now = cib_expires(&cib, n).unwrap();
+        assert!(now >= f + 4, "{n}: expires {f} -> {now}");
+        let q = cib_query(&cib, &["-t", n, "-q"]);
+        assert!(q.contains("granted=\"true\""), "{q}");
+    }
+    let runs = std::fs::read_to_string(&log).unwrap();
+    let later = &runs[before.len()..];
+    let crm_writes = later
+        .lines()
+        .filter(|l| l.starts_with("crm_ticket") && !l.contains("-q"))
+        .count();
+    let batches = later.lines().filter(|l| l.starts_with("cibadmin")).count();
+    // 32 renewals or more; without batching each was a crm_ticket run.
+    assert_eq!(crm_writes, 0, "renewals went through crm_ticket:\n{later}");
+    assert!(
+        (1..=16).contains(&batches),
+        "{batches} cibadmin runs for 32 renewals:\n{later}"
+    );
+    // A revoke is a state change: crm_ticket -r, as in the C booth.
+    let r = c.client(&["revoke", "-w", "-s", "127.0.0.1", "t0"]);
+    assert!(r.status.success(), "{}", stderr(&r));
+    wait_for(Duration::from_secs(5), || {
+        cib_query(&cib, &["-t", "t0", "-q"]).contains("granted=\"false\"")
+    });
+    let runs = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        runs.lines().any(|l| l.starts_with("crm_ticket -t t0 -r")),
+        "{runs}"
+    );
+}
+
+/// A site whose cibadmin fails keeps its CIB current through crm_ticket.
+#[test]
+fn failing_batches_fall_back_to_crm_ticket() {
+    if !have_crm_ticket() {
+        return;
+    }
+    let mut c = Cluster::new("batchfail", TICKET);
+    let cib = empty_cib(&c.dir, 0);
+    for i in 0..3 {
+        let mut cmd = Command::new(BIN);
+        cmd.args(["daemon", "-S", "-c"])
+            .arg(&c.conf)
+            .args(["-s", &addr(i), "-l"])
+            .arg(c.lock(i))
+            .env("BOOTH_NO_REALTIME", "1")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(c.dir.join(format!("m{i}.log"))).unwrap());
+        if i == 0 {
+            cmd.env("CIB_file", &cib).env("BOOTH_CIBADMIN", "false");
+        } else {
+            cmd.arg("--state-dir").arg(c.dir.join(format!("state{i}")));
+        }
+        c.daemons[i] = Some(cmd.spawn().unwrap());
+    }
+    for i in 0..3 {
+        wait_for(Duration::from_secs(10), || {
+            c.client(&["list", "-s", &addr(i)]).status.success()
+        });
+    }
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert!(g.status.success(), "{}", stderr(&g));
+    let first = cib_expires(&cib, "ticketA").unwrap();
+    wait_for(Duration::from_secs(10), || {
+        cib_expires(&cib, "ticketA").is_some_and(|e| e > first)
+    });
+    assert!(c.log(0).contains("with cibadmin failed"), "{}", c.log(0));
+}

@@ -287,6 +287,7 @@ fn man_pages_render_without_warnings() {
         "BOOTH_TICKET_TERM",
         "BOOTH_NO_REALTIME",
         "BOOTH_CRM_TICKET",
+        "BOOTH_CIBADMIN",
         "EXIT STATUS",
         "FILES",
         "DIFFERENCES FROM THE C BOOTH",

@@ -45,6 +45,65 @@ pub fn write_argv(w: &CibWrite, cfg_name: &str) -> Vec<String> {
     ]
 }
 
+/// The program that writes renewal batches (found on PATH).
+pub const CIBADMIN: &str = "cibadmin";
+
+/// Upper bound of one batch's XML: it travels as one argument, and Linux
+/// refuses arguments longer than 128 KiB.
+pub const MAX_BATCH_XML: usize = 96 * 1024;
+
+/// One `ticket_state` element setting the attributes [`write_argv`] sets.
+/// Only for tickets whose granted flag and owner are already in the CIB
+/// as written: then only `expires` and `term` change, and no `crm_ticket`
+/// grant or revoke semantics (last-granted) are involved.
+pub fn batch_element(w: &CibWrite, cfg_name: &str) -> String {
+    format!(
+        "<ticket_state id=\"{}\" granted=\"{}\" owner=\"{}\" expires=\"{}\" term=\"{}\" booth-cfg-name=\"{}\"/>",
+        escape(&w.ticket),
+        w.granted,
+        w.owner,
+        w.expires,
+        w.term,
+        escape(cfg_name)
+    )
+}
+
+/// `cibadmin` arguments writing many ticket states in one CIB update:
+/// `elements` are [`batch_element`] strings.
+pub fn batch_argv(elements: &[String]) -> Vec<String> {
+    let mut xml = String::from("<status><tickets>");
+    for e in elements {
+        xml.push_str(e);
+    }
+    xml.push_str("</tickets></status>");
+    vec![
+        "--modify".into(),
+        "--scope".into(),
+        "status".into(),
+        "--xml-text".into(),
+        xml,
+    ]
+}
+
+/// Bytes [`batch_argv`] adds around the elements.
+pub const BATCH_XML_OVERHEAD: usize = "<status><tickets></tickets></status>".len();
+
+/// XML attribute value escaping.
+fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// Start-up query of one ticket's state.
 pub fn load_argv(ticket: &str) -> Vec<String> {
     vec!["-t".into(), ticket.into(), "-q".into()]
@@ -285,6 +344,36 @@ mod tests {
         );
         assert!(write_argv(&w(false, -1), "b").contains(&"--attr-value=-1".to_string()));
         assert!(write_argv(&w(false, -1), "b").contains(&"-r".to_string()));
+    }
+
+    #[test]
+    fn batch_is_one_cibadmin_update_of_all_elements() {
+        let a = batch_element(&w(true, 584690490), "booth");
+        let mut b = w(false, -1);
+        b.ticket = "t<&\"'>".into();
+        let b = batch_element(&b, "x\"y");
+        assert_eq!(
+            a,
+            "<ticket_state id=\"ticketA\" granted=\"true\" owner=\"584690490\" expires=\"1700000300\" term=\"3\" booth-cfg-name=\"booth\"/>"
+        );
+        assert!(b.starts_with(
+            "<ticket_state id=\"t&lt;&amp;&quot;&apos;&gt;\" granted=\"false\" owner=\"-1\""
+        ));
+        assert!(b.ends_with("booth-cfg-name=\"x&quot;y\"/>"));
+        let argv = batch_argv(&[a.clone(), b.clone()]);
+        assert_eq!(argv[..4], ["--modify", "--scope", "status", "--xml-text"]);
+        assert_eq!(
+            argv[4],
+            format!("<status><tickets>{a}{b}</tickets></status>")
+        );
+        assert_eq!(argv[4].len(), BATCH_XML_OVERHEAD + a.len() + b.len());
+        // What the batch writes reads back as what crm_ticket would show.
+        let st = parse_load(&format!("State XML:\n{a}\n")).unwrap();
+        assert!(st.granted);
+        assert_eq!(
+            (st.owner, st.expires, st.term),
+            (Some(584690490), Some(1_700_000_300), Some(3))
+        );
     }
 
     #[test]

@@ -52,6 +52,14 @@ const MAX_PARALLEL_CIB_WRITES: usize = 4;
 const ATTR_ATTEMPTS: u32 = 3;
 /// Longest pause between retries of a failed CIB write.
 const MAX_CIB_BACKOFF: Ms = 30_000;
+/// Renewals wait this long for others to share one `cibadmin` run.
+const CIB_BATCH_DELAY: Ms = 500;
+/// After this many failed batches in a row renewals go through
+/// `crm_ticket` one by one (the site may lack `cibadmin`).
+const CIB_BATCH_MAX_FAILURES: u32 = 3;
+/// Environment variable naming the `cibadmin` program; empty disables
+/// batched renewal writes.
+pub const CIBADMIN_ENV: &str = "BOOTH_CIBADMIN";
 
 /// Where this site keeps ticket state.
 pub enum Store {
@@ -68,6 +76,7 @@ enum TimerKind {
     ClientDeadline(Token),
     ChildDeadline(ChildId),
     CibRetry(usize),
+    CibBatch,
 }
 
 enum Purpose {
@@ -77,6 +86,10 @@ enum Purpose {
     CibWrite {
         ticket: usize,
         write: CibWrite,
+    },
+    /// One `cibadmin` run writing renewals: (ticket, write, write number).
+    CibBatch {
+        items: Vec<(usize, CibWrite, u64)>,
     },
     Attr {
         ticket: String,
@@ -141,6 +154,11 @@ struct CibSlot {
     held_replies: Vec<(u64, Token, Vec<u8>, bool)>,
     /// Waiting in `Daemon::cib_queue` for a free writer.
     queued: bool,
+    /// Granted flag and owner the CIB is known to hold (last successful
+    /// write); a write that keeps both is a renewal and may be batched.
+    written: Option<(bool, i32)>,
+    /// Listed in `Daemon::batch_queue`.
+    batched: bool,
 }
 
 impl CibSlot {
@@ -191,6 +209,18 @@ pub struct Daemon {
     cib_writers: usize,
     max_cib_writers: usize,
     cib_queue: VecDeque<usize>,
+    /// Renewal writes go out together through this program (`cibadmin`);
+    /// `None`: one `crm_ticket` per write.
+    cibadmin: Option<String>,
+    /// Tickets whose pending write waits for the next batch.
+    batch_queue: Vec<usize>,
+    batch_timer: Option<TimerId>,
+    batch_running: bool,
+    /// A batch is due but every writer was busy.
+    batch_due: bool,
+    /// The running batch left renewals behind for lack of room.
+    batch_full: bool,
+    batch_failures: u32,
     loaded: Vec<Option<CibState>>,
     started: bool,
     lock: Option<LockFile>,
@@ -244,6 +274,13 @@ impl Daemon {
                 MAX_PARALLEL_CIB_WRITES
             },
             cib_queue: VecDeque::new(),
+            cibadmin: batch_program(),
+            batch_queue: Vec::new(),
+            batch_timer: None,
+            batch_running: false,
+            batch_due: false,
+            batch_full: false,
+            batch_failures: 0,
             loaded: vec![None; tickets],
             started: false,
             lock: s.lock,
@@ -434,6 +471,10 @@ impl Daemon {
                     self.cib[i].retry = None;
                     self.cib_next(i);
                 }
+                TimerKind::CibBatch => {
+                    self.batch_timer = None;
+                    self.cib_flush_batch();
+                }
             }
         }
     }
@@ -497,8 +538,10 @@ impl Daemon {
                 self.cfg = new;
                 // Waiting tickets may have moved: queue them again.
                 self.cib_queue.clear();
+                self.batch_queue.clear();
                 for i in 0..self.cib.len() {
                     self.cib[i].queued = false;
+                    self.cib[i].batched = false;
                     self.cib_next(i);
                 }
                 info!("configuration reloaded");
@@ -1064,19 +1107,11 @@ impl Daemon {
                 let slot = &mut self.cib[ticket];
                 slot.inflight = None;
                 if ok {
-                    slot.failures = 0;
                     debug!("{}: CIB updated (granted={})", write.ticket, write.granted);
                     let done = slot.inflight_seq;
-                    let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut slot.held_replies)
-                        .into_iter()
-                        .partition(|r| r.0 <= done);
-                    slot.held_replies = wait;
-                    for (_, t, bytes, last) in ready {
-                        self.reply_bytes(t, bytes, last);
-                    }
-                    let c = self.clock();
-                    self.engine.handle_cib_written(c, ticket, write.granted);
+                    self.cib_confirmed(ticket, &write, done);
                 } else {
+                    slot.written = None;
                     slot.failures += 1;
                     error!(
                         "{}: crm_ticket failed (exit code {code}), will retry",
@@ -1093,6 +1128,12 @@ impl Daemon {
                     return;
                 }
                 self.cib_next(ticket);
+            }
+            Purpose::CibBatch { items } => {
+                self.cib_writers -= 1;
+                self.batch_running = false;
+                self.cib_batch_done(items, ok, code);
+                self.cib_start_queued();
             }
             Purpose::Attr {
                 ticket,
@@ -1205,12 +1246,51 @@ impl Daemon {
         }
     }
 
-    /// Starts the next queued write of ticket `i` if none is running.
-    fn cib_next(&mut self, i: usize) {
+    /// A write of ticket `i` numbered `seq` is in the CIB: answer the
+    /// clients waiting for it and tell the engine.
+    fn cib_confirmed(&mut self, i: usize, w: &CibWrite, seq: u64) {
         let slot = &mut self.cib[i];
+        slot.failures = 0;
+        slot.written = Some((w.granted, w.owner));
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut slot.held_replies)
+            .into_iter()
+            .partition(|r| r.0 <= seq);
+        slot.held_replies = wait;
+        for (_, t, bytes, last) in ready {
+            self.reply_bytes(t, bytes, last);
+        }
+        let c = self.clock();
+        self.engine.handle_cib_written(c, i, w.granted);
+    }
+
+    /// Whether ticket `i`'s pending write only renews what the CIB holds.
+    fn batchable(&self, i: usize) -> bool {
+        let slot = &self.cib[i];
+        self.cibadmin.is_some()
+            && slot
+                .pending
+                .as_ref()
+                .is_some_and(|w| slot.written == Some((w.granted, w.owner)))
+    }
+
+    /// Starts the next queued write of ticket `i` if none is running.
+    /// Renewals join the next batch; state changes (grant, revoke, a new
+    /// owner) each get their own `crm_ticket`, as in the C booth.
+    fn cib_next(&mut self, i: usize) {
+        let slot = &self.cib[i];
         if slot.inflight.is_some() || slot.retry.is_some() || slot.pending.is_none() {
             return;
         }
+        if self.batchable(i) {
+            let slot = &mut self.cib[i];
+            if !slot.batched {
+                slot.batched = true;
+                self.batch_queue.push(i);
+            }
+            self.arm_batch();
+            return;
+        }
+        let slot = &mut self.cib[i];
         if self.cib_writers >= self.max_cib_writers {
             if !slot.queued {
                 slot.queued = true;
@@ -1248,8 +1328,166 @@ impl Daemon {
         }
     }
 
-    /// Gives free writers to the tickets waiting for one, oldest first.
+    /// Schedules the next batch unless one is running or scheduled (a
+    /// running batch schedules the next when it ends).
+    fn arm_batch(&mut self) {
+        if self.batch_timer.is_none() && !self.batch_running && !self.batch_due {
+            let at = self.now_ms() + CIB_BATCH_DELAY;
+            self.batch_timer = Some(self.timers.insert(at, TimerKind::CibBatch));
+        }
+    }
+
+    /// Writes the queued renewals in one `cibadmin` run (as many as fit in
+    /// one argument; the rest go in the next run, started when this ends).
+    fn cib_flush_batch(&mut self) {
+        if self.batch_running || self.batch_queue.is_empty() {
+            return;
+        }
+        if self.cib_writers >= self.max_cib_writers {
+            self.batch_due = true;
+            return;
+        }
+        let Some(program) = self.cibadmin.clone() else {
+            // Batching was given up: route everyone to crm_ticket.
+            for i in std::mem::take(&mut self.batch_queue) {
+                self.cib[i].batched = false;
+                self.cib_next(i);
+            }
+            return;
+        };
+        let mut items = Vec::new();
+        let mut elements = Vec::new();
+        let mut bytes = cib::BATCH_XML_OVERHEAD;
+        let mut left = Vec::new();
+        let mut reroute = Vec::new();
+        for i in std::mem::take(&mut self.batch_queue) {
+            if i >= self.cib.len() || !self.cib[i].batched {
+                continue;
+            }
+            if !left.is_empty() {
+                left.push(i);
+                continue;
+            }
+            let ready = self.batchable(i) && {
+                let slot = &self.cib[i];
+                slot.inflight.is_none() && slot.retry.is_none()
+            };
+            if !ready {
+                self.cib[i].batched = false;
+                reroute.push(i);
+                continue;
+            }
+            let slot = &mut self.cib[i];
+            let Some(w) = slot.pending.take() else {
+                continue;
+            };
+            let e = cib::batch_element(&w, &self.cfg.name);
+            if bytes + e.len() > cib::MAX_BATCH_XML && !elements.is_empty() {
+                slot.pending = Some(w);
+                left.push(i);
+                continue;
+            }
+            bytes += e.len();
+            slot.batched = false;
+            items.push((i, w, slot.submitted));
+            elements.push(e);
+        }
+        self.batch_queue = left;
+        for i in reroute {
+            self.cib_next(i);
+        }
+        if items.is_empty() {
+            return;
+        }
+        self.batch_full = !self.batch_queue.is_empty();
+        let argv = cib::batch_argv(&elements);
+        let writes: Vec<(usize, CibWrite)> =
+            items.iter().map(|(i, w, _)| (*i, w.clone())).collect();
+        let n = items.len();
+        match self.spawn(
+            &program,
+            &argv,
+            &[],
+            Purpose::CibBatch { items },
+            CRM_TICKET_LIMIT,
+        ) {
+            Some(id) => {
+                debug!("writing {n} ticket renewals in one CIB update");
+                self.cib_writers += 1;
+                self.batch_running = true;
+                for (i, _) in writes {
+                    self.cib[i].inflight = Some(id);
+                    self.cib[i].inflight_seq = self.cib[i].submitted;
+                }
+            }
+            None => {
+                // Nothing was written: the renewals go one by one.
+                warn!("cannot run {program}: renewals are written with crm_ticket one by one");
+                self.cibadmin = None;
+                for (i, w) in writes {
+                    self.cib[i].pending.get_or_insert(w);
+                    self.cib_next(i);
+                }
+            }
+        }
+    }
+
+    /// A batch ended: confirm its writes, or retry them one by one.
+    fn cib_batch_done(&mut self, items: Vec<(usize, CibWrite, u64)>, ok: bool, code: i32) {
+        if ok {
+            self.batch_failures = 0;
+        } else {
+            self.batch_failures += 1;
+            error!(
+                "writing {} ticket renewals with cibadmin failed (exit code {code}); writing them with crm_ticket",
+                items.len()
+            );
+            if self.batch_failures >= CIB_BATCH_MAX_FAILURES && self.cibadmin.is_some() {
+                warn!("cibadmin failed {CIB_BATCH_MAX_FAILURES} times in a row: renewals are written with crm_ticket one by one from now on");
+                self.cibadmin = None;
+            }
+        }
+        let mut touched = Vec::with_capacity(items.len());
+        for (i, w, seq) in items {
+            // A reload may have moved the ticket.
+            let i = match self.cfg.tickets.get(i) {
+                Some(t) if t.name == w.ticket => i,
+                _ => match self.cfg.tickets.iter().position(|t| t.name == w.ticket) {
+                    Some(p) => p,
+                    None => continue,
+                },
+            };
+            self.cib[i].inflight = None;
+            if ok {
+                self.cib_confirmed(i, &w, seq);
+            } else {
+                let slot = &mut self.cib[i];
+                // Unknown now: the next write states everything again.
+                slot.written = None;
+                if slot.pending.is_none() {
+                    slot.pending = Some(w);
+                }
+            }
+            touched.push(i);
+        }
+        for i in touched {
+            self.cib_next(i);
+        }
+        if self.batch_full {
+            // More renewals wait than one run could carry: no pause.
+            self.cib_flush_batch();
+        } else if !self.batch_queue.is_empty() {
+            self.arm_batch();
+        }
+    }
+
+    /// Gives free writers to the tickets waiting for one, oldest first
+    /// (a due batch first: it serves many tickets).
     fn cib_start_queued(&mut self) {
+        if self.batch_due && self.cib_writers < self.max_cib_writers {
+            self.batch_due = false;
+            self.cib_flush_batch();
+        }
         while self.cib_writers < self.max_cib_writers {
             let Some(i) = self.cib_queue.pop_front() else {
                 return;
@@ -1404,4 +1642,16 @@ fn same_ip(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
         v4 => v4,
     };
     canon(a) == canon(b)
+}
+
+/// The program for batched renewal writes: `BOOTH_CIBADMIN` if set (empty
+/// disables batching), none when `BOOTH_CRM_TICKET` replaces crm_ticket
+/// (a wrapper or test double sees every write), else `cibadmin`.
+fn batch_program() -> Option<String> {
+    match std::env::var(CIBADMIN_ENV) {
+        Ok(p) if p.is_empty() => None,
+        Ok(p) => Some(p),
+        Err(_) if std::env::var_os(super::start::CRM_TICKET_ENV).is_some() => None,
+        Err(_) => Some(cib::CIBADMIN.to_string()),
+    }
 }

@@ -892,6 +892,10 @@ fn renewals_of_many_tickets_share_cib_updates() {
             c.client(&["list", "-s", &addr(i)]).status.success()
         });
     }
+    // One query loaded all 16 tickets' state at start-up.
+    let runs = std::fs::read_to_string(&log).unwrap_or_default();
+    let loads: Vec<&str> = runs.lines().filter(|l| l.contains("-q")).collect();
+    assert_eq!(loads, ["crm_ticket -q  "], "{runs}");
     for n in &names {
         let g = c.client(&["grant", "-w", "-s", "127.0.0.1", n]);
         assert!(g.status.success(), "{}", stderr(&g));

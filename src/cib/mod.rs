@@ -140,6 +140,35 @@ pub fn parse_load(output: &str) -> Result<CibState, String> {
         .find("<ticket_state")
         .ok_or("crm_ticket xml output empty")?;
     let attrs = parse_element_attrs(&output[start + "<ticket_state".len()..])?;
+    Ok(state_of(attrs))
+}
+
+/// Start-up query of every ticket's state at once (`crm_ticket -q`
+/// without a ticket prints the whole `tickets` section).
+pub fn load_all_argv() -> Vec<String> {
+    vec!["-q".into()]
+}
+
+/// Parses `crm_ticket -q` output for all tickets: each `ticket_state`
+/// element's id and state.
+pub fn parse_load_all(output: &str) -> Result<Vec<(String, CibState)>, String> {
+    let mut out = Vec::new();
+    for part in output.split("<ticket_state").skip(1) {
+        let attrs = parse_element_attrs(part)?;
+        let id = attrs
+            .iter()
+            .find(|(k, _)| k == "id")
+            .map(|(_, v)| v.clone())
+            .ok_or("crm_ticket xml parse failed: ticket_state without id")?;
+        out.push((id, state_of(attrs)));
+    }
+    if out.is_empty() && !output.contains("<tickets") {
+        return Err("crm_ticket xml output empty".into());
+    }
+    Ok(out)
+}
+
+fn state_of(attrs: Vec<(String, String)>) -> CibState {
     let mut st = CibState::default();
     for (k, v) in attrs {
         match k.as_str() {
@@ -153,7 +182,7 @@ pub fn parse_load(output: &str) -> Result<CibState, String> {
             _ => st.attrs.push((k, v)),
         }
     }
-    Ok(st)
+    st
 }
 
 /// Attributes of one XML start tag (up to `>` or `/>`), entities decoded.
@@ -374,6 +403,27 @@ mod tests {
             (st.owner, st.expires, st.term),
             (Some(584690490), Some(1_700_000_300), Some(3))
         );
+    }
+
+    #[test]
+    fn parses_all_tickets_at_once() {
+        let out = "State XML:\n\n<tickets>\n  <ticket_state id=\"tA\" granted=\"true\" owner=\"1\" expires=\"200\" term=\"3\" repl=\"x\"/>\n  <ticket_state id=\"t&lt;B\" expires=\"300\"/>\n</tickets>\n";
+        let all = parse_load_all(out).unwrap();
+        assert_eq!(all.len(), 2);
+        assert_eq!(all[0].0, "tA");
+        assert!(all[0].1.granted);
+        assert_eq!(all[0].1.term, Some(3));
+        assert_eq!(all[0].1.attrs, vec![("repl".to_string(), "x".to_string())]);
+        assert_eq!(all[1].0, "t<B");
+        assert!(!all[1].1.granted);
+        assert_eq!(all[1].1.expires, Some(300));
+        assert_eq!(
+            parse_load_all("State XML:\n\n<tickets/>\n").unwrap().len(),
+            0
+        );
+        assert!(parse_load_all("").is_err());
+        assert!(parse_load_all("<tickets><ticket_state granted=\"true\"/>").is_err());
+        assert!(parse_load_all("<tickets><ticket_state id=\"x").is_err());
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct Running<P> {
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
     pub killed: bool,
+    /// Bytes of stdout kept (see [`Children::set_stdout_limit`]).
+    stdout_limit: usize,
+    /// Stdout went beyond the limit.
+    truncated: bool,
 }
 
 /// A child that has exited.
@@ -37,6 +41,8 @@ pub struct Finished<P> {
     pub killed: bool,
     pub stdout: Vec<u8>,
     pub stderr: Vec<u8>,
+    /// More stdout came than was kept.
+    pub truncated: bool,
 }
 
 impl<P> Finished<P> {
@@ -145,9 +151,19 @@ impl<P> Children<P> {
                 stdout: Vec::new(),
                 stderr: Vec::new(),
                 killed: false,
+                stdout_limit: MAX_OUTPUT,
+                truncated: false,
             },
         );
         Ok(id)
+    }
+
+    /// Keeps up to `limit` bytes of a child's stdout (for output that is
+    /// data, like all ticket states at start-up) instead of the default.
+    pub fn set_stdout_limit(&mut self, id: ChildId, limit: usize) {
+        if let Some(r) = self.running.get_mut(&id) {
+            r.stdout_limit = limit;
+        }
     }
 
     /// Reads what a child's pipe has; returns the child if both pipes are
@@ -156,11 +172,12 @@ impl<P> Children<P> {
         let id = *self.tokens.get(&token)?;
         let r = self.running.get_mut(&id)?;
         let is_out = r.out.as_ref().is_some_and(|(t, _)| *t == token);
-        let (slot, buf) = if is_out {
-            (&mut r.out, &mut r.stdout)
+        let (slot, buf, limit) = if is_out {
+            (&mut r.out, &mut r.stdout, r.stdout_limit)
         } else {
-            (&mut r.err, &mut r.stderr)
+            (&mut r.err, &mut r.stderr, MAX_OUTPUT)
         };
+        let mut over = false;
         let mut closed = false;
         if let Some((_, rx)) = slot.as_mut() {
             let mut chunk = [0u8; 4096];
@@ -171,7 +188,8 @@ impl<P> Children<P> {
                         break;
                     }
                     Ok(n) => {
-                        let room = MAX_OUTPUT.saturating_sub(buf.len());
+                        let room = limit.saturating_sub(buf.len());
+                        over |= n > room;
                         buf.extend_from_slice(&chunk[..n.min(room)]);
                     }
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -188,6 +206,9 @@ impl<P> Children<P> {
                 let _ = registry.deregister(&mut rx);
                 self.tokens.remove(&t);
             }
+        }
+        if over && is_out {
+            r.truncated = true;
         }
         (r.out.is_none() && r.err.is_none()).then_some(id)
     }
@@ -233,6 +254,7 @@ impl<P> Children<P> {
                 killed: r.killed,
                 stdout: r.stdout,
                 stderr: r.stderr,
+                truncated: r.truncated,
             });
         }
         out

@@ -43,7 +43,11 @@ const MAX_CLIENTS: usize = 64;
 const CLIENT_READ_DEADLINE: Ms = 10_000;
 /// `crm_ticket` calls taking longer are killed (and retried).
 const CRM_TICKET_LIMIT: Ms = 30_000;
-/// Concurrent `crm_ticket -q` calls at start-up.
+/// Output kept from the start-up query of all tickets (some 150 bytes a
+/// ticket, more with geo attributes); beyond it, tickets load one by one.
+const MAX_LOAD_ALL_OUTPUT: usize = 64 * 1024 * 1024;
+/// Concurrent `crm_ticket -q` calls at start-up (one per ticket, when the
+/// query of all tickets failed).
 const MAX_PARALLEL_LOADS: usize = 8;
 /// crm_ticket writes running at once. Pacemaker serialises CIB updates
 /// anyway; a wave of renewals must not become a wave of processes.
@@ -80,6 +84,8 @@ enum TimerKind {
 }
 
 enum Purpose {
+    /// `crm_ticket -q`: every ticket's state in one run.
+    CibLoadAll,
     CibLoad {
         ticket: usize,
     },
@@ -357,8 +363,17 @@ impl Daemon {
         let me_site = self.cfg.members[self.me].kind == MemberKind::Site;
         match &self.store {
             Store::Pacemaker(_) if me_site => {
-                self.loads_pending = (0..self.cfg.tickets.len()).rev().collect();
-                self.start_loads();
+                // One query for all tickets; one per ticket (as the C booth
+                // does) only if that fails.
+                let program = self.crm_ticket().to_string();
+                let argv = cib::load_all_argv();
+                match self.spawn(&program, &argv, &[], Purpose::CibLoadAll, CRM_TICKET_LIMIT) {
+                    Some(id) => {
+                        self.children.set_stdout_limit(id, MAX_LOAD_ALL_OUTPUT);
+                        self.loads_running += 1;
+                    }
+                    None => self.load_one_by_one(),
+                }
             }
             Store::StateDir(sd) => {
                 for (i, t) in self.cfg.tickets.iter().enumerate() {
@@ -373,6 +388,48 @@ impl Daemon {
         if self.loads_pending.is_empty() && self.loads_running == 0 {
             self.start_engine();
         }
+    }
+
+    fn load_one_by_one(&mut self) {
+        self.loads_pending = (0..self.cfg.tickets.len()).rev().collect();
+        self.start_loads();
+    }
+
+    /// The result of the all-tickets query: true when it was used.
+    fn loaded_all(&mut self, f: &Finished<Purpose>) -> bool {
+        let code = f.code();
+        if f.success() && !f.truncated {
+            match cib::parse_load_all(&String::from_utf8_lossy(&f.stdout)) {
+                Ok(states) => {
+                    let index: HashMap<&str, usize> = self
+                        .cfg
+                        .tickets
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| (t.name.as_str(), i))
+                        .collect();
+                    let mut found = 0;
+                    for (name, st) in states {
+                        if let Some(&i) = index.get(name.as_str()) {
+                            self.loaded[i] = Some(st);
+                            found += 1;
+                        }
+                    }
+                    info!(
+                        "loaded the state of {found} of {} tickets from the CIB",
+                        self.cfg.tickets.len()
+                    );
+                    return true;
+                }
+                Err(e) => error!("command \"crm_ticket -q\": {e}; loading tickets one by one"),
+            }
+        } else if !f.killed && cib::load_status_is_missing(code) {
+            info!("command \"crm_ticket -q\", no ticket state in the CIB yet");
+            return true;
+        } else {
+            error!("command \"crm_ticket -q\" exit code {code}; loading tickets one by one");
+        }
+        false
     }
 
     fn start_loads(&mut self) {
@@ -403,6 +460,11 @@ impl Daemon {
         let clock = self.clock();
         for (i, st) in std::mem::take(&mut self.loaded).into_iter().enumerate() {
             if let Some(st) = st {
+                // What the CIB holds now: renewals keeping it may be batched.
+                let owner = st.owner.and_then(|o| i32::try_from(o).ok());
+                if let (Some(slot), Some(owner)) = (self.cib.get_mut(i), owner) {
+                    slot.written = Some((st.granted, owner));
+                }
                 self.engine.load_cib(clock, i, &st);
             }
         }
@@ -1079,7 +1141,18 @@ impl Daemon {
     fn child_done(&mut self, f: Finished<Purpose>) {
         let ok = f.success();
         let code = f.code();
+        if let Purpose::CibLoadAll = f.purpose {
+            self.loads_running -= 1;
+            if !self.loaded_all(&f) {
+                self.load_one_by_one();
+            }
+            if self.loads_pending.is_empty() && self.loads_running == 0 && !self.started {
+                self.start_engine();
+            }
+            return;
+        }
         match f.purpose {
+            Purpose::CibLoadAll => {}
             Purpose::CibLoad { ticket } => {
                 self.loads_running -= 1;
                 let name = &self.cfg.tickets[ticket].name;

@@ -271,13 +271,31 @@ fn sighup_reloads_without_dropping_the_held_ticket() {
     std::fs::write(&c.conf, "this is not a booth config\n").unwrap();
     c.signal(0, "HUP");
     std::thread::sleep(Duration::from_millis(300));
-    std::fs::write(&c.conf, text).unwrap();
+    std::fs::write(&c.conf, &text).unwrap();
     assert!(c.list(0).starts_with("ticket: ticketA, leader: 127.0.0.1"));
     assert!(
         c.log(0).contains("keeping the running configuration"),
         "{}",
         c.log(0)
     );
+    // A granted ticket removed from the configuration is revoked in the
+    // site's store.
+    let state = c.dir.join("state0").join("ticketA");
+    assert!(std::fs::read_to_string(&state)
+        .unwrap()
+        .contains("granted=true"));
+    std::fs::write(
+        &c.conf,
+        text.replace("ticket = ticketA\n", "ticket = ticketC\n"),
+    )
+    .unwrap();
+    c.signal(0, "HUP");
+    wait_for(Duration::from_secs(3), || {
+        std::fs::read_to_string(&state)
+            .unwrap()
+            .contains("granted=false")
+    });
+    assert!(!c.list(0).contains("ticketA"), "{}", c.list(0));
 }
 
 #[test]

@@ -93,6 +93,10 @@ enum Purpose {
         ticket: usize,
         write: CibWrite,
     },
+    /// The revoke of a ticket no longer configured.
+    CibWriteRemoved {
+        ticket: String,
+    },
     /// One `cibadmin` run writing renewals: (ticket, write, write number).
     CibBatch {
         items: Vec<(usize, CibWrite, u64)>,
@@ -1202,6 +1206,13 @@ impl Daemon {
                 }
                 self.cib_next(ticket);
             }
+            Purpose::CibWriteRemoved { ticket } => {
+                if ok {
+                    info!("{ticket}: revoked in the CIB (no longer configured)");
+                } else {
+                    error!("{ticket}: revoking it in the CIB failed (exit code {code}); it is no longer configured, revoke it by hand");
+                }
+            }
             Purpose::CibBatch { items } => {
                 self.cib_writers -= 1;
                 self.batch_running = false;
@@ -1295,7 +1306,8 @@ impl Daemon {
     }
 
     fn write_cib(&mut self, w: CibWrite) {
-        let Some(i) = self.cfg.tickets.iter().position(|t| t.name == w.ticket) else {
+        let Some(i) = self.engine.ticket_index(&w.ticket) else {
+            self.write_cib_removed(w);
             return;
         };
         match &self.store {
@@ -1316,6 +1328,30 @@ impl Daemon {
                 let c = self.clock();
                 self.engine.handle_cib_written(c, i, w.granted);
             }
+        }
+    }
+
+    /// The revoke of a ticket a reload removed from the configuration: it
+    /// has no slot any more, so it is written once, outside the queues.
+    fn write_cib_removed(&mut self, w: CibWrite) {
+        match &self.store {
+            Store::Pacemaker(_) => {
+                let argv = cib::write_argv(&w, &self.cfg.name);
+                let program = self.crm_ticket().to_string();
+                self.spawn(
+                    &program,
+                    &argv,
+                    &[],
+                    Purpose::CibWriteRemoved { ticket: w.ticket },
+                    CRM_TICKET_LIMIT,
+                );
+            }
+            Store::StateDir(sd) => {
+                if let Err(e) = sd.write(&w) {
+                    error!("{}: cannot store ticket state: {e}", w.ticket);
+                }
+            }
+            Store::None => {}
         }
     }
 

@@ -50,7 +50,7 @@ mod ticket;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::time::Duration;
 
@@ -200,6 +200,8 @@ pub struct Engine {
     cfg: Config,
     me: usize,
     tickets: Vec<Ticket>,
+    /// Ticket index by name (packets and requests name their ticket).
+    by_name: HashMap<String, usize>,
     rng: Rng,
     out: VecDeque<Output>,
     /// Pending cron deadlines, ordered, so that finding due tickets never
@@ -228,6 +230,7 @@ impl Engine {
             .map(|(i, t)| Ticket::new(i, t.clone()))
             .collect();
         Engine {
+            by_name: name_index(&cfg),
             cfg,
             me,
             tickets,
@@ -257,7 +260,7 @@ impl Engine {
     }
 
     pub fn ticket_index(&self, name: &str) -> Option<usize> {
-        self.tickets.iter().position(|t| t.cfg.name == name)
+        self.by_name.get(name).copied()
     }
 
     /// Next output to execute, in the order the engine produced them.
@@ -347,6 +350,7 @@ impl Engine {
                 }
             }
         }
+        self.by_name = name_index(&cfg);
         self.cfg = cfg;
         for mut gone in old {
             if gone.cib_granted && self.is_site() {
@@ -471,17 +475,34 @@ impl Engine {
         }
         let now = self.now.mono;
         let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
-        let expired: Vec<usize> = self
-            .tickets
-            .iter()
-            .filter(|t| {
-                !t.cfg.is_manual()
-                    && !keep_expired
-                    && t.leader == Leader::Member(self.me)
-                    && t.term_expires.is_some_and(|e| e <= now)
-            })
-            .map(|t| t.idx)
+        // Every lease end and CIB grant end is also a cron deadline (see
+        // `reindex`): only tickets whose deadline has come can qualify, so
+        // no event costs a pass over all tickets.
+        let due: Vec<usize> = self
+            .crons
+            .range(..(Time(now.0 + 1), 0))
+            .map(|&(_, i)| i)
             .collect();
+        let lease_over = |t: &Ticket| {
+            !t.cfg.is_manual()
+                && !keep_expired
+                && t.leader == Leader::Member(self.me)
+                && t.term_expires.is_some_and(|e| e <= now)
+        };
+        let expired: Vec<usize> = due
+            .iter()
+            .copied()
+            .filter(|&i| lease_over(&self.tickets[i]))
+            .collect();
+        debug_assert_eq!(
+            expired.iter().collect::<BTreeSet<_>>(),
+            self.tickets
+                .iter()
+                .filter(|t| lease_over(t))
+                .map(|t| &t.idx)
+                .collect::<BTreeSet<_>>(),
+            "a lease end missing from the cron index"
+        );
         for i in expired {
             self.ticket_lost(i);
             self.reindex(i);
@@ -489,17 +510,26 @@ impl Engine {
         // DIFF: a CIB grant never outlives its lease, also while we hold a
         // newer, still unproven lease (the C booth keeps the old grant in
         // the CIB through a re-acquisition).
-        let stale: Vec<usize> = self
-            .tickets
+        let grant_over = |t: &Ticket| {
+            !t.cfg.is_manual()
+                && !keep_expired
+                && t.cib_granted
+                && t.cib_granted_until.is_some_and(|u| u <= now)
+        };
+        let stale: Vec<usize> = due
             .iter()
-            .filter(|t| {
-                !t.cfg.is_manual()
-                    && !keep_expired
-                    && t.cib_granted
-                    && t.cib_granted_until.is_some_and(|u| u <= now)
-            })
-            .map(|t| t.idx)
+            .copied()
+            .filter(|&i| grant_over(&self.tickets[i]))
             .collect();
+        debug_assert_eq!(
+            stale.iter().collect::<BTreeSet<_>>(),
+            self.tickets
+                .iter()
+                .filter(|t| grant_over(t))
+                .map(|t| &t.idx)
+                .collect::<BTreeSet<_>>(),
+            "a CIB grant end missing from the cron index"
+        );
         for i in stale {
             self.revoke_stale_cib_grant(i);
             self.reindex(i);
@@ -625,4 +655,12 @@ pub struct TicketView {
     /// What the engine last asked to be written to the CIB: granted here.
     pub cib_granted: bool,
     pub delay_commit: Option<Time>,
+}
+
+fn name_index(cfg: &Config) -> HashMap<String, usize> {
+    cfg.tickets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.clone(), i))
+        .collect()
 }

@@ -285,6 +285,38 @@ impl Cluster {
         panic!("no {} from {} within 15 s", code_to_string(cmd), addr(from));
     }
 
+    /// Stops daemon `i` with `signal` (a `kill -s` name) and reaps it.
+    fn stop(&mut self, i: usize, signal: &str) {
+        let mut child = self.daemons[i].take().unwrap();
+        let st = Command::new("kill")
+            .args(["-s", signal, &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(st.success());
+        child.wait().unwrap();
+    }
+
+    /// Stops daemon `i` with `signal` and starts it again with the same
+    /// command line (so the same lock file and replay marks), then waits
+    /// until it knows the ticket's leader again.
+    fn restart(&mut self, i: usize, signal: &str) {
+        self.stop(i, signal);
+        self.restart_stopped(i);
+    }
+
+    fn restart_stopped(&mut self, i: usize) {
+        self.start(i);
+        wait_for(Duration::from_secs(20), || {
+            self.list(i)
+                .starts_with("ticket: ticketA, leader: 127.0.0.1, expires: ")
+        });
+    }
+
+    /// The replay marks file of daemon `i`, next to its lock file.
+    fn marks_file(&self, i: usize) -> PathBuf {
+        self.dir.join(format!("m{i}.pid.replay"))
+    }
+
     /// The leader's current heartbeat, decoded: its term and leader.
     fn heartbeat(&self) -> TicketMsg {
         let raw = self.capture(LEADER, OP_HEARTBEAT);
@@ -294,9 +326,14 @@ impl Cluster {
     /// A ticket message as member `from` would send it, signed with the
     /// cluster key when there is one.
     fn message(&self, cmd: u32, from: u32, leader: u32, term: u32) -> Vec<u8> {
-        let now = Timestamp::from_system_time(SystemTime::now());
+        self.message_at(cmd, from, leader, term, SystemTime::now())
+    }
+
+    /// [`Cluster::message`] with the timestamp `at`.
+    fn message_at(&self, cmd: u32, from: u32, leader: u32, term: u32, at: SystemTime) -> Vec<u8> {
+        let at = Timestamp::from_system_time(at);
         let msg = ticket_msg(cmd, from, leader, term);
-        wire::encode_ticket_msg(&msg, self.key.as_ref().map(|k| (k, now))).unwrap()
+        wire::encode_ticket_msg(&msg, self.key.as_ref().map(|k| (k, at))).unwrap()
     }
 }
 
@@ -762,6 +799,93 @@ fn auth_rejects_replays_within_the_window() {
     c.send(LEADER, &raw);
     c.assert_unchanged();
     assert!(c.log(ARBITRATOR).contains("failed to authenticate"));
+}
+
+/// A signed status query from site 2, stamped 20 s ahead of the clocks
+/// (within `maxtimeskew`, like a peer whose clock runs ahead), is accepted
+/// by the arbitrator. Its timestamp lies after the arbitrator's next start,
+/// so only the marks the arbitrator persisted make it refuse the same bytes
+/// after a restart.
+fn replay_after_restart(name: &str, signal: &str, wait_before: Duration) {
+    let mut c = Cluster::granted(name, true);
+    let term = c.heartbeat().body.term;
+    let ahead = SystemTime::now() + Duration::from_secs(20);
+    let bytes = c.message_at(OP_STATUS, c.id(ME), NO_ONE, term, ahead);
+    assert_eq!(c.send_and_count(ARBITRATOR, &bytes), counted(1, 0, 0, 0));
+    std::thread::sleep(wait_before);
+    c.restart(ARBITRATOR, signal);
+    let marks = std::fs::read_to_string(c.marks_file(ARBITRATOR)).unwrap();
+    assert!(
+        marks.contains(&format!("peer {}:{} ", addr(ME), c.port)),
+        "{marks}"
+    );
+    assert_eq!(c.send_and_count(ARBITRATOR, &bytes), counted(1, 0, 1, 0));
+    c.assert_unchanged();
+    assert!(c.log(ARBITRATOR).contains("packet was replayed"));
+}
+
+/// Item 12 after a crash: the marks written within a second of the packet
+/// survive SIGKILL.
+#[test]
+fn auth_rejects_replays_after_a_killed_restart() {
+    replay_after_restart("auth-replay-kill", "KILL", Duration::from_millis(1500));
+}
+
+/// Item 12 after a clean stop right after the packet: the marks are written
+/// on the way out.
+#[test]
+fn auth_rejects_replays_after_a_clean_restart() {
+    replay_after_restart("auth-replay-term", "TERM", Duration::ZERO);
+}
+
+/// A real heartbeat of the leader, captured before the arbitrator restarts,
+/// is refused afterwards even without any marks: it was signed before the
+/// arbitrator started.
+#[test]
+fn auth_rejects_captured_heartbeat_after_restart() {
+    let mut c = Cluster::granted("auth-replay-hb", true);
+    let raw = c.capture(LEADER, OP_HEARTBEAT);
+    let signed = Header::decode(&raw).unwrap().secs;
+    c.stop(ARBITRATOR, "KILL");
+    // Only the start time protects now; wait for the next second so that
+    // the start is in a later second than the capture.
+    std::fs::remove_file(c.marks_file(ARBITRATOR)).unwrap();
+    wait_for(Duration::from_secs(5), || {
+        Timestamp::from_system_time(SystemTime::now()).secs > signed
+    });
+    c.restart_stopped(ARBITRATOR);
+    let before = c.counters(ARBITRATOR, LEADER);
+    c.send(ARBITRATOR, &raw);
+    wait_for(Duration::from_secs(5), || {
+        c.counters(ARBITRATOR, LEADER).authfail > before.authfail
+    });
+    c.assert_unchanged();
+}
+
+/// A signed client request (stamped 5 s ahead) answered before a restart
+/// gets RLT_AUTH when replayed to the restarted daemon. (All clients share
+/// one mark, so the restarted daemon refuses every request stamped before
+/// that one: `booth list` in `Cluster::start` waits until then.)
+#[test]
+fn auth_rejects_client_request_replayed_after_restart() {
+    let mut c = Cluster::granted("auth-replay-client", true);
+    let msg = TicketMsg {
+        header: Header::new(CMD_LIST, 0),
+        body: TicketBody::default(),
+    };
+    let ahead = Timestamp::from_system_time(SystemTime::now() + Duration::from_secs(5));
+    let bytes = wire::encode_ticket_msg(&msg, Some((c.key.as_ref().unwrap(), ahead))).unwrap();
+    let mut s = connect(&c, ARBITRATOR);
+    s.write_all(&bytes).unwrap();
+    let (h, text) = read_reply(&mut s);
+    assert_ne!(h.result, RLT_AUTH);
+    assert!(String::from_utf8_lossy(&text).contains("ticketA"));
+    std::thread::sleep(Duration::from_millis(1500));
+    c.restart(ARBITRATOR, "KILL");
+    let mut s = connect(&c, ARBITRATOR);
+    s.write_all(&bytes).unwrap();
+    assert_eq!(read_reply(&mut s).0.result, RLT_AUTH);
+    c.assert_unchanged();
 }
 
 /// Item 13: C silently disables authentication when the key's first byte

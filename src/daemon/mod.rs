@@ -1,8 +1,8 @@
 //! The daemon runtime: one thread, a mio loop, a timer wheel, child
 //! processes on pipes — and its building blocks that touch the host: which
 //! configured member this host is ([`addr`]), the lock/PID file
-//! ([`lockfile`]), the run-as user and group ([`privs`]) and `boothd status`
-//! ([`status`]).
+//! ([`lockfile`]) and the replay marks kept next to it ([`replaymarks`]), the
+//! run-as user and group ([`privs`]) and `boothd status` ([`status`]).
 //!
 //! These are the only places in the crate that call the C library directly;
 //! every `unsafe` block is a single FFI call (or a read of the memory such a
@@ -15,6 +15,7 @@ pub mod localtime;
 pub mod lockfile;
 pub mod logging;
 pub mod privs;
+pub mod replaymarks;
 pub mod runtime;
 pub mod signals;
 pub mod start;

@@ -20,6 +20,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::children::{ChildId, Children, Finished};
 use super::localtime;
 use super::lockfile::{DaemonState, LockFile};
+use super::replaymarks;
 use super::signals::Signals;
 use super::timer::{Ms, TimerId, TimerWheel};
 use crate::cib::{self, StateDir};
@@ -81,6 +82,8 @@ enum TimerKind {
     ChildDeadline(ChildId),
     CibRetry(usize),
     CibBatch,
+    /// Write the replay marks (at most once a second).
+    ReplayMarks,
 }
 
 enum Purpose {
@@ -186,6 +189,8 @@ pub struct Setup {
     pub udp: UdpSocket,
     pub tcp: TcpListener,
     pub lock: Option<LockFile>,
+    /// The replay marks file, opened (with an authfile only).
+    pub replay: Option<replaymarks::Loaded>,
     pub seed: u64,
     /// Called once the daemon answers clients (to release the parent).
     pub on_ready: Option<Box<dyn FnOnce()>>,
@@ -211,6 +216,8 @@ pub struct Daemon {
     peers: Vec<PeerStats>,
     guards: Vec<ReplayGuard>,
     client_guard: ReplayGuard,
+    replay: Option<replaymarks::Recorder>,
+    replay_timer: Option<TimerId>,
     cib: Vec<CibSlot>,
     loads_pending: Vec<usize>,
     loads_running: usize,
@@ -253,6 +260,17 @@ impl Daemon {
         let tickets = s.cfg.tickets.len();
         let epoch = Instant::now();
         let engine = Engine::new(s.cfg.clone(), s.me, s.seed);
+        // Nothing signed before this daemon started is accepted; the marks
+        // of the previous run raise the floors further.
+        let start = Timestamp::from_system_time(SystemTime::now());
+        let floor = replaymarks::start_floor(start);
+        let mut guards: Vec<ReplayGuard> = (0..n)
+            .map(|_| ReplayGuard::new(skew).with_floor(floor))
+            .collect();
+        let mut client_guard = ReplayGuard::new(skew).with_capacity(4096).with_floor(floor);
+        let replay = s
+            .replay
+            .map(|l| replaymarks::Recorder::new(l, &s.cfg, start, &mut guards, &mut client_guard));
         Ok(Daemon {
             me: s.me,
             key: s.key,
@@ -270,8 +288,10 @@ impl Daemon {
             next_token: FIRST_DYNAMIC,
             clients: HashMap::new(),
             peers: (0..n).map(|_| PeerStats::default()).collect(),
-            guards: (0..n).map(|_| ReplayGuard::new(skew)).collect(),
-            client_guard: ReplayGuard::new(skew).with_capacity(4096),
+            guards,
+            client_guard,
+            replay,
+            replay_timer: None,
             cib: (0..tickets).map(|_| CibSlot::default()).collect(),
             loads_pending: Vec::new(),
             loads_running: 0,
@@ -355,6 +375,9 @@ impl Daemon {
             self.drain_engine();
         }
         info!("exiting");
+        if let Some(r) = self.replay.as_mut() {
+            r.flush();
+        }
         if let Some(lock) = self.lock.take() {
             let _ = lock.remove();
         }
@@ -541,6 +564,13 @@ impl Daemon {
                     self.batch_timer = None;
                     self.cib_flush_batch();
                 }
+                TimerKind::ReplayMarks => {
+                    self.replay_timer = None;
+                    if let Some(r) = self.replay.as_mut() {
+                        r.flush();
+                    }
+                    self.arm_replay_timer();
+                }
             }
         }
     }
@@ -556,6 +586,15 @@ impl Daemon {
                 }
                 self.engine_timer = want.map(|w| (self.timers.insert(w, TimerKind::Engine), w));
             }
+        }
+    }
+
+    /// Schedules a write of changed replay marks, one second from now
+    /// unless one is already due.
+    fn arm_replay_timer(&mut self) {
+        if self.replay_timer.is_none() && self.replay.as_ref().is_some_and(|r| r.dirty()) {
+            let at = self.now_ms() + 1000;
+            self.replay_timer = Some(self.timers.insert(at, TimerKind::ReplayMarks));
         }
     }
 
@@ -712,7 +751,12 @@ impl Daemon {
             guard: &mut self.guards[m],
             now,
         });
-        match wire::decode_datagram_checked(data, check) {
+        let decoded = wire::decode_datagram_checked(data, check);
+        if let Some(r) = self.replay.as_mut() {
+            r.peer(m, self.guards[m].newest(), now);
+            self.arm_replay_timer();
+        }
+        match decoded {
             Ok(msg) => {
                 let c = self.clock();
                 if let Err(Dropped::Invalid) = self.engine.handle_packet(c, m, &msg) {
@@ -923,6 +967,10 @@ impl Daemon {
                 let h = self.result_header(CL_RESULT, RLT_AUTH);
                 self.reply_bytes(t, wire::encode_header_only(&h, self.sign()), true);
                 return;
+            }
+            if let Some(r) = self.replay.as_mut() {
+                r.clients(self.client_guard.newest());
+                self.arm_replay_timer();
             }
         }
         self.dispatch(t, req.msg);

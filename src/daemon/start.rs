@@ -3,8 +3,8 @@
 //!
 //! Order: configuration and key, the local member, the run-as identity,
 //! detach (the parent waits until the child answers clients, then exits 0;
-//! any earlier failure makes it exit 1), lock file, scheduling, sockets,
-//! privilege drop, loop.
+//! any earlier failure makes it exit 1), lock file, replay marks file,
+//! scheduling, sockets, privilege drop, loop.
 
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -17,6 +17,7 @@ use super::addr;
 use super::lockfile::{self, LockFile, LockIdentity};
 use super::logging;
 use super::privs::{self, RunAs};
+use super::replaymarks;
 use super::runtime::{Daemon, Setup, Store};
 use crate::cib::{self, StateDir};
 use crate::cli::{DaemonArgs, SiteArg};
@@ -178,6 +179,22 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
             return 1;
         }
     };
+    // Opened now, while we may still create it; rewritten in place later.
+    let replay = if p.key.is_some() {
+        let path = replaymarks::path_for(&lock_path);
+        match replaymarks::Loaded::open(&path) {
+            Ok(l) => Some(l),
+            Err(e) => {
+                warn!(
+                    "{}: cannot open the replay marks file, replays captured before a restart may be accepted after it: {e}",
+                    path.display()
+                );
+                None
+            }
+        }
+    } else {
+        None
+    };
     if p.run_as.is_some() && std::env::var_os(NO_REALTIME_ENV).is_none() {
         realtime();
     }
@@ -193,6 +210,14 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
     if let Some(ids) = p.run_as {
         if let Err(e) = lock.chown_to(ids.uid, ids.gid) {
             warn!("cannot hand the lock file to the run-as user: {e}");
+        }
+        if let Some(r) = &replay {
+            if let Err(e) = r.chown_to(ids.uid, ids.gid) {
+                warn!(
+                    "{}: cannot hand it to the run-as user: {e}",
+                    r.path().display()
+                );
+            }
         }
         if let Err(e) = privs::drop_privileges(ids.uid, ids.gid) {
             error!("{e}");
@@ -221,6 +246,7 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         udp,
         tcp,
         lock: Some(lock),
+        replay,
         seed,
         on_ready,
     };

@@ -56,6 +56,22 @@
 //! The floor only matters after `capacity` (default 1024) messages from one
 //! source arrived within `max_age`; a legitimate message is then rejected only
 //! if it is older than all of the last `capacity` accepted ones.
+//!
+//! # Across restarts
+//!
+//! The remembered tags live in memory only, so a restarted daemon would
+//! accept again whatever was captured shortly before the restart. The floor
+//! can therefore also be set from outside ([`ReplayGuard::with_floor`],
+//! [`ReplayGuard::raise_floor`]), and [`ReplayGuard::newest`] tells the
+//! newest timestamp accepted so far. The daemon (`src/daemon/replaymarks.rs`)
+//! starts every guard with a floor just below its own start second, so that
+//! nothing signed before it started is accepted; the comparison is on whole
+//! seconds there because C senders take `usecs` from another clock. It
+//! raises each floor further with the high-water marks its previous run
+//! persisted next to the lock file: the newest timestamp accepted from each
+//! source, and for peers how far their clocks ran ahead of ours, which
+//! covers a peer whose clock is ahead and a restart within the same second.
+//! C booth has no such rule: it accepts these replays.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -280,8 +296,12 @@ pub struct ReplayGuard {
     capacity: usize,
     /// Accepted tags younger than `max_age`, oldest first.
     seen: BTreeSet<AuthTag>,
-    /// Timestamp of the newest tag forgotten because of `capacity`.
+    /// Nothing at or before this is accepted: the newest tag forgotten
+    /// because of `capacity`, or a floor set from outside (a daemon's start
+    /// time, the marks of its previous run).
     floor: Option<Timestamp>,
+    /// The newest timestamp ever accepted (kept when its tag ages out).
+    newest: Option<Timestamp>,
 }
 
 impl ReplayGuard {
@@ -297,7 +317,30 @@ impl ReplayGuard {
             capacity: Self::DEFAULT_CAPACITY,
             seen: BTreeSet::new(),
             floor: None,
+            newest: None,
         }
+    }
+
+    /// [`ReplayGuard::raise_floor`] while building a guard.
+    pub fn with_floor(mut self, floor: Timestamp) -> ReplayGuard {
+        self.raise_floor(floor);
+        self
+    }
+
+    /// From now on nothing at or before `floor` is accepted. The floor only
+    /// ever rises: a lower value than the current one changes nothing.
+    pub fn raise_floor(&mut self, floor: Timestamp) {
+        self.floor = Some(self.floor.map_or(floor, |f| f.max(floor)));
+    }
+
+    /// Nothing at or before this timestamp is accepted (rule 4), if set.
+    pub fn floor(&self) -> Option<Timestamp> {
+        self.floor
+    }
+
+    /// The newest timestamp this guard has accepted, if any.
+    pub fn newest(&self) -> Option<Timestamp> {
+        self.newest
     }
 
     /// Sets how far (seconds) a timestamp may lie ahead of `now`.
@@ -339,12 +382,10 @@ impl ReplayGuard {
             return Err(AuthError::Replayed);
         }
         self.seen.insert(*tag);
+        self.newest = Some(self.newest.map_or(tag.timestamp, |n| n.max(tag.timestamp)));
         while self.seen.len() > self.capacity {
             if let Some(evicted) = self.seen.pop_first() {
-                self.floor = Some(
-                    self.floor
-                        .map_or(evicted.timestamp, |f| f.max(evicted.timestamp)),
-                );
+                self.raise_floor(evicted.timestamp);
             }
         }
         Ok(())
@@ -614,5 +655,53 @@ mod tests {
         assert_eq!(g.check(&tag(100, 5, 1), now), Err(AuthError::TooOld));
         let mut g = ReplayGuard::new(0).with_max_ahead(1);
         assert_eq!(g.check(&tag(100, 6, 1), now), Ok(()));
+    }
+
+    #[test]
+    fn floor_from_outside_rejects_older_and_equal() {
+        let now = Timestamp::new(10_000, 0);
+        let mut g = ReplayGuard::new(600).with_floor(Timestamp::new(9_989, 999_999));
+        assert_eq!(g.floor(), Some(Timestamp::new(9_989, 999_999)));
+        assert_eq!(g.newest(), None);
+        // Anything stamped in a second before the floor's successor: refused.
+        assert_eq!(
+            g.check(&tag(9_989, 999_999, 1), now),
+            Err(AuthError::Replayed)
+        );
+        assert_eq!(g.check(&tag(9_500, 0, 2), now), Err(AuthError::Replayed));
+        // The window is still checked first.
+        assert_eq!(g.check(&tag(9_000, 0, 3), now), Err(AuthError::TooOld));
+        assert_eq!(g.check(&tag(9_990, 0, 4), now), Ok(()));
+        assert_eq!(g.newest(), Some(Timestamp::new(9_990, 0)));
+        // The floor never goes down.
+        g.raise_floor(Timestamp::new(9_000, 0));
+        assert_eq!(g.floor(), Some(Timestamp::new(9_989, 999_999)));
+        g.raise_floor(Timestamp::new(9_995, 5));
+        assert_eq!(g.check(&tag(9_995, 5, 5), now), Err(AuthError::Replayed));
+        assert_eq!(g.check(&tag(9_995, 6, 5), now), Ok(()));
+    }
+
+    #[test]
+    fn newest_is_the_maximum_and_outlives_the_window() {
+        let now = Timestamp::new(10_000, 0);
+        let mut g = ReplayGuard::new(600);
+        assert_eq!(g.check(&tag(9_990, 5, 1), now), Ok(()));
+        assert_eq!(g.check(&tag(9_980, 0, 2), now), Ok(()));
+        assert_eq!(g.newest(), Some(Timestamp::new(9_990, 5)));
+        // A refused message does not move it.
+        assert_eq!(g.check(&tag(10_700, 0, 3), now), Err(AuthError::InFuture));
+        assert_eq!(g.newest(), Some(Timestamp::new(9_990, 5)));
+        // Aged-out tags are forgotten, the newest timestamp is not.
+        let later = Timestamp::new(11_000, 0);
+        assert_eq!(g.check(&tag(10_999, 0, 4), later), Ok(()));
+        assert_eq!(g.len(), 1);
+        assert_eq!(g.newest(), Some(Timestamp::new(10_999, 0)));
+        // Capacity evictions raise the same floor.
+        let mut g = ReplayGuard::new(600)
+            .with_capacity(1)
+            .with_floor(Timestamp::new(9_000, 0));
+        assert_eq!(g.check(&tag(9_900, 0, 1), now), Ok(()));
+        assert_eq!(g.check(&tag(9_901, 0, 2), now), Ok(()));
+        assert_eq!(g.floor(), Some(Timestamp::new(9_900, 0)));
     }
 }

@@ -624,6 +624,24 @@ fn timestamp_rules_on_datagrams() {
     assert!(decode_datagram_checked(&plain, None).is_ok());
 }
 
+/// A restarted daemon's guard starts with a floor at the start second: a
+/// packet signed in an earlier second is refused (counted authfail) even
+/// though this guard never saw it, whatever its C-style microseconds.
+#[test]
+fn start_floor_refuses_packets_signed_before_the_start() {
+    let start = Timestamp::new(1_700_000_000, 400_000);
+    let mut g = ReplayGuard::new(600).with_floor(Timestamp::new(1_699_999_999, 999_999));
+    let now = Timestamp::new(1_700_000_001, 0);
+    let before = signed_heartbeat(Timestamp::new(1_699_999_999, 999_999), 1);
+    let e = checked(&before, &mut g, now).unwrap_err();
+    assert_eq!(e, DecodeError::Auth(AuthError::Replayed));
+    assert_eq!(e.counter(), Some(PeerCounter::AuthFail));
+    // Same second as the start, earlier microseconds: accepted.
+    let same_second = signed_heartbeat(Timestamp::new(start.secs, 1), 2);
+    assert!(checked(&same_second, &mut g, now).is_ok());
+    assert_eq!(g.newest(), Some(Timestamp::new(start.secs, 1)));
+}
+
 #[test]
 fn check_window_matches_c_skew_rule_for_old_packets() {
     // C: accept iff T > (now.secs - skew, now.usecs).

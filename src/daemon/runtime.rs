@@ -57,8 +57,11 @@ const MAX_PARALLEL_CIB_WRITES: usize = 4;
 const ATTR_ATTEMPTS: u32 = 3;
 /// Longest pause between retries of a failed CIB write.
 const MAX_CIB_BACKOFF: Ms = 30_000;
-/// Renewals wait this long for others to share one `cibadmin` run.
-const CIB_BATCH_DELAY: Ms = 500;
+/// Renewals wait this long for others to share one `cibadmin` run. Each
+/// run parses and rewrites the whole CIB (some 50 ms of CPU with 1,000
+/// tickets in a CIB file), so runs should be rare; the cost is an
+/// `expires` in the CIB up to this much older than the lease.
+const CIB_BATCH_DELAY: Ms = 2_000;
 /// After this many failed batches in a row renewals go through
 /// `crm_ticket` one by one (the site may lack `cibadmin`).
 const CIB_BATCH_MAX_FAILURES: u32 = 3;
@@ -172,6 +175,9 @@ struct CibSlot {
     written: Option<(bool, i32)>,
     /// Listed in `Daemon::batch_queue`.
     batched: bool,
+    /// The start-up load found no state for this ticket in the CIB and
+    /// nothing was written since: writing "not granted" changes no state.
+    absent: bool,
 }
 
 impl CibSlot {
@@ -442,6 +448,9 @@ impl Daemon {
                             found += 1;
                         }
                     }
+                    for (slot, st) in self.cib.iter_mut().zip(&self.loaded) {
+                        slot.absent = st.is_none();
+                    }
                     info!(
                         "loaded the state of {found} of {} tickets from the CIB",
                         self.cfg.tickets.len()
@@ -452,6 +461,9 @@ impl Daemon {
             }
         } else if !f.killed && cib::load_status_is_missing(code) {
             info!("command \"crm_ticket -q\", no ticket state in the CIB yet");
+            for slot in self.cib.iter_mut() {
+                slot.absent = true;
+            }
             return true;
         } else {
             error!("command \"crm_ticket -q\" exit code {code}; loading tickets one by one");
@@ -1215,6 +1227,7 @@ impl Daemon {
                     }
                 } else if !f.killed && cib::load_status_is_missing(code) {
                     info!("command \"crm_ticket -t {name} -q\", ticket not found");
+                    self.cib[ticket].absent = true;
                 } else {
                     error!("command \"crm_ticket -t {name} -q\" exit code {code}");
                 }
@@ -1237,6 +1250,7 @@ impl Daemon {
                     self.cib_confirmed(ticket, &write, done);
                 } else {
                     slot.written = None;
+                    slot.absent = false;
                     slot.failures += 1;
                     error!(
                         "{}: crm_ticket failed (exit code {code}), will retry",
@@ -1409,6 +1423,7 @@ impl Daemon {
         let slot = &mut self.cib[i];
         slot.failures = 0;
         slot.written = Some((w.granted, w.owner));
+        slot.absent = false;
         let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut slot.held_replies)
             .into_iter()
             .partition(|r| r.0 <= seq);
@@ -1424,10 +1439,9 @@ impl Daemon {
     fn batchable(&self, i: usize) -> bool {
         let slot = &self.cib[i];
         self.cibadmin.is_some()
-            && slot
-                .pending
-                .as_ref()
-                .is_some_and(|w| slot.written == Some((w.granted, w.owner)))
+            && slot.pending.as_ref().is_some_and(|w| {
+                slot.written == Some((w.granted, w.owner)) || (slot.absent && !w.granted)
+            })
     }
 
     /// Starts the next queued write of ticket `i` if none is running.
@@ -1621,6 +1635,7 @@ impl Daemon {
                 let slot = &mut self.cib[i];
                 // Unknown now: the next write states everything again.
                 slot.written = None;
+                slot.absent = false;
                 if slot.pending.is_none() {
                     slot.pending = Some(w);
                 }

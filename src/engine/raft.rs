@@ -800,6 +800,14 @@ impl Engine {
                 self.tickets[i].expect_more_rejects = true;
                 self.become_follower(i, m, m.leader);
             }
+            RLT_TERM_STILL_VALID if m.leader.member().is_none() && tk.state == State::Candidate => {
+                // DIFF: the voter follows nobody but still counts a lease
+                // (of the lost leader, for a few milliseconds): that is a
+                // refused vote, not a leader to follow. The C booth gives up
+                // its campaign here, even when the other voters granted
+                // their votes, and nothing restarts it.
+                warn!("{name}: {sender} still counts a lease and refuses its vote");
+            }
             RLT_TERM_STILL_VALID => {
                 if tk.lost_leader == m.leader && tk.election_reason == OR_TKT_LOST {
                     warn!("{name}: {sender} still has the ticket valid, we'll backup a bit");

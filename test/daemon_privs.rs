@@ -68,3 +68,80 @@ fn root_drops_to_nobody() {
     // The helper really ran (and was not filtered away).
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 passed"));
 }
+
+/// Started by root in production mode (memory locked, realtime), a daemon
+/// with 10,000 tickets needs more locked memory than the default 8 MB
+/// limit of the user it drops to: it must still start and answer (it
+/// aborted on its first large allocation when it locked future pages
+/// under that limit).
+#[test]
+fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root (production start-up)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("booth-mlock-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let port = loop {
+        let p = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
+            break p;
+        }
+    };
+    let mut conf =
+        format!("port = {port}\narbitrator = 127.0.0.1\nsite = 127.0.0.2\nsite = 127.0.0.3\n");
+    for i in 0..10_000 {
+        conf.push_str(&format!(
+            "ticket = tk{i}\n  expire = 60\n  timeout = 3\n  retries = 3\n"
+        ));
+    }
+    let conf_path = dir.join("booth.conf");
+    std::fs::write(&conf_path, conf).unwrap();
+    let bin = env!("CARGO_BIN_EXE_boothd");
+    let log = std::fs::File::create(dir.join("log")).unwrap();
+    let mut daemon = Command::new(bin)
+        .args(["daemon", "-S", "-c"])
+        .arg(&conf_path)
+        .arg("-l")
+        .arg(dir.join("a.pid"))
+        .env_remove("BOOTH_NO_REALTIME")
+        .stdout(std::process::Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    let mut lines = 0;
+    while t0.elapsed() < std::time::Duration::from_secs(60) && lines < 10_000 {
+        if let Ok(Some(_)) = daemon.try_wait() {
+            break;
+        }
+        let out = Command::new(bin)
+            .args(["list", "-c"])
+            .arg(&conf_path)
+            .args(["-s", "127.0.0.1"])
+            .output()
+            .unwrap();
+        lines = String::from_utf8_lossy(&out.stdout).lines().count();
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let log = std::fs::read_to_string(dir.join("log")).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(lines, 10_000, "daemon log:\n{log}");
+    let locked_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmLck:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0);
+    assert!(locked_kb > 0, "no memory locked:\n{status}");
+}

@@ -324,8 +324,27 @@ fn null_stdio() {
 /// Realtime round-robin priority (its children get normal scheduling back)
 /// and memory locked against swapping, as the C booth runs; never fatal.
 fn realtime() {
+    // Locked pages count against RLIMIT_MEMLOCK once privileges are
+    // dropped (8 MB by default): with MCL_FUTURE every allocation past it
+    // fails and the daemon aborts (10,000 tickets need more). Root lifts
+    // the limit first; if it cannot, only the pages present now are locked.
+    let unlimited = libc::rlimit {
+        rlim_cur: libc::RLIM_INFINITY,
+        rlim_max: libc::RLIM_INFINITY,
+    };
+    // SAFETY: setrlimit(2) with a valid pointer to an initialised rlimit.
+    let lifted = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } == 0;
+    let flags = if lifted {
+        libc::MCL_CURRENT | libc::MCL_FUTURE
+    } else {
+        warn!(
+            "cannot lift the locked-memory limit ({}): locking only the memory in use now",
+            io::Error::last_os_error()
+        );
+        libc::MCL_CURRENT
+    };
     // SAFETY: mlockall(2) takes flags only.
-    if unsafe { libc::mlockall(libc::MCL_CURRENT | libc::MCL_FUTURE) } != 0 {
+    if unsafe { libc::mlockall(flags) } != 0 {
         warn!("mlockall failed: {}", io::Error::last_os_error());
     }
     // SAFETY: sched_get_priority_max(2) takes a policy number only.

@@ -5,6 +5,7 @@
 //! tickets and timings. The deliberate differences are listed in
 //! `doc/compatibility.md` (section "Configuration").
 
+use std::collections::HashSet;
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs::File;
@@ -304,6 +305,9 @@ struct Parser<'r> {
     debug: u32,
     defaults: Section,
     tickets: Vec<Section>,
+    /// Ticket names seen so far (a list of 10,000 tickets must not cost a
+    /// pass over all earlier names per ticket).
+    ticket_names: HashSet<Vec<u8>>,
     current: Current,
     subsecond: bool,
     warnings: Vec<String>,
@@ -450,6 +454,7 @@ impl<'r> Parser<'r> {
             debug: 0,
             defaults: Section::builtin_defaults(),
             tickets: Vec::new(),
+            ticket_names: HashSet::new(),
             current: Current::Nothing,
             subsecond: false,
             warnings: Vec::new(),
@@ -620,7 +625,7 @@ impl<'r> Parser<'r> {
         if value.len() >= NAME_LEN {
             return Err(format!("ticket name \"{shown}\" too long."));
         }
-        if self.tickets.iter().any(|t| t.name.as_bytes() == value) {
+        if self.ticket_names.contains(value) {
             return Err(format!("ticket name \"{shown}\" used again."));
         }
         if value.is_empty() {
@@ -634,6 +639,7 @@ impl<'r> Parser<'r> {
                 "ticket name \"{shown}\" invalid; only alphanumeric names."
             ));
         }
+        self.ticket_names.insert(value.to_vec());
         self.tickets
             .push(Section::new_ticket(shown, self.line, &self.defaults));
         self.current = Current::Ticket(self.tickets.len() - 1);

@@ -643,11 +643,17 @@ impl Daemon {
         match self.engine.reconfigure(clock, new.clone()) {
             Ok(()) => {
                 // Per-ticket CIB slots follow the new ticket list by name.
+                let old_index: HashMap<&str, usize> = self
+                    .cfg
+                    .tickets
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| (t.name.as_str(), i))
+                    .collect();
                 let mut slots: Vec<CibSlot> = Vec::new();
                 for t in &new.tickets {
-                    let old = self.cfg.tickets.iter().position(|o| o.name == t.name);
-                    slots.push(match old {
-                        Some(p) => std::mem::take(&mut self.cib[p]),
+                    slots.push(match old_index.get(t.name.as_str()) {
+                        Some(&p) => std::mem::take(&mut self.cib[p]),
                         None => CibSlot::default(),
                     });
                 }

@@ -327,18 +327,20 @@ impl Engine {
                 "the time unit on the wire changed (sub-second times); restart all members".into(),
             );
         }
-        let mut old: Vec<Ticket> = std::mem::take(&mut self.tickets);
+        let old: Vec<Ticket> = std::mem::take(&mut self.tickets);
         for tk in &old {
             if let Some(at) = tk.indexed_cron {
                 self.crons.remove(&(at, tk.idx));
             }
         }
         self.handler_exited.clear();
+        let mut old: HashMap<String, Ticket> =
+            old.into_iter().map(|t| (t.cfg.name.clone(), t)).collect();
         let mut added = Vec::new();
         for (i, tc) in cfg.tickets.iter().enumerate() {
-            match old.iter().position(|t| t.cfg.name == tc.name) {
-                Some(p) => {
-                    let mut tk = old.swap_remove(p);
+            match old.remove(&tc.name) {
+                Some(tk) => {
+                    let mut tk = tk;
                     tk.idx = i;
                     tk.cfg = tc.clone();
                     tk.indexed_cron = None;
@@ -352,7 +354,9 @@ impl Engine {
         }
         self.by_name = name_index(&cfg);
         self.cfg = cfg;
-        for mut gone in old {
+        let mut gone_tickets: Vec<Ticket> = old.into_values().collect();
+        gone_tickets.sort_by_key(|t| t.idx);
+        for mut gone in gone_tickets {
             if gone.cib_granted && self.is_site() {
                 // A ticket booth no longer manages must not stay granted here.
                 log::warn!(

@@ -63,18 +63,25 @@ impl Cluster {
         self.dir.join(format!("m{i}.pid"))
     }
 
-    fn command(&self, i: usize) -> Command {
+    /// Member `i`'s daemon in the foreground, logging to m{i}.log, with
+    /// no store chosen yet (Pacemaker's tools unless told otherwise).
+    fn pacemaker_command(&self, i: usize) -> Command {
         let mut c = Command::new(BIN);
         c.args(["daemon", "-S", "-c"])
             .arg(&self.conf)
-            .args(["-s", &format!("127.0.0.{}", i + 1), "-l"])
+            .args(["-s", &addr(i), "-l"])
             .arg(self.lock(i))
-            .arg("--state-dir")
-            .arg(self.dir.join(format!("state{i}")))
             .env("BOOTH_NO_REALTIME", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap());
+        c
+    }
+
+    /// Member `i`'s daemon with its own state directory.
+    fn command(&self, i: usize) -> Command {
+        let mut c = self.pacemaker_command(i);
+        c.arg("--state-dir").arg(self.dir.join(format!("state{i}")));
         c
     }
 
@@ -91,15 +98,32 @@ impl Cluster {
     /// `crm_ticket` program, and waits until they answer.
     fn start_all_with_crm_ticket(&mut self, crm_ticket: &std::path::Path) {
         for i in 0..3 {
-            let mut cmd = Command::new(BIN);
-            cmd.args(["daemon", "-S", "-c"])
-                .arg(&self.conf)
-                .args(["-s", &addr(i), "-l"])
-                .arg(self.lock(i))
-                .env("BOOTH_NO_REALTIME", "1")
-                .env("BOOTH_CRM_TICKET", crm_ticket)
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap());
+            let mut cmd = self.pacemaker_command(i);
+            cmd.env("BOOTH_CRM_TICKET", crm_ticket);
+            self.daemons[i] = Some(cmd.spawn().unwrap());
+        }
+        for i in 0..3 {
+            wait_for(Duration::from_secs(10), || {
+                self.client(&["list", "-s", &addr(i)]).status.success()
+            });
+        }
+    }
+
+    /// Starts all members: site 0 records tickets in the CIB file `cib`
+    /// through Pacemaker's tools (with `env`), the others in state
+    /// directories; waits until all answer.
+    fn start_with_cib_at_site0(&mut self, cib: &std::path::Path, env: &[(&str, &std::ffi::OsStr)]) {
+        for i in 0..3 {
+            let mut cmd = if i == 0 {
+                let mut cmd = self.pacemaker_command(i);
+                cmd.env("CIB_file", cib);
+                for (k, v) in env {
+                    cmd.env(k, v);
+                }
+                cmd
+            } else {
+                self.command(i)
+            };
             self.daemons[i] = Some(cmd.spawn().unwrap());
         }
         for i in 0..3 {
@@ -439,29 +463,9 @@ fn tickets_and_attributes_land_in_a_real_cib() {
         return;
     }
     let mut c = Cluster::new("cib", TICKET);
-    use std::os::unix::fs::PermissionsExt;
-    let cibs: Vec<PathBuf> = (0..2)
-        .map(|i| {
-            let f = c.dir.join(format!("cib{i}.xml"));
-            let xml = Command::new("cibadmin")
-                .arg("--empty")
-                .output()
-                .unwrap()
-                .stdout;
-            std::fs::write(&f, xml).unwrap();
-            std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).unwrap();
-            f
-        })
-        .collect();
+    let cibs: Vec<PathBuf> = (0..2).map(|i| empty_cib(&c.dir, i)).collect();
     let spawn = |c: &Cluster, i: usize| {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["daemon", "-S", "-c"])
-            .arg(&c.conf)
-            .args(["-s", &addr(i), "-l"])
-            .arg(c.lock(i))
-            .env("BOOTH_NO_REALTIME", "1")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(c.dir.join(format!("m{i}.log"))).unwrap());
+        let mut cmd = c.pacemaker_command(i);
         if i < 2 {
             cmd.env("CIB_file", &cibs[i]);
         }
@@ -703,15 +707,13 @@ fn a_failing_crm_ticket_is_retried_and_the_reply_waits_for_it() {
     let fake = dir.join("crm_ticket");
     let count = dir.join("writes");
     // Loads find nothing; the first two writes fail, later ones succeed.
-    std::fs::write(
+    write_script(
         &fake,
-        format!(
+        &format!(
             "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\necho x >> {c}\n[ $(wc -l < {c}) -gt 2 ]\n",
             c = count.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let mut c = Cluster::new("failcrm", TICKET);
     c.start_all_with_crm_ticket(&fake);
     let t0 = Instant::now();
@@ -846,20 +848,24 @@ fn empty_cib(dir: &std::path::Path, i: usize) -> PathBuf {
     f
 }
 
+/// Writes an executable shell script.
+fn write_script(path: &std::path::Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, text).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
 /// A wrapper around a real Pacemaker tool that logs each run ("<tool>
 /// <args>") to `log`, then runs the tool.
 fn logging_wrapper(dir: &std::path::Path, tool: &str, log: &std::path::Path) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
     let w = dir.join(format!("logged-{tool}"));
-    std::fs::write(
+    write_script(
         &w,
-        format!(
+        &format!(
             "#!/bin/sh\necho \"{tool} $1 $2 $3\" >> {l}\nexec {tool} \"$@\"\n",
             l = log.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&w, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     w
 }
 
@@ -887,29 +893,13 @@ fn renewals_of_many_tickets_share_cib_updates() {
     let crm = logging_wrapper(&c.dir, "crm_ticket", &log);
     let adm = logging_wrapper(&c.dir, "cibadmin", &log);
     let cib = empty_cib(&c.dir, 0);
-    for i in 0..3 {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["daemon", "-S", "-c"])
-            .arg(&c.conf)
-            .args(["-s", &addr(i), "-l"])
-            .arg(c.lock(i))
-            .env("BOOTH_NO_REALTIME", "1")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(c.dir.join(format!("m{i}.log"))).unwrap());
-        if i == 0 {
-            cmd.env("CIB_file", &cib)
-                .env("BOOTH_CRM_TICKET", &crm)
-                .env("BOOTH_CIBADMIN", &adm);
-        } else {
-            cmd.arg("--state-dir").arg(c.dir.join(format!("state{i}")));
-        }
-        c.daemons[i] = Some(cmd.spawn().unwrap());
-    }
-    for i in 0..3 {
-        wait_for(Duration::from_secs(10), || {
-            c.client(&["list", "-s", &addr(i)]).status.success()
-        });
-    }
+    c.start_with_cib_at_site0(
+        &cib,
+        &[
+            ("BOOTH_CRM_TICKET", crm.as_os_str()),
+            ("BOOTH_CIBADMIN", adm.as_os_str()),
+        ],
+    );
     // One query loaded all 16 tickets' state at start-up.
     let runs = std::fs::read_to_string(&log).unwrap_or_default();
     let loads: Vec<&str> = runs.lines().filter(|l| l.contains("-q")).collect();
@@ -965,27 +955,7 @@ fn failing_batches_fall_back_to_crm_ticket() {
     }
     let mut c = Cluster::new("batchfail", TICKET);
     let cib = empty_cib(&c.dir, 0);
-    for i in 0..3 {
-        let mut cmd = Command::new(BIN);
-        cmd.args(["daemon", "-S", "-c"])
-            .arg(&c.conf)
-            .args(["-s", &addr(i), "-l"])
-            .arg(c.lock(i))
-            .env("BOOTH_NO_REALTIME", "1")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(c.dir.join(format!("m{i}.log"))).unwrap());
-        if i == 0 {
-            cmd.env("CIB_file", &cib).env("BOOTH_CIBADMIN", "false");
-        } else {
-            cmd.arg("--state-dir").arg(c.dir.join(format!("state{i}")));
-        }
-        c.daemons[i] = Some(cmd.spawn().unwrap());
-    }
-    for i in 0..3 {
-        wait_for(Duration::from_secs(10), || {
-            c.client(&["list", "-s", &addr(i)]).status.success()
-        });
-    }
+    c.start_with_cib_at_site0(&cib, &[("BOOTH_CIBADMIN", std::ffi::OsStr::new("false"))]);
     let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
     assert!(g.status.success(), "{}", stderr(&g));
     let first = cib_expires(&cib, "ticketA").unwrap();

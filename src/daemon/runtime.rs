@@ -434,13 +434,7 @@ impl Daemon {
         if f.success() && !f.truncated {
             match cib::parse_load_all(&String::from_utf8_lossy(&f.stdout)) {
                 Ok(states) => {
-                    let index: HashMap<&str, usize> = self
-                        .cfg
-                        .tickets
-                        .iter()
-                        .enumerate()
-                        .map(|(i, t)| (t.name.as_str(), i))
-                        .collect();
+                    let index = ticket_positions(&self.cfg);
                     let mut found = 0;
                     for (name, st) in states {
                         if let Some(&i) = index.get(name.as_str()) {
@@ -643,13 +637,7 @@ impl Daemon {
         match self.engine.reconfigure(clock, new.clone()) {
             Ok(()) => {
                 // Per-ticket CIB slots follow the new ticket list by name.
-                let old_index: HashMap<&str, usize> = self
-                    .cfg
-                    .tickets
-                    .iter()
-                    .enumerate()
-                    .map(|(i, t)| (t.name.as_str(), i))
-                    .collect();
+                let old_index = ticket_positions(&self.cfg);
                 let mut slots: Vec<CibSlot> = Vec::new();
                 for t in &new.tickets {
                     slots.push(match old_index.get(t.name.as_str()) {
@@ -1832,4 +1820,13 @@ fn batch_program() -> Option<String> {
         Err(_) if std::env::var_os(super::start::CRM_TICKET_ENV).is_some() => None,
         Err(_) => Some(cib::CIBADMIN.to_string()),
     }
+}
+
+/// Each configured ticket's position, by name.
+fn ticket_positions(cfg: &Config) -> HashMap<&str, usize> {
+    cfg.tickets
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.name.as_str(), i))
+        .collect()
 }

@@ -349,13 +349,11 @@ fn a_slow_crm_ticket_does_not_stall_the_daemon() {
     std::fs::create_dir_all(&dir).unwrap();
     let fake = dir.join("crm_ticket");
     // Every CIB write takes 10 s; loads find no ticket.
-    std::fs::write(
+    write_script(
         &fake,
         "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\nsleep 10\n",
-    )
-    .unwrap();
+    );
     use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
 
     let mut c = Cluster::new("slowcrm", TICKET);
@@ -789,16 +787,14 @@ fn crm_ticket_writes_run_at_most_four_at_a_time() {
     let fake = dir.join("crm_ticket");
     let log = dir.join("runs");
     // Loads find nothing; each write logs its start and end, per daemon.
-    std::fs::write(
+    write_script(
         &fake,
-        format!(
+        &format!(
             "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\n\
              echo \"$PPID s $2\" >> {l}\nsleep 1.5\necho \"$PPID e $2\" >> {l}\n",
             l = log.display()
         ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    );
     let names: Vec<String> = (0..12).map(|k| format!("t{k}")).collect();
     let conf: String = names
         .iter()

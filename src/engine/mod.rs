@@ -493,20 +493,7 @@ impl Engine {
                 && t.leader == Leader::Member(self.me)
                 && t.term_expires.is_some_and(|e| e <= now)
         };
-        let expired: Vec<usize> = due
-            .iter()
-            .copied()
-            .filter(|&i| lease_over(&self.tickets[i]))
-            .collect();
-        debug_assert_eq!(
-            expired.iter().collect::<BTreeSet<_>>(),
-            self.tickets
-                .iter()
-                .filter(|t| lease_over(t))
-                .map(|t| &t.idx)
-                .collect::<BTreeSet<_>>(),
-            "a lease end missing from the cron index"
-        );
+        let expired = due_where(&self.tickets, &due, lease_over, "lease end");
         for i in expired {
             self.ticket_lost(i);
             self.reindex(i);
@@ -520,20 +507,7 @@ impl Engine {
                 && t.cib_granted
                 && t.cib_granted_until.is_some_and(|u| u <= now)
         };
-        let stale: Vec<usize> = due
-            .iter()
-            .copied()
-            .filter(|&i| grant_over(&self.tickets[i]))
-            .collect();
-        debug_assert_eq!(
-            stale.iter().collect::<BTreeSet<_>>(),
-            self.tickets
-                .iter()
-                .filter(|t| grant_over(t))
-                .map(|t| &t.idx)
-                .collect::<BTreeSet<_>>(),
-            "a CIB grant end missing from the cron index"
-        );
+        let stale = due_where(&self.tickets, &due, grant_over, "CIB grant end");
         for i in stale {
             self.revoke_stale_cib_grant(i);
             self.reindex(i);
@@ -667,4 +641,26 @@ fn name_index(cfg: &Config) -> HashMap<String, usize> {
         .enumerate()
         .map(|(i, t)| (t.name.clone(), i))
         .collect()
+}
+
+/// The tickets among `due` (those whose cron deadline has come) for which
+/// `pred` holds. Debug builds check that no other ticket qualifies: every
+/// `what` must be in the cron index.
+fn due_where(
+    tickets: &[Ticket],
+    due: &[usize],
+    pred: impl Fn(&Ticket) -> bool,
+    what: &str,
+) -> Vec<usize> {
+    let found: Vec<usize> = due.iter().copied().filter(|&i| pred(&tickets[i])).collect();
+    debug_assert_eq!(
+        found.iter().copied().collect::<BTreeSet<_>>(),
+        tickets
+            .iter()
+            .filter(|t| pred(t))
+            .map(|t| t.idx)
+            .collect::<BTreeSet<_>>(),
+        "a {what} missing from the cron index"
+    );
+    found
 }

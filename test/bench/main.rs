@@ -1260,11 +1260,11 @@ fn main() {
 
 // ---- scale ----
 
-fn scale_one(imp: Impl, n: usize, p: &Params, after: u64) -> Result<(), String> {
+fn scale_one(imp: Impl, n: usize, p: &Params, after: u64, expire: u64) -> Result<(), String> {
     let mut lab = new_lab(
         if imp == Impl::Rust { "so" } else { "sc" },
         imp,
-        &tickets_conf(n, EXPIRE, TIMEOUT, 0),
+        &tickets_conf(n, expire, TIMEOUT, 0),
     );
     let startup = start_cluster(&mut lab, p)?;
     let pid = lab.hosts[0].daemon.as_ref().unwrap().id();
@@ -1287,6 +1287,9 @@ fn scale_one(imp: Impl, n: usize, p: &Params, after: u64) -> Result<(), String> 
     );
     let (u1, c1, t1) = (cpu_secs(pid), vol_ctxt(pid), Instant::now());
     let mut samples = Vec::new();
+    // The leader's own list, timed at every sample: it must keep answering
+    // while it renews everything.
+    let (mut lead_max, mut lead_fail) = (0.0f64, 0usize);
     while t1.elapsed() < Duration::from_secs(after) {
         std::thread::sleep(
             Duration::from_secs(15).min(Duration::from_secs(after).saturating_sub(t1.elapsed())),
@@ -1295,7 +1298,24 @@ fn scale_one(imp: Impl, n: usize, p: &Params, after: u64) -> Result<(), String> 
             .map(|t| held_by(&t, &lab.hosts[0].addr))
             .unwrap_or(0);
         samples.push(h);
+        let (secs, out) = client(&lab, 0, &["list"]);
+        lead_max = lead_max.max(secs);
+        if !out.status.success()
+            || held_by(&String::from_utf8_lossy(&out.stdout), &lab.hosts[0].addr)
+                < h.min(held_after_grant)
+        {
+            lead_fail += 1;
+        }
     }
+    let (lo, hi) = (
+        samples.iter().min().copied().unwrap_or(0),
+        samples.iter().max().copied().unwrap_or(0),
+    );
+    say!(
+        "[{} {n}] {} samples, held min {lo} max {hi}; leader's list: slowest {lead_max:.3} s, {lead_fail} failed or short",
+        name(imp),
+        samples.len()
+    );
     let dt = t1.elapsed().as_secs_f64();
     let cpu_h = (cpu_secs(pid) - u1) * 3600.0 / dt;
     let wake = (vol_ctxt(pid) - c1) as f64 / dt;
@@ -1331,7 +1351,8 @@ fn scale(p: &Params) {
     );
     let ours = env_list("BENCH_SCALE_OURS", if p.quick { &[1000] } else { &[10000] });
     let settle = env_u64("BENCH_SETTLE", if p.quick { 45 } else { 90 });
-    say!("scale: expire {EXPIRE}, timeout {TIMEOUT}, retries {RETRIES}; both at {both:?}, ours alone at {ours:?}; {settle} s after granting");
+    let expire = env_u64("BENCH_SCALE_EXPIRE", EXPIRE);
+    say!("scale: expire {expire}, timeout {TIMEOUT}, retries {RETRIES}; both at {both:?}, ours alone at {ours:?}; {settle} s after granting");
     say!("SCALE | impl | tickets | start-up s | grant all s | held after grant | held at end | granted in CIB | nobody-won lines | leader CPU s while granting | leader CPU s/h after | RSS kB | list s | list ok");
     let mut runs: Vec<(Impl, usize)> = Vec::new();
     for &n in &both {
@@ -1342,7 +1363,7 @@ fn scale(p: &Params) {
         runs.push((Impl::Rust, n));
     }
     for (imp, n) in runs {
-        if let Err(e) = scale_one(imp, n, p, settle) {
+        if let Err(e) = scale_one(imp, n, p, settle, expire) {
             say!("[{} {n}] failed: {e}", name(imp));
         }
     }

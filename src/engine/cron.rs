@@ -139,11 +139,42 @@ impl Engine {
         if !self.is_site() {
             return;
         }
-        let delay = self.random_delay(i);
+        let delay = if reason == OR_TKT_LOST {
+            self.failover_delay(i)
+        } else {
+            self.random_delay(i)
+        };
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
         tk.election_reason = reason;
         tk.next_cron = Some(now + delay);
+    }
+
+    /// DIFF: the delay before a failover election. The C booth draws it
+    /// from the whole window (up to a second), so failover waits half a
+    /// window on average even when only one site is left to take over.
+    /// Here the window is split into one slot per site that may campaign
+    /// (every site but the lost leader), in member order, and each site
+    /// draws from the first quarter of its own slot: a lone survivor
+    /// starts at once, several never start within three quarters of a slot
+    /// of each other, and a silent first site only delays the next by its
+    /// slot. Votes, not delays, keep the ticket single: this is liveness
+    /// only.
+    pub(super) fn failover_delay(&mut self, i: usize) -> Duration {
+        let window = self.tickets[i].timeout_ms().min(MAX_ELECTION_DELAY_MS);
+        let lost = self.tickets[i].lost_leader;
+        let me = self.me;
+        let candidates: Vec<usize> = self
+            .cfg
+            .members
+            .iter()
+            .filter(|m| m.is_site() && Leader::Member(m.index) != lost)
+            .map(|m| m.index)
+            .collect();
+        let rank = candidates.iter().position(|&m| m == me).unwrap_or(0) as u64;
+        let slot = window / (candidates.len().max(1) as u64);
+        let jitter = (slot / 4).max(1);
+        Duration::from_millis(rank * slot + self.rng.below(jitter))
     }
 
     fn random_delay(&mut self, i: usize) -> Duration {

@@ -570,6 +570,33 @@ fn ticket_fails_over_when_leader_dies() {
 }
 
 #[test]
+fn failover_delay_orders_the_surviving_sites() {
+    // Two sites: the survivor starts within a quarter of the 1 s window.
+    let mut e = Engine::new(config(&[S, S, A], vec![ticket("T", 20, 2, 3)]), 1, 7);
+    e.tickets[0].lost_leader = Leader::Member(0);
+    let most = (0..500).map(|_| e.failover_delay(0)).max().unwrap();
+    assert!(most < Duration::from_millis(250), "{most:?}");
+    // Three sites, the first lost: one slot of 500 ms each for the others.
+    let cfg = config(&[S, S, S, A], vec![ticket("T", 20, 2, 3)]);
+    let mut b = Engine::new(cfg.clone(), 1, 7);
+    let mut c = Engine::new(cfg, 2, 7);
+    b.tickets[0].lost_leader = Leader::Member(0);
+    c.tickets[0].lost_leader = Leader::Member(0);
+    for _ in 0..500 {
+        assert!(b.failover_delay(0) < Duration::from_millis(125));
+        let d = c.failover_delay(0).as_millis();
+        assert!((500..625).contains(&d), "{d}");
+    }
+    // Ranks count only the sites that may campaign: with site 1 lost,
+    // site 2 comes second (after site 0); with site 2 lost, site 1 does.
+    c.tickets[0].lost_leader = Leader::Member(1);
+    let d = c.failover_delay(0).as_millis();
+    assert!((500..625).contains(&d), "{d}");
+    b.tickets[0].lost_leader = Leader::Member(2);
+    assert!(b.failover_delay(0) >= Duration::from_millis(500));
+}
+
+#[test]
 fn isolated_leader_revokes_at_its_expiry_and_other_site_takes_over() {
     let mut n = three(ticket("T", 20, 2, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");

@@ -77,6 +77,18 @@ impl Engine {
                 },
             );
         }
+        // DIFF: the CIB's `expires` is rounded down to the second; a grant of
+        // ours may stand for a lease until the next second: claim that much
+        // towards peers (see `Ticket::restart_claim`). The C booth announces
+        // the rounded-down lease, and its peers may elect a successor while
+        // the old grant is still valid.
+        if st.granted && tk.leader == Leader::Member(me) && !tk.cfg.is_manual() {
+            if let Some(e) = st.expires {
+                let until = clock.mono_of_unix(e.saturating_add(1));
+                tk.restart_claim = Some(until);
+                tk.note_claim(me, until);
+            }
+        }
         tk.cib_loaded = true;
     }
 

@@ -72,6 +72,11 @@ impl Engine {
             ),
             _ => (tk.leader, tk.voted_for, tk.current_term, tk.time_left(now)),
         };
+        // A restarted holder's claim may reach past its own lease.
+        let left = match tk.restart_claim {
+            Some(c) if leader == Leader::Member(self.me) => left.max(c.0.saturating_sub(now.0)),
+            _ => left,
+        };
         let leader = self
             .leader_id(leader)
             .or_else(|| voted_for.map(|v| self.site_id_of(v)))

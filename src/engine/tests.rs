@@ -1442,3 +1442,69 @@ fn the_highest_term_does_not_wrap() {
     n.run_until(n.now + 60_000);
     assert_eq!(n.e(0).ticket_view(0).term, u32::MAX);
 }
+
+#[test]
+fn a_restarted_holder_claims_the_second_its_cib_rounds_away() {
+    // Our CIB says: granted to us until whole second E (10.3 s from now,
+    // rounded down to 10 s); the lease it stands for may run until E + 1.
+    let mut cfg = config(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
+    cfg.subsecond_times = true;
+    let mut e = Engine::new(cfg, 0, 7);
+    let st = CibState {
+        granted: true,
+        owner: Some(1000),
+        expires: Some((WALL0 + 10_300) / 1000),
+        term: Some(1),
+        attrs: vec![],
+    };
+    e.load_cib(clock(0), 0, &st);
+    e.start(clock(0));
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    let sent: Vec<&TicketMsg> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { msg, .. } => Some(msg),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sent.len(), 2, "{out:?}");
+    for m in sent {
+        assert_eq!(m.body.leader, 1000);
+        assert_eq!(m.body.term_valid_for, 11_000, "{m:?}");
+    }
+    // Our own lease is not extended.
+    assert_eq!(e.ticket_view(0).term_expires, Some(Time(10_000)));
+    // The peers answer the state query with the rounded-down lease.
+    for (k, id) in [(1, 1001), (2, 1002)] {
+        let _ = e.handle_packet(clock(100), k, &msg(id, OP_MY_INDEX, 1000, 1, 9_900));
+    }
+    while e.poll_output().is_some() {}
+    // Past our lease (renewals unanswered), a peer asks for votes: refused
+    // until the second has passed, granted after it.
+    let c = clock(10_400);
+    e.advance(c);
+    while e.poll_output().is_some() {}
+    let mut v = msg(1001, OP_REQ_VOTE, 1001, 2, 0);
+    v.header.reason = OR_TKT_LOST;
+    e.handle_packet(c, 1, &v).unwrap();
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Send { to: 1, msg, .. } if msg.header.result == RLT_TERM_STILL_VALID)),
+        "{out:?}"
+    );
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Send { msg, .. } if msg.header.cmd == OP_VOTE_FOR && msg.body.leader == 1001)),
+        "{out:?}"
+    );
+    let c = clock(11_100);
+    e.advance(c);
+    while e.poll_output().is_some() {}
+    let mut v = msg(1001, OP_REQ_VOTE, 1001, 3, 0);
+    v.header.reason = OR_TKT_LOST;
+    e.handle_packet(c, 1, &v).unwrap();
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(
+        out.iter().any(|o| matches!(o, Output::Send { to: 1, msg, .. } if msg.header.cmd == OP_VOTE_FOR && msg.body.leader == 1001)),
+        "{out:?}"
+    );
+}

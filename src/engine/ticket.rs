@@ -190,6 +190,12 @@ pub struct Ticket {
     /// our CIB may still say "granted" (DIFF: the C booth writes the CIB
     /// synchronously before it tells anyone; our writes are asynchronous).
     pub release_hold: Option<Time>,
+    /// A grant loaded from our CIB at start-up: the CIB keeps whole seconds,
+    /// rounded down, so the lease it stands for may run up to a second past
+    /// the loaded `expires`. Until then we tell peers our lease runs that
+    /// far (they must not elect anyone while our old grant may still be
+    /// valid) without extending our own lease or CIB grant.
+    pub restart_claim: Option<Time>,
     /// The message that hands the ticket over (a revoke or a step-down),
     /// held back until `release_hold` ends: (cmd, expected answer, reason).
     pub deferred_release: Option<(u32, u32, u32)>,
@@ -245,6 +251,7 @@ impl Ticket {
             election_retry: None,
             cib_granted_until: None,
             release_hold: None,
+            restart_claim: None,
             deferred_release: None,
         }
     }

@@ -12,10 +12,12 @@
 //!   BENCH_TICKETS=1000  tickets in the main clusters
 //!   BENCH_RUNS=10       failover runs per implementation
 //!   BENCH_ONLY=ours|c   the main (memory, wake-up, CPU, soak) phase for
-//!                       one implementation only
+//!                       one implementation only; any other value (say
+//!                       "none") skips both: latency and failover only
 //!   BENCH_MODE=scale    the scale run instead (BENCH_SCALE="300 1000"
 //!                       for both, 0 for none,
 //!                       BENCH_SCALE_OURS="10000", BENCH_SETTLE=90,
+//!                       BENCH_SCALE_EXPIRE=60,
 //!                       BENCH_GRANT_CAP=900 s for granting one by one)
 //!
 //! Needs root, iproute2, nftables, Pacemaker's crm_ticket and cibadmin, and
@@ -717,7 +719,23 @@ fn failover_runs(lab: &mut Lab, p: &Params, r: &mut Failover) {
             break;
         };
         let d = 0.5 + rand_unit() * (FO_EXPIRE as f64 / 2.0 - 1.0);
-        std::thread::sleep(Duration::from_secs_f64(d));
+        // Keep watching until the kill: a leader that renews more often
+        // than every expire/2 (ours renews a timeout early, so its lease
+        // keeps its margin) may renew again before it dies, and the
+        // survivor's lease then counts from that renewal.
+        let mut tr = tr;
+        let mut renewals_seen = 0;
+        while tr.elapsed() < Duration::from_secs_f64(d) {
+            if let Some(t) = list(lab, surv) {
+                let e = expires_of(&t, "tk1");
+                if leader_of(&t, "tk1").as_deref() == Some(haddr.as_str()) && e != last {
+                    tr = Instant::now();
+                    renewals_seen += 1;
+                    last = e;
+                }
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         kill(lab, holder);
         let tk = Instant::now();
         // The survivor's lease ends `expire` after the renewal it saw.
@@ -735,8 +753,9 @@ fn failover_runs(lab: &mut Lab, p: &Params, r: &mut Failover) {
             break;
         };
         say!(
-            "[{}] failover run {run}: killed {haddr} {d:.2} s after a renewal, {saddr} granted after {took:.3} s, bound {bound:.3} s, excess {:.3} s, load {}",
+            "[{}] failover run {run}: killed {haddr} {:.2} s after its last renewal seen ({renewals_seen} more during the wait), {saddr} granted after {took:.3} s, bound {bound:.3} s, excess {:.3} s, load {}",
             name(imp),
+            (tk - tr).as_secs_f64(),
             took - bound,
             load()
         );

@@ -705,10 +705,11 @@ fn failover_runs(lab: &mut Lab, p: &Params, r: &mut Failover) {
             if let Some(t) = list(lab, surv) {
                 if leader_of(&t, "tk1").as_deref() == Some(haddr.as_str()) {
                     let e = expires_of(&t, "tk1");
-                    if last.is_some() && e != last {
+                    let changed = last.is_some() && e != last;
+                    last = e;
+                    if changed {
                         break Some(Instant::now());
                     }
-                    last = e;
                 }
             }
             std::thread::sleep(Duration::from_millis(5));

@@ -720,13 +720,15 @@ fn failover_runs(lab: &mut Lab, p: &Params, r: &mut Failover) {
             break;
         };
         let d = 0.5 + rand_unit() * (FO_EXPIRE as f64 / 2.0 - 1.0);
-        // Keep watching until the kill: a leader that renews more often
-        // than every expire/2 (ours renews a timeout early, so its lease
-        // keeps its margin) may renew again before it dies, and the
-        // survivor's lease then counts from that renewal.
+        // The kill comes `d` after the renewal caught above. Keep watching
+        // until then: a leader that renews more often than every expire/2
+        // (ours renews a timeout early, so its lease keeps its margin) may
+        // renew again before it dies, and the survivor's lease then counts
+        // from that renewal.
+        let kill_at = tr + Duration::from_secs_f64(d);
         let mut tr = tr;
         let mut renewals_seen = 0;
-        while tr.elapsed() < Duration::from_secs_f64(d) {
+        while Instant::now() < kill_at {
             if let Some(t) = list(lab, surv) {
                 let e = expires_of(&t, "tk1");
                 if leader_of(&t, "tk1").as_deref() == Some(haddr.as_str()) && e != last {

@@ -1481,30 +1481,24 @@ fn a_restarted_holder_claims_the_second_its_cib_rounds_away() {
     while e.poll_output().is_some() {}
     // Past our lease (renewals unanswered), a peer asks for votes: refused
     // until the second has passed, granted after it.
-    let c = clock(10_400);
-    e.advance(c);
-    while e.poll_output().is_some() {}
-    let mut v = msg(1001, OP_REQ_VOTE, 1001, 2, 0);
-    v.header.reason = OR_TKT_LOST;
-    e.handle_packet(c, 1, &v).unwrap();
-    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    let mut ask = |at: u64, term: u32| -> Vec<Output> {
+        let c = clock(at);
+        e.advance(c);
+        while e.poll_output().is_some() {}
+        let mut v = msg(1001, OP_REQ_VOTE, 1001, term, 0);
+        v.header.reason = OR_TKT_LOST;
+        e.handle_packet(c, 1, &v).unwrap();
+        std::iter::from_fn(|| e.poll_output()).collect()
+    };
+    let voted = |out: &[Output]| {
+        out.iter().any(|o| matches!(o, Output::Send { to: 1, msg, .. } if msg.header.cmd == OP_VOTE_FOR && msg.body.leader == 1001))
+    };
+    let out = ask(10_400, 2);
     assert!(
         out.iter().any(|o| matches!(o, Output::Send { to: 1, msg, .. } if msg.header.result == RLT_TERM_STILL_VALID)),
         "{out:?}"
     );
-    assert!(
-        !out.iter().any(|o| matches!(o, Output::Send { msg, .. } if msg.header.cmd == OP_VOTE_FOR && msg.body.leader == 1001)),
-        "{out:?}"
-    );
-    let c = clock(11_100);
-    e.advance(c);
-    while e.poll_output().is_some() {}
-    let mut v = msg(1001, OP_REQ_VOTE, 1001, 3, 0);
-    v.header.reason = OR_TKT_LOST;
-    e.handle_packet(c, 1, &v).unwrap();
-    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
-    assert!(
-        out.iter().any(|o| matches!(o, Output::Send { to: 1, msg, .. } if msg.header.cmd == OP_VOTE_FOR && msg.body.leader == 1001)),
-        "{out:?}"
-    );
+    assert!(!voted(&out), "{out:?}");
+    let out = ask(11_100, 3);
+    assert!(voted(&out), "{out:?}");
 }

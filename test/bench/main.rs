@@ -688,6 +688,22 @@ fn failover_lab(imp: Impl, p: &Params, r: &mut Failover) -> Result<Lab, String> 
     Ok(lab)
 }
 
+/// One look at member `surv`'s `booth list` (then a 5 ms pause): whether
+/// it shows tk1 led by `holder` with an expiry other than the one it showed
+/// last (`last`, updated; the first sighting is no renewal).
+fn renewed(lab: &Lab, surv: usize, holder: &str, last: &mut Option<String>) -> bool {
+    let mut changed = false;
+    if let Some(t) = list(lab, surv) {
+        if leader_of(&t, "tk1").as_deref() == Some(holder) {
+            let e = expires_of(&t, "tk1");
+            changed = last.is_some() && e != *last;
+            *last = e;
+        }
+    }
+    std::thread::sleep(Duration::from_millis(5));
+    changed
+}
+
 fn failover_runs(lab: &mut Lab, p: &Params, r: &mut Failover) {
     let imp = lab.hosts[0].imp;
     let mut holder = 0usize;
@@ -702,17 +718,9 @@ fn failover_runs(lab: &mut Lab, p: &Params, r: &mut Failover) {
             if t0.elapsed() > Duration::from_secs(3 * FO_EXPIRE) {
                 break None;
             }
-            if let Some(t) = list(lab, surv) {
-                if leader_of(&t, "tk1").as_deref() == Some(haddr.as_str()) {
-                    let e = expires_of(&t, "tk1");
-                    let changed = last.is_some() && e != last;
-                    last = e;
-                    if changed {
-                        break Some(Instant::now());
-                    }
-                }
+            if renewed(lab, surv, &haddr, &mut last) {
+                break Some(Instant::now());
             }
-            std::thread::sleep(Duration::from_millis(5));
         };
         let Some(tr) = renewal else {
             r.notes
@@ -729,15 +737,10 @@ fn failover_runs(lab: &mut Lab, p: &Params, r: &mut Failover) {
         let mut tr = tr;
         let mut renewals_seen = 0;
         while Instant::now() < kill_at {
-            if let Some(t) = list(lab, surv) {
-                let e = expires_of(&t, "tk1");
-                if leader_of(&t, "tk1").as_deref() == Some(haddr.as_str()) && e != last {
-                    tr = Instant::now();
-                    renewals_seen += 1;
-                    last = e;
-                }
+            if renewed(lab, surv, &haddr, &mut last) {
+                tr = Instant::now();
+                renewals_seen += 1;
             }
-            std::thread::sleep(Duration::from_millis(5));
         }
         kill(lab, holder);
         let tk = Instant::now();

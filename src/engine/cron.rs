@@ -54,8 +54,12 @@ impl Engine {
             },
             None => Leader::Unknown,
         };
+        // DIFF: no lease is longer than `expire` from any moment, so neither
+        // is one loaded from the CIB, whatever our wall clock says of its
+        // `expires` (a clock set back would make it hours long).
+        let cap = clock.mono + self.tickets[i].cfg.expire;
         let tk = &mut self.tickets[i];
-        tk.term_expires = st.expires.map(|e| clock.mono_of_unix(e));
+        tk.term_expires = st.expires.map(|e| clock.mono_of_unix(e).min(cap));
         tk.cib_granted_until = tk.term_expires.filter(|_| st.granted);
         tk.current_term = st.term.unwrap_or(0);
         tk.is_granted = st.granted;
@@ -84,7 +88,9 @@ impl Engine {
         // the old grant is still valid.
         if st.granted && tk.leader == Leader::Member(me) && !tk.cfg.is_manual() {
             if let Some(e) = st.expires {
-                let until = clock.mono_of_unix(e.saturating_add(1));
+                let until = clock
+                    .mono_of_unix(e.saturating_add(1))
+                    .min(cap + std::time::Duration::from_secs(1));
                 tk.restart_claim = Some(until);
                 tk.note_claim(me, until);
             }

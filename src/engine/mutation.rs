@@ -22,14 +22,26 @@ pub enum Mutation {
     /// A follower copies the term of the leader's message even when it is
     /// older than its own (the C booth's rule): terms go backwards.
     TermRegression,
+    /// A release or revoke from a term its sender has since left is
+    /// obeyed (the C booth's rule).
+    StaleRelease,
+    /// A claim of an older term than a live lease we acknowledged is
+    /// recorded all the same.
+    StaleClaim,
+    /// A grant loaded from the CIB is kept although a peer reports another
+    /// site's live lease in a newer term.
+    KeepStaleCibGrant,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 4] = [
+    pub const ALL: [Mutation; 7] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
         Mutation::TermRegression,
+        Mutation::StaleRelease,
+        Mutation::StaleClaim,
+        Mutation::KeepStaleCibGrant,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -39,6 +51,9 @@ impl Mutation {
             Mutation::DoubleVote => "double-vote",
             Mutation::LeaseFromAckArrival => "lease-from-ack-arrival",
             Mutation::TermRegression => "term-regression",
+            Mutation::StaleRelease => "stale-release",
+            Mutation::StaleClaim => "stale-claim",
+            Mutation::KeepStaleCibGrant => "keep-stale-cib-grant",
         }
     }
 

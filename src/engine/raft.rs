@@ -160,8 +160,7 @@ impl Engine {
             OP_HEARTBEAT | OP_UPDATE | OP_MY_INDEX | OP_REJECTED | OP_STATUS | OP_ACK
         ) {
             if let (Leader::Member(s), true) = (m.leader, m.valid_ms > 0) {
-                let until = self.now.mono + std::time::Duration::from_millis(m.valid_ms);
-                self.tickets[i].note_claim(s, until);
+                self.note_claim_from(i, &m, s);
             }
             let others = self.all_bits() & !(1 << self.me);
             let tk = &mut self.tickets[i];
@@ -173,8 +172,54 @@ impl Engine {
                 }
             }
         }
+        // DIFF: a release or revoke from a term its sender has since left
+        // arrives late (the C booth resets the ticket, and may then elect a
+        // second leader while the sender's newer lease runs).
+        let heard = self.tickets[i].heard_terms[from];
+        let release = (m.cmd == OP_VOTE_FOR && m.leader == Leader::NoOne) || m.cmd == OP_REVOKE;
+        if release && m.term < heard && !mutated!(self, StaleRelease) {
+            warn!(
+                "{}: {} from {} in term {} is stale (it has sent term {} since), ignoring",
+                self.tickets[i].cfg.name,
+                code_to_string(m.cmd),
+                self.cfg.members[from].addr_string,
+                m.term,
+                heard
+            );
+            return Ok(());
+        }
+        self.tickets[i].heard_terms[from] = heard.max(m.term);
         self.update_acks(i, &m);
         self.raft_answer(i, &m)
+    }
+
+    /// Records the lease a message says `site` holds. DIFF: never longer
+    /// than a lease can be (`expire`, plus the second a restarted holder's
+    /// CIB may round away), so a peer whose wall clock is wrong cannot lock
+    /// the cluster out for longer; and not a claim of an older term than the
+    /// lease of another site we acknowledged and that still runs (the C
+    /// booth has no claims; see `Ticket::acked_lead`).
+    fn note_claim_from(&mut self, i: usize, m: &In, site: usize) {
+        let now = self.now.mono;
+        let tk = &self.tickets[i];
+        let cap = tk.expire_ms() + 1000;
+        let until = now + std::time::Duration::from_millis(m.valid_ms.min(cap));
+        if let Some((lead, term)) = tk.acked_lead {
+            let running = tk.claims[lead].is_some_and(|c| c > now);
+            if lead != site && m.term < term && running && !mutated!(self, StaleClaim) {
+                debug!(
+                    "{}: {} claims a lease for {} in term {}, older than {}'s (term {}): stale",
+                    tk.cfg.name,
+                    self.cfg.members[m.from].addr_string,
+                    self.cfg.members[site].addr_string,
+                    m.term,
+                    self.cfg.members[lead].addr_string,
+                    term
+                );
+                return;
+            }
+        }
+        self.tickets[i].note_claim(site, until);
     }
 
     fn update_acks(&mut self, i: usize, m: &In) {
@@ -627,6 +672,7 @@ impl Engine {
         self.tickets[i].expect_more_rejects = false;
         self.newer_term(i, m, false);
         self.become_follower(i, m, m.leader);
+        self.tickets[i].acked_lead = Some((m.from, m.term));
         self.send(i, m.from, OP_ACK, OP_HEARTBEAT, RLT_SUCCESS);
         Ok(())
     }
@@ -688,6 +734,7 @@ impl Engine {
             self.ticket_write(i);
         }
         self.set_ticket_wakeup(i);
+        self.tickets[i].acked_lead = Some((m.from, m.term));
         self.send(i, m.from, OP_ACK, OP_UPDATE, RLT_SUCCESS);
     }
 
@@ -902,7 +949,31 @@ impl Engine {
         // a newer term but no lease makes us forget a lease we acknowledged,
         // and we would then vote while it still runs. Keep the lease; take
         // only the term.
-        if tk.is_owned() && tk.time_left(now) > 0 && (expired || m.leader != tk.leader) {
+        // DIFF: but a grant we hold only because our CIB said so at start-up
+        // (nothing acknowledged since) gives way to another site's live
+        // lease in a newer term: our CIB's `expires` may be read by a wall
+        // clock that is wrong, and the C booth revokes here too.
+        let me = Leader::Member(self.me);
+        let stale_own = tk.leader == me
+            && !tk.lease_proven
+            && tk.state != State::Leader
+            && !expired
+            && m.leader.member().is_some_and(|l| l != self.me)
+            && m.term > tk.current_term
+            && !mutated!(self, KeepStaleCibGrant);
+        if stale_own {
+            warn!(
+                "{}: {sender} reports a lease at {} in term {} (ours: {}), our CIB grant is stale",
+                tk.cfg.name,
+                self.addr_of(m.leader),
+                m.term,
+                tk.current_term
+            );
+            let tk = &mut self.tickets[i];
+            tk.restart_claim = None;
+            tk.claims[self.me] = None;
+            tk.term_expires = None;
+        } else if tk.is_owned() && tk.time_left(now) > 0 && (expired || m.leader != tk.leader) {
             let tk = &mut self.tickets[i];
             tk.current_term = tk.current_term.max(m.term);
             return;
@@ -965,8 +1036,10 @@ impl Engine {
             tk.expect_more_rejects = true;
         }
         if tk.leader == me || tk.is_granted {
-            let live_elsewhere =
-                sender.is_some_and(|s| tk.leader == Leader::Member(s) && tk.time_left(now) > 0);
+            // DIFF: whoever tells us (the C booth listens to the leader only).
+            let live_elsewhere = sender.is_some()
+                && tk.leader.member().is_some_and(|l| l != self.me)
+                && tk.time_left(now) > 0;
             if live_elsewhere {
                 warn!("{name}: ticket was granted here, but it's live at {leader_addr} (revoking here)");
                 // DIFF: keep the live leader and its lease (the C booth forgets

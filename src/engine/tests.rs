@@ -113,6 +113,22 @@ fn clock(ms: u64) -> Clock {
     Clock::new(Time(ms), WALL0 + ms as i64)
 }
 
+/// An engine for tests. ENGINE_MUTATION=name (with the `mutations`
+/// feature) makes it a deliberately broken one, to show which test needs
+/// which rule.
+fn new_engine(cfg: Config, me: usize, seed: u64) -> Engine {
+    #[allow(unused_mut)]
+    let mut e = Engine::new(cfg, me, seed);
+    #[cfg(feature = "mutations")]
+    if let Some(name) = std::env::var("ENGINE_MUTATION")
+        .ok()
+        .filter(|n| !n.is_empty())
+    {
+        e.set_mutation(Some(Mutation::from_name(&name).expect("mutation name")));
+    }
+    e
+}
+
 /// What the harness does with a handler run.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum HandlerPolicy {
@@ -152,6 +168,9 @@ struct Net {
     cut: Vec<(usize, usize)>,
     /// The CIB of each site: ticket -> last write (survives restarts).
     cib: Vec<BTreeMap<String, CibWrite>>,
+    /// The true time (ms) at which each CIB entry's `expires` falls, as
+    /// the wall clock that wrote it meant it.
+    cib_true_end: Vec<BTreeMap<String, i64>>,
     replies: Vec<(usize, ClientId, u32, bool)>,
     handler: Vec<HandlerPolicy>,
     handler_runs: usize,
@@ -167,6 +186,11 @@ struct Net {
     resends: usize,
     /// Every CIB write, in order: (time, member, write).
     cib_log: Vec<(u64, usize, CibWrite)>,
+    /// Each member's wall clock minus the true one (ms): a clock that is
+    /// wrong, or was stepped.
+    wall_off: Vec<i64>,
+    /// Extra transit time for matching messages: (from, to, matcher, ms).
+    slow: Vec<(usize, usize, fn(&TicketMsg) -> bool, u64)>,
 }
 
 impl Net {
@@ -183,6 +207,7 @@ impl Net {
             msgs: BTreeMap::new(),
             cut: vec![],
             cib: vec![BTreeMap::new(); n],
+            cib_true_end: vec![BTreeMap::new(); n],
             replies: vec![],
             handler: vec![HandlerPolicy::Succeed; n],
             handler_runs: 0,
@@ -195,6 +220,8 @@ impl Net {
             fault_rng: Rng::new(99),
             resends: 0,
             cib_log: vec![],
+            wall_off: vec![0; n],
+            slow: vec![],
         };
         for m in 0..n {
             net.boot(m);
@@ -212,8 +239,8 @@ impl Net {
             .seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
-        let mut e = Engine::new(self.cfg.clone(), m, self.seed ^ m as u64);
-        let c = clock(self.now);
+        let mut e = new_engine(self.cfg.clone(), m, self.seed ^ m as u64);
+        let c = self.clock_of(m);
         for (t, tc) in self.cfg.tickets.iter().enumerate() {
             if let Some(w) = self.cib[m].get(&tc.name) {
                 let st = CibState {
@@ -229,6 +256,11 @@ impl Net {
         e.start(c);
         self.engines[m] = Some(e);
         self.drain(m);
+    }
+
+    /// Member m's clock: true time, and its wall clock with its offset.
+    fn clock_of(&self, m: usize) -> Clock {
+        Clock::new(Time(self.now), WALL0 + self.now as i64 + self.wall_off[m])
     }
 
     fn views(&self) -> Vec<Option<TicketView>> {
@@ -278,7 +310,14 @@ impl Net {
                         self.seq += 1;
                         let seq = self.seq;
                         self.msgs.insert(seq, msg.clone());
-                        let at = self.now + self.delay + self.fault_rng.below(self.jitter + 1);
+                        let extra: u64 = self
+                            .slow
+                            .iter()
+                            .filter(|(f, t, hit, _)| *f == m && *t == to && hit(&msg))
+                            .map(|s| s.3)
+                            .sum();
+                        let at =
+                            self.now + self.delay + extra + self.fault_rng.below(self.jitter + 1);
                         self.push(at, Ev::Deliver { to, from: m, seq });
                     }
                 }
@@ -300,6 +339,8 @@ impl Net {
                             },
                         );
                     }
+                    let end = w.expires * 1000 - WALL0 - self.wall_off[m];
+                    self.cib_true_end[m].insert(w.ticket.clone(), end);
                     self.cib[m].insert(w.ticket.clone(), w);
                 }
                 Output::ClientReply { client, msg, last } => {
@@ -352,7 +393,6 @@ impl Net {
                 (last, spins) = (t, 0);
             }
             self.now = self.now.max(t);
-            let c = clock(self.now);
             while let Some(Reverse((at, _, _))) = self.events.peek() {
                 if *at > self.now {
                     break;
@@ -364,6 +404,7 @@ impl Net {
                         if self.cut.contains(&(from, to)) {
                             continue;
                         }
+                        let c = self.clock_of(to);
                         if let Some(e) = self.engines[to].as_mut() {
                             trace::at(self.now, to);
                             let _ = e.handle_packet(c, from, &msg);
@@ -376,6 +417,7 @@ impl Net {
                         run,
                     } => {
                         let ok = self.handler[member] == HandlerPolicy::Succeed;
+                        let c = self.clock_of(member);
                         if let Some(e) = self.engines[member].as_mut() {
                             trace::at(self.now, member);
                             e.handle_handler_exit(c, ticket, run, ok);
@@ -387,6 +429,7 @@ impl Net {
                         ticket,
                         granted,
                     } => {
+                        let c = self.clock_of(member);
                         if let Some(e) = self.engines[member].as_mut() {
                             trace::at(self.now, member);
                             e.handle_cib_written(c, ticket, granted);
@@ -397,6 +440,7 @@ impl Net {
                 self.check();
             }
             for m in 0..self.engines.len() {
+                let c = self.clock_of(m);
                 if let Some(e) = self.engines[m].as_mut() {
                     if e.next_deadline().is_some_and(|d| d.0 <= self.now) {
                         trace::at(self.now, m);
@@ -433,12 +477,12 @@ impl Net {
             return false;
         }
         // A CIB "granted" counts while the lease it was written for runs, by
-        // a correct clock (the CIB keeps the expiry in Unix seconds).
-        (w.expires * 1000 - WALL0) > self.now as i64
+        // the clock that wrote it (the CIB keeps the expiry in Unix seconds).
+        self.cib_true_end[m][ticket] > self.now as i64
     }
 
     fn client(&mut self, m: usize, id: ClientId, cmd: u32, options: u32, ticket: &str) {
-        let c = clock(self.now);
+        let c = self.clock_of(m);
         trace::at(self.now, m);
         if std::env::var_os("ENGINE_TRACE").is_some() {
             eprintln!(
@@ -486,6 +530,8 @@ fn three(t: TicketConfig) -> Net {
     n.run_until(6_000);
     n
 }
+
+mod stale;
 
 #[test]
 fn grant_on_fresh_cluster_commits_when_all_sites_answer() {

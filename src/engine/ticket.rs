@@ -199,6 +199,16 @@ pub struct Ticket {
     /// The message that hands the ticket over (a revoke or a step-down),
     /// held back until `release_hold` ends: (cmd, expected answer, reason).
     pub deferred_release: Option<(u32, u32, u32)>,
+    /// The highest term heard from each member in any message: a member's
+    /// term never goes back, so a release or revoke it sent in a lower term
+    /// comes from a round it has since left (a datagram delayed in the
+    /// network) and must not undo what it did since (DIFF).
+    pub heard_terms: [u32; MAX_MEMBERS],
+    /// The leader whose heartbeat or update we last acknowledged, and the
+    /// term it leads in: a claim from another site in an older term cannot
+    /// be valid while that lease runs (that leader's election needed a
+    /// majority that had seen the older lease end), see `note_claim`.
+    pub acked_lead: Option<(usize, u32)>,
 }
 
 impl Ticket {
@@ -253,6 +263,8 @@ impl Ticket {
             release_hold: None,
             restart_claim: None,
             deferred_release: None,
+            heard_terms: [0; MAX_MEMBERS],
+            acked_lead: None,
         }
     }
 

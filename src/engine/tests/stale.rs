@@ -1,0 +1,156 @@
+//! Stale messages and wrong clocks: a release, revoke or claim from an older
+//! round arriving after a newer one, and a member restarted with its wall
+//! clock set back. Each of these once ended with two sites granted.
+
+use super::*;
+
+/// A step-down: a vote for no one.
+fn is_release(m: &TicketMsg) -> bool {
+    m.header.cmd == OP_VOTE_FOR && m.body.leader == NO_ONE
+}
+
+fn is_revoke(m: &TicketMsg) -> bool {
+    m.header.cmd == OP_REVOKE
+}
+
+fn any(_: &TicketMsg) -> bool {
+    true
+}
+
+/// Runs in small steps until `cond` holds, at most until `limit`.
+fn run_until_cond(n: &mut Net, limit: u64, cond: impl Fn(&Net) -> bool) -> u64 {
+    while n.now < limit {
+        if cond(n) {
+            return n.now;
+        }
+        let next = n.now + 10;
+        n.run_until(next);
+    }
+    panic!("condition not reached by t={limit}");
+}
+
+/// Members 1 and 2 get m0's messages matched by `hit` `ms` late.
+fn delay_from_0(n: &mut Net, hit: fn(&TicketMsg) -> bool, ms: u64) {
+    n.slow.push((0, 1, hit, ms));
+    n.slow.push((0, 2, hit, ms));
+}
+
+#[test]
+fn a_late_release_from_an_older_term_changes_nothing() {
+    let mut t = ticket("T", 20, 2, 3);
+    t.before_acquire_handler = Some(vec!["/bin/check".into()]);
+    let mut n = three(t);
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "T"));
+    // The handler fails at the next renewal: m0 steps down; its release
+    // spends two seconds in the network.
+    delay_from_0(&mut n, is_release, 2_000);
+    n.handler[0] = HandlerPolicy::Fail;
+    run_until_cond(&mut n, 30_000, |n| !n.granted_at(0, "T"));
+    // Fixed at once: the administrator grants at m0 again, and the peers
+    // (which have not heard of the release) vote for it in a newer term.
+    n.handler[0] = HandlerPolicy::Succeed;
+    n.slow.clear();
+    // m0's "still valid" reject reaches m1 after the arbitrator's vote.
+    n.slow.push((0, 1, any, 20));
+    n.client(0, 2, CMD_GRANT, 0, "T");
+    let granted = run_until_cond(&mut n, 40_000, |n| n.granted_at(0, "T"));
+    let term = n.e(0).ticket_view(0).term;
+    // The old release arrives now; m0's lease must keep it alone.
+    n.run_until(granted + 20_000);
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+    assert!(n.granted_at(0, "T"), "m0 keeps the ticket it was granted");
+    assert!(!n.granted_at(1, "T"));
+    for m in [1, 2] {
+        assert_eq!(n.leader_of(m, 0), Leader::Member(0), "m{m} follows m0");
+    }
+    assert!(n.e(1).ticket_view(0).term >= term);
+}
+
+#[test]
+fn a_late_revoke_from_an_older_term_changes_nothing() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "T"));
+    delay_from_0(&mut n, is_revoke, 2_000);
+    n.client(0, 2, CMD_REVOKE, 0, "T");
+    let revoked = run_until_cond(&mut n, 10_000, |n| !n.granted_at(0, "T"));
+    // The revoke goes out once the CIB has it.
+    n.run_until(revoked + 100);
+    n.slow.clear();
+    n.client(0, 3, CMD_GRANT, 0, "T");
+    let granted = run_until_cond(&mut n, 12_000, |n| n.granted_at(0, "T"));
+    n.run_until(granted + 3_000);
+    // The old revoke has arrived: the followers still know m0 holds it.
+    for m in [1, 2] {
+        assert_eq!(n.leader_of(m, 0), Leader::Member(0), "m{m} follows m0");
+    }
+    let text = n.e(1).list_text(n.clock_of(1), &|t| t.to_string());
+    assert!(text.contains("leader: 198.51.100.1"), "{text}");
+    // A forced grant at m1 must not take it from under m0's lease.
+    n.client(1, 4, CMD_GRANT, OPT_IMMEDIATE, "T");
+    n.run_until(granted + 15_000);
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+    assert!(n.granted_at(0, "T"));
+    assert!(!n.granted_at(1, "T"));
+}
+
+#[test]
+fn a_holder_restarted_with_its_clock_an_hour_behind_gives_way() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    n.kill(0);
+    // m1 takes the ticket once m0's lease is over.
+    run_until_cond(&mut n, 60_000, |n| n.granted_at(1, "T"));
+    n.run_until(60_000);
+    // m0 comes back on a node whose wall clock lags an hour: its CIB's
+    // `expires` (written by the correct clock) looks an hour away.
+    n.wall_off[0] = -3_600_000;
+    n.boot(0);
+    run_until_cond(&mut n, 62_000, |n| !n.granted_at(0, "T"));
+    // m1 keeps the ticket all along: m0's stale claim does not make the
+    // arbitrator refuse m1's renewals.
+    while n.now < 150_000 {
+        let next = n.now + 100;
+        n.run_until(next);
+        assert!(n.granted_at(1, "T"), "m1 lost the ticket at {}", n.now);
+    }
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+    assert!(!n.granted_at(0, "T"));
+    // Nobody is locked out by the stale claim: m1 dies, m0 takes over
+    // within a lease (plus an election).
+    n.kill(1);
+    let at = n.now;
+    let got = run_until_cond(&mut n, at + 40_000, |n| n.granted_at(0, "T"));
+    assert!(got - at <= 20_000 + 5_000, "failover took {} ms", got - at);
+}
+
+#[test]
+fn a_claim_older_than_the_acknowledged_lease_does_not_block_its_renewal() {
+    // The arbitrator follows m1 (term 2). m0, restarted with an old CIB,
+    // claims a lease in term 1: m1's next heartbeat is still acknowledged.
+    let cfg = config(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
+    let mut e = new_engine(cfg, 2, 7);
+    e.start(clock(0));
+    let mut at = 30_000;
+    let mut hb = |e: &mut Engine, at: u64| -> Vec<Output> {
+        let _ = e.handle_packet(clock(at), 1, &msg(1001, OP_HEARTBEAT, 1001, 2, 20));
+        std::iter::from_fn(|| e.poll_output()).collect()
+    };
+    let acked = |out: &[Output]| {
+        out.iter().any(|o| {
+            matches!(o, Output::Send { to: 1, msg, .. }
+                if msg.header.cmd == OP_ACK && msg.header.request == OP_HEARTBEAT)
+        })
+    };
+    assert!(acked(&hb(&mut e, at)));
+    at += 1_000;
+    let _ = e.handle_packet(clock(at), 0, &msg(1000, OP_STATUS, 1000, 1, 20));
+    while e.poll_output().is_some() {}
+    at += 9_000;
+    let out = hb(&mut e, at);
+    assert!(acked(&out), "{out:?}");
+}

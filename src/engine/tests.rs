@@ -156,6 +156,9 @@ enum Ev {
     },
 }
 
+/// Picks messages out (for `Net::slow`).
+type MsgMatch = fn(&TicketMsg) -> bool;
+
 /// A cluster of engines on a simulated network, in virtual time.
 struct Net {
     cfg: Config,
@@ -190,7 +193,7 @@ struct Net {
     /// wrong, or was stepped.
     wall_off: Vec<i64>,
     /// Extra transit time for matching messages: (from, to, matcher, ms).
-    slow: Vec<(usize, usize, fn(&TicketMsg) -> bool, u64)>,
+    slow: Vec<(usize, usize, MsgMatch, u64)>,
 }
 
 impl Net {

@@ -136,7 +136,7 @@ fn a_claim_older_than_the_acknowledged_lease_does_not_block_its_renewal() {
     let mut e = new_engine(cfg, 2, 7);
     e.start(clock(0));
     let mut at = 30_000;
-    let mut hb = |e: &mut Engine, at: u64| -> Vec<Output> {
+    let hb = |e: &mut Engine, at: u64| -> Vec<Output> {
         let _ = e.handle_packet(clock(at), 1, &msg(1001, OP_HEARTBEAT, 1001, 2, 20));
         std::iter::from_fn(|| e.poll_output()).collect()
     };

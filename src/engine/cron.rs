@@ -109,7 +109,11 @@ impl Engine {
         }
         let tk = &mut self.tickets[i];
         tk.start_postpone = true;
-        tk.vote_fence = Some(now + tk.cfg.expire);
+        // DIFF: a member that cannot know what it promised before it
+        // started fences itself (see `Ticket::vote_fence`); one that got its
+        // promises back (promise.rs) knows them.
+        let fence = !tk.promises_restored || mutated!(self, ForgetPromises);
+        tk.vote_fence = fence.then(|| now + tk.cfg.expire);
         debug!("{}: broadcasting state query", tk.cfg.name);
         self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);
         // A lease loaded from the CIB that already ran out is dropped now.

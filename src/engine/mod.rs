@@ -43,6 +43,7 @@ mod client;
 mod cron;
 #[cfg(feature = "mutations")]
 mod mutation;
+mod promise;
 mod raft;
 mod rng;
 mod ticket;
@@ -60,6 +61,7 @@ use crate::wire::TicketMsg;
 pub use client::ListEntry;
 #[cfg(feature = "mutations")]
 pub use mutation::Mutation;
+pub use promise::Promise;
 pub use rng::Rng;
 use ticket::Ticket;
 pub use ticket::{Leader, State};
@@ -209,6 +211,8 @@ pub struct Engine {
     crons: BTreeSet<(Time, usize)>,
     /// Tickets whose handler finished and must be looked at right away.
     handler_exited: BTreeSet<usize>,
+    /// Tickets whose promises changed since `take_promises` (promise.rs).
+    promises_dirty: BTreeSet<usize>,
     started_at: Time,
     started: bool,
     now: Clock,
@@ -238,6 +242,7 @@ impl Engine {
             out: VecDeque::new(),
             crons: BTreeSet::new(),
             handler_exited: BTreeSet::new(),
+            promises_dirty: BTreeSet::new(),
             started_at: Time(0),
             started: false,
             now: Clock::default(),
@@ -553,6 +558,7 @@ impl Engine {
     /// Keeps the ordered deadline set in step with a ticket's `next_cron`.
     /// A leader's own lease end is a deadline too, whatever its cron says.
     fn reindex(&mut self, i: usize) {
+        self.check_promise(i);
         let me = Leader::Member(self.me);
         let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];

@@ -31,10 +31,17 @@ pub enum Mutation {
     /// A grant loaded from the CIB is kept although a peer reports another
     /// site's live lease in a newer term.
     KeepStaleCibGrant,
+    /// A member whose promises were given back after a restart trusts
+    /// them less than it should: it fences itself as after a first start
+    /// (liveness only; shows what the record buys).
+    ForgetPromises,
+    /// A restarted member trusts its recorded promises but its record lost
+    /// the leases it acknowledged.
+    ForgetClaims,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 7] = [
+    pub const ALL: [Mutation; 9] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -42,6 +49,8 @@ impl Mutation {
         Mutation::StaleRelease,
         Mutation::StaleClaim,
         Mutation::KeepStaleCibGrant,
+        Mutation::ForgetPromises,
+        Mutation::ForgetClaims,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -54,6 +63,8 @@ impl Mutation {
             Mutation::StaleRelease => "stale-release",
             Mutation::StaleClaim => "stale-claim",
             Mutation::KeepStaleCibGrant => "keep-stale-cib-grant",
+            Mutation::ForgetPromises => "forget-promises",
+            Mutation::ForgetClaims => "forget-claims",
         }
     }
 

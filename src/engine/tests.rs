@@ -194,6 +194,9 @@ struct Net {
     wall_off: Vec<i64>,
     /// Extra transit time for matching messages: (from, to, matcher, ms).
     slow: Vec<(usize, usize, MsgMatch, u64)>,
+    /// Each member's recorded promises (promise.rs): survive a restart of
+    /// its daemon (`boot`), not a reboot of its host (`reboot`).
+    promises: Vec<BTreeMap<String, Promise>>,
 }
 
 impl Net {
@@ -225,6 +228,7 @@ impl Net {
             cib_log: vec![],
             wall_off: vec![0; n],
             slow: vec![],
+            promises: vec![BTreeMap::new(); n],
         };
         for m in 0..n {
             net.boot(m);
@@ -255,6 +259,9 @@ impl Net {
                 };
                 e.load_cib(c, t, &st);
             }
+            if let Some(p) = self.promises[m].get(&tc.name) {
+                assert!(e.restore_promise(t, p));
+            }
         }
         e.start(c);
         self.engines[m] = Some(e);
@@ -264,6 +271,13 @@ impl Net {
     /// Member m's clock: true time, and its wall clock with its offset.
     fn clock_of(&self, m: usize) -> Clock {
         Clock::new(Time(self.now), WALL0 + self.now as i64 + self.wall_off[m])
+    }
+
+    /// The host of member m reboots: its daemon starts without the
+    /// promises it recorded.
+    fn reboot(&mut self, m: usize) {
+        self.promises[m].clear();
+        self.boot(m);
     }
 
     fn views(&self) -> Vec<Option<TicketView>> {
@@ -294,6 +308,12 @@ impl Net {
     }
 
     fn drain(&mut self, m: usize) {
+        // Promises are recorded before anything is sent (promise.rs).
+        if let Some(e) = self.engines[m].as_mut() {
+            for (name, p) in e.take_promises() {
+                self.promises[m].insert(name, p);
+            }
+        }
         while let Some(o) = self.engines[m].as_mut().and_then(|e| e.poll_output()) {
             match o {
                 Output::Send { to, msg, resend } => {
@@ -534,6 +554,7 @@ fn three(t: TicketConfig) -> Net {
     n
 }
 
+mod restart;
 mod stale;
 
 #[test]
@@ -920,9 +941,9 @@ fn restarted_follower_follows_the_live_leader() {
 
 #[test]
 fn restarted_arbitrator_does_not_help_elect_a_second_leader() {
-    // A leads; B is cut off from A. The arbitrator restarts and forgets the
-    // lease it acknowledged: without the vote fence it would vote for B
-    // while A's lease still runs.
+    // A leads; B is cut off from A. The arbitrator's host reboots and it
+    // forgets the lease it acknowledged: without the vote fence it would
+    // vote for B while A's lease still runs.
     let mut n = three(ticket("T", 60, 3, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);
@@ -932,7 +953,7 @@ fn restarted_arbitrator_does_not_help_elect_a_second_leader() {
     n.cut.push((2, 0));
     n.kill(2);
     n.run_until(12_000);
-    n.boot(2);
+    n.reboot(2);
     n.run_until(200_000);
     assert!(n.violations.is_empty(), "{:?}", n.violations);
     assert!(

@@ -209,6 +209,11 @@ pub struct Ticket {
     /// be valid while that lease runs (that leader's election needed a
     /// majority that had seen the older lease end), see `note_claim`.
     pub acked_lead: Option<(usize, u32)>,
+    /// Our promises as last handed to the driver (see `promise.rs`).
+    pub promised: Option<super::Promise>,
+    /// The promises of a previous run of the daemon were given back: what
+    /// we may have promised is known, so no start-up fence is needed.
+    pub promises_restored: bool,
 }
 
 impl Ticket {
@@ -265,6 +270,8 @@ impl Ticket {
             deferred_release: None,
             heard_terms: [0; MAX_MEMBERS],
             acked_lead: None,
+            promised: None,
+            promises_restored: false,
         }
     }
 

@@ -1,0 +1,112 @@
+//! What a member has promised, kept across a restart of its daemon.
+//!
+//! A vote and an acknowledgement are promises: one vote per term, and no
+//! vote or acknowledgement for another site while a lease we acknowledged
+//! runs (the claims). A daemon that restarts and forgets them could elect a
+//! second leader; without a record it must fence itself until it has heard
+//! every member's view or a lease has run out (`Ticket::vote_fence`), which
+//! costs availability: a restarted arbitrator with one site down would not
+//! acknowledge the other site's renewals for up to `expire`.
+//!
+//! So the engine hands its driver, before the driver executes the outputs
+//! of an event, every ticket whose promises changed ([`Engine::take_promises`]);
+//! the driver records them before it sends anything (Raft's rule: persistent
+//! state is written before answering). A restarted daemon gives the records
+//! back with [`Engine::restore_promise`] before [`Engine::start`]; such a
+//! ticket needs no fence. Members are named by site id and times are on the
+//! driver's clock, which must run on across a daemon restart (the daemon
+//! uses CLOCK_BOOTTIME and keeps the record in a file that a host reboot
+//! discards or invalidates: after a reboot the fence applies again).
+
+use super::{Engine, Time};
+
+/// One ticket's promises.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Promise {
+    /// Our term: terms never go back, also across a restart.
+    pub term: u32,
+    /// The vote of a term: (term, site id of the candidate).
+    pub vote: Option<(u32, u32)>,
+    /// Leases we may have promised: (site id, end on the driver's clock).
+    pub claims: Vec<(u32, Time)>,
+}
+
+impl Engine {
+    /// The promises of ticket `i` as they stand.
+    fn promise_of(&self, i: usize) -> Promise {
+        let tk = &self.tickets[i];
+        let id = |m: usize| self.cfg.members[m].site_id;
+        Promise {
+            term: tk.current_term,
+            vote: tk.vote_record.map(|(t, m)| (t, id(m))),
+            claims: tk
+                .claims
+                .iter()
+                .enumerate()
+                .take(self.n_members())
+                .filter_map(|(m, c)| c.map(|t| (id(m), t)))
+                .collect(),
+        }
+    }
+
+    /// Notes that ticket `i`'s promises may have changed (after every event
+    /// that touched it).
+    pub(super) fn check_promise(&mut self, i: usize) {
+        if !self.started {
+            return;
+        }
+        let p = self.promise_of(i);
+        let tk = &mut self.tickets[i];
+        if tk.promised.as_ref() != Some(&p) {
+            tk.promised = Some(p);
+            self.promises_dirty.insert(i);
+        }
+    }
+
+    /// Tickets whose promises changed since the last call, by name: record
+    /// them before executing the outputs that follow (see the module docs).
+    pub fn take_promises(&mut self) -> Vec<(String, Promise)> {
+        std::mem::take(&mut self.promises_dirty)
+            .into_iter()
+            .filter_map(|i| {
+                let tk = &self.tickets[i];
+                tk.promised.clone().map(|p| (tk.cfg.name.clone(), p))
+            })
+            .collect()
+    }
+
+    /// Gives a restarted member back the promises it recorded for ticket
+    /// `i` (before [`Engine::start`]). A record naming a site that is no
+    /// longer configured is refused (false): the ticket is then fenced as
+    /// after a first start.
+    pub fn restore_promise(&mut self, i: usize, p: &Promise) -> bool {
+        let member = |id: u32| self.cfg.member_by_id(id).map(|m| m.index);
+        let vote = match p.vote {
+            Some((t, id)) => match member(id) {
+                Some(m) => Some((t, m)),
+                None => return false,
+            },
+            None => None,
+        };
+        let mut claims = Vec::new();
+        for &(id, until) in &p.claims {
+            match member(id) {
+                Some(m) => claims.push((m, until)),
+                None => return false,
+            }
+        }
+        let forget_claims = mutated!(self, ForgetClaims);
+        let tk = &mut self.tickets[i];
+        tk.current_term = tk.current_term.max(p.term);
+        if vote.is_some() {
+            tk.vote_record = vote;
+        }
+        if !forget_claims {
+            for (m, until) in claims {
+                tk.note_claim(m, until);
+            }
+        }
+        tk.promises_restored = true;
+        true
+    }
+}

@@ -15,6 +15,7 @@ pub mod localtime;
 pub mod lockfile;
 pub mod logging;
 pub mod privs;
+pub mod promises;
 pub mod replaymarks;
 pub mod runtime;
 pub mod signals;

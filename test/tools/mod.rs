@@ -109,4 +109,3 @@ pub fn make(args: &[&str]) -> Output {
     );
     out
 }
-

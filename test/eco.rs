@@ -28,7 +28,11 @@ fn systemd_units_verify() {
     // depend on /usr/sbin/boothd being installed.
     let dir = TempDir::new("eco-units");
     let mut paths = Vec::new();
-    for unit in ["booth.service", "booth@.service", "booth-arbitrator.service"] {
+    for unit in [
+        "booth.service",
+        "booth@.service",
+        "booth-arbitrator.service",
+    ] {
         let body = fs::read_to_string(src("conf").join(unit)).unwrap();
         let p = dir.path().join(unit);
         fs::write(&p, body.replace("/usr/sbin/boothd", BIN)).unwrap();
@@ -68,7 +72,13 @@ fn generator_wants_one_instance_per_configuration() {
     let dir = TempDir::new("eco-generator");
     let conf = dir.path().join("conf");
     fs::create_dir_all(&conf).unwrap();
-    for f in ["booth.conf", "east.conf", "v2.east.conf", "bad name.conf", "notes.txt"] {
+    for f in [
+        "booth.conf",
+        "east.conf",
+        "v2.east.conf",
+        "bad name.conf",
+        "notes.txt",
+    ] {
         fs::write(conf.join(f), "site = 127.0.0.1\n").unwrap();
     }
     fs::create_dir_all(conf.join("dir.conf")).unwrap();
@@ -80,7 +90,11 @@ fn generator_wants_one_instance_per_configuration() {
         .env("BOOTH_GENERATOR_CONF_DIR", &conf)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad name.conf"));
     assert_eq!(
         tree(&out_dir),
@@ -119,7 +133,12 @@ fn lsb_header_starts_in_every_multi_user_runlevel() {
             .lines()
             .find(|l| l.starts_with(&format!("# {key}:")))
             .unwrap_or_else(|| panic!("no {key}"));
-        line.split_once(':').unwrap().1.split_whitespace().collect::<Vec<_>>().join(" ")
+        line.split_once(':')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     // Debian's default runlevel is 2; Red Hat and SUSE use 3 and 5.
     assert_eq!(header("Default-Start"), "2 3 4 5");
@@ -208,7 +227,24 @@ fn man_pages_render_without_warnings() {
         "FILES",
         "DIFFERENCES FROM THE C BOOTH",
         "compatibility.md",
+        // What the C booth's page has too.
+        "\\-\\-version",
+        ".BI client",
+        "resends",
+        "authfail",
+        "invalid",
+        "BOOTH TICKET MANAGEMENT",
+        "MANUAL TICKETS",
+        "ARBITRATOR MANAGEMENT",
+        "enable\\-authfile",
+        "booth.service",
+        "booth\\-generator",
+        "SIGNALS",
+        "DAEMON ENVIRONMENT",
     ];
+    // The installed page carries the version in its title line.
+    let th = boothd.lines().find(|l| l.starts_with(".TH")).unwrap();
+    assert!(th.contains("@VERSION@"), "{th}");
     for w in words {
         assert!(boothd.contains(w), "boothd.8 lacks {w}");
     }

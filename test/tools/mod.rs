@@ -5,6 +5,8 @@
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use super::common::text;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;

@@ -166,7 +166,10 @@ install: $(INSTALL_BUILD)
 	install -d $(D_SBIN) $(D_MAN8) $(D_DOC)/examples $(D_DATA) $(D_PC) $(D_CONF) \
 		$(D_INITD) $(D_FW) $(D_UNIT) $(D_GEN) $(D_OCFPCMK) $(D_OCFBOOTH) $(D_OCFLIB)
 	install -d -m 0750 $(D_LIB) $(D_CORE)
-	-[ "$$(id -u)" != 0 ] || chown $(CRM_DAEMON_USER):$(CRM_DAEMON_GROUP) $(D_LIB) $(D_CORE) 2>/dev/null
+	if [ "$$(id -u)" = 0 ]; then \
+		chown $(CRM_DAEMON_USER):$(CRM_DAEMON_GROUP) $(D_LIB) $(D_CORE) 2>/dev/null || \
+		echo "note: $(CRM_DAEMON_USER):$(CRM_DAEMON_GROUP) does not exist, $(BOOTHLIBDIR) stays root's"; \
+	fi
 	install -m 0755 $(BIN) $(D_SBIN)/boothd
 	ln -sf boothd $(D_SBIN)/booth
 	ln -sf boothd $(D_SBIN)/geostore

@@ -318,3 +318,20 @@ fn make_install_covers_every_file_of_debians_packages() {
         }
     }
 }
+
+/// A package of ours must upgrade the C booth's: Debian's and upstream's
+/// newest release compare lower than our version.
+#[test]
+fn version_sorts_above_the_c_booth() {
+    if missing("dpkg", "version_sorts_above_the_c_booth", false) {
+        return;
+    }
+    let ours = env!("CARGO_PKG_VERSION");
+    for c in ["1.0-283-g9d4029a-2+deb12u1", "1.2", "1.2-1", "1.1"] {
+        let st = Command::new("dpkg")
+            .args(["--compare-versions", ours, "gt", c])
+            .status()
+            .unwrap();
+        assert!(st.success(), "{ours} does not sort above the C booth's {c}");
+    }
+}

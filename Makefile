@@ -9,8 +9,10 @@
 #   make bench-scale  both at 300 and 1000 tickets, ours at 10,000
 #   make fuzz       run each fuzz target for FUZZ_SECONDS (needs cargo-fuzz)
 #   make install    install the binary (with its booth and geostore names),
-#                   man pages, example configuration, systemd units, init
-#                   script, OCF agent, example handler and booth-keygen
+#                   booth-keygen, man pages, example configuration, systemd
+#                   units and generator, init script, OCF agents and
+#                   geo_attr.sh, example handler, firewalld service,
+#                   booth.pc and documentation (see doc/packaging.md)
 #   make uninstall  remove all of it again
 
 PREFIX      ?= /usr
@@ -19,9 +21,35 @@ DESTDIR     ?=
 CARGO       ?= cargo
 BIN         := target/release/boothd
 
-# Where the C booth packages put things: configuration and the init script
-# under SYSCONFDIR, everything else (units and the OCF agent too) under
-# PREFIX.
+# Where the C booth packages put things (doc/packaging.md lists every file
+# with the distributions' paths): configuration and the init script under
+# SYSCONFDIR, state under LOCALSTATEDIR, everything else under PREFIX.
+# systemd's and resource-agents' own pkg-config files choose the unit,
+# generator and OCF directories when they are installed (Debian bookworm:
+# /lib/systemd/system); each variable can be set on the command line.
+LOCALSTATEDIR ?= /var
+SBINDIR     ?= $(PREFIX)/sbin
+DATAROOTDIR ?= $(PREFIX)/share
+MANDIR      ?= $(DATAROOTDIR)/man
+DOCDIR      ?= $(DATAROOTDIR)/doc/booth
+BOOTHDATADIR ?= $(DATAROOTDIR)/booth
+PKGCONFIGDIR ?= $(DATAROOTDIR)/pkgconfig
+BOOTHCONFDIR ?= $(SYSCONFDIR)/booth
+INITDDIR    ?= $(SYSCONFDIR)/init.d
+BOOTHLIBDIR ?= $(LOCALSTATEDIR)/lib/booth
+BOOTHCOREDIR ?= $(BOOTHLIBDIR)/cores
+FIREWALLDDIR ?= $(PREFIX)/lib/firewalld/services
+pkgvar       = $(shell pkg-config --variable=$(1) $(2) 2>/dev/null)
+UNITDIR     ?= $(or $(call pkgvar,systemdsystemunitdir,systemd),$(PREFIX)/lib/systemd/system)
+GENERATORDIR ?= $(or $(call pkgvar,systemdsystemgeneratordir,systemd),$(PREFIX)/lib/systemd/system-generators)
+OCFDIR      ?= $(or $(call pkgvar,ocfrootdir,resource-agents),$(PREFIX)/lib/ocf)
+# The run-as user of sites owns BOOTHLIBDIR when it exists (as upstream).
+CRM_DAEMON_USER  ?= hacluster
+CRM_DAEMON_GROUP ?= haclient
+# RCLINK=service adds SUSE's rcbooth-arbitrator (a link to
+# /usr/sbin/service); RCLINK=initd a link to the init script instead.
+RCLINK      ?=
+VERSION     := $(shell sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -n 1)
 
 # Fuzzing (test/fuzz is a cargo-fuzz crate of its own). cargo-fuzz wants a
 # nightly compiler for its -Z flags; RUSTC_BOOTSTRAP lets a stable one do.
@@ -29,23 +57,36 @@ FUZZ_SECONDS ?= 600
 FUZZ_TARGETS := wire_datagram wire_request client_reply config_parse engine
 FUZZ         := RUSTC_BOOTSTRAP=1 $(CARGO) fuzz
 
-SBINDIR     := $(DESTDIR)$(PREFIX)/sbin
-MAN8DIR     := $(DESTDIR)$(PREFIX)/share/man/man8
-DATADIR     := $(DESTDIR)$(PREFIX)/share/booth
-CONFDIR     := $(DESTDIR)$(SYSCONFDIR)/booth
-INITDIR     := $(DESTDIR)$(SYSCONFDIR)/init.d
-UNITDIR     := $(DESTDIR)$(PREFIX)/lib/systemd/system
-OCFDIR      := $(DESTDIR)$(PREFIX)/lib/ocf/resource.d/pacemaker
+# The same directories below DESTDIR, for the install rules.
+D_SBIN      = $(DESTDIR)$(SBINDIR)
+D_MAN8      = $(DESTDIR)$(MANDIR)/man8
+D_DOC       = $(DESTDIR)$(DOCDIR)
+D_DATA      = $(DESTDIR)$(BOOTHDATADIR)
+D_PC        = $(DESTDIR)$(PKGCONFIGDIR)
+D_CONF      = $(DESTDIR)$(BOOTHCONFDIR)
+D_INITD     = $(DESTDIR)$(INITDDIR)
+D_LIB       = $(DESTDIR)$(BOOTHLIBDIR)
+D_CORE      = $(DESTDIR)$(BOOTHCOREDIR)
+D_FW        = $(DESTDIR)$(FIREWALLDDIR)
+D_UNIT      = $(DESTDIR)$(UNITDIR)
+D_GEN       = $(DESTDIR)$(GENERATORDIR)
+D_OCFPCMK   = $(DESTDIR)$(OCFDIR)/resource.d/pacemaker
+D_OCFBOOTH  = $(DESTDIR)$(OCFDIR)/resource.d/booth
+D_OCFLIB    = $(DESTDIR)$(OCFDIR)/lib/booth
 
 # What install builds first; tests install an already built binary with
 # "make install BIN=... INSTALL_BUILD=".
 INSTALL_BUILD ?= build
 
-# Scripts and units name the daemon by its installed path.
-SUBST_SBIN  = sed 's|/usr/sbin/boothd|$(PREFIX)/sbin/boothd|g'
+# Scripts and units name the daemon by its installed path, the generator
+# the template unit by its.
+SUBST       = sed -e 's|/usr/sbin/boothd|$(SBINDIR)/boothd|g' \
+	-e 's|/usr/lib/systemd/system/|$(UNITDIR)/|g'
 
 MANPAGES    := boothd.8 geostore.8 booth-keygen.8
-UNITS       := booth@.service booth-arbitrator.service
+UNITS       := booth.service booth@.service booth-arbitrator.service
+OCFBOOTH    := geostore sharedrsc
+DOCS        := README.md doc/compatibility.md doc/packaging.md
 
 .PHONY: all build check fmt-check clippy test fuzz fuzz-replay sim bench bench-scale demo install uninstall clean
 
@@ -122,30 +163,59 @@ demo: build
 	@test/demo.sh $(BIN)
 
 install: $(INSTALL_BUILD)
-	install -d $(SBINDIR) $(MAN8DIR) $(DATADIR) $(CONFDIR) $(INITDIR) $(UNITDIR) $(OCFDIR)
-	install -m 0755 $(BIN) $(SBINDIR)/boothd
-	ln -sf boothd $(SBINDIR)/booth
-	ln -sf boothd $(SBINDIR)/geostore
-	install -m 0755 init/booth-keygen $(SBINDIR)/booth-keygen
-	for m in $(MANPAGES); do install -m 0644 man/$$m $(MAN8DIR)/$$m || exit 1; done
-	ln -sf boothd.8 $(MAN8DIR)/booth.8
-	install -m 0644 conf/booth.conf.example $(CONFDIR)/booth.conf.example
-	for u in $(UNITS); do $(SUBST_SBIN) conf/$$u > $(UNITDIR)/$$u && chmod 0644 $(UNITDIR)/$$u || exit 1; done
-	$(SUBST_SBIN) init/booth-arbitrator > $(INITDIR)/booth-arbitrator
-	chmod 0755 $(INITDIR)/booth-arbitrator
-	install -m 0755 init/booth-site $(OCFDIR)/booth-site
-	install -m 0755 init/service-runnable $(DATADIR)/service-runnable
+	install -d $(D_SBIN) $(D_MAN8) $(D_DOC)/examples $(D_DATA) $(D_PC) $(D_CONF) \
+		$(D_INITD) $(D_FW) $(D_UNIT) $(D_GEN) $(D_OCFPCMK) $(D_OCFBOOTH) $(D_OCFLIB)
+	install -d -m 0750 $(D_LIB) $(D_CORE)
+	if [ "$$(id -u)" = 0 ]; then \
+		chown $(CRM_DAEMON_USER):$(CRM_DAEMON_GROUP) $(D_LIB) $(D_CORE) 2>/dev/null || \
+		echo "note: $(CRM_DAEMON_USER):$(CRM_DAEMON_GROUP) does not exist, $(BOOTHLIBDIR) stays root's"; \
+	fi
+	install -m 0755 $(BIN) $(D_SBIN)/boothd
+	ln -sf boothd $(D_SBIN)/booth
+	ln -sf boothd $(D_SBIN)/geostore
+	install -m 0755 init/booth-keygen $(D_SBIN)/booth-keygen
+	for m in $(MANPAGES); do \
+		sed 's|@VERSION@|$(VERSION)|g' man/$$m > $(D_MAN8)/$$m && chmod 0644 $(D_MAN8)/$$m || exit 1; \
+	done
+	ln -sf boothd.8 $(D_MAN8)/booth.8
+	install -m 0644 conf/booth.conf.example $(D_CONF)/booth.conf.example
+	install -m 0644 conf/booth.conf.example $(D_DOC)/examples/booth.conf.example
+	for d in $(DOCS); do install -m 0644 $$d $(D_DOC)/ || exit 1; done
+	for u in $(UNITS); do $(SUBST) conf/$$u > $(D_UNIT)/$$u && chmod 0644 $(D_UNIT)/$$u || exit 1; done
+	$(SUBST) conf/booth-generator > $(D_GEN)/booth-generator
+	chmod 0755 $(D_GEN)/booth-generator
+	$(SUBST) init/booth-arbitrator > $(D_INITD)/booth-arbitrator
+	chmod 0755 $(D_INITD)/booth-arbitrator
+	case '$(RCLINK)' in \
+	service) ln -sf /usr/sbin/service $(D_SBIN)/rcbooth-arbitrator ;; \
+	initd) ln -sf $(INITDDIR)/booth-arbitrator $(D_SBIN)/rcbooth-arbitrator ;; \
+	'') ;; \
+	*) echo "RCLINK must be service, initd or empty" >&2; exit 1 ;; \
+	esac
+	install -m 0644 conf/booth.xml $(D_FW)/booth.xml
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@BOOTHCONFDIR@|$(BOOTHCONFDIR)|g' \
+		-e 's|@VERSION@|$(VERSION)|g' conf/booth.pc.in > $(D_PC)/booth.pc
+	chmod 0644 $(D_PC)/booth.pc
+	install -m 0755 init/booth-site $(D_OCFPCMK)/booth-site
+	for a in $(OCFBOOTH); do install -m 0755 init/ocf/$$a $(D_OCFBOOTH)/$$a || exit 1; done
+	install -m 0644 init/ocf/geo_attr.sh $(D_OCFLIB)/geo_attr.sh
+	install -m 0755 init/service-runnable $(D_DATA)/service-runnable
 
-# Removes what install created; shared directories stay unless empty.
+# Removes what install created; shared directories stay unless empty
+# (BOOTHLIBDIR keeps anything a daemon wrote there).
 uninstall:
-	rm -f $(SBINDIR)/boothd $(SBINDIR)/booth $(SBINDIR)/geostore $(SBINDIR)/booth-keygen
-	rm -f $(addprefix $(MAN8DIR)/,$(MANPAGES) booth.8)
-	rm -f $(CONFDIR)/booth.conf.example
-	rm -f $(addprefix $(UNITDIR)/,$(UNITS))
-	rm -f $(INITDIR)/booth-arbitrator
-	rm -f $(OCFDIR)/booth-site
-	rm -f $(DATADIR)/service-runnable
-	-rmdir $(CONFDIR) $(DATADIR) $(OCFDIR) 2>/dev/null
+	rm -f $(D_SBIN)/boothd $(D_SBIN)/booth $(D_SBIN)/geostore $(D_SBIN)/booth-keygen
+	rm -f $(D_SBIN)/rcbooth-arbitrator
+	rm -f $(addprefix $(D_MAN8)/,$(MANPAGES) booth.8)
+	rm -f $(D_CONF)/booth.conf.example
+	rm -f $(D_DOC)/examples/booth.conf.example $(addprefix $(D_DOC)/,$(notdir $(DOCS)))
+	rm -f $(addprefix $(D_UNIT)/,$(UNITS)) $(D_GEN)/booth-generator
+	rm -f $(D_INITD)/booth-arbitrator
+	rm -f $(D_FW)/booth.xml $(D_PC)/booth.pc
+	rm -f $(D_OCFPCMK)/booth-site $(addprefix $(D_OCFBOOTH)/,$(OCFBOOTH)) $(D_OCFLIB)/geo_attr.sh
+	rm -f $(D_DATA)/service-runnable
+	-rmdir $(D_CONF) $(D_DATA) $(D_DOC)/examples $(D_DOC) $(D_OCFBOOTH) $(D_OCFLIB) \
+		$(D_CORE) $(D_LIB) 2>/dev/null
 
 clean:
 	$(CARGO) clean

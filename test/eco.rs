@@ -1,6 +1,7 @@
-//! The shipped ecosystem files: `make install`/`uninstall`, the systemd
-//! units, the OCF agent's actions against a real daemon, the man pages,
-//! booth-keygen and shellcheck on the scripts.
+//! The shipped ecosystem files: the systemd units and generator, the OCF
+//! agent's actions against a real daemon, the init script, the man pages,
+//! booth-keygen and shellcheck on the scripts (`make install` is in
+//! test/install_layout.rs, the cluster tools in test/packaging.rs).
 //!
 //! Tools that may be missing (systemd-analyze, groff, shellcheck) make their
 //! test print `SKIPPED` and why; with CI=true a missing groff or shellcheck
@@ -8,179 +9,15 @@
 //! resource-agents' ocf-shellfuncs when installed, else a minimal stand-in.
 
 mod common;
+mod tools;
 
 use common::{text, TempDir, BIN};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-const SRC: &str = env!("CARGO_MANIFEST_DIR");
-
-fn src(rel: &str) -> PathBuf {
-    Path::new(SRC).join(rel)
-}
-
-fn have(tool: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {tool}")])
-        .stdout(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true").unwrap_or(false)
-}
-
-/// Skips (returns true) when a tool is missing; in CI that is a failure if
-/// `required_in_ci`.
-fn missing(tool: &str, test: &str, required_in_ci: bool) -> bool {
-    if have(tool) {
-        return false;
-    }
-    assert!(
-        !(required_in_ci && in_ci()),
-        "{tool} is not installed, but CI must run {test}"
-    );
-    eprintln!("SKIPPED {test}: {tool} is not installed");
-    true
-}
-
-/// Runs a command, killing it after `limit` so a hanging script cannot
-/// stall the suite.
-fn run_limited(cmd: &mut Command, limit: Duration) -> Output {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("command starts");
-    let start = Instant::now();
-    loop {
-        if child.try_wait().expect("wait").is_some() {
-            return child.wait_with_output().expect("output");
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().expect("output");
-            panic!(
-                "{cmd:?} did not finish within {limit:?}\nstdout: {}\nstderr: {}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// Every non-directory below `root`, relative, sorted; symlinks marked
-/// with their target.
-fn tree(root: &Path) -> Vec<String> {
-    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
-        for e in fs::read_dir(dir).expect("read_dir") {
-            let p = e.expect("entry").path();
-            let meta = fs::symlink_metadata(&p).expect("lstat");
-            let rel = p.strip_prefix(root).unwrap().display().to_string();
-            if meta.file_type().is_symlink() {
-                let to = fs::read_link(&p).unwrap();
-                out.push(format!("{rel} -> {}", to.display()));
-            } else if meta.is_dir() {
-                walk(root, &p, out);
-            } else {
-                out.push(format!("{rel} {:o}", meta.permissions().mode() & 0o7777));
-            }
-        }
-    }
-    let mut out = Vec::new();
-    walk(root, root, &mut out);
-    out.sort();
-    out
-}
-
-fn make(args: &[&str]) -> Output {
-    let out = run_limited(
-        Command::new("make").current_dir(SRC).arg("-s").args(args),
-        Duration::from_secs(60),
-    );
-    assert!(
-        out.status.success(),
-        "make {args:?}: {}{}",
-        text(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
-
-#[test]
-fn make_install_lays_out_everything_and_uninstall_removes_it() {
-    if missing("make", "make_install", false) {
-        return;
-    }
-    let dest = TempDir::new("eco-install");
-    let destdir = format!("DESTDIR={}", dest.path().display());
-    let bin = format!("BIN={BIN}");
-    make(&["install", &destdir, "PREFIX=/usr", &bin, "INSTALL_BUILD="]);
-    let expected = [
-        "etc/booth/booth.conf.example 644",
-        "etc/init.d/booth-arbitrator 755",
-        "usr/lib/ocf/resource.d/pacemaker/booth-site 755",
-        "usr/lib/systemd/system/booth-arbitrator.service 644",
-        "usr/lib/systemd/system/booth@.service 644",
-        "usr/sbin/booth -> boothd",
-        "usr/sbin/booth-keygen 755",
-        "usr/sbin/boothd 755",
-        "usr/sbin/geostore -> boothd",
-        "usr/share/booth/service-runnable 755",
-        "usr/share/man/man8/booth-keygen.8 644",
-        "usr/share/man/man8/booth.8 -> boothd.8",
-        "usr/share/man/man8/boothd.8 644",
-        "usr/share/man/man8/geostore.8 644",
-    ];
-    assert_eq!(tree(dest.path()), expected);
-    // The installed names dispatch: booth and geostore answer -h.
-    for name in ["booth", "geostore"] {
-        let out = Command::new(dest.path().join("usr/sbin").join(name))
-            .arg("-h")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "{name} -h");
-    }
-    // The installed example is a valid configuration.
-    let out = Command::new(BIN)
-        .args(["config-check", "-c"])
-        .arg(dest.path().join("etc/booth/booth.conf.example"))
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    make(&["uninstall", &destdir, "PREFIX=/usr"]);
-    assert_eq!(tree(dest.path()), Vec::<String>::new());
-
-    // Another prefix: the units and the init script name that daemon.
-    make(&[
-        "install",
-        &destdir,
-        "PREFIX=/opt/booth",
-        &bin,
-        "INSTALL_BUILD=",
-    ]);
-    let unit = fs::read_to_string(
-        dest.path()
-            .join("opt/booth/lib/systemd/system/booth-arbitrator.service"),
-    )
-    .unwrap();
-    assert!(unit.contains("ExecStart=/opt/booth/sbin/boothd daemon -S -c /etc/booth/booth.conf"));
-    let init = fs::read_to_string(dest.path().join("etc/init.d/booth-arbitrator")).unwrap();
-    assert!(init.contains("BOOTHD=${BOOTHD:-/opt/booth/sbin/boothd}"));
-    make(&["uninstall", &destdir, "PREFIX=/opt/booth"]);
-    assert_eq!(tree(dest.path()), Vec::<String>::new());
-}
+use std::process::{Command, Output};
+use std::time::Duration;
+use tools::{have, missing, run_limited, src, tree, SRC};
 
 #[test]
 fn systemd_units_verify() {
@@ -191,19 +28,33 @@ fn systemd_units_verify() {
     // depend on /usr/sbin/boothd being installed.
     let dir = TempDir::new("eco-units");
     let mut paths = Vec::new();
-    for unit in ["booth@.service", "booth-arbitrator.service"] {
+    for unit in [
+        "booth.service",
+        "booth@.service",
+        "booth-arbitrator.service",
+    ] {
         let body = fs::read_to_string(src("conf").join(unit)).unwrap();
-        assert!(body.contains("Type=simple"), "{unit}");
         let p = dir.path().join(unit);
         fs::write(&p, body.replace("/usr/sbin/boothd", BIN)).unwrap();
         paths.push(p);
     }
     let a = fs::read_to_string(src("conf/booth-arbitrator.service")).unwrap();
+    assert!(a.contains("Type=simple"));
     assert!(a.contains("ExecStart=/usr/sbin/boothd daemon -S -c /etc/booth/booth.conf"));
     assert!(a.contains("Restart=on-failure"));
+    // An enabled unit without a configuration is skipped, not failed.
+    assert!(a.contains("ConditionFileNotEmpty=/etc/booth/booth.conf"));
     let t = fs::read_to_string(src("conf/booth@.service")).unwrap();
-    assert!(t.contains("ExecStart=/usr/sbin/boothd daemon -S -c %i"));
+    assert!(t.contains("Type=simple"));
+    assert!(t.contains("ExecStart=/usr/sbin/boothd daemon -S -c /etc/booth/%i.conf"));
+    assert!(t.contains("ConditionFileNotEmpty=/etc/booth/%i.conf"));
     assert!(t.contains("Conflicts=pacemaker.service"));
+    // booth.service stops, restarts and reloads every instance.
+    assert!(t.contains("PartOf=booth.service"));
+    assert!(t.contains("ReloadPropagatedFrom=booth.service"));
+    let all = fs::read_to_string(src("conf/booth.service")).unwrap();
+    assert!(all.contains("Type=oneshot") && all.contains("RemainAfterExit=yes"));
+    assert!(all.contains("ExecReload="));
     let out = run_limited(
         Command::new("systemd-analyze").arg("verify").args(&paths),
         Duration::from_secs(20),
@@ -214,6 +65,90 @@ fn systemd_units_verify() {
         text(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn generator_wants_one_instance_per_configuration() {
+    let dir = TempDir::new("eco-generator");
+    let conf = dir.path().join("conf");
+    fs::create_dir_all(&conf).unwrap();
+    for f in [
+        "booth.conf",
+        "east.conf",
+        "v2.east.conf",
+        "bad name.conf",
+        "notes.txt",
+    ] {
+        fs::write(conf.join(f), "site = 127.0.0.1\n").unwrap();
+    }
+    fs::create_dir_all(conf.join("dir.conf")).unwrap();
+    let out_dir = dir.path().join("normal");
+    let out = Command::new(src("conf/booth-generator"))
+        .arg(&out_dir)
+        .arg(dir.path().join("early"))
+        .arg(dir.path().join("late"))
+        .env("BOOTH_GENERATOR_CONF_DIR", &conf)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("bad name.conf"));
+    assert_eq!(
+        tree(&out_dir),
+        [
+            "booth.service.wants/booth@booth.service -> /usr/lib/systemd/system/booth@.service",
+            "booth.service.wants/booth@east.service -> /usr/lib/systemd/system/booth@.service",
+            "booth.service.wants/booth@v2.east.service -> /usr/lib/systemd/system/booth@.service",
+        ]
+    );
+    // Run again (daemon-reload): same result, no error.
+    let again = Command::new(src("conf/booth-generator"))
+        .arg(&out_dir)
+        .env("BOOTH_GENERATOR_CONF_DIR", &conf)
+        .output()
+        .unwrap();
+    assert!(again.status.success());
+    assert_eq!(tree(&out_dir).len(), 3);
+    // No configurations: nothing is created.
+    let empty = dir.path().join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    let none = dir.path().join("none");
+    let out = Command::new(src("conf/booth-generator"))
+        .arg(&none)
+        .env("BOOTH_GENERATOR_CONF_DIR", &empty)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(!none.join("booth.service.wants").exists());
+}
+
+#[test]
+fn lsb_header_starts_in_every_multi_user_runlevel() {
+    let script = fs::read_to_string(src("init/booth-arbitrator")).unwrap();
+    let header = |key: &str| -> String {
+        let line = script
+            .lines()
+            .find(|l| l.starts_with(&format!("# {key}:")))
+            .unwrap_or_else(|| panic!("no {key}"));
+        line.split_once(':')
+            .unwrap()
+            .1
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // Debian's default runlevel is 2; Red Hat and SUSE use 3 and 5.
+    assert_eq!(header("Default-Start"), "2 3 4 5");
+    assert_eq!(header("Default-Stop"), "0 1 6");
+    for key in ["Required-Start", "Required-Stop"] {
+        assert!(header(key).contains("$remote_fs"), "{key}");
+        assert!(header(key).contains("$network"), "{key}");
+    }
+    // Hands over to systemctl on Debian when systemd runs the host.
+    assert!(script.contains(". /lib/lsb/init-functions"));
 }
 
 #[test]
@@ -292,7 +227,24 @@ fn man_pages_render_without_warnings() {
         "FILES",
         "DIFFERENCES FROM THE C BOOTH",
         "compatibility.md",
+        // What the C booth's page has too.
+        "\\-\\-version",
+        ".BI client",
+        "resends",
+        "authfail",
+        "invalid",
+        "BOOTH TICKET MANAGEMENT",
+        "MANUAL TICKETS",
+        "ARBITRATOR MANAGEMENT",
+        "enable\\-authfile",
+        "booth.service",
+        "booth\\-generator",
+        "SIGNALS",
+        "DAEMON ENVIRONMENT",
     ];
+    // The installed page carries the version in its title line.
+    let th = boothd.lines().find(|l| l.starts_with(".TH")).unwrap();
+    assert!(th.contains("@VERSION@"), "{th}");
     for w in words {
         assert!(boothd.contains(w), "boothd.8 lacks {w}");
     }
@@ -317,10 +269,14 @@ fn scripts_pass_shellcheck() {
     }
     let out = Command::new("shellcheck")
         .args([
+            "-x",
             "init/booth-site",
             "init/booth-arbitrator",
             "init/service-runnable",
             "init/booth-keygen",
+            "init/ocf/geostore",
+            "init/ocf/sharedrsc",
+            "conf/booth-generator",
         ])
         .current_dir(SRC)
         .output()
@@ -488,6 +444,7 @@ fn ocf_agent_actions_and_exit_codes() {
     for a in [
         "start",
         "stop",
+        "restart",
         "monitor",
         "reload",
         "meta-data",
@@ -499,8 +456,17 @@ fn ocf_agent_actions_and_exit_codes() {
         );
     }
     assert!(xml.trim_end().ends_with("</resource-agent>"));
+    // Two daemons with the same configuration, arguments or binary would
+    // fight over one lock file: all three are unique, as in the C agent.
+    for p in ["config", "args", "daemon"] {
+        assert!(
+            xml.contains(&format!("<parameter name=\"{p}\" unique=\"1\"")),
+            "{p} is not unique"
+        );
+    }
 
-    // validate-all: a missing configuration is OCF_ERR_CONFIGURED.
+    // validate-all: a missing configuration is OCF_ERR_INSTALLED (as in
+    // the C agent): Pacemaker then avoids this node only.
     let missing_conf = Agent {
         ocf_root: root.clone(),
         params: vec![(
@@ -508,7 +474,10 @@ fn ocf_agent_actions_and_exit_codes() {
             dir.path().join("nope.conf").display().to_string(),
         )],
     };
-    assert_eq!(missing_conf.code("validate-all"), 6);
+    assert_eq!(missing_conf.code("validate-all"), 5);
+    assert_eq!(missing_conf.code("start"), 5);
+    // A probe on a node without the file: not running, not an error.
+    assert_eq!(missing_conf.code("monitor"), 7);
     assert_eq!(agent.code("validate-all"), 0);
     // An unknown action is OCF_ERR_UNIMPLEMENTED.
     assert_eq!(agent.code("promote"), 3);
@@ -529,13 +498,21 @@ fn ocf_agent_actions_and_exit_codes() {
     );
     assert_eq!(agent.code("monitor"), 0);
     assert_eq!(agent.code("start"), 0, "start is idempotent");
-    let pid: i32 = fs::read_to_string(&lock)
-        .unwrap()
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("booth_pid=").map(|p| p.parse().unwrap()))
-        .expect("pid in the lock file");
+    let lock_pid = || -> i32 {
+        fs::read_to_string(&lock)
+            .unwrap()
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("booth_pid=").map(|p| p.parse().unwrap()))
+            .expect("pid in the lock file")
+    };
+    let first = lock_pid();
     assert_eq!(agent.code("reload"), 0);
     assert_eq!(agent.code("monitor"), 0);
+    // restart (as in the C agent) replaces the daemon.
+    assert_eq!(agent.code("restart"), 0);
+    assert_eq!(agent.code("monitor"), 0);
+    let pid = lock_pid();
+    assert_ne!(pid, first, "restart kept the daemon");
     let out = agent.run("stop");
     assert_eq!(
         out.status.code(),

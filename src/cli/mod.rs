@@ -22,15 +22,16 @@ mod usage;
 
 pub use usage::{booth_usage, geostore_usage};
 
-/// Longest accepted path (`-c` path form, `-l`): PATH_MAX minus the NUL.
+/// Length limit of paths (`-c` path form, `-l`): PATH_MAX minus the NUL.
+/// As in C, an accepted value is shorter than each of these limits.
 pub const MAX_PATH_LEN: usize = 4095;
-/// Longest accepted `-c` name: the path limit minus `/etc/booth/` and `.conf`.
+/// Length limit of a `-c` name: the path limit minus `/etc/booth/` and `.conf`.
 pub const MAX_CONFIG_NAME_LEN: usize =
     MAX_PATH_LEN - DEFAULT_CONFIG_DIR.len() - DEFAULT_CONFIG_EXT.len();
-/// Longest ticket, site or attribute name (63): a 64-byte wire field holds
-/// 63 characters and the terminating NUL.
+/// Length limit of ticket, site and attribute names (63, the capacity of a
+/// 64-byte wire field without its NUL; names are at most 62 characters).
 pub const MAX_NAME_LEN: usize = NAME_FIELD_LEN - 1;
-/// Longest attribute value (127): a 128-byte wire field minus the NUL.
+/// Length limit of attribute values (127: a 128-byte wire field minus the NUL).
 pub const MAX_ATTR_VALUE_LEN: usize = VALUE_FIELD_LEN - 1;
 
 /// What the command line asks for.
@@ -616,12 +617,14 @@ fn config_choice(arg: &str) -> Result<ConfigChoice, CliExit> {
     })
 }
 
-/// C's length check and message. C also rejects values of exactly `max`
-/// characters (off by one); we accept them, since the field holds them.
-fn check_len(value: &str, max: usize, descr: &str) -> Result<(), CliExit> {
-    if value.len() > max {
+/// C's length check (`safe_copy`) and message: `limit` is the capacity of
+/// C's buffer without its NUL, and a value must be *shorter* than it. A
+/// name of exactly 63 characters would fit the wire field, but C refuses it
+/// here, and scripts written for C must get the same verdict from us.
+fn check_len(value: &str, limit: usize, descr: &str) -> Result<(), CliExit> {
+    if value.len() >= limit {
         return Err(CliExit::error(format!(
-            "'{value}' exceeds maximum {descr} length of {max}"
+            "'{value}' exceeds maximum {descr} length of {limit}"
         )));
     }
     Ok(())

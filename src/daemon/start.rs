@@ -172,10 +172,19 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
         ),
     };
     let run_as = if privs::is_root() {
-        Some(resolve_run_as(&cfg, kind).map_err(|e| {
+        let needs = match store {
+            Store::Pacemaker(_) => privs::Needs::Cib,
+            Store::StateDir(_) => privs::Needs::StateDir,
+            Store::None => privs::Needs::Nothing,
+        };
+        let choice = privs::choose_run_as(&cfg, kind, needs).map_err(|e| {
             error!("{e}");
             1
-        })?)
+        })?;
+        if let Some(w) = &choice.warning {
+            warn!("{w}");
+        }
+        Some(choice.ids)
     } else {
         None
     };
@@ -193,23 +202,6 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
         store,
         run_as,
     })
-}
-
-/// The run-as pair for the role. Debian has no group "nobody" (it is
-/// "nogroup"), so the arbitrator default falls back to it.
-fn resolve_run_as(cfg: &Config, kind: MemberKind) -> Result<RunAs, privs::PrivError> {
-    match privs::resolve_run_as(cfg, kind) {
-        Err(privs::PrivError::UnknownGroup(g))
-            if kind == MemberKind::Arbitrator && g == "nobody" =>
-        {
-            let (user, _) = privs::run_as_names(cfg, kind);
-            Ok(RunAs {
-                uid: privs::resolve_user(user)?,
-                gid: privs::resolve_group("nogroup")?,
-            })
-        }
-        r => r,
-    }
 }
 
 fn launch(args: &DaemonArgs, p: Prepared) -> i32 {

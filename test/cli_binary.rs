@@ -263,6 +263,13 @@ fn daemon_with_debug_and_s_stays_in_the_foreground() {
     let up = wait_for(20, || pid_in(&lock).is_some());
     let still_running = child.try_wait().unwrap().is_none();
     let pid = pid_in(&lock);
+    // SIGUSR1: the state dump, one line per ticket.
+    let _ = Command::new("kill")
+        .args(["-USR1", &child.id().to_string()])
+        .status();
+    let dumped = wait_for(10, || {
+        std::fs::read_to_string(&err_path).is_ok_and(|e| e.contains(": info: T ("))
+    });
     let _ = child.kill();
     let _ = child.wait();
     let err = std::fs::read_to_string(&err_path).unwrap_or_default();
@@ -270,4 +277,12 @@ fn daemon_with_debug_and_s_stays_in_the_foreground() {
     assert!(still_running, "the daemon left the foreground:\n{err}");
     assert_eq!(pid, Some(child.id()));
     assert!(err.contains(": debug: "), "no debug output:\n{err}");
+    assert!(dumped, "no state dump:\n{err}");
+    let line = err.lines().find(|l| l.contains(": info: T (")).unwrap();
+    let dump = line.split(": info: ").nth(1).unwrap();
+    assert!(
+        dump.starts_with("T (Init/0/0): leader NONE expires -")
+            || dump.starts_with("T (Fllw/0/0): leader NONE expires -"),
+        "{dump}"
+    );
 }

@@ -286,3 +286,41 @@ fn daemon_with_debug_and_s_stays_in_the_foreground() {
         "{dump}"
     );
 }
+
+/// Red Hat's `enable-authfile = no`: the daemon starts without the key
+/// (as Red Hat's does), and says so in its start-up output.
+#[test]
+fn daemon_with_enable_authfile_no_warns_at_start() {
+    let (dir, conf, lock) = arbitrator_setup("cli-ea-no");
+    let body = std::fs::read_to_string(&conf).unwrap();
+    // The key file need not even exist: it is not read.
+    let key = dir.path().join("no-such-authkey");
+    std::fs::write(
+        &conf,
+        format!("authfile = {}\nenable-authfile = no\n{body}", key.display()),
+    )
+    .unwrap();
+    let err_path = dir.path().join("err");
+    let mut child = Command::new(BIN)
+        .args(["daemon", "-S", "-c"])
+        .arg(&conf)
+        .arg("-l")
+        .arg(&lock)
+        .env("BOOTH_NO_REALTIME", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("boothd runs");
+    let up = wait_for(20, || pid_in(&lock).is_some());
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(up, "the daemon did not start:\n{err}");
+    let want = format!(
+        ": warning: {}: enable-authfile = no (config file line 2): the authfile {} is not used: \
+         this member runs without authentication",
+        conf.display(),
+        key.display()
+    );
+    assert!(err.contains(&want), "{err}");
+}

@@ -108,7 +108,7 @@ out=$(timeout 30 "$bin" grant -c "$conf" -w -s 127.0.0.1 ticket-db 2>&1) || {
     echo "$out" >&2
     fail "booth grant did not succeed" 1
 }
-sed 's/^/    /' <<<"$out"
+printf '%s\n' "$out" | sed 's/^/    /'
 say "booth list (asked at the arbitrator)"
 booth list -s 127.0.0.3 | sed 's/^/    /'
 say "booth peers (asked at site 127.0.0.1)"
@@ -129,6 +129,6 @@ out=$(timeout 30 "$bin" revoke -c "$conf" -s 127.0.0.2 ticket-db 2>&1) || {
     echo "$out" >&2
     fail "booth revoke did not succeed" 2
 }
-sed 's/^/    /' <<<"$out"
+printf '%s\n' "$out" | sed 's/^/    /'
 booth list -s 127.0.0.3 | sed 's/^/    /'
 say "demo done; stopping the daemons and removing $work"

@@ -661,6 +661,70 @@ fn unknown_option_and_missing_argument() {
     );
 }
 
+/// As in C, options act one by one from the left, so an unknown option or
+/// a missing argument is reported only once the options before it passed.
+#[test]
+fn getopt_errors_come_after_the_options_before_them() {
+    let invalid_x = "booth: invalid option -- 'x'\nPlease use '-h' for usage.\n";
+    // Before: -h wins, misplaced options and too long values are reported.
+    assert!(is_booth_help(&ok(&["booth", "list", "-h", "-x"])));
+    assert!(is_booth_help(&ok(&["booth", "list", "-hx"])));
+    assert!(is_geostore_help(&ok(&["geostore", "list", "-h", "-w"])));
+    fails_with(
+        &["booth", "list", "-F", "-x"],
+        "use \"-F\" only for client grant",
+    );
+    fails_with(
+        &["booth", "list", "-Fx"],
+        "use \"-F\" only for client grant",
+    );
+    fails_with(
+        &["booth", "list", "ticket", "-F", "--config", "x"],
+        "use \"-F\" only for client grant",
+    );
+    let long = name(63);
+    fails_with(
+        &["booth", "grant", "-t", &long, "-x"],
+        &format!("'{long}' exceeds maximum ticket name length of 63"),
+    );
+    fails_with(
+        &["booth", "grant", "-s", &long, "-t"],
+        &format!("'{long}' exceeds maximum site name length of 63"),
+    );
+    assert!(is_booth_help(&ok(&["booth", "grant", "-h", "-t"])));
+    // After: the getopt error.
+    assert_eq!(err(&["booth", "list", "-x", "-h"]).stderr, invalid_x);
+    assert_eq!(err(&["booth", "list", "-x", "-F"]).stderr, invalid_x);
+    assert_eq!(
+        err(&["booth", "grant", "-x", "-t", &long]).stderr,
+        invalid_x
+    );
+    assert_eq!(err(&["booth", "grant", "-w", "-x"]).stderr, invalid_x);
+    // Operands are looked at only after all options.
+    assert_eq!(err(&["booth", "grant", &long, "-x"]).stderr, invalid_x);
+    assert_eq!(err(&["booth", "grant", "a", "b", "-x"]).stderr, invalid_x);
+    // Values of options are not options.
+    assert!(is_booth_help(&ok(&[
+        "booth", "list", "-c", "-x", "-h", "-y"
+    ])));
+    assert!(is_booth_help(&ok(&["booth", "list", "-c-x", "-h", "-y"])));
+    assert!(is_booth_help(&ok(&[
+        "booth", "list", "--c", "-x", "-h", "-y"
+    ])));
+    let e = err(&["boothd", "daemon", "--state-dir", "-h", "-y"]);
+    assert_eq!(
+        e.stderr,
+        "boothd: invalid option -- 'y'\nPlease use '-h' for usage.\n"
+    );
+    // After "--" everything is an operand.
+    assert_eq!(
+        client(&["booth", "grant", "-w", "--", "-x"])
+            .ticket
+            .as_deref(),
+        Some("-x")
+    );
+}
+
 // ---- positional arguments -------------------------------------------------------
 
 #[test]

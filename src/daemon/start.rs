@@ -96,6 +96,10 @@ fn close_inherited_fds() {
 }
 
 struct Prepared {
+    /// Warnings of the start-up checks: logged on stderr when found, and
+    /// again to syslog once detached, so that they are on record where the
+    /// daemon's other messages are (an init script may drop stderr).
+    warnings: Vec<String>,
     cfg: Config,
     me: usize,
     key: Option<AuthKey>,
@@ -116,7 +120,8 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
         cfg.members.len(),
         cfg.tickets.len()
     );
-    for w in &cfg.warnings {
+    let mut warnings = cfg.warnings.clone();
+    for w in &warnings {
         warn!("{w}");
     }
     if cfg.transport == Transport::Sctp {
@@ -127,7 +132,9 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
         Ok(None) => None,
         Ok(Some(bytes)) => {
             if config::key_disables_c_auth(&bytes) {
-                warn!("the key starts with a zero byte: C booth members run without authentication with it, so they cannot talk to us");
+                let w = "the key starts with a zero byte: C booth members run without authentication with it, so they cannot talk to us";
+                warn!("{w}");
+                warnings.push(w.to_string());
             }
             Some(AuthKey::new(&bytes).map_err(|e| {
                 error!("{e}");
@@ -181,8 +188,9 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
             error!("{e}");
             1
         })?;
-        if let Some(w) = &choice.warning {
+        if let Some(w) = choice.warning {
             warn!("{w}");
+            warnings.push(w);
         }
         Some(choice.ids)
     } else {
@@ -196,6 +204,7 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
         }
     }
     Ok(Prepared {
+        warnings,
         cfg,
         me,
         key,
@@ -286,10 +295,16 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         }
     }
     let ident = format!("boothd-{kind}");
+    let warnings = p.warnings;
     let on_ready: Option<Box<dyn FnOnce()>> = ready.map(|pipe| {
         Box::new(move || {
-            if let Err(e) = logging::to_syslog(&ident) {
-                warn!("cannot reach syslog: {e}");
+            match logging::to_syslog(&ident) {
+                Ok(()) => {
+                    for w in &warnings {
+                        warn!("{w}");
+                    }
+                }
+                Err(e) => warn!("cannot reach syslog: {e}"),
             }
             pipe.release();
         }) as Box<dyn FnOnce()>

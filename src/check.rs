@@ -84,6 +84,17 @@ fn check(args: &ConfigCheckArgs) -> Outcome {
             ));
         }
     }
+    if let (Some(file), None) = (&cfg.authfile, cfg.enable_authfile) {
+        out.warn(&format!(
+            "{}: authfile is set without enable-authfile: this member authenticates with {}, \
+             but Red Hat's booth builds ignore authfile unless enable-authfile = yes, so RHEL \
+             members with this file run without authentication and cannot talk to this one; \
+             in a cluster with RHEL members add \"enable-authfile = yes\" (pcs booth \
+             enable-authfile) on every member",
+            path.display(),
+            file.display()
+        ));
+    }
     if let (Some(file), Some(key)) = (&cfg.authfile, &key) {
         if key_disables_c_auth(key) {
             out.warn(&format!(

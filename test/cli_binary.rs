@@ -101,3 +101,226 @@ fn daemon_with_a_missing_config_fails_before_detaching() {
         "{err}"
     );
 }
+
+/// A UDP and TCP port free on 127.0.0.1 right now.
+fn free_port() -> u16 {
+    loop {
+        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = tcp.local_addr().expect("addr").port();
+        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+}
+
+/// A directory the daemon can use after dropping privileges (it removes
+/// its lock file there at exit), with an arbitrator configuration for
+/// 127.0.0.1; the two sites are unreachable addresses of the test subnet.
+fn arbitrator_setup(tag: &str) -> (TempDir, std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new(tag);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let conf = dir.path().join("booth.conf");
+    let port = free_port();
+    std::fs::write(
+        &conf,
+        format!(
+            "port = {port}\narbitrator = 127.0.0.1\nsite = 198.51.100.1\nsite = 198.51.100.2\n\
+             ticket = T\n  expire = 60\n  timeout = 3\n  retries = 3\n"
+        ),
+    )
+    .unwrap();
+    let lock = dir.path().join("a.pid");
+    (dir, conf, lock)
+}
+
+/// Kills the daemon whose pid it holds when dropped (a failed assertion
+/// must not leave a daemon behind).
+struct Reaper(Option<u32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            let _ = Command::new("kill").arg(pid.to_string()).status();
+        }
+    }
+}
+
+/// Waits until `cond` holds, at most `secs` seconds.
+fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < until {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    cond()
+}
+
+fn pid_in(lock: &Path) -> Option<u32> {
+    let line = std::fs::read_to_string(lock).ok()?;
+    let rest = line.strip_prefix("booth_pid=")?;
+    rest.split_whitespace().next()?.parse().ok()
+}
+
+/// As in the C binaries, `-D` only raises the debug level: the command
+/// detaches and returns 0 once the daemon runs; the daemon holds its lock
+/// file and removes it when killed. The detached daemon also starts clean:
+/// working directory `/`, umask 0027, and no descriptor inherited from
+/// whoever started it.
+#[test]
+fn daemon_with_debug_detaches_and_returns_0() {
+    let (dir, conf, lock) = arbitrator_setup("cli-detach");
+    let inherited = dir.path().join("inherited");
+    std::fs::write(&inherited, "held open by the starting shell\n").unwrap();
+    let out = dir.path().join("out");
+    // The shell opens descriptor 7 and hands it to boothd.
+    let mut child = Command::new("sh")
+        .arg("-c")
+        .arg("exec 7<\"$1\"; shift; exec \"$@\"")
+        .arg("sh")
+        .arg(&inherited)
+        .args([BIN, "daemon", "-D", "-c"])
+        .arg(&conf)
+        .arg("-l")
+        .arg(&lock)
+        .env("BOOTH_NO_REALTIME", "1")
+        .stdout(std::fs::File::create(&out).unwrap())
+        .stderr(std::fs::File::create(dir.path().join("err")).unwrap())
+        .spawn()
+        .expect("boothd runs");
+    let mut reaper = Reaper(None);
+    let mut status = None;
+    let returned = wait_for(20, || {
+        reaper.0 = reaper.0.or_else(|| pid_in(&lock));
+        status = child.try_wait().unwrap();
+        status.is_some()
+    });
+    if !returned {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let err = std::fs::read_to_string(dir.path().join("err")).unwrap_or_default();
+    assert!(
+        returned,
+        "boothd daemon -D stayed in the foreground:\n{err}"
+    );
+    assert_eq!(status.unwrap().code(), Some(0), "{err}");
+    let pid = pid_in(&lock).expect("lock file names the daemon");
+    reaper.0 = Some(pid);
+    assert_ne!(pid, child.id(), "the daemon is not the process started");
+    let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+    assert!(proc_dir.exists(), "daemon {pid} is gone:\n{err}");
+
+    assert_eq!(
+        std::fs::read_link(proc_dir.join("cwd")).unwrap(),
+        Path::new("/")
+    );
+    let proc_status = std::fs::read_to_string(proc_dir.join("status")).unwrap();
+    assert!(
+        proc_status.lines().any(|l| l == "Umask:\t0027"),
+        "{proc_status}"
+    );
+    for fd in std::fs::read_dir(proc_dir.join("fd")).unwrap() {
+        let target = std::fs::read_link(fd.unwrap().path()).unwrap_or_default();
+        assert_ne!(
+            target, inherited,
+            "the daemon kept the inherited descriptor"
+        );
+    }
+
+    let status = Command::new(BIN)
+        .args(["status", "-c"])
+        .arg(&conf)
+        .arg("-l")
+        .arg(&lock)
+        .output()
+        .unwrap();
+    assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
+
+    Command::new("kill").arg(pid.to_string()).status().unwrap();
+    assert!(wait_for(10, || !lock.exists()), "lock file left behind");
+    assert!(wait_for(10, || !proc_dir.exists()), "daemon still runs");
+    reaper.0 = None;
+}
+
+/// `-D -S`: foreground with debug output on stderr.
+#[test]
+fn daemon_with_debug_and_s_stays_in_the_foreground() {
+    let (dir, conf, lock) = arbitrator_setup("cli-fg");
+    let err_path = dir.path().join("err");
+    let mut child = Command::new(BIN)
+        .args(["daemon", "-D", "-S", "-c"])
+        .arg(&conf)
+        .arg("-l")
+        .arg(&lock)
+        .env("BOOTH_NO_REALTIME", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("boothd runs");
+    let up = wait_for(20, || pid_in(&lock).is_some());
+    let still_running = child.try_wait().unwrap().is_none();
+    let pid = pid_in(&lock);
+    // SIGUSR1: the state dump, one line per ticket.
+    let _ = Command::new("kill")
+        .args(["-USR1", &child.id().to_string()])
+        .status();
+    let dumped = wait_for(10, || {
+        std::fs::read_to_string(&err_path).is_ok_and(|e| e.contains(": info: T ("))
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(up, "no lock file:\n{err}");
+    assert!(still_running, "the daemon left the foreground:\n{err}");
+    assert_eq!(pid, Some(child.id()));
+    assert!(err.contains(": debug: "), "no debug output:\n{err}");
+    assert!(dumped, "no state dump:\n{err}");
+    let line = err.lines().find(|l| l.contains(": info: T (")).unwrap();
+    let dump = line.split(": info: ").nth(1).unwrap();
+    assert!(
+        dump.starts_with("T (Init/0/0): leader NONE expires -")
+            || dump.starts_with("T (Fllw/0/0): leader NONE expires -"),
+        "{dump}"
+    );
+}
+
+/// Red Hat's `enable-authfile = no`: the daemon starts without the key
+/// (as Red Hat's does), and says so in its start-up output.
+#[test]
+fn daemon_with_enable_authfile_no_warns_at_start() {
+    let (dir, conf, lock) = arbitrator_setup("cli-ea-no");
+    let body = std::fs::read_to_string(&conf).unwrap();
+    // The key file need not even exist: it is not read.
+    let key = dir.path().join("no-such-authkey");
+    std::fs::write(
+        &conf,
+        format!("authfile = {}\nenable-authfile = no\n{body}", key.display()),
+    )
+    .unwrap();
+    let err_path = dir.path().join("err");
+    let mut child = Command::new(BIN)
+        .args(["daemon", "-S", "-c"])
+        .arg(&conf)
+        .arg("-l")
+        .arg(&lock)
+        .env("BOOTH_NO_REALTIME", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .expect("boothd runs");
+    let up = wait_for(20, || pid_in(&lock).is_some());
+    let _ = child.kill();
+    let _ = child.wait();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    assert!(up, "the daemon did not start:\n{err}");
+    let want = format!(
+        ": warning: {}: enable-authfile = no (config file line 2): the authfile {} is not used: \
+         this member runs without authentication",
+        conf.display(),
+        key.display()
+    );
+    assert!(err.contains(&want), "{err}");
+}

@@ -140,3 +140,31 @@ fn an_unreadable_config_is_reported() {
     let err = text(&out.stderr);
     assert!(err.ends_with("cannot read config\n"), "{err}");
 }
+
+/// Option values are checked while the command line is parsed, before any
+/// configuration is read (C's order): a 63-character site or ticket name
+/// is refused with C's message even where no configuration exists.
+#[test]
+fn too_long_names_are_refused_before_the_config_is_read() {
+    let site = "s".repeat(63);
+    let out = run(
+        Path::new(BIN),
+        &["client", "grant", "-s", &site, "-t", "ticket"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        text(&out.stderr),
+        format!("'{site}' exceeds maximum site name length of 63\n")
+    );
+    let ticket = "t".repeat(63);
+    let out = run(
+        Path::new(BIN),
+        &["grant", "-c", "/nonexistent/booth.conf", "-t", &ticket],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!("'{ticket}' exceeds maximum ticket name length of 63\n")
+    );
+}

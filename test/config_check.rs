@@ -151,7 +151,11 @@ fn missing_file_fails() {
 fn check_with_key(tag: &str, key: &[u8], mode: u32) -> (PathBuf, Output) {
     let dir = TempDir::new(tag);
     let key_path = write_file(&dir, "authkey", key, mode);
-    let conf = format!("authfile = {}\n{MEMBERS}ticket = A\n", key_path.display());
+    // With Red Hat's key, so that no warning about it mixes in.
+    let conf = format!(
+        "authfile = {}\nenable-authfile = yes\n{MEMBERS}ticket = A\n",
+        key_path.display()
+    );
     let path = write_file(&dir, "booth.conf", conf.as_bytes(), 0o644);
     (key_path, check(&path, &[]))
 }
@@ -252,4 +256,115 @@ fn unreachable_members_are_reported() {
         .expect("run unshare");
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(text(&out.stderr), "");
+}
+
+// ---- Red Hat's enable-authfile ------------------------------------------
+
+/// Checks a configuration with an authfile holding a good key and the
+/// given `enable-authfile` line (none if empty); returns the paths of the
+/// configuration and the key, and the result.
+fn check_enable_authfile(tag: &str, line: &str) -> (PathBuf, PathBuf, Output) {
+    let dir = TempDir::new(tag);
+    let key_path = write_file(&dir, "authkey", b"0123456789abcdef\n", 0o600);
+    let conf = format!(
+        "authfile = {}\n{line}{MEMBERS}ticket = A\n",
+        key_path.display()
+    );
+    let path = write_file(&dir, "booth.conf", conf.as_bytes(), 0o644);
+    let out = check(&path, &[]);
+    (path, key_path, out)
+}
+
+#[test]
+fn enable_authfile_yes_authenticates_silently() {
+    let (_, key, out) = check_enable_authfile("check-ea-yes", "enable-authfile = yes\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+    assert!(text(&out.stdout).contains(&format!(
+        "\nauthentication on, key file {} (16 bytes)\n",
+        key.display()
+    )));
+}
+
+/// Without the key, Red Hat's builds ignore the authfile: a mixed cluster
+/// would not talk. Said by config-check (the daemon stays quiet: upstream
+/// files rarely have the key).
+#[test]
+fn authfile_without_enable_authfile_is_flagged_for_red_hat() {
+    let (conf, key, out) = check_enable_authfile("check-ea-none", "");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\nauthentication on, key file "));
+    let stderr = text(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(&format!(
+            "warning: {}: authfile is set without enable-authfile: ",
+            conf.display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains(&key.display().to_string()), "{stderr}");
+    assert!(
+        stderr.contains("Red Hat's booth builds ignore authfile"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("enable-authfile = yes"), "{stderr}");
+}
+
+/// `no` follows Red Hat's binaries (the key file is not used), never
+/// silently: the warning names the file, the line and the consequence.
+#[test]
+fn enable_authfile_no_runs_without_authentication_and_says_so() {
+    let (conf, key, out) = check_enable_authfile("check-ea-no", "enable-authfile = no\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("\nauthentication off\n"));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "warning: {}: enable-authfile = no (config file line 2): the authfile {} is not \
+             used: this member runs without authentication as Red Hat's booth does with this \
+             file; set enable-authfile = yes (on every member) to authenticate with it\n",
+            conf.display(),
+            key.display()
+        )
+    );
+}
+
+#[test]
+fn enable_authfile_values() {
+    use booth::config::{Config, SystemResolver};
+    let parse = |v: &str| {
+        let text = format!("authfile = /etc/booth/authkey\nenable-authfile = {v}\n{MEMBERS}");
+        Config::parse_str(&text, Path::new("/etc/booth/booth.conf"), &SystemResolver)
+    };
+    for v in ["yes", "YES", "true", "on", "On", "1"] {
+        let c = parse(v).unwrap();
+        assert_eq!(c.authfile, Some(PathBuf::from("/etc/booth/authkey")), "{v}");
+        assert_eq!(c.enable_authfile, Some(true), "{v}");
+        assert!(c.warnings.is_empty(), "{v}: {:?}", c.warnings);
+    }
+    for v in ["no", "No", "false", "off", "OFF", "0"] {
+        let c = parse(v).unwrap();
+        assert_eq!(c.authfile, None, "{v}");
+        assert_eq!(c.enable_authfile, Some(false), "{v}");
+        assert_eq!(c.warnings.len(), 1, "{v}: {:?}", c.warnings);
+    }
+    for v in ["maybe", "2", "yes please", "\"\""] {
+        let e = parse(v).unwrap_err();
+        assert_eq!(e.line, Some(2), "{v}");
+        assert_eq!(e.key.as_deref(), Some("enable-authfile"), "{v}");
+        assert_eq!(
+            e.to_string(),
+            format!(
+                "invalid enable-authfile \"{}\": expected yes or no in config file line 2",
+                v.trim_matches('"')
+            )
+        );
+    }
+    // A global key like the others: also after the tickets, and without
+    // an authfile `no` has nothing to warn about.
+    let text = format!("{MEMBERS}ticket = A\nenable-authfile = no\n");
+    let c = Config::parse_str(&text, Path::new("/etc/booth/booth.conf"), &SystemResolver).unwrap();
+    assert_eq!(c.enable_authfile, Some(false));
+    assert!(c.warnings.is_empty(), "{:?}", c.warnings);
 }

@@ -145,3 +145,110 @@ fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
         .unwrap_or(0);
     assert!(locked_kb > 0, "no memory locked:\n{status}");
 }
+
+/// A configuration in a fresh directory everyone may write (the daemon
+/// removes its lock file there after dropping privileges), naming a
+/// run-as user that does not exist; 127.0.0.1 is a site.
+fn missing_user_setup(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("booth-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let port = loop {
+        let p = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
+            break p;
+        }
+    };
+    let conf = dir.join("booth.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "port = {port}\nsite-user = bdi-no-such-user\nsite = 127.0.0.1\n\
+             site = 198.51.100.1\narbitrator = 198.51.100.2\nticket = T\n"
+        ),
+    )
+    .unwrap();
+    (dir, conf)
+}
+
+/// Root, a site that writes Pacemaker's CIB, and a run-as user that does
+/// not exist: the daemon refuses to start, naming the key, the file and
+/// the fix (C silently ran as uid -2, whose CIB writes all fail).
+#[test]
+fn cib_site_without_its_user_refuses_to_start() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let (dir, conf) = missing_user_setup("privs-cib");
+    let out = Command::new(env!("CARGO_BIN_EXE_boothd"))
+        .args(["daemon", "-S", "-c"])
+        .arg(&conf)
+        .arg("-l")
+        .arg(dir.join("s.pid"))
+        .env("BOOTH_NO_REALTIME", "1")
+        .env("BOOTH_CRM_TICKET", "/bin/true")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    let want = format!(
+        "User \"bdi-no-such-user\" cannot be resolved into a UID (site-user in {}).",
+        conf.display()
+    );
+    assert!(err.contains(&want), "{err}");
+    assert!(err.contains("install Pacemaker"), "{err}");
+}
+
+/// The same with `--state-dir`: the site needs no Pacemaker rights, so it
+/// runs as nobody and says why.
+#[test]
+fn state_dir_site_without_its_user_runs_as_nobody() {
+    if !is_root() {
+        eprintln!("SKIPPED: needs root");
+        return;
+    }
+    let (dir, conf) = missing_user_setup("privs-sd");
+    let lock = dir.join("s.pid");
+    let err_path = dir.join("err");
+    let mut daemon = Command::new(env!("CARGO_BIN_EXE_boothd"))
+        .args(["daemon", "-S", "-c"])
+        .arg(&conf)
+        .arg("-l")
+        .arg(&lock)
+        .arg("--state-dir")
+        .arg(dir.join("state"))
+        .env("BOOTH_NO_REALTIME", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let t0 = std::time::Instant::now();
+    while !lock.exists() && t0.elapsed() < std::time::Duration::from_secs(20) {
+        if let Ok(Some(_)) = daemon.try_wait() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", daemon.id())).unwrap_or_default();
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    let err = std::fs::read_to_string(&err_path).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let nobody = resolve_user("nobody").unwrap();
+    let uid_line = format!("Uid:\t{nobody}\t{nobody}\t{nobody}\t{nobody}");
+    assert!(status.lines().any(|l| l == uid_line), "{status}\n{err}");
+    assert!(
+        err.contains("(site-user in ") && err.contains("Running as nobody:"),
+        "{err}"
+    );
+}

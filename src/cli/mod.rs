@@ -8,6 +8,10 @@
 //! keep working; the few deliberate differences are listed in
 //! `doc/compatibility.md` (section "Command line").
 //!
+//! Options act one by one from the left, as with C's getopt loop: the first
+//! offending option (a restriction, a too long value, an unknown option or
+//! a missing argument) decides the message, and `-h` before it prints help.
+//!
 //! Parsing does no I/O: `-s` host names are kept as given (the client
 //! resolves them), `-c` is only turned into a path string, nothing is opened.
 
@@ -16,21 +20,23 @@ use std::path::PathBuf;
 use crate::config::{config_path_from_arg, DEFAULT_CONFIG, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_EXT};
 use crate::wire::{NAME_FIELD_LEN, OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT, VALUE_FIELD_LEN};
 
+mod getopt;
 #[cfg(test)]
 mod tests;
 mod usage;
 
 pub use usage::{booth_usage, geostore_usage};
 
-/// Longest accepted path (`-c` path form, `-l`): PATH_MAX minus the NUL.
+/// Length limit of paths (`-c` path form, `-l`): PATH_MAX minus the NUL.
+/// As in C, an accepted value is shorter than each of these limits.
 pub const MAX_PATH_LEN: usize = 4095;
-/// Longest accepted `-c` name: the path limit minus `/etc/booth/` and `.conf`.
+/// Length limit of a `-c` name: the path limit minus `/etc/booth/` and `.conf`.
 pub const MAX_CONFIG_NAME_LEN: usize =
     MAX_PATH_LEN - DEFAULT_CONFIG_DIR.len() - DEFAULT_CONFIG_EXT.len();
-/// Longest ticket, site or attribute name (63): a 64-byte wire field holds
-/// 63 characters and the terminating NUL.
+/// Length limit of ticket, site and attribute names (63, the capacity of a
+/// 64-byte wire field without its NUL; names are at most 62 characters).
 pub const MAX_NAME_LEN: usize = NAME_FIELD_LEN - 1;
-/// Longest attribute value (127): a 128-byte wire field minus the NUL.
+/// Length limit of attribute values (127: a 128-byte wire field minus the NUL).
 pub const MAX_ATTR_VALUE_LEN: usize = VALUE_FIELD_LEN - 1;
 
 /// What the command line asks for.
@@ -325,7 +331,7 @@ enum Kind {
 }
 
 /// Short options (getopt letters) and whether they take an argument.
-struct OptSpec {
+pub(crate) struct OptSpec {
     letter: char,
     takes_arg: bool,
 }
@@ -388,13 +394,52 @@ struct Collected {
 
 fn parse_options(argv0: &str, mode: Mode, args: &[String]) -> Result<Invocation, CliExit> {
     let geostore = matches!(mode, Mode::Geostore(_));
+    let (specs, daemon) = option_table(mode);
+    let mut c = Collected::default();
+    let (occurrences, free) = match scan(specs, daemon, args) {
+        Ok(found) => found,
+        Err(fail) => {
+            // C's getopt reports an unknown option or a missing argument
+            // only when it gets there: the options before it act first
+            // (`-h` prints the usage, a misplaced `-F` or a too long value
+            // is reported). Operands are never reached.
+            let failure = getopt::failure(argv0, &fail);
+            let before = getopt::before_failure(args, specs, daemon);
+            if let Some(Ok((earlier, _))) = before.map(|b| scan(specs, daemon, &b)) {
+                for occ in earlier {
+                    if apply_option(mode, &mut c, occ)? == Flow::Help {
+                        return Ok(help(geostore));
+                    }
+                }
+            }
+            return Err(failure);
+        }
+    };
+    for occ in occurrences {
+        if apply_option(mode, &mut c, occ)? == Flow::Help {
+            return Ok(help(geostore));
+        }
+    }
+    apply_operands(mode, &mut c, &free)?;
+    Ok(build(mode, c))
+}
+
+/// The mode's option letters, and whether `--state-dir` exists.
+fn option_table(mode: Mode) -> (&'static [OptSpec], bool) {
     let specs = match mode {
         Mode::Geostore(_) => GEOSTORE_OPTS,
         Mode::ConfigCheck => CONFIG_CHECK_OPTS,
         _ => BOOTH_OPTS,
     };
-    let daemon = mode == Mode::Daemon;
+    (specs, mode == Mode::Daemon)
+}
 
+/// The options in command-line order, and the operands.
+fn scan(
+    specs: &[OptSpec],
+    daemon: bool,
+    args: &[String],
+) -> Result<(Vec<Occurrence>, Vec<String>), getopts::Fail> {
     let mut go = getopts::Options::new();
     // Options and operands may be mixed in any order (GNU getopt permutes
     // too; C then lost operands placed before the last option, which we do
@@ -411,12 +456,12 @@ fn parse_options(argv0: &str, mode: Mode, args: &[String]) -> Result<Invocation,
     if daemon {
         go.optmulti("", STATE_DIR, "", "DIR");
     }
-    let matches = go.parse(args).map_err(|f| getopt_failure(argv0, &f))?;
+    let matches = go.parse(args)?;
 
     // getopts groups matches per option; C acts on options one by one, so
     // the first offending option decides the message (and `-h` before a
     // misplaced `-F` still prints help). Restore the command-line order.
-    let elements = option_elements(args, specs, daemon);
+    let elements = getopt::option_elements(args, specs, daemon);
     let mut occurrences: Vec<((usize, usize), Occurrence)> = Vec::new();
     for s in specs {
         let name = s.letter.to_string();
@@ -443,15 +488,8 @@ fn parse_options(argv0: &str, mode: Mode, args: &[String]) -> Result<Invocation,
         }
     }
     occurrences.sort_by_key(|(k, _)| *k);
-
-    let mut c = Collected::default();
-    for (_, occ) in occurrences {
-        if apply_option(mode, &mut c, occ)? == Flow::Help {
-            return Ok(help(geostore));
-        }
-    }
-    apply_operands(mode, &mut c, &matches.free)?;
-    Ok(build(mode, c))
+    let ordered = occurrences.into_iter().map(|(_, occ)| occ).collect();
+    Ok((ordered, matches.free))
 }
 
 /// Whether option processing goes on after an option.
@@ -616,83 +654,15 @@ fn config_choice(arg: &str) -> Result<ConfigChoice, CliExit> {
     })
 }
 
-/// C's length check and message. C also rejects values of exactly `max`
-/// characters (off by one); we accept them, since the field holds them.
-fn check_len(value: &str, max: usize, descr: &str) -> Result<(), CliExit> {
-    if value.len() > max {
+/// C's length check (`safe_copy`) and message: `limit` is the capacity of
+/// C's buffer without its NUL, and a value must be *shorter* than it. A
+/// name of exactly 63 characters would fit the wire field, but C refuses it
+/// here, and scripts written for C must get the same verdict from us.
+fn check_len(value: &str, limit: usize, descr: &str) -> Result<(), CliExit> {
+    if value.len() >= limit {
         return Err(CliExit::error(format!(
-            "'{value}' exceeds maximum {descr} length of {max}"
+            "'{value}' exceeds maximum {descr} length of {limit}"
         )));
     }
     Ok(())
-}
-
-/// getopt-style failure: GNU getopt's own message, then C's hint.
-fn getopt_failure(argv0: &str, fail: &getopts::Fail) -> CliExit {
-    use getopts::Fail;
-    let describe = |name: &str, short: &str, long: &str| {
-        if name.chars().count() == 1 {
-            format!("{argv0}: {short} -- '{name}'")
-        } else {
-            format!("{argv0}: {long}")
-        }
-    };
-    let first = match fail {
-        Fail::UnrecognizedOption(n) => {
-            describe(n, "invalid option", &format!("unrecognized option '--{n}'"))
-        }
-        Fail::ArgumentMissing(n) => describe(
-            n,
-            "option requires an argument",
-            &format!("option '--{n}' requires an argument"),
-        ),
-        Fail::UnexpectedArgument(n) => format!("{argv0}: option '--{n}' doesn't allow an argument"),
-        // Every option is declared "multi" and none is required.
-        other => format!("{argv0}: {other}"),
-    };
-    CliExit {
-        code: 1,
-        stdout: String::new(),
-        stderr: format!("{first}\nPlease use '-h' for usage.\n"),
-    }
-}
-
-/// For every argument position getopts reports, the command-line element it
-/// refers to. getopts counts elements it iterates over (options and
-/// operands) but not option values it consumed from the next element; this
-/// walks the arguments the same way so that options bundled in one element
-/// (`-wF`) can be ordered by their place inside it.
-fn option_elements<'a>(args: &'a [String], specs: &[OptSpec], daemon: bool) -> Vec<&'a str> {
-    let takes_arg = |ch: char| specs.iter().any(|s| s.letter == ch && s.takes_arg);
-    let mut out = Vec::new();
-    let mut it = args.iter();
-    while let Some(cur) = it.next() {
-        if cur == "--" {
-            break;
-        }
-        out.push(cur.as_str());
-        if cur.len() < 2 || !cur.starts_with('-') {
-            continue;
-        }
-        let value_follows = if let Some(long) = cur.strip_prefix("--") {
-            // getopts also reads a one-letter long name as the short option
-            // (`--c FILE` is `-c FILE`).
-            let mut chars = long.chars();
-            match (chars.next(), chars.next()) {
-                (Some(ch), None) => takes_arg(ch),
-                _ => daemon && long == STATE_DIR,
-            }
-        } else {
-            // The first letter taking an argument swallows the rest of the
-            // element, or the next element if it is the last letter.
-            cur.char_indices()
-                .skip(1)
-                .find(|&(_, ch)| takes_arg(ch))
-                .is_some_and(|(i, ch)| i + ch.len_utf8() == cur.len())
-        };
-        if value_follows {
-            it.next();
-        }
-    }
-    out
 }

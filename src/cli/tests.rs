@@ -290,20 +290,22 @@ fn scripts_command_lines() {
 
 #[test]
 fn config_length_limits() {
-    let path_ok = format!("/{}", "p".repeat(4094));
+    // C's safe_copy: a value must be shorter than the limit its message
+    // names.
+    let path_ok = format!("/{}", "p".repeat(4093));
     assert_eq!(
         client(&["booth", "list", "-c", &path_ok]).config.path,
         PathBuf::from(&path_ok)
     );
-    let path_long = format!("/{}", "p".repeat(4095));
+    let path_long = format!("/{}", "p".repeat(4094));
     fails_with(
         &["booth", "list", "-c", &path_long],
         &format!("'{path_long}' exceeds maximum config file length of 4095"),
     );
-    let name_ok = "n".repeat(4079);
+    let name_ok = "n".repeat(4078);
     let p = client(&["booth", "list", "-c", &name_ok]).config.path;
-    assert_eq!(p.as_os_str().len(), 4095);
-    let name_long = "n".repeat(4080);
+    assert_eq!(p.as_os_str().len(), 4094);
+    let name_long = "n".repeat(4079);
     fails_with(
         &["booth", "list", "-c", &name_long],
         &format!("'{name_long}' exceeds maximum config name length of 4079"),
@@ -335,12 +337,12 @@ fn lockfile() {
         ok(&["booth", "list", "-l", "x", "-S"]),
         Invocation::Client(_)
     ));
-    let ok_len = "l".repeat(4095);
+    let ok_len = "l".repeat(4094);
     assert!(matches!(
         ok(&["boothd", "daemon", "-l", &ok_len]),
         Invocation::Daemon(_)
     ));
-    let long = "l".repeat(4096);
+    let long = "l".repeat(4095);
     fails_with(
         &["boothd", "daemon", "-l", &long],
         &format!("'{long}' exceeds maximum lock file length of 4095"),
@@ -415,22 +417,26 @@ fn ticket_option_where_not_allowed_prints_usage_exit_1() {
 }
 
 #[test]
-fn ticket_name_63_accepted_64_rejected() {
+fn ticket_name_62_accepted_63_rejected() {
+    // As C's safe_copy: the message names the field's capacity (63), but a
+    // name of that length is refused too, so that scripts written for C
+    // see the same verdict.
+    let n62 = name(62);
     let n63 = name(63);
-    let n64 = name(64);
     assert_eq!(
-        client(&["booth", "grant", "-t", &n63]).ticket,
-        Some(n63.clone())
+        client(&["booth", "grant", "-t", &n62]).ticket,
+        Some(n62.clone())
     );
-    assert_eq!(client(&["booth", "grant", &n63]).ticket, Some(n63.clone()));
+    assert_eq!(client(&["booth", "grant", &n62]).ticket, Some(n62.clone()));
     assert_eq!(
-        geo(&["geostore", "list", "-t", &n63]).ticket,
-        Some(n63.clone())
+        geo(&["geostore", "list", "-t", &n62]).ticket,
+        Some(n62.clone())
     );
-    let msg = format!("'{n64}' exceeds maximum ticket name length of 63");
-    fails_with(&["booth", "grant", "-t", &n64], &msg);
-    fails_with(&["booth", "revoke", &n64], &msg);
-    fails_with(&["geostore", "list", "-t", &n64], &msg);
+    let msg = format!("'{n63}' exceeds maximum ticket name length of 63");
+    fails_with(&["booth", "grant", "-t", &n63], &msg);
+    fails_with(&["booth", "client", "grant", "-s", "x", "-t", &n63], &msg);
+    fails_with(&["booth", "revoke", &n63], &msg);
+    fails_with(&["geostore", "list", "-t", &n63], &msg);
 }
 
 // ---- -s -----------------------------------------------------------------------
@@ -458,16 +464,19 @@ fn site_option() {
         geo(&["geostore", "list", "-s", "other"]).site,
         Some(SiteArg::Other)
     );
-    let n63 = name(63);
+    let n62 = name(62);
     assert_eq!(
-        client(&["booth", "list", "-s", &n63]).site,
-        Some(SiteArg::Name(n63))
+        client(&["booth", "list", "-s", &n62]).site,
+        Some(SiteArg::Name(n62))
     );
-    let n64 = name(64);
+    let n63 = name(63);
+    let msg = format!("'{n63}' exceeds maximum site name length of 63");
+    fails_with(&["booth", "list", "-s", &n63], &msg);
     fails_with(
-        &["booth", "list", "-s", &n64],
-        &format!("'{n64}' exceeds maximum site name length of 63"),
+        &["boothd", "client", "grant", "-s", &n63, "-t", "ticket"],
+        &msg,
     );
+    fails_with(&["boothd", "daemon", "-s", &n63], &msg);
 }
 
 #[test]
@@ -652,6 +661,70 @@ fn unknown_option_and_missing_argument() {
     );
 }
 
+/// As in C, options act one by one from the left, so an unknown option or
+/// a missing argument is reported only once the options before it passed.
+#[test]
+fn getopt_errors_come_after_the_options_before_them() {
+    let invalid_x = "booth: invalid option -- 'x'\nPlease use '-h' for usage.\n";
+    // Before: -h wins, misplaced options and too long values are reported.
+    assert!(is_booth_help(&ok(&["booth", "list", "-h", "-x"])));
+    assert!(is_booth_help(&ok(&["booth", "list", "-hx"])));
+    assert!(is_geostore_help(&ok(&["geostore", "list", "-h", "-w"])));
+    fails_with(
+        &["booth", "list", "-F", "-x"],
+        "use \"-F\" only for client grant",
+    );
+    fails_with(
+        &["booth", "list", "-Fx"],
+        "use \"-F\" only for client grant",
+    );
+    fails_with(
+        &["booth", "list", "ticket", "-F", "--config", "x"],
+        "use \"-F\" only for client grant",
+    );
+    let long = name(63);
+    fails_with(
+        &["booth", "grant", "-t", &long, "-x"],
+        &format!("'{long}' exceeds maximum ticket name length of 63"),
+    );
+    fails_with(
+        &["booth", "grant", "-s", &long, "-t"],
+        &format!("'{long}' exceeds maximum site name length of 63"),
+    );
+    assert!(is_booth_help(&ok(&["booth", "grant", "-h", "-t"])));
+    // After: the getopt error.
+    assert_eq!(err(&["booth", "list", "-x", "-h"]).stderr, invalid_x);
+    assert_eq!(err(&["booth", "list", "-x", "-F"]).stderr, invalid_x);
+    assert_eq!(
+        err(&["booth", "grant", "-x", "-t", &long]).stderr,
+        invalid_x
+    );
+    assert_eq!(err(&["booth", "grant", "-w", "-x"]).stderr, invalid_x);
+    // Operands are looked at only after all options.
+    assert_eq!(err(&["booth", "grant", &long, "-x"]).stderr, invalid_x);
+    assert_eq!(err(&["booth", "grant", "a", "b", "-x"]).stderr, invalid_x);
+    // Values of options are not options.
+    assert!(is_booth_help(&ok(&[
+        "booth", "list", "-c", "-x", "-h", "-y"
+    ])));
+    assert!(is_booth_help(&ok(&["booth", "list", "-c-x", "-h", "-y"])));
+    assert!(is_booth_help(&ok(&[
+        "booth", "list", "--c", "-x", "-h", "-y"
+    ])));
+    let e = err(&["boothd", "daemon", "--state-dir", "-h", "-y"]);
+    assert_eq!(
+        e.stderr,
+        "boothd: invalid option -- 'y'\nPlease use '-h' for usage.\n"
+    );
+    // After "--" everything is an operand.
+    assert_eq!(
+        client(&["booth", "grant", "-w", "--", "-x"])
+            .ticket
+            .as_deref(),
+        Some("-x")
+    );
+}
+
 // ---- positional arguments -------------------------------------------------------
 
 #[test]
@@ -708,19 +781,19 @@ fn geostore_operands() {
 
 #[test]
 fn geostore_operand_lengths() {
+    let n62 = name(62);
     let n63 = name(63);
-    let n64 = name(64);
-    assert_eq!(geo(&["geostore", "get", &n63]).attr_name, Some(n63.clone()));
+    assert_eq!(geo(&["geostore", "get", &n62]).attr_name, Some(n62.clone()));
     fails_with(
-        &["geostore", "get", &n64],
-        &format!("'{n64}' exceeds maximum attribute name length of 63"),
+        &["geostore", "get", &n63],
+        &format!("'{n63}' exceeds maximum attribute name length of 63"),
     );
+    let v126 = "v".repeat(126);
     let v127 = "v".repeat(127);
-    let v128 = "v".repeat(128);
-    assert_eq!(geo(&["geostore", "set", "a", &v127]).attr_value, Some(v127));
+    assert_eq!(geo(&["geostore", "set", "a", &v126]).attr_value, Some(v126));
     fails_with(
-        &["geostore", "set", "a", &v128],
-        &format!("'{v128}' exceeds maximum attribute value length of 127"),
+        &["geostore", "set", "a", &v127],
+        &format!("'{v127}' exceeds maximum attribute value length of 127"),
     );
 }
 

@@ -40,9 +40,11 @@ Options:
                  long it takes
   -C             Wait until the granted ticket is committed to the CIB
                  (grant only; implies -w)
-  -D             More debugging output (repeat for even more)
+  -D             More debugging output (repeat for even more); the
+                 daemon still detaches unless -S is given too
   -l FILE        Lock/PID file of the daemon (daemon and status)
-  -S             daemon: stay in the foreground and log to stderr;
+  -S             daemon: stay in the foreground and log to stderr
+                 (the only option that does);
                  status: explain the result on stderr
   --state-dir DIR
                  daemon: keep ticket state in DIR instead of the

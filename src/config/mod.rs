@@ -150,7 +150,12 @@ pub struct Config {
     pub transport: Transport,
     /// The last `port` value in the file (members carry their own port).
     pub port: u16,
+    /// The key file in use: `None` without `authfile`, and also with
+    /// `enable-authfile = no` (a warning then says that the file is not used).
     pub authfile: Option<PathBuf>,
+    /// Red Hat's `enable-authfile` (`yes`/`no`); `None` when absent. Its
+    /// builds ignore `authfile` unless it is `yes`; upstream has no such key.
+    pub enable_authfile: Option<bool>,
     /// Seconds.
     pub maxtimeskew: u32,
     pub members: Vec<Member>,

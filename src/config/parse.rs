@@ -296,6 +296,8 @@ struct Parser<'r> {
     transport: Option<Transport>,
     port: u16,
     authfile: Option<PathBuf>,
+    /// `enable-authfile` and its line.
+    enable_authfile: Option<(bool, usize)>,
     maxtimeskew: u32,
     members: Vec<Member>,
     site_user: String,
@@ -445,6 +447,7 @@ impl<'r> Parser<'r> {
             transport: None,
             port: DEFAULT_PORT,
             authfile: None,
+            enable_authfile: None,
             maxtimeskew: DEFAULT_MAX_TIME_SKEW,
             members: Vec::new(),
             site_user: "hacluster".to_string(),
@@ -501,6 +504,10 @@ impl<'r> Parser<'r> {
             "authfile" => {
                 self.authfile =
                     (!value.is_empty()).then(|| PathBuf::from(OsStr::from_bytes(value)));
+                Ok(())
+            }
+            "enable-authfile" => {
+                self.enable_authfile = Some((yes_no(key, value)?, self.line));
                 Ok(())
             }
             "maxtimeskew" => {
@@ -745,12 +752,26 @@ impl<'r> Parser<'r> {
             }
         }
 
+        let mut authfile = self.authfile;
+        if let (Some((false, line)), Some(file)) = (self.enable_authfile, &authfile) {
+            // Red Hat's binaries ignore the file then; so do we, never silently.
+            self.warnings.push(format!(
+                "{}: enable-authfile = no (config file line {line}): the authfile {} is not \
+                 used: this member runs without authentication as Red Hat's booth does with \
+                 this file; set enable-authfile = yes (on every member) to authenticate with it",
+                path.display(),
+                file.display()
+            ));
+            authfile = None;
+        }
+
         Ok(Config {
             path: path.to_path_buf(),
             name,
             transport: self.transport.unwrap_or(Transport::Udp),
             port: self.port,
-            authfile: self.authfile,
+            authfile,
+            enable_authfile: self.enable_authfile.map(|(on, _)| on),
             maxtimeskew: self.maxtimeskew,
             members: self.members,
             site_user: self.site_user,
@@ -762,6 +783,21 @@ impl<'r> Parser<'r> {
             subsecond_times: self.subsecond,
             warnings: self.warnings,
         })
+    }
+}
+
+/// A boolean as Red Hat's booth and pcs write it (pcs writes `yes`).
+fn yes_no(key: &str, value: &[u8]) -> Result<bool, String> {
+    let is = |words: [&[u8]; 4]| words.iter().any(|w| value.eq_ignore_ascii_case(w));
+    if is([b"yes", b"true", b"on", b"1"]) {
+        Ok(true)
+    } else if is([b"no", b"false", b"off", b"0"]) {
+        Ok(false)
+    } else {
+        Err(format!(
+            "invalid {key} \"{}\": expected yes or no",
+            lossy(value)
+        ))
     }
 }
 

@@ -4,7 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Broken-down local time of a Unix timestamp.
-fn local(unix_secs: i64) -> libc::tm {
+pub(crate) fn local(unix_secs: i64) -> libc::tm {
     let t = unix_secs as libc::time_t;
     // SAFETY: localtime_r(3) fills the zeroed tm we own from a valid time_t
     // pointer; it is thread-safe and reads the time zone database.

@@ -11,6 +11,7 @@
 
 pub mod addr;
 pub mod children;
+pub mod dump;
 pub mod localtime;
 pub mod lockfile;
 pub mod logging;

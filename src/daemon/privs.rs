@@ -92,6 +92,125 @@ pub fn resolve_run_as(config: &Config, kind: MemberKind) -> Result<RunAs, PrivEr
     })
 }
 
+/// What a member needs its run-as account for, which decides what happens
+/// when the configured one does not exist.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Needs {
+    /// A site writing Pacemaker's CIB: `crm_ticket` must run as a user
+    /// Pacemaker lets change tickets (hacluster/haclient).
+    Cib,
+    /// A site keeping its tickets in `--state-dir`.
+    StateDir,
+    /// An arbitrator: it stores nothing.
+    Nothing,
+}
+
+/// The account chosen for the daemon, and a warning to log when it is not
+/// the configured one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunAsChoice {
+    pub ids: RunAs,
+    pub warning: Option<String>,
+}
+
+/// Chooses the run-as account of a member of kind `kind` (the daemon runs
+/// as root). The configured pair if both exist. If the user or the group
+/// does not exist (C silently runs as uid -2 then):
+/// * a site writing the CIB refuses to start: as any other account its
+///   CIB writes would fail, and a ticket booth grants but Pacemaker never
+///   sees starts no resource, a failure found only when it matters;
+/// * an arbitrator or a `--state-dir` site runs as nobody (group nogroup,
+///   or nobody where that does not exist), with a warning: it needs no
+///   rights beyond its lock file and state directory, which are handed to
+///   that account, and nobody is never more privileged than the account
+///   configured.
+///
+/// A group "nobody" that does not exist is Debian's "nogroup", silently.
+/// Failures of the lookup itself (name service unreachable) are errors
+/// for every role. `file` is the configuration file, for the messages.
+pub fn choose_run_as(cfg: &Config, kind: MemberKind, needs: Needs) -> Result<RunAsChoice, String> {
+    choose_run_as_with(cfg, kind, needs, &resolve_user, &resolve_group)
+}
+
+/// [`choose_run_as`] with the lookups given (tests).
+pub fn choose_run_as_with(
+    cfg: &Config,
+    kind: MemberKind,
+    needs: Needs,
+    user_id: &dyn Fn(&str) -> Result<u32, PrivError>,
+    group_id: &dyn Fn(&str) -> Result<u32, PrivError>,
+) -> Result<RunAsChoice, String> {
+    let (user, group) = run_as_names(cfg, kind);
+    let (user_key, group_key) = match kind {
+        MemberKind::Site => ("site-user", "site-group"),
+        MemberKind::Arbitrator => ("arbitrator-user", "arbitrator-group"),
+    };
+    let file = cfg.path.display();
+    let located = |e: &PrivError, key: &str| {
+        format!("{} ({key} in {file}).", e.to_string().trim_end_matches('.'))
+    };
+    let group_or_nogroup = |g: &str| match group_id(g) {
+        Err(PrivError::UnknownGroup(_)) if g == "nobody" => group_id("nogroup"),
+        r => r,
+    };
+    let uid = user_id(user);
+    let gid = group_or_nogroup(group);
+    let mut missing = Vec::new();
+    for (key, r) in [
+        (user_key, uid.as_ref().err()),
+        (group_key, gid.as_ref().err()),
+    ] {
+        match r {
+            None => {}
+            Some(e @ (PrivError::UnknownUser(_) | PrivError::UnknownGroup(_))) => {
+                missing.push(located(e, key))
+            }
+            Some(e) => return Err(located(e, key)),
+        }
+    }
+    let (Ok(uid), Ok(gid)) = (&uid, &gid) else {
+        let what = missing.join(" ");
+        return match needs {
+            Needs::Cib => Err(format!(
+                "{what} A site stores its tickets in Pacemaker's CIB as this account: \
+                 install Pacemaker (it creates hacluster and haclient), or set {user_key} and \
+                 {group_key} in {file} to the user and group Pacemaker runs as (or start the \
+                 daemon with --state-dir DIR to keep tickets without Pacemaker)."
+            )),
+            Needs::StateDir | Needs::Nothing => {
+                let uid = user_id("nobody").map_err(|e| format!("{what} Fallback: {e}"))?;
+                let (gid, gname) = match group_id("nogroup") {
+                    Ok(g) => (g, "nogroup"),
+                    Err(_) => (
+                        group_id("nobody").map_err(|e| format!("{what} Fallback: {e}"))?,
+                        "nobody",
+                    ),
+                };
+                let role = if needs == Needs::StateDir {
+                    "a site keeping its tickets in --state-dir"
+                } else {
+                    "an arbitrator"
+                };
+                Ok(RunAsChoice {
+                    ids: RunAs { uid, gid },
+                    warning: Some(format!(
+                        "{what} Running as nobody:{gname} instead, which is enough for {role}; \
+                         create the account or set {user_key} and {group_key} to existing ones \
+                         to choose it."
+                    )),
+                })
+            }
+        };
+    };
+    Ok(RunAsChoice {
+        ids: RunAs {
+            uid: *uid,
+            gid: *gid,
+        },
+        warning: None,
+    })
+}
+
 /// A user name or number. A value starting with a digit is a number in C
 /// `strtol` base-0 syntax (decimal, `0x` hex, leading-`0` octal) that must
 /// be consumed entirely; anything else is looked up as a name.
@@ -409,6 +528,131 @@ mod tests {
             Err(PrivError::UnknownGroup(_))
         ));
         assert!(resolve_run_as(&config, MemberKind::Site).is_ok());
+    }
+
+    /// Lookups of a host where only root, nobody and the given extra
+    /// accounts exist (user and group names alike).
+    type Lookup = Box<dyn Fn(&str) -> Result<u32, PrivError>>;
+
+    fn host(extra: &'static [&'static str], nogroup: bool) -> (Lookup, Lookup) {
+        let known = move |n: &str| match n {
+            "root" => Some(0),
+            "nobody" => Some(65534),
+            _ => extra.iter().position(|e| *e == n).map(|i| 100 + i as u32),
+        };
+        let user = move |n: &str| known(n).ok_or_else(|| PrivError::UnknownUser(n.into()));
+        let group = move |n: &str| match n {
+            "nogroup" if nogroup => Ok(65534),
+            "nobody" if nogroup => Err(PrivError::UnknownGroup(n.into())),
+            _ => known(n).ok_or_else(|| PrivError::UnknownGroup(n.into())),
+        };
+        (Box::new(user), Box::new(group))
+    }
+
+    fn config() -> Config {
+        Config::parse_str(
+            "site = 127.0.0.1\nsite = 127.0.0.2\narbitrator = 127.0.0.3\n",
+            std::path::Path::new("/etc/booth/east.conf"),
+            &crate::config::SystemResolver,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn configured_accounts_are_used_when_they_exist() {
+        let (u, g) = host(&["hacluster", "haclient"], false);
+        let c = choose_run_as_with(&config(), MemberKind::Site, Needs::Cib, &u, &g).unwrap();
+        assert_eq!(c.ids, RunAs { uid: 100, gid: 101 });
+        assert_eq!(c.warning, None);
+        // Debian: group nobody is nogroup, without a word.
+        let (u, g) = host(&[], true);
+        let c =
+            choose_run_as_with(&config(), MemberKind::Arbitrator, Needs::Nothing, &u, &g).unwrap();
+        assert_eq!(
+            c.ids,
+            RunAs {
+                uid: 65534,
+                gid: 65534
+            }
+        );
+        assert_eq!(c.warning, None);
+    }
+
+    #[test]
+    fn a_cib_site_without_its_user_refuses_naming_key_file_and_fix() {
+        let (u, g) = host(&[], false);
+        let e = choose_run_as_with(&config(), MemberKind::Site, Needs::Cib, &u, &g).unwrap_err();
+        assert!(
+            e.starts_with(
+                "User \"hacluster\" cannot be resolved into a UID \
+                 (site-user in /etc/booth/east.conf). Group \"haclient\" cannot be resolved \
+                 into a GID (site-group in /etc/booth/east.conf). A site stores its tickets in \
+                 Pacemaker's CIB"
+            ),
+            "{e}"
+        );
+        assert!(e.contains("install Pacemaker"), "{e}");
+        assert!(e.contains("--state-dir"), "{e}");
+        // Only the group missing: only the group is named.
+        let (u, g) = host(&["hacluster"], false);
+        let e = choose_run_as_with(&config(), MemberKind::Site, Needs::Cib, &u, &g).unwrap_err();
+        assert!(e.starts_with("Group \"haclient\""), "{e}");
+        assert!(!e.contains("(site-user"), "{e}");
+    }
+
+    #[test]
+    fn state_dir_sites_and_arbitrators_fall_back_to_nobody_with_a_warning() {
+        let (u, g) = host(&[], true);
+        let c = choose_run_as_with(&config(), MemberKind::Site, Needs::StateDir, &u, &g).unwrap();
+        assert_eq!(
+            c.ids,
+            RunAs {
+                uid: 65534,
+                gid: 65534
+            }
+        );
+        let w = c.warning.unwrap();
+        assert!(
+            w.starts_with("User \"hacluster\" cannot be resolved into a UID (site-user in /etc/booth/east.conf)."),
+            "{w}"
+        );
+        assert!(w.contains("Running as nobody:nogroup instead"), "{w}");
+        assert!(w.contains("--state-dir"), "{w}");
+
+        let mut cfg = config();
+        cfg.arbitrator_user = "booth-arb".into();
+        let (u, g) = host(&[], false);
+        let c = choose_run_as_with(&cfg, MemberKind::Arbitrator, Needs::Nothing, &u, &g).unwrap();
+        assert_eq!(
+            c.ids,
+            RunAs {
+                uid: 65534,
+                gid: 65534
+            }
+        );
+        let w = c.warning.unwrap();
+        assert!(
+            w.contains("(arbitrator-user in /etc/booth/east.conf)"),
+            "{w}"
+        );
+        assert!(w.contains("Running as nobody:nobody instead"), "{w}");
+    }
+
+    #[test]
+    fn lookup_failures_are_errors_for_every_role() {
+        let u = |n: &str| -> Result<u32, PrivError> {
+            Err(PrivError::Lookup {
+                name: n.into(),
+                err: io::Error::from_raw_os_error(libc::EIO),
+            })
+        };
+        let (_, g) = host(&[], true);
+        let e = choose_run_as_with(&config(), MemberKind::Arbitrator, Needs::Nothing, &u, &g)
+            .unwrap_err();
+        assert_eq!(
+            e,
+            "cannot look up \"nobody\": Input/output error (arbitrator-user in /etc/booth/east.conf)."
+        );
     }
 
     #[test]

@@ -662,20 +662,10 @@ impl Daemon {
     }
 
     fn log_tickets(&self) {
-        let now = self.clock();
-        for i in 0..self.engine.ticket_count() {
-            let v = self.engine.ticket_view(i);
-            let left = v.term_expires.map_or(0, |e| e.0.saturating_sub(now.mono.0));
-            info!(
-                "{} ({}/{}/{}): state '{}' term {} leader {:?}",
-                v.name,
-                v.state.as_str(),
-                v.term,
-                left,
-                v.state.as_str(),
-                v.term,
-                v.leader
-            );
+        let local = |t| super::dump::LocalTime::from(localtime::local(t));
+        let views = (0..self.engine.ticket_count()).map(|i| self.engine.ticket_view(i));
+        for line in super::dump::ticket_lines(views, &self.cfg, self.clock(), &local) {
+            info!("{line}");
         }
     }
 

@@ -1,8 +1,9 @@
 //! `boothd daemon`: start-up as administrators run it (systemd with `-S`,
 //! the OCF agent and the LSB script without it), then the event loop.
 //!
-//! Order: configuration and key, the local member, the run-as identity,
-//! detach (the parent waits until the child answers clients, then exits 0;
+//! Order: inherited descriptors closed, umask, configuration and key, the
+//! local member, the run-as identity, working directory `/`, detach unless
+//! `-S` (the parent waits until the child answers clients, then exits 0;
 //! any earlier failure makes it exit 1), lock file, replay marks file,
 //! scheduling, sockets, privilege drop, loop.
 
@@ -10,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 use mio::net::{TcpListener, UdpSocket};
 
 use super::addr;
@@ -31,15 +32,74 @@ pub const NO_REALTIME_ENV: &str = "BOOTH_NO_REALTIME";
 /// Overrides the `crm_ticket` program (tests, non-standard installs).
 pub const CRM_TICKET_ENV: &str = "BOOTH_CRM_TICKET";
 
+/// The daemon's file mode mask: its files (lock file, replay marks, state
+/// directory) are not writable by the group nor readable by others.
+pub const UMASK: libc::mode_t = 0o027;
+
 pub fn run(args: &DaemonArgs) -> i32 {
+    close_inherited_fds();
+    // SAFETY: umask(2) takes a mode only and cannot fail.
+    unsafe { libc::umask(UMASK) };
     logging::init("boothd", logging::level_for(args.debug));
-    match prepare(args) {
-        Ok(p) => launch(args, p),
+    // Paths are made absolute now: the daemon leaves the working directory
+    // before it creates its files, and a reload reads the configuration
+    // file again by its path.
+    let args = match absolute_paths(args) {
+        Ok(a) => a,
+        Err(e) => {
+            error!("cannot resolve the paths given: {e}");
+            return 1;
+        }
+    };
+    match prepare(&args) {
+        Ok(p) => launch(&args, p),
         Err(code) => code,
     }
 }
 
+fn absolute_paths(args: &DaemonArgs) -> io::Result<DaemonArgs> {
+    let mut a = args.clone();
+    a.config.path = std::path::absolute(&a.config.path)?;
+    if let Some(l) = &a.lockfile {
+        a.lockfile = Some(std::path::absolute(l)?);
+    }
+    if let Some(d) = &a.state_dir {
+        a.state_dir = Some(std::path::absolute(d)?);
+    }
+    Ok(a)
+}
+
+/// Closes every descriptor above stderr. Whatever started us may have
+/// leaked some (a pipe a script waits on for EOF, a lock, a socket); a
+/// daemon holding them would keep them alive for its whole life. Called
+/// first thing, before the daemon opens anything of its own.
+fn close_inherited_fds() {
+    // SAFETY: close_range(2) takes integers only, and no Rust object owns a
+    // descriptor above 2 at this point.
+    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0u32) };
+    if rc == 0 {
+        return;
+    }
+    // Kernels before 5.9: the list in /proc. The directory's own descriptor
+    // is in it, but closed again before the loop below runs.
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<libc::c_int> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd| fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: as above; a number already closed gives EBADF, ignored.
+        unsafe { libc::close(fd) };
+    }
+}
+
 struct Prepared {
+    /// Warnings of the start-up checks: logged on stderr when found, and
+    /// again to syslog once detached, so that they are on record where the
+    /// daemon's other messages are (an init script may drop stderr).
+    warnings: Vec<String>,
     cfg: Config,
     me: usize,
     key: Option<AuthKey>,
@@ -54,7 +114,14 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
         1
     })?;
     logging::set_level(logging::level_for(args.debug.max(cfg.debug)));
-    for w in &cfg.warnings {
+    debug!(
+        "{}: {} members, {} tickets",
+        path.display(),
+        cfg.members.len(),
+        cfg.tickets.len()
+    );
+    let mut warnings = cfg.warnings.clone();
+    for w in &warnings {
         warn!("{w}");
     }
     if cfg.transport == Transport::Sctp {
@@ -65,7 +132,9 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
         Ok(None) => None,
         Ok(Some(bytes)) => {
             if config::key_disables_c_auth(&bytes) {
-                warn!("the key starts with a zero byte: C booth members run without authentication with it, so they cannot talk to us");
+                let w = "the key starts with a zero byte: C booth members run without authentication with it, so they cannot talk to us";
+                warn!("{w}");
+                warnings.push(w.to_string());
             }
             Some(AuthKey::new(&bytes).map_err(|e| {
                 error!("{e}");
@@ -110,10 +179,20 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
         ),
     };
     let run_as = if privs::is_root() {
-        Some(resolve_run_as(&cfg, kind).map_err(|e| {
+        let needs = match store {
+            Store::Pacemaker(_) => privs::Needs::Cib,
+            Store::StateDir(_) => privs::Needs::StateDir,
+            Store::None => privs::Needs::Nothing,
+        };
+        let choice = privs::choose_run_as(&cfg, kind, needs).map_err(|e| {
             error!("{e}");
             1
-        })?)
+        })?;
+        if let Some(w) = choice.warning {
+            warn!("{w}");
+            warnings.push(w);
+        }
+        Some(choice.ids)
     } else {
         None
     };
@@ -125,6 +204,7 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
         }
     }
     Ok(Prepared {
+        warnings,
         cfg,
         me,
         key,
@@ -133,26 +213,15 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
     })
 }
 
-/// The run-as pair for the role. Debian has no group "nobody" (it is
-/// "nogroup"), so the arbitrator default falls back to it.
-fn resolve_run_as(cfg: &Config, kind: MemberKind) -> Result<RunAs, privs::PrivError> {
-    match privs::resolve_run_as(cfg, kind) {
-        Err(privs::PrivError::UnknownGroup(g))
-            if kind == MemberKind::Arbitrator && g == "nobody" =>
-        {
-            let (user, _) = privs::run_as_names(cfg, kind);
-            Ok(RunAs {
-                uid: privs::resolve_user(user)?,
-                gid: privs::resolve_group("nogroup")?,
-            })
-        }
-        r => r,
-    }
-}
-
 fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
-    let foreground = args.foreground || args.debug > 0;
-    let ready = if foreground {
+    // Keeps no directory busy (an unmount of the one we were started in
+    // must not fail because of us); every path is absolute by now.
+    if let Err(e) = std::env::set_current_dir("/") {
+        warn!("cannot change the working directory to /: {e}");
+    }
+    // As in the C binaries, only -S keeps the daemon in the foreground;
+    // -D raises the debug level and nothing else.
+    let ready = if args.foreground {
         None
     } else {
         match detach() {
@@ -226,10 +295,16 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         }
     }
     let ident = format!("boothd-{kind}");
+    let warnings = p.warnings;
     let on_ready: Option<Box<dyn FnOnce()>> = ready.map(|pipe| {
         Box::new(move || {
-            if let Err(e) = logging::to_syslog(&ident) {
-                warn!("cannot reach syslog: {e}");
+            match logging::to_syslog(&ident) {
+                Ok(()) => {
+                    for w in &warnings {
+                        warn!("{w}");
+                    }
+                }
+                Err(e) => warn!("cannot reach syslog: {e}"),
             }
             pipe.release();
         }) as Box<dyn FnOnce()>
@@ -266,7 +341,6 @@ impl ReadyPipe {
     /// Tells the parent we are up, and cuts the last ties to the terminal.
     fn release(mut self) {
         let _ = self.0.write_all(&[0]);
-        let _ = std::env::set_current_dir("/");
         null_stdio();
     }
 }

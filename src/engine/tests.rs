@@ -94,6 +94,7 @@ fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>) -> Config {
         transport: Transport::Udp,
         port: 9929,
         authfile: None,
+        enable_authfile: None,
         maxtimeskew: 600,
         members,
         site_user: "hacluster".into(),

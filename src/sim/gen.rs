@@ -193,6 +193,7 @@ pub fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>, subsecond: bool)
         transport: Transport::Udp,
         port: 9929,
         authfile: None,
+        enable_authfile: None,
         maxtimeskew: 600,
         members,
         site_user: "hacluster".into(),

@@ -14,12 +14,15 @@ pub mod children;
 pub mod localtime;
 pub mod lockfile;
 pub mod logging;
+pub mod lograte;
+pub mod logstderr;
 pub mod privs;
 pub mod replaymarks;
 pub mod runtime;
 pub mod signals;
 pub mod start;
 pub mod status;
+pub mod syslog;
 pub mod timer;
 
 /// A daemon that wakes up this much later than its next deadline (ms) was

@@ -228,10 +228,9 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
     let ident = format!("boothd-{kind}");
     let on_ready: Option<Box<dyn FnOnce()>> = ready.map(|pipe| {
         Box::new(move || {
-            if let Err(e) = logging::to_syslog(&ident) {
-                warn!("cannot reach syslog: {e}");
-            }
-            pipe.release();
+            let syslog_up =
+                logging::to_syslog(&ident).map_err(|e| warn!("cannot reach syslog: {e}"));
+            pipe.release(syslog_up.is_ok());
         }) as Box<dyn FnOnce()>
     });
     let seed = SystemTime::now()
@@ -263,11 +262,12 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
 struct ReadyPipe(mio::unix::pipe::Sender);
 
 impl ReadyPipe {
-    /// Tells the parent we are up, and cuts the last ties to the terminal.
-    fn release(mut self) {
+    /// Tells the parent we are up, and cuts the last ties to the terminal;
+    /// stderr stays while syslog is unreachable (log lines go there then).
+    fn release(mut self, syslog_up: bool) {
         let _ = self.0.write_all(&[0]);
         let _ = std::env::set_current_dir("/");
-        null_stdio();
+        null_stdio(if syslog_up { 3 } else { 2 });
     }
 }
 
@@ -302,8 +302,8 @@ fn detach() -> io::Result<ReadyPipe> {
     }
 }
 
-/// Points stdin, stdout and stderr at /dev/null.
-fn null_stdio() {
+/// Points the first `n` of stdin, stdout and stderr at /dev/null.
+fn null_stdio(n: i32) {
     use std::os::fd::AsRawFd;
     let Ok(null) = std::fs::OpenOptions::new()
         .read(true)
@@ -312,7 +312,7 @@ fn null_stdio() {
     else {
         return;
     };
-    for fd in 0..3 {
+    for fd in 0..n {
         // SAFETY: dup2(2) on a descriptor we own onto the standard ones;
         // nothing in this process holds Rust-level ownership of fds 0-2.
         unsafe {

@@ -298,6 +298,7 @@ struct Parser<'r> {
     authfile: Option<PathBuf>,
     maxtimeskew: u32,
     members: Vec<Member>,
+    member_text: Vec<String>,
     site_user: String,
     site_group: String,
     arbitrator_user: String,
@@ -447,6 +448,7 @@ impl<'r> Parser<'r> {
             authfile: None,
             maxtimeskew: DEFAULT_MAX_TIME_SKEW,
             members: Vec::new(),
+            member_text: Vec::new(),
             site_user: "hacluster".to_string(),
             site_group: "haclient".to_string(),
             arbitrator_user: "nobody".to_string(),
@@ -583,6 +585,7 @@ impl<'r> Parser<'r> {
                 other.index, other.addr_string
             ));
         }
+        self.member_text.push(text.to_string());
         self.members.push(Member {
             index: self.members.len(),
             kind,
@@ -753,6 +756,7 @@ impl<'r> Parser<'r> {
             authfile: self.authfile,
             maxtimeskew: self.maxtimeskew,
             members: self.members,
+            member_text: self.member_text,
             site_user: self.site_user,
             site_group: self.site_group,
             arbitrator_user: self.arbitrator_user,

@@ -75,15 +75,7 @@ pub fn level_for(debug: u32) -> LevelFilter {
 
 fn with_state<R>(f: impl FnOnce(&mut State) -> R) -> Option<R> {
     let mut guard = LOGGER.state.lock().ok()?;
-    let state = guard.get_or_insert_with(|| State {
-        ident: String::new(),
-        syslog: None,
-        journal: JournalStream::from_env(),
-        pending: Vec::new(),
-        limiter: RateLimiter::default(),
-        lost: 0,
-        diverted: 0,
-    });
+    let state = guard.get_or_insert_with(|| State::new(JournalStream::from_env()));
     Some(f(state))
 }
 
@@ -131,6 +123,18 @@ fn severity(level: Level) -> Severity {
 }
 
 impl State {
+    fn new(journal: Option<JournalStream>) -> State {
+        State {
+            ident: String::new(),
+            syslog: None,
+            journal,
+            pending: Vec::new(),
+            limiter: RateLimiter::default(),
+            lost: 0,
+            diverted: 0,
+        }
+    }
+
     fn summaries(&mut self, now: Instant) {
         if !self.limiter.holding() {
             return;
@@ -254,4 +258,106 @@ impl Log for DaemonLogger {
     }
 
     fn flush(&self) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::daemon::lograte::{BURST, WINDOW};
+    use std::os::unix::net::UnixDatagram;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    /// A state logging to a syslog socket of the test's own.
+    fn with_syslog(tag: &str) -> (State, UnixDatagram, PathBuf) {
+        let path = std::env::temp_dir().join(format!("bnb-logging-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let server = UnixDatagram::bind(&path).unwrap();
+        server
+            .set_read_timeout(Some(Duration::from_millis(100)))
+            .unwrap();
+        let mut s = State::new(None);
+        s.ident = "boothd-site".into();
+        let (sender, r) = SyslogSender::connect(&path, Instant::now());
+        r.unwrap();
+        s.syslog = Some(sender);
+        (s, server, path)
+    }
+
+    fn received(server: &UnixDatagram) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = server.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        out
+    }
+
+    #[test]
+    fn repeated_warnings_are_summed_up_once_the_burst_is_over() {
+        let (mut s, server, path) = with_syslog("rate");
+        let before = counters().suppressed;
+        let t0 = Instant::now();
+        let mut passed = 0;
+        for i in 0..40 {
+            s.emit(t0, Level::Warn, ("x.rs", 7), &format!("peer down {i}"));
+            // Drain as we go: the socket's queue is short.
+            if i % 5 == 4 {
+                let got = received(&server);
+                assert!(got.iter().all(|l| l.starts_with("<28>")));
+                passed += got.len();
+            }
+        }
+        assert_eq!(passed, BURST as usize);
+        // Info lines are never held back.
+        for i in 0..40 {
+            s.emit(t0, Level::Info, ("x.rs", 8), "dump");
+            if i % 5 == 4 {
+                assert_eq!(received(&server).len(), 5);
+            }
+        }
+        assert!(counters().suppressed >= before + 40 - BURST as u64);
+        let _ = received(&server);
+        s.emit(t0 + WINDOW, Level::Info, ("x.rs", 9), "later");
+        let lines = received(&server);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let want = format!(
+            "boothd-site[{}]: {} similar messages suppressed (the last: peer down 39)",
+            std::process::id(),
+            40 - BURST
+        );
+        assert!(
+            lines[0].starts_with("<28>") && lines[0].ends_with(&want),
+            "{lines:?}"
+        );
+        assert!(lines[1].ends_with(": later"), "{lines:?}");
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn lines_lost_to_a_full_queue_are_counted_and_reported_once_it_drains() {
+        let (mut s, server, path) = with_syslog("full");
+        let before = counters().dropped;
+        let t0 = Instant::now();
+        let mut n = 0;
+        while s.lost < 5 {
+            s.emit(t0, Level::Info, ("x.rs", 1), "filler");
+            n += 1;
+            assert!(n < 100_000, "the queue never filled");
+        }
+        assert!(counters().dropped >= before + 5);
+        let lost = s.lost;
+        let _ = received(&server);
+        s.emit(t0, Level::Info, ("x.rs", 2), "back");
+        let lines = received(&server);
+        assert!(lines[0].ends_with(": back"), "{lines:?}");
+        assert!(
+            lines[1].ends_with(&format!(
+                ": syslog takes messages again: {lost} were lost and 0 went to stderr meanwhile"
+            )),
+            "{lines:?}"
+        );
+        assert_eq!(s.lost, 0);
+        let _ = std::fs::remove_file(&path);
+    }
 }

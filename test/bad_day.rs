@@ -453,6 +453,50 @@ fn without_syslog_at_start_lines_go_to_stderr_until_it_appears() {
 }
 
 #[test]
+fn without_syslog_a_detached_daemon_lets_go_of_a_pipe() {
+    require_namespaces!();
+    // Started with its output captured (a shell's `$(boothd daemon)`):
+    // stderr kept as the syslog fallback would keep the reader waiting.
+    let bed = Bed::new("pipe", 0);
+    let script = r#"mount -t tmpfs -o mode=755 bnb-dev /dev &&
+        mknod -m 666 /dev/null c 1 3 &&
+        exec "$BNB_BIN" "$@""#;
+    let mut child = Command::new("unshare")
+        .args(["-m", "sh", "-c", script, "sh"])
+        .args(bed.daemon_args(&bed.conf, SITE, "site"))
+        .env("BNB_BIN", BIN)
+        .env("BOOTH_NO_REALTIME", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut pipe = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = pipe.read_to_string(&mut text);
+        let _ = tx.send(text);
+    });
+    let t0 = Instant::now();
+    let text = rx.recv_timeout(Duration::from_secs(10));
+    let _ = child.wait();
+    let lock = std::fs::read_to_string(bed.path("site.pid")).unwrap_or_default();
+    if let Some(pid) = lock
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("booth_pid="))
+    {
+        let _ = Command::new("kill").args(["-s", "KILL", pid]).status();
+    }
+    let text = text.expect("the pipe stayed open after the daemon detached");
+    println!(
+        "no syslog, stderr a pipe: end-of-file after {:?}",
+        t0.elapsed()
+    );
+    assert!(text.contains("cannot reach syslog"), "{text}");
+}
+
+#[test]
 fn a_reload_asks_no_nameserver() {
     require_namespaces!();
     // A nameserver that never answers, and counts what it is asked.

@@ -106,6 +106,18 @@ pub fn to_syslog(ident: &str) -> Result<(), String> {
     r.map_err(|e| format!("{}: {e}", syslog::DEV_LOG))
 }
 
+/// Whether a detached daemon may keep its stderr as the fallback for an
+/// unreachable syslog: a terminal, a file or the journal, but not a pipe
+/// or another socket, whose reader may be waiting for end-of-file (a
+/// shell's `$(boothd daemon)`, a test's captured output).
+pub fn stderr_may_stay() -> bool {
+    with_state(|s| match logstderr::probe(s.journal) {
+        Ok((Kind::Other, _)) | Ok((Kind::Socket, true)) => true,
+        Ok(_) | Err(_) => false,
+    })
+    .unwrap_or(false)
+}
+
 /// Logs the summaries of rate-limited bursts that are over. Logging does
 /// this by itself before each line; the event loop may call it on a timer
 /// so that a summary does not wait for the next line.

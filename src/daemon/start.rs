@@ -228,9 +228,10 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
     let ident = format!("boothd-{kind}");
     let on_ready: Option<Box<dyn FnOnce()>> = ready.map(|pipe| {
         Box::new(move || {
-            let syslog_up =
-                logging::to_syslog(&ident).map_err(|e| warn!("cannot reach syslog: {e}"));
-            pipe.release(syslog_up.is_ok());
+            let no_syslog = logging::to_syslog(&ident)
+                .map_err(|e| warn!("cannot reach syslog: {e}"))
+                .is_err();
+            pipe.release(no_syslog && logging::stderr_may_stay());
         }) as Box<dyn FnOnce()>
     });
     let seed = SystemTime::now()
@@ -263,11 +264,11 @@ struct ReadyPipe(mio::unix::pipe::Sender);
 
 impl ReadyPipe {
     /// Tells the parent we are up, and cuts the last ties to the terminal;
-    /// stderr stays while syslog is unreachable (log lines go there then).
-    fn release(mut self, syslog_up: bool) {
+    /// `keep_stderr` while syslog is unreachable (log lines go there then).
+    fn release(mut self, keep_stderr: bool) {
         let _ = self.0.write_all(&[0]);
         let _ = std::env::set_current_dir("/");
-        null_stdio(if syslog_up { 3 } else { 2 });
+        null_stdio(if keep_stderr { 2 } else { 3 });
     }
 }
 

@@ -14,6 +14,7 @@ use std::time::Duration;
 mod authkey;
 mod lex;
 mod parse;
+mod reload;
 mod siteid;
 #[cfg(test)]
 mod tests;
@@ -159,6 +160,10 @@ pub struct Config {
     /// Seconds.
     pub maxtimeskew: u32,
     pub members: Vec<Member>,
+    /// The address of each member line as written (a host name or a
+    /// literal address), so that a reload can tell unchanged lines and
+    /// reuse their addresses without resolving names again.
+    pub member_text: Vec<String>,
     pub site_user: String,
     pub site_group: String,
     pub arbitrator_user: String,

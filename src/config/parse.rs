@@ -300,6 +300,7 @@ struct Parser<'r> {
     enable_authfile: Option<(bool, usize)>,
     maxtimeskew: u32,
     members: Vec<Member>,
+    member_text: Vec<String>,
     site_user: String,
     site_group: String,
     arbitrator_user: String,
@@ -450,6 +451,7 @@ impl<'r> Parser<'r> {
             enable_authfile: None,
             maxtimeskew: DEFAULT_MAX_TIME_SKEW,
             members: Vec::new(),
+            member_text: Vec::new(),
             site_user: "hacluster".to_string(),
             site_group: "haclient".to_string(),
             arbitrator_user: "nobody".to_string(),
@@ -590,6 +592,7 @@ impl<'r> Parser<'r> {
                 other.index, other.addr_string
             ));
         }
+        self.member_text.push(text.to_string());
         self.members.push(Member {
             index: self.members.len(),
             kind,
@@ -774,6 +777,7 @@ impl<'r> Parser<'r> {
             enable_authfile: self.enable_authfile.map(|(on, _)| on),
             maxtimeskew: self.maxtimeskew,
             members: self.members,
+            member_text: self.member_text,
             site_user: self.site_user,
             site_group: self.site_group,
             arbitrator_user: self.arbitrator_user,

@@ -15,6 +15,8 @@ pub mod dump;
 pub mod localtime;
 pub mod lockfile;
 pub mod logging;
+pub mod lograte;
+pub mod logstderr;
 pub mod privs;
 pub mod promises;
 pub mod replaymarks;
@@ -22,6 +24,7 @@ pub mod runtime;
 pub mod signals;
 pub mod start;
 pub mod status;
+pub mod syslog;
 pub mod timer;
 
 /// A daemon that wakes up this much later than its next deadline (ms) was

@@ -623,7 +623,7 @@ impl Daemon {
     fn reload(&mut self) {
         let path = self.cfg.path.clone();
         info!("reloading {}", path.display());
-        let new = match Config::load(&path) {
+        let new = match Config::reload_from(&path, &self.cfg) {
             Ok(c) => c,
             Err(e) => {
                 error!("{}: {e}; keeping the running configuration", path.display());

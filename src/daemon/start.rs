@@ -298,15 +298,19 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
     let warnings = p.warnings;
     let on_ready: Option<Box<dyn FnOnce()>> = ready.map(|pipe| {
         Box::new(move || {
-            match logging::to_syslog(&ident) {
+            let no_syslog = match logging::to_syslog(&ident) {
                 Ok(()) => {
                     for w in &warnings {
                         warn!("{w}");
                     }
+                    false
                 }
-                Err(e) => warn!("cannot reach syslog: {e}"),
-            }
-            pipe.release();
+                Err(e) => {
+                    warn!("cannot reach syslog: {e}");
+                    true
+                }
+            };
+            pipe.release(no_syslog && logging::stderr_may_stay());
         }) as Box<dyn FnOnce()>
     });
     let seed = SystemTime::now()
@@ -338,10 +342,11 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
 struct ReadyPipe(mio::unix::pipe::Sender);
 
 impl ReadyPipe {
-    /// Tells the parent we are up, and cuts the last ties to the terminal.
-    fn release(mut self) {
+    /// Tells the parent we are up, and cuts the last ties to the terminal;
+    /// `keep_stderr` while syslog is unreachable (log lines go there then).
+    fn release(mut self, keep_stderr: bool) {
         let _ = self.0.write_all(&[0]);
-        null_stdio();
+        null_stdio(if keep_stderr { 2 } else { 3 });
     }
 }
 
@@ -376,8 +381,8 @@ fn detach() -> io::Result<ReadyPipe> {
     }
 }
 
-/// Points stdin, stdout and stderr at /dev/null.
-fn null_stdio() {
+/// Points the first `n` of stdin, stdout and stderr at /dev/null.
+fn null_stdio(n: i32) {
     use std::os::fd::AsRawFd;
     let Ok(null) = std::fs::OpenOptions::new()
         .read(true)
@@ -386,7 +391,7 @@ fn null_stdio() {
     else {
         return;
     };
-    for fd in 0..3 {
+    for fd in 0..n {
         // SAFETY: dup2(2) on a descriptor we own onto the standard ones;
         // nothing in this process holds Rust-level ownership of fds 0-2.
         unsafe {

@@ -97,6 +97,7 @@ fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>) -> Config {
         enable_authfile: None,
         maxtimeskew: 600,
         members,
+        member_text: Vec::new(),
         site_user: "hacluster".into(),
         site_group: "haclient".into(),
         arbitrator_user: "nobody".into(),

@@ -196,6 +196,7 @@ pub fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>, subsecond: bool)
         enable_authfile: None,
         maxtimeskew: 600,
         members,
+        member_text: Vec::new(),
         site_user: "hacluster".into(),
         site_group: "haclient".into(),
         arbitrator_user: "nobody".into(),

@@ -13,15 +13,53 @@
 //! them on the safe side and invisible on the wire — are listed in
 //! `doc/compatibility.md` and marked `DIFF:` in the code.
 //!
-//! Usage:
+//! # Driving the engine
+//!
+//! The engine is driven the way quinn-proto's `Connection` is: the driver
+//! (the daemon's loop, the simulator, a test) owns all I/O and time and
+//! feeds the engine events; the engine answers only through its output
+//! queue. The contract:
+//!
 //! ```text
 //! let mut e = Engine::new(config, local_index, seed);
-//! e.load_cib(ticket, state);            // sites, for tickets found in the CIB
-//! e.start(clock);                       // state query to all peers
-//! e.handle_packet(clock, from, &msg);   // and handle_client, handle_handler_exit ...
-//! e.handle_timeout(clock);              // whenever next_deadline() has passed
-//! while let Some(out) = e.poll_output() { execute(out) }
+//! e.load_cib(clock, i, &state);          // sites: what the store holds, before start
+//! e.start(clock);                        // once: state query to all peers
+//! loop {
+//!     // any input, each with the current time:
+//!     e.handle_packet(clock, from, &msg);            // or handle_client,
+//!     e.handle_handler_exit(clock, id, run, ok);     // handle_cib_written,
+//!     e.handle_timeout(clock);                       // reconfigure, attr_* ...
+//!     while let Some(out) = e.poll_output() { execute(out) }
+//!     sleep until e.next_deadline() or the next event
+//! }
 //! ```
+//!
+//! - **Time.** Every input carries a [`Clock`]; its monotonic part must not
+//!   go backwards (a smaller one is ignored, time never rewinds) and must
+//!   count host suspend (the daemon uses CLOCK_BOOTTIME): leases are timed
+//!   on it. The engine reads no clock of its own.
+//! - **Deadlines.** After any input, [`Engine::next_deadline`] may have
+//!   moved; read it again and call [`Engine::handle_timeout`] once it has
+//!   passed. It may be "now" (a handler's exit is looked at on the next
+//!   call): calling `handle_timeout` early is harmless, calling it late
+//!   delays lease decisions by as much.
+//! - **Outputs.** Inputs append to one queue, in order; nothing is lost if
+//!   the driver makes several calls before draining it, or calls the
+//!   engine while executing outputs (executing one output may feed an
+//!   input back, e.g. a state-directory write confirmed at once). Execute
+//!   outputs in the order polled: a later `WriteCib` of a ticket supersedes
+//!   an earlier one. Drain before sleeping.
+//! - **Identity.** Outputs and inputs that cross an asynchronous boundary
+//!   name a ticket by its [`TicketId`] (handler runs, CIB confirmations)
+//!   or by name (CIB writes, messages, attributes), never by position:
+//!   [`Engine::reconfigure`] may add, remove and reorder tickets at any
+//!   time, also while outputs are queued or handler runs and CIB writes are
+//!   under way. Answers about tickets since removed are ignored.
+//! - **Confirmations.** Report a CIB write with
+//!   [`Engine::handle_cib_written`] only once it is durable in the store;
+//!   report every [`Output::RunHandler`] with [`Engine::handle_handler_exit`]
+//!   (an [`Output::StopHandler`] means its result no longer matters).
+//! - **No callbacks.** The engine never calls the driver and never blocks.
 
 /// `mutated!(self, Variant)`: is the deliberately broken variant switched on?
 /// Without the `mutations` feature it is the constant `false`, so production
@@ -116,6 +154,29 @@ impl Clock {
     }
 }
 
+/// A ticket's identity for as long as it stays configured: unlike its
+/// position in the configuration, it survives reloads that add, remove or
+/// reorder tickets. Everything that refers to a ticket across an
+/// asynchronous boundary (a handler run, a CIB write, a timer) holds this,
+/// and the engine ignores ids it no longer knows. A ticket removed and
+/// added again by later reloads gets a new id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TicketId(u64);
+
+impl TicketId {
+    /// An id made up by a test or a driver's own bookkeeping; the engine
+    /// gives out its own with [`Engine::ticket_id`].
+    pub fn from_raw(n: u64) -> TicketId {
+        TicketId(n)
+    }
+}
+
+impl fmt::Display for TicketId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
 /// Identifies a client connection that waits for grant/revoke results.
 pub type ClientId = u64;
 
@@ -165,13 +226,13 @@ pub enum Output {
     /// Run the ticket's before-acquire-handler; report its exit with
     /// [`Engine::handle_handler_exit`].
     RunHandler {
-        ticket: usize,
+        ticket: TicketId,
         run: HandlerRun,
         argv: Vec<String>,
         env: Vec<(String, String)>,
     },
     /// Stop a running handler; its result no longer matters.
-    StopHandler { ticket: usize, run: HandlerRun },
+    StopHandler { ticket: TicketId, run: HandlerRun },
     /// A `CL_RESULT` for a grant/revoke client; `last` means the request is
     /// finished and the connection can be closed after this reply.
     ClientReply {
@@ -200,6 +261,10 @@ pub struct Engine {
     cfg: Config,
     me: usize,
     tickets: Vec<Ticket>,
+    /// Each ticket's stable id, by position, and the reverse map.
+    ids: Vec<TicketId>,
+    by_id: HashMap<TicketId, usize>,
+    next_id: u64,
     /// Ticket index by name (packets and requests name their ticket).
     by_name: HashMap<String, usize>,
     rng: Rng,
@@ -229,8 +294,12 @@ impl Engine {
             .enumerate()
             .map(|(i, t)| Ticket::new(i, t.clone()))
             .collect();
+        let ids: Vec<TicketId> = (1..=cfg.tickets.len() as u64).map(TicketId).collect();
         Engine {
             by_name: name_index(&cfg),
+            by_id: ids.iter().enumerate().map(|(i, &id)| (id, i)).collect(),
+            next_id: ids.len() as u64 + 1,
+            ids,
             cfg,
             me,
             tickets,
@@ -261,6 +330,21 @@ impl Engine {
 
     pub fn ticket_index(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
+    }
+
+    /// The stable id of the ticket now at position `i`.
+    pub fn ticket_id(&self, i: usize) -> TicketId {
+        self.ids[i]
+    }
+
+    /// The stable id of the ticket of this name, if configured.
+    pub fn ticket_id_by_name(&self, name: &str) -> Option<TicketId> {
+        self.ticket_index(name).map(|i| self.ids[i])
+    }
+
+    /// The current position of a ticket, if it is still configured.
+    pub fn ticket_by_id(&self, id: TicketId) -> Option<usize> {
+        self.by_id.get(&id).copied()
     }
 
     /// Next output to execute, in the order the engine produced them.
@@ -334,27 +418,40 @@ impl Engine {
             }
         }
         self.handler_exited.clear();
-        let mut old: HashMap<String, Ticket> =
-            old.into_iter().map(|t| (t.cfg.name.clone(), t)).collect();
+        let old_ids = std::mem::take(&mut self.ids);
+        let mut old: HashMap<String, (Ticket, TicketId)> = old
+            .into_iter()
+            .zip(old_ids)
+            .map(|(t, id)| (t.cfg.name.clone(), (t, id)))
+            .collect();
         let mut added = Vec::new();
         for (i, tc) in cfg.tickets.iter().enumerate() {
             match old.remove(&tc.name) {
-                Some(tk) => {
+                Some((tk, id)) => {
                     let mut tk = tk;
                     tk.idx = i;
                     tk.cfg = tc.clone();
                     tk.indexed_cron = None;
                     self.tickets.push(tk);
+                    self.ids.push(id);
                 }
                 None => {
                     self.tickets.push(Ticket::new(i, tc.clone()));
+                    self.ids.push(TicketId(self.next_id));
+                    self.next_id += 1;
                     added.push(i);
                 }
             }
         }
+        self.by_id = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
         self.by_name = name_index(&cfg);
         self.cfg = cfg;
-        let mut gone_tickets: Vec<Ticket> = old.into_values().collect();
+        let mut gone_tickets: Vec<Ticket> = old.into_values().map(|(t, _)| t).collect();
         gone_tickets.sort_by_key(|t| t.idx);
         for mut gone in gone_tickets {
             if gone.cib_granted && self.is_site() {
@@ -439,11 +536,18 @@ impl Engine {
     }
 
     /// A before-acquire-handler run finished (`ok` = exit status 0).
-    pub fn handle_handler_exit(&mut self, clock: Clock, ticket: usize, run: HandlerRun, ok: bool) {
+    /// A run of a ticket no longer configured is ignored.
+    pub fn handle_handler_exit(
+        &mut self,
+        clock: Clock,
+        ticket: TicketId,
+        run: HandlerRun,
+        ok: bool,
+    ) {
         self.advance(clock);
-        if ticket >= self.tickets.len() {
+        let Some(ticket) = self.ticket_by_id(ticket) else {
             return;
-        }
+        };
         let tk = &mut self.tickets[ticket];
         if tk.handler.finish(run, ok) {
             self.handler_exited.insert(ticket);
@@ -453,9 +557,13 @@ impl Engine {
 
     /// The driver wrote a ticket's state to the CIB (`granted` as written).
     /// A confirmed revoke ends the hold on handing the ticket over.
-    pub fn handle_cib_written(&mut self, clock: Clock, ticket: usize, granted: bool) {
+    /// A write of a ticket no longer configured is ignored.
+    pub fn handle_cib_written(&mut self, clock: Clock, ticket: TicketId, granted: bool) {
         self.advance(clock);
-        if granted || ticket >= self.tickets.len() || !self.started {
+        let Some(ticket) = self.ticket_by_id(ticket) else {
+            return;
+        };
+        if granted || !self.started {
             return;
         }
         self.end_release_hold(ticket);

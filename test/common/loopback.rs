@@ -1,5 +1,5 @@
-//! A loopback cluster for the daemon tests of reloads and bad days: 2 sites
-//! + arbitrator on 127.0.0.1/2/3, each site with its own fake
+//! A loopback cluster for the daemon tests of reloads and bad days: two
+//! sites and an arbitrator on 127.0.0.1/2/3, each site with its own fake
 //! `crm_ticket` that records what it "wrote".
 //!
 //! The fake reads its behaviour per ticket from marker files in the site's

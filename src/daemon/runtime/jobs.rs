@@ -21,6 +21,10 @@ use crate::engine::{HandlerRun, TicketId};
 /// `geostore set` requests must not become a storm of processes (each
 /// holds three descriptors here).
 pub(super) const MAX_CHILDREN: usize = 16;
+/// Of those, geo attribute writes may hold at most this many, so that a
+/// `geostore` storm (or hung attribute writes) never keeps ticket state
+/// writes and handlers waiting.
+const MAX_ATTR_CHILDREN: usize = MAX_CHILDREN / 2;
 /// `crm_ticket` and `cibadmin` runs taking longer are killed (and retried).
 pub(super) const CRM_TICKET_LIMIT: Ms = 30_000;
 /// Geo attribute writes are tried this many times (as the C booth does).
@@ -60,6 +64,8 @@ pub(super) struct Jobs {
     deadlines: HashMap<ChildId, TimerId>,
     queue: VecDeque<Job>,
     most_queued: usize,
+    /// Children running a geo attribute write.
+    attrs_running: usize,
 }
 
 impl Jobs {
@@ -69,6 +75,7 @@ impl Jobs {
             deadlines: HashMap::new(),
             queue: VecDeque::new(),
             most_queued: 0,
+            attrs_running: 0,
         }
     }
 
@@ -118,15 +125,13 @@ impl Daemon {
             limit,
             stdout_limit,
         };
-        if self.jobs.children.len() >= MAX_CHILDREN || !self.jobs.queue.is_empty() {
-            self.jobs.queue.push_back(job);
-            self.jobs.most_queued = self.jobs.most_queued.max(self.jobs.queue.len());
-            return;
-        }
-        self.start_job(job);
+        self.jobs.queue.push_back(job);
+        self.start_queued();
+        self.jobs.most_queued = self.jobs.most_queued.max(self.jobs.queue.len());
     }
 
     fn start_job(&mut self, j: Job) {
+        let attr = matches!(j.purpose, Purpose::Attr { .. });
         let tokens = (self.token(), self.token());
         let registry = self.poll.registry();
         let r = self
@@ -141,6 +146,7 @@ impl Daemon {
                 let at = self.now_ms() + j.limit;
                 let timer = self.timers.insert(at, TimerKind::ChildDeadline(id));
                 self.jobs.deadlines.insert(id, timer);
+                self.jobs.attrs_running += attr as usize;
                 debug!("started {} {}", j.program, j.args.join(" "));
             }
             Err((e, purpose)) => {
@@ -150,10 +156,17 @@ impl Daemon {
         }
     }
 
-    /// Starts queued children while there is room.
+    /// Starts queued children while there is room, in order within each
+    /// class (attribute writes, everything else).
     fn start_queued(&mut self) {
         while self.jobs.children.len() < MAX_CHILDREN {
-            let Some(j) = self.jobs.queue.pop_front() else {
+            let attrs_full = self.jobs.attrs_running >= MAX_ATTR_CHILDREN;
+            let next = self
+                .jobs
+                .queue
+                .iter()
+                .position(|j| !(attrs_full && matches!(j.purpose, Purpose::Attr { .. })));
+            let Some(j) = next.and_then(|i| self.jobs.queue.remove(i)) else {
                 return;
             };
             self.start_job(j);
@@ -180,6 +193,9 @@ impl Daemon {
     fn child_done(&mut self, f: Finished<Purpose>) {
         let ok = f.success();
         let code = f.code();
+        if matches!(f.purpose, Purpose::Attr { .. }) {
+            self.jobs.attrs_running -= 1;
+        }
         match f.purpose {
             Purpose::Writer(run) => {
                 let o = Outcome {

@@ -153,3 +153,24 @@ fn a_datagram_flood_does_not_starve_the_loop() {
     );
     eprintln!("flood: {sent} datagrams in 14 s, slowest list {slowest:?}");
 }
+
+/// Idle connections use up every file descriptor the daemon may have: a
+/// new client is still served (the oldest idle connection makes room)
+/// instead of waiting unseen behind the edge-triggered listener.
+#[test]
+fn out_of_descriptors_an_administrator_still_gets_an_answer() {
+    let mut c = Cluster::new("emfile", &["tA"]);
+    c.start_all_wrapped(&["prlimit", "--nofile=40:40"]);
+    let idle: Vec<_> = (0..60)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", c.port)).ok())
+        .collect();
+    std::thread::sleep(Duration::from_millis(300));
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        slowest = slowest.max(timed_list(&c, 0));
+    }
+    assert!(slowest < LIST_BOUND, "booth list took {slowest:?}");
+    drop(idle);
+    let peers = String::from_utf8(c.client(&["peers", "-s", "127.0.0.1"]).stdout).unwrap();
+    assert!(peers.contains("evicted:"), "{peers}");
+}

@@ -102,8 +102,21 @@ impl Cluster {
     }
 
     pub fn start_all(&mut self) {
+        self.start_all_wrapped(&[]);
+    }
+
+    /// Starts all members, site 0 through `wrap0` (a program and its
+    /// arguments that exec the daemon, e.g. `prlimit`), if not empty.
+    pub fn start_all_wrapped(&mut self, wrap0: &[&str]) {
         for i in 0..3 {
-            let mut c = Command::new(BIN);
+            let mut c = match wrap0.split_first() {
+                Some((w, args)) if i == 0 => {
+                    let mut c = Command::new(w);
+                    c.args(args).arg(BIN);
+                    c
+                }
+                _ => Command::new(BIN),
+            };
             c.args(["daemon", "-S", "-c"])
                 .arg(&self.conf)
                 .args(["-s", &addr(i), "-l"])

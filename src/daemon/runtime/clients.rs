@@ -66,8 +66,13 @@ impl Daemon {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) if is_out_of_fds(&e) => {
                     // The connection stays queued and no new edge would
-                    // report it: free the spare descriptor, take the
-                    // connection and close it, so the client hears at once.
+                    // report it. Make room by closing the oldest idle
+                    // client and try again; with none, free the spare
+                    // descriptor, take the connection and close it, so
+                    // the client hears at once.
+                    if self.evict_idle_client() {
+                        continue;
+                    }
                     self.drops.clients_no_fd += 1;
                     warn!("out of file descriptors: closing a new client connection");
                     self.spare_fd = None;

@@ -286,7 +286,8 @@ impl Daemon {
                 self.writer_output(o);
             }
             if !any {
-                if self.reload_wanted || self.writer.reload_due() {
+                let deferred_due = self.writer.reload_due();
+                if self.reload_wanted || deferred_due {
                     self.reload_wanted = false;
                     self.reload();
                     continue;

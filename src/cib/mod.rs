@@ -309,15 +309,31 @@ impl StateDir {
     /// First half of a batched write: the new state of `w`'s ticket in a
     /// temporary file, not yet synced nor in place. Sync every staged file
     /// (one `syncfs` of the directory does), then [`StateDir::commit`].
-    pub fn stage(&self, w: &CibWrite) -> io::Result<Staged> {
-        let mut st = self.load(&w.ticket)?.unwrap_or_default();
-        st.granted = w.granted;
-        st.owner = Some(w.owner as i64);
-        st.expires = Some(w.expires);
-        st.term = Some(w.term);
-        let path = self.path(&w.ticket);
+    ///
+    /// `attrs` are geo attribute changes of the same ticket, applied in
+    /// order after `w`: (name, Some(value)) sets, (name, None) deletes.
+    pub fn stage(
+        &self,
+        ticket: &str,
+        w: Option<&CibWrite>,
+        attrs: &[(&str, Option<&str>)],
+    ) -> io::Result<Staged> {
+        let mut st = self.load(ticket)?.unwrap_or_default();
+        if let Some(w) = w {
+            st.granted = w.granted;
+            st.owner = Some(w.owner as i64);
+            st.expires = Some(w.expires);
+            st.term = Some(w.term);
+        }
+        for (name, value) in attrs {
+            st.attrs.retain(|(k, _)| k != name);
+            if let Some(v) = value {
+                st.attrs.push((name.to_string(), v.to_string()));
+            }
+        }
+        let path = self.path(ticket);
         let tmp = path.with_extension("tmp");
-        fs::write(&tmp, state_text(&w.ticket, &st))?;
+        fs::write(&tmp, state_text(ticket, &st))?;
         Ok(Staged { tmp, path })
     }
 
@@ -520,6 +536,33 @@ mod tests {
         assert_eq!(st.attrs.len(), 1, "attributes survive ticket writes");
         sd.set_attr("ticketA", "a=b\nc", None).unwrap();
         assert!(sd.load("ticketA").unwrap().unwrap().attrs.is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn staged_states_are_in_place_only_after_commit() {
+        let dir = std::env::temp_dir().join(format!("booth-staged-{}", std::process::id()));
+        let sd = StateDir::new(&dir).unwrap();
+        sd.write(&w(true, 42)).unwrap();
+        sd.set_attr("ticketA", "keep", Some("1")).unwrap();
+        let s = sd
+            .stage(
+                "ticketA",
+                Some(&w(false, -1)),
+                &[("keep", None), ("new", Some("2"))],
+            )
+            .unwrap();
+        // A crash now leaves the old state whole.
+        assert!(sd.load("ticketA").unwrap().unwrap().granted);
+        let b = sd.stage("ticketB", None, &[("x", Some("y"))]).unwrap();
+        sd.commit(vec![s, b]).unwrap();
+        let st = sd.load("ticketA").unwrap().unwrap();
+        assert!(!st.granted);
+        assert_eq!(st.owner, Some(-1));
+        assert_eq!(st.attrs, vec![("new".to_string(), "2".to_string())]);
+        let st = sd.load("ticketB").unwrap().unwrap();
+        assert_eq!((st.granted, st.owner), (false, None), "attributes only");
+        assert_eq!(st.attrs, vec![("x".to_string(), "y".to_string())]);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -116,9 +116,14 @@ pub enum Output<R> {
         /// Bytes of stdout to keep (None: the driver's default).
         stdout_limit: Option<usize>,
     },
-    /// Write these ticket states to the state directory, all or nothing
-    /// synced; report with [`Writer::finished`].
-    Store { run: RunId, writes: Vec<CibWrite> },
+    /// Write these ticket states and geo attribute changes (in order) to
+    /// the state directory, synced together; report with
+    /// [`Writer::finished`].
+    Store {
+        run: RunId,
+        writes: Vec<CibWrite>,
+        attrs: Vec<AttrChange>,
+    },
     /// This write is in the store. `ticket` is the engine's id of the
     /// ticket that asked for it (None when it was no longer configured).
     Confirmed {
@@ -129,6 +134,14 @@ pub enum Output<R> {
     Release(R),
     /// The start-up load ended: each ticket state found in the CIB.
     Loaded(Vec<(String, CibState)>),
+}
+
+/// A geo attribute set (Some) or deleted (None).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttrChange {
+    pub ticket: String,
+    pub name: String,
+    pub value: Option<String>,
 }
 
 /// The answer to [`Writer::reload`].
@@ -224,6 +237,8 @@ pub struct Writer<R> {
     next_run: u64,
     /// State-directory writes waiting for the next [`Output::Store`].
     store_queue: Vec<String>,
+    /// Attribute changes waiting for the next store, in order.
+    store_attrs: Vec<AttrChange>,
     store_running: bool,
     loading: bool,
     loads_pending: Vec<String>,
@@ -254,6 +269,7 @@ impl<R> Writer<R> {
             runs: HashMap::new(),
             next_run: 1,
             store_queue: Vec::new(),
+            store_attrs: Vec::new(),
             store_running: false,
             loading: false,
             loads_pending: Vec::new(),
@@ -326,6 +342,14 @@ impl<R> Writer<R> {
         s.submitted += 1;
         s.pending = Some(w);
         self.next(&name);
+    }
+
+    /// Records a geo attribute change in the state directory with the
+    /// next store (other backends store attributes themselves).
+    pub fn set_attr(&mut self, change: AttrChange) {
+        if let Backend::StateDir = self.backend {
+            self.store_attrs.push(change);
+        }
     }
 
     /// Holds a success reply about `ticket` until the newest write of it
@@ -626,7 +650,7 @@ impl<R> Writer<R> {
 
     /// Every state-directory write waiting goes out in one store run.
     fn flush_store(&mut self) {
-        if self.store_running || self.store_queue.is_empty() {
+        if self.store_running || (self.store_queue.is_empty() && self.store_attrs.is_empty()) {
             return;
         }
         let mut items = Vec::new();
@@ -643,7 +667,8 @@ impl<R> Writer<R> {
                 items.push((name, w, s.submitted));
             }
         }
-        if items.is_empty() {
+        let attrs = std::mem::take(&mut self.store_attrs);
+        if items.is_empty() && attrs.is_empty() {
             return;
         }
         let writes = items.iter().map(|(_, w, _)| w.clone()).collect();
@@ -657,7 +682,7 @@ impl<R> Writer<R> {
                 s.inflight = Some(run);
             }
         }
-        self.out.push_back(Output::Store { run, writes });
+        self.out.push_back(Output::Store { run, writes, attrs });
     }
 }
 

@@ -401,7 +401,7 @@ fn state_directory_writes_of_one_moment_share_one_store() {
     assert_eq!(wr.hold("b", "r"), None);
     let outs = drain(&mut wr);
     let (run, writes) = match &outs[..] {
-        [Output::Store { run, writes }] => (*run, writes.clone()),
+        [Output::Store { run, writes, .. }] => (*run, writes.clone()),
         o => panic!("{o:?}"),
     };
     assert_eq!(writes.len(), 3);
@@ -433,4 +433,38 @@ fn arbitrators_confirm_at_once() {
     wr.submit(t(0), id(1), w("a", false, 10));
     assert_eq!(confirmed(&drain(&mut wr)).len(), 1);
     assert_eq!(wr.hold("a", "r"), Some("r"));
+}
+
+#[test]
+fn attribute_changes_join_the_next_store_in_order() {
+    let mut wr: W = Writer::new(Backend::StateDir, "booth");
+    let a = |name: &str, value: Option<&str>| AttrChange {
+        ticket: "a".into(),
+        name: name.into(),
+        value: value.map(String::from),
+    };
+    wr.set_attr(a("x", Some("1")));
+    wr.submit(t(0), id(1), w("a", true, 10));
+    let run = match &drain(&mut wr)[..] {
+        [Output::Store { run, writes, attrs }] => {
+            assert_eq!(writes.len(), 1);
+            assert_eq!(attrs, &vec![a("x", Some("1"))]);
+            *run
+        }
+        o => panic!("{o:?}"),
+    };
+    // While a store runs, changes wait for the next one.
+    wr.set_attr(a("x", None));
+    wr.set_attr(a("y", Some("2")));
+    assert!(drain(&mut wr).is_empty());
+    wr.finished(t(1), run, Outcome::success());
+    let outs = drain(&mut wr);
+    assert!(
+        matches!(outs.last(), Some(Output::Store { writes, attrs, .. })
+        if writes.is_empty() && *attrs == vec![a("x", None), a("y", Some("2"))])
+    );
+    // Pacemaker sites run crm_ticket for attributes themselves.
+    let mut p = pcmk(false, 4);
+    p.set_attr(a("x", Some("1")));
+    assert!(drain(&mut p).is_empty());
 }

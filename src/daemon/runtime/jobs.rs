@@ -11,7 +11,7 @@ use mio::{Registry, Token};
 
 use super::{Daemon, Store, TimerKind};
 use crate::cib;
-use crate::cib::writer::{Outcome, RunId};
+use crate::cib::writer::{AttrChange, Outcome, RunId};
 use crate::daemon::children::{ChildId, Children, Finished};
 use crate::daemon::timer::{Ms, TimerId};
 use crate::engine::{HandlerRun, TicketId};
@@ -281,11 +281,11 @@ impl Daemon {
     pub(super) fn store_attr(&mut self, ticket: String, name: String, value: Option<String>) {
         match &self.store {
             Store::Pacemaker(_) => self.store_attr_pacemaker(ticket, name, value, 1),
-            Store::StateDir(sd) => {
-                if let Err(e) = sd.set_attr(&ticket, &name, value.as_deref()) {
-                    error!("{ticket}: cannot store attribute '{name}': {e}");
-                }
-            }
+            Store::StateDir(_) => self.writer.set_attr(AttrChange {
+                ticket,
+                name,
+                value,
+            }),
             Store::None => {}
         }
     }

@@ -7,7 +7,7 @@ use mio::Interest;
 
 use super::jobs::{Purpose, CRM_TICKET_LIMIT};
 use super::{Daemon, Store, TCP, UDP};
-use crate::cib::writer::{Backend, Outcome, Output as WOut, RunId};
+use crate::cib::writer::{AttrChange, Backend, Outcome, Output as WOut, RunId};
 use crate::cib::{self, StateDir};
 use crate::config::MemberKind;
 use crate::daemon::lockfile::DaemonState;
@@ -163,7 +163,7 @@ impl Daemon {
                 CRM_TICKET_LIMIT,
                 stdout_limit,
             ),
-            WOut::Store { run, writes } => self.store_batch(run, &writes),
+            WOut::Store { run, writes, attrs } => self.store_batch(run, &writes, &attrs),
             WOut::Confirmed { ticket, write } => {
                 if let Some(id) = ticket {
                     let c = self.engine_clock();
@@ -178,11 +178,6 @@ impl Daemon {
             }
             WOut::Release(r) => self.send_reply(r),
             WOut::Loaded(states) => {
-                info!(
-                    "ticket state loaded ({} of {} tickets found)",
-                    states.len(),
-                    self.cfg.tickets.len()
-                );
                 self.start_engine(states);
             }
         }
@@ -191,14 +186,20 @@ impl Daemon {
     /// Writes a batch of ticket states to the state directory: every file
     /// staged, one sync of the file system for all of them, then each put
     /// in place and the directory synced once.
-    fn store_batch(&mut self, run: RunId, writes: &[CibWrite]) {
+    fn store_batch(&mut self, run: RunId, writes: &[CibWrite], attrs: &[AttrChange]) {
         let Store::StateDir(sd) = &self.store else {
             return;
         };
-        let ok = match write_batch(sd, writes) {
+        let ok = match write_batch(sd, writes, attrs) {
             Ok(()) => true,
             Err(e) => {
-                error!("cannot store the state of {} tickets: {e}", writes.len());
+                // Ticket states are retried by the writer; attribute
+                // changes are not (as with crm_ticket's last attempt).
+                error!(
+                    "cannot store the state of {} tickets and {} attribute changes: {e}",
+                    writes.len(),
+                    attrs.len()
+                );
                 false
             }
         };
@@ -212,10 +213,22 @@ impl Daemon {
     }
 }
 
-fn write_batch(sd: &StateDir, writes: &[CibWrite]) -> std::io::Result<()> {
-    let mut staged = Vec::with_capacity(writes.len());
+/// One staged file per ticket touched, its state write and attribute
+/// changes (in order) merged.
+fn write_batch(sd: &StateDir, writes: &[CibWrite], attrs: &[AttrChange]) -> std::io::Result<()> {
+    use std::collections::BTreeMap;
+    type Changes<'a> = (Option<&'a CibWrite>, Vec<(&'a str, Option<&'a str>)>);
+    let mut per: BTreeMap<&str, Changes> = BTreeMap::new();
     for w in writes {
-        staged.push(sd.stage(w)?);
+        per.entry(&w.ticket).or_default().0 = Some(w);
+    }
+    for a in attrs {
+        let e = per.entry(&a.ticket).or_default();
+        e.1.push((&a.name, a.value.as_deref()));
+    }
+    let mut staged = Vec::with_capacity(per.len());
+    for (t, (w, changes)) in per {
+        staged.push(sd.stage(t, w, &changes)?);
     }
     sync_file_system(&sd.open_dir()?, &staged)?;
     sd.commit(staged)

@@ -324,4 +324,18 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn the_boot_clock_starts_at_zero_and_keeps_pace_with_monotonic_time() {
+        let c = BootClock::start();
+        let t0 = std::time::Instant::now();
+        assert!(c.now_ms() < 1000);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (boot, mono) = (c.now_ms(), t0.elapsed().as_millis() as u64);
+        // Without a suspend in between, both clocks count the same time.
+        assert!(
+            boot >= 50 && boot + 20 >= mono && boot <= mono + 20,
+            "{boot} vs {mono}"
+        );
+    }
 }

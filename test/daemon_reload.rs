@@ -99,3 +99,38 @@ fn reload_inserting_a_ticket_before_one_being_written() {
     assert_eq!(c.cib(0, "tB"), "revoked");
     assert!(c.alive(0), "daemon died:\n{}", c.log(0));
 }
+
+/// A reload inserts a ticket before one whose before-acquire-handler is
+/// running: the handler's exit still reaches its ticket, and the grant
+/// waiting for it completes.
+#[test]
+fn reload_inserting_a_ticket_before_one_whose_handler_runs() {
+    let tb = "ticket = tB\n  expire = 10\n  timeout = 1\n  retries = 3\n  before-acquire-handler = /bin/sleep 2\n";
+    let mut c = Cluster::new("handler", &[tb]);
+    c.start_all();
+    let waiting = c
+        .client_command(&["grant", "-w", "-s", "127.0.0.1", "tB"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert_eq!(c.cib(0, "tB"), "", "the handler still runs");
+    c.configure(&["tA", tb]);
+    for i in 0..3 {
+        c.signal(i, "HUP");
+    }
+    let g = wait_output(waiting, Duration::from_secs(15));
+    assert!(
+        g.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&g.stderr),
+        c.log(0)
+    );
+    assert_eq!(c.cib(0, "tB"), "granted");
+    assert!(
+        c.list(0).contains("ticket: tB, leader: 127.0.0.1"),
+        "{}",
+        c.list(0)
+    );
+}

@@ -84,9 +84,20 @@ impl Cluster {
         c
     }
 
-    /// Writes the configuration with these tickets, in this order.
+    /// Writes the configuration with these tickets, in this order: names,
+    /// or whole `ticket = ...` blocks.
     pub fn configure(&self, tickets: &[&str]) {
-        let body: String = tickets.iter().map(|t| ticket(t)).collect();
+        // A bare name gets the default timings; a block with '=' is used as is.
+        let body: String = tickets
+            .iter()
+            .map(|t| {
+                if t.contains('=') {
+                    t.to_string()
+                } else {
+                    ticket(t)
+                }
+            })
+            .collect();
         std::fs::write(
             &self.conf,
             format!(

@@ -174,3 +174,46 @@ fn out_of_descriptors_an_administrator_still_gets_an_answer() {
     let peers = String::from_utf8(c.client(&["peers", "-s", "127.0.0.1"]).stdout).unwrap();
     assert!(peers.contains("evicted:"), "{peers}");
 }
+
+/// A client that sends a grant (held by a slow handler) and then streams
+/// bytes without end is closed; meanwhile `booth list` answers.
+#[test]
+fn a_client_streaming_bytes_is_closed() {
+    use booth::wire::{self, codes::CMD_GRANT, Header, TicketBody, TicketMsg};
+    use std::io::Write;
+    let slow = "ticket = tA\n  expire = 10\n  timeout = 1\n  retries = 3\n  before-acquire-handler = /bin/sleep 30\n";
+    let mut c = Cluster::new("stream", &[slow]);
+    c.start_all();
+    let grant = TicketMsg {
+        header: Header::new(CMD_GRANT, 0),
+        body: TicketBody {
+            name: "tA".into(),
+            ..TicketBody::default()
+        },
+    };
+    let request = wire::encode_ticket_msg(&grant, None).unwrap();
+    let port = c.port;
+    let streamer = std::thread::spawn(move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        s.write_all(&request).unwrap();
+        let junk = [0u8; 4096];
+        let mut sent = 0usize;
+        // Until the daemon closes the connection (or 64 MiB went out).
+        while sent < 64 << 20 {
+            match s.write(&junk) {
+                Ok(n) => sent += n,
+                Err(_) => return sent,
+            }
+        }
+        panic!("the daemon read {sent} bytes without closing");
+    });
+    let mut slowest = Duration::ZERO;
+    for _ in 0..5 {
+        slowest = slowest.max(timed_list(&c, 0));
+    }
+    let sent = streamer.join().unwrap();
+    assert!(slowest < LIST_BOUND, "booth list took {slowest:?}");
+    let peers = String::from_utf8(c.client(&["peers", "-s", "127.0.0.1"]).stdout).unwrap();
+    assert!(peers.contains("oversized:1"), "{peers}");
+    eprintln!("stream: closed after {sent} bytes, slowest list {slowest:?}");
+}

@@ -19,6 +19,10 @@ use crate::wire::{self, AuthKey, Framing, Header, Request, Timestamp};
 const MAX_CLIENTS: usize = 64;
 /// A client must send its whole request within this time.
 const CLIENT_READ_DEADLINE: Ms = 10_000;
+/// A connection that sends more than this (a request is at most
+/// `wire::MAX_MSG_LEN`, C clients add a few spare bytes) is closed: a
+/// client streaming bytes must not keep the loop reading.
+const MAX_RECEIVED: usize = 64 * 1024;
 /// Connections accepted per loop iteration; more wait for the next one.
 pub(super) const ACCEPT_BUDGET: usize = 64;
 
@@ -36,6 +40,8 @@ pub(super) struct Client {
     stream: TcpStream,
     accepted_at: Ms,
     inbuf: Vec<u8>,
+    /// Bytes read so far, request and anything after it.
+    received: usize,
     out: Vec<u8>,
     phase: Phase,
     deadline: Option<TimerId>,
@@ -114,6 +120,7 @@ impl Daemon {
                 stream,
                 accepted_at: now,
                 inbuf: Vec::new(),
+                received: 0,
                 out: Vec::new(),
                 phase: Phase::Reading,
                 deadline: Some(timer),
@@ -178,7 +185,14 @@ impl Daemon {
                         }
                         break;
                     }
+                    Ok(n) if c.received + n > MAX_RECEIVED => {
+                        debug!("client sent more than {MAX_RECEIVED} bytes, closing");
+                        self.drops.clients_oversized += 1;
+                        self.client_gone(t);
+                        return;
+                    }
                     Ok(n) => {
+                        c.received += n;
                         // Only the request matters; anything after it (C
                         // clients send 28 spare bytes) is read and dropped.
                         if c.phase == Phase::Reading && c.inbuf.len() < wire::MAX_MSG_LEN {

@@ -43,6 +43,8 @@ pub(super) struct Drops {
     pub clients_no_fd: u64,
     /// Idle connections closed to make room.
     pub clients_evicted: u64,
+    /// Connections closed for sending far more than a request.
+    pub clients_oversized: u64,
 }
 
 impl Drops {
@@ -52,6 +54,7 @@ impl Drops {
             + self.clients_refused
             + self.clients_no_fd
             + self.clients_evicted
+            + self.clients_oversized
             > 0
     }
 }
@@ -225,12 +228,13 @@ impl Daemon {
         let queued = self.jobs.queued();
         if d.any() || self.jobs.most_queued() > 0 {
             s.push_str(&format!(
-                "dropped      datagrams stale:{} foreign:{}\n\tclients refused:{} no-fd:{} evicted:{}\n\tchildren queued:{} most queued:{}\n\n",
+                "dropped      datagrams stale:{} foreign:{}\n\tclients refused:{} no-fd:{} evicted:{} oversized:{}\n\tchildren queued:{} most queued:{}\n\n",
                 d.stale_datagrams,
                 d.foreign_datagrams,
                 d.clients_refused,
                 d.clients_no_fd,
                 d.clients_evicted,
+                d.clients_oversized,
                 queued,
                 self.jobs.most_queued(),
             ));

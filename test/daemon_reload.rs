@@ -134,3 +134,28 @@ fn reload_inserting_a_ticket_before_one_whose_handler_runs() {
         c.list(0)
     );
 }
+
+/// A reload removes a ticket whose handler runs: the handler is stopped
+/// at once (its result would be ignored), not left to its time limit.
+#[test]
+fn reload_removing_a_ticket_stops_its_handler() {
+    let tb = "ticket = tB\n  expire = 20\n  timeout = 1\n  retries = 3\n  renewal-freq = 15\n  before-acquire-handler = /bin/sleep 30\n";
+    let mut c = Cluster::new("orphan", &["tA", tb]);
+    c.start_all();
+    let mut g = c
+        .client_command(&["grant", "-s", "127.0.0.1", "tB"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    c.configure(&["tA"]);
+    c.signal(0, "HUP");
+    let took = wait_for(Duration::from_secs(10), || {
+        c.log(0).contains("handler \"/bin/sleep\" failed")
+    });
+    assert!(took < Duration::from_secs(3), "stopped after {took:?}");
+    assert!(c.alive(0));
+    let _ = g.kill();
+    let _ = g.wait();
+}

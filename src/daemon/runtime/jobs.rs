@@ -390,6 +390,22 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// Stops handler runs of tickets a reload removed: their results
+    /// would be ignored.
+    pub(super) fn stop_orphan_handlers(&mut self) {
+        let known = |p: &Purpose, e: &crate::engine::Engine| match p {
+            Purpose::Handler { ticket, .. } => e.ticket_by_id(*ticket).is_some(),
+            _ => true,
+        };
+        let engine = &self.engine;
+        for id in self.jobs.children.find(|p| !known(p, engine)) {
+            self.jobs.children.kill(id);
+        }
+        self.jobs.queue.retain(|j| known(&j.purpose, engine));
+    }
+}
+
 /// Lifts the soft limit on open files to the hard one: every client, child
 /// pipe and timer source needs a descriptor, and the default soft limit
 /// (1024) is within reach of a connection or child storm.

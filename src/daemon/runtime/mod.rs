@@ -393,6 +393,7 @@ impl Daemon {
         match self.engine.reconfigure(clock, new.clone()) {
             Ok(()) => {
                 self.cfg = new;
+                self.stop_orphan_handlers();
                 info!("configuration reloaded");
             }
             Err(e) => {

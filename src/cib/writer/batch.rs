@@ -82,6 +82,8 @@ impl<R> Writer<R> {
         let run = self.spawn(Run::Batch(items), program, cib::batch_argv(&elements), None);
         self.writers += 1;
         self.batch_running = true;
+        self.stats.batches += 1;
+        self.stats.batched_writes += names.len() as u64;
         for n in names {
             if let Some(s) = self.slots.get_mut(&n) {
                 s.inflight = Some(run);
@@ -95,6 +97,7 @@ impl<R> Writer<R> {
             self.batch_failures = 0;
         } else {
             self.batch_failures += 1;
+            self.stats.failures += 1;
             error!(
                 "writing {} ticket renewals with cibadmin failed (exit code {}); writing them with crm_ticket",
                 items.len(),

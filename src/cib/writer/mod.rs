@@ -144,6 +144,29 @@ pub struct AttrChange {
     pub value: Option<String>,
 }
 
+/// What the writer has done so far (for the simulator's report and tests).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Writes the engine submitted.
+    pub submitted: u64,
+    /// Writes superseded by a newer one before they ran.
+    pub coalesced: u64,
+    /// Single-ticket `crm_ticket` writes started.
+    pub single_runs: u64,
+    /// `cibadmin` batches started, and the writes they carried.
+    pub batches: u64,
+    pub batched_writes: u64,
+    /// State-directory stores started.
+    pub stores: u64,
+    /// Runs that failed (a batch counts once).
+    pub failures: u64,
+    /// Writes confirmed in the store.
+    pub confirmed: u64,
+    /// Reloads applied, and deferred.
+    pub reloads: u64,
+    pub reloads_deferred: u64,
+}
+
 /// The answer to [`Writer::reload`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Reload {
@@ -248,6 +271,7 @@ pub struct Writer<R> {
     reload_deferred: bool,
     now: Time,
     out: VecDeque<Output<R>>,
+    stats: Stats,
 }
 
 impl<R> Writer<R> {
@@ -279,6 +303,7 @@ impl<R> Writer<R> {
             reload_deferred: false,
             now: Time(0),
             out: VecDeque::new(),
+            stats: Stats::default(),
         }
     }
 
@@ -301,6 +326,10 @@ impl<R> Writer<R> {
     /// Writes not yet confirmed, running or waiting (for status output).
     pub fn backlog(&self) -> usize {
         self.slots.values().filter(|s| s.busy()).count()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
     }
 
     pub fn handle_timeout(&mut self, now: Time) {
@@ -340,6 +369,8 @@ impl<R> Writer<R> {
             s.configured = false;
         }
         s.submitted += 1;
+        self.stats.submitted += 1;
+        self.stats.coalesced += s.pending.is_some() as u64;
         s.pending = Some(w);
         self.next(&name);
     }
@@ -370,8 +401,10 @@ impl<R> Writer<R> {
         self.advance(now);
         if self.loading {
             self.reload_deferred = true;
+            self.stats.reloads_deferred += 1;
             return Reload::Deferred;
         }
+        self.stats.reloads += 1;
         let keep: std::collections::HashSet<&str> = names.iter().map(|n| n.as_str()).collect();
         let all: Vec<String> = self.slots.keys().cloned().collect();
         for name in all {
@@ -441,6 +474,7 @@ impl<R> Writer<R> {
                             "{ticket}: crm_ticket failed (exit code {}), will retry",
                             o.code
                         );
+                        self.stats.failures += 1;
                         self.failed(&ticket, write);
                     }
                     self.next(&ticket);
@@ -456,6 +490,7 @@ impl<R> Writer<R> {
             Run::Store(items) => {
                 self.store_running = false;
                 if !o.ok {
+                    self.stats.failures += 1;
                     error!(
                         "cannot store the state of {} tickets, will retry",
                         items.len()
@@ -527,6 +562,7 @@ impl<R> Writer<R> {
             return;
         };
         s.failures = 0;
+        self.stats.confirmed += 1;
         s.written = Some((write.granted, write.owner));
         s.absent = false;
         let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut s.held)
@@ -614,6 +650,7 @@ impl<R> Writer<R> {
             None,
         );
         self.writers += 1;
+        self.stats.single_runs += 1;
         if let Some(s) = self.slots.get_mut(name) {
             s.inflight = Some(run);
         }
@@ -677,6 +714,7 @@ impl<R> Writer<R> {
         self.next_run += 1;
         self.runs.insert(run, Run::Store(items));
         self.store_running = true;
+        self.stats.stores += 1;
         for n in names {
             if let Some(s) = self.slots.get_mut(&n) {
                 s.inflight = Some(run);

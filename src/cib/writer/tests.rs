@@ -177,6 +177,7 @@ fn failures_back_off_and_keep_the_newest_state() {
     wr.finished(t(now), run, Outcome::success());
     assert_eq!(confirmed(&drain(&mut wr)).len(), 1);
     assert_eq!(wr.next_deadline(), None);
+    assert_eq!((wr.stats().failures, wr.stats().single_runs), (7, 8));
 }
 
 #[test]
@@ -225,6 +226,10 @@ fn renewals_are_batched_every_two_seconds() {
     wr.finished(t(2200), s[0].0, Outcome::success());
     let c = confirmed(&drain(&mut wr));
     assert_eq!(c, vec![("a".into(), true, 21), ("b".into(), true, 20)]);
+    let st = wr.stats();
+    assert_eq!((st.submitted, st.coalesced), (4, 1));
+    assert_eq!((st.batches, st.batched_writes, st.single_runs), (1, 2, 1));
+    assert_eq!(st.confirmed, 2, "c's revoke still runs");
 }
 
 #[test]
@@ -324,6 +329,7 @@ fn reload_during_loading_is_deferred_until_the_load_ends() {
     assert!(wr.reload_due());
     assert!(!wr.reload_due(), "once");
     assert_eq!(wr.reload(t(3), &["b".to_string()]), Reload::Apply);
+    assert_eq!((wr.stats().reloads, wr.stats().reloads_deferred), (1, 1));
 }
 
 /// A removed ticket's write that is running, waiting to retry, waiting for

@@ -398,6 +398,52 @@ fn reload_in_every_phase_loses_no_write() {
     assert_eq!(ids, vec![("a".into(), id(1)), ("b".into(), id(2))]);
 }
 
+/// The phases with a run carrying several tickets: a running `cibadmin`
+/// batch and a running state-directory store, each with one of its
+/// tickets removed (and revoked) meanwhile.
+#[test]
+fn reload_during_a_batch_or_a_store_loses_no_write() {
+    let mut wr = granted_everywhere(&["a", "b"], true);
+    wr.submit(t(0), id(1), w("a", true, 20));
+    wr.submit(t(0), id(2), w("b", true, 20));
+    wr.handle_timeout(t(2000));
+    let batch = spawns(&drain(&mut wr))[0].0;
+    wr.reload(t(2001), &["a".into()]);
+    wr.submit(t(2001), None, w("b", false, 21));
+    assert!(spawns(&drain(&mut wr)).is_empty(), "b's batch write runs");
+    wr.finished(t(2002), batch, Outcome::success());
+    let outs = drain(&mut wr);
+    assert_eq!(confirmed(&outs).len(), 2);
+    let s = spawns(&outs);
+    assert_eq!(&s[0].2[..3], &["-t", "b", "-r"]);
+    wr.finished(t(2003), s[0].0, Outcome::failure(1));
+    wr.handle_timeout(t(4003));
+    let s = spawns(&drain(&mut wr));
+    assert_eq!(&s[0].2[..3], &["-t", "b", "-r"], "retried after the reload");
+    wr.finished(t(4004), s[0].0, Outcome::success());
+    let outs = drain(&mut wr);
+    assert!(matches!(
+        &outs[..],
+        [Output::Confirmed { ticket: None, .. }]
+    ));
+    assert_eq!(wr.backlog(), 0);
+
+    let mut wr: W = Writer::new(Backend::StateDir, "booth");
+    wr.submit(t(0), id(1), w("a", true, 10));
+    wr.submit(t(0), id(2), w("b", true, 10));
+    let Some(Output::Store { run, .. }) = wr.poll_output() else {
+        panic!()
+    };
+    wr.reload(t(1), &["b".into(), "c".into()]);
+    wr.submit(t(1), None, w("a", false, 11));
+    wr.finished(t(2), run, Outcome::success());
+    let outs = drain(&mut wr);
+    assert_eq!(confirmed(&outs).len(), 2);
+    assert!(
+        matches!(outs.last(), Some(Output::Store { writes, .. }) if writes == &vec![w("a", false, 11)])
+    );
+}
+
 #[test]
 fn state_directory_writes_of_one_moment_share_one_store() {
     let mut wr: W = Writer::new(Backend::StateDir, "booth");

@@ -159,3 +159,22 @@ fn reload_removing_a_ticket_stops_its_handler() {
     let _ = g.kill();
     let _ = g.wait();
 }
+
+/// A reload while the start-up query of the CIB runs is applied once the
+/// query has ended, and the daemon then serves the new ticket list.
+#[test]
+fn reload_during_the_start_up_load_is_applied_after_it() {
+    let mut c = Cluster::new("load", &["tB"]);
+    c.mark(0, "slow-load", true);
+    c.spawn_all(&[]);
+    std::thread::sleep(Duration::from_millis(1000));
+    c.configure(&["tA", "tB"]);
+    c.signal(0, "HUP");
+    c.wait_all();
+    wait_for(Duration::from_secs(3), || c.list(0).contains("ticket: tA"));
+    assert!(c.list(0).contains("ticket: tB"), "{}", c.list(0));
+    assert!(c.log(0).contains("applied after"), "{}", c.log(0));
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "tB"]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    assert_eq!(c.cib(0, "tB"), "granted");
+}

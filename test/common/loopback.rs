@@ -4,8 +4,9 @@
 //!
 //! The fake reads its behaviour per ticket from marker files in the site's
 //! directory: `fail-T` makes writes of T fail, `slow-T` makes them take
-//! 4 s. A successful write leaves `granted` or `revoked` in `cib-T`, and
-//! every run is logged to `log`. Geo attribute writes (`-S`, `-D`) take
+//! 4 s, `slow-load` makes the start-up query take 3 s. A successful write
+//! leaves `granted` or `revoked` in `cib-T`, and every run is logged to
+//! `log`. Geo attribute writes (`-S`, `-D`) take
 //! 0.3 s and log "s PID" and "e PID" to `attrs`.
 
 // Each test crate includes this module and uses only part of it.
@@ -62,7 +63,7 @@ impl Cluster {
             write_script(
                 &site.join("crm_ticket"),
                 &format!(
-                    "#!/bin/sh\nd={d}\ncase \"$*\" in *-q*) exit 105;; esac\n\
+                    "#!/bin/sh\nd={d}\ncase \"$*\" in *-q*) [ -f $d/slow-load ] && sleep 3; exit 105;; esac\n\
                      case \"$3\" in -S|-D) echo \"s $$\" >> $d/attrs; sleep 0.3; echo \"e $$\" >> $d/attrs; exit 0;; esac\n\
                      t=$2\necho \"start $t $3\" >> $d/log\n\
                      [ -f $d/slow-$t ] && sleep 4\n\
@@ -119,6 +120,21 @@ impl Cluster {
     /// Starts all members, site 0 through `wrap0` (a program and its
     /// arguments that exec the daemon, e.g. `prlimit`), if not empty.
     pub fn start_all_wrapped(&mut self, wrap0: &[&str]) {
+        self.spawn_all(wrap0);
+        self.wait_all();
+    }
+
+    /// Waits until every member answers `booth list`.
+    pub fn wait_all(&self) {
+        for i in 0..3 {
+            wait_for(Duration::from_secs(10), || {
+                self.client(&["list", "-s", &addr(i)]).status.success()
+            });
+        }
+    }
+
+    /// Starts all members without waiting for them (see `start_all_wrapped`).
+    pub fn spawn_all(&mut self, wrap0: &[&str]) {
         for i in 0..3 {
             let mut c = match wrap0.split_first() {
                 Some((w, args)) if i == 0 => {
@@ -138,11 +154,6 @@ impl Cluster {
                 .stdout(Stdio::null())
                 .stderr(std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap());
             self.daemons[i] = Some(c.spawn().unwrap());
-        }
-        for i in 0..3 {
-            wait_for(Duration::from_secs(10), || {
-                self.client(&["list", "-s", &addr(i)]).status.success()
-            });
         }
     }
 

@@ -6,8 +6,8 @@
 //! directory: `fail-T` makes writes of T fail, `slow-T` makes them take
 //! 4 s, `slow-load` makes the start-up query take 3 s. A successful write
 //! leaves `granted` or `revoked` in `cib-T`, and every run is logged to
-//! `log`. Geo attribute writes (`-S`, `-D`) take
-//! 0.3 s and log "s PID" and "e PID" to `attrs`.
+//! `log`. Geo attribute writes (`-S`, `-D`) take 0.3 s and log "s PID"
+//! and "e PID" to `attrs`.
 
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]

@@ -92,7 +92,11 @@ fn reload_inserting_a_ticket_before_one_being_written() {
         c.log(0)
     );
     assert_eq!(c.cib(0, "tB"), "revoked", "{}", c.writes(0));
-    // Now the other site may have it, and only it.
+    // Now the other site may have it, and only it (once it heard of the
+    // revoke).
+    wait_for(Duration::from_secs(5), || {
+        !c.list(1).contains("ticket: tB, leader: 127.0.0.1")
+    });
     let g = c.client(&["grant", "-w", "-s", "127.0.0.2", "tB"]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
     assert_eq!(c.cib(1, "tB"), "granted");

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use crate::engine::{CibState, CibWrite};
 
+pub mod writer;
+
 /// The `crm_ticket` program (found on PATH, as the C booth does).
 pub const CRM_TICKET: &str = "crm_ticket";
 
@@ -304,6 +306,51 @@ impl StateDir {
         self.store(&w.ticket, &st)
     }
 
+    /// First half of a batched write: the new state of `w`'s ticket in a
+    /// temporary file, not yet synced nor in place. Sync every staged file
+    /// (one `syncfs` of the directory does), then [`StateDir::commit`].
+    ///
+    /// `attrs` are geo attribute changes of the same ticket, applied in
+    /// order after `w`: (name, Some(value)) sets, (name, None) deletes.
+    pub fn stage(
+        &self,
+        ticket: &str,
+        w: Option<&CibWrite>,
+        attrs: &[(&str, Option<&str>)],
+    ) -> io::Result<Staged> {
+        let mut st = self.load(ticket)?.unwrap_or_default();
+        if let Some(w) = w {
+            st.granted = w.granted;
+            st.owner = Some(w.owner as i64);
+            st.expires = Some(w.expires);
+            st.term = Some(w.term);
+        }
+        for (name, value) in attrs {
+            st.attrs.retain(|(k, _)| k != name);
+            if let Some(v) = value {
+                st.attrs.push((name.to_string(), v.to_string()));
+            }
+        }
+        let path = self.path(ticket);
+        let tmp = path.with_extension("tmp");
+        fs::write(&tmp, state_text(ticket, &st))?;
+        Ok(Staged { tmp, path })
+    }
+
+    /// Second half: puts synced staged files in place, then syncs the
+    /// directory once. A crash leaves each ticket's old or new file whole.
+    pub fn commit(&self, staged: Vec<Staged>) -> io::Result<()> {
+        for s in staged {
+            fs::rename(&s.tmp, &s.path)?;
+        }
+        fs::File::open(&self.dir)?.sync_all()
+    }
+
+    /// The directory, opened (for a sync of its file system).
+    pub fn open_dir(&self) -> io::Result<fs::File> {
+        fs::File::open(&self.dir)
+    }
+
     pub fn set_attr(&self, ticket: &str, name: &str, value: Option<&str>) -> io::Result<()> {
         let mut st = self.load(ticket)?.unwrap_or_default();
         st.attrs.retain(|(k, _)| k != name);
@@ -314,18 +361,7 @@ impl StateDir {
     }
 
     fn store(&self, ticket: &str, st: &CibState) -> io::Result<()> {
-        let mut text = format!("ticket={ticket}\ngranted={}\n", st.granted);
-        for (k, v) in [("owner", st.owner), ("expires", st.expires)] {
-            if let Some(v) = v {
-                text.push_str(&format!("{k}={v}\n"));
-            }
-        }
-        if let Some(t) = st.term {
-            text.push_str(&format!("term={t}\n"));
-        }
-        for (k, v) in &st.attrs {
-            text.push_str(&format!("attr.{}={}\n", escape_line(k), escape_line(v)));
-        }
+        let text = state_text(ticket, st);
         let path = self.path(ticket);
         let tmp = path.with_extension("tmp");
         {
@@ -336,6 +372,30 @@ impl StateDir {
         fs::rename(&tmp, &path)?;
         fs::File::open(&self.dir)?.sync_all()
     }
+}
+
+/// A ticket state written to a temporary file by [`StateDir::stage`].
+#[derive(Debug)]
+pub struct Staged {
+    pub tmp: PathBuf,
+    path: PathBuf,
+}
+
+/// The state file's text.
+fn state_text(ticket: &str, st: &CibState) -> String {
+    let mut text = format!("ticket={ticket}\ngranted={}\n", st.granted);
+    for (k, v) in [("owner", st.owner), ("expires", st.expires)] {
+        if let Some(v) = v {
+            text.push_str(&format!("{k}={v}\n"));
+        }
+    }
+    if let Some(t) = st.term {
+        text.push_str(&format!("term={t}\n"));
+    }
+    for (k, v) in &st.attrs {
+        text.push_str(&format!("attr.{}={}\n", escape_line(k), escape_line(v)));
+    }
+    text
 }
 
 /// Keeps `=` and newlines of attribute names/values out of the line format.
@@ -476,6 +536,33 @@ mod tests {
         assert_eq!(st.attrs.len(), 1, "attributes survive ticket writes");
         sd.set_attr("ticketA", "a=b\nc", None).unwrap();
         assert!(sd.load("ticketA").unwrap().unwrap().attrs.is_empty());
+        fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn staged_states_are_in_place_only_after_commit() {
+        let dir = std::env::temp_dir().join(format!("booth-staged-{}", std::process::id()));
+        let sd = StateDir::new(&dir).unwrap();
+        sd.write(&w(true, 42)).unwrap();
+        sd.set_attr("ticketA", "keep", Some("1")).unwrap();
+        let s = sd
+            .stage(
+                "ticketA",
+                Some(&w(false, -1)),
+                &[("keep", None), ("new", Some("2"))],
+            )
+            .unwrap();
+        // A crash now leaves the old state whole.
+        assert!(sd.load("ticketA").unwrap().unwrap().granted);
+        let b = sd.stage("ticketB", None, &[("x", Some("y"))]).unwrap();
+        sd.commit(vec![s, b]).unwrap();
+        let st = sd.load("ticketA").unwrap().unwrap();
+        assert!(!st.granted);
+        assert_eq!(st.owner, Some(-1));
+        assert_eq!(st.attrs, vec![("new".to_string(), "2".to_string())]);
+        let st = sd.load("ticketB").unwrap().unwrap();
+        assert_eq!((st.granted, st.owner), (false, None), "attributes only");
+        assert_eq!(st.attrs, vec![("x".to_string(), "y".to_string())]);
         fs::remove_dir_all(&dir).unwrap();
     }
 }

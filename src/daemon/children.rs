@@ -103,7 +103,8 @@ impl<P> Children<P> {
     }
 
     /// Starts `program` with `args` (and extra environment); `tokens` gives
-    /// two fresh tokens for its stdout and stderr.
+    /// two fresh tokens for its stdout and stderr. On failure the purpose
+    /// is handed back with the error.
     pub fn spawn(
         &mut self,
         registry: &Registry,
@@ -112,7 +113,7 @@ impl<P> Children<P> {
         env: &[(String, String)],
         purpose: P,
         tokens: (Token, Token),
-    ) -> io::Result<ChildId> {
+    ) -> Result<ChildId, (io::Error, P)> {
         let mut cmd = Command::new(program);
         cmd.args(args)
             .stdin(Stdio::null())
@@ -121,24 +122,24 @@ impl<P> Children<P> {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn()?;
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => return Err((e, purpose)),
+        };
         let id = self.next;
         self.next += 1;
-        let mut out = None;
-        let mut err = None;
-        if let Some(o) = child.stdout.take() {
-            let mut rx = Receiver::from(o);
-            rx.set_nonblocking(true)?;
-            registry.register(&mut rx, tokens.0, Interest::READABLE)?;
-            self.tokens.insert(tokens.0, id);
-            out = Some((tokens.0, rx));
-        }
-        if let Some(e) = child.stderr.take() {
-            let mut rx = Receiver::from(e);
-            rx.set_nonblocking(true)?;
-            registry.register(&mut rx, tokens.1, Interest::READABLE)?;
-            self.tokens.insert(tokens.1, id);
-            err = Some((tokens.1, rx));
+        // From here on the child runs: it is kept (and reaped) whatever
+        // happens to its pipes; a pipe we cannot watch is dropped.
+        let watch = |pipe: Option<Receiver>, token: Token| {
+            let mut rx = pipe?;
+            rx.set_nonblocking(true).ok()?;
+            registry.register(&mut rx, token, Interest::READABLE).ok()?;
+            Some((token, rx))
+        };
+        let out = watch(child.stdout.take().map(Receiver::from), tokens.0);
+        let err = watch(child.stderr.take().map(Receiver::from), tokens.1);
+        for (t, _) in out.iter().chain(err.iter()) {
+            self.tokens.insert(*t, id);
         }
         self.running.insert(
             id,
@@ -271,8 +272,12 @@ mod tests {
         let mut events = Events::with_capacity(16);
         let mut done = Vec::new();
         for _ in 0..500 {
-            poll.poll(&mut events, Some(Duration::from_millis(20)))
-                .unwrap();
+            // Other tests in this process may install signal handlers
+            // (SIGCHLD): an interrupted wait is just a shorter one.
+            match poll.poll(&mut events, Some(Duration::from_millis(20))) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                r => r.unwrap(),
+            }
             for e in events.iter() {
                 ch.on_readable(poll.registry(), e.token());
             }

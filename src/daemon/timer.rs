@@ -9,7 +9,7 @@
 
 use std::collections::HashMap;
 
-/// Milliseconds of the daemon's monotonic clock.
+/// Milliseconds of the daemon's clock (see [`BootClock`]).
 pub type Ms = u64;
 
 const SLOTS: usize = 64;
@@ -190,6 +190,42 @@ impl<T: Copy> TimerWheel<T> {
     }
 }
 
+/// The daemon's time base: milliseconds since it started, on
+/// CLOCK_BOOTTIME, which keeps counting while the host is suspended.
+/// Leases are timed on it: a leader that resumes after its lease ran out
+/// must see it as over (CLOCK_MONOTONIC stands still during a suspend, so a
+/// lease timed on it would look unexpired). The loop's sleep (mio) stays a
+/// relative timeout; only the instants are read here.
+#[derive(Clone, Copy, Debug)]
+pub struct BootClock {
+    origin: Ms,
+}
+
+impl BootClock {
+    pub fn start() -> BootClock {
+        BootClock {
+            origin: boottime_ms(),
+        }
+    }
+
+    pub fn now_ms(&self) -> Ms {
+        boottime_ms().saturating_sub(self.origin)
+    }
+}
+
+/// CLOCK_BOOTTIME in milliseconds.
+fn boottime_ms() -> Ms {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime(2) writes one timespec through a valid pointer.
+    let r = unsafe { libc::clock_gettime(libc::CLOCK_BOOTTIME, &mut ts) };
+    // Linux has had CLOCK_BOOTTIME since 2.6.39; it cannot fail there.
+    assert_eq!(r, 0, "clock_gettime(CLOCK_BOOTTIME) failed");
+    ts.tv_sec as Ms * 1000 + ts.tv_nsec as Ms / 1_000_000
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -287,5 +323,19 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_boot_clock_starts_at_zero_and_keeps_pace_with_monotonic_time() {
+        let c = BootClock::start();
+        let t0 = std::time::Instant::now();
+        assert!(c.now_ms() < 1000);
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        let (boot, mono) = (c.now_ms(), t0.elapsed().as_millis() as u64);
+        // Without a suspend in between, both clocks count the same time.
+        assert!(
+            boot >= 50 && boot + 20 >= mono && boot <= mono + 20,
+            "{boot} vs {mono}"
+        );
     }
 }

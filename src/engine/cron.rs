@@ -216,7 +216,8 @@ impl Engine {
     /// C `reset_ticket`.
     pub(super) fn reset_ticket(&mut self, i: usize) {
         if let Handler::Running(run) = self.tickets[i].handler {
-            self.emit(Output::StopHandler { ticket: i, run });
+            let ticket = self.ticket_id(i);
+            self.emit(Output::StopHandler { ticket, run });
         }
         self.tickets[i].handler = Handler::Idle;
         self.disown_ticket(i);
@@ -910,7 +911,7 @@ impl Engine {
                 let env = self.handler_env(i);
                 self.tickets[i].handler = Handler::Running(run);
                 self.emit(Output::RunHandler {
-                    ticket: i,
+                    ticket: self.ticket_id(i),
                     run,
                     argv,
                     env,

@@ -13,15 +13,53 @@
 //! them on the safe side and invisible on the wire — are listed in
 //! `doc/compatibility.md` and marked `DIFF:` in the code.
 //!
-//! Usage:
+//! # Driving the engine
+//!
+//! The engine is driven the way quinn-proto's `Connection` is: the driver
+//! (the daemon's loop, the simulator, a test) owns all I/O and time and
+//! feeds the engine events; the engine answers only through its output
+//! queue. The contract:
+//!
 //! ```text
 //! let mut e = Engine::new(config, local_index, seed);
-//! e.load_cib(ticket, state);            // sites, for tickets found in the CIB
-//! e.start(clock);                       // state query to all peers
-//! e.handle_packet(clock, from, &msg);   // and handle_client, handle_handler_exit ...
-//! e.handle_timeout(clock);              // whenever next_deadline() has passed
-//! while let Some(out) = e.poll_output() { execute(out) }
+//! e.load_cib(clock, i, &state);          // sites: what the store holds, before start
+//! e.start(clock);                        // once: state query to all peers
+//! loop {
+//!     // any input, each with the current time:
+//!     e.handle_packet(clock, from, &msg);            // or handle_client,
+//!     e.handle_handler_exit(clock, id, run, ok);     // handle_cib_written,
+//!     e.handle_timeout(clock);                       // reconfigure, attr_* ...
+//!     while let Some(out) = e.poll_output() { execute(out) }
+//!     sleep until e.next_deadline() or the next event
+//! }
 //! ```
+//!
+//! - **Time.** Every input carries a [`Clock`]; its monotonic part must not
+//!   go backwards (a smaller one is ignored, time never rewinds) and must
+//!   count host suspend (the daemon uses CLOCK_BOOTTIME): leases are timed
+//!   on it. The engine reads no clock of its own.
+//! - **Deadlines.** After any input, [`Engine::next_deadline`] may have
+//!   moved; read it again and call [`Engine::handle_timeout`] once it has
+//!   passed. It may be "now" (a handler's exit is looked at on the next
+//!   call): calling `handle_timeout` early is harmless, calling it late
+//!   delays lease decisions by as much.
+//! - **Outputs.** Inputs append to one queue, in order; nothing is lost if
+//!   the driver makes several calls before draining it, or calls the
+//!   engine while executing outputs (executing one output may feed an
+//!   input back, e.g. a state-directory write confirmed at once). Execute
+//!   outputs in the order polled: a later `WriteCib` of a ticket supersedes
+//!   an earlier one. Drain before sleeping.
+//! - **Identity.** Outputs and inputs that cross an asynchronous boundary
+//!   name a ticket by its [`TicketId`] (handler runs, CIB confirmations)
+//!   or by name (CIB writes, messages, attributes), never by position:
+//!   [`Engine::reconfigure`] may add, remove and reorder tickets at any
+//!   time, also while outputs are queued or handler runs and CIB writes are
+//!   under way. Answers about tickets since removed are ignored.
+//! - **Confirmations.** Report a CIB write with
+//!   [`Engine::handle_cib_written`] only once it is durable in the store;
+//!   report every [`Output::RunHandler`] with [`Engine::handle_handler_exit`]
+//!   (an [`Output::StopHandler`] means its result no longer matters).
+//! - **No callbacks.** The engine never calls the driver and never blocks.
 
 /// `mutated!(self, Variant)`: is the deliberately broken variant switched on?
 /// Without the `mutations` feature it is the constant `false`, so production
@@ -47,13 +85,13 @@ mod promise;
 mod raft;
 mod rng;
 mod ticket;
+mod ticket_id;
+mod time;
 
 #[cfg(test)]
 mod tests;
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
-use std::fmt;
-use std::time::Duration;
 
 use crate::config::{Config, MemberKind};
 use crate::wire::TicketMsg;
@@ -65,58 +103,8 @@ pub use promise::Promise;
 pub use rng::Rng;
 use ticket::Ticket;
 pub use ticket::{Leader, State};
-
-/// A point on the monotonic clock, in milliseconds from an arbitrary origin.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Time(pub u64);
-
-impl Time {
-    pub fn ms(self) -> u64 {
-        self.0
-    }
-    pub fn saturating_sub(self, earlier: Time) -> Duration {
-        Duration::from_millis(self.0.saturating_sub(earlier.0))
-    }
-}
-
-impl std::ops::Add<Duration> for Time {
-    type Output = Time;
-    fn add(self, d: Duration) -> Time {
-        Time(self.0.saturating_add(d.as_millis() as u64))
-    }
-}
-
-impl fmt::Display for Time {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{:03}", self.0 / 1000, self.0 % 1000)
-    }
-}
-
-/// The time of an event: the monotonic instant (all protocol timing) and the
-/// wall clock at that instant (CIB `expires`, display, handler environment).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Clock {
-    pub mono: Time,
-    /// Milliseconds since the Unix epoch.
-    pub wall_ms: i64,
-}
-
-impl Clock {
-    pub fn new(mono: Time, wall_ms: i64) -> Clock {
-        Clock { mono, wall_ms }
-    }
-
-    /// Wall-clock milliseconds of a monotonic instant, seen from this clock.
-    pub fn wall_of(&self, t: Time) -> i64 {
-        self.wall_ms + (t.0 as i64 - self.mono.0 as i64)
-    }
-
-    /// Monotonic instant of a wall-clock time (Unix seconds), saturating at 0.
-    pub fn mono_of_unix(&self, unix_secs: i64) -> Time {
-        let delta = unix_secs.saturating_mul(1000) - self.wall_ms;
-        Time((self.mono.0 as i64).saturating_add(delta).max(0) as u64)
-    }
-}
+pub use ticket_id::TicketId;
+pub use time::{Clock, Time};
 
 /// Identifies a client connection that waits for grant/revoke results.
 pub type ClientId = u64;
@@ -167,13 +155,13 @@ pub enum Output {
     /// Run the ticket's before-acquire-handler; report its exit with
     /// [`Engine::handle_handler_exit`].
     RunHandler {
-        ticket: usize,
+        ticket: TicketId,
         run: HandlerRun,
         argv: Vec<String>,
         env: Vec<(String, String)>,
     },
     /// Stop a running handler; its result no longer matters.
-    StopHandler { ticket: usize, run: HandlerRun },
+    StopHandler { ticket: TicketId, run: HandlerRun },
     /// A `CL_RESULT` for a grant/revoke client; `last` means the request is
     /// finished and the connection can be closed after this reply.
     ClientReply {
@@ -202,6 +190,10 @@ pub struct Engine {
     cfg: Config,
     me: usize,
     tickets: Vec<Ticket>,
+    /// Each ticket's stable id, by position, and the reverse map.
+    ids: Vec<TicketId>,
+    by_id: HashMap<TicketId, usize>,
+    next_id: u64,
     /// Ticket index by name (packets and requests name their ticket).
     by_name: HashMap<String, usize>,
     rng: Rng,
@@ -233,8 +225,12 @@ impl Engine {
             .enumerate()
             .map(|(i, t)| Ticket::new(i, t.clone()))
             .collect();
+        let ids: Vec<TicketId> = (1..=cfg.tickets.len() as u64).map(TicketId).collect();
         Engine {
             by_name: name_index(&cfg),
+            by_id: ids.iter().enumerate().map(|(i, &id)| (id, i)).collect(),
+            next_id: ids.len() as u64 + 1,
+            ids,
             cfg,
             me,
             tickets,
@@ -266,6 +262,21 @@ impl Engine {
 
     pub fn ticket_index(&self, name: &str) -> Option<usize> {
         self.by_name.get(name).copied()
+    }
+
+    /// The stable id of the ticket now at position `i`.
+    pub fn ticket_id(&self, i: usize) -> TicketId {
+        self.ids[i]
+    }
+
+    /// The stable id of the ticket of this name, if configured.
+    pub fn ticket_id_by_name(&self, name: &str) -> Option<TicketId> {
+        self.ticket_index(name).map(|i| self.ids[i])
+    }
+
+    /// The current position of a ticket, if it is still configured.
+    pub fn ticket_by_id(&self, id: TicketId) -> Option<usize> {
+        self.by_id.get(&id).copied()
     }
 
     /// Next output to execute, in the order the engine produced them.
@@ -339,27 +350,40 @@ impl Engine {
             }
         }
         self.handler_exited.clear();
-        let mut old: HashMap<String, Ticket> =
-            old.into_iter().map(|t| (t.cfg.name.clone(), t)).collect();
+        let old_ids = std::mem::take(&mut self.ids);
+        let mut old: HashMap<String, (Ticket, TicketId)> = old
+            .into_iter()
+            .zip(old_ids)
+            .map(|(t, id)| (t.cfg.name.clone(), (t, id)))
+            .collect();
         let mut added = Vec::new();
         for (i, tc) in cfg.tickets.iter().enumerate() {
             match old.remove(&tc.name) {
-                Some(tk) => {
+                Some((tk, id)) => {
                     let mut tk = tk;
                     tk.idx = i;
                     tk.cfg = tc.clone();
                     tk.indexed_cron = None;
                     self.tickets.push(tk);
+                    self.ids.push(id);
                 }
                 None => {
                     self.tickets.push(Ticket::new(i, tc.clone()));
+                    self.ids.push(TicketId(self.next_id));
+                    self.next_id += 1;
                     added.push(i);
                 }
             }
         }
+        self.by_id = self
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, &id)| (id, i))
+            .collect();
         self.by_name = name_index(&cfg);
         self.cfg = cfg;
-        let mut gone_tickets: Vec<Ticket> = old.into_values().collect();
+        let mut gone_tickets: Vec<Ticket> = old.into_values().map(|(t, _)| t).collect();
         gone_tickets.sort_by_key(|t| t.idx);
         for mut gone in gone_tickets {
             if gone.cib_granted && self.is_site() {
@@ -444,11 +468,18 @@ impl Engine {
     }
 
     /// A before-acquire-handler run finished (`ok` = exit status 0).
-    pub fn handle_handler_exit(&mut self, clock: Clock, ticket: usize, run: HandlerRun, ok: bool) {
+    /// A run of a ticket no longer configured is ignored.
+    pub fn handle_handler_exit(
+        &mut self,
+        clock: Clock,
+        ticket: TicketId,
+        run: HandlerRun,
+        ok: bool,
+    ) {
         self.advance(clock);
-        if ticket >= self.tickets.len() {
+        let Some(ticket) = self.ticket_by_id(ticket) else {
             return;
-        }
+        };
         let tk = &mut self.tickets[ticket];
         if tk.handler.finish(run, ok) {
             self.handler_exited.insert(ticket);
@@ -458,9 +489,13 @@ impl Engine {
 
     /// The driver wrote a ticket's state to the CIB (`granted` as written).
     /// A confirmed revoke ends the hold on handing the ticket over.
-    pub fn handle_cib_written(&mut self, clock: Clock, ticket: usize, granted: bool) {
+    /// A write of a ticket no longer configured is ignored.
+    pub fn handle_cib_written(&mut self, clock: Clock, ticket: TicketId, granted: bool) {
         self.advance(clock);
-        if granted || ticket >= self.tickets.len() || !self.started {
+        let Some(ticket) = self.ticket_by_id(ticket) else {
+            return;
+        };
+        if granted || !self.started {
             return;
         }
         self.end_release_hold(ticket);

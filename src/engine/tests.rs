@@ -147,13 +147,13 @@ enum Ev {
     },
     HandlerExit {
         member: usize,
-        ticket: usize,
+        ticket: TicketId,
         run: HandlerRun,
     },
     /// The (instant) CIB write is reported back to the engine.
     CibWritten {
         member: usize,
-        ticket: usize,
+        ticket: TicketId,
         granted: bool,
     },
 }
@@ -352,7 +352,7 @@ impl Net {
                     }
                     self.cib_log.push((self.now, m, w.clone()));
                     // (A ticket dropped by a reload has no index left.)
-                    let index = self.e(m).ticket_index(&w.ticket);
+                    let index = self.e(m).ticket_id_by_name(&w.ticket);
                     if let Some(ticket) = index.filter(|_| self.cib_confirms) {
                         let granted = w.granted;
                         self.push(

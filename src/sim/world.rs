@@ -705,7 +705,7 @@ impl World {
         if !ok {
             self.stats.counters.handler_failures += 1;
         }
-        self.call(m, |e, c| e.handle_handler_exit(c, t, run, ok));
+        self.call(m, |e, c| e.handle_handler_exit(c, e.ticket_id(t), run, ok));
     }
 
     /// One engine call at member `m`, then its outputs and the per-member
@@ -721,14 +721,21 @@ impl World {
         self.after_call(m);
     }
 
+    /// The position at member `m` of a ticket named by id.
+    fn position(&self, m: usize, id: crate::engine::TicketId) -> Option<usize> {
+        self.members[m].engine.as_ref()?.ticket_by_id(id)
+    }
+
     /// Which ticket an output concerns.
-    fn output_ticket(&self, o: &Output) -> Option<usize> {
+    fn output_ticket(&self, m: usize, o: &Output) -> Option<usize> {
         match o {
             Output::Send { msg, .. } | Output::ClientReply { msg, .. } => {
                 self.ticket_index.get(&msg.body.name).copied()
             }
             Output::WriteCib(w) => self.ticket_index.get(&w.ticket).copied(),
-            Output::RunHandler { ticket, .. } | Output::StopHandler { ticket, .. } => Some(*ticket),
+            Output::RunHandler { ticket, .. } | Output::StopHandler { ticket, .. } => {
+                self.members[m].engine.as_ref()?.ticket_by_id(*ticket)
+            }
             Output::StoreAttr { ticket, .. } => self.ticket_index.get(ticket).copied(),
         }
     }
@@ -753,7 +760,7 @@ impl World {
                 let t = match &o {
                     Output::StopHandler { .. } => None,
                     Output::ClientReply { msg, .. } if msg.header.result != RLT_SUCCESS => None,
-                    o => self.output_ticket(o).filter(|t| w.contains(t)),
+                    o => self.output_ticket(m, o).filter(|t| w.contains(t)),
                 };
                 if let Some(t) = t {
                     w.retain(|&x| x != t);
@@ -841,6 +848,10 @@ impl World {
             }
             Output::WriteCib(w) => self.write_cib(m, w),
             Output::RunHandler { ticket, run, .. } => {
+                // (The simulator does not reload: every id has a position.)
+                let Some(ticket) = self.position(m, ticket) else {
+                    return;
+                };
                 self.stats.counters.handler_runs += 1;
                 let dur = pick(&mut self.handler_rng, self.setup.members[m].handler_ms);
                 let ok = !(self.members[m].handler_failing
@@ -860,6 +871,9 @@ impl World {
                 );
             }
             Output::StopHandler { ticket, run } => {
+                let Some(ticket) = self.position(m, ticket) else {
+                    return;
+                };
                 self.note_ticket(ticket, || format!("m{m} handler run {run} stopped"));
                 self.members[m].handlers.retain(|&h| h != (ticket, run));
             }
@@ -1304,7 +1318,7 @@ impl World {
             if self.paused(m) {
                 self.members[m].pending.push_back(Pending::CibWritten(t));
             } else if self.up(m) {
-                self.call(m, |e, c| e.handle_cib_written(c, t, false));
+                self.call(m, |e, c| e.handle_cib_written(c, e.ticket_id(t), false));
             }
             return;
         }
@@ -1583,7 +1597,9 @@ impl World {
                     }
                 }
                 Pending::Client(id) => self.submit(id),
-                Pending::CibWritten(t) => self.call(m, |e, c| e.handle_cib_written(c, t, false)),
+                Pending::CibWritten(t) => {
+                    self.call(m, |e, c| e.handle_cib_written(c, e.ticket_id(t), false))
+                }
                 Pending::CibRetry(t) => {
                     let slot = &mut self.members[m].cib[t];
                     slot.retry = None;

@@ -1,0 +1,99 @@
+//! The start-up load of every ticket's state from the CIB.
+
+use log::{error, info};
+
+use super::{Backend, Outcome, Output, Run, Writer, MAX_PARALLEL_LOADS};
+use crate::cib;
+use crate::engine::CibState;
+
+impl<R> Writer<R> {
+    /// The result of the all-tickets query: true when it was used.
+    pub(super) fn loaded_all(&mut self, o: &Outcome) -> bool {
+        if o.ok && !o.truncated {
+            match cib::parse_load_all(&String::from_utf8_lossy(&o.stdout)) {
+                Ok(states) => {
+                    let wanted: std::collections::HashSet<&String> =
+                        self.loads_pending.iter().collect();
+                    let found: Vec<(String, CibState)> = states
+                        .into_iter()
+                        .filter(|(n, _)| wanted.contains(n))
+                        .collect();
+                    info!(
+                        "loaded the state of {} of {} tickets from the CIB",
+                        found.len(),
+                        self.loads_pending.len()
+                    );
+                    for name in std::mem::take(&mut self.loads_pending) {
+                        let st = found.iter().find(|(n, _)| *n == name).map(|(_, s)| s);
+                        self.note_loaded(&name, st);
+                    }
+                    self.loaded.extend(found);
+                    return true;
+                }
+                Err(e) => error!("command \"crm_ticket -q\": {e}; loading tickets one by one"),
+            }
+        } else if !o.killed && cib::load_status_is_missing(o.code) {
+            info!("command \"crm_ticket -q\", no ticket state in the CIB yet");
+            for name in std::mem::take(&mut self.loads_pending) {
+                self.note_loaded(&name, None);
+            }
+            return true;
+        } else {
+            error!(
+                "command \"crm_ticket -q\" exit code {}; loading tickets one by one",
+                o.code
+            );
+        }
+        false
+    }
+
+    pub(super) fn loaded_one(&mut self, name: &str, o: &Outcome) {
+        if o.ok {
+            match cib::parse_load(&String::from_utf8_lossy(&o.stdout)) {
+                Ok(st) => {
+                    self.note_loaded(name, Some(&st));
+                    self.loaded.push((name.to_string(), st));
+                }
+                Err(e) => error!("{name}: {e}"),
+            }
+        } else if !o.killed && cib::load_status_is_missing(o.code) {
+            info!("command \"crm_ticket -t {name} -q\", ticket not found");
+            self.note_loaded(name, None);
+        } else {
+            error!("command \"crm_ticket -t {name} -q\" exit code {}", o.code);
+        }
+    }
+
+    pub(super) fn start_loads(&mut self) {
+        let Backend::Pacemaker { crm_ticket, .. } = &self.backend else {
+            return;
+        };
+        let program = crm_ticket.clone();
+        while self.loads_running < MAX_PARALLEL_LOADS {
+            let Some(name) = self.loads_pending.pop() else {
+                break;
+            };
+            let argv = cib::load_argv(&name);
+            self.spawn(Run::Load(name), program.clone(), argv, None);
+            self.loads_running += 1;
+        }
+    }
+
+    pub(super) fn maybe_loads_done(&mut self) {
+        if self.loads_running == 0 && self.loads_pending.is_empty() {
+            self.loads_done();
+        }
+    }
+
+    pub(super) fn loads_done(&mut self) {
+        if !self.loading {
+            return;
+        }
+        self.loading = false;
+        let states = std::mem::take(&mut self.loaded);
+        self.out.push_back(Output::Loaded(states));
+        if std::mem::take(&mut self.reload_deferred) {
+            self.reload_due = true;
+        }
+    }
+}

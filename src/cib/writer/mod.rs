@@ -1,0 +1,675 @@
+//! The CIB writer: everything a site decides about recording tickets in its
+//! store, as a state machine without a clock, a process or a file.
+//!
+//! Inputs: [`Writer::submit`] (a write the engine asked for),
+//! [`Writer::finished`] (a run it asked for ended), [`Writer::reload`] (the
+//! configured ticket names changed), [`Writer::handle_timeout`], each with
+//! the current time passed in. Outputs are polled with
+//! [`Writer::poll_output`]: runs to start ([`Output::Spawn`] for Pacemaker's
+//! tools, [`Output::Store`] for the state directory), writes now in the
+//! store ([`Output::Confirmed`]), client replies that may now be sent
+//! ([`Output::Release`]), and the start-up load's result ([`Output::Loaded`]).
+//! [`Writer::next_deadline`] says when to call `handle_timeout`.
+//!
+//! Tickets are known by name, the key of a ticket state in the CIB: a
+//! reload that adds, removes or reorders tickets changes nothing here but
+//! whether a ticket's slot is dropped once it has nothing left to write. A
+//! removed ticket's last write (the engine revokes a ticket it no longer
+//! manages) goes through the same slot and is retried like any other, so a
+//! reload never loses a write, whatever phase the ticket's writes are in.
+//!
+//! What it does (as the runtime did before): a newer write of a ticket
+//! supersedes a queued older one; state changes (grant, revoke, new owner)
+//! each get their own `crm_ticket`, at most `max_writers` at once, FIFO
+//! beyond; renewals, which change only `expires` and `term`, wait up to
+//! [`BATCH_DELAY`] to share one `cibadmin` run; failed writes are retried
+//! with a growing pause; success replies to clients are held until the
+//! write they depend on is in the store.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use log::{debug, error};
+
+use crate::engine::{CibState, CibWrite, TicketId, Time};
+
+mod batch;
+mod load;
+mod store;
+
+pub use store::Stats;
+
+/// Renewals wait this long (ms) for others to share one `cibadmin` run.
+/// Each run parses and rewrites the whole CIB (some 50 ms of CPU with 1,000
+/// tickets), so runs should be rare; the cost is an `expires` in the CIB
+/// up to this much older than the lease.
+pub const BATCH_DELAY: u64 = 2_000;
+/// After this many failed batches in a row renewals go through
+/// `crm_ticket` one by one (the site may lack `cibadmin`).
+pub const BATCH_MAX_FAILURES: u32 = 3;
+/// Longest pause (ms) between retries of a failed write.
+pub const MAX_BACKOFF: u64 = 30_000;
+/// Concurrent `crm_ticket -q` runs at start-up (one per ticket, when the
+/// query of all tickets failed).
+pub const MAX_PARALLEL_LOADS: usize = 8;
+/// Output kept from the start-up query of all tickets (some 150 bytes a
+/// ticket, more with geo attributes); beyond it, tickets load one by one.
+pub const MAX_LOAD_ALL_OUTPUT: usize = 64 * 1024 * 1024;
+
+/// Identifies one run the writer asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RunId(pub u64);
+
+/// Where the writes go.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    /// Pacemaker's tools: `crm_ticket` for state changes and loads,
+    /// `cibadmin` (if any) for batched renewals; at most `max_writers`
+    /// writes at once.
+    Pacemaker {
+        crm_ticket: String,
+        cibadmin: Option<String>,
+        max_writers: usize,
+    },
+    /// The built-in state directory: every write waiting when the output
+    /// is polled goes out in one [`Output::Store`] (one sync for all).
+    StateDir,
+    /// Nothing is stored (arbitrators): writes are confirmed at once.
+    None,
+}
+
+/// How a run ended.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Outcome {
+    pub ok: bool,
+    /// Exit code (or 128 + signal).
+    pub code: i32,
+    /// Killed for taking too long.
+    pub killed: bool,
+    /// The program could not be started at all.
+    pub not_started: bool,
+    pub stdout: Vec<u8>,
+    /// More output came than was kept.
+    pub truncated: bool,
+}
+
+impl Outcome {
+    pub fn success() -> Outcome {
+        Outcome {
+            ok: true,
+            ..Outcome::default()
+        }
+    }
+    pub fn failure(code: i32) -> Outcome {
+        Outcome {
+            code,
+            ..Outcome::default()
+        }
+    }
+}
+
+/// What the writer asks its driver to do, or tells it.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Output<R> {
+    /// Run `program` with `argv` (no shell), killed after `limit_ms`;
+    /// report its end with [`Writer::finished`].
+    Spawn {
+        run: RunId,
+        program: String,
+        argv: Vec<String>,
+        /// Bytes of stdout to keep (None: the driver's default).
+        stdout_limit: Option<usize>,
+    },
+    /// Write these ticket states and geo attribute changes (in order) to
+    /// the state directory, synced together; report with
+    /// [`Writer::finished`].
+    Store {
+        run: RunId,
+        writes: Vec<CibWrite>,
+        attrs: Vec<AttrChange>,
+    },
+    /// This write is in the store. `ticket` is the engine's id of the
+    /// ticket that asked for it (None when it was no longer configured).
+    Confirmed {
+        ticket: Option<TicketId>,
+        write: CibWrite,
+    },
+    /// A held reply may go out now.
+    Release(R),
+    /// The start-up load ended: each ticket state found in the CIB.
+    Loaded(Vec<(String, CibState)>),
+}
+
+/// A geo attribute set (Some) or deleted (None).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttrChange {
+    pub ticket: String,
+    pub name: String,
+    pub value: Option<String>,
+}
+
+/// The answer to [`Writer::reload`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reload {
+    /// Apply the new configuration now.
+    Apply,
+    /// Not now: the start-up load is running. [`Writer::reload_due`] turns
+    /// true when it may be applied.
+    Deferred,
+}
+
+enum Run {
+    Write {
+        ticket: String,
+        write: CibWrite,
+    },
+    /// (ticket, write, write number)
+    Batch(Vec<(String, CibWrite, u64)>),
+    Store(Vec<(String, CibWrite, u64)>),
+    LoadAll,
+    Load(String),
+}
+
+struct Slot<R> {
+    /// The engine's id for the ticket of the newest write.
+    id: Option<TicketId>,
+    pending: Option<CibWrite>,
+    inflight: Option<RunId>,
+    inflight_seq: u64,
+    retry_at: Option<Time>,
+    failures: u32,
+    /// Writes submitted so far; the pending write carries the latest
+    /// number, the one in flight its own.
+    submitted: u64,
+    /// Replies held until a write at least as new as `.0` is stored.
+    held: Vec<(u64, R)>,
+    queued: bool,
+    batched: bool,
+    /// Granted flag and owner the CIB is known to hold: a write keeping
+    /// both is a renewal and may be batched.
+    written: Option<(bool, i32)>,
+    /// The start-up load found nothing for this ticket and nothing was
+    /// written since: writing "not granted" changes no state.
+    absent: bool,
+    /// Still in the configuration; a removed ticket's slot goes once idle.
+    configured: bool,
+}
+
+impl<R> Slot<R> {
+    fn new() -> Slot<R> {
+        Slot {
+            id: None,
+            pending: None,
+            inflight: None,
+            inflight_seq: 0,
+            retry_at: None,
+            failures: 0,
+            submitted: 0,
+            held: Vec::new(),
+            queued: false,
+            batched: false,
+            written: None,
+            absent: false,
+            configured: true,
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.inflight.is_some() || self.pending.is_some() || self.retry_at.is_some()
+    }
+}
+
+/// The writer of one site. `R` is the driver's held reply.
+pub struct Writer<R> {
+    backend: Backend,
+    cfg_name: String,
+    slots: HashMap<String, Slot<R>>,
+    /// Tickets waiting for a free writer, oldest first.
+    queue: VecDeque<String>,
+    /// Tickets whose renewal waits for the next batch.
+    batch: Vec<String>,
+    batch_at: Option<Time>,
+    batch_running: bool,
+    /// A batch is due but every writer was busy.
+    batch_due: bool,
+    /// The running batch left renewals behind for lack of room.
+    batch_full: bool,
+    batch_failures: u32,
+    retries: BTreeSet<(Time, String)>,
+    writers: usize,
+    runs: HashMap<RunId, Run>,
+    next_run: u64,
+    /// State-directory writes waiting for the next [`Output::Store`].
+    store_queue: Vec<String>,
+    /// Attribute changes waiting for the next store, in order.
+    store_attrs: Vec<AttrChange>,
+    store_running: bool,
+    loading: bool,
+    loads_pending: Vec<String>,
+    loads_running: usize,
+    loaded: Vec<(String, CibState)>,
+    reload_due: bool,
+    reload_deferred: bool,
+    now: Time,
+    out: VecDeque<Output<R>>,
+    stats: Stats,
+}
+
+impl<R> Writer<R> {
+    /// `cfg_name` is recorded with every write (`booth-cfg-name`).
+    pub fn new(backend: Backend, cfg_name: &str) -> Writer<R> {
+        Writer {
+            backend,
+            cfg_name: cfg_name.to_string(),
+            slots: HashMap::new(),
+            queue: VecDeque::new(),
+            batch: Vec::new(),
+            batch_at: None,
+            batch_running: false,
+            batch_due: false,
+            batch_full: false,
+            batch_failures: 0,
+            retries: BTreeSet::new(),
+            writers: 0,
+            runs: HashMap::new(),
+            next_run: 1,
+            store_queue: Vec::new(),
+            store_attrs: Vec::new(),
+            store_running: false,
+            loading: false,
+            loads_pending: Vec::new(),
+            loads_running: 0,
+            loaded: Vec::new(),
+            reload_due: false,
+            reload_deferred: false,
+            now: Time(0),
+            out: VecDeque::new(),
+            stats: Stats::default(),
+        }
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output<R>> {
+        if self.out.is_empty() {
+            self.flush_store();
+        }
+        self.out.pop_front()
+    }
+
+    /// When [`Writer::handle_timeout`] has work to do.
+    pub fn next_deadline(&self) -> Option<Time> {
+        let retry = self.retries.iter().next().map(|(t, _)| *t);
+        match (retry, self.batch_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Writes not yet confirmed, running or waiting (for status output).
+    pub fn backlog(&self) -> usize {
+        self.slots.values().filter(|s| s.busy()).count()
+    }
+
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    pub fn handle_timeout(&mut self, now: Time) {
+        self.advance(now);
+        while let Some((at, name)) = self.retries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.retries.pop_first();
+            if let Some(s) = self.slots.get_mut(&name) {
+                if s.retry_at == Some(at) {
+                    s.retry_at = None;
+                }
+            }
+            self.next(&name);
+        }
+        if self.batch_at.is_some_and(|t| t <= now) {
+            self.batch_at = None;
+            self.flush_batch();
+        }
+    }
+
+    /// Records the ticket state the engine wants in the store. A newer
+    /// write supersedes a queued older one.
+    pub fn submit(&mut self, now: Time, ticket: Option<TicketId>, w: CibWrite) {
+        self.advance(now);
+        let name = w.ticket.clone();
+        if let Backend::None = self.backend {
+            self.out.push_back(Output::Confirmed { ticket, write: w });
+            return;
+        }
+        let s = self.slots.entry(name.clone()).or_insert_with(Slot::new);
+        // No id: the engine no longer has the ticket (its revoke after a
+        // reload removed it); the slot goes once this write is done.
+        s.id = ticket;
+        if ticket.is_none() {
+            s.configured = false;
+        }
+        s.submitted += 1;
+        self.stats.submitted += 1;
+        self.stats.coalesced += s.pending.is_some() as u64;
+        s.pending = Some(w);
+        self.next(&name);
+    }
+
+    /// Records a geo attribute change in the state directory with the
+    /// next store (other backends store attributes themselves).
+    pub fn set_attr(&mut self, change: AttrChange) {
+        if let Backend::StateDir = self.backend {
+            self.store_attrs.push(change);
+        }
+    }
+
+    /// Holds a success reply about `ticket` until the newest write of it
+    /// is stored; gives it back when nothing is being written.
+    pub fn hold(&mut self, ticket: &str, reply: R) -> Option<R> {
+        match self.slots.get_mut(ticket) {
+            Some(s) if s.busy() => {
+                s.held.push((s.submitted, reply));
+                None
+            }
+            _ => Some(reply),
+        }
+    }
+
+    /// The configured tickets are now `names`. Writes of removed tickets
+    /// still go out (and are retried); their slots go once idle.
+    pub fn reload(&mut self, now: Time, names: &[String]) -> Reload {
+        self.advance(now);
+        if self.loading {
+            self.reload_deferred = true;
+            self.stats.reloads_deferred += 1;
+            return Reload::Deferred;
+        }
+        self.stats.reloads += 1;
+        let keep: std::collections::HashSet<&str> = names.iter().map(|n| n.as_str()).collect();
+        let all: Vec<String> = self.slots.keys().cloned().collect();
+        for name in all {
+            if let Some(s) = self.slots.get_mut(&name) {
+                s.configured = keep.contains(name.as_str());
+            }
+            self.gc(&name);
+        }
+        Reload::Apply
+    }
+
+    /// A reload was deferred and may be applied now (reading clears it).
+    pub fn reload_due(&mut self) -> bool {
+        std::mem::take(&mut self.reload_due)
+    }
+
+    /// Loads every ticket's state (Pacemaker only): one query for all,
+    /// one per ticket (as the C booth does) if that fails. Ends with
+    /// [`Output::Loaded`]; other backends end at once.
+    pub fn start_loading(&mut self, now: Time, names: &[String]) {
+        self.advance(now);
+        self.loading = true;
+        self.loads_pending = names.iter().rev().cloned().collect();
+        if let Backend::Pacemaker { crm_ticket, .. } = &self.backend {
+            let program = crm_ticket.clone();
+            self.spawn(
+                Run::LoadAll,
+                program,
+                super::load_all_argv(),
+                Some(MAX_LOAD_ALL_OUTPUT),
+            );
+            self.loads_running += 1;
+        } else {
+            self.loads_pending.clear();
+            self.loads_done();
+        }
+    }
+
+    /// What the store held at start-up for a ticket (state directory,
+    /// loaded by the driver): renewals keeping it may be batched.
+    pub fn note_loaded(&mut self, ticket: &str, st: Option<&CibState>) {
+        let s = self
+            .slots
+            .entry(ticket.to_string())
+            .or_insert_with(Slot::new);
+        s.absent = st.is_none();
+        s.written = st.and_then(|st| Some((st.granted, i32::try_from(st.owner?).ok()?)));
+    }
+
+    /// A run ended. Unknown runs are ignored.
+    pub fn finished(&mut self, now: Time, run: RunId, o: Outcome) {
+        self.advance(now);
+        let Some(r) = self.runs.remove(&run) else {
+            return;
+        };
+        match r {
+            Run::Write { ticket, write } => {
+                self.writers -= 1;
+                if let Some(s) = self.slots.get_mut(&ticket) {
+                    s.inflight = None;
+                    let seq = s.inflight_seq;
+                    if o.ok {
+                        debug!("{ticket}: CIB updated (granted={})", write.granted);
+                        self.confirmed(&ticket, write, seq);
+                    } else {
+                        error!(
+                            "{ticket}: crm_ticket failed (exit code {}), will retry",
+                            o.code
+                        );
+                        self.stats.failures += 1;
+                        self.failed(&ticket, write);
+                    }
+                    self.next(&ticket);
+                }
+                self.start_queued();
+            }
+            Run::Batch(items) => {
+                self.writers -= 1;
+                self.batch_running = false;
+                self.batch_done(items, &o);
+                self.start_queued();
+            }
+            Run::Store(items) => {
+                self.store_running = false;
+                if !o.ok {
+                    self.stats.failures += 1;
+                    error!(
+                        "cannot store the state of {} tickets, will retry",
+                        items.len()
+                    );
+                }
+                for (ticket, write, seq) in items {
+                    if let Some(s) = self.slots.get_mut(&ticket) {
+                        s.inflight = None;
+                        if o.ok {
+                            self.confirmed(&ticket, write, seq);
+                        } else {
+                            self.failed(&ticket, write);
+                        }
+                        self.next(&ticket);
+                    }
+                }
+            }
+            Run::LoadAll => {
+                self.loads_running -= 1;
+                if !self.loaded_all(&o) {
+                    self.start_loads();
+                } else {
+                    self.loads_pending.clear();
+                }
+                self.maybe_loads_done();
+            }
+            Run::Load(name) => {
+                self.loads_running -= 1;
+                self.loaded_one(&name, &o);
+                self.start_loads();
+                self.maybe_loads_done();
+            }
+        }
+    }
+
+    fn advance(&mut self, now: Time) {
+        self.now = self.now.max(now);
+    }
+
+    fn spawn(&mut self, r: Run, program: String, argv: Vec<String>, limit: Option<usize>) -> RunId {
+        let run = RunId(self.next_run);
+        self.next_run += 1;
+        self.runs.insert(run, r);
+        self.out.push_back(Output::Spawn {
+            run,
+            program,
+            argv,
+            stdout_limit: limit,
+        });
+        run
+    }
+
+    fn cibadmin(&self) -> Option<&str> {
+        match &self.backend {
+            Backend::Pacemaker { cibadmin, .. } => cibadmin.as_deref(),
+            _ => None,
+        }
+    }
+
+    fn max_writers(&self) -> usize {
+        match &self.backend {
+            Backend::Pacemaker { max_writers, .. } => *max_writers,
+            _ => usize::MAX,
+        }
+    }
+
+    fn confirmed(&mut self, ticket: &str, write: CibWrite, seq: u64) {
+        let Some(s) = self.slots.get_mut(ticket) else {
+            return;
+        };
+        s.failures = 0;
+        self.stats.confirmed += 1;
+        s.written = Some((write.granted, write.owner));
+        s.absent = false;
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut s.held)
+            .into_iter()
+            .partition(|r| r.0 <= seq);
+        s.held = wait;
+        let id = s.id;
+        for (_, r) in ready {
+            self.out.push_back(Output::Release(r));
+        }
+        self.out.push_back(Output::Confirmed { ticket: id, write });
+    }
+
+    /// A write failed: retry the newest wanted state after a growing pause.
+    fn failed(&mut self, ticket: &str, write: CibWrite) {
+        let now = self.now;
+        let Some(s) = self.slots.get_mut(ticket) else {
+            return;
+        };
+        s.written = None;
+        s.absent = false;
+        s.failures += 1;
+        s.pending.get_or_insert(write);
+        let at = now + std::time::Duration::from_millis(backoff(s.failures));
+        s.retry_at = Some(at);
+        self.retries.insert((at, ticket.to_string()));
+    }
+
+    fn batchable(&self, s: &Slot<R>) -> bool {
+        self.cibadmin().is_some()
+            && s.pending.as_ref().is_some_and(|w| {
+                s.written == Some((w.granted, w.owner)) || (s.absent && !w.granted)
+            })
+    }
+
+    /// Starts the ticket's pending write if nothing of it runs or waits.
+    fn next(&mut self, name: &str) {
+        let Some(s) = self.slots.get(name) else {
+            return;
+        };
+        if s.inflight.is_some() || s.retry_at.is_some() || s.pending.is_none() {
+            self.gc(name);
+            return;
+        }
+        if let Backend::StateDir = self.backend {
+            let s = self.slots.get_mut(name).expect("slot");
+            if !s.queued {
+                s.queued = true;
+                self.store_queue.push(name.to_string());
+            }
+            return;
+        }
+        if self.batchable(s) {
+            let s = self.slots.get_mut(name).expect("slot");
+            if !s.batched {
+                s.batched = true;
+                self.batch.push(name.to_string());
+            }
+            self.arm_batch();
+            return;
+        }
+        let full = self.writers >= self.max_writers();
+        let s = self.slots.get_mut(name).expect("slot");
+        if full {
+            if !s.queued {
+                s.queued = true;
+                self.queue.push_back(name.to_string());
+            }
+            return;
+        }
+        let Some(w) = s.pending.take() else { return };
+        s.inflight_seq = s.submitted;
+        let argv = super::write_argv(&w, &self.cfg_name);
+        let program = match &self.backend {
+            Backend::Pacemaker { crm_ticket, .. } => crm_ticket.clone(),
+            _ => unreachable!("only Pacemaker runs crm_ticket"),
+        };
+        let run = self.spawn(
+            Run::Write {
+                ticket: name.to_string(),
+                write: w,
+            },
+            program,
+            argv,
+            None,
+        );
+        self.writers += 1;
+        self.stats.single_runs += 1;
+        if let Some(s) = self.slots.get_mut(name) {
+            s.inflight = Some(run);
+        }
+    }
+
+    /// Drops the slot of a removed ticket that has nothing left to do.
+    fn gc(&mut self, name: &str) {
+        let idle = self
+            .slots
+            .get(name)
+            .is_some_and(|s| !s.configured && !s.busy() && s.held.is_empty());
+        if idle {
+            self.slots.remove(name);
+        }
+    }
+
+    /// Gives free writers to the tickets waiting for one, oldest first (a
+    /// due batch first: it serves many tickets).
+    fn start_queued(&mut self) {
+        if self.batch_due && self.writers < self.max_writers() {
+            self.batch_due = false;
+            self.flush_batch();
+        }
+        while self.writers < self.max_writers() {
+            let Some(name) = self.queue.pop_front() else {
+                return;
+            };
+            if let Some(s) = self.slots.get_mut(&name) {
+                s.queued = false;
+                self.next(&name);
+            }
+        }
+    }
+}
+
+/// Pause before the retry after `failures` failures in a row (ms).
+fn backoff(failures: u32) -> u64 {
+    (1000u64 << failures.min(5)).min(MAX_BACKOFF)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,436 @@
+//! The event loop: one thread, one mio `Poll`. Sources: the UDP socket, the
+//! TCP listener and each client connection, the pipes of child processes,
+//! and the signal pipe. Deadlines (the engine's, the CIB writer's, client
+//! read deadlines, child time limits) sit in a timer wheel, and the loop
+//! sleeps until the earliest: with nothing to do it does not wake.
+//!
+//! This is an executor. Decisions live in two state machines that never
+//! read a clock nor touch a process: the [`Engine`] (the protocol) and the
+//! CIB [`Writer`] (batching, retries, held replies, start-up loads). Events
+//! become calls on them, their outputs are executed here, by
+//! responsibility: `peers` (UDP), `clients` (TCP), `jobs` (child
+//! processes and handlers), `store` (the writer's runs and start-up).
+//!
+//! Tickets are named across asynchronous boundaries by their [`TicketId`]
+//! (engine) or name (writer), never by their position in the
+//! configuration, which a reload may change.
+
+mod clients;
+mod jobs;
+mod peers;
+mod store;
+
+use std::collections::HashMap;
+use std::io;
+use std::time::{Duration, SystemTime};
+
+use log::{error, info, warn};
+use mio::net::{TcpListener, UdpSocket};
+use mio::{Events, Interest, Poll, Token};
+
+use super::children::{ChildId, Children};
+use super::localtime;
+use super::lockfile::LockFile;
+use super::replaymarks;
+use super::signals::Signals;
+use super::timer::BootClock;
+use super::timer::{Ms, TimerId, TimerWheel};
+use crate::cib::writer::{Reload, Writer};
+use crate::cib::StateDir;
+use crate::config::Config;
+use crate::engine::{Clock, Engine, TicketId, Time};
+use crate::wire::{AuthKey, ReplayGuard, Timestamp};
+
+use clients::{Client, HeldReply};
+use jobs::Jobs;
+use peers::{Drops, PeerStats};
+
+pub use store::CIBADMIN_ENV;
+
+const UDP: Token = Token(0);
+const TCP: Token = Token(1);
+const SIGNALS: Token = Token(2);
+const FIRST_DYNAMIC: usize = 16;
+
+/// Where this site keeps ticket state.
+pub enum Store {
+    /// Pacemaker's CIB through `crm_ticket` (a path or a name on PATH).
+    Pacemaker(String),
+    StateDir(StateDir),
+    /// Arbitrators keep nothing.
+    None,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimerKind {
+    Engine,
+    /// The CIB writer's next deadline (batch, retry).
+    Writer,
+    ClientDeadline(Token),
+    ChildDeadline(ChildId),
+    /// Write the replay marks (at most once a second).
+    ReplayMarks,
+}
+
+/// Everything the loop needs to start.
+pub struct Setup {
+    pub cfg: Config,
+    pub me: usize,
+    pub key: Option<AuthKey>,
+    pub store: Store,
+    pub udp: UdpSocket,
+    pub tcp: TcpListener,
+    pub lock: Option<LockFile>,
+    /// The replay marks file, opened (with an authfile only).
+    pub replay: Option<replaymarks::Loaded>,
+    pub seed: u64,
+    /// Called once the daemon answers clients (to release the parent).
+    pub on_ready: Option<Box<dyn FnOnce()>>,
+}
+
+pub struct Daemon {
+    cfg: Config,
+    me: usize,
+    key: Option<AuthKey>,
+    store: Store,
+    poll: Poll,
+    udp: UdpSocket,
+    tcp: TcpListener,
+    signals: Signals,
+    engine: Engine,
+    writer: Writer<HeldReply>,
+    clock: BootClock,
+    timers: TimerWheel<TimerKind>,
+    engine_timer: Option<(TimerId, Ms)>,
+    writer_timer: Option<(TimerId, Ms)>,
+    jobs: Jobs,
+    next_token: usize,
+    clients: HashMap<Token, Client>,
+    peers: Vec<PeerStats>,
+    drops: Drops,
+    /// Given up when no descriptor is left, to accept and close a
+    /// connection that would otherwise wait unseen (see `on_accept`).
+    spare_fd: Option<std::fs::File>,
+    /// Work left for the next iteration by a per-iteration budget (the
+    /// sockets are edge-triggered: no new event would report it).
+    udp_more: bool,
+    accept_more: bool,
+    guards: Vec<ReplayGuard>,
+    client_guard: ReplayGuard,
+    replay: Option<replaymarks::Recorder>,
+    replay_timer: Option<TimerId>,
+    /// SIGHUP came: reload once the outputs of this iteration are executed.
+    reload_wanted: bool,
+    started: bool,
+    lock: Option<LockFile>,
+    on_ready: Option<Box<dyn FnOnce()>>,
+    stop: bool,
+}
+
+impl Daemon {
+    pub fn new(s: Setup) -> io::Result<Daemon> {
+        let poll = Poll::new()?;
+        let signals = Signals::install(&[
+            libc::SIGTERM,
+            libc::SIGINT,
+            libc::SIGHUP,
+            libc::SIGUSR1,
+            libc::SIGCHLD,
+        ])?;
+        jobs::raise_fd_limit();
+        let n = s.cfg.members.len();
+        let skew = s.cfg.maxtimeskew;
+        let clock = BootClock::start();
+        let engine = Engine::new(s.cfg.clone(), s.me, s.seed);
+        let writer = Writer::new(store::backend(&s.store), &s.cfg.name);
+        // Nothing signed before this daemon started is accepted; the marks
+        // of the previous run raise the floors further.
+        let start = Timestamp::from_system_time(SystemTime::now());
+        let floor = replaymarks::start_floor(start);
+        let mut guards: Vec<ReplayGuard> = (0..n)
+            .map(|_| ReplayGuard::new(skew).with_floor(floor))
+            .collect();
+        let mut client_guard = ReplayGuard::new(skew).with_capacity(4096).with_floor(floor);
+        let replay = s
+            .replay
+            .map(|l| replaymarks::Recorder::new(l, &s.cfg, start, &mut guards, &mut client_guard));
+        Ok(Daemon {
+            me: s.me,
+            key: s.key,
+            store: s.store,
+            poll,
+            udp: s.udp,
+            tcp: s.tcp,
+            signals,
+            engine,
+            writer,
+            clock,
+            timers: TimerWheel::new(0),
+            engine_timer: None,
+            writer_timer: None,
+            jobs: Jobs::new(Children::default()),
+            next_token: FIRST_DYNAMIC,
+            clients: HashMap::new(),
+            peers: (0..n).map(|_| PeerStats::default()).collect(),
+            drops: Drops::default(),
+            spare_fd: std::fs::File::open("/dev/null").ok(),
+            udp_more: false,
+            accept_more: false,
+            guards,
+            client_guard,
+            replay,
+            replay_timer: None,
+            reload_wanted: false,
+            started: false,
+            lock: s.lock,
+            on_ready: s.on_ready,
+            stop: false,
+            cfg: s.cfg,
+        })
+    }
+
+    /// Milliseconds since start on a clock that counts suspend.
+    fn now_ms(&self) -> Ms {
+        self.clock.now_ms()
+    }
+
+    fn now(&self) -> Time {
+        Time(self.now_ms())
+    }
+
+    fn engine_clock(&self) -> Clock {
+        Clock::new(self.now(), localtime::wall_ms())
+    }
+
+    fn token(&mut self) -> Token {
+        let t = Token(self.next_token);
+        self.next_token += 1;
+        t
+    }
+
+    /// Runs until SIGTERM/SIGINT; returns the exit status.
+    pub fn run(mut self) -> i32 {
+        self.poll
+            .registry()
+            .register(&mut self.signals.rx, SIGNALS, Interest::READABLE)
+            .expect("register signal pipe");
+        self.begin_loading();
+        let mut events = Events::with_capacity(256);
+        while !self.stop {
+            let wakeup = self.timers.next_wakeup();
+            let timeout = if self.udp_more || self.accept_more {
+                // Budgeted work is left over: look at the sockets again
+                // right away, after timers and other events had their turn.
+                Some(Duration::ZERO)
+            } else {
+                wakeup.map(|at| Duration::from_millis(at.saturating_sub(self.now_ms())))
+            };
+            if let Err(e) = self.poll.poll(&mut events, timeout) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    error!("poll failed: {e}");
+                    return 1;
+                }
+            }
+            if let Some(at) = wakeup {
+                let late = self.now_ms().saturating_sub(at);
+                if late > super::PAUSE_DISCARD_MS {
+                    self.discard_queued_datagrams(late);
+                }
+            }
+            // Time first: after a pause the engine drops expired leases
+            // before it looks at anything that arrived meanwhile.
+            self.run_timers();
+            let (mut udp, mut accept) = (self.udp_more, self.accept_more);
+            for ev in events.iter() {
+                match ev.token() {
+                    SIGNALS => self.on_signals(),
+                    UDP => udp = true,
+                    TCP => accept = true,
+                    t if self.jobs.owns(t) => self.jobs.on_readable(self.poll.registry(), t),
+                    t => self.on_client(t, ev.is_readable(), ev.is_writable(), ev.is_error()),
+                }
+            }
+            if udp {
+                self.on_udp();
+            }
+            if accept {
+                self.on_accept();
+            }
+            self.reap();
+            self.drain();
+        }
+        info!("exiting");
+        if let Some(r) = self.replay.as_mut() {
+            r.flush();
+        }
+        if let Some(lock) = self.lock.take() {
+            let _ = lock.remove();
+        }
+        0
+    }
+
+    // ---- outputs ----
+
+    /// Executes what the engine and the writer ask for, until neither has
+    /// more (one's outputs are the other's inputs), then applies a reload
+    /// that is due and re-arms their timers.
+    fn drain(&mut self) {
+        loop {
+            let mut any = false;
+            while let Some(o) = self.engine.poll_output() {
+                any = true;
+                self.engine_output(o);
+            }
+            while let Some(o) = self.writer.poll_output() {
+                any = true;
+                self.writer_output(o);
+            }
+            if !any {
+                let deferred_due = self.writer.reload_due();
+                if self.reload_wanted || deferred_due {
+                    self.reload_wanted = false;
+                    self.reload();
+                    continue;
+                }
+                break;
+            }
+        }
+        self.arm_engine_timer();
+        self.arm_writer_timer();
+    }
+
+    // ---- timers ----
+
+    fn run_timers(&mut self) {
+        let now = self.now_ms();
+        for (_, kind) in self.timers.expire(now) {
+            match kind {
+                TimerKind::Engine => {
+                    self.engine_timer = None;
+                    if self.started {
+                        let c = self.engine_clock();
+                        self.engine.handle_timeout(c);
+                    }
+                }
+                TimerKind::Writer => {
+                    self.writer_timer = None;
+                    self.writer.handle_timeout(Time(now));
+                }
+                TimerKind::ClientDeadline(t) => self.client_deadline(t),
+                TimerKind::ChildDeadline(id) => self.jobs.deadline(id),
+                TimerKind::ReplayMarks => {
+                    self.replay_timer = None;
+                    if let Some(r) = self.replay.as_mut() {
+                        r.flush();
+                    }
+                    self.arm_replay_timer();
+                }
+            }
+        }
+    }
+
+    /// Keeps one wheel entry at the engine's next deadline.
+    fn arm_engine_timer(&mut self) {
+        let want = self.engine.next_deadline().map(|t| t.ms());
+        self.engine_timer = rearm(&mut self.timers, self.engine_timer, want, TimerKind::Engine);
+    }
+
+    /// Keeps one wheel entry at the writer's next deadline.
+    fn arm_writer_timer(&mut self) {
+        let want = self.writer.next_deadline().map(|t| t.ms());
+        self.writer_timer = rearm(&mut self.timers, self.writer_timer, want, TimerKind::Writer);
+    }
+
+    /// Schedules a write of changed replay marks, one second from now
+    /// unless one is already due.
+    fn arm_replay_timer(&mut self) {
+        if self.replay_timer.is_none() && self.replay.as_ref().is_some_and(|r| r.dirty()) {
+            let at = self.now_ms() + 1000;
+            self.replay_timer = Some(self.timers.insert(at, TimerKind::ReplayMarks));
+        }
+    }
+
+    // ---- signals ----
+
+    fn on_signals(&mut self) {
+        for sig in self.signals.drain() {
+            match sig {
+                libc::SIGTERM | libc::SIGINT => {
+                    info!("caught signal {sig}");
+                    self.stop = true;
+                }
+                libc::SIGHUP => self.reload_wanted = true,
+                libc::SIGUSR1 => self.log_tickets(),
+                _ => {} // SIGCHLD: reaped below
+            }
+        }
+    }
+
+    /// Re-reads the configuration. The writer decides whether it can be
+    /// applied now (not while the start-up load runs: it is then applied
+    /// when the load ends); the engine whether it can be applied at all.
+    fn reload(&mut self) {
+        let path = self.cfg.path.clone();
+        info!("reloading {}", path.display());
+        let new = match Config::reload_from(&path, &self.cfg) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("{}: {e}; keeping the running configuration", path.display());
+                return;
+            }
+        };
+        let names =
+            |c: &Config| -> Vec<String> { c.tickets.iter().map(|t| t.name.clone()).collect() };
+        let now = self.now();
+        if self.writer.reload(now, &names(&new)) == Reload::Deferred {
+            info!("the tickets' state is still loading: the new configuration is applied after");
+            return;
+        }
+        if new.authfile != self.cfg.authfile {
+            warn!("authfile changed: it takes effect at the next restart");
+        }
+        let clock = self.engine_clock();
+        match self.engine.reconfigure(clock, new.clone()) {
+            Ok(()) => {
+                self.cfg = new;
+                self.stop_orphan_handlers();
+                info!("configuration reloaded");
+            }
+            Err(e) => {
+                self.writer.reload(now, &names(&self.cfg));
+                error!("cannot apply the new configuration: {e}; keeping the running one");
+            }
+        }
+    }
+
+    fn log_tickets(&self) {
+        let local = |t| super::dump::LocalTime::from(localtime::local(t));
+        let views = (0..self.engine.ticket_count()).map(|i| self.engine.ticket_view(i));
+        for line in super::dump::ticket_lines(views, &self.cfg, self.engine_clock(), &local) {
+            info!("{line}");
+        }
+    }
+
+    /// The current position of a ticket known by id (None once removed).
+    fn position(&self, id: TicketId) -> Option<usize> {
+        self.engine.ticket_by_id(id)
+    }
+}
+
+/// Moves a single wheel entry to `want` (or removes it).
+fn rearm(
+    timers: &mut TimerWheel<TimerKind>,
+    old: Option<(TimerId, Ms)>,
+    want: Option<Ms>,
+    kind: TimerKind,
+) -> Option<(TimerId, Ms)> {
+    match (old, want) {
+        (Some((id, at)), Some(w)) if at == w => Some((id, at)),
+        (old, want) => {
+            if let Some((id, _)) = old {
+                timers.cancel(id);
+            }
+            want.map(|w| (timers.insert(w, kind), w))
+        }
+    }
+}

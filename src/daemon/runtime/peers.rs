@@ -1,0 +1,254 @@
+//! Peers over UDP: receiving (with a per-iteration budget), checking and
+//! handing datagrams to the engine, sending its messages, and the counters
+//! `booth peers` shows.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::SystemTime;
+
+use log::{debug, error, warn};
+
+use super::Daemon;
+use crate::daemon::localtime;
+use crate::engine::Dropped;
+use crate::wire::{self, AuthCheck, PeerCounter, Timestamp};
+
+/// Datagrams handled per loop iteration; more wait for the next one, so
+/// that a flood cannot starve timers, clients and children.
+pub(super) const UDP_BUDGET: usize = 256;
+
+#[derive(Default)]
+pub(super) struct PeerStats {
+    sent: u64,
+    sent_err: u64,
+    resends: u64,
+    recv: u64,
+    recv_err: u64,
+    authfail: u64,
+    invalid: u64,
+    last_recv: i64,
+}
+
+/// What the daemon dropped for lack of room or time, shown by `booth
+/// peers` once anything was.
+#[derive(Default)]
+pub(super) struct Drops {
+    /// Datagrams discarded after the process was paused.
+    pub stale_datagrams: u64,
+    /// Datagrams from unknown senders or not booth messages.
+    pub foreign_datagrams: u64,
+    /// Connections closed at once: connection table full.
+    pub clients_refused: u64,
+    /// Connections closed at once: no file descriptor left.
+    pub clients_no_fd: u64,
+    /// Idle connections closed to make room.
+    pub clients_evicted: u64,
+    /// Connections closed for sending far more than a request.
+    pub clients_oversized: u64,
+}
+
+impl Drops {
+    fn any(&self) -> bool {
+        self.stale_datagrams
+            + self.foreign_datagrams
+            + self.clients_refused
+            + self.clients_no_fd
+            + self.clients_evicted
+            + self.clients_oversized
+            > 0
+    }
+}
+
+impl Daemon {
+    /// We woke up long after our deadline (the process was stopped or
+    /// starved): whatever queued in the socket meanwhile is stale, and an
+    /// old acknowledgement could be taken for an answer to a heartbeat we
+    /// are about to send. Dropping it is no worse than losing it on the
+    /// network.
+    pub(super) fn discard_queued_datagrams(&mut self, late_ms: u64) {
+        if !self.started {
+            return;
+        }
+        let mut buf = [0u8; 2048];
+        let mut n = 0;
+        loop {
+            match self.udp.recv_from(&mut buf) {
+                Ok(_) => n += 1,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        self.drops.stale_datagrams += n;
+        self.udp_more = false;
+        warn!("woke up {late_ms}ms late (paused?): discarded {n} queued datagrams");
+    }
+
+    /// Reads up to [`UDP_BUDGET`] datagrams; if more may wait, the loop
+    /// comes back without sleeping.
+    pub(super) fn on_udp(&mut self) {
+        self.udp_more = false;
+        if !self.started {
+            return;
+        }
+        let mut buf = [0u8; 2048];
+        for _ in 0..UDP_BUDGET {
+            match self.udp.recv_from(&mut buf) {
+                Ok((n, src)) => {
+                    let data = buf[..n].to_vec();
+                    self.on_datagram(&data, src);
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("UDP receive failed: {e}");
+                    return;
+                }
+            }
+        }
+        self.udp_more = true;
+    }
+
+    fn on_datagram(&mut self, data: &[u8], src: SocketAddr) {
+        let Some(from_id) = wire::peek_from(data) else {
+            debug!("datagram of {} bytes from {src} ignored", data.len());
+            self.drops.foreign_datagrams += 1;
+            return;
+        };
+        let Some(m) = self.cfg.member_by_id(from_id).map(|m| m.index) else {
+            self.drops.foreign_datagrams += 1;
+            warn!("unknown sender: {from_id:08x} (real: {})", src.ip());
+            return;
+        };
+        if m == self.me {
+            warn!("datagram from {src} claims to be from ourselves, dropped");
+            return;
+        }
+        let member_addr = self.cfg.members[m].addr;
+        let stats = &mut self.peers[m];
+        stats.recv += 1;
+        stats.last_recv = localtime::wall_ms().div_euclid(1000);
+        // Without authentication the source address is the only check that
+        // a datagram comes from the member it names (the C booth has none).
+        if self.key.is_none() && !same_ip(src.ip(), member_addr) {
+            warn!(
+                "datagram claiming to be from {} came from {}, dropped",
+                self.cfg.members[m].addr_string,
+                src.ip()
+            );
+            stats.invalid += 1;
+            return;
+        }
+        let now = Timestamp::from_system_time(SystemTime::now());
+        let check = self.key.as_ref().map(|key| AuthCheck {
+            key,
+            guard: &mut self.guards[m],
+            now,
+        });
+        let decoded = wire::decode_datagram_checked(data, check);
+        if let Some(r) = self.replay.as_mut() {
+            r.peer(m, self.guards[m].newest(), now);
+            self.arm_replay_timer();
+        }
+        match decoded {
+            Ok(msg) => {
+                let c = self.engine_clock();
+                if let Err(Dropped::Invalid) = self.engine.handle_packet(c, m, &msg) {
+                    self.peers[m].invalid += 1;
+                }
+            }
+            Err(e) => {
+                let addr = &self.cfg.members[m].addr_string;
+                match e.counter() {
+                    Some(PeerCounter::RecvError) => {
+                        debug!("{addr}: bad datagram: {e}");
+                        self.peers[m].recv_err += 1;
+                    }
+                    Some(PeerCounter::AuthFail) => {
+                        warn!("{addr}: failed to authenticate ({e})");
+                        self.peers[m].authfail += 1;
+                    }
+                    Some(PeerCounter::Invalid) => {
+                        debug!("{addr}: invalid datagram: {e}");
+                        self.peers[m].invalid += 1;
+                    }
+                    None => debug!("{addr}: {e}"),
+                }
+            }
+        }
+    }
+
+    pub(super) fn send_udp(&mut self, to: usize, msg: &wire::TicketMsg, resend: bool) {
+        let now = Timestamp::from_system_time(SystemTime::now());
+        let bytes = match wire::encode_ticket_msg(msg, self.key.as_ref().map(|k| (k, now))) {
+            Ok(b) => b,
+            Err(e) => {
+                error!("cannot encode a message: {e}");
+                return;
+            }
+        };
+        let m = &self.cfg.members[to];
+        let dest = SocketAddr::new(m.addr, m.port);
+        let stats = &mut self.peers[to];
+        stats.sent += 1;
+        stats.resends += resend as u64;
+        match self.udp.send_to(&bytes, dest) {
+            Ok(n) if n == bytes.len() => {}
+            Ok(_) => stats.sent_err += 1,
+            Err(e) => {
+                stats.sent_err += 1;
+                debug!("sending to {dest} failed: {e}");
+            }
+        }
+    }
+
+    /// `booth peers`: the C booth's layout, then (only once anything was
+    /// dropped) what this daemon dropped and why.
+    pub(super) fn peers_text(&self) -> String {
+        let mut s = String::new();
+        for m in &self.cfg.members {
+            if m.index == self.me {
+                continue;
+            }
+            let p = &self.peers[m.index];
+            s.push_str(&format!(
+                "{:<12} {}, last recv: {}\n\tSent pkts:{} error:{} resends:{}\n\tRecv pkts:{} error:{} authfail:{} invalid:{}\n\n",
+                m.kind.as_str(),
+                m.addr_string,
+                localtime::datetime(p.last_recv),
+                p.sent,
+                p.sent_err,
+                p.resends,
+                p.recv,
+                p.recv_err,
+                p.authfail,
+                p.invalid
+            ));
+        }
+        let d = &self.drops;
+        let queued = self.jobs.queued();
+        if d.any() || self.jobs.most_queued() > 0 {
+            s.push_str(&format!(
+                "dropped      datagrams stale:{} foreign:{}\n\tclients refused:{} no-fd:{} evicted:{} oversized:{}\n\tchildren queued:{} most queued:{}\n\n",
+                d.stale_datagrams,
+                d.foreign_datagrams,
+                d.clients_refused,
+                d.clients_no_fd,
+                d.clients_evicted,
+                d.clients_oversized,
+                queued,
+                self.jobs.most_queued(),
+            ));
+        }
+        s
+    }
+}
+
+/// Compares addresses across IPv4 and IPv4-mapped IPv6 forms.
+fn same_ip(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
+    use std::net::IpAddr::*;
+    let canon = |ip| match ip {
+        V6(v6) => v6.to_ipv4_mapped().map_or(V6(v6), V4),
+        v4 => v4,
+    };
+    canon(a) == canon(b)
+}

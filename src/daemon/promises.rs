@@ -119,6 +119,24 @@ fn pad(mut text: String, slot: usize) -> Option<Vec<u8>> {
     Some(text.into_bytes())
 }
 
+/// A promise with its times moved by `by` ms: the record keeps times since
+/// boot, the engine since the daemon's start. Claims that end before the
+/// engine's zero are over and dropped.
+pub fn shifted(p: &Promise, by: i64) -> Promise {
+    let claims = p
+        .claims
+        .iter()
+        .filter_map(|&(id, t)| {
+            let ms = t.ms() as i64 + by;
+            (ms > 0).then_some((id, Time(ms as u64)))
+        })
+        .collect();
+    Promise {
+        claims,
+        ..p.clone()
+    }
+}
+
 /// The open record file.
 pub struct PromiseFile {
     file: File,
@@ -192,6 +210,15 @@ impl PromiseFile {
             pf.file.write_all_at(&h, 0)?;
         }
         Ok((pf, found))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Hands the file to the run-as user (like the lock file).
+    pub fn chown_to(&self, uid: u32, gid: u32) -> io::Result<()> {
+        std::os::unix::fs::fchown(&self.file, Some(uid), Some(gid))
     }
 
     /// Records changed promises. Never fails loudly more than once: after a

@@ -18,6 +18,7 @@ use super::addr;
 use super::lockfile::{self, LockFile, LockIdentity};
 use super::logging;
 use super::privs::{self, RunAs};
+use super::promises;
 use super::replaymarks;
 use super::runtime::{Daemon, Setup, Store};
 use crate::cib::{self, StateDir};
@@ -264,6 +265,22 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
     } else {
         None
     };
+    // Opened now too: a restarted daemon takes back what it promised
+    // (engine/promise.rs); without the record it fences itself instead.
+    let promises = {
+        let path = promises::path_for(&lock_path);
+        let boot = promises::boot_id();
+        match promises::PromiseFile::open(&path, boot.as_deref(), p.cfg.members.len()) {
+            Ok(opened) => Some(opened),
+            Err(e) => {
+                warn!(
+                    "{}: cannot open the promise record, a restart will fence tickets for a lease time: {e}",
+                    path.display()
+                );
+                None
+            }
+        }
+    };
     if p.run_as.is_some() && std::env::var_os(NO_REALTIME_ENV).is_none() {
         realtime();
     }
@@ -285,6 +302,14 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
                 warn!(
                     "{}: cannot hand it to the run-as user: {e}",
                     r.path().display()
+                );
+            }
+        }
+        if let Some((f, _)) = &promises {
+            if let Err(e) = f.chown_to(ids.uid, ids.gid) {
+                warn!(
+                    "{}: cannot hand it to the run-as user: {e}",
+                    f.path().display()
                 );
             }
         }
@@ -326,6 +351,7 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         tcp,
         lock: Some(lock),
         replay,
+        promises,
         seed,
         on_ready,
     };

@@ -211,6 +211,13 @@ impl BootClock {
     pub fn now_ms(&self) -> Ms {
         boottime_ms().saturating_sub(self.origin)
     }
+
+    /// CLOCK_BOOTTIME (ms since boot) at this clock's zero: what turns its
+    /// readings into ones that a restarted daemon in the same boot can
+    /// compare with its own (the promise record).
+    pub fn origin(&self) -> Ms {
+        self.origin
+    }
 }
 
 /// CLOCK_BOOTTIME in milliseconds.

@@ -136,24 +136,46 @@ impl Cluster {
     /// Starts all members without waiting for them (see `start_all_wrapped`).
     pub fn spawn_all(&mut self, wrap0: &[&str]) {
         for i in 0..3 {
-            let mut c = match wrap0.split_first() {
-                Some((w, args)) if i == 0 => {
-                    let mut c = Command::new(w);
-                    c.args(args).arg(BIN);
-                    c
-                }
-                _ => Command::new(BIN),
-            };
-            c.args(["daemon", "-S", "-c"])
-                .arg(&self.conf)
-                .args(["-s", &addr(i), "-l"])
-                .arg(self.dir.join(format!("m{i}.pid")))
-                .env("BOOTH_NO_REALTIME", "1")
-                .env("BOOTH_CRM_TICKET", self.site(i.min(1)).join("crm_ticket"))
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(self.dir.join(format!("m{i}.log"))).unwrap());
-            self.daemons[i] = Some(c.spawn().unwrap());
+            self.spawn_wrapped(i, if i == 0 { wrap0 } else { &[] });
+        }
+    }
+
+    /// Starts member `i` (again) without waiting for it.
+    pub fn spawn(&mut self, i: usize) {
+        self.spawn_wrapped(i, &[]);
+    }
+
+    fn spawn_wrapped(&mut self, i: usize, wrap: &[&str]) {
+        let mut c = match wrap.split_first() {
+            Some((w, args)) => {
+                let mut c = Command::new(w);
+                c.args(args).arg(BIN);
+                c
+            }
+            None => Command::new(BIN),
+        };
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.join(format!("m{i}.log")))
+            .unwrap();
+        c.args(["daemon", "-S", "-c"])
+            .arg(&self.conf)
+            .args(["-s", &addr(i), "-l"])
+            .arg(self.dir.join(format!("m{i}.pid")))
+            .env("BOOTH_NO_REALTIME", "1")
+            .env("BOOTH_CRM_TICKET", self.site(i.min(1)).join("crm_ticket"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        self.daemons[i] = Some(c.spawn().unwrap());
+    }
+
+    /// Kills member `i` with SIGKILL (no clean exit) and reaps it.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut c) = self.daemons[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
     }
 

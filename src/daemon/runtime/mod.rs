@@ -20,7 +20,7 @@ mod jobs;
 mod peers;
 mod store;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::time::{Duration, SystemTime};
 
@@ -31,6 +31,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::children::{ChildId, Children};
 use super::localtime;
 use super::lockfile::LockFile;
+use super::promises::{self, PromiseFile};
 use super::replaymarks;
 use super::signals::Signals;
 use super::timer::BootClock;
@@ -38,7 +39,7 @@ use super::timer::{Ms, TimerId, TimerWheel};
 use crate::cib::writer::{Reload, Writer};
 use crate::cib::StateDir;
 use crate::config::Config;
-use crate::engine::{Clock, Engine, TicketId, Time};
+use crate::engine::{Clock, Engine, Promise, TicketId, Time};
 use crate::wire::{AuthKey, ReplayGuard, Timestamp};
 
 use clients::{Client, HeldReply};
@@ -83,6 +84,8 @@ pub struct Setup {
     pub lock: Option<LockFile>,
     /// The replay marks file, opened (with an authfile only).
     pub replay: Option<replaymarks::Loaded>,
+    /// The promise record, opened, and what it held for this boot.
+    pub promises: Option<(PromiseFile, BTreeMap<String, Promise>)>,
     pub seed: u64,
     /// Called once the daemon answers clients (to release the parent).
     pub on_ready: Option<Box<dyn FnOnce()>>,
@@ -119,6 +122,10 @@ pub struct Daemon {
     client_guard: ReplayGuard,
     replay: Option<replaymarks::Recorder>,
     replay_timer: Option<TimerId>,
+    /// Where promises are recorded before anything is sent (promises.rs).
+    promises: Option<PromiseFile>,
+    /// What the previous run recorded, given back at the engine's start.
+    recorded: BTreeMap<String, Promise>,
     /// SIGHUP came: reload once the outputs of this iteration are executed.
     reload_wanted: bool,
     started: bool,
@@ -154,7 +161,13 @@ impl Daemon {
         let replay = s
             .replay
             .map(|l| replaymarks::Recorder::new(l, &s.cfg, start, &mut guards, &mut client_guard));
+        let (promises, recorded) = match s.promises {
+            Some((f, r)) => (Some(f), r),
+            None => (None, BTreeMap::new()),
+        };
         Ok(Daemon {
+            promises,
+            recorded,
             me: s.me,
             key: s.key,
             store: s.store,
@@ -271,12 +284,27 @@ impl Daemon {
 
     // ---- outputs ----
 
+    fn record_promises(&mut self) {
+        let changes = self.engine.take_promises();
+        if let (Some(f), false) = (self.promises.as_mut(), changes.is_empty()) {
+            let origin = self.clock.origin() as i64;
+            let abs: Vec<(String, Promise)> = changes
+                .iter()
+                .map(|(n, p)| (n.clone(), promises::shifted(p, origin)))
+                .collect();
+            f.record(&abs);
+        }
+    }
+
     /// Executes what the engine and the writer ask for, until neither has
     /// more (one's outputs are the other's inputs), then applies a reload
     /// that is due and re-arms their timers.
     fn drain(&mut self) {
         loop {
             let mut any = false;
+            // What the engine promised is recorded before any of its
+            // outputs (its answers) is executed.
+            self.record_promises();
             while let Some(o) = self.engine.poll_output() {
                 any = true;
                 self.engine_output(o);

@@ -91,6 +91,18 @@ impl Daemon {
                 self.engine.load_cib(clock, i, &st);
             }
         }
+        // What a previous run of this daemon (same boot) promised.
+        let origin = self.clock.origin() as i64;
+        let mut restored = 0;
+        for (name, p) in std::mem::take(&mut self.recorded) {
+            if let Some(i) = self.engine.ticket_index(&name) {
+                let p = super::promises::shifted(&p, -origin);
+                restored += self.engine.restore_promise(i, &p) as usize;
+            }
+        }
+        if restored > 0 {
+            info!("took back the promises of the previous run for {restored} ticket(s)");
+        }
         self.engine.start(clock);
         let reg = self.poll.registry();
         if let Err(e) = reg

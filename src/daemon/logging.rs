@@ -125,6 +125,12 @@ pub fn tick() {
     with_state(|s| s.summaries(Instant::now()));
 }
 
+/// Whether a rate-limited burst is being held back: its summary is due
+/// when the burst's window ends, so the loop should wake by then.
+pub fn holding() -> bool {
+    with_state(|s| s.limiter.holding()).unwrap_or(false)
+}
+
 fn severity(level: Level) -> Severity {
     match level {
         Level::Error => Severity::Err,

@@ -31,6 +31,7 @@ use mio::{Events, Interest, Poll, Token};
 use super::children::{ChildId, Children};
 use super::localtime;
 use super::lockfile::LockFile;
+use super::logging;
 use super::promises::{self, PromiseFile};
 use super::replaymarks;
 use super::signals::Signals;
@@ -134,6 +135,9 @@ pub struct Daemon {
     stop: bool,
 }
 
+/// How soon a held-back burst of log lines is summed up at the latest.
+const LOG_TICK: Duration = Duration::from_secs(1);
+
 impl Daemon {
     pub fn new(s: Setup) -> io::Result<Daemon> {
         let poll = Poll::new()?;
@@ -236,7 +240,14 @@ impl Daemon {
                 // right away, after timers and other events had their turn.
                 Some(Duration::ZERO)
             } else {
-                wakeup.map(|at| Duration::from_millis(at.saturating_sub(self.now_ms())))
+                let t = wakeup.map(|at| Duration::from_millis(at.saturating_sub(self.now_ms())));
+                // A held-back burst of log lines is summed up within a
+                // second of its end, even when nothing else happens.
+                if logging::holding() {
+                    Some(t.map_or(LOG_TICK, |t| t.min(LOG_TICK)))
+                } else {
+                    t
+                }
             };
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() != io::ErrorKind::Interrupted {
@@ -271,6 +282,7 @@ impl Daemon {
             }
             self.reap();
             self.drain();
+            logging::tick();
         }
         info!("exiting");
         if let Some(r) = self.replay.as_mut() {
@@ -436,6 +448,13 @@ impl Daemon {
         let views = (0..self.engine.ticket_count()).map(|i| self.engine.ticket_view(i));
         for line in super::dump::ticket_lines(views, &self.cfg, self.engine_clock(), &local) {
             info!("{line}");
+        }
+        let log = logging::counters();
+        if log.dropped + log.suppressed > 0 {
+            info!(
+                "log lines lost: {}, suppressed by the rate limit: {}",
+                log.dropped, log.suppressed
+            );
         }
     }
 

@@ -226,9 +226,10 @@ impl Daemon {
         }
         let d = &self.drops;
         let queued = self.jobs.queued();
-        if d.any() || self.jobs.most_queued() > 0 {
+        let log = crate::daemon::logging::counters();
+        if d.any() || self.jobs.most_queued() > 0 || log.dropped + log.suppressed > 0 {
             s.push_str(&format!(
-                "dropped      datagrams stale:{} foreign:{}\n\tclients refused:{} no-fd:{} evicted:{} oversized:{}\n\tchildren queued:{} most queued:{}\n\n",
+                "dropped      datagrams stale:{} foreign:{}\n\tclients refused:{} no-fd:{} evicted:{} oversized:{}\n\tchildren queued:{} most queued:{}\n\tlog lines lost:{} suppressed:{}\n\n",
                 d.stale_datagrams,
                 d.foreign_datagrams,
                 d.clients_refused,
@@ -237,6 +238,8 @@ impl Daemon {
                 d.clients_oversized,
                 queued,
                 self.jobs.most_queued(),
+                log.dropped,
+                log.suppressed,
             ));
         }
         s

@@ -45,6 +45,10 @@ impl Engine {
         let name = self.tickets[i].cfg.name.clone();
         let leader = match st.owner {
             Some(-1) => Leader::NoOne,
+            // DIFF: 0 is what booth itself writes for "unknown" (a ticket
+            // never granted): nothing to warn about (the C booth logs an
+            // error and "no site matches" for every such ticket at start).
+            Some(0) | None => Leader::Unknown,
             Some(o) => match self.cfg.member_by_id(o as u32) {
                 Some(m) if m.is_site() => Leader::Member(m.index),
                 _ => {
@@ -52,7 +56,6 @@ impl Engine {
                     Leader::Unknown
                 }
             },
-            None => Leader::Unknown,
         };
         // DIFF: no lease is longer than `expire` from any moment, so neither
         // is one loaded from the CIB, whatever our wall clock says of its
@@ -66,7 +69,9 @@ impl Engine {
         tk.cib_granted = st.granted;
         tk.leader = leader;
         if leader == Leader::Unknown {
-            warn!("{name}: no site matches; site got reconfigured?");
+            if st.owner.is_some_and(|o| o != 0) || st.granted {
+                warn!("{name}: no site matches; site got reconfigured?");
+            }
             if st.granted {
                 warn!("{name}: granted here, assume it belonged to us");
                 tk.leader = Leader::Member(me);

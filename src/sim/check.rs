@@ -48,6 +48,8 @@ pub enum Kind {
     LeaseBeyondAcks,
     CibExpiresMismatch,
     Livelock,
+    Availability,
+    FailoverEarly,
     FailoverLate,
     OperationLate,
     ClientUnanswered,
@@ -65,6 +67,8 @@ impl Kind {
             Kind::LeaseBeyondAcks => "lease-beyond-acknowledged",
             Kind::CibExpiresMismatch => "cib-expires-mismatch",
             Kind::Livelock => "livelock",
+            Kind::Availability => "availability",
+            Kind::FailoverEarly => "failover-early",
             Kind::FailoverLate => "failover-late",
             Kind::OperationLate => "operation-late",
             Kind::ClientUnanswered => "client-unanswered",
@@ -108,15 +112,25 @@ pub enum Known {
     /// (manual tickets take no election) never completes: the other leader
     /// refuses its heartbeats, so the grant gets no majority and no answer.
     ManualGrantStuck,
+    /// Availability: a leader learns at a renewal that a peer has seen a
+    /// newer term (raised by elections a member held while it was cut off
+    /// or frozen, a fault on a minority) and re-acquires the ticket in a
+    /// newer term; when that does not complete within what is left of the
+    /// lease (renewal-freq close to expire), the ticket is lost although
+    /// the holder and a majority are healthy. Recognised by the holder's
+    /// term having risen past the term of its CIB grant when it gives the
+    /// grant up.
+    ReacquireLost,
 }
 
 impl Known {
-    pub const ALL: [Known; 5] = [
+    pub const ALL: [Known; 6] = [
         Known::AckBeyondTimeout,
         Known::ElectionRounds,
         Known::WaiterStranded,
         Known::FollowerAsleep,
         Known::ManualGrantStuck,
+        Known::ReacquireLost,
     ];
 
     pub fn name(self) -> &'static str {
@@ -126,6 +140,7 @@ impl Known {
             Known::WaiterStranded => "waiter-stranded",
             Known::FollowerAsleep => "follower-asleep",
             Known::ManualGrantStuck => "manual-grant-stuck",
+            Known::ReacquireLost => "reacquire-lost",
         }
     }
 }

@@ -5,11 +5,19 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Config, Member, MemberKind, TicketConfig, TicketMode, Transport, MAX_MEMBERS};
+use crate::config::{
+    AttrOp, AttrPrereq, Config, GrantType, Member, MemberKind, TicketConfig, TicketMode, Transport,
+    MAX_MEMBERS,
+};
 use crate::engine::Rng;
 
 /// Wall-clock origin of every simulation (milliseconds since the Unix epoch).
 pub const WALL0: i64 = 1_700_000_000_000;
+
+/// The geo attribute `attr-prereq` tickets depend on, and a value that
+/// meets every prerequisite drawn (`repl eq ACTIVE`, `repl ne DEGRADED`).
+pub const PREREQ_ATTR: &str = "repl";
+pub const PREREQ_OK: &str = "ACTIVE";
 
 /// Everything drawn for one seed before the run starts.
 #[derive(Clone, Debug)]
@@ -153,6 +161,33 @@ fn ticket(rng: &mut Rng, i: usize, subsecond: bool) -> TicketConfig {
             format!("svc{i}"),
         ]
     });
+    // Some tickets depend on a geo attribute, for failover elections (auto),
+    // admin grants (manual) or both.
+    let attr_prereqs = if rng.below(6) == 0 {
+        let kinds: &[GrantType] = match rng.below(3) {
+            0 => &[GrantType::Auto],
+            1 => &[GrantType::Manual],
+            _ => &[GrantType::Auto, GrantType::Manual],
+        };
+        kinds
+            .iter()
+            .map(|&grant_type| {
+                let (op, value) = if rng.below(2) == 0 {
+                    (AttrOp::Eq, PREREQ_OK)
+                } else {
+                    (AttrOp::Ne, "DEGRADED")
+                };
+                AttrPrereq {
+                    grant_type,
+                    name: PREREQ_ATTR.into(),
+                    op,
+                    value: value.into(),
+                }
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     TicketConfig {
         name: format!("tk{i}"),
         expire: Duration::from_millis(expire),
@@ -161,7 +196,7 @@ fn ticket(rng: &mut Rng, i: usize, subsecond: bool) -> TicketConfig {
         renewal_freq: Duration::from_millis(renewal),
         acquire_after: Duration::from_millis(acquire_after),
         before_acquire_handler: handler,
-        attr_prereqs: vec![],
+        attr_prereqs,
         mode: if rng.below(10) == 0 {
             TicketMode::Manual
         } else {

@@ -34,6 +34,11 @@ pub struct Options {
     pub trace: bool,
     /// Restrict the trace to this ticket (faults are always included).
     pub trace_ticket: Option<String>,
+    /// Only the fault kinds of the simulator before issue #17 (no stale
+    /// deliveries, clock steps, host reboots, suspends or geostore changes).
+    pub classic_faults: bool,
+    /// The clock the daemons time leases with: what a host suspend does.
+    pub suspend_clock: world::SuspendClock,
     /// Run every engine with this deliberately broken rule.
     #[cfg(feature = "mutations")]
     pub mutation: Option<crate::engine::Mutation>,

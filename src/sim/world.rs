@@ -44,6 +44,9 @@ use crate::engine::{
 use crate::wire::codes::*;
 use crate::wire::{TicketMsg, NO_ONE};
 
+mod faults;
+pub use faults::{HoldKind, Restart, SuspendClock};
+
 /// Delay before the daemon re-runs a failed crm_ticket.
 pub const CIB_RETRY_MS: u64 = 1000;
 /// Result recorded for a client whose connection was closed (member crashed
@@ -62,6 +65,8 @@ enum Ev {
         from: usize,
         sent: u64,
         msg: TicketMsg,
+        /// Held back as a stale delivery (see `faults::Hold`).
+        held: bool,
     },
     CibDone {
         m: usize,
@@ -198,6 +203,15 @@ struct MemberState {
     revoke_due: Option<(i64, usize)>,
     /// When its daemon last started.
     booted_at: u64,
+    /// The host is suspended (the pause is a suspend, see `faults`).
+    suspended: bool,
+    /// The host went down with the daemon: the next boot is a host reboot.
+    reboot_pending: bool,
+    /// Host reboots so far.
+    host_boots: u32,
+    /// The daemon's state file: survives daemon restarts, not host reboots
+    /// (see `World::state_file`).
+    state_file: Option<Vec<u8>>,
 }
 
 /// Faults on one directed link, on top of the healthy delay.
@@ -272,6 +286,8 @@ pub struct World {
     last_lease: Vec<Vec<Option<u64>>>,
     /// Per member, per ticket: its state after its last step.
     last_state: Vec<Vec<State>>,
+    /// Per member, per ticket: since when it has led the ticket.
+    leader_since: Vec<Vec<Option<u64>>>,
     /// Per ticket: (member, term) pairs where the member took the term over
     /// as leader without an election (it stayed leader while its term
     /// rose): the known `TermAdopted` bug.
@@ -299,6 +315,18 @@ pub struct World {
     pub aborted: bool,
     /// Failover test in progress.
     failover_watch: Option<FailoverWatch>,
+    /// A stale delivery armed by the scenario.
+    hold: Option<faults::Hold>,
+    /// When faults last began or ended, for the availability check.
+    health: faults::Health,
+    /// Per ticket: since when two or more sites' CIBs say "granted".
+    overlap_since: Vec<Option<u64>>,
+    /// Per member, per ticket: geo attributes stored in the site's CIB.
+    attrs: Vec<Vec<BTreeMap<String, String>>>,
+    /// Per ticket: when a client last asked for a grant or revoke of it.
+    last_request: Vec<u64>,
+    /// Which clock the daemons time leases with (what a suspend does).
+    pub suspend_clock: SuspendClock,
     #[cfg(feature = "mutations")]
     mutation: Option<crate::engine::Mutation>,
 }
@@ -335,6 +363,10 @@ impl World {
                 handler_failing: false,
                 revoke_due: None,
                 booted_at: 0,
+                suspended: false,
+                reboot_pending: false,
+                host_boots: 0,
+                state_file: None,
             })
             .collect();
         let ticket_names: Vec<String> = cfg.tickets.iter().map(|t| t.name.clone()).collect();
@@ -365,6 +397,7 @@ impl World {
             last_term: vec![vec![0; nt]; n],
             last_lease: vec![vec![None; nt]; n],
             last_state: vec![vec![State::Init; nt]; n],
+            leader_since: vec![vec![None; nt]; n],
             adopted: vec![vec![]; nt],
             resume_watch: None,
             delivering: None,
@@ -379,6 +412,12 @@ impl World {
             spin_at: u64::MAX,
             aborted: false,
             failover_watch: None,
+            hold: None,
+            health: faults::Health::new(n),
+            overlap_since: vec![None; nt],
+            attrs: vec![vec![BTreeMap::new(); nt]; n],
+            last_request: vec![0; nt],
+            suspend_clock: SuspendClock::default(),
             #[cfg(feature = "mutations")]
             mutation: None,
             cfg,
@@ -547,6 +586,13 @@ impl World {
         ticket: Option<usize>,
         detail: String,
     ) {
+        if known.is_none() {
+            match kind {
+                Kind::DualGrant => self.stats.counters.dual_grants += 1,
+                Kind::Availability => self.stats.counters.availability_losses += 1,
+                _ => {}
+            }
+        }
         let ticket = ticket.map(|t| self.ticket_names[t].clone());
         trace::push(ticket.as_deref(), || {
             format!(
@@ -601,6 +647,7 @@ impl World {
 
     /// Runs until the true time `until`, one step at a time.
     pub fn run_until(&mut self, until: u64) {
+        self.sync_links();
         while !self.aborted {
             let ev_at = self.heap.peek().map(|Reverse(s)| s.at);
             let dl = self.next_deadline();
@@ -647,7 +694,11 @@ impl World {
                 from,
                 sent,
                 msg,
+                held,
             } => {
+                if held {
+                    self.held_arrives(from, to, sent, &msg);
+                }
                 if self.links[from][to].cut {
                     self.trace_msg(from, to, &msg, "lost (link cut in flight)");
                     self.stats.counters.lost += 1;
@@ -659,7 +710,11 @@ impl World {
                 }
                 if self.paused(to) {
                     let ms = &mut self.members[to];
-                    if ms.inbox_len < self.setup.members[to].inbox_cap {
+                    if ms.suspended {
+                        // A suspended host receives nothing.
+                        self.stats.counters.dropped_suspended += 1;
+                        self.trace_msg(from, to, &msg, "dropped (host suspended)");
+                    } else if ms.inbox_len < self.setup.members[to].inbox_cap {
                         ms.inbox_len += 1;
                         ms.pending.push_back(Pending::Msg { from, sent, msg });
                     } else {
@@ -866,7 +921,11 @@ impl World {
             Output::ClientReply { client, msg, last } => {
                 self.client_reply(m, client, msg.header.result, last, msg.body.leader)
             }
-            Output::StoreAttr { .. } => {}
+            Output::StoreAttr {
+                ticket,
+                name,
+                value,
+            } => self.store_attr(m, &ticket, name, value),
         }
     }
 
@@ -944,6 +1003,21 @@ impl World {
             if self.spike_rate > 0 && self.net_rng.below(1000) < self.spike_rate {
                 delay += self.net_rng.below(self.spike_ms + 1);
             }
+            if let Some((extra, keep_copy)) = self.hold_delay(from, to, &msg) {
+                self.schedule(
+                    self.now + delay + extra,
+                    Ev::Deliver {
+                        to,
+                        from,
+                        sent: self.now,
+                        msg: msg.clone(),
+                        held: true,
+                    },
+                );
+                if !keep_copy {
+                    continue;
+                }
+            }
             self.schedule(
                 self.now + delay,
                 Ev::Deliver {
@@ -951,6 +1025,7 @@ impl World {
                     from,
                     sent: self.now,
                     msg: msg.clone(),
+                    held: false,
                 },
             );
         }
@@ -986,6 +1061,11 @@ impl World {
                 self.adopted[t].push((m, term));
             }
             self.last_term[m][t] = term;
+            if state != State::Leader {
+                self.leader_since[m][t] = None;
+            } else if self.last_state[m][t] != State::Leader {
+                self.leader_since[m][t] = Some(self.now);
+            }
             self.last_state[m][t] = state;
             if self.is_manual(t) {
                 continue;
@@ -1215,6 +1295,13 @@ impl World {
             )
         });
         self.stats.counters.cib_writes += 1;
+        let was_granted = self.members[m].cib[t]
+            .desired
+            .as_ref()
+            .is_some_and(|d| d.granted);
+        if was_granted && !w.granted {
+            self.grant_given_up(m, t);
+        }
         let slot = &mut self.members[m].cib[t];
         slot.desired = Some(entry);
         if !w.granted {
@@ -1299,6 +1386,7 @@ impl World {
         let granted = entry.granted;
         let lease_end = entry.lease_end;
         self.members[m].cib[t].value = Some(entry);
+        self.update_overlap(t);
         if !granted {
             // crm_ticket exited: the daemon tells its engine when it runs.
             if self.paused(m) {
@@ -1343,7 +1431,8 @@ impl World {
             };
             if self.is_manual(t) {
                 self.stats.counters.manual_multi_grants += 1;
-            } else if v.lease_end > now as i64 {
+            } else if self.vouched_end(o, t, v.lease_end) > now as i64 {
+                let vouched = self.vouched_end(o, t, v.lease_end);
                 let slot = &self.members[o].cib[t];
                 let mine = &self.members[m].cib[t];
                 // Either grant was given up before it reached the CIB, or
@@ -1358,6 +1447,13 @@ impl World {
                     v.lease_end,
                     if pending { format!("; m{o} asked for a revoke that is still being written") } else { String::new() }
                 );
+                // The grant's lease ended, but its running daemon still
+                // believes it leads: the grant stands until it gives up.
+                let detail = if vouched > v.lease_end {
+                    format!("{detail}; m{o}'s daemon keeps its grant as leader until {vouched}")
+                } else {
+                    detail
+                };
                 let my_term = self.members[m].cib[t].value.as_ref().map_or(0, |x| x.term);
                 let adopted = self.adopted[t].contains(&(m, my_term))
                     || self.adopted[t].contains(&(o, v.term));
@@ -1433,6 +1529,7 @@ impl World {
         self.note(|| format!("boot m{m}"));
         let inc = self.members[m].incarnation + 1;
         self.members[m].incarnation = inc;
+        self.host_boot_if_pending(m);
         let mut e = Engine::new(
             self.cfg.clone(),
             m,
@@ -1469,12 +1566,22 @@ impl World {
             }
         }
         e.start(clock);
+        // The geo attributes kept in the CIB (as geostore set them).
+        if self.is_site(m) {
+            for t in 0..self.n_tickets() {
+                for (k, v) in &self.attrs[m][t] {
+                    let _ = e.attr_set(clock, &self.ticket_names[t], k, v);
+                }
+            }
+        }
         let ms = &mut self.members[m];
         ms.engine = Some(e);
         ms.paused = None;
         ms.booted_at = self.now;
+        self.health.member[m] = self.now;
         self.last_term[m].iter_mut().for_each(|x| *x = 0);
         self.last_state[m].iter_mut().for_each(|x| *x = State::Init);
+        self.leader_since[m].iter_mut().for_each(|x| *x = None);
         self.last_lease[m].iter_mut().for_each(|x| *x = None);
         self.refresh_revoke_due(m);
         self.drain(m);
@@ -1488,9 +1595,11 @@ impl World {
         }
         self.stats.counters.crashes += 1;
         self.note(|| format!("crash m{m}"));
+        self.health.member[m] = self.now;
         let ms = &mut self.members[m];
         ms.engine = None;
         ms.paused = None;
+        ms.suspended = false;
         ms.pending.clear();
         ms.inbox_len = 0;
         ms.handlers.clear();
@@ -1526,6 +1635,7 @@ impl World {
         }
         self.stats.counters.pauses += 1;
         self.note(|| format!("pause m{m} for {dur}ms"));
+        self.health.member[m] = self.now;
         let token = self.token();
         self.members[m].paused = Some(Pause {
             since: self.now,
@@ -1547,6 +1657,8 @@ impl World {
         };
         self.members[m].paused = None;
         self.note(|| format!("resume m{m} (frozen since {})", trace::stamp(p.since)));
+        self.health.member[m] = self.now;
+        self.end_suspend(m, p.since);
         let now = self.now as i64;
         let watch: Vec<usize> = (0..self.n_tickets())
             .filter(|&t| !self.is_manual(t) && self.revoke_deadline(m, t).is_some_and(|b| b <= now))
@@ -1605,6 +1717,7 @@ impl World {
             return;
         }
         self.note(|| format!("crm_ticket at m{m}: slow={slow} failing={failing}"));
+        self.health.member[m] = self.now;
         self.members[m].crm_slow = slow;
         self.members[m].crm_failing = failing;
     }
@@ -1614,6 +1727,7 @@ impl World {
             return;
         }
         self.note(|| format!("handler at m{m}: failing={failing}"));
+        self.health.member[m] = self.now;
         self.members[m].handler_failing = failing;
     }
 
@@ -1626,6 +1740,7 @@ impl World {
             }
         }
         self.spike_rate = 0;
+        self.sync_links();
     }
 
     // ----- clients -------------------------------------------------------
@@ -1682,6 +1797,8 @@ impl World {
     fn submit(&mut self, id: ClientId) {
         let c = &self.clients[&id];
         let (m, cmd, options, t) = (c.member, c.cmd, c.options, c.ticket);
+        // (Also when handed on by a redirect or a member waking up.)
+        self.last_request[t] = self.now;
         if !self.up(m) {
             self.finish(id, CLOSED);
         } else if self.paused(m) {

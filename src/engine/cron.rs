@@ -82,7 +82,8 @@ impl Engine {
         // towards peers (see `Ticket::restart_claim`). The C booth announces
         // the rounded-down lease, and its peers may elect a successor while
         // the old grant is still valid.
-        if st.granted && tk.leader == Leader::Member(me) && !tk.cfg.is_manual() {
+        let claim = !mutated!(self, NoRestartClaim);
+        if st.granted && tk.leader == Leader::Member(me) && !tk.cfg.is_manual() && claim {
             if let Some(e) = st.expires {
                 let until = clock.mono_of_unix(e.saturating_add(1));
                 tk.restart_claim = Some(until);
@@ -103,7 +104,7 @@ impl Engine {
         }
         let tk = &mut self.tickets[i];
         tk.start_postpone = true;
-        tk.vote_fence = Some(now + tk.cfg.expire);
+        tk.vote_fence = Some(now + tk.cfg.expire).filter(|_| !mutated!(self, NoStartupFence));
         debug!("{}: broadcasting state query", tk.cfg.name);
         self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);
         // A lease loaded from the CIB that already ran out is dropped now.
@@ -806,7 +807,7 @@ impl Engine {
     fn begin_release_hold(&mut self, i: usize) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
-        if !tk.cib_granted || tk.cfg.is_manual() {
+        if !tk.cib_granted || tk.cfg.is_manual() || mutated!(self, NoReleaseHold) {
             return;
         }
         if let Some(until) = tk.cib_granted_until.filter(|&u| u > now) {

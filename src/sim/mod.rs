@@ -20,6 +20,8 @@
 pub mod check;
 pub mod gen;
 pub mod scenario;
+#[cfg(test)]
+mod shapes;
 pub mod stats;
 pub mod trace;
 pub mod world;

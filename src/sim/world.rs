@@ -325,6 +325,9 @@ pub struct World {
     attrs: Vec<Vec<BTreeMap<String, String>>>,
     /// Per ticket: when a client last asked for a grant or revoke of it.
     last_request: Vec<u64>,
+    /// Boots whose kept CIB grants are to be checked: (due, member, its
+    /// incarnation, boot time).
+    kept_watch: Vec<(u64, usize, u32, u64)>,
     /// Which clock the daemons time leases with (what a suspend does).
     pub suspend_clock: SuspendClock,
     #[cfg(feature = "mutations")]
@@ -417,6 +420,7 @@ impl World {
             overlap_since: vec![None; nt],
             attrs: vec![vec![BTreeMap::new(); nt]; n],
             last_request: vec![0; nt],
+            kept_watch: vec![],
             suspend_clock: SuspendClock::default(),
             #[cfg(feature = "mutations")]
             mutation: None,
@@ -1161,6 +1165,7 @@ impl World {
     /// Every running site must have asked for the revoke of a grant by the
     /// end of its lease.
     fn check_revokes(&mut self) {
+        self.check_kept_grants();
         let now = self.now as i64;
         for m in 0..self.n() {
             if !self.running(m) {
@@ -1586,6 +1591,7 @@ impl World {
         self.refresh_revoke_due(m);
         self.drain(m);
         self.after_call(m);
+        self.watch_kept_grants(m);
     }
 
     /// Kills member `m`'s daemon: its memory is gone, its CIB stays.

@@ -12,8 +12,9 @@ impl Driver {
     /// One time fault; `roll` in 0..25.
     pub(super) fn time_fault(&mut self, roll: u64) {
         match roll {
-            0..=4 => self.stale_delivery(),
-            5..=9 => self.stale_release(),
+            0..=3 => self.stale_delivery(),
+            4..=7 => self.stale_release(),
+            8 | 9 => self.restart_holder(),
             10..=12 => {
                 let m = self.any_member();
                 let delta = self.wall_delta();
@@ -134,6 +135,32 @@ impl Driver {
         self.advance(gap);
         let at = if self.below(3) == 0 { None } else { Some(m) };
         self.grant(t, at);
+    }
+
+    /// A site that leads a ticket restarts its daemon at once (an upgrade,
+    /// `systemctl restart`), its CIB sometimes slow: it comes back with a
+    /// grant in its CIB whose lease runs, rounded down to the second.
+    fn restart_holder(&mut self) {
+        let holders: Vec<usize> = (0..self.n())
+            .filter(|&m| {
+                self.w.running(m)
+                    && (0..self.w.n_tickets()).any(|t| {
+                        !self.w.is_manual(t)
+                            && self
+                                .w
+                                .cib_lease_end(m, t)
+                                .is_some_and(|e| e > self.w.now as i64)
+                    })
+            })
+            .collect();
+        if holders.is_empty() {
+            return;
+        }
+        let m = holders[self.below(holders.len() as u64) as usize];
+        if self.below(2) == 0 {
+            self.w.set_crm(m, true, false);
+        }
+        self.w.restart(m, Restart::Daemon, 0);
     }
 
     /// A member restarts — its daemon, or its whole host — with its wall

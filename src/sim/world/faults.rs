@@ -499,12 +499,111 @@ impl World {
         let Some(e) = self.engine(o).filter(|_| self.running(o)) else {
             return lease_end;
         };
+        // A grant it found in its CIB at start-up stands as long as its
+        // daemon means to keep it: by its reading of the CIB's `expires`
+        // in its own wall clock (see `revoke_deadline`).
+        let loaded = self.members[o].cib[t]
+            .desired
+            .as_ref()
+            .is_some_and(|d| d.granted && d.loaded);
+        let kept = if loaded {
+            self.revoke_deadline(o, t).unwrap_or(lease_end)
+        } else {
+            lease_end
+        };
         let v = e.ticket_view(t);
         match v.term_expires {
             Some(x) if v.state == State::Leader && v.leader == Leader::Member(o) => {
-                lease_end.max(self.mono_to_true(o, x) as i64)
+                kept.max(self.mono_to_true(o, x) as i64)
             }
-            _ => lease_end,
+            _ => kept,
+        }
+    }
+
+    /// After a boot: a grant the new daemon found in its CIB and still keeps
+    /// a grace period later (time to hear from its peers: two timeouts, the
+    /// messages both ways and a CIB write) while another site it can reach
+    /// holds the ticket is a dual grant (Pacemaker acts on both flags; the
+    /// other site may lose the ticket before either CIB is written again).
+    pub(super) fn watch_kept_grants(&mut self, m: usize) {
+        let t_max = self
+            .cfg
+            .tickets
+            .iter()
+            .map(|t| t.timeout.as_millis() as u64)
+            .max()
+            .unwrap_or(0);
+        let crm = self
+            .setup
+            .members
+            .iter()
+            .map(|p| p.crm_ms.1)
+            .max()
+            .unwrap_or(0);
+        let due = self.now + 2 * t_max + 4 * self.setup.net.max_delay() + crm;
+        let inc = self.members[m].incarnation;
+        self.kept_watch.push((due, m, inc, self.now));
+    }
+
+    /// The boots whose grace period is over (see `watch_kept_grants`).
+    pub(super) fn check_kept_grants(&mut self) {
+        let now = self.now;
+        let due: Vec<(u64, usize, u32, u64)> = self
+            .kept_watch
+            .iter()
+            .copied()
+            .filter(|w| w.0 <= now)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        self.kept_watch.retain(|w| w.0 > now);
+        for (_, m, inc, booted) in due {
+            if self.members[m].incarnation == inc {
+                self.check_kept(m, booted);
+            }
+        }
+    }
+
+    fn check_kept(&mut self, m: usize, booted: u64) {
+        let now = self.now as i64;
+        for t in 0..self.n_tickets() {
+            if self.is_manual(t) {
+                continue;
+            }
+            let Some(d) = self.members[m].cib[t].desired.as_ref() else {
+                continue;
+            };
+            let Some(mine) = self.members[m].cib[t].value.as_ref() else {
+                continue;
+            };
+            if !(d.granted && d.loaded && mine.granted) {
+                continue;
+            }
+            let kept = self.vouched_end(m, t, mine.lease_end);
+            if kept <= now {
+                continue;
+            }
+            let other = (0..self.n()).find(|&o| {
+                o != m
+                    && self.link_healthy_since(o, m, booted)
+                    && self.link_healthy_since(m, o, booted)
+                    && self.members[o].cib[t]
+                        .value
+                        .as_ref()
+                        .is_some_and(|v| v.granted && self.vouched_end(o, t, v.lease_end) > now)
+            });
+            if let Some(o) = other {
+                let wall = self.setup.members[m].wall_offset_ms;
+                let lease_end = mine.lease_end;
+                self.violation(
+                    Kind::DualGrant,
+                    Some(t),
+                    format!(
+                        "m{m} restarted at {booted} (wall clock offset {wall}ms) and keeps the grant in its CIB until {kept} (its lease ended at {lease_end}) while m{o} holds the ticket"
+                    ),
+                );
+            }
         }
     }
 

@@ -11,16 +11,27 @@
 //!   than a lease), symmetric partitions and one-way cuts, healing, per-link
 //!   loss and duplication, delay spikes (reordering), slow or failing
 //!   crm_ticket, failing handlers, grants (with and without -F, -w, -C),
-//!   revokes, and clients that give up waiting.
-//! * **heal**: every fault removed, every member up and running.
+//!   revokes, and clients that give up waiting; and the time faults
+//!   (`time_faults`, off with `Options::classic_faults`): single messages
+//!   delivered seconds to minutes late (a step-down, revoke, vote, ack or
+//!   any message, alone or as a late duplicate), a leader's hand-over
+//!   delivered after the ticket was granted again, wall-clock steps,
+//!   restarts of a daemon or a host with the wall clock stepped, restarts
+//!   of a holder, host suspends, and geostore changes of the attribute
+//!   `attr-prereq` tickets depend on.
+//! * **heal**: every fault removed, every member up and running, the geo
+//!   attributes meeting the prerequisites again (stepped wall clocks stay).
 //! * **settle**: one lease cycle plus the failover allowance, so that every
 //!   lease from the chaos has ended or been renewed.
 //! * **calm window**: grants of free tickets and revokes of held ones, each
 //!   checked against its bound (`check::grant_bound`, `check::revoke_bound`).
-//! * **failover test**: one site holding tickets is crashed, isolated or
-//!   frozen (leaving a majority); each ticket it held must be granted
-//!   elsewhere within `check::failover_bound`; the times are recorded. A
-//!   frozen victim resumes at the end (and must revoke first).
+//! * **failover test**: one site holding tickets is crashed, isolated,
+//!   frozen or (time faults) suspended (leaving a majority); each ticket it
+//!   held must be granted elsewhere within `check::failover_bound`, and not
+//!   before its lease end plus acquire-after; the times are recorded. A
+//!   frozen victim resumes at the end (and must revoke first); a crashed
+//!   one comes back, with the time faults sometimes as a host reboot and
+//!   with its wall clock stepped.
 //! * **final checks**: after a long settle every member agrees on each
 //!   automatic ticket's holder, and every -w/-C client has had its answer.
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::check::Kind;
 use super::gen::{self, ChaosProfile, MemberProfile, NetProfile, Setup};
-use super::world::{HoldKind, SuspendClock, World};
+use super::world::{HoldKind, Restart, SuspendClock, World};
 use crate::config::{MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
 use crate::wire::codes::{CMD_GRANT, CMD_REVOKE};
 use crate::wire::OPT_WAIT;
@@ -164,4 +164,44 @@ fn a_suspend_with_a_monotonic_lease_clock_is_caught() {
         kinds.contains(&Kind::GrantNotRevoked) || kinds.contains(&Kind::DualGrant),
         "{kinds:?}"
     );
+}
+
+#[test]
+fn a_restarted_arbitrator_does_not_cost_a_backed_holder_its_ticket() {
+    // Sequence 3: site m1 is down for maintenance, the arbitrator restarts
+    // (an upgrade); holder m0 and the arbitrator are a majority, so m0
+    // keeps the ticket.
+    let mut w = world(ticket(false), 10);
+    granted_at(&mut w, 0, 5_500);
+    w.crash(1);
+    w.restart(2, Restart::Daemon, 0);
+    w.run_until(w.now + 90_000);
+    assert_eq!(w.holder(0), Some(0));
+    assert_clean(&w);
+}
+
+#[test]
+fn a_held_message_arrives_late_and_once() {
+    let mut w = world(ticket(false), 10);
+    granted_at(&mut w, 0, 8_000);
+    // The next acknowledgement from m1 arrives 5 s late, with no copy on time.
+    w.hold_next(Some(1), HoldKind::Ack, 5_000, 20_000, false);
+    w.run_until(w.now + 15_000);
+    assert!(w.hold_fired());
+    assert_eq!(w.stats.counters.held, 1);
+    assert_eq!(w.holder(0), Some(0), "the arbitrator's ack suffices");
+    assert_clean(&w);
+}
+
+#[test]
+fn a_host_reboot_forgets_the_state_file_and_a_daemon_restart_keeps_it() {
+    let mut w = world(ticket(false), 10);
+    w.set_state_file(2, Some(b"votes".to_vec()));
+    w.restart(2, Restart::Daemon, 0);
+    assert_eq!(w.state_file(2), Some(&b"votes"[..]));
+    assert_eq!(w.host_boots(2), 0);
+    w.restart(2, Restart::Host, -5_000);
+    assert_eq!(w.state_file(2), None);
+    assert_eq!(w.host_boots(2), 1);
+    assert_eq!(w.setup.members[2].wall_offset_ms, -5_000);
 }

@@ -11,6 +11,10 @@ use crate::config::{
 };
 use crate::engine::Rng;
 
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
+
 /// Wall-clock origin of every simulation (milliseconds since the Unix epoch).
 pub const WALL0: i64 = 1_700_000_000_000;
 
@@ -84,6 +88,56 @@ pub struct ChaosProfile {
     pub handler_fail: u64,
     /// Chaos phases per run.
     pub epochs: u32,
+}
+
+impl Setup {
+    /// One line about a set-up: members, tickets and timings.
+    pub fn describe(&self) -> String {
+        let s = self;
+        let kinds: String = s
+            .cfg
+            .members
+            .iter()
+            .map(|m| if m.is_site() { 'S' } else { 'A' })
+            .collect();
+        let t: Vec<String> = s
+            .cfg
+            .tickets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}(exp {} to {} r{} renew {} aa {}{}{}{})",
+                    t.name,
+                    ms(t.expire),
+                    ms(t.timeout),
+                    t.retries,
+                    ms(t.renewal_freq),
+                    ms(t.acquire_after),
+                    if t.before_acquire_handler.is_some() {
+                        " handler"
+                    } else {
+                        ""
+                    },
+                    if t.attr_prereqs.is_empty() {
+                        ""
+                    } else {
+                        " attr-prereq"
+                    },
+                    if t.is_manual() { " manual" } else { "" }
+                )
+            })
+            .collect();
+        format!(
+            "members {kinds}{}, max delay {}ms, tickets {}",
+            if s.cfg.subsecond_times {
+                ", sub-second times"
+            } else {
+                ""
+            },
+            s.net.max_delay(),
+            t.join(" ")
+        )
+    }
 }
 
 /// Cluster shapes: the classic two sites plus arbitrator and three sites

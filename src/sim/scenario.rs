@@ -74,7 +74,7 @@ pub fn run(seed: u64, opts: &Options) -> SeedReport {
     }
     let mut rng = Rng::new(mix(seed, 0, 0));
     let setup = gen::setup(&mut rng);
-    let shape = describe(&setup);
+    let shape = setup.describe();
     #[allow(unused_mut)]
     let mut w = World::new(setup, seed);
     #[cfg(feature = "mutations")]
@@ -125,53 +125,6 @@ pub fn run(seed: u64, opts: &Options) -> SeedReport {
         stats: w.stats,
         trace,
     }
-}
-
-/// One line about a set-up: members, tickets and timings.
-fn describe(s: &gen::Setup) -> String {
-    let kinds: String = s
-        .cfg
-        .members
-        .iter()
-        .map(|m| if m.is_site() { 'S' } else { 'A' })
-        .collect();
-    let t: Vec<String> = s
-        .cfg
-        .tickets
-        .iter()
-        .map(|t| {
-            format!(
-                "{}(exp {} to {} r{} renew {} aa {}{}{}{})",
-                t.name,
-                ms(t.expire),
-                ms(t.timeout),
-                t.retries,
-                ms(t.renewal_freq),
-                ms(t.acquire_after),
-                if t.before_acquire_handler.is_some() {
-                    " handler"
-                } else {
-                    ""
-                },
-                if t.attr_prereqs.is_empty() {
-                    ""
-                } else {
-                    " attr-prereq"
-                },
-                if t.is_manual() { " manual" } else { "" }
-            )
-        })
-        .collect();
-    format!(
-        "members {kinds}{}, max delay {}ms, tickets {}",
-        if s.cfg.subsecond_times {
-            ", sub-second times"
-        } else {
-            ""
-        },
-        s.net.max_delay(),
-        t.join(" ")
-    )
 }
 
 impl Driver {

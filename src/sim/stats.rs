@@ -253,8 +253,8 @@ impl Stats {
         );
         let _ = writeln!(
             s,
-            "        {} CIB writes ({} failed), {} handler runs ({} failed), {} grants, {} revokes, {} client answers, {} failovers ({} past the bound), {} calm operations",
-            c.cib_writes, c.cib_failures, c.handler_runs, c.handler_failures, c.grants, c.revokes, c.client_answers, c.failovers, c.failovers_late, c.calm_ops
+            "        {} CIB writes ({} failed), {} handler runs ({} failed), {} grants, {} revokes, {} client answers, {} failovers ({} past the bound, {} before lease end + acquire-after), {} calm operations",
+            c.cib_writes, c.cib_failures, c.handler_runs, c.handler_failures, c.grants, c.revokes, c.client_answers, c.failovers, c.failovers_late, c.failovers_early, c.calm_ops
         );
         let _ = writeln!(
             s,

@@ -7,7 +7,12 @@
 //! Modelling choices:
 //! * Clocks: member m's monotonic clock reads `true time + mono_offset(m)`,
 //!   its wall clock `WALL0 + true time + wall_offset(m)`; both run at the
-//!   true rate. The checks translate everything to true time.
+//!   true rate. The checks translate everything to true time. The wall
+//!   offset steps (`step_wall`); a host reboot gives the monotonic clock a
+//!   new origin; with `SuspendClock::Monotonic` a suspend moves the
+//!   monotonic origin back by its length (see `faults`).
+//! * Stale deliveries: an armed hold delivers the next matching broadcast
+//!   seconds to minutes late (`faults::Hold`).
 //! * Network: per directed link a base delay plus uniform jitter; in chaos
 //!   also loss, duplication, rare delay spikes (reordering) and cut links
 //!   (symmetric or one-way). A message must find its link open both when it

@@ -114,12 +114,15 @@ test:
 # SEED=n replays one seed with a trace (TRACE=ticket|all, TRACE_LINES=n|all,
 # SHOW=violation-or-known-bug to trace up to that one);
 # MUTATION=name runs a deliberately broken engine; STRICT=1 counts the known
-# engine bugs as violations.
+# engine bugs as violations; FAULTS=classic leaves out the time faults
+# (stale deliveries, clock steps, reboots, suspends); SUSPEND_CLOCK=monotonic
+# times leases on a clock that stops during a suspend.
 SEEDS       ?= 10000
 FIRST_SEED  ?= 1
 sim:
 	SEEDS='$(SEEDS)' FIRST_SEED='$(FIRST_SEED)' SEED='$(SEED)' TRACE='$(TRACE)' \
 	TRACE_LINES='$(TRACE_LINES)' SHOW='$(SHOW)' MUTATION='$(MUTATION)' STRICT='$(STRICT)' \
+	FAULTS='$(FAULTS)' SUSPEND_CLOCK='$(SUSPEND_CLOCK)' \
 	$(CARGO) test --locked --profile sim $(if $(MUTATION),--features mutations) --test sim
 
 # Benchmarks against the C booth 1.0 in network namespaces (root, the C

@@ -14,15 +14,22 @@
 //! * `MUTATION=name` — run a deliberately broken engine (needs
 //!   `--features mutations`);
 //! * `STRICT=1` — count instances of the known engine bugs
-//!   (`booth::sim::check::Known`) as violations too.
+//!   (`booth::sim::check::Known`) as violations too;
+//! * `FAULTS=classic` — only the fault kinds from before issue #17 (no
+//!   stale deliveries, wall-clock steps, host reboots, suspends, geostore
+//!   changes);
+//! * `SUSPEND_CLOCK=monotonic` — daemons time leases on CLOCK_MONOTONIC,
+//!   which stands still while a host is suspended (default: boottime).
 //!
-//! Ends with `simulated: H hours, N seeds, V violations; failover ...` and
-//! exits non-zero if any invariant was broken.
+//! Ends with `simulated: H hours, N seeds, V violations (D dual grants, A
+//! availability losses), C CIB-flag overlaps (...); failover ...` and exits
+//! non-zero if any invariant was broken.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use booth::sim::check::Known;
+use booth::sim::world::SuspendClock;
 use booth::sim::{run_seed, Options, SeedReport, Stats, Violation};
 
 /// A number from the environment; unset or empty means none (make passes
@@ -37,8 +44,17 @@ fn env_u64(name: &str) -> Option<u64> {
 }
 
 fn options() -> Options {
-    #[allow(unused_mut)]
     let mut o = Options::default();
+    match std::env::var("FAULTS").as_deref() {
+        Ok("classic") => o.classic_faults = true,
+        Ok("") | Ok("all") | Err(_) => {}
+        Ok(f) => panic!("FAULTS must be classic or all, not {f:?}"),
+    }
+    match std::env::var("SUSPEND_CLOCK").as_deref() {
+        Ok("monotonic") => o.suspend_clock = SuspendClock::Monotonic,
+        Ok("") | Ok("boottime") | Err(_) => {}
+        Ok(c) => panic!("SUSPEND_CLOCK must be boottime or monotonic, not {c:?}"),
+    }
     if let Ok(m) = std::env::var("MUTATION") {
         if !m.is_empty() {
             #[cfg(feature = "mutations")]
@@ -63,10 +79,14 @@ fn options() -> Options {
 
 /// The command that replays `seed` exactly.
 fn replay_command(seed: u64) -> String {
-    match std::env::var("MUTATION") {
-        Ok(m) if !m.is_empty() => format!("make sim SEED={seed} MUTATION={m}"),
-        _ => format!("make sim SEED={seed}"),
+    let mut c = format!("make sim SEED={seed}");
+    for var in ["MUTATION", "FAULTS", "SUSPEND_CLOCK"] {
+        match std::env::var(var) {
+            Ok(v) if !v.is_empty() => c.push_str(&format!(" {var}={v}")),
+            _ => {}
+        }
     }
+    c
 }
 
 fn strict() -> bool {
@@ -127,11 +147,20 @@ fn summary_line(s: &Stats, violations: usize) -> String {
             .percentile(q)
             .map_or("-".to_string(), booth::sim::stats::secs)
     };
+    let c = &s.counters;
+    let overlap_max = s
+        .cib_overlap
+        .percentile(100.0)
+        .map_or("-".to_string(), booth::sim::stats::secs);
     format!(
-        "simulated: {:.1} hours, {} seeds, {} violations; failover p50 {}, p90 {}, p99 {}, max {}",
+        "simulated: {:.1} hours, {} seeds, {} violations ({} dual grants, {} availability losses), {} CIB-flag overlaps (longest {}); failover p50 {}, p90 {}, p99 {}, max {}",
         s.hours(),
         s.seeds,
         violations,
+        c.dual_grants,
+        c.availability_losses,
+        c.cib_overlaps,
+        overlap_max,
         p(50.0),
         p(90.0),
         p(99.0),

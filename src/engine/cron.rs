@@ -91,7 +91,8 @@ impl Engine {
         // towards peers (see `Ticket::restart_claim`). The C booth announces
         // the rounded-down lease, and its peers may elect a successor while
         // the old grant is still valid.
-        if st.granted && tk.leader == Leader::Member(me) && !tk.cfg.is_manual() {
+        let claim = !mutated!(self, NoRestartClaim);
+        if st.granted && tk.leader == Leader::Member(me) && !tk.cfg.is_manual() && claim {
             if let Some(e) = st.expires {
                 let until = clock
                     .mono_of_unix(e.saturating_add(1))
@@ -117,7 +118,8 @@ impl Engine {
         // DIFF: a member that cannot know what it promised before it
         // started fences itself (see `Ticket::vote_fence`); one that got its
         // promises back (promise.rs) knows them.
-        let fence = !tk.promises_restored || mutated!(self, ForgetPromises);
+        let fence = (!tk.promises_restored || mutated!(self, ForgetPromises))
+            && !mutated!(self, NoStartupFence);
         tk.vote_fence = fence.then(|| now + tk.cfg.expire);
         debug!("{}: broadcasting state query", tk.cfg.name);
         self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);
@@ -822,7 +824,7 @@ impl Engine {
     fn begin_release_hold(&mut self, i: usize) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
-        if !tk.cib_granted || tk.cfg.is_manual() {
+        if !tk.cib_granted || tk.cfg.is_manual() || mutated!(self, NoReleaseHold) {
             return;
         }
         if let Some(until) = tk.cib_granted_until.filter(|&u| u > now) {

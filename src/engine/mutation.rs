@@ -22,9 +22,28 @@ pub enum Mutation {
     /// A follower copies the term of the leader's message even when it is
     /// older than its own (the C booth's rule): terms go backwards.
     TermRegression,
-    /// A release or revoke from a term its sender has since left is
-    /// obeyed (the C booth's rule).
-    StaleRelease,
+    /// The safety rules of ours (issue #17: each must show as a dual grant
+    /// in the simulator when broken).
+    ///
+    /// Claims are ignored: a member votes for, and acknowledges, a new
+    /// candidate while another site's claimed lease still runs.
+    IgnoreClaims,
+    /// No start-up fence: a member that has just started votes and
+    /// acknowledges at once, although it may have forgotten a lease it
+    /// promised before.
+    NoStartupFence,
+    /// No release hold: a revoke or step-down is announced at once, while
+    /// the CIB revoke is still being written.
+    NoReleaseHold,
+    /// No restart claim: a restarted holder announces the lease its CIB
+    /// records, rounded down to the second.
+    NoRestartClaim,
+    /// No term filter on hand-overs: a step-down (VOTE_FOR naming no one)
+    /// or REVOKE of an older term resets the ticket. The hook belongs in
+    /// the term check of those two paths (issue #17, sequence 1).
+    ReleaseOfAnyTerm,
+    /// Acknowledgements of another term count for the round outstanding.
+    AcksOfAnyTerm,
     /// A claim of an older term than a live lease we acknowledged is
     /// recorded all the same.
     StaleClaim,
@@ -41,12 +60,17 @@ pub enum Mutation {
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 9] = [
+    pub const ALL: [Mutation; 14] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
         Mutation::TermRegression,
-        Mutation::StaleRelease,
+        Mutation::IgnoreClaims,
+        Mutation::NoStartupFence,
+        Mutation::NoReleaseHold,
+        Mutation::NoRestartClaim,
+        Mutation::ReleaseOfAnyTerm,
+        Mutation::AcksOfAnyTerm,
         Mutation::StaleClaim,
         Mutation::KeepStaleCibGrant,
         Mutation::ForgetPromises,
@@ -60,7 +84,12 @@ impl Mutation {
             Mutation::DoubleVote => "double-vote",
             Mutation::LeaseFromAckArrival => "lease-from-ack-arrival",
             Mutation::TermRegression => "term-regression",
-            Mutation::StaleRelease => "stale-release",
+            Mutation::IgnoreClaims => "ignore-claims",
+            Mutation::NoStartupFence => "no-startup-fence",
+            Mutation::NoReleaseHold => "no-release-hold",
+            Mutation::NoRestartClaim => "no-restart-claim",
+            Mutation::ReleaseOfAnyTerm => "release-of-any-term",
+            Mutation::AcksOfAnyTerm => "acks-of-any-term",
             Mutation::StaleClaim => "stale-claim",
             Mutation::KeepStaleCibGrant => "keep-stale-cib-grant",
             Mutation::ForgetPromises => "forget-promises",

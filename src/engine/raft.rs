@@ -177,7 +177,7 @@ impl Engine {
         // second leader while the sender's newer lease runs).
         let heard = self.tickets[i].heard_terms[from];
         let release = (m.cmd == OP_VOTE_FOR && m.leader == Leader::NoOne) || m.cmd == OP_REVOKE;
-        if release && m.term < heard && !mutated!(self, StaleRelease) {
+        if release && m.term < heard && !mutated!(self, ReleaseOfAnyTerm) {
             warn!(
                 "{}: {} from {} in term {} is stale (it has sent term {} since), ignoring",
                 self.tickets[i].cfg.name,
@@ -238,7 +238,7 @@ impl Engine {
         // DIFF: an acknowledgement from another term answers an earlier
         // request, not the one outstanding (the C booth counts it, ends the
         // round and starts a new one, whose lease the stale answer backs).
-        if m.cmd == OP_ACK && m.term != tk.current_term {
+        if m.cmd == OP_ACK && m.term != tk.current_term && !mutated!(self, AcksOfAnyTerm) {
             return;
         }
         tk.acks_received |= 1 << m.from;
@@ -496,7 +496,8 @@ impl Engine {
         if self.term_too_low(i, m) {
             return;
         }
-        if let Some((holder, until)) = self.tickets[i].live_claim_besides(m.from, now) {
+        let claim = self.tickets[i].live_claim_besides(m.from, now);
+        if let Some((holder, until)) = claim.filter(|_| !mutated!(self, IgnoreClaims)) {
             warn!(
                 "{name}: election from {sender} rejected: {} holds a lease for {}ms more",
                 self.cfg.members[holder].addr_string,
@@ -695,7 +696,8 @@ impl Engine {
             );
             return true;
         }
-        let Some((holder, until)) = self.tickets[i].live_claim_besides(m.from, now) else {
+        let claim = self.tickets[i].live_claim_besides(m.from, now);
+        let Some((holder, until)) = claim.filter(|_| !mutated!(self, IgnoreClaims)) else {
             return false;
         };
         warn!(

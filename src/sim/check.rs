@@ -3,12 +3,20 @@
 //! Safety, judged by the true (simulator) time, never by a member's clock:
 //!
 //! * **Dual grant**: at no instant do two sites have an automatic ticket
-//!   "granted" in their CIB with the lease that grant was written for still
-//!   running. A CIB "granted" whose lease has ended does not count: Pacemaker
-//!   would still act on it, but no protocol can stop a frozen, dead or slow
-//!   member's CIB from lagging; those cases are counted apart
-//!   (`Counters::stale_*`) and the obligations below make sure the lag is
-//!   never the engine's doing.
+//!   "granted" in their CIB with the lease that grant stands for still
+//!   running. A grant stands for the lease it was written for, or longer
+//!   while its running daemon keeps it: as leader believing in a later
+//!   lease end (a host whose lease clock stood still in a suspend), or, for
+//!   a grant found in the CIB at start-up, until the daemon's own reading
+//!   of its `expires` (a restart with the wall clock behind). A restarted
+//!   daemon that keeps such a grant is given a grace period to hear from
+//!   its peers (two timeouts, 4d and a crm_ticket run) before the overlap
+//!   with a site it can reach counts. A CIB "granted" whose lease has
+//!   ended and that no running daemon keeps does not count: Pacemaker would
+//!   still act on it, but no protocol can stop a frozen, dead or slow
+//!   member's CIB from lagging; such overlaps are measured apart (see
+//!   CIB-flag overlaps below) and the obligations below make sure the lag
+//!   is never the engine's doing.
 //! * **Revoke at expiry**: a running (not frozen) site never leaves its last
 //!   requested CIB state at "granted" past the end of that lease.
 //! * **Revoke first on resume**: a member resumed from a pause with a grant
@@ -25,8 +33,31 @@
 //! * No livelock: time always advances.
 //!
 //! Liveness (in healed phases, see `scenario`): failover within
-//! `failover_bound`, calm grants and revokes within `grant_bound` and
+//! `failover_bound` and not before the old lease end plus `acquire-after`
+//! (failover-early), calm grants and revokes within `grant_bound` and
 //! `revoke_bound`, and every -w/-C client answered.
+//!
+//! **Availability**, at all times: a site that leads an automatic ticket
+//! and holds it in its CIB does not give it up (ask for the CIB revoke)
+//! while, for the whole grace period before, (a) it and a majority of the
+//! members (it included) were healthy: running, not frozen or suspended,
+//! crm_ticket neither slow nor failing, the handler not failing and never
+//! slower than the engine allows (the timeout, and what a renewal leaves
+//! of the lease), the geo attributes meeting the ticket's prerequisites,
+//! no restart, clock step or geostore change; (b) the links between it
+//! and each of those members, both ways, had no cut, loss, duplication,
+//! delay spikes or held-back (stale) messages; (c) it led the ticket
+//! throughout; and (d) no client asked for a grant or revoke of the
+//! ticket. The grace period is
+//! `renewal-freq + 2 * timeout + 4d + crm + unit` (`World::
+//! availability_grace`): a leader sends nothing between renewals, so what
+//! a past fault left behind shows only at the next renewal, which must
+//! then complete. Faults on a minority may go on throughout.
+//!
+//! **CIB-flag overlaps** are measured, not judged: every period in which
+//! two or more sites' CIBs say "granted" for an automatic ticket, whatever
+//! the leases (Pacemaker acts on the flag; a down or frozen holder's CIB
+//! keeps it). Dual grants are the overlaps in which both grants stand.
 //!
 //! Manual tickets have no leases and may be granted at several sites by
 //! design (`booth grant -F`, or a grant where the owner is unknown); they take
@@ -48,6 +79,8 @@ pub enum Kind {
     LeaseBeyondAcks,
     CibExpiresMismatch,
     Livelock,
+    Availability,
+    FailoverEarly,
     FailoverLate,
     OperationLate,
     ClientUnanswered,
@@ -65,6 +98,8 @@ impl Kind {
             Kind::LeaseBeyondAcks => "lease-beyond-acknowledged",
             Kind::CibExpiresMismatch => "cib-expires-mismatch",
             Kind::Livelock => "livelock",
+            Kind::Availability => "availability",
+            Kind::FailoverEarly => "failover-early",
             Kind::FailoverLate => "failover-late",
             Kind::OperationLate => "operation-late",
             Kind::ClientUnanswered => "client-unanswered",
@@ -108,15 +143,25 @@ pub enum Known {
     /// (manual tickets take no election) never completes: the other leader
     /// refuses its heartbeats, so the grant gets no majority and no answer.
     ManualGrantStuck,
+    /// Availability: a leader learns at a renewal that a peer has seen a
+    /// newer term (raised by elections a member held while it was cut off
+    /// or frozen, a fault on a minority) and re-acquires the ticket in a
+    /// newer term; when that does not complete within what is left of the
+    /// lease (renewal-freq close to expire), the ticket is lost although
+    /// the holder and a majority are healthy. Recognised by the holder's
+    /// term having risen past the term of its CIB grant when it gives the
+    /// grant up.
+    ReacquireLost,
 }
 
 impl Known {
-    pub const ALL: [Known; 5] = [
+    pub const ALL: [Known; 6] = [
         Known::AckBeyondTimeout,
         Known::ElectionRounds,
         Known::WaiterStranded,
         Known::FollowerAsleep,
         Known::ManualGrantStuck,
+        Known::ReacquireLost,
     ];
 
     pub fn name(self) -> &'static str {
@@ -126,6 +171,7 @@ impl Known {
             Known::WaiterStranded => "waiter-stranded",
             Known::FollowerAsleep => "follower-asleep",
             Known::ManualGrantStuck => "manual-grant-stuck",
+            Known::ReacquireLost => "reacquire-lost",
         }
     }
 }

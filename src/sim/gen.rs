@@ -5,11 +5,23 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Config, Member, MemberKind, TicketConfig, TicketMode, Transport, MAX_MEMBERS};
+use crate::config::{
+    AttrOp, AttrPrereq, Config, GrantType, Member, MemberKind, TicketConfig, TicketMode, Transport,
+    MAX_MEMBERS,
+};
 use crate::engine::Rng;
+
+fn ms(d: Duration) -> u64 {
+    d.as_millis() as u64
+}
 
 /// Wall-clock origin of every simulation (milliseconds since the Unix epoch).
 pub const WALL0: i64 = 1_700_000_000_000;
+
+/// The geo attribute `attr-prereq` tickets depend on, and a value that
+/// meets every prerequisite drawn (`repl eq ACTIVE`, `repl ne DEGRADED`).
+pub const PREREQ_ATTR: &str = "repl";
+pub const PREREQ_OK: &str = "ACTIVE";
 
 /// Everything drawn for one seed before the run starts.
 #[derive(Clone, Debug)]
@@ -76,6 +88,56 @@ pub struct ChaosProfile {
     pub handler_fail: u64,
     /// Chaos phases per run.
     pub epochs: u32,
+}
+
+impl Setup {
+    /// One line about a set-up: members, tickets and timings.
+    pub fn describe(&self) -> String {
+        let s = self;
+        let kinds: String = s
+            .cfg
+            .members
+            .iter()
+            .map(|m| if m.is_site() { 'S' } else { 'A' })
+            .collect();
+        let t: Vec<String> = s
+            .cfg
+            .tickets
+            .iter()
+            .map(|t| {
+                format!(
+                    "{}(exp {} to {} r{} renew {} aa {}{}{}{})",
+                    t.name,
+                    ms(t.expire),
+                    ms(t.timeout),
+                    t.retries,
+                    ms(t.renewal_freq),
+                    ms(t.acquire_after),
+                    if t.before_acquire_handler.is_some() {
+                        " handler"
+                    } else {
+                        ""
+                    },
+                    if t.attr_prereqs.is_empty() {
+                        ""
+                    } else {
+                        " attr-prereq"
+                    },
+                    if t.is_manual() { " manual" } else { "" }
+                )
+            })
+            .collect();
+        format!(
+            "members {kinds}{}, max delay {}ms, tickets {}",
+            if s.cfg.subsecond_times {
+                ", sub-second times"
+            } else {
+                ""
+            },
+            s.net.max_delay(),
+            t.join(" ")
+        )
+    }
 }
 
 /// Cluster shapes: the classic two sites plus arbitrator and three sites
@@ -153,6 +215,33 @@ fn ticket(rng: &mut Rng, i: usize, subsecond: bool) -> TicketConfig {
             format!("svc{i}"),
         ]
     });
+    // Some tickets depend on a geo attribute, for failover elections (auto),
+    // admin grants (manual) or both.
+    let attr_prereqs = if rng.below(6) == 0 {
+        let kinds: &[GrantType] = match rng.below(3) {
+            0 => &[GrantType::Auto],
+            1 => &[GrantType::Manual],
+            _ => &[GrantType::Auto, GrantType::Manual],
+        };
+        kinds
+            .iter()
+            .map(|&grant_type| {
+                let (op, value) = if rng.below(2) == 0 {
+                    (AttrOp::Eq, PREREQ_OK)
+                } else {
+                    (AttrOp::Ne, "DEGRADED")
+                };
+                AttrPrereq {
+                    grant_type,
+                    name: PREREQ_ATTR.into(),
+                    op,
+                    value: value.into(),
+                }
+            })
+            .collect()
+    } else {
+        vec![]
+    };
     TicketConfig {
         name: format!("tk{i}"),
         expire: Duration::from_millis(expire),
@@ -161,7 +250,7 @@ fn ticket(rng: &mut Rng, i: usize, subsecond: bool) -> TicketConfig {
         renewal_freq: Duration::from_millis(renewal),
         acquire_after: Duration::from_millis(acquire_after),
         before_acquire_handler: handler,
-        attr_prereqs: vec![],
+        attr_prereqs,
         mode: if rng.below(10) == 0 {
             TicketMode::Manual
         } else {

@@ -20,6 +20,8 @@
 pub mod check;
 pub mod gen;
 pub mod scenario;
+#[cfg(test)]
+mod shapes;
 pub mod stats;
 pub mod trace;
 pub mod world;
@@ -34,6 +36,11 @@ pub struct Options {
     pub trace: bool,
     /// Restrict the trace to this ticket (faults are always included).
     pub trace_ticket: Option<String>,
+    /// Only the fault kinds of the simulator before issue #17 (no stale
+    /// deliveries, clock steps, host reboots, suspends or geostore changes).
+    pub classic_faults: bool,
+    /// The clock the daemons time leases with: what a host suspend does.
+    pub suspend_clock: world::SuspendClock,
     /// Run every engine with this deliberately broken rule.
     #[cfg(feature = "mutations")]
     pub mutation: Option<crate::engine::Mutation>,

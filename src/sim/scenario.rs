@@ -11,16 +11,27 @@
 //!   than a lease), symmetric partitions and one-way cuts, healing, per-link
 //!   loss and duplication, delay spikes (reordering), slow or failing
 //!   crm_ticket, failing handlers, grants (with and without -F, -w, -C),
-//!   revokes, and clients that give up waiting.
-//! * **heal**: every fault removed, every member up and running.
+//!   revokes, and clients that give up waiting; and the time faults
+//!   (`time_faults`, off with `Options::classic_faults`): single messages
+//!   delivered seconds to minutes late (a step-down, revoke, vote, ack or
+//!   any message, alone or as a late duplicate), a leader's hand-over
+//!   delivered after the ticket was granted again, wall-clock steps,
+//!   restarts of a daemon or a host with the wall clock stepped, restarts
+//!   of a holder, host suspends, and geostore changes of the attribute
+//!   `attr-prereq` tickets depend on.
+//! * **heal**: every fault removed, every member up and running, the geo
+//!   attributes meeting the prerequisites again (stepped wall clocks stay).
 //! * **settle**: one lease cycle plus the failover allowance, so that every
 //!   lease from the chaos has ended or been renewed.
 //! * **calm window**: grants of free tickets and revokes of held ones, each
 //!   checked against its bound (`check::grant_bound`, `check::revoke_bound`).
-//! * **failover test**: one site holding tickets is crashed, isolated or
-//!   frozen (leaving a majority); each ticket it held must be granted
-//!   elsewhere within `check::failover_bound`; the times are recorded. A
-//!   frozen victim resumes at the end (and must revoke first).
+//! * **failover test**: one site holding tickets is crashed, isolated,
+//!   frozen or (time faults) suspended (leaving a majority); each ticket it
+//!   held must be granted elsewhere within `check::failover_bound`, and not
+//!   before its lease end plus acquire-after; the times are recorded. A
+//!   frozen victim resumes at the end (and must revoke first); a crashed
+//!   one comes back, with the time faults sometimes as a host reboot and
+//!   with its wall clock stepped.
 //! * **final checks**: after a long settle every member agrees on each
 //!   automatic ticket's holder, and every -w/-C client has had its answer.
 
@@ -33,6 +44,8 @@ use crate::engine::{Rng, State};
 use crate::wire::codes::*;
 use crate::wire::{OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT};
 
+mod time_faults;
+
 struct Driver {
     w: World,
     rng: Rng,
@@ -42,6 +55,8 @@ struct Driver {
     /// Longest failover allowance beyond expire + acquire-after.
     slack: u64,
     max_timeout: u64,
+    /// Only the fault kinds from before issue #17.
+    classic: bool,
 }
 
 fn ms(d: std::time::Duration) -> u64 {
@@ -59,11 +74,13 @@ pub fn run(seed: u64, opts: &Options) -> SeedReport {
     }
     let mut rng = Rng::new(mix(seed, 0, 0));
     let setup = gen::setup(&mut rng);
-    let shape = describe(&setup);
+    let shape = setup.describe();
     #[allow(unused_mut)]
     let mut w = World::new(setup, seed);
     #[cfg(feature = "mutations")]
     w.set_mutation(opts.mutation);
+    w.suspend_clock = opts.suspend_clock;
+    w.seed_attrs();
     let s = &w.setup;
     let timing = Timing {
         max_delay: s.net.max_delay(),
@@ -91,9 +108,11 @@ pub fn run(seed: u64, opts: &Options) -> SeedReport {
         lease_cycle,
         slack,
         max_timeout,
+        classic: opts.classic_faults,
     };
     d.run();
     let mut w = d.w;
+    w.close_overlaps();
     w.stats.seeds = 1;
     w.stats.sim_ms = w.now;
     let trace = if opts.trace { trace::finish() } else { vec![] };
@@ -106,48 +125,6 @@ pub fn run(seed: u64, opts: &Options) -> SeedReport {
         stats: w.stats,
         trace,
     }
-}
-
-/// One line about a set-up: members, tickets and timings.
-fn describe(s: &gen::Setup) -> String {
-    let kinds: String = s
-        .cfg
-        .members
-        .iter()
-        .map(|m| if m.is_site() { 'S' } else { 'A' })
-        .collect();
-    let t: Vec<String> = s
-        .cfg
-        .tickets
-        .iter()
-        .map(|t| {
-            format!(
-                "{}(exp {} to {} r{} renew {} aa {}{}{})",
-                t.name,
-                ms(t.expire),
-                ms(t.timeout),
-                t.retries,
-                ms(t.renewal_freq),
-                ms(t.acquire_after),
-                if t.before_acquire_handler.is_some() {
-                    " handler"
-                } else {
-                    ""
-                },
-                if t.is_manual() { " manual" } else { "" }
-            )
-        })
-        .collect();
-    format!(
-        "members {kinds}{}, max delay {}ms, tickets {}",
-        if s.cfg.subsecond_times {
-            ", sub-second times"
-        } else {
-            ""
-        },
-        s.net.max_delay(),
-        t.join(" ")
-    )
 }
 
 impl Driver {
@@ -253,7 +230,7 @@ impl Driver {
 
     fn chaos_action(&mut self) {
         let n = self.n();
-        let roll = self.below(100);
+        let roll = self.below(if self.classic { 100 } else { 125 });
         match roll {
             0..=8 => {
                 let m = self.any_member();
@@ -349,6 +326,7 @@ impl Driver {
                 let opts = if self.below(2) == 0 { OPT_WAIT } else { 0 };
                 self.w.client_request(m, CMD_REVOKE, opts, t, None);
             }
+            100.. => self.time_fault(roll - 100),
             _ => {
                 // A waiting client gives up (Ctrl-C).
                 let waiting: Vec<u64> = self
@@ -370,6 +348,7 @@ impl Driver {
     /// handlers healthy.
     fn heal_all(&mut self) {
         self.w.note(|| "heal everything".into());
+        self.w.disarm_hold();
         self.w.heal_network();
         for m in 0..self.n() {
             self.w.resume_now(m);
@@ -381,6 +360,7 @@ impl Driver {
             self.w.set_crm(m, false, false);
             self.w.set_handler_failing(m, false);
         }
+        self.restore_attrs();
     }
 
     /// The ticket is free: nobody holds it, every member is idle with no
@@ -502,11 +482,11 @@ impl Driver {
         // Long enough past the last deadline to time late failovers too.
         let window_end =
             expect.iter().map(|e| e.2).max().unwrap_or(q) + self.lease_cycle + self.slack;
-        let how = self.below(3);
+        let how = self.below(if self.classic { 3 } else { 4 });
         self.w.note(|| {
             format!(
                 "failover test: m{victim} {} holding {:?}",
-                ["crashes", "is isolated", "freezes"][how as usize],
+                ["crashes", "is isolated", "freezes", "suspends"][how as usize],
                 expect.iter().map(|e| e.0).collect::<Vec<_>>()
             )
         });
@@ -523,7 +503,8 @@ impl Driver {
                     self.w.links[o][victim].cut = true;
                 }
             }
-            _ => self.w.pause(victim, window_end - q),
+            2 => self.w.pause(victim, window_end - q),
+            _ => self.w.suspend(victim, window_end - q),
         }
         // At each ticket's deadline: granted in time, or why not.
         let mut by_deadline = expect.clone();
@@ -560,6 +541,20 @@ impl Driver {
                 self.w.stats.failover.add(at - q);
                 let base = (old_end.max(q as i64) as u64) + acquire_after;
                 self.w.stats.failover_excess.add(at.saturating_sub(base));
+                if at < base {
+                    // acquire-after checked from below: no site may take the
+                    // ticket before the old lease plus acquire-after is over.
+                    self.w.stats.counters.failovers_early += 1;
+                    self.w.violation(
+                        Kind::FailoverEarly,
+                        Some(t),
+                        format!(
+                            "granted again {}ms after m{victim} was lost, {}ms before its lease end {old_end} plus acquire-after {acquire_after}ms",
+                            at - q,
+                            base - at
+                        ),
+                    );
+                }
             }
             let Some(&(_, rounds, known)) = late.iter().find(|l| l.0 == t) else {
                 continue;
@@ -580,7 +575,7 @@ impl Driver {
         }
         self.w.watch_failover(usize::MAX, vec![]);
         match how {
-            0 => self.w.boot(victim),
+            0 => self.reboot_victim(victim),
             1 => self.w.heal_network(),
             _ => self.w.resume_now(victim),
         }

@@ -96,6 +96,24 @@ pub struct Counters {
     pub failovers_late: u64,
     /// Grants and revokes issued in calm windows whose bound was checked.
     pub calm_ops: u64,
+    /// Datagrams sent to a suspended host (lost).
+    pub dropped_suspended: u64,
+    /// Stale deliveries armed, and messages they held back.
+    pub holds: u64,
+    pub held: u64,
+    pub wall_steps: u64,
+    pub host_reboots: u64,
+    pub suspends: u64,
+    /// `geostore set/delete` calls.
+    pub attr_changes: u64,
+    /// Periods in which two or more sites' CIBs said "granted" for an
+    /// automatic ticket (whatever the leases; see `Stats::cib_overlap`).
+    pub cib_overlaps: u64,
+    /// Violations of these kinds (not counting findings reported apart).
+    pub dual_grants: u64,
+    pub availability_losses: u64,
+    /// Failovers before the old lease end plus acquire-after.
+    pub failovers_early: u64,
 }
 
 impl Counters {
@@ -128,7 +146,18 @@ impl Counters {
             manual_multi_grants,
             failovers,
             failovers_late,
-            calm_ops
+            calm_ops,
+            dropped_suspended,
+            holds,
+            held,
+            wall_steps,
+            host_reboots,
+            suspends,
+            attr_changes,
+            cib_overlaps,
+            dual_grants,
+            availability_losses,
+            failovers_early
         );
     }
 }
@@ -152,6 +181,8 @@ pub struct Stats {
     pub wait_answer: Dist,
     /// Elections a failover took (index 7: 7 or more).
     pub failover_rounds: [u64; 8],
+    /// Durations of the CIB-flag overlaps (`Counters::cib_overlaps`).
+    pub cib_overlap: Dist,
     pub counters: Counters,
 }
 
@@ -165,6 +196,7 @@ impl Stats {
         self.grant_commit.merge(&o.grant_commit);
         self.revoke_reply.merge(&o.revoke_reply);
         self.wait_answer.merge(&o.wait_answer);
+        self.cib_overlap.merge(&o.cib_overlap);
         for (a, b) in self.failover_rounds.iter_mut().zip(o.failover_rounds) {
             *a += b;
         }
@@ -221,13 +253,23 @@ impl Stats {
         );
         let _ = writeln!(
             s,
-            "        {} CIB writes ({} failed), {} handler runs ({} failed), {} grants, {} revokes, {} client answers, {} failovers ({} past the bound), {} calm operations",
-            c.cib_writes, c.cib_failures, c.handler_runs, c.handler_failures, c.grants, c.revokes, c.client_answers, c.failovers, c.failovers_late, c.calm_ops
+            "        {} CIB writes ({} failed), {} handler runs ({} failed), {} grants, {} revokes, {} client answers, {} failovers ({} past the bound, {} before lease end + acquire-after), {} calm operations",
+            c.cib_writes, c.cib_failures, c.handler_runs, c.handler_failures, c.grants, c.revokes, c.client_answers, c.failovers, c.failovers_late, c.failovers_early, c.calm_ops
         );
         let _ = writeln!(
             s,
             "expired grants left in a CIB while another site took the ticket: {} frozen, {} down, {} revoke being written; {} resumes with an expired grant; {} manual multi-grants",
             c.stale_paused, c.stale_down, c.stale_cib_pending, c.resumed_expired, c.manual_multi_grants
+        );
+        let _ = writeln!(
+            s,
+            "time faults: {} stale deliveries armed ({} messages held), {} wall-clock steps, {} host reboots, {} suspends ({} datagrams lost to them), {} geostore changes",
+            c.holds, c.held, c.wall_steps, c.host_reboots, c.suspends, c.dropped_suspended, c.attr_changes
+        );
+        let _ = writeln!(
+            s,
+            "CIB-flag overlaps (two sites' CIBs say granted, any lease): {}",
+            self.cib_overlap.summary()
         );
         s
     }

@@ -7,7 +7,12 @@
 //! Modelling choices:
 //! * Clocks: member m's monotonic clock reads `true time + mono_offset(m)`,
 //!   its wall clock `WALL0 + true time + wall_offset(m)`; both run at the
-//!   true rate. The checks translate everything to true time.
+//!   true rate. The checks translate everything to true time. The wall
+//!   offset steps (`step_wall`); a host reboot gives the monotonic clock a
+//!   new origin; with `SuspendClock::Monotonic` a suspend moves the
+//!   monotonic origin back by its length (see `faults`).
+//! * Stale deliveries: an armed hold delivers the next matching broadcast
+//!   seconds to minutes late (`faults::Hold`).
 //! * Network: per directed link a base delay plus uniform jitter; in chaos
 //!   also loss, duplication, rare delay spikes (reordering) and cut links
 //!   (symmetric or one-way). A message must find its link open both when it
@@ -44,6 +49,9 @@ use crate::engine::{
 use crate::wire::codes::*;
 use crate::wire::{TicketMsg, NO_ONE};
 
+mod faults;
+pub use faults::{HoldKind, Restart, SuspendClock};
+
 /// Delay before the daemon re-runs a failed crm_ticket.
 pub const CIB_RETRY_MS: u64 = 1000;
 /// Result recorded for a client whose connection was closed (member crashed
@@ -62,6 +70,8 @@ enum Ev {
         from: usize,
         sent: u64,
         msg: TicketMsg,
+        /// Held back as a stale delivery (see `faults::Hold`).
+        held: bool,
     },
     CibDone {
         m: usize,
@@ -198,6 +208,15 @@ struct MemberState {
     revoke_due: Option<(i64, usize)>,
     /// When its daemon last started.
     booted_at: u64,
+    /// The host is suspended (the pause is a suspend, see `faults`).
+    suspended: bool,
+    /// The host went down with the daemon: the next boot is a host reboot.
+    reboot_pending: bool,
+    /// Host reboots so far.
+    host_boots: u32,
+    /// The daemon's state file: survives daemon restarts, not host reboots
+    /// (see `World::state_file`).
+    state_file: Option<Vec<u8>>,
 }
 
 /// Faults on one directed link, on top of the healthy delay.
@@ -272,6 +291,8 @@ pub struct World {
     last_lease: Vec<Vec<Option<u64>>>,
     /// Per member, per ticket: its state after its last step.
     last_state: Vec<Vec<State>>,
+    /// Per member, per ticket: since when it has led the ticket.
+    leader_since: Vec<Vec<Option<u64>>>,
     /// Per ticket: (member, term) pairs where the member took the term over
     /// as leader without an election (it stayed leader while its term
     /// rose): the known `TermAdopted` bug.
@@ -299,6 +320,21 @@ pub struct World {
     pub aborted: bool,
     /// Failover test in progress.
     failover_watch: Option<FailoverWatch>,
+    /// A stale delivery armed by the scenario.
+    hold: Option<faults::Hold>,
+    /// When faults last began or ended, for the availability check.
+    health: faults::Health,
+    /// Per ticket: since when two or more sites' CIBs say "granted".
+    overlap_since: Vec<Option<u64>>,
+    /// Per member, per ticket: geo attributes stored in the site's CIB.
+    attrs: Vec<Vec<BTreeMap<String, String>>>,
+    /// Per ticket: when a client last asked for a grant or revoke of it.
+    last_request: Vec<u64>,
+    /// Boots whose kept CIB grants are to be checked: (due, member, its
+    /// incarnation, boot time).
+    kept_watch: Vec<(u64, usize, u32, u64)>,
+    /// Which clock the daemons time leases with (what a suspend does).
+    pub suspend_clock: SuspendClock,
     #[cfg(feature = "mutations")]
     mutation: Option<crate::engine::Mutation>,
 }
@@ -335,6 +371,10 @@ impl World {
                 handler_failing: false,
                 revoke_due: None,
                 booted_at: 0,
+                suspended: false,
+                reboot_pending: false,
+                host_boots: 0,
+                state_file: None,
             })
             .collect();
         let ticket_names: Vec<String> = cfg.tickets.iter().map(|t| t.name.clone()).collect();
@@ -365,6 +405,7 @@ impl World {
             last_term: vec![vec![0; nt]; n],
             last_lease: vec![vec![None; nt]; n],
             last_state: vec![vec![State::Init; nt]; n],
+            leader_since: vec![vec![None; nt]; n],
             adopted: vec![vec![]; nt],
             resume_watch: None,
             delivering: None,
@@ -379,6 +420,13 @@ impl World {
             spin_at: u64::MAX,
             aborted: false,
             failover_watch: None,
+            hold: None,
+            health: faults::Health::new(n),
+            overlap_since: vec![None; nt],
+            attrs: vec![vec![BTreeMap::new(); nt]; n],
+            last_request: vec![0; nt],
+            kept_watch: vec![],
+            suspend_clock: SuspendClock::default(),
             #[cfg(feature = "mutations")]
             mutation: None,
             cfg,
@@ -547,6 +595,13 @@ impl World {
         ticket: Option<usize>,
         detail: String,
     ) {
+        if known.is_none() {
+            match kind {
+                Kind::DualGrant => self.stats.counters.dual_grants += 1,
+                Kind::Availability => self.stats.counters.availability_losses += 1,
+                _ => {}
+            }
+        }
         let ticket = ticket.map(|t| self.ticket_names[t].clone());
         trace::push(ticket.as_deref(), || {
             format!(
@@ -601,6 +656,7 @@ impl World {
 
     /// Runs until the true time `until`, one step at a time.
     pub fn run_until(&mut self, until: u64) {
+        self.sync_links();
         while !self.aborted {
             let ev_at = self.heap.peek().map(|Reverse(s)| s.at);
             let dl = self.next_deadline();
@@ -647,7 +703,11 @@ impl World {
                 from,
                 sent,
                 msg,
+                held,
             } => {
+                if held {
+                    self.held_arrives(from, to, sent, &msg);
+                }
                 if self.links[from][to].cut {
                     self.trace_msg(from, to, &msg, "lost (link cut in flight)");
                     self.stats.counters.lost += 1;
@@ -659,7 +719,11 @@ impl World {
                 }
                 if self.paused(to) {
                     let ms = &mut self.members[to];
-                    if ms.inbox_len < self.setup.members[to].inbox_cap {
+                    if ms.suspended {
+                        // A suspended host receives nothing.
+                        self.stats.counters.dropped_suspended += 1;
+                        self.trace_msg(from, to, &msg, "dropped (host suspended)");
+                    } else if ms.inbox_len < self.setup.members[to].inbox_cap {
                         ms.inbox_len += 1;
                         ms.pending.push_back(Pending::Msg { from, sent, msg });
                     } else {
@@ -880,7 +944,11 @@ impl World {
             Output::ClientReply { client, msg, last } => {
                 self.client_reply(m, client, msg.header.result, last, msg.body.leader)
             }
-            Output::StoreAttr { .. } => {}
+            Output::StoreAttr {
+                ticket,
+                name,
+                value,
+            } => self.store_attr(m, &ticket, name, value),
         }
     }
 
@@ -958,6 +1026,21 @@ impl World {
             if self.spike_rate > 0 && self.net_rng.below(1000) < self.spike_rate {
                 delay += self.net_rng.below(self.spike_ms + 1);
             }
+            if let Some((extra, keep_copy)) = self.hold_delay(from, to, &msg) {
+                self.schedule(
+                    self.now + delay + extra,
+                    Ev::Deliver {
+                        to,
+                        from,
+                        sent: self.now,
+                        msg: msg.clone(),
+                        held: true,
+                    },
+                );
+                if !keep_copy {
+                    continue;
+                }
+            }
             self.schedule(
                 self.now + delay,
                 Ev::Deliver {
@@ -965,6 +1048,7 @@ impl World {
                     from,
                     sent: self.now,
                     msg: msg.clone(),
+                    held: false,
                 },
             );
         }
@@ -1000,6 +1084,11 @@ impl World {
                 self.adopted[t].push((m, term));
             }
             self.last_term[m][t] = term;
+            if state != State::Leader {
+                self.leader_since[m][t] = None;
+            } else if self.last_state[m][t] != State::Leader {
+                self.leader_since[m][t] = Some(self.now);
+            }
             self.last_state[m][t] = state;
             if self.is_manual(t) {
                 continue;
@@ -1095,6 +1184,7 @@ impl World {
     /// Every running site must have asked for the revoke of a grant by the
     /// end of its lease.
     fn check_revokes(&mut self) {
+        self.check_kept_grants();
         let now = self.now as i64;
         for m in 0..self.n() {
             if !self.running(m) {
@@ -1229,6 +1319,13 @@ impl World {
             )
         });
         self.stats.counters.cib_writes += 1;
+        let was_granted = self.members[m].cib[t]
+            .desired
+            .as_ref()
+            .is_some_and(|d| d.granted);
+        if was_granted && !w.granted {
+            self.grant_given_up(m, t);
+        }
         let slot = &mut self.members[m].cib[t];
         slot.desired = Some(entry);
         if !w.granted {
@@ -1313,6 +1410,7 @@ impl World {
         let granted = entry.granted;
         let lease_end = entry.lease_end;
         self.members[m].cib[t].value = Some(entry);
+        self.update_overlap(t);
         if !granted {
             // crm_ticket exited: the daemon tells its engine when it runs.
             if self.paused(m) {
@@ -1357,7 +1455,8 @@ impl World {
             };
             if self.is_manual(t) {
                 self.stats.counters.manual_multi_grants += 1;
-            } else if v.lease_end > now as i64 {
+            } else if self.vouched_end(o, t, v.lease_end) > now as i64 {
+                let vouched = self.vouched_end(o, t, v.lease_end);
                 let slot = &self.members[o].cib[t];
                 let mine = &self.members[m].cib[t];
                 // Either grant was given up before it reached the CIB, or
@@ -1372,6 +1471,13 @@ impl World {
                     v.lease_end,
                     if pending { format!("; m{o} asked for a revoke that is still being written") } else { String::new() }
                 );
+                // The grant's lease ended, but its running daemon still
+                // believes it leads: the grant stands until it gives up.
+                let detail = if vouched > v.lease_end {
+                    format!("{detail}; m{o}'s daemon keeps its grant as leader until {vouched}")
+                } else {
+                    detail
+                };
                 let my_term = self.members[m].cib[t].value.as_ref().map_or(0, |x| x.term);
                 let adopted = self.adopted[t].contains(&(m, my_term))
                     || self.adopted[t].contains(&(o, v.term));
@@ -1447,6 +1553,7 @@ impl World {
         self.note(|| format!("boot m{m}"));
         let inc = self.members[m].incarnation + 1;
         self.members[m].incarnation = inc;
+        self.host_boot_if_pending(m);
         let mut e = Engine::new(
             self.cfg.clone(),
             m,
@@ -1483,16 +1590,27 @@ impl World {
             }
         }
         e.start(clock);
+        // The geo attributes kept in the CIB (as geostore set them).
+        if self.is_site(m) {
+            for t in 0..self.n_tickets() {
+                for (k, v) in &self.attrs[m][t] {
+                    let _ = e.attr_set(clock, &self.ticket_names[t], k, v);
+                }
+            }
+        }
         let ms = &mut self.members[m];
         ms.engine = Some(e);
         ms.paused = None;
         ms.booted_at = self.now;
+        self.health.member[m] = self.now;
         self.last_term[m].iter_mut().for_each(|x| *x = 0);
         self.last_state[m].iter_mut().for_each(|x| *x = State::Init);
+        self.leader_since[m].iter_mut().for_each(|x| *x = None);
         self.last_lease[m].iter_mut().for_each(|x| *x = None);
         self.refresh_revoke_due(m);
         self.drain(m);
         self.after_call(m);
+        self.watch_kept_grants(m);
     }
 
     /// Kills member `m`'s daemon: its memory is gone, its CIB stays.
@@ -1502,9 +1620,11 @@ impl World {
         }
         self.stats.counters.crashes += 1;
         self.note(|| format!("crash m{m}"));
+        self.health.member[m] = self.now;
         let ms = &mut self.members[m];
         ms.engine = None;
         ms.paused = None;
+        ms.suspended = false;
         ms.pending.clear();
         ms.inbox_len = 0;
         ms.handlers.clear();
@@ -1540,6 +1660,7 @@ impl World {
         }
         self.stats.counters.pauses += 1;
         self.note(|| format!("pause m{m} for {dur}ms"));
+        self.health.member[m] = self.now;
         let token = self.token();
         self.members[m].paused = Some(Pause {
             since: self.now,
@@ -1561,6 +1682,8 @@ impl World {
         };
         self.members[m].paused = None;
         self.note(|| format!("resume m{m} (frozen since {})", trace::stamp(p.since)));
+        self.health.member[m] = self.now;
+        self.end_suspend(m, p.since);
         let now = self.now as i64;
         let watch: Vec<usize> = (0..self.n_tickets())
             .filter(|&t| !self.is_manual(t) && self.revoke_deadline(m, t).is_some_and(|b| b <= now))
@@ -1621,6 +1744,7 @@ impl World {
             return;
         }
         self.note(|| format!("crm_ticket at m{m}: slow={slow} failing={failing}"));
+        self.health.member[m] = self.now;
         self.members[m].crm_slow = slow;
         self.members[m].crm_failing = failing;
     }
@@ -1630,6 +1754,7 @@ impl World {
             return;
         }
         self.note(|| format!("handler at m{m}: failing={failing}"));
+        self.health.member[m] = self.now;
         self.members[m].handler_failing = failing;
     }
 
@@ -1642,6 +1767,7 @@ impl World {
             }
         }
         self.spike_rate = 0;
+        self.sync_links();
     }
 
     // ----- clients -------------------------------------------------------
@@ -1698,6 +1824,8 @@ impl World {
     fn submit(&mut self, id: ClientId) {
         let c = &self.clients[&id];
         let (m, cmd, options, t) = (c.member, c.cmd, c.options, c.ticket);
+        // (Also when handed on by a redirect or a member waking up.)
+        self.last_request[t] = self.now;
         if !self.up(m) {
             self.finish(id, CLOSED);
         } else if self.paused(m) {

@@ -1,0 +1,207 @@
+//! Issue #17's sequences driven by hand through the simulated world (no
+//! random schedule): each must end without a violation. They show that the
+//! world can produce the shapes (a stale hand-over, a restart with the wall
+//! clock behind, a suspend) and that the checks see what goes wrong in them.
+
+use std::time::Duration;
+
+use super::check::Kind;
+use super::gen::{self, ChaosProfile, MemberProfile, NetProfile, Setup};
+use super::world::{HoldKind, Restart, SuspendClock, World};
+use crate::config::{MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
+use crate::wire::codes::{CMD_GRANT, CMD_REVOKE};
+use crate::wire::OPT_WAIT;
+
+/// One automatic ticket: 20 s lease, 2 s timeout, 3 retries, renewal at 10 s.
+fn ticket(handler: bool) -> TicketConfig {
+    TicketConfig {
+        name: "tk0".into(),
+        expire: Duration::from_secs(20),
+        timeout: Duration::from_secs(2),
+        retries: 3,
+        renewal_freq: Duration::from_secs(10),
+        acquire_after: Duration::ZERO,
+        before_acquire_handler: handler.then(|| vec!["/bin/true".into()]),
+        attr_prereqs: vec![],
+        mode: TicketMode::Auto,
+        weights: [0; MAX_MEMBERS],
+    }
+}
+
+/// Two sites and an arbitrator, 10 ms links (m0 -> m1 `slow_01` ms),
+/// synchronised clocks, fast crm_ticket and handlers.
+fn world(t: TicketConfig, slow_01: u64) -> World {
+    use MemberKind::{Arbitrator as A, Site as S};
+    let kinds = [S, S, A];
+    let members = kinds
+        .iter()
+        .map(|&kind| MemberProfile {
+            kind,
+            wall_offset_ms: 0,
+            mono_offset_ms: 1_000_000,
+            crm_ms: (5, 5),
+            handler_ms: (5, 5),
+            inbox_cap: 16,
+        })
+        .collect();
+    let mut base_ms = vec![vec![10; 3]; 3];
+    base_ms[0][1] = slow_01;
+    let setup = Setup {
+        cfg: gen::config(&kinds, vec![t], false),
+        members,
+        net: NetProfile {
+            base_ms,
+            jitter_ms: vec![vec![0; 3]; 3],
+        },
+        chaos: ChaosProfile {
+            mean_gap_ms: 1000,
+            max_loss: 0,
+            max_dup: 0,
+            spike_rate: 0,
+            spike_ms: 0,
+            slow_crm_ms: (5, 5),
+            crm_fail: 0,
+            handler_fail: 1000,
+            epochs: 1,
+        },
+    };
+    let mut w = World::new(setup, 1);
+    for m in 0..3 {
+        w.boot(m);
+    }
+    w.run_until(5_000);
+    w
+}
+
+fn granted_at(w: &mut World, m: usize, until: u64) {
+    w.client_request(m, CMD_GRANT, OPT_WAIT, 0, None);
+    w.run_until(until);
+    assert_eq!(w.holder(0), Some(m), "granted at m{m}");
+}
+
+fn assert_clean(w: &World) {
+    let v: Vec<String> = w.violations.iter().map(|v| v.to_string()).collect();
+    assert!(v.is_empty(), "{v:#?}");
+}
+
+#[test]
+fn a_stale_step_down_does_not_reset_a_newer_lease() {
+    // Sequence 1: m0's handler fails at a renewal; its step-down (VOTE_FOR
+    // naming no one) reaches the others 2 s late, after m0 took the
+    // ticket again in a newer term.
+    let mut w = world(ticket(true), 30);
+    granted_at(&mut w, 0, 8_000);
+    w.set_handler_failing(0, true);
+    w.hold_next(Some(0), HoldKind::StepDown, 2_000, 30_000, false);
+    while !w.hold_fired() && w.now < 30_000 {
+        w.run_until(w.now + 10);
+    }
+    assert!(w.hold_fired(), "m0 stepped down");
+    w.set_handler_failing(0, false);
+    w.client_request(0, CMD_GRANT, OPT_WAIT, 0, None);
+    w.run_until(w.now + 60_000);
+    assert_eq!(w.stats.counters.held, 2, "held to m1 and the arbitrator");
+    assert_clean(&w);
+}
+
+#[test]
+fn a_stale_revoke_does_not_reset_a_newer_lease() {
+    // The variant: a revoke of term T reaches the others after m0 was
+    // granted again; then m1 is asked for the ticket with -F.
+    let mut w = world(ticket(false), 10);
+    granted_at(&mut w, 0, 8_000);
+    w.hold_next(Some(0), HoldKind::Revoke, 3_000, 1_000, false);
+    w.client_request(0, CMD_REVOKE, OPT_WAIT, 0, None);
+    w.run_until(w.now + 500);
+    assert!(w.hold_fired(), "m0 revoked");
+    let until = w.now + 2_000;
+    granted_at(&mut w, 0, until);
+    w.run_until(w.now + 3_000);
+    w.client_request(1, CMD_GRANT, OPT_WAIT | crate::wire::OPT_IMMEDIATE, 0, None);
+    w.run_until(w.now + 60_000);
+    assert_clean(&w);
+}
+
+#[test]
+fn a_restart_with_the_wall_clock_behind_keeps_no_stale_grant() {
+    // Sequence 2: m0 held the ticket and went down, m1 took it over; m0
+    // comes back with its wall clock an hour behind.
+    let mut w = world(ticket(false), 10);
+    granted_at(&mut w, 0, 8_000);
+    w.crash(0);
+    w.run_until(w.now + 40_000);
+    assert_eq!(w.holder(0), Some(1), "failed over to m1");
+    w.step_wall(0, -3_600_000);
+    w.boot(0);
+    w.run_until(w.now + 120_000);
+    assert_clean(&w);
+}
+
+#[test]
+fn a_suspended_holder_times_its_lease_with_boottime() {
+    // A holder's host is suspended for longer than the lease; the others
+    // take the ticket over. With CLOCK_BOOTTIME the resumed holder sees
+    // that its lease is over.
+    let mut w = world(ticket(false), 10);
+    granted_at(&mut w, 0, 8_000);
+    w.suspend(0, 60_000);
+    w.run_until(w.now + 120_000);
+    assert_eq!(w.holder(0), Some(1));
+    assert_clean(&w);
+}
+
+#[test]
+fn a_suspend_with_a_monotonic_lease_clock_is_caught() {
+    // The same with CLOCK_MONOTONIC: the resumed holder believes its lease
+    // runs on and keeps its CIB grant while m1 holds the ticket.
+    let mut w = world(ticket(false), 10);
+    w.suspend_clock = SuspendClock::Monotonic;
+    granted_at(&mut w, 0, 8_000);
+    w.suspend(0, 60_000);
+    w.run_until(w.now + 120_000);
+    let kinds: Vec<Kind> = w.violations.iter().map(|v| v.kind).collect();
+    assert!(
+        kinds.contains(&Kind::GrantNotRevoked) || kinds.contains(&Kind::DualGrant),
+        "{kinds:?}"
+    );
+}
+
+#[test]
+fn a_restarted_arbitrator_does_not_cost_a_backed_holder_its_ticket() {
+    // Sequence 3: site m1 is down for maintenance, the arbitrator restarts
+    // (an upgrade); holder m0 and the arbitrator are a majority, so m0
+    // keeps the ticket.
+    let mut w = world(ticket(false), 10);
+    granted_at(&mut w, 0, 5_500);
+    w.crash(1);
+    w.restart(2, Restart::Daemon, 0);
+    w.run_until(w.now + 90_000);
+    assert_eq!(w.holder(0), Some(0));
+    assert_clean(&w);
+}
+
+#[test]
+fn a_held_message_arrives_late_and_once() {
+    let mut w = world(ticket(false), 10);
+    granted_at(&mut w, 0, 8_000);
+    // The next acknowledgement from m1 arrives 5 s late, with no copy on time.
+    w.hold_next(Some(1), HoldKind::Ack, 5_000, 20_000, false);
+    w.run_until(w.now + 15_000);
+    assert!(w.hold_fired());
+    assert_eq!(w.stats.counters.held, 1);
+    assert_eq!(w.holder(0), Some(0), "the arbitrator's ack suffices");
+    assert_clean(&w);
+}
+
+#[test]
+fn a_host_reboot_forgets_the_state_file_and_a_daemon_restart_keeps_it() {
+    let mut w = world(ticket(false), 10);
+    w.set_state_file(2, Some(b"votes".to_vec()));
+    w.restart(2, Restart::Daemon, 0);
+    assert_eq!(w.state_file(2), Some(&b"votes"[..]));
+    assert_eq!(w.host_boots(2), 0);
+    w.restart(2, Restart::Host, -5_000);
+    assert_eq!(w.state_file(2), None);
+    assert_eq!(w.host_boots(2), 1);
+    assert_eq!(w.setup.members[2].wall_offset_ms, -5_000);
+}

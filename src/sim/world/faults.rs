@@ -1,0 +1,651 @@
+//! The faults that reach a lease through time rather than through loss:
+//! stale deliveries of single messages long after their round, wall-clock
+//! steps, restarts with another wall clock, host reboots, host suspends, and
+//! the geo attributes `attr-prereq` tickets depend on. Also the bookkeeping
+//! of the availability check (when each member and link last changed its
+//! health) and of CIB-flag overlaps.
+
+use super::*;
+use crate::wire::codes::{OP_ACK, OP_REVOKE, OP_VOTE_FOR};
+
+/// The clock a daemon times leases and protocol deadlines with, which
+/// decides what a host suspend does to it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SuspendClock {
+    /// CLOCK_BOOTTIME counts the time the host was suspended: a suspend
+    /// looks like a pause (the clock has jumped on resume).
+    #[default]
+    Boottime,
+    /// CLOCK_MONOTONIC stands still while the host is suspended: on resume
+    /// the daemon's clock is behind by the length of the suspend, so a
+    /// lease it holds seems to have that much more to run.
+    Monotonic,
+}
+
+/// What restarts when a member comes back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Only the daemon (a crash, or `systemctl restart`): its state file
+    /// survives and the monotonic clock goes on.
+    Daemon,
+    /// The host (power loss, reboot): the state file is gone (it lives
+    /// under /run) and the monotonic clock starts from a new origin.
+    Host,
+}
+
+/// Which messages a stale delivery holds back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HoldKind {
+    /// A step-down or release: VOTE_FOR naming no one.
+    StepDown,
+    Revoke,
+    /// A vote for a candidate.
+    Vote,
+    /// An acknowledgement of a heartbeat, update or revoke.
+    Ack,
+    /// Whatever the member sends next.
+    Any,
+}
+
+impl HoldKind {
+    pub const ALL: [HoldKind; 5] = [
+        HoldKind::StepDown,
+        HoldKind::Revoke,
+        HoldKind::Vote,
+        HoldKind::Ack,
+        HoldKind::Any,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            HoldKind::StepDown => "step-down",
+            HoldKind::Revoke => "revoke",
+            HoldKind::Vote => "vote",
+            HoldKind::Ack => "ack",
+            HoldKind::Any => "any message",
+        }
+    }
+
+    fn matches(self, msg: &TicketMsg) -> bool {
+        let cmd = msg.header.cmd;
+        match self {
+            HoldKind::StepDown => cmd == OP_VOTE_FOR && msg.body.leader == NO_ONE,
+            HoldKind::Revoke => cmd == OP_REVOKE,
+            HoldKind::Vote => cmd == OP_VOTE_FOR && msg.body.leader != NO_ONE,
+            HoldKind::Ack => cmd == OP_ACK,
+            HoldKind::Any => true,
+        }
+    }
+}
+
+/// A stale delivery waiting to happen: the next matching message (every
+/// copy of it sent at that instant, i.e. a whole broadcast) is delivered
+/// `delay` ms late, after everything that happened in between.
+#[derive(Clone, Debug)]
+pub(super) struct Hold {
+    from: Option<usize>,
+    kind: HoldKind,
+    delay: u64,
+    /// Armed until then (true time).
+    until: u64,
+    /// When it caught its message.
+    fired: Option<u64>,
+    /// The message also goes out on time (a duplicate that arrives late).
+    keep_copy: bool,
+}
+
+/// When faults on each member and link last began or ended (true time):
+/// a member or link is healthy over [x - grace, x] if it is healthy at x and
+/// its stamp is at most x - grace.
+#[derive(Debug)]
+pub(super) struct Health {
+    pub(super) member: Vec<u64>,
+    pub(super) link: Vec<Vec<u64>>,
+    /// The link faults as last seen, to stamp their changes.
+    seen: Vec<Vec<Link>>,
+    seen_spikes: u64,
+}
+
+impl Health {
+    pub(super) fn new(n: usize) -> Health {
+        Health {
+            member: vec![0; n],
+            link: vec![vec![0; n]; n],
+            seen: vec![vec![Link::default(); n]; n],
+            seen_spikes: 0,
+        }
+    }
+}
+
+impl World {
+    // ----- stale deliveries ---------------------------------------------
+
+    /// Holds back the next `kind` message `from` sends (any member's with
+    /// None) within `window` ms by `delay` ms.
+    pub fn hold_next(
+        &mut self,
+        from: Option<usize>,
+        kind: HoldKind,
+        delay: u64,
+        window: u64,
+        keep_copy: bool,
+    ) {
+        self.stats.counters.holds += 1;
+        let who = from.map_or("any member".to_string(), |m| format!("m{m}"));
+        self.note(|| {
+            format!(
+                "stale delivery armed: the next {} from {who} arrives {delay}ms late{}",
+                kind.name(),
+                if keep_copy { " (and on time)" } else { "" }
+            )
+        });
+        self.hold = Some(Hold {
+            from,
+            kind,
+            delay,
+            until: self.now + window,
+            fired: None,
+            keep_copy,
+        });
+    }
+
+    /// Has the armed stale delivery caught its message (or is none armed)?
+    pub fn hold_fired(&self) -> bool {
+        self.hold.as_ref().is_none_or(|h| h.fired.is_some())
+    }
+
+    /// Disarms the stale delivery (messages already held still arrive).
+    pub fn disarm_hold(&mut self) {
+        self.hold = None;
+    }
+
+    /// The extra delay of a message being sent, if the armed hold takes it,
+    /// and whether a copy goes out on time as well.
+    pub(super) fn hold_delay(
+        &mut self,
+        from: usize,
+        to: usize,
+        msg: &TicketMsg,
+    ) -> Option<(u64, bool)> {
+        let now = self.now;
+        let h = self.hold.as_mut()?;
+        if h.until < now || h.fired.is_some_and(|f| f != now) {
+            self.hold = None;
+            return None;
+        }
+        if h.from.is_some_and(|f| f != from) || !h.kind.matches(msg) {
+            return None;
+        }
+        h.fired = Some(now);
+        let r = (h.delay, h.keep_copy);
+        self.stats.counters.held += 1;
+        self.health.link[from][to] = now;
+        self.trace_msg(from, to, msg, &format!("held back {}ms", r.0));
+        Some(r)
+    }
+
+    /// A held message arrives: the link was faulty until now.
+    pub(super) fn held_arrives(&mut self, from: usize, to: usize, sent: u64, msg: &TicketMsg) {
+        self.health.link[from][to] = self.now;
+        let late = self.now - sent;
+        self.trace_msg(
+            from,
+            to,
+            msg,
+            &format!("stale delivery ({late}ms after sending)"),
+        );
+    }
+
+    // ----- clocks and restarts -------------------------------------------
+
+    /// Steps member `m`'s wall clock by `delta` ms (an operator, NTP, a VM
+    /// migration); its monotonic clock is unchanged.
+    pub fn step_wall(&mut self, m: usize, delta: i64) {
+        if delta == 0 {
+            return;
+        }
+        self.stats.counters.wall_steps += 1;
+        self.note(|| format!("wall clock of m{m} steps by {delta}ms"));
+        self.setup.members[m].wall_offset_ms += delta;
+        self.health.member[m] = self.now;
+    }
+
+    /// Stops member `m`'s host (the daemon with it); the next boot is a
+    /// host reboot.
+    pub fn power_off(&mut self, m: usize) {
+        if !self.up(m) && self.members[m].reboot_pending {
+            return;
+        }
+        self.crash(m);
+        self.note(|| format!("host of m{m} goes down"));
+        self.members[m].reboot_pending = true;
+    }
+
+    /// Restarts member `m` now: its daemon or its whole host, with the wall
+    /// clock stepped by `wall_step` ms before the new daemon reads the CIB.
+    pub fn restart(&mut self, m: usize, kind: Restart, wall_step: i64) {
+        match kind {
+            Restart::Daemon => self.crash(m),
+            Restart::Host => self.power_off(m),
+        }
+        self.step_wall(m, wall_step);
+        self.boot(m);
+    }
+
+    /// A host that went down boots: a new monotonic origin, no state file.
+    pub(super) fn host_boot_if_pending(&mut self, m: usize) {
+        if !std::mem::take(&mut self.members[m].reboot_pending) {
+            return;
+        }
+        self.members[m].host_boots += 1;
+        self.stats.counters.host_reboots += 1;
+        self.members[m].state_file = None;
+        let origin = mix(self.seed, 200 + m as u64, self.members[m].host_boots as u64);
+        self.setup.members[m].mono_offset_ms = origin % 10_000_000_000;
+        self.note(|| format!("host of m{m} boots"));
+    }
+
+    /// Host reboots of member `m` so far.
+    pub fn host_boots(&self, m: usize) -> u32 {
+        self.members[m].host_boots
+    }
+
+    /// Member `m`'s state file: what its daemon persisted (kept across
+    /// daemon restarts, lost at a host reboot). The driver of an engine
+    /// that persists state reads it at boot and writes it when asked.
+    pub fn state_file(&self, m: usize) -> Option<&[u8]> {
+        self.members[m].state_file.as_deref()
+    }
+
+    pub fn set_state_file(&mut self, m: usize, data: Option<Vec<u8>>) {
+        self.members[m].state_file = data;
+    }
+
+    /// Suspends member `m`'s host for `dur` ms: it is frozen and receives
+    /// nothing; with `SuspendClock::Monotonic` its lease clock also stands
+    /// still for that long.
+    pub fn suspend(&mut self, m: usize, dur: u64) {
+        if !self.running(m) {
+            return;
+        }
+        self.stats.counters.suspends += 1;
+        self.note(|| format!("host of m{m} suspends for {dur}ms"));
+        self.pause(m, dur);
+        self.stats.counters.pauses -= 1;
+        self.members[m].suspended = true;
+    }
+
+    /// Resuming from a suspend: the monotonic clock missed its length.
+    pub(super) fn end_suspend(&mut self, m: usize, since: u64) {
+        if !std::mem::take(&mut self.members[m].suspended) {
+            return;
+        }
+        if self.suspend_clock == SuspendClock::Monotonic {
+            let lost = self.now - since;
+            let p = &mut self.setup.members[m];
+            p.mono_offset_ms = p.mono_offset_ms.saturating_sub(lost);
+            self.note(|| format!("m{m}'s monotonic clock missed {lost}ms"));
+        }
+    }
+
+    // ----- geo attributes ------------------------------------------------
+
+    /// `geostore set` (or `delete` with None) at site `m`, if it runs.
+    pub fn set_attr(&mut self, m: usize, t: usize, name: &str, value: Option<&str>) {
+        if !self.running(m) || !self.is_site(m) {
+            return;
+        }
+        self.stats.counters.attr_changes += 1;
+        self.health.member[m] = self.now;
+        let ticket = self.ticket_names[t].clone();
+        self.note_ticket(t, || format!("geostore at m{m}: {name} = {value:?}"));
+        self.call(m, |e, c| {
+            let _ = match value {
+                Some(v) => e.attr_set(c, &ticket, name, v),
+                None => e.attr_delete(c, &ticket, name),
+            };
+        });
+    }
+
+    pub(super) fn store_attr(
+        &mut self,
+        m: usize,
+        ticket: &str,
+        name: String,
+        value: Option<String>,
+    ) {
+        let Some(&t) = self.ticket_index.get(ticket) else {
+            return;
+        };
+        match value {
+            Some(v) => self.attrs[m][t].insert(name, v),
+            None => self.attrs[m][t].remove(&name),
+        };
+    }
+
+    /// Before the first boot: every site's CIB holds the attribute the
+    /// `attr-prereq` tickets depend on, with a value that meets them.
+    pub fn seed_attrs(&mut self) {
+        use crate::sim::gen::{PREREQ_ATTR, PREREQ_OK};
+        for t in 0..self.n_tickets() {
+            if self.cfg.tickets[t].attr_prereqs.is_empty() {
+                continue;
+            }
+            for m in 0..self.n() {
+                if self.is_site(m) {
+                    self.attrs[m][t].insert(PREREQ_ATTR.into(), PREREQ_OK.into());
+                }
+            }
+        }
+    }
+
+    /// Do the attributes at `m` meet every prerequisite of ticket `t`?
+    pub fn attrs_ok(&self, m: usize, t: usize) -> bool {
+        self.cfg.tickets[t].attr_prereqs.iter().all(|p| {
+            let have = self.attrs[m][t].get(&p.name).map(String::as_str);
+            match p.op {
+                crate::config::AttrOp::Eq => have == Some(p.value.as_str()),
+                crate::config::AttrOp::Ne => have != Some(p.value.as_str()),
+            }
+        })
+    }
+
+    // ----- health, for the availability check ----------------------------
+
+    /// Stamps the links whose faults changed since the last look (the
+    /// scenario sets link faults directly).
+    pub(super) fn sync_links(&mut self) {
+        let n = self.n();
+        let spikes = self.spike_rate;
+        let h = &mut self.health;
+        for a in 0..n {
+            for b in 0..n {
+                let l = self.links[a][b];
+                let s = h.seen[a][b];
+                if (l.cut, l.loss, l.dup) != (s.cut, s.loss, s.dup) || spikes != h.seen_spikes {
+                    h.link[a][b] = self.now;
+                    h.seen[a][b] = l;
+                }
+            }
+        }
+        h.seen_spikes = spikes;
+    }
+
+    fn member_healthy_since(&self, m: usize, t: usize, since: u64) -> bool {
+        let ms = &self.members[m];
+        let tc = &self.cfg.tickets[t];
+        // A handler that may run longer than the engine gives it (a timeout,
+        // or what is left of the lease at a renewal) fails on a healthy host
+        // too.
+        let slack = (tc.expire - tc.renewal_freq).as_millis() as u64;
+        let allowed = (tc.timeout.as_millis() as u64)
+            .min(slack.saturating_sub(2 * self.setup.net.max_delay()));
+        let handler_ok = !ms.handler_failing
+            && (tc.before_acquire_handler.is_none()
+                || self.setup.members[m].handler_ms.1 < allowed);
+        self.running(m)
+            && !ms.crm_slow
+            && !ms.crm_failing
+            && handler_ok
+            && self.attrs_ok(m, t)
+            && self.health.member[m] <= since
+    }
+
+    fn link_healthy_since(&self, a: usize, b: usize, since: u64) -> bool {
+        let l = self.links[a][b];
+        !l.cut
+            && l.loss == 0
+            && l.dup == 0
+            && self.spike_rate == 0
+            && self.health.link[a][b] <= since
+    }
+
+    /// The grace period of the availability check for ticket `t`: long
+    /// enough for the holder to reach its next renewal (between renewals
+    /// a leader sends nothing, so what a fault left behind, such as a
+    /// member's term raised by elections in a partition, shows only then)
+    /// and complete it with every healthy member (two resend rounds, the
+    /// messages both ways, the CIB write):
+    ///
+    /// ```text
+    ///   renewal-freq + 2 * timeout + 4d + crm + unit
+    /// ```
+    pub fn availability_grace(&self, t: usize) -> u64 {
+        let tc = &self.cfg.tickets[t];
+        let d = self.setup.net.max_delay();
+        let crm = self
+            .setup
+            .members
+            .iter()
+            .map(|p| p.crm_ms.1)
+            .max()
+            .unwrap_or(0);
+        let unit = if self.cfg.subsecond_times { 1 } else { 1000 };
+        tc.renewal_freq.as_millis() as u64 + 2 * tc.timeout.as_millis() as u64 + 4 * d + crm + unit
+    }
+
+    /// Site `m` asks for the revoke of its CIB grant of ticket `t`: a
+    /// violation if its CIB held the grant and it led the ticket while it
+    /// and a majority of
+    /// members, and the links between it and them, had been healthy for the
+    /// grace period, and no client asked for a change of the ticket in that
+    /// time.
+    pub(super) fn grant_given_up(&mut self, m: usize, t: usize) {
+        if self.is_manual(t) || !self.is_site(m) {
+            return;
+        }
+        let granted = self.members[m].cib[t]
+            .value
+            .as_ref()
+            .is_some_and(|v| v.granted);
+        if !granted {
+            return;
+        }
+        let Some(since) = self.now.checked_sub(self.availability_grace(t)) else {
+            return;
+        };
+        // It led the ticket all along (a restarted holder that did not take
+        // its grant up again, say, is not the case in point).
+        let led = self.leader_since[m][t].is_some_and(|l| l <= since);
+        if !led || self.last_request[t] > since || !self.member_healthy_since(m, t, since) {
+            return;
+        }
+        let backing: Vec<usize> = (0..self.n())
+            .filter(|&o| {
+                o == m
+                    || (self.member_healthy_since(o, t, since)
+                        && self.link_healthy_since(m, o, since)
+                        && self.link_healthy_since(o, m, since))
+            })
+            .collect();
+        if backing.len() * 2 <= self.n() {
+            return;
+        }
+        let view = self.engine(m).map(|e| e.ticket_view(t));
+        let cib_term = self.members[m].cib[t].value.as_ref().map_or(0, |v| v.term);
+        let known = view
+            .as_ref()
+            .is_some_and(|v| v.term > cib_term)
+            .then_some(Known::ReacquireLost);
+        let healthy_for = backing
+            .iter()
+            .map(|&o| {
+                self.now
+                    - self.health.member[o]
+                        .max(self.health.link[m][o])
+                        .max(self.health.link[o][m])
+            })
+            .min()
+            .unwrap_or(0);
+        self.violation_known(
+            Kind::Availability,
+            known,
+            Some(t),
+            format!(
+                "m{m} lost the ticket it held while it and {backing:?} had been healthy and connected for {healthy_for}ms (grace {}ms); now {}",
+                self.availability_grace(t),
+                view.map_or("down".to_string(), |v| format!("{} leader {:?} term {}", v.state.as_str(), v.leader, v.term))
+            ),
+        );
+    }
+
+    // ----- grants as the CIB and the daemon see them ---------------------
+
+    /// How long site `o`'s CIB grant of ticket `t` (lease end `lease_end`)
+    /// stands: its lease, or longer while o's daemon runs and still leads
+    /// the ticket believing in a later lease end (it will not revoke the
+    /// grant before then, so Pacemaker goes on acting on it).
+    pub(super) fn vouched_end(&self, o: usize, t: usize, lease_end: i64) -> i64 {
+        let Some(e) = self.engine(o).filter(|_| self.running(o)) else {
+            return lease_end;
+        };
+        // A grant it found in its CIB at start-up stands as long as its
+        // daemon means to keep it: by its reading of the CIB's `expires`
+        // in its own wall clock (see `revoke_deadline`).
+        let loaded = self.members[o].cib[t]
+            .desired
+            .as_ref()
+            .is_some_and(|d| d.granted && d.loaded);
+        let kept = if loaded {
+            self.revoke_deadline(o, t).unwrap_or(lease_end)
+        } else {
+            lease_end
+        };
+        let v = e.ticket_view(t);
+        match v.term_expires {
+            Some(x) if v.state == State::Leader && v.leader == Leader::Member(o) => {
+                kept.max(self.mono_to_true(o, x) as i64)
+            }
+            _ => kept,
+        }
+    }
+
+    /// After a boot: a grant the new daemon found in its CIB and still keeps
+    /// a grace period later (time to hear from its peers: two timeouts, the
+    /// messages both ways and a CIB write) while another site it can reach
+    /// holds the ticket is a dual grant (Pacemaker acts on both flags; the
+    /// other site may lose the ticket before either CIB is written again).
+    pub(super) fn watch_kept_grants(&mut self, m: usize) {
+        let t_max = self
+            .cfg
+            .tickets
+            .iter()
+            .map(|t| t.timeout.as_millis() as u64)
+            .max()
+            .unwrap_or(0);
+        let crm = self
+            .setup
+            .members
+            .iter()
+            .map(|p| p.crm_ms.1)
+            .max()
+            .unwrap_or(0);
+        let due = self.now + 2 * t_max + 4 * self.setup.net.max_delay() + crm;
+        let inc = self.members[m].incarnation;
+        self.kept_watch.push((due, m, inc, self.now));
+    }
+
+    /// The boots whose grace period is over (see `watch_kept_grants`).
+    pub(super) fn check_kept_grants(&mut self) {
+        let now = self.now;
+        let due: Vec<(u64, usize, u32, u64)> = self
+            .kept_watch
+            .iter()
+            .copied()
+            .filter(|w| w.0 <= now)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        self.kept_watch.retain(|w| w.0 > now);
+        for (_, m, inc, booted) in due {
+            if self.members[m].incarnation == inc {
+                self.check_kept(m, booted);
+            }
+        }
+    }
+
+    fn check_kept(&mut self, m: usize, booted: u64) {
+        let now = self.now as i64;
+        for t in 0..self.n_tickets() {
+            if self.is_manual(t) {
+                continue;
+            }
+            let Some(d) = self.members[m].cib[t].desired.as_ref() else {
+                continue;
+            };
+            let Some(mine) = self.members[m].cib[t].value.as_ref() else {
+                continue;
+            };
+            if !(d.granted && d.loaded && mine.granted) {
+                continue;
+            }
+            let kept = self.vouched_end(m, t, mine.lease_end);
+            if kept <= now {
+                continue;
+            }
+            let other = (0..self.n()).find(|&o| {
+                o != m
+                    && self.link_healthy_since(o, m, booted)
+                    && self.link_healthy_since(m, o, booted)
+                    && self.members[o].cib[t]
+                        .value
+                        .as_ref()
+                        .is_some_and(|v| v.granted && self.vouched_end(o, t, v.lease_end) > now)
+            });
+            if let Some(o) = other {
+                let wall = self.setup.members[m].wall_offset_ms;
+                let lease_end = mine.lease_end;
+                self.violation(
+                    Kind::DualGrant,
+                    Some(t),
+                    format!(
+                        "m{m} restarted at {booted} (wall clock offset {wall}ms) and keeps the grant in its CIB until {kept} (its lease ended at {lease_end}) while m{o} holds the ticket"
+                    ),
+                );
+            }
+        }
+    }
+
+    /// Keeps the CIB-flag overlap figures: periods in which two or more
+    /// sites' CIBs say an automatic ticket is granted, whatever the leases
+    /// (Pacemaker acts on the flag; dual grants are the overlaps in which
+    /// both leases run).
+    pub(super) fn update_overlap(&mut self, t: usize) {
+        if self.is_manual(t) {
+            return;
+        }
+        let granted = (0..self.n())
+            .filter(|&m| {
+                self.members[m].cib[t]
+                    .value
+                    .as_ref()
+                    .is_some_and(|v| v.granted)
+            })
+            .count();
+        match (self.overlap_since[t], granted >= 2) {
+            (None, true) => {
+                self.overlap_since[t] = Some(self.now);
+                self.stats.counters.cib_overlaps += 1;
+                self.note_ticket(t, || "CIB-flag overlap begins".into());
+            }
+            (Some(s), false) => {
+                self.overlap_since[t] = None;
+                self.stats.cib_overlap.add(self.now - s);
+                self.note_ticket(t, || {
+                    format!("CIB-flag overlap ends after {}ms", self.now - s)
+                });
+            }
+            _ => {}
+        }
+    }
+
+    /// Ends the overlaps still open at the end of a run.
+    pub fn close_overlaps(&mut self) {
+        for t in 0..self.n_tickets() {
+            if let Some(s) = self.overlap_since[t].take() {
+                self.stats.cib_overlap.add(self.now - s);
+            }
+        }
+    }
+}

@@ -118,8 +118,8 @@ impl Engine {
         // DIFF: a member that cannot know what it promised before it
         // started fences itself (see `Ticket::vote_fence`); one that got its
         // promises back (promise.rs) knows them.
-        let fence = (!tk.promises_restored || mutated!(self, ForgetPromises))
-            && !mutated!(self, NoStartupFence);
+        let forget = mutated!(self, ForgetPromises);
+        let fence = (!tk.promises_restored || forget) && !mutated!(self, NoStartupFence);
         tk.vote_fence = fence.then(|| now + tk.cfg.expire);
         debug!("{}: broadcasting state query", tk.cfg.name);
         self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);

@@ -159,7 +159,14 @@ impl Engine {
             m.cmd,
             OP_HEARTBEAT | OP_UPDATE | OP_MY_INDEX | OP_REJECTED | OP_STATUS | OP_ACK
         ) {
-            if let (Leader::Member(s), true) = (m.leader, m.valid_ms > 0) {
+            // DIFF: not from a message of a term its sender has since left
+            // (delayed in the network: the lease it tells of is long over,
+            // counted from now it would be a made-up one). A candidate's
+            // state answer carries its last committed term on purpose.
+            let stale = m.term < self.tickets[i].heard_terms[from]
+                && m.cmd != OP_MY_INDEX
+                && !mutated!(self, StaleClaim);
+            if let (Leader::Member(s), true, false) = (m.leader, m.valid_ms > 0, stale) {
                 self.note_claim_from(i, &m, s);
             }
             let others = self.all_bits() & !(1 << self.me);

@@ -805,6 +805,7 @@ impl World {
     }
 
     fn drain(&mut self, m: usize) {
+        self.record_promises(m);
         let mut watch = match self.resume_watch.take() {
             Some((wm, v)) if wm == m => Some(v),
             other => {
@@ -1587,6 +1588,15 @@ impl World {
                     loaded: true,
                     ..v
                 });
+            }
+        }
+        // What the previous daemon promised, if its record survived (a
+        // daemon restart; a host reboot lost it): the daemon's own format.
+        if let Some(text) = self.state_file(m).and_then(|b| std::str::from_utf8(b).ok()) {
+            for (name, p) in text.lines().filter_map(crate::daemon::promises::parse) {
+                if let Some(t) = e.ticket_index(&name) {
+                    e.restore_promise(t, &p);
+                }
             }
         }
         e.start(clock);

@@ -261,6 +261,35 @@ impl World {
         self.members[m].state_file = data;
     }
 
+    /// Records what member m's engine promised before its outputs are
+    /// executed, as the daemon does (`daemon/promises.rs`, same line
+    /// format; times on the member's monotonic clock, which a daemon restart
+    /// keeps and a host reboot resets along with the file).
+    pub(super) fn record_promises(&mut self, m: usize) {
+        let Some(e) = self.members[m].engine.as_mut() else {
+            return;
+        };
+        let changes = e.take_promises();
+        if changes.is_empty() {
+            return;
+        }
+        let mut all: std::collections::BTreeMap<String, crate::engine::Promise> = self
+            .state_file(m)
+            .and_then(|b| std::str::from_utf8(b).ok())
+            .map(|t| {
+                t.lines()
+                    .filter_map(crate::daemon::promises::parse)
+                    .collect()
+            })
+            .unwrap_or_default();
+        all.extend(changes);
+        let text: String = all
+            .iter()
+            .map(|(n, p)| crate::daemon::promises::render(n, p) + "\n")
+            .collect();
+        self.members[m].state_file = Some(text.into_bytes());
+    }
+
     /// Suspends member `m`'s host for `dur` ms: it is frozen and receives
     /// nothing; with `SuspendClock::Monotonic` its lease clock also stands
     /// still for that long.

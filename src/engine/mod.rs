@@ -79,6 +79,9 @@ macro_rules! mutated {
 
 mod client;
 mod cron;
+mod election;
+mod follow;
+mod lease;
 #[cfg(feature = "mutations")]
 mod mutation;
 mod promise;
@@ -87,6 +90,7 @@ mod rng;
 mod ticket;
 mod ticket_id;
 mod time;
+mod votes;
 
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,11 @@
-//! Peer messages: building them and reacting to them (spec raft.md §3–§5).
+//! Peer messages: building and sending them, receiving them (sender's view,
+//! claims, stale hand-overs, acknowledgements) and dispatching them to the
+//! handlers in votes.rs and follow.rs; the follower's shared steps (spec
+//! raft.md §3–§5).
 
-use log::{debug, error, info, warn};
+use log::{debug, info, warn};
 
-use super::ticket::{NextState, State};
+use super::ticket::State;
 use super::{Dropped, Engine, Leader, Output};
 use crate::wire::codes::*;
 use crate::wire::{Header, TicketBody, TicketMsg, MAGIC, NO_ONE, VERSION};
@@ -39,7 +42,7 @@ impl Engine {
         ms.div_ceil(unit).min(u32::MAX as u64) as u32
     }
 
-    fn leader_id(&self, l: Leader) -> Option<u32> {
+    pub(super) fn leader_id(&self, l: Leader) -> Option<u32> {
         l.member().map(|m| self.site_id_of(m))
     }
 
@@ -206,7 +209,7 @@ impl Engine {
     /// the cluster out for longer; and not a claim of an older term than the
     /// lease of another site we acknowledged and that still runs (the C
     /// booth has no claims; see `Ticket::acked_lead`).
-    fn note_claim_from(&mut self, i: usize, m: &In, site: usize) {
+    pub(super) fn note_claim_from(&mut self, i: usize, m: &In, site: usize) {
         let now = self.now.mono;
         let tk = &self.tickets[i];
         let cap = tk.expire_ms() + 1000;
@@ -229,7 +232,7 @@ impl Engine {
         self.tickets[i].note_claim(site, until);
     }
 
-    fn update_acks(&mut self, i: usize, m: &In) {
+    pub(super) fn update_acks(&mut self, i: usize, m: &In) {
         let all = self.all_bits();
         let tk = &mut self.tickets[i];
         // DIFF: the clause the C booth means to have — stop resending a
@@ -261,7 +264,7 @@ impl Engine {
         }
     }
 
-    fn raft_answer(&mut self, i: usize, m: &In) -> Result<(), Dropped> {
+    pub(super) fn raft_answer(&mut self, i: usize, m: &In) -> Result<(), Dropped> {
         let tk = &self.tickets[i];
         // DIFF: "you are outdated, the ticket is revoked" answers a
         // candidate that re-takes a ticket it thinks was lost; the voters
@@ -339,7 +342,7 @@ impl Engine {
     }
 
     /// A heartbeat or update we did not expect (we lead, or another leader).
-    fn unexpected(&mut self, i: usize, m: &In) {
+    pub(super) fn unexpected(&mut self, i: usize, m: &In) {
         let now = self.now.mono;
         warn!(
             "{}: unexpected message {} from {} in state {}",
@@ -362,7 +365,7 @@ impl Engine {
         }
     }
 
-    fn unmark_granted(&mut self, i: usize, l: Leader) {
+    pub(super) fn unmark_granted(&mut self, i: usize, l: Leader) {
         let tk = &mut self.tickets[i];
         if let (true, Some(m)) = (tk.cfg.is_manual(), l.member()) {
             tk.sites_where_granted &= !(1 << m);
@@ -383,7 +386,7 @@ impl Engine {
     }
 
     /// C `newer_term`: a higher term from another site makes us its follower.
-    fn newer_term(&mut self, i: usize, m: &In, in_election: bool) -> bool {
+    pub(super) fn newer_term(&mut self, i: usize, m: &In, in_election: bool) -> bool {
         let tk = &self.tickets[i];
         if m.leader == Leader::Member(self.me) || m.term <= tk.current_term {
             return false;
@@ -405,7 +408,7 @@ impl Engine {
         true
     }
 
-    fn term_too_low(&mut self, i: usize, m: &In) -> bool {
+    pub(super) fn term_too_low(&mut self, i: usize, m: &In) -> bool {
         let tk = &self.tickets[i];
         if m.term >= tk.current_term {
             return false;
@@ -472,607 +475,5 @@ impl Engine {
             "{}: updating from {} ({}/{})",
             tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, m.valid_ms
         );
-    }
-
-    fn answer_req_vote(&mut self, i: usize, m: &In) {
-        let now = self.now.mono;
-        let tk = &self.tickets[i];
-        let name = tk.cfg.name.clone();
-        let sender = self.cfg.members[m.from].addr_string.clone();
-        if m.reason == OR_TKT_LOST {
-            if tk.state == State::Init && tk.leader == Leader::NoOne {
-                self.send_reject(i, m.from, RLT_YOU_OUTDATED, m.cmd);
-                return;
-            }
-            if tk.seems_ok(now) {
-                self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
-                return;
-            }
-        }
-        let left = tk.time_left(now);
-        if tk.leader != Leader::Member(m.from) && left > 0 && m.reason != OR_STEPDOWN {
-            warn!(
-                "{name}: election from {sender} with reason {} rejected (we have {} as ticket owner), ticket still valid for {}ms",
-                code_to_string(m.reason),
-                self.addr_of(tk.leader),
-                left
-            );
-            self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
-            return;
-        }
-        if self.term_too_low(i, m) {
-            return;
-        }
-        let claim = self.tickets[i].live_claim_besides(m.from, now);
-        if let Some((holder, until)) = claim.filter(|_| !mutated!(self, IgnoreClaims)) {
-            warn!(
-                "{name}: election from {sender} rejected: {} holds a lease for {}ms more",
-                self.cfg.members[holder].addr_string,
-                until.0 - now.0
-            );
-            self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
-            return;
-        }
-        // DIFF: a member that has just started may have forgotten a lease it
-        // acknowledged before; it votes only for the leader it knows until a
-        // lease could have run out or every peer has told it its state.
-        let tk = &self.tickets[i];
-        if tk.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::Member(m.from) {
-            info!("{name}: not voting for {sender} yet: started too recently to know every lease");
-            return;
-        }
-        if mutated!(self, DoubleVote) {
-            // Forget this term's vote, so that every candidate gets one.
-            let tk = &mut self.tickets[i];
-            tk.voted_for = None;
-            tk.vote_record = None;
-        }
-        self.tickets[i].in_election = true;
-        if left == 0 {
-            self.set_leader(i, Leader::Unknown);
-        }
-        if self.newer_term(i, m, true) {
-            self.tickets[i].clear_votes();
-        }
-        // DIFF: the vote of this term is whatever we recorded for it, else
-        // one for this candidate. The C booth answers with `voted_for`
-        // whatever term it was set in, so a vote never recorded for the
-        // current term could be followed by one for ourselves in it.
-        self.cast_vote(i, m);
-        let voted = self.tickets[i].voted_for;
-        debug!(
-            "{name}: answering vote request from {sender}: {}",
-            voted.map_or("none", |v| self.cfg.members[v].addr_string.as_str())
-        );
-        let mut reply = self.build_msg(i, OP_VOTE_FOR, OP_REQ_VOTE, 0, RLT_SUCCESS);
-        // A vote names the site voted for, whoever we believe leads.
-        reply.body.leader = voted.map_or(NO_ONE, |v| self.site_id_of(v));
-        self.emit(Output::Send {
-            to: m.from,
-            msg: reply,
-            resend: false,
-        });
-    }
-
-    /// Votes for the sender, unless we already voted for someone else in this
-    /// term (the vote then stands, whatever reset happened in between).
-    fn cast_vote(&mut self, i: usize, m: &In) {
-        let tk = &mut self.tickets[i];
-        let choice = match tk.vote_record {
-            Some((term, who)) if term == tk.current_term => who,
-            _ => m.from,
-        };
-        tk.voted_for = Some(choice);
-        tk.vote_record = Some((tk.current_term, choice));
-        if choice == m.from {
-            tk.votes[m.from] = Some(m.leader);
-        }
-    }
-
-    fn record_vote(&mut self, i: usize, m: &In) {
-        let tk = &mut self.tickets[i];
-        match tk.votes[m.from] {
-            None => tk.votes[m.from] = Some(m.leader),
-            Some(v) if v != m.leader => info!(
-                "{}: {} voted previously for {:?} and now wants {:?}, ignoring",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, v, m.leader
-            ),
-            Some(_) => {}
-        }
-    }
-
-    fn process_vote_for(&mut self, i: usize, m: &In) {
-        let tk = &self.tickets[i];
-        let sender = self.cfg.members[m.from].addr_string.clone();
-        if m.leader == Leader::NoOne {
-            if tk.leader == Leader::Member(m.from)
-                && matches!(tk.state, State::Follower | State::Candidate)
-            {
-                info!(
-                    "{}: {sender} wants to give the ticket away (ticket release)",
-                    tk.cfg.name
-                );
-                self.tickets[i].claims[m.from] = None;
-                self.tickets[i].save_committed();
-                self.reset_ticket(i);
-                self.tickets[i].state = State::Follower;
-                if self.is_site() {
-                    self.ticket_write(i);
-                    self.schedule_election(i, OR_STEPDOWN);
-                }
-            } else {
-                info!(
-                    "{}: {sender} votes for none, ignoring (duplicate ticket release?)",
-                    tk.cfg.name
-                );
-            }
-            return;
-        }
-        if tk.state != State::Candidate {
-            debug!(
-                "{}: candidate status lost, ignoring VtFr from {sender}",
-                tk.cfg.name
-            );
-            return;
-        }
-        if self.term_too_low(i, m) {
-            return;
-        }
-        if self.newer_term(i, m, false) {
-            // Someone is ahead of us: this election is over for us.
-            self.tickets[i].clear_votes();
-            return;
-        }
-        self.record_vote(i, m);
-        let me = Leader::Member(self.me);
-        let for_us = self.tickets[i]
-            .votes
-            .iter()
-            .filter(|v| **v == Some(me))
-            .count();
-        // DIFF: a majority of votes decides at once (the C booth waits for
-        // every vote or the election timeout, which delays every failover
-        // by a timeout when a member is down).
-        if self.tickets[i].acks_expected == 0 || for_us * 2 > self.n_members() {
-            self.elections_end(i);
-        }
-    }
-
-    fn answer_heartbeat(&mut self, i: usize, m: &In) -> Result<(), Dropped> {
-        // DIFF: the C booth aborts on a heartbeat whose leader field names
-        // someone other than its sender; such a message is simply invalid.
-        if m.leader != Leader::Member(m.from) {
-            warn!(
-                "{}: heartbeat from {} names another leader ({}), dropped",
-                self.tickets[i].cfg.name,
-                self.cfg.members[m.from].addr_string,
-                self.addr_of(m.leader)
-            );
-            return Err(Dropped::Invalid);
-        }
-        let tk = &self.tickets[i];
-        if m.term < tk.current_term {
-            // DIFF: the C booth accepts an older term from its own leader, or
-            // when the ticket is not owned here, even after voting in a newer
-            // term; acknowledging it would promise a lease to one leader while
-            // our vote elects another. The sender learns our term instead.
-            warn!(
-                "{}: heartbeat from {} with an outdated term {} (ours {})",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
-            );
-            // Our newer term may come from elections nobody won (say, while
-            // we were cut off), and a C leader never takes it up. Follow
-            // this leader without acknowledging it (an acknowledgement would
-            // promise it a lease, which a vote of ours in the newer term may
-            // contradict) rather than believe in none: we then neither
-            // campaign against its lease nor show a stale view.
-            let now = self.now.mono;
-            let unled = !tk.is_owned() || tk.leader == m.leader;
-            if unled && m.valid_ms > 0 && tk.live_claim_besides(m.from, now).is_none() {
-                self.become_follower(i, m, m.leader);
-            }
-            self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);
-            return Ok(());
-        }
-        if self.refuse_other_leader(i, m) {
-            return Ok(());
-        }
-        self.tickets[i].expect_more_rejects = false;
-        self.newer_term(i, m, false);
-        self.become_follower(i, m, m.leader);
-        self.tickets[i].acked_lead = Some((m.from, m.term));
-        self.send(i, m.from, OP_ACK, OP_HEARTBEAT, RLT_SUCCESS);
-        Ok(())
-    }
-
-    /// DIFF: an acknowledgement promises a lease as much as a vote does, so
-    /// while another site's claimed lease runs we refuse (TVld) instead of
-    /// following a new leader — even one with a higher term, whose election
-    /// may rest on a vote we cast before restarting and forgot.
-    fn refuse_other_leader(&mut self, i: usize, m: &In) -> bool {
-        let now = self.now.mono;
-        // DIFF: after a start the fence covers acknowledgements as well as
-        // votes: what we promised before may be forgotten, and the leader we
-        // forgot is known only once every member has told us its view.
-        if self.tickets[i].vote_fence.is_some_and(|f| now < f) {
-            debug!(
-                "{}: not acknowledging {} from {} yet: started too recently to know every lease",
-                self.tickets[i].cfg.name,
-                code_to_string(m.cmd),
-                self.cfg.members[m.from].addr_string
-            );
-            return true;
-        }
-        let claim = self.tickets[i].live_claim_besides(m.from, now);
-        let Some((holder, until)) = claim.filter(|_| !mutated!(self, IgnoreClaims)) else {
-            return false;
-        };
-        warn!(
-            "{}: {} from {} refused: {} holds a lease for {}ms more",
-            self.tickets[i].cfg.name,
-            code_to_string(m.cmd),
-            self.cfg.members[m.from].addr_string,
-            self.cfg.members[holder].addr_string,
-            until.0 - now.0
-        );
-        self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
-        true
-    }
-
-    fn process_update(&mut self, i: usize, m: &In) {
-        let tk = &self.tickets[i];
-        let outdated = m.term < tk.current_term;
-        if outdated || (tk.is_owned() && tk.leader != Leader::Member(m.from)) {
-            warn!(
-                "{}: different leader {} wants to update our ticket, sending reject",
-                tk.cfg.name, self.cfg.members[m.from].addr_string
-            );
-            self.mark_granted(i, m.from);
-            self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);
-            return;
-        }
-        debug!(
-            "{}: leader {} wants to update our ticket",
-            tk.cfg.name, self.cfg.members[m.from].addr_string
-        );
-        if self.refuse_other_leader(i, m) {
-            return;
-        }
-        self.become_follower(i, m, m.leader);
-        if self.is_site() {
-            self.ticket_write(i);
-        }
-        self.set_ticket_wakeup(i);
-        self.tickets[i].acked_lead = Some((m.from, m.term));
-        self.send(i, m.from, OP_ACK, OP_UPDATE, RLT_SUCCESS);
-    }
-
-    fn process_ack(&mut self, i: usize, m: &In) {
-        if self.newer_term(i, m, false) {
-            warn!(
-                "{}: got higher term from {} ({})",
-                self.tickets[i].cfg.name, self.cfg.members[m.from].addr_string, m.term
-            );
-            return;
-        }
-        let tk = &self.tickets[i];
-        if m.term < tk.current_term {
-            warn!(
-                "{}: unexpected term from {} ({} vs. {}) (ignoring)",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
-            );
-            return;
-        }
-        if tk.next_state == Some(NextState::Init) || tk.state == State::Init {
-            return;
-        }
-        if matches!(m.request, OP_HEARTBEAT | OP_UPDATE)
-            && m.term == tk.current_term
-            && m.leader == Leader::Member(self.me)
-            && self.majority(tk.acks_received)
-        {
-            self.leader_update_ticket(i);
-        }
-    }
-
-    fn process_revoke(&mut self, i: usize, m: &In) {
-        let tk = &self.tickets[i];
-        let sender = self.cfg.members[m.from].addr_string.clone();
-        if tk.state == State::Init && tk.leader == Leader::NoOne {
-            // Our earlier acknowledgement was probably lost.
-            self.send(i, m.from, OP_ACK, OP_REVOKE, RLT_SUCCESS);
-            return;
-        }
-        if tk.leader != Leader::Member(m.from) {
-            if tk.cfg.is_manual() {
-                self.process_revoke_for_manual(i, m);
-            } else {
-                error!(
-                    "{}: {sender} wants to revoke ticket, but it is not granted there (ignoring)",
-                    tk.cfg.name
-                );
-            }
-            return;
-        }
-        if tk.state != State::Follower {
-            error!(
-                "{}: unexpected ticket revoke from {sender} (in state {}) (ignoring)",
-                tk.cfg.name,
-                tk.state.as_str()
-            );
-            return;
-        }
-        info!("{}: {sender} revokes ticket", tk.cfg.name);
-        self.tickets[i].claims[m.from] = None;
-        self.tickets[i].save_committed();
-        self.reset_ticket_and_set_no_leader(i);
-        if self.is_site() {
-            self.ticket_write(i);
-        }
-        self.send(i, m.from, OP_ACK, OP_REVOKE, RLT_SUCCESS);
-    }
-
-    fn process_revoke_for_manual(&mut self, i: usize, m: &In) {
-        self.send(i, m.from, OP_ACK, OP_REVOKE, RLT_SUCCESS);
-        self.unmark_granted(i, Leader::Member(m.from));
-        let name = self.tickets[i].cfg.name.clone();
-        let sender = &self.cfg.members[m.from].addr_string;
-        if self.tickets[i].state == State::Leader {
-            warn!("{name}: {sender} wants to revoke ticket, but this site is itself a leader");
-            self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
-        } else {
-            warn!("{name}: {sender} wants to revoke ticket, but this site is not following it");
-        }
-    }
-
-    fn process_rejected(&mut self, i: usize, m: &In) {
-        let tk = &self.tickets[i];
-        let name = tk.cfg.name.clone();
-        let sender = self.cfg.members[m.from].addr_string.clone();
-        if tk.state == State::Leader
-            && m.result == RLT_TERM_OUTDATED
-            && (m.valid_ms == 0 || m.leader.member().is_none_or(|l| l == self.me))
-        {
-            self.leader_behind_peer(i, m);
-            return;
-        }
-        if tk.state != State::Candidate {
-            if !tk.expect_more_rejects {
-                warn!(
-                    "{name}: from {sender}: in state {}, got {} (unexpected reject)",
-                    tk.state.as_str(),
-                    code_to_string(m.result)
-                );
-            }
-            return;
-        }
-        if m.leader == Leader::Member(self.me) {
-            warn!("{name}: ticket was granted to us (and we didn't know)");
-            self.tickets[i].expect_more_rejects = true;
-            return;
-        }
-        match m.result {
-            RLT_TERM_OUTDATED => {
-                warn!(
-                    "{name}: ticket outdated (term {}), granted to {}",
-                    m.term,
-                    self.addr_of(m.leader)
-                );
-                self.tickets[i].expect_more_rejects = true;
-                self.become_follower(i, m, m.leader);
-            }
-            RLT_TERM_STILL_VALID if m.leader.member().is_none() && tk.state == State::Candidate => {
-                // DIFF: the voter follows nobody but still counts a lease
-                // (of the lost leader, for a few milliseconds): that is a
-                // refused vote, not a leader to follow. The C booth gives up
-                // its campaign here, even when the other voters granted
-                // their votes, and nothing restarts it.
-                warn!("{name}: {sender} still counts a lease and refuses its vote");
-            }
-            RLT_TERM_STILL_VALID => {
-                if tk.lost_leader == m.leader && tk.election_reason == OR_TKT_LOST {
-                    warn!("{name}: {sender} still has the ticket valid, we'll backup a bit");
-                } else if tk.lost_leader == m.leader {
-                    warn!("{name}: {sender} unexpectedly rejects elections");
-                } else {
-                    warn!(
-                        "{name}: ticket was granted to {} (and we didn't know)",
-                        self.addr_of(m.leader)
-                    );
-                }
-                self.tickets[i].expect_more_rejects = true;
-                self.become_follower(i, m, m.leader);
-            }
-            RLT_YOU_OUTDATED => {
-                self.tickets[i].expect_more_rejects = true;
-                if m.leader.member().is_some() {
-                    warn!(
-                        "{name}: our ticket is outdated, granted to {}",
-                        self.addr_of(m.leader)
-                    );
-                    self.become_follower(i, m, m.leader);
-                } else {
-                    warn!("{name}: our ticket is outdated and revoked");
-                    self.set_leader(i, m.leader);
-                    self.update_ticket_from_msg(i, m);
-                    self.tickets[i].state = State::Init;
-                    self.tickets[i].in_election = false;
-                    self.tickets[i].election_retry = None;
-                    self.leave_candidacy(i);
-                    if !self.tickets[i].waiters.is_empty() {
-                        self.tickets[i].outcome = RLT_SYNC_FAIL;
-                        self.notify_waiters(i, 0);
-                    }
-                }
-            }
-            other => {
-                if !tk.expect_more_rejects {
-                    warn!(
-                        "{name}: from {sender}: in state {}, got {} (unexpected reject)",
-                        tk.state.as_str(),
-                        code_to_string(other)
-                    );
-                }
-            }
-        }
-    }
-
-    fn process_my_index(&mut self, i: usize, m: &In) {
-        let now = self.now.mono;
-        let tk = &self.tickets[i];
-        let expired = m.valid_ms == 0;
-        let diff = tk.my_last_term() as i64 - m.term as i64;
-        let sender = self.cfg.members[m.from].addr_string.clone();
-        if diff > 0 {
-            // We know a newer term: tell the sender.
-            self.send(i, m.from, OP_MY_INDEX, OP_MY_INDEX, RLT_SUCCESS);
-            if self.tickets[i].state == State::Leader {
-                info!(
-                    "{}: sending ticket update to {sender}",
-                    self.tickets[i].cfg.name
-                );
-                self.send(i, m.from, OP_UPDATE, OP_MY_INDEX, RLT_SUCCESS);
-            }
-            return;
-        }
-        if diff == 0 && expired {
-            return;
-        }
-        if tk.state == State::Leader {
-            if diff < 0 && !expired {
-                warn!(
-                    "{}: from {sender}: more up to date ticket at {}",
-                    tk.cfg.name,
-                    self.addr_of(m.leader)
-                );
-                self.leader_handle_newer_ticket(i, m);
-            } else if diff < 0 {
-                self.leader_behind_peer(i, m);
-            }
-            return;
-        }
-        if tk.state == State::Candidate && m.leader == Leader::Member(self.me) {
-            return;
-        }
-        // DIFF: the C booth adopts the answer wholesale, so a peer that knows
-        // a newer term but no lease makes us forget a lease we acknowledged,
-        // and we would then vote while it still runs. Keep the lease; take
-        // only the term.
-        // DIFF: but a grant we hold only because our CIB said so at start-up
-        // (nothing acknowledged since) gives way to another site's live
-        // lease in a newer term: our CIB's `expires` may be read by a wall
-        // clock that is wrong, and the C booth revokes here too.
-        let me = Leader::Member(self.me);
-        let stale_own = tk.leader == me
-            && !tk.lease_proven
-            && tk.state != State::Leader
-            && !expired
-            && m.leader.member().is_some_and(|l| l != self.me)
-            && m.term > tk.current_term
-            && !mutated!(self, KeepStaleCibGrant);
-        if stale_own {
-            warn!(
-                "{}: {sender} reports a lease at {} in term {} (ours: {}), our CIB grant is stale",
-                tk.cfg.name,
-                self.addr_of(m.leader),
-                m.term,
-                tk.current_term
-            );
-            let tk = &mut self.tickets[i];
-            tk.restart_claim = None;
-            tk.claims[self.me] = None;
-            tk.term_expires = None;
-        } else if tk.is_owned() && tk.time_left(now) > 0 && (expired || m.leader != tk.leader) {
-            let tk = &mut self.tickets[i];
-            tk.current_term = tk.current_term.max(m.term);
-            return;
-        }
-        self.update_ticket_from_msg(i, m);
-        self.set_leader(i, m.leader);
-        self.update_ticket_state(i, Some(m.from));
-        self.tickets[i].save_committed();
-        self.set_ticket_wakeup(i);
-    }
-
-    /// DIFF: a peer has seen a newer term than ours, without a live lease
-    /// elsewhere. The C booth ignores this and the peer then ignores our
-    /// (older) heartbeats for good; we take the ticket again above that term.
-    fn leader_behind_peer(&mut self, i: usize, m: &In) {
-        let tk = &mut self.tickets[i];
-        if m.term <= tk.current_term || tk.next_state == Some(NextState::Leader) {
-            return;
-        }
-        info!(
-            "{}: {} has seen term {}, reacquiring in a newer term",
-            tk.cfg.name, self.cfg.members[m.from].addr_string, m.term
-        );
-        tk.current_term = m.term;
-        tk.save_committed();
-        tk.next_state = Some(NextState::Leader);
-        self.set_ticket_wakeup(i);
-    }
-
-    fn leader_handle_newer_ticket(&mut self, i: usize, m: &In) {
-        let now = self.now.mono;
-        let other_leader = m.leader.member().is_some_and(|l| l != self.me);
-        let tk = &mut self.tickets[i];
-        tk.current_term = tk.current_term.max(m.term);
-        if other_leader || tk.time_left(now) > 0 {
-            let tk = &self.tickets[i];
-            error!(
-                "{}: from {}: ticket granted to {}! (revoking locally)",
-                tk.cfg.name,
-                self.cfg.members[m.from].addr_string,
-                self.addr_of(m.leader)
-            );
-        }
-        self.tickets[i].next_state = Some(NextState::Leader);
-    }
-
-    /// C `update_ticket_state`: what our copy means after a state answer (or,
-    /// with no sender, after loading the CIB).
-    pub(super) fn update_ticket_state(&mut self, i: usize, sender: Option<usize>) {
-        let now = self.now.mono;
-        let me = Leader::Member(self.me);
-        let from = sender.map_or("CIB".to_string(), |s| {
-            self.cfg.members[s].addr_string.clone()
-        });
-        let name = self.tickets[i].cfg.name.clone();
-        let leader_addr = self.addr_of(self.tickets[i].leader).to_string();
-        let tk = &mut self.tickets[i];
-        if tk.state == State::Candidate {
-            info!("{name}: learned from {from} about newer ticket, stopping elections");
-            tk.expect_more_rejects = true;
-        }
-        if tk.leader == me || tk.is_granted {
-            // DIFF: whoever tells us (the C booth listens to the leader only).
-            let live_elsewhere = sender.is_some()
-                && tk.leader.member().is_some_and(|l| l != self.me)
-                && tk.time_left(now) > 0;
-            if live_elsewhere {
-                warn!("{name}: ticket was granted here, but it's live at {leader_addr} (revoking here)");
-                // DIFF: keep the live leader and its lease (the C booth forgets
-                // both); only our CIB needs correcting.
-                tk.is_granted = false;
-                tk.state = State::Follower;
-                tk.next_state = Some(NextState::Follower);
-                if self.is_site() {
-                    self.ticket_write(i);
-                }
-            } else {
-                if tk.state == State::Candidate {
-                    tk.state = State::Follower;
-                }
-                tk.next_state = Some(NextState::Leader);
-            }
-        } else if !tk.is_owned() {
-            info!("{name}: ticket is not granted (from {from})");
-            tk.state = State::Init;
-        } else {
-            info!("{name}: ticket granted to {leader_addr} (says {from})");
-            tk.state = State::Follower;
-            tk.next_state = Some(NextState::Follower);
-        }
-        self.leave_candidacy(i);
     }
 }

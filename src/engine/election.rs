@@ -1,0 +1,358 @@
+//! Elections and the leader's rounds: starting and ending an election,
+//! the heartbeat/update cycle and resends (spec raft.md §6–§8).
+
+use super::cron::*;
+use super::ticket::State;
+use super::{Engine, Leader, Output};
+use crate::config::GrantType;
+use crate::wire::codes::*;
+use log::{debug, info, warn};
+use std::time::Duration;
+
+impl Engine {
+    /// C `new_election`. Returns None when nothing was started (arbitrator,
+    /// unmet prerequisites), Some(false) when an election is already running,
+    /// Some(true) when one was started.
+    pub(super) fn new_election(
+        &mut self,
+        i: usize,
+        preference: Option<usize>,
+        update_term: u8,
+        reason: u32,
+    ) -> Option<bool> {
+        if !self.is_site() {
+            return None;
+        }
+        let now = self.now.mono;
+        let effective = if reason == OR_AGAIN {
+            self.tickets[i].election_reason
+        } else {
+            reason
+        };
+        if matches!(effective, OR_TKT_LOST | OR_STEPDOWN)
+            && !self.attr_prereqs_ok(i, GrantType::Auto)
+        {
+            info!(
+                "{}: attribute prerequisite not met, not starting elections",
+                self.tickets[i].cfg.name
+            );
+            return None;
+        }
+        // DIFF: a site votes for itself only when it would vote for anyone:
+        // not while another site's claimed lease runs.
+        if let Some((holder, until)) = self.tickets[i].live_claim_besides(self.me, now) {
+            info!(
+                "{}: not starting elections: {} holds a lease for {}ms more",
+                self.tickets[i].cfg.name,
+                self.cfg.members[holder].addr_string,
+                until.0 - now.0
+            );
+            return None;
+        }
+        // DIFF: the start-up fence covers our own candidacy too: before we
+        // know every member's view we may have forgotten a lease we
+        // acknowledged. Only re-taking a lease our own CIB says we hold is
+        // allowed (a restarted leader must not lose its ticket for it).
+        let tk = &mut self.tickets[i];
+        let fenced = tk.vote_fence.filter(|&f| f > now);
+        let own = tk.leader == Leader::Member(self.me) || tk.is_granted;
+        if let (Some(lifts), false) = (fenced, own) {
+            info!(
+                "{}: election deferred: started too recently to know every lease",
+                tk.cfg.name
+            );
+            tk.deferred_election = Some((preference, update_term, reason));
+            tk.next_cron = Some(lifts);
+            return Some(true);
+        }
+        let tk = &mut self.tickets[i];
+        if tk.election_end.is_some_and(|e| e > now) {
+            return Some(false);
+        }
+        // DIFF: never campaign in a term in which we voted for another site.
+        let voted_other = tk
+            .vote_record
+            .is_some_and(|(term, who)| term == tk.current_term && who != self.me);
+        let bump = update_term > 1
+            || voted_other
+            || (update_term == 1 && tk.committed.is_some_and(|s| s.term >= tk.current_term));
+        if bump {
+            if tk.state != State::Candidate {
+                tk.save_committed();
+            }
+            // Saturating: a (crafted) term at the top must not wrap to 0.
+            tk.current_term = tk.current_term.saturating_add(1);
+        }
+        tk.election_end = Some(now + tk.cfg.timeout);
+        tk.in_election = true;
+        info!(
+            "{}: starting new election (term={})",
+            tk.cfg.name, tk.current_term
+        );
+        tk.clear_votes();
+        let choice = preference.unwrap_or(self.me);
+        tk.votes[self.me] = Some(Leader::Member(choice));
+        tk.voted_for = Some(choice);
+        tk.vote_record = Some((tk.current_term, choice));
+        tk.state = State::Candidate;
+        if reason != OR_AGAIN {
+            tk.election_reason = reason;
+        }
+        self.broadcast(i, OP_REQ_VOTE, OP_VOTE_FOR, RLT_SUCCESS, effective);
+        // DIFF: every election, re-elections included, starts after a random
+        // delay, so that competing candidates do not collide forever.
+        let delay = self.random_delay(i);
+        let tk = &mut self.tickets[i];
+        tk.next_cron = tk.next_cron.map(|t| t + delay);
+        Some(true)
+    }
+
+    /// C `elections_end`.
+    pub(super) fn elections_end(&mut self, i: usize) {
+        let now = self.now.mono;
+        let n = self.n_members();
+        self.tickets[i].in_election = false;
+        let tk = &self.tickets[i];
+        let mut counts = [0usize; crate::config::MAX_MEMBERS];
+        for v in tk.votes.iter().take(n).flatten() {
+            if let Leader::Member(m) = v {
+                counts[*m] += 1;
+            }
+        }
+        let winner = (0..n).find(|&m| counts[m] * 2 > n);
+        let top = counts.iter().copied().max().unwrap_or(0);
+        let tie = top > 0 && counts.iter().filter(|&&c| c == top).count() > 1;
+        match winner {
+            Some(w) if w == self.me => {
+                info!("{}: granted successfully here", tk.cfg.name);
+                self.won_elections(i);
+            }
+            Some(w) => {
+                info!(
+                    "{}: ticket granted at {}",
+                    tk.cfg.name, self.cfg.members[w].addr_string
+                );
+                // DIFF: follow the winner right away (its heartbeat will set the
+                // real lease) and tell waiting clients; the C booth keeps
+                // re-checking the votes and leaves the clients waiting.
+                let tk = &mut self.tickets[i];
+                tk.state = State::Follower;
+                tk.election_end = None;
+                tk.term_expires = Some(now + tk.cfg.timeout);
+                self.set_leader(i, Leader::Member(w));
+                self.leave_candidacy(i);
+                self.set_ticket_wakeup(i);
+            }
+            None => {
+                info!("{}: nobody won elections, new elections", tk.cfg.name);
+                self.tickets[i].outcome = RLT_MORE;
+                self.notify_waiters(i, 0);
+                // DIFF: the next round starts after a random delay, as the
+                // first one did. Candidates whose elections ended together
+                // would otherwise split the votes again, round after round
+                // (two sites without an arbitrator never elected anyone).
+                let delay = self.random_delay(i);
+                let tk = &mut self.tickets[i];
+                tk.election_retry = Some((if tie { 2 } else { 0 }, now + delay));
+                tk.next_cron = Some(now + delay);
+            }
+        }
+    }
+
+    /// The next round after an election nobody won (see elections_end).
+    pub(super) fn retry_election(&mut self, i: usize, update_term: u8) {
+        let now = self.now.mono;
+        match self.new_election(i, None, update_term, OR_AGAIN) {
+            Some(true) => {}
+            Some(false) => {
+                // All votes came in early; re-elect when this one ends.
+                let tk = &mut self.tickets[i];
+                tk.next_cron = tk.election_end;
+            }
+            None => {
+                let tk = &mut self.tickets[i];
+                tk.next_cron = Some(now + tk.cfg.timeout);
+            }
+        }
+    }
+
+    pub(super) fn won_elections(&mut self, i: usize) {
+        let now = self.now.mono;
+        let all_sites = self.site_bits();
+        self.set_leader(i, Leader::Member(self.me));
+        let tk = &mut self.tickets[i];
+        tk.state = State::Leader;
+        tk.lease_proven = false;
+        // Tentative: nothing is written to the CIB before a majority has
+        // acknowledged the first heartbeat.
+        tk.term_expires = Some(now + tk.cfg.expire);
+        tk.election_end = None;
+        tk.voted_for = None;
+        if tk.delay_commit.is_some() && tk.acks_received & all_sites == all_sites {
+            debug!("{}: reset delay commit as all sites replied", tk.cfg.name);
+            tk.delay_commit = None;
+        }
+        tk.save_committed();
+        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+        self.tickets[i].ticket_updated = 0;
+    }
+
+    /// C `leader_update_ticket`: a majority acknowledged our heartbeat.
+    pub(super) fn leader_update_ticket(&mut self, i: usize) {
+        let now = self.now.mono;
+        let from_arrival = mutated!(self, LeaseFromAckArrival);
+        let tk = &mut self.tickets[i];
+        let was_proven = tk.lease_proven;
+        tk.lease_proven = true;
+        if tk.ticket_updated >= 2 {
+            return;
+        }
+        if !tk.cfg.is_manual() && tk.ticket_updated < 1 {
+            tk.ticket_updated = 1;
+            tk.last_renewal = Some(now);
+            // DIFF: the lease runs from when the acknowledged heartbeat was
+            // first sent, not from when the acks arrived: every member that
+            // acknowledged holds the lease at least that long.
+            if let Some(sent) = tk.hb_sent_at {
+                let base = if from_arrival { now } else { sent };
+                // DIFF: an acknowledgement names no heartbeat, so one sent
+                // for the previous round just before this round began may be
+                // counted for this one; the member that sent it holds the
+                // lease from when it got that earlier heartbeat, which is at
+                // most one transit of the answer earlier. The lease keeps a
+                // margin of one timeout (a longer transit counts as loss),
+                // unless renewals come later than that.
+                let margin = tk
+                    .cfg
+                    .timeout
+                    .min(tk.cfg.expire.saturating_sub(tk.cfg.renewal_freq));
+                let margin = if from_arrival { Duration::ZERO } else { margin };
+                let mut until = base + (tk.cfg.expire - margin);
+                if was_proven {
+                    // A round answered late never shortens a proven lease.
+                    until = until.max(tk.term_expires.unwrap_or(until));
+                }
+                if until <= now {
+                    // Answered so late (say, after a pause) that what it
+                    // proves is already over.
+                    warn!(
+                        "{}: acknowledged too late to prove a lease, giving the ticket up",
+                        tk.cfg.name
+                    );
+                    tk.term_expires = Some(until);
+                    tk.lease_proven = false;
+                    self.ticket_lost(i);
+                    return;
+                }
+                tk.term_expires = Some(until);
+                tk.note_claim(self.me, until);
+            }
+            self.broadcast(i, OP_UPDATE, OP_ACK, RLT_SUCCESS, 0);
+        }
+        match self.ticket_write(i) {
+            Written::Yes => {
+                self.tickets[i].ticket_updated = 2;
+                self.tickets[i].outcome = RLT_SUCCESS;
+                self.notify_waiters(i, 0);
+            }
+            Written::Delayed => {
+                // Answers to this round may still complete the set of sites
+                // (the election may have ended on a majority before every
+                // site voted): announce "pending" only once a resend was
+                // needed, not a few milliseconds before the commit.
+                let tk = &self.tickets[i];
+                let round_open = tk.acks_expected != 0 && tk.retry_number == 0;
+                if tk.outcome != RLT_CIB_PENDING && !round_open {
+                    self.tickets[i].outcome = RLT_CIB_PENDING;
+                    self.notify_waiters(i, 0);
+                }
+            }
+            Written::NotSite => {}
+        }
+    }
+
+    /// C `handle_resends`.
+    pub(super) fn handle_resends(&mut self, i: usize) {
+        let me = self.me;
+        let tk = &mut self.tickets[i];
+        // DIFF: a vote request is resent only while we are still a
+        // candidate of that term: once we have voted for another site in it,
+        // asking again would be a second vote of ours in the same term.
+        if tk.last_request == OP_REQ_VOTE
+            && (tk.state != State::Candidate || tk.vote_record != Some((tk.current_term, me)))
+        {
+            tk.no_resends();
+            self.set_ticket_wakeup(i);
+            return;
+        }
+        tk.retry_number += 1;
+        let name = tk.cfg.name.clone();
+        if tk.retry_number > tk.cfg.retries {
+            info!("{name}: giving up on sending retries");
+            tk.no_resends();
+            // DIFF: a manual ticket has no lease whose end would answer a
+            // waiting grant: a grant no majority acknowledged has failed.
+            let stranded = tk.cfg.is_manual()
+                && tk.last_request == OP_HEARTBEAT
+                && !tk.lease_proven
+                && tk.waiters.iter().any(|w| w.cmd == CMD_GRANT);
+            if stranded {
+                warn!("{name}: no majority acknowledged the grant");
+                tk.outcome = RLT_SYNC_FAIL;
+                self.notify_waiters(i, CMD_GRANT);
+            }
+            self.set_ticket_wakeup(i);
+            return;
+        }
+        let acks = tk.acks_received;
+        let try_no = tk.retry_number;
+        if tk.last_request == OP_VOTE_FOR {
+            warn!(
+                "{name}: no answers to our VtFr request to step down (try #{try_no}), we are alone"
+            );
+        } else if !self.majority(acks) {
+            if acks.count_ones() <= 1 {
+                warn!("{name}: no answers to our request (try #{try_no}), we are alone");
+            } else {
+                warn!(
+                    "{name}: not enough answers to our request (try #{try_no}): only got {} answers",
+                    acks.count_ones()
+                );
+            }
+        } else if try_no == 1 {
+            for m in (0..self.n_members()).filter(|m| acks & (1 << m) == 0) {
+                let mem = &self.cfg.members[m];
+                warn!(
+                    "{name}: {} {} didn't acknowledge our {}, will retry {} times",
+                    mem.kind.as_str(),
+                    mem.addr_string,
+                    code_to_string(self.tickets[i].last_request),
+                    self.tickets[i].cfg.retries
+                );
+            }
+        }
+        self.resend_msg(i);
+        let tk = &self.tickets[i];
+        if tk.state == State::Leader && self.majority(tk.acks_received) {
+            self.leader_update_ticket(i);
+        }
+    }
+
+    pub(super) fn resend_msg(&mut self, i: usize) {
+        let now = self.now.mono;
+        let tk = &self.tickets[i];
+        let (cmd, reason, acks) = (tk.last_request, tk.last_reason, tk.acks_received);
+        // DIFF: resends keep their reason (the C booth sends 0).
+        let msg = self.build_msg(i, cmd, 0, reason, RLT_SUCCESS);
+        let me = self.me;
+        for to in (0..self.n_members()).filter(|&m| m != me && acks & (1 << m) == 0) {
+            self.emit(Output::Send {
+                to,
+                msg: msg.clone(),
+                resend: true,
+            });
+        }
+        let tk = &mut self.tickets[i];
+        tk.next_cron = Some(now + tk.cfg.timeout);
+    }
+}

@@ -1,0 +1,468 @@
+//! The lease and what hangs on it: loss, revoke and hand-over, acquiring
+//! (handler, prerequisites), CIB writes and wake-ups (spec raft.md §12–§20).
+
+use super::cron::*;
+use super::ticket::{Handler, State};
+use super::{CibWrite, Engine, Leader, Output, Time};
+use crate::config::{AttrOp, GrantType};
+use crate::wire::codes::*;
+use log::{debug, info, warn};
+
+impl Engine {
+    /// C `ticket_lost`: the lease ran out without renewal.
+    pub(super) fn ticket_lost(&mut self, i: usize) {
+        let me = Leader::Member(self.me);
+        let tk = &self.tickets[i];
+        let reason = if tk.leader != me {
+            warn!("{}: lost at {}", tk.cfg.name, self.addr_of(tk.leader));
+            OR_TKT_LOST
+        } else if matches!(tk.handler, Handler::Running(_)) {
+            warn!("{}: handler timed out", tk.cfg.name);
+            OR_LOCAL_FAIL
+        } else {
+            warn!("{}: lost majority (revoking locally)", tk.cfg.name);
+            if tk.election_reason != 0 {
+                tk.election_reason
+            } else {
+                OR_REACQUIRE
+            }
+        };
+        let old = tk.leader;
+        self.tickets[i].lost_leader = old;
+        self.tickets[i].save_committed();
+        self.reset_ticket(i);
+        self.tickets[i].state = State::Follower;
+        // DIFF: a revoke delayed behind a broadcast is answered too (the C
+        // booth forgets it with the lost ticket and the client waits).
+        if self.tickets[i]
+            .waiters
+            .iter()
+            .any(|w| w.cmd == CMD_GRANT || w.cmd == CMD_REVOKE)
+        {
+            self.tickets[i].outcome = RLT_SYNC_FAIL;
+            self.notify_waiters(i, 0);
+        }
+        if self.is_site() {
+            self.ticket_write(i);
+            self.schedule_election(i, reason);
+        }
+    }
+
+    /// C `start_revoke_ticket`.
+    pub(super) fn start_revoke_ticket(&mut self, i: usize) {
+        info!("{}: revoking ticket", self.tickets[i].cfg.name);
+        self.tickets[i].claims[self.me] = None;
+        self.tickets[i].save_committed();
+        self.reset_ticket_and_set_no_leader(i);
+        self.begin_release_hold(i);
+        self.ticket_write(i);
+        self.release_broadcast(i, OP_REVOKE, OP_ACK, OR_ADMIN);
+        // DIFF: a grant still waiting (for its election or its commit) is
+        // over: say so instead of leaving the client waiting for good.
+        if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+            self.tickets[i].outcome = RLT_SYNC_FAIL;
+            self.notify_waiters(i, CMD_GRANT);
+        }
+    }
+
+    /// We give up a ticket our CIB may say we hold within its lease: until
+    /// the revoke is written, our claim stays (see `Ticket::release_hold`).
+    pub(super) fn begin_release_hold(&mut self, i: usize) {
+        let now = self.now.mono;
+        let tk = &mut self.tickets[i];
+        if !tk.cib_granted || tk.cfg.is_manual() || mutated!(self, NoReleaseHold) {
+            return;
+        }
+        if let Some(until) = tk.cib_granted_until.filter(|&u| u > now) {
+            tk.release_hold = Some(until);
+            tk.note_claim(self.me, until);
+        }
+    }
+
+    /// Hands the ticket over (a revoke or a step-down) once our CIB no
+    /// longer says "granted" within a lease: see `Ticket::release_hold`.
+    pub(super) fn release_broadcast(&mut self, i: usize, cmd: u32, expect: u32, reason: u32) {
+        let now = self.now.mono;
+        let tk = &mut self.tickets[i];
+        if tk.release_hold.is_some_and(|h| h > now) {
+            info!(
+                "{}: telling the other members once the CIB revoke is written",
+                tk.cfg.name
+            );
+            tk.deferred_release = Some((cmd, expect, reason));
+            return;
+        }
+        tk.release_hold = None;
+        self.broadcast(i, cmd, expect, RLT_SUCCESS, reason);
+    }
+
+    /// The CIB revoke is written or its lease is over: withdraw our claim
+    /// and send what was held back, unless we have since taken the ticket
+    /// again or started something else.
+    pub(super) fn end_release_hold(&mut self, i: usize) {
+        let me = self.me;
+        let tk = &mut self.tickets[i];
+        let Some(hold) = tk.release_hold.take() else {
+            return;
+        };
+        if tk.claims[me] == Some(hold) {
+            tk.claims[me] = None;
+        }
+        if let Some((cmd, expect, reason)) = tk.deferred_release.take() {
+            if tk.state != State::Leader && tk.state != State::Candidate && !tk.is_owned() {
+                self.broadcast(i, cmd, expect, RLT_SUCCESS, reason);
+            }
+        }
+    }
+
+    /// C `acquire_ticket`: prerequisites, handler, then election or manual
+    /// selection. Returns 0 while in progress, else a result code.
+    pub(super) fn acquire_ticket(&mut self, i: usize, reason: u32) -> u32 {
+        if reason == OR_ADMIN && !self.attr_prereqs_ok(i, GrantType::Manual) {
+            return RLT_ATTR_PREREQ;
+        }
+        match self.do_ext_prog(i, false) {
+            ExtProg::Pass => {}
+            ExtProg::Running => return 0,
+            ExtProg::Failed => return RLT_EXT_FAILED,
+        }
+        if self.tickets[i].cfg.is_manual() {
+            self.manual_selection(i);
+            0
+        } else if self.new_election(i, Some(self.me), 1, reason) == Some(false) {
+            RLT_SYNC_FAIL
+        } else {
+            0
+        }
+    }
+
+    /// C `manual_selection`: a manual ticket is taken without an election.
+    pub(super) fn manual_selection(&mut self, i: usize) {
+        if !self.is_site() {
+            return;
+        }
+        self.set_leader(i, Leader::Member(self.me));
+        let tk = &mut self.tickets[i];
+        tk.state = State::Leader;
+        tk.lease_proven = false;
+        tk.election_end = None;
+        tk.delay_commit = None;
+        tk.save_committed();
+        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+        self.tickets[i].ticket_updated = 0;
+    }
+
+    /// The before-acquire-handler's verdict (C `do_ext_prog`).
+    pub(super) fn do_ext_prog(&mut self, i: usize, start_election: bool) -> ExtProg {
+        let Some(argv) = self.tickets[i].cfg.before_acquire_handler.clone() else {
+            return ExtProg::Pass;
+        };
+        match self.tickets[i].handler {
+            Handler::Idle => {
+                let run = self.next_run;
+                self.next_run += 1;
+                let env = self.handler_env(i);
+                self.tickets[i].handler = Handler::Running(run);
+                self.emit(Output::RunHandler {
+                    ticket: self.ticket_id(i),
+                    run,
+                    argv,
+                    env,
+                });
+                ExtProg::Running
+            }
+            Handler::Running(_) => ExtProg::Running,
+            Handler::Exited(ok) => {
+                self.tickets[i].handler = Handler::Idle;
+                if ok {
+                    ExtProg::Pass
+                } else {
+                    warn!(
+                        "{}: we are not allowed to acquire ticket",
+                        self.tickets[i].cfg.name
+                    );
+                    self.ext_prog_failed(i, start_election);
+                    ExtProg::Failed
+                }
+            }
+        }
+    }
+
+    pub(super) fn handler_env(&self, i: usize) -> Vec<(String, String)> {
+        let tk = &self.tickets[i];
+        // DIFF: 0 when the ticket is not owned, as documented (the C booth
+        // passes the moment of its last reset).
+        let expires = match (tk.is_owned(), tk.term_expires) {
+            (true, Some(e)) => (self.now.wall_of(e) + 500).div_euclid(1000),
+            _ => 0,
+        };
+        vec![
+            ("BOOTH_TICKET".into(), tk.cfg.name.clone()),
+            (
+                "BOOTH_LOCAL".into(),
+                self.cfg.members[self.me].addr_string.clone(),
+            ),
+            ("BOOTH_CONF_NAME".into(), self.cfg.name.clone()),
+            (
+                "BOOTH_CONF_PATH".into(),
+                self.cfg.path.display().to_string(),
+            ),
+            ("BOOTH_TICKET_EXPIRES".into(), expires.to_string()),
+            // The term the ticket is (to be) held in, for handlers that fence.
+            ("BOOTH_TICKET_TERM".into(), tk.current_term.to_string()),
+        ]
+    }
+
+    /// C `ext_prog_failed`.
+    pub(super) fn ext_prog_failed(&mut self, i: usize, start_election: bool) {
+        let now = self.now.mono;
+        let me = Leader::Member(self.me);
+        let tk = &self.tickets[i];
+        if tk.cfg.is_manual() {
+            if tk.leader == me {
+                warn!(
+                    "{}: external test failed on the specified machine, cannot acquire a manual ticket",
+                    tk.cfg.name
+                );
+                self.tickets[i].save_committed();
+                self.reset_ticket(i);
+                self.ticket_write(i);
+                // DIFF: a grant waiting for this acquisition has failed.
+                if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+                    self.tickets[i].outcome = RLT_EXT_FAILED;
+                    self.notify_waiters(i, CMD_GRANT);
+                }
+            }
+            return;
+        }
+        if start_election && tk.leader == me && tk.time_left(now) > 0 {
+            // Step down: give the ticket away so that another site can take it.
+            warn!("{}: handler failed, giving the ticket away", tk.cfg.name);
+            self.tickets[i].claims[self.me] = None;
+            self.tickets[i].save_committed();
+            self.reset_ticket(i);
+            self.begin_release_hold(i);
+            self.ticket_write(i);
+            self.release_broadcast(i, OP_VOTE_FOR, OP_REQ_VOTE, OR_LOCAL_FAIL);
+            // DIFF: a grant still waiting for its commit has failed.
+            if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+                self.tickets[i].outcome = RLT_EXT_FAILED;
+                self.notify_waiters(i, CMD_GRANT);
+            }
+        }
+    }
+
+    pub(super) fn attr_prereqs_ok(&self, i: usize, kind: GrantType) -> bool {
+        let tk = &self.tickets[i];
+        for p in tk.cfg.attr_prereqs.iter().filter(|p| p.grant_type == kind) {
+            let have = tk.attrs.get(&p.name).map(|a| a.value.as_str());
+            let ok = match p.op {
+                AttrOp::Eq => have == Some(p.value.as_str()),
+                AttrOp::Ne => have != Some(p.value.as_str()),
+            };
+            if !ok {
+                warn!("{}: '{}' attr-prereq failed", tk.cfg.name, p.name);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// C `ticket_dangerous`: must the CIB grant still wait for the commit delay?
+    pub(super) fn ticket_dangerous(&mut self, i: usize) -> bool {
+        let now = self.now.mono;
+        let all_sites = self.site_bits();
+        let tk = &mut self.tickets[i];
+        let Some(dc) = tk.delay_commit else {
+            return false;
+        };
+        if now >= dc || tk.acks_received & all_sites == all_sites {
+            if now >= dc {
+                info!("{}: ticket delay expired, committing to CIB", tk.cfg.name);
+            } else {
+                info!("{}: all sites replied, committing to CIB", tk.cfg.name);
+            }
+            tk.delay_commit = None;
+            tk.delay_logged = false;
+            return false;
+        }
+        if !tk.delay_logged {
+            let left = dc.saturating_sub(now);
+            info!(
+                "{}: delaying ticket commit to CIB for {}.{:03}s (or all sites are reached)",
+                tk.cfg.name,
+                left.as_secs(),
+                left.subsec_millis()
+            );
+            tk.delay_logged = true;
+        }
+        true
+    }
+
+    /// C `ticket_write`: record our view in the local CIB (sites only).
+    pub(super) fn ticket_write(&mut self, i: usize) -> Written {
+        if !self.is_site() {
+            return Written::NotSite;
+        }
+        let me = Leader::Member(self.me);
+        let granted = self.tickets[i].leader == me;
+        if granted {
+            if self.ticket_dangerous(i) {
+                return Written::Delayed;
+            }
+            if self.tickets[i].state != State::Leader || !self.tickets[i].lease_proven {
+                debug!(
+                    "{}: ticket state not yet consistent, delaying ticket grant to CIB",
+                    self.tickets[i].cfg.name
+                );
+                return Written::Delayed;
+            }
+        }
+        let owner = self.cib_owner(self.tickets[i].leader);
+        let tk = &mut self.tickets[i];
+        let expires_at = tk.term_expires.unwrap_or(self.now.mono);
+        if granted {
+            tk.cib_granted_until = Some(expires_at);
+        }
+        let w = CibWrite {
+            ticket: tk.cfg.name.clone(),
+            granted,
+            owner,
+            // DIFF: rounded down (C rounds to nearest): the CIB never shows
+            // more lease than was proven.
+            expires: self.now.wall_of(expires_at).div_euclid(1000),
+            term: tk.current_term,
+        };
+        tk.update_cib = false;
+        tk.cib_granted = granted;
+        self.emit(Output::WriteCib(w));
+        Written::Yes
+    }
+
+    /// The CIB's `owner` for `leader`: its site id, -1 for nobody, 0 when
+    /// unknown.
+    pub(super) fn cib_owner(&self, leader: Leader) -> i32 {
+        match leader {
+            Leader::Unknown => 0,
+            Leader::NoOne => -1,
+            Leader::Member(m) => self.cfg.members[m].site_id as i32,
+        }
+    }
+
+    /// Our CIB says "granted" for a lease that has ended, and we have no
+    /// newer proven lease to write there (say, re-acquiring after a restart,
+    /// the new term not yet acknowledged): revoke it in the CIB now. The
+    /// engine's state is left alone; a lease proven later is written as
+    /// usual.
+    pub(super) fn revoke_stale_cib_grant(&mut self, i: usize) {
+        let owner = self.cib_owner(self.tickets[i].leader);
+        let tk = &mut self.tickets[i];
+        let until = tk.cib_granted_until.unwrap_or(self.now.mono);
+        warn!(
+            "{}: the lease in the CIB has ended and no newer one is proven yet, revoking it there",
+            tk.cfg.name
+        );
+        tk.cib_granted = false;
+        let w = CibWrite {
+            ticket: tk.cfg.name.clone(),
+            granted: false,
+            owner,
+            expires: self.now.wall_of(until).div_euclid(1000),
+            term: tk.current_term,
+        };
+        self.emit(Output::WriteCib(w));
+    }
+
+    /// C `set_ticket_wakeup`: when the ticket's cron must run next.
+    pub(super) fn set_ticket_wakeup(&mut self, i: usize) {
+        let now = self.now.mono;
+        let tk = &self.tickets[i];
+        let mut next = if tk.cfg.is_manual() {
+            now + MANUAL_WAKEUP
+        } else {
+            let idle = now + IDLE_WAKEUP;
+            match tk.state {
+                State::Leader => {
+                    // Renew `expire - renewal-freq` before the lease ends at
+                    // the latest, as configured, also when the lease keeps a
+                    // margin (see leader_update_ticket).
+                    let slack = tk.cfg.expire.saturating_sub(tk.cfg.renewal_freq);
+                    let by_lease = (!tk.cfg.is_manual())
+                        .then(|| {
+                            tk.term_expires
+                                .map(|e| Time(e.0.saturating_sub(slack.as_millis() as u64)))
+                        })
+                        .flatten();
+                    let mut t = tk.last_renewal.map(|r| r + tk.cfg.renewal_freq);
+                    if let (Some(a), Some(b)) = (t, by_lease) {
+                        t = Some(a.min(b));
+                    }
+                    if let Some(dc) = tk.delay_commit {
+                        if t.is_none_or(|t| dc < t) {
+                            t = Some(dc);
+                        }
+                    }
+                    let t = match t {
+                        Some(t) if t > now => t,
+                        _ => now + SOON,
+                    };
+                    // The leader must notice its own expiry on time.
+                    tk.term_expires.map_or(t, |e| t.min(e.max(now)))
+                }
+                State::Candidate => match tk.election_retry {
+                    Some((_, at)) => at.max(now),
+                    None => tk.election_end.unwrap_or(now + SOON),
+                },
+                State::Init | State::Follower => match (tk.is_owned(), tk.term_expires) {
+                    (true, Some(e)) => e + tk.cfg.acquire_after,
+                    _ => idle,
+                },
+            }
+        };
+        // A deferred election goes ahead when the start-up fence lifts.
+        if tk.deferred_election.is_some() {
+            let at = tk.vote_fence.map_or(now, |f| f.max(now));
+            next = next.min(at);
+        }
+        // A running handler's exit wakes the ticket (handle_handler_exit);
+        // polling it every few milliseconds would only burn CPU.
+        let handler_running = matches!(tk.handler, Handler::Running(_));
+        if tk.next_state.is_some() && !handler_running {
+            next = if tk.acks_expected == 0 {
+                now + SOON
+            } else {
+                now + tk.cfg.timeout
+            };
+        }
+        self.tickets[i].next_cron = Some(next);
+    }
+
+    /// The lease end a leader can prove, for checks: `None` unless leading.
+    pub fn proven_lease(&self, i: usize) -> Option<Time> {
+        let tk = &self.tickets[i];
+        (tk.state == State::Leader && tk.leader == Leader::Member(self.me) && tk.cib_granted)
+            .then_some(tk.term_expires)
+            .flatten()
+    }
+
+    /// The lease end this member holds as leader on the strength of a
+    /// majority's acknowledgements (an automatic ticket it leads, with its
+    /// latest leadership acknowledged): what the simulator checks against the
+    /// acknowledgements the followers sent. `None` otherwise, including right
+    /// after an election win, whose lease is still tentative.
+    pub fn acknowledged_lease(&self, i: usize) -> Option<Time> {
+        let tk = &self.tickets[i];
+        (tk.state == State::Leader
+            && tk.leader == Leader::Member(self.me)
+            && tk.lease_proven
+            && !tk.cfg.is_manual())
+        .then_some(tk.term_expires)
+        .flatten()
+    }
+
+    /// When the ticket's periodic work is next due (its `next_cron`), for
+    /// checks that a member does not sleep through a leader's loss.
+    pub fn ticket_wakeup(&self, i: usize) -> Option<Time> {
+        self.tickets[i].next_cron
+    }
+}

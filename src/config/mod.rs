@@ -18,6 +18,7 @@ mod reload;
 mod siteid;
 #[cfg(test)]
 mod tests;
+mod values;
 
 pub use authkey::{key_disables_c_auth, read_authkey, AuthKeyError, MAX_KEY_LEN, MIN_KEY_LEN};
 pub use parse::{config_path_from_arg, ConfigError, Resolver, SystemResolver};

@@ -86,6 +86,7 @@ mod lease;
 mod mutation;
 mod promise;
 mod raft;
+mod reload;
 mod rng;
 mod ticket;
 mod ticket_id;
@@ -329,100 +330,6 @@ impl Engine {
             self.setup_ticket(i);
             self.reindex(i);
         }
-    }
-
-    /// Applies a re-read configuration (SIGHUP) without dropping held
-    /// tickets: tickets keep their state, new ones start with a state query,
-    /// removed ones are forgotten after a CIB revoke if held here. Timings
-    /// change from the next renewal on. The member list cannot change while
-    /// running (indices and site ids are baked into every ticket's state):
-    /// such a configuration is refused and the old one stays in force.
-    pub fn reconfigure(&mut self, clock: Clock, cfg: Config) -> Result<(), String> {
-        self.advance(clock);
-        if cfg.members != self.cfg.members {
-            return Err("the member list changed; restart the daemon to apply it".into());
-        }
-        if cfg.subsecond_times != self.cfg.subsecond_times {
-            return Err(
-                "the time unit on the wire changed (sub-second times); restart all members".into(),
-            );
-        }
-        let old: Vec<Ticket> = std::mem::take(&mut self.tickets);
-        for tk in &old {
-            if let Some(at) = tk.indexed_cron {
-                self.crons.remove(&(at, tk.idx));
-            }
-        }
-        self.handler_exited.clear();
-        let old_ids = std::mem::take(&mut self.ids);
-        let mut old: HashMap<String, (Ticket, TicketId)> = old
-            .into_iter()
-            .zip(old_ids)
-            .map(|(t, id)| (t.cfg.name.clone(), (t, id)))
-            .collect();
-        let mut added = Vec::new();
-        for (i, tc) in cfg.tickets.iter().enumerate() {
-            match old.remove(&tc.name) {
-                Some((tk, id)) => {
-                    let mut tk = tk;
-                    tk.idx = i;
-                    tk.cfg = tc.clone();
-                    tk.indexed_cron = None;
-                    self.tickets.push(tk);
-                    self.ids.push(id);
-                }
-                None => {
-                    self.tickets.push(Ticket::new(i, tc.clone()));
-                    self.ids.push(TicketId(self.next_id));
-                    self.next_id += 1;
-                    added.push(i);
-                }
-            }
-        }
-        self.by_id = self
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i))
-            .collect();
-        self.by_name = name_index(&cfg);
-        self.cfg = cfg;
-        let mut gone_tickets: Vec<Ticket> = old.into_values().map(|(t, _)| t).collect();
-        gone_tickets.sort_by_key(|t| t.idx);
-        for mut gone in gone_tickets {
-            if gone.cib_granted && self.is_site() {
-                // A ticket booth no longer manages must not stay granted here.
-                log::warn!(
-                    "{}: removed from the configuration, revoking here",
-                    gone.cfg.name
-                );
-                gone.leader = Leader::Unknown;
-                self.emit(Output::WriteCib(CibWrite {
-                    ticket: gone.cfg.name.clone(),
-                    granted: false,
-                    owner: 0,
-                    expires: clock.wall_ms.div_euclid(1000),
-                    term: gone.current_term,
-                }));
-            }
-            for w in gone.waiters {
-                let mut msg = crate::wire::TicketMsg::default();
-                msg.header.cmd = crate::wire::codes::CL_RESULT;
-                msg.header.result = crate::wire::codes::RLT_INVALID_ARG;
-                self.emit(Output::ClientReply {
-                    client: w.client,
-                    msg,
-                    last: true,
-                });
-            }
-        }
-        for i in 0..self.tickets.len() {
-            if added.contains(&i) && self.started {
-                self.setup_ticket(i);
-            }
-            self.reindex(i);
-        }
-        Ok(())
     }
 
     /// A ticket message from member `from` (already authenticated and mapped to

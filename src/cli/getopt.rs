@@ -2,7 +2,7 @@
 //! element each reported position refers to, where parsing fails, and
 //! getopt's failure messages.
 
-use super::{CliExit, OptSpec, STATE_DIR};
+use super::{CliExit, OptSpec, ALERTS_DIR, JSON, STATE_DIR};
 
 /// getopt-style failure: GNU getopt's own message, then C's hint.
 pub(super) fn failure(argv0: &str, fail: &getopts::Fail) -> CliExit {
@@ -61,7 +61,7 @@ pub(super) fn option_elements<'a>(
             let mut chars = long.chars();
             match (chars.next(), chars.next()) {
                 (Some(ch), None) => takes_arg(ch),
-                _ => daemon && long == STATE_DIR,
+                _ => daemon && (long == STATE_DIR || long == ALERTS_DIR),
             }
         } else {
             // The first letter taking an argument swallows the rest of the
@@ -87,6 +87,7 @@ pub(super) fn before_failure(
     args: &[String],
     specs: &[OptSpec],
     daemon: bool,
+    json: bool,
 ) -> Option<Vec<String>> {
     let spec = |ch: char| specs.iter().find(|s| s.letter == ch);
     let mut i = 0;
@@ -114,7 +115,8 @@ pub(super) fn before_failure(
             let mut chars = name.chars();
             let takes_arg = match (chars.next(), chars.next()) {
                 (Some(ch), None) => spec(ch).map(|s| s.takes_arg),
-                _ if daemon && name == STATE_DIR => Some(true),
+                _ if daemon && (name == STATE_DIR || name == ALERTS_DIR) => Some(true),
+                _ if json && name == JSON => Some(false),
                 _ => None,
             };
             match takes_arg {

@@ -461,6 +461,17 @@ impl Engine {
         }
     }
 
+    /// Asks member `to` for its view of the first ticket (`OP_STATUS`, as
+    /// at start-up; C peers answer it): the driver's reachability probe
+    /// when alerts are configured. The answer is handled as any other.
+    pub fn probe(&mut self, clock: Clock, to: usize) {
+        self.advance(clock);
+        if self.started && !self.tickets.is_empty() && to != self.me {
+            use crate::wire::codes::{OP_MY_INDEX, OP_STATUS, RLT_SUCCESS};
+            self.send(0, to, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS);
+        }
+    }
+
     /// A deadline may have passed: run every ticket that is due.
     pub fn handle_timeout(&mut self, clock: Clock) {
         self.advance(clock);

@@ -19,14 +19,15 @@ pub(super) const UDP_BUDGET: usize = 256;
 
 #[derive(Default)]
 pub(super) struct PeerStats {
-    sent: u64,
-    sent_err: u64,
-    resends: u64,
-    recv: u64,
-    recv_err: u64,
-    authfail: u64,
-    invalid: u64,
-    last_recv: i64,
+    pub(super) sent: u64,
+    pub(super) sent_err: u64,
+    pub(super) resends: u64,
+    pub(super) recv: u64,
+    pub(super) recv_err: u64,
+    pub(super) authfail: u64,
+    pub(super) invalid: u64,
+    /// Unix seconds (0: never).
+    pub(super) last_recv: i64,
 }
 
 /// What the daemon dropped for lack of room or time, shown by `booth
@@ -127,6 +128,8 @@ impl Daemon {
         let stats = &mut self.peers[m];
         stats.recv += 1;
         stats.last_recv = localtime::wall_ms().div_euclid(1000);
+        self.peer_heard(m);
+        let stats = &mut self.peers[m];
         // Without authentication the source address is the only check that
         // a datagram comes from the member it names (the C booth has none).
         if self.key.is_none() && !same_ip(src.ip(), member_addr) {
@@ -166,6 +169,8 @@ impl Daemon {
                     Some(PeerCounter::AuthFail) => {
                         warn!("{addr}: failed to authenticate ({e})");
                         self.peers[m].authfail += 1;
+                        let addr = addr.clone();
+                        self.auth_failed(&addr, "peer");
                     }
                     Some(PeerCounter::Invalid) => {
                         debug!("{addr}: invalid datagram: {e}");

@@ -139,7 +139,7 @@ pub struct ListTicket {
     /// An address, `NONE` (not known) or `none` (nobody), as in the text.
     pub leader: String,
     /// As the text shows it (`YYYY-MM-DD HH:MM:SS` in the daemon's time
-    /// zone, or `INF`); only for a ticket this site holds.
+    /// zone, or `INF`); only for a ticket someone holds, as in the text.
     pub expires: Option<String>,
     pub commit_pending_until: Option<String>,
     pub manual: bool,

@@ -1,1 +1,193 @@
-//! placeholder
+//! Alert agents on a loopback cluster (two sites, an arbitrator): a lost
+//! and returning arbitrator, a failover, a hung agent. Every member runs
+//! the same agent directory; the agent logs one line per event, starting
+//! with the member's address.
+
+#[path = "common/loopback.rs"]
+mod loopback;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use loopback::{addr, write_script, Cluster};
+
+/// Silence after which a peer is reported unreachable, here: three probe
+/// periods, each the shortest ticket timeout (1 s in the harness), plus
+/// one period until the next look, plus starting the agent. The bound the
+/// tests hold the daemon to leaves room for a loaded machine.
+const UNREACHABLE_BOUND: Duration = Duration::from_secs(8);
+
+fn with_agent(name: &str, tickets: &[&str], agent: &str) -> (Cluster, PathBuf) {
+    let mut c = Cluster::new(name, tickets);
+    let dir = c.dir.join("alerts.d");
+    std::fs::create_dir_all(&dir).unwrap();
+    let events = c.dir.join("events");
+    // Members may run as different users (as root, each drops to its own).
+    std::fs::write(&events, "").unwrap();
+    std::fs::set_permissions(&events, std::fs::Permissions::from_mode(0o666)).unwrap();
+    write_script(
+        &dir.join("10-log"),
+        &format!(
+            "#!/bin/sh\necho \"$BOOTH_ALERT_LOCAL $BOOTH_ALERT_KIND $BOOTH_ALERT_EVENT \
+             peer=$BOOTH_ALERT_PEER ticket=$BOOTH_ALERT_TICKET leader=$BOOTH_ALERT_LEADER \
+             seq=$BOOTH_ALERT_SEQUENCE dropped=$BOOTH_ALERT_DROPPED\" >> {}\n{agent}",
+            events.display()
+        ),
+    );
+    c.daemon_args = vec!["--alerts-dir".into(), dir.display().to_string()];
+    (c, events)
+}
+
+/// Waits for `cond`, showing the events so far if it does not come.
+fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
+    let t0 = Instant::now();
+    while !cond() {
+        if t0.elapsed() > limit {
+            let dir = std::env::temp_dir();
+            let all: Vec<String> = std::fs::read_dir(&dir)
+                .unwrap()
+                .flatten()
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("booth-loopback-bal-alerts")
+                })
+                .map(|e| {
+                    let read =
+                        |f: &str| std::fs::read_to_string(e.path().join(f)).unwrap_or_default();
+                    format!("{}\nm2.log:\n{}", read("events"), read("m2.log"))
+                })
+                .collect();
+            panic!(
+                "condition not met within {limit:?}; events:\n{}",
+                all.join("\n--\n")
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    t0.elapsed()
+}
+
+fn lines(events: &PathBuf, prefix: &str) -> usize {
+    std::fs::read_to_string(events)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| l.starts_with(prefix))
+        .count()
+}
+
+#[test]
+fn a_lost_arbitrator_is_reported_at_both_sites_and_so_is_its_return() {
+    let (mut c, events) = with_agent("bal-alerts-arb", &["T"], "");
+    c.start_all();
+    let arb = addr(2);
+    let reachable = |i: usize| format!("{} peer reachable peer={arb} ", addr(i));
+    let unreachable = |i: usize| format!("{} peer unreachable peer={arb} ", addr(i));
+    wait_for(Duration::from_secs(10), || {
+        (0..2).all(|i| lines(&events, &reachable(i)) == 1)
+    });
+
+    let t0 = Instant::now();
+    c.kill(2);
+    wait_for(UNREACHABLE_BOUND, || {
+        (0..2).all(|i| lines(&events, &unreachable(i)) == 1)
+    });
+    let took = t0.elapsed();
+    // Not before three probe periods of silence.
+    assert!(took >= Duration::from_secs(2), "too early: {took:?}");
+    eprintln!("unreachable reported after {took:?}");
+
+    c.spawn(2);
+    wait_for(Duration::from_secs(5), || {
+        (0..2).all(|i| lines(&events, &reachable(i)) == 2)
+    });
+    // The sites never lost each other.
+    for (i, j) in [(0, 1), (1, 0)] {
+        let p = format!("{} peer unreachable peer={} ", addr(i), addr(j));
+        assert_eq!(lines(&events, &p), 0);
+    }
+    // The restarted arbitrator saw both sites.
+    for i in 0..2 {
+        let p = format!("{arb} peer reachable peer={} ", addr(i));
+        wait_for(Duration::from_secs(5), || lines(&events, &p) >= 1);
+    }
+}
+
+#[test]
+fn a_failover_is_lost_at_the_old_holder_and_granted_at_the_new() {
+    let (mut c, events) = with_agent("bal-alerts-fo", &["T"], "");
+    c.start_all();
+    let g = c.client(&["grant", "-w", "-s", &addr(0), "T"]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let here = |i: usize| {
+        format!(
+            "{} ticket granted-here peer= ticket=T leader={} ",
+            addr(i),
+            addr(i)
+        )
+    };
+    wait_for(Duration::from_secs(5), || lines(&events, &here(0)) == 1);
+    let elsewhere = format!(
+        "{} ticket granted-elsewhere peer= ticket=T leader={} ",
+        addr(1),
+        addr(0)
+    );
+    wait_for(Duration::from_secs(5), || lines(&events, &elsewhere) == 1);
+
+    // The holder stops (a hung machine): its lease runs out, site 1 takes
+    // the ticket over.
+    c.signal(0, "STOP");
+    wait_for(Duration::from_secs(30), || lines(&events, &here(1)) == 1);
+    let fo = format!(
+        "{} ticket failed-over peer= ticket=T leader={} ",
+        addr(1),
+        addr(1)
+    );
+    assert_eq!(lines(&events, &fo), 1);
+    let fo_arb = format!("{} ticket failed-over ", addr(2));
+    wait_for(Duration::from_secs(5), || lines(&events, &fo_arb) == 1);
+
+    // Back, the old holder finds its lease gone.
+    c.signal(0, "CONT");
+    let lost = format!("{} ticket lost peer= ticket=T ", addr(0));
+    wait_for(Duration::from_secs(10), || lines(&events, &lost) == 1);
+    let now_there = format!(
+        "{} ticket granted-elsewhere peer= ticket=T leader={} ",
+        addr(0),
+        addr(1)
+    );
+    wait_for(Duration::from_secs(10), || lines(&events, &now_there) == 1);
+}
+
+#[test]
+fn a_hung_agent_does_not_delay_list_and_is_killed() {
+    // The agent logs, then hangs (until killed at the time limit).
+    let (mut c, events) = with_agent("bal-alerts-hung", &["T"], "exec sleep 60\n");
+    c.start_all();
+    wait_for(Duration::from_secs(10), || lines(&events, &addr(0)) >= 1);
+    // Events keep coming (a grant, a revoke) while the agent hangs.
+    for cmd in ["grant", "revoke", "grant"] {
+        let o = c.client(&[cmd, "-w", "-s", &addr(0), "T"]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    for _ in 0..10 {
+        let t0 = Instant::now();
+        let o = c.client(&["list", "-s", &addr(0)]);
+        assert!(o.status.success());
+        assert!(
+            t0.elapsed() < Duration::from_millis(500),
+            "list took {:?}",
+            t0.elapsed()
+        );
+    }
+    let peers = String::from_utf8(c.client(&["peers", "--json", "-s", &addr(0)]).stdout).unwrap();
+    assert!(peers.contains("\"alerts\":{"), "{peers}");
+    assert!(
+        !peers.contains("\"queued\":0,"),
+        "events wait behind the hung run: {peers}"
+    );
+    // The run is killed at its time limit (10 s) and the next one starts.
+    wait_for(Duration::from_secs(15), || lines(&events, &addr(0)) >= 2);
+    assert!(c.log(0).contains("timed out"), "{}", c.log(0));
+}

@@ -21,6 +21,8 @@ use crate::daemon::alerts::{self, Alerts, AuthFailures, Event, Reach, TicketSeen
 use crate::daemon::localtime;
 use crate::daemon::timer::{Ms, TimerId};
 use crate::engine::Leader;
+use crate::wire::codes::{OP_MY_INDEX, OP_STATUS};
+use crate::wire::TicketMsg;
 
 /// Probes go out this often at the least and at the most; in between, the
 /// shortest ticket `timeout` of the configuration.
@@ -40,6 +42,8 @@ pub(super) struct AlertState {
     cib: (u64, u64, bool),
     auth: AuthFailures,
     probe_timer: Option<TimerId>,
+    /// Per member: a probe was sent and not yet answered.
+    probed: Vec<bool>,
 }
 
 impl AlertState {
@@ -52,6 +56,7 @@ impl AlertState {
             cib: (0, 0, false),
             auth: AuthFailures::default(),
             probe_timer: None,
+            probed: vec![false; peers],
         }
     }
 
@@ -83,6 +88,7 @@ impl Daemon {
         self.alerting.alerts.set_agents(found);
         let n = self.cfg.members.len();
         self.alerting.reach.resize(n, Reach::default());
+        self.alerting.probed.resize(n, false);
         if self.alerting.alerts.enabled() && !was {
             // Silence is counted from now.
             let now = self.now_ms();
@@ -139,9 +145,30 @@ impl Daemon {
             if self.started {
                 let c = self.engine_clock();
                 self.engine.probe(c, m);
+                self.alerting.probed[m] = true;
             }
         }
         self.arm_probe();
+    }
+
+    /// Whether `msg` from member `m` answers our probe; if so it is kept
+    /// from the engine (it would take the peer's view as a state answer).
+    /// The engine asks `OP_STATUS` itself only at start and for tickets a
+    /// reload adds, and resends a state query until it is answered, so an
+    /// answer to it taken for a probe's costs a resend at worst.
+    pub(super) fn probe_answer(&mut self, m: usize, msg: &TicketMsg) -> bool {
+        let probe = self.alerting.probed.get(m) == Some(&true)
+            && msg.header.cmd == OP_MY_INDEX
+            && msg.header.request == OP_STATUS
+            && self
+                .cfg
+                .tickets
+                .first()
+                .is_some_and(|t| t.name == msg.body.name);
+        if probe {
+            self.alerting.probed[m] = false;
+        }
+        probe
     }
 
     /// A datagram came from member `m`.

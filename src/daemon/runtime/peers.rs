@@ -153,6 +153,7 @@ impl Daemon {
             self.arm_replay_timer();
         }
         match decoded {
+            Ok(msg) if self.probe_answer(m, &msg) => {}
             Ok(msg) => {
                 let c = self.engine_clock();
                 if let Err(Dropped::Invalid) = self.engine.handle_packet(c, m, &msg) {

@@ -191,3 +191,66 @@ fn a_hung_agent_does_not_delay_list_and_is_killed() {
     wait_for(Duration::from_secs(15), || lines(&events, &addr(0)) >= 2);
     assert!(c.log(0).contains("timed out"), "{}", c.log(0));
 }
+
+/// The sample agents (init/alerts/) with the variables the daemon sets.
+#[test]
+fn sample_agents_write_a_log_line_and_a_textfile() {
+    let dir = std::env::temp_dir().join(format!("bal-samples-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let agents = concat!(env!("CARGO_MANIFEST_DIR"), "/init/alerts");
+    let run = |agent: &str, vars: &[(&str, &str)]| {
+        let mut c = std::process::Command::new(format!("{agents}/{agent}"));
+        c.env("BOOTH_ALERT_FILE", dir.join("log"))
+            .env("BOOTH_ALERT_TEXTFILE_DIR", dir.join("prom"))
+            .env("BOOTH_ALERT_STATE_DIR", dir.join("state"))
+            .env("BOOTH_ALERT_CONFIG", "booth")
+            .env("BOOTH_ALERT_LOCAL", "10.0.0.1")
+            .env("BOOTH_ALERT_LOCAL_ROLE", "site")
+            .env("BOOTH_ALERT_TIMESTAMP", "2026-12-02 12:00:00")
+            .env("BOOTH_ALERT_DROPPED", "0");
+        for (k, v) in vars {
+            c.env(format!("BOOTH_ALERT_{k}"), v);
+        }
+        assert!(c.status().unwrap().success(), "{agent}");
+    };
+    let peer = [
+        ("KIND", "peer"),
+        ("EVENT", "unreachable"),
+        ("SEQUENCE", "1"),
+        ("PEER", "10.0.0.3"),
+        ("PEER_ROLE", "arbitrator"),
+        ("LAST_HEARD", "1764676800"),
+    ];
+    let ticket = [
+        ("KIND", "ticket"),
+        ("EVENT", "granted-here"),
+        ("SEQUENCE", "2"),
+        ("TICKET", "T"),
+        ("LEADER", "10.0.0.1"),
+        ("TERM", "4"),
+        ("EXPIRY", "1764676810"),
+    ];
+    for vars in [&peer[..], &ticket[..]] {
+        run("alert_file.sh", vars);
+        run("alert_prometheus.sh", vars);
+    }
+    let log = std::fs::read_to_string(dir.join("log")).unwrap();
+    assert_eq!(
+        log,
+        "2026-12-02 12:00:00 booth site 10.0.0.1 #1 peer unreachable arbitrator 10.0.0.3 (last heard: 1764676800)\n\
+         2026-12-02 12:00:00 booth site 10.0.0.1 #2 ticket granted-here T leader 10.0.0.1 (was none) term 4 expires 1764676810\n"
+    );
+    let prom = std::fs::read_to_string(dir.join("prom/booth_booth.prom")).unwrap();
+    for line in [
+        "booth_peer_reachable{config=\"booth\",peer=\"10.0.0.3\",role=\"arbitrator\"} 0",
+        "booth_peer_last_heard_seconds{config=\"booth\",peer=\"10.0.0.3\",role=\"arbitrator\"} 1764676800",
+        "booth_ticket_granted_here{config=\"booth\",ticket=\"T\"} 1",
+        "booth_ticket_term{config=\"booth\",ticket=\"T\"} 4",
+        "booth_alert_events_total{config=\"booth\",kind=\"peer\",event=\"unreachable\"} 1",
+        "booth_alert_last_sequence{config=\"booth\"} 2",
+    ] {
+        assert!(prom.lines().any(|l| l == line), "{line} not in\n{prom}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -254,3 +254,43 @@ fn sample_agents_write_a_log_line_and_a_textfile() {
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn failing_cib_writes_are_reported_and_so_is_their_recovery() {
+    let (mut c, events) = with_agent("bal-alerts-cib", &["T"], "");
+    c.start_all();
+    c.mark(0, "fail-T", true);
+    // The reply waits for the write: do not wait for it.
+    let mut g = c
+        .client_command(&["grant", "-s", &addr(0), "T"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let failing = format!("{} cib failing ", addr(0));
+    wait_for(Duration::from_secs(10), || lines(&events, &failing) == 1);
+    c.mark(0, "fail-T", false);
+    let recovered = format!("{} cib recovered ", addr(0));
+    wait_for(Duration::from_secs(15), || lines(&events, &recovered) == 1);
+    assert_eq!(
+        lines(&events, &failing),
+        1,
+        "one alert for a run of failures"
+    );
+}
+
+#[test]
+fn a_failing_handler_is_reported() {
+    let (mut c, events) = with_agent("bal-alerts-hdl", &["T"], "");
+    let handler = c.dir.join("refuse.sh");
+    write_script(&handler, "#!/bin/sh\nexit 3\n");
+    c.configure(&[&format!(
+        "ticket = T\n  expire = 10\n  timeout = 1\n  retries = 3\n  before-acquire-handler = {}\n",
+        handler.display()
+    )]);
+    c.start_all();
+    let g = c.client(&["grant", "-w", "-s", &addr(0), "T"]);
+    assert!(!g.status.success());
+    let failed = format!("{} handler failed peer= ticket=T ", addr(0));
+    wait_for(Duration::from_secs(5), || lines(&events, &failed) == 1);
+}

@@ -277,6 +277,9 @@ fn failing_cib_writes_are_reported_and_so_is_their_recovery() {
         1,
         "one alert for a run of failures"
     );
+    // The client got its answer once the write went through.
+    let _ = g.kill();
+    let _ = g.wait();
 }
 
 #[test]
@@ -293,4 +296,47 @@ fn a_failing_handler_is_reported() {
     assert!(!g.status.success());
     let failed = format!("{} handler failed peer= ticket=T ", addr(0));
     wait_for(Duration::from_secs(5), || lines(&events, &failed) == 1);
+}
+
+#[test]
+fn authentication_failures_are_reported_then_rate_limited() {
+    use std::fs::Permissions;
+    let (mut c, events) = with_agent("bal-alerts-auth", &["T"], "");
+    let key = |name: &str, content: &str| {
+        let p = c.dir.join(name);
+        std::fs::write(&p, content).unwrap();
+        std::fs::set_permissions(&p, Permissions::from_mode(0o600)).unwrap();
+        p
+    };
+    let good = key("good.key", "0123456789abcdef");
+    let bad = key("bad.key", "fedcba9876543210");
+    c.configure(&[&format!(
+        "authfile = {}\n{}",
+        good.display(),
+        loopback::ticket("T")
+    )]);
+    // A client with another key: same members, its own file.
+    let conf = std::fs::read_to_string(&c.conf).unwrap();
+    let other = c.dir.join("other.conf");
+    std::fs::write(
+        &other,
+        conf.replace(&*good.to_string_lossy(), &bad.to_string_lossy()),
+    )
+    .unwrap();
+    c.start_all();
+    let list = || {
+        std::process::Command::new(loopback::BIN)
+            .args(["list", "-s", &addr(0), "-c"])
+            .arg(&other)
+            .output()
+            .unwrap()
+    };
+    for _ in 0..3 {
+        assert!(!list().status.success());
+    }
+    let failed = format!("{} auth failed peer= ", addr(0));
+    wait_for(Duration::from_secs(5), || lines(&events, &failed) == 1);
+    // The next ones within a minute are counted, not reported.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lines(&events, &failed), 1);
 }

@@ -411,7 +411,7 @@ fn parse_options(argv0: &str, mode: Mode, args: &[String]) -> Result<Invocation,
     let (specs, daemon) = option_table(mode);
     let json = takes_json(mode);
     let mut c = Collected::default();
-    let (occurrences, free) = match scan(specs, daemon, json, args) {
+    let (occurrences, free) = match getopt::scan(specs, daemon, json, args) {
         Ok(found) => found,
         Err(fail) => {
             // C's getopt reports an unknown option or a missing argument
@@ -420,7 +420,7 @@ fn parse_options(argv0: &str, mode: Mode, args: &[String]) -> Result<Invocation,
             // is reported). Operands are never reached.
             let failure = getopt::failure(argv0, &fail);
             let before = getopt::before_failure(args, specs, daemon, json);
-            if let Some(Ok((earlier, _))) = before.map(|b| scan(specs, daemon, json, &b)) {
+            if let Some(Ok((earlier, _))) = before.map(|b| getopt::scan(specs, daemon, json, &b)) {
                 for occ in earlier {
                     if apply_option(mode, &mut c, occ)? == Flow::Help {
                         return Ok(help(geostore));
@@ -455,87 +455,6 @@ fn takes_json(mode: Mode) -> bool {
         mode,
         Mode::Client(ClientOp::List | ClientOp::Peers) | Mode::Status
     )
-}
-
-/// The options in command-line order, and the operands.
-fn scan(
-    specs: &[OptSpec],
-    daemon: bool,
-    json: bool,
-    args: &[String],
-) -> Result<(Vec<Occurrence>, Vec<String>), getopts::Fail> {
-    let mut go = getopts::Options::new();
-    // Options and operands may be mixed in any order (GNU getopt permutes
-    // too; C then lost operands placed before the last option, which we do
-    // not reproduce).
-    go.parsing_style(getopts::ParsingStyle::FloatingFrees);
-    for s in specs {
-        let name = s.letter.to_string();
-        if s.takes_arg {
-            go.optmulti(&name, "", "", "ARG");
-        } else {
-            go.optflagmulti(&name, "", "");
-        }
-    }
-    if daemon {
-        go.optmulti("", STATE_DIR, "", "DIR");
-        go.optmulti("", ALERTS_DIR, "", "DIR");
-    }
-    if json {
-        go.optflagmulti("", JSON, "");
-    }
-    let matches = go.parse(args)?;
-
-    // getopts groups matches per option; C acts on options one by one, so
-    // the first offending option decides the message (and `-h` before a
-    // misplaced `-F` still prints help). Restore the command-line order.
-    let elements = getopt::option_elements(args, specs, daemon);
-    let mut occurrences: Vec<((usize, usize), Occurrence)> = Vec::new();
-    for s in specs {
-        let name = s.letter.to_string();
-        let found: Vec<(usize, Option<String>)> = if s.takes_arg {
-            let with_values = matches.opt_strs_pos(&name).into_iter();
-            with_values.map(|(pos, v)| (pos, Some(v))).collect()
-        } else {
-            let flags = matches.opt_positions(&name).into_iter();
-            flags.map(|pos| (pos, None)).collect()
-        };
-        for (pos, value) in found {
-            let within = elements.get(pos).and_then(|e| e.find(s.letter));
-            let letter = Some(s.letter);
-            let occ = Occurrence {
-                letter,
-                long: "",
-                value,
-            };
-            occurrences.push(((pos, within.unwrap_or(0)), occ));
-        }
-    }
-    let longs: &[&'static str] = match (daemon, json) {
-        (true, _) => &[STATE_DIR, ALERTS_DIR],
-        (false, true) => &[JSON],
-        _ => &[],
-    };
-    for &long in longs {
-        let found: Vec<(usize, Option<String>)> = if long == JSON {
-            let flags = matches.opt_positions(long).into_iter();
-            flags.map(|pos| (pos, None)).collect()
-        } else {
-            let with_values = matches.opt_strs_pos(long).into_iter();
-            with_values.map(|(pos, v)| (pos, Some(v))).collect()
-        };
-        for (pos, value) in found {
-            let occ = Occurrence {
-                letter: None,
-                long,
-                value,
-            };
-            occurrences.push(((pos, 0), occ));
-        }
-    }
-    occurrences.sort_by_key(|(k, _)| *k);
-    let ordered = occurrences.into_iter().map(|(_, occ)| occ).collect();
-    Ok((ordered, matches.free))
 }
 
 /// Whether option processing goes on after an option.

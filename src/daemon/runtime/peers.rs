@@ -128,8 +128,6 @@ impl Daemon {
         let stats = &mut self.peers[m];
         stats.recv += 1;
         stats.last_recv = localtime::wall_ms().div_euclid(1000);
-        self.peer_heard(m);
-        let stats = &mut self.peers[m];
         // Without authentication the source address is the only check that
         // a datagram comes from the member it names (the C booth has none).
         if self.key.is_none() && !same_ip(src.ip(), member_addr) {
@@ -153,8 +151,12 @@ impl Daemon {
             self.arm_replay_timer();
         }
         match decoded {
-            Ok(msg) if self.probe_answer(m, &msg) => {}
             Ok(msg) => {
+                // Reachable for alerts: a message that passed every check.
+                self.peer_heard(m);
+                if self.probe_answer(m, &msg) {
+                    return;
+                }
                 let c = self.engine_clock();
                 if let Err(Dropped::Invalid) = self.engine.handle_packet(c, m, &msg) {
                     self.peers[m].invalid += 1;

@@ -340,3 +340,25 @@ fn authentication_failures_are_reported_then_rate_limited() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(lines(&events, &failed), 1);
 }
+
+#[test]
+fn agents_added_later_are_taken_at_a_reload() {
+    let (mut c, events) = with_agent("bal-alerts-hup", &["T"], "");
+    let dir = c.dir.join("alerts.d");
+    let agent = dir.join("10-log");
+    std::fs::rename(&agent, c.dir.join("later")).unwrap();
+    c.start_all();
+    let g = c.client(&["grant", "-w", "-s", &addr(0), "T"]);
+    assert!(g.status.success());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lines(&events, ""), 0, "no agents, no events");
+    std::fs::rename(c.dir.join("later"), &agent).unwrap();
+    c.signal(0, "HUP");
+    // Site 0 now hears its peers (the probe starts) and reports them.
+    let p = format!("{} peer reachable peer={} ", addr(0), addr(2));
+    wait_for(Duration::from_secs(5), || lines(&events, &p) == 1);
+    let r = c.client(&["revoke", "-w", "-s", &addr(0), "T"]);
+    assert!(r.status.success());
+    let revoked = format!("{} ticket revoked ", addr(0));
+    wait_for(Duration::from_secs(5), || lines(&events, &revoked) == 1);
+}

@@ -99,6 +99,10 @@ impl Daemon {
                 };
             }
         }
+        if !self.alerting.alerts.enabled() {
+            // Changes while nobody listens are not reported later.
+            self.alerting.tickets.clear();
+        }
         self.arm_probe();
     }
 

@@ -90,6 +90,9 @@ impl Daemon {
         self.alerting.reach.resize(n, Reach::default());
         self.alerting.probed.resize(n, false);
         if self.alerting.alerts.enabled() && !was {
+            // CIB failures before the agents came are not theirs.
+            let st = self.writer.stats();
+            self.alerting.cib = (st.failures, st.confirmed, false);
             // Silence is counted from now.
             let now = self.now_ms();
             for r in &mut self.alerting.reach {

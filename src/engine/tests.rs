@@ -556,6 +556,7 @@ fn three(t: TicketConfig) -> Net {
     n
 }
 
+mod probe;
 mod restart;
 mod stale;
 

@@ -175,8 +175,10 @@ fn a_hung_agent_does_not_delay_list_and_is_killed() {
         let t0 = Instant::now();
         let o = c.client(&["list", "-s", &addr(0)]);
         assert!(o.status.success());
+        // Blocked behind the agent it would take up to its 10 s limit;
+        // the margin is for a loaded machine (it takes milliseconds).
         assert!(
-            t0.elapsed() < Duration::from_millis(500),
+            t0.elapsed() < Duration::from_secs(2),
             "list took {:?}",
             t0.elapsed()
         );

@@ -171,6 +171,7 @@ fn a_hung_agent_does_not_delay_list_and_is_killed() {
         let o = c.client(&[cmd, "-w", "-s", &addr(0), "T"]);
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
+    let mut slowest = Duration::ZERO;
     for _ in 0..10 {
         let t0 = Instant::now();
         let o = c.client(&["list", "-s", &addr(0)]);
@@ -182,7 +183,9 @@ fn a_hung_agent_does_not_delay_list_and_is_killed() {
             "list took {:?}",
             t0.elapsed()
         );
+        slowest = slowest.max(t0.elapsed());
     }
+    eprintln!("slowest booth list behind a hung agent: {slowest:?}");
     let peers = String::from_utf8(c.client(&["peers", "--json", "-s", &addr(0)]).stdout).unwrap();
     assert!(peers.contains("\"alerts\":{"), "{peers}");
     assert!(

@@ -87,6 +87,8 @@ MANPAGES    := boothd.8 geostore.8 booth-keygen.8
 UNITS       := booth.service booth@.service booth-arbitrator.service
 OCFBOOTH    := geostore sharedrsc
 DOCS        := README.md doc/compatibility.md doc/packaging.md
+DOCS        += doc/monitoring.md doc/booth-json.schema.json
+ALERTS      := alert_file.sh alert_smtp.sh alert_prometheus.sh
 
 .PHONY: all build check fmt-check clippy test fuzz fuzz-replay sim bench bench-scale demo install uninstall clean
 
@@ -203,6 +205,8 @@ install: $(INSTALL_BUILD)
 	for a in $(OCFBOOTH); do install -m 0755 init/ocf/$$a $(D_OCFBOOTH)/$$a || exit 1; done
 	install -m 0644 init/ocf/geo_attr.sh $(D_OCFLIB)/geo_attr.sh
 	install -m 0755 init/service-runnable $(D_DATA)/service-runnable
+	install -d $(D_DATA)/alerts
+	for a in $(ALERTS); do install -m 0755 init/alerts/$$a $(D_DATA)/alerts/$$a || exit 1; done
 
 # Removes what install created; shared directories stay unless empty
 # (BOOTHLIBDIR keeps anything a daemon wrote there).
@@ -216,7 +220,8 @@ uninstall:
 	rm -f $(D_INITD)/booth-arbitrator
 	rm -f $(D_FW)/booth.xml $(D_PC)/booth.pc
 	rm -f $(D_OCFPCMK)/booth-site $(addprefix $(D_OCFBOOTH)/,$(OCFBOOTH)) $(D_OCFLIB)/geo_attr.sh
-	rm -f $(D_DATA)/service-runnable
+	rm -f $(D_DATA)/service-runnable $(addprefix $(D_DATA)/alerts/,$(ALERTS))
+	-rmdir $(D_DATA)/alerts 2>/dev/null
 	-rmdir $(D_CONF) $(D_DATA) $(D_DOC)/examples $(D_DOC) $(D_OCFBOOTH) $(D_OCFLIB) \
 		$(D_CORE) $(D_LIB) 2>/dev/null
 

@@ -105,6 +105,7 @@ impl Cluster {
             immediate: false,
             wait: false,
             wait_commit: false,
+            json: false,
         }
     }
 

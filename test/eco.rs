@@ -276,6 +276,9 @@ fn scripts_pass_shellcheck() {
             "init/booth-keygen",
             "init/ocf/geostore",
             "init/ocf/sharedrsc",
+            "init/alerts/alert_file.sh",
+            "init/alerts/alert_smtp.sh",
+            "init/alerts/alert_prometheus.sh",
             "conf/booth-generator",
         ])
         .current_dir(SRC)

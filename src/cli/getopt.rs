@@ -1,8 +1,8 @@
-//! GNU getopt's view of a command line where getopts' differs: the
-//! element each reported position refers to, where parsing fails, and
-//! getopt's failure messages.
+//! The command line scanned into options in command-line order, and GNU
+//! getopt's view of it where getopts' differs: the element each reported
+//! position refers to, where parsing fails, and getopt's failure messages.
 
-use super::{CliExit, OptSpec, STATE_DIR};
+use super::{CliExit, Occurrence, OptSpec, ALERTS_DIR, JSON, STATE_DIR};
 
 /// getopt-style failure: GNU getopt's own message, then C's hint.
 pub(super) fn failure(argv0: &str, fail: &getopts::Fail) -> CliExit {
@@ -61,7 +61,7 @@ pub(super) fn option_elements<'a>(
             let mut chars = long.chars();
             match (chars.next(), chars.next()) {
                 (Some(ch), None) => takes_arg(ch),
-                _ => daemon && long == STATE_DIR,
+                _ => daemon && (long == STATE_DIR || long == ALERTS_DIR),
             }
         } else {
             // The first letter taking an argument swallows the rest of the
@@ -87,6 +87,7 @@ pub(super) fn before_failure(
     args: &[String],
     specs: &[OptSpec],
     daemon: bool,
+    json: bool,
 ) -> Option<Vec<String>> {
     let spec = |ch: char| specs.iter().find(|s| s.letter == ch);
     let mut i = 0;
@@ -114,7 +115,8 @@ pub(super) fn before_failure(
             let mut chars = name.chars();
             let takes_arg = match (chars.next(), chars.next()) {
                 (Some(ch), None) => spec(ch).map(|s| s.takes_arg),
-                _ if daemon && name == STATE_DIR => Some(true),
+                _ if daemon && (name == STATE_DIR || name == ALERTS_DIR) => Some(true),
+                _ if json && name == JSON => Some(false),
                 _ => None,
             };
             match takes_arg {
@@ -148,4 +150,85 @@ pub(super) fn before_failure(
         i += 1;
     }
     None
+}
+
+/// The options in command-line order, and the operands.
+pub(super) fn scan(
+    specs: &[OptSpec],
+    daemon: bool,
+    json: bool,
+    args: &[String],
+) -> Result<(Vec<Occurrence>, Vec<String>), getopts::Fail> {
+    let mut go = getopts::Options::new();
+    // Options and operands may be mixed in any order (GNU getopt permutes
+    // too; C then lost operands placed before the last option, which we do
+    // not reproduce).
+    go.parsing_style(getopts::ParsingStyle::FloatingFrees);
+    for s in specs {
+        let name = s.letter.to_string();
+        if s.takes_arg {
+            go.optmulti(&name, "", "", "ARG");
+        } else {
+            go.optflagmulti(&name, "", "");
+        }
+    }
+    if daemon {
+        go.optmulti("", STATE_DIR, "", "DIR");
+        go.optmulti("", ALERTS_DIR, "", "DIR");
+    }
+    if json {
+        go.optflagmulti("", JSON, "");
+    }
+    let matches = go.parse(args)?;
+
+    // getopts groups matches per option; C acts on options one by one, so
+    // the first offending option decides the message (and `-h` before a
+    // misplaced `-F` still prints help). Restore the command-line order.
+    let elements = option_elements(args, specs, daemon);
+    let mut occurrences: Vec<((usize, usize), Occurrence)> = Vec::new();
+    for s in specs {
+        let name = s.letter.to_string();
+        let found: Vec<(usize, Option<String>)> = if s.takes_arg {
+            let with_values = matches.opt_strs_pos(&name).into_iter();
+            with_values.map(|(pos, v)| (pos, Some(v))).collect()
+        } else {
+            let flags = matches.opt_positions(&name).into_iter();
+            flags.map(|pos| (pos, None)).collect()
+        };
+        for (pos, value) in found {
+            let within = elements.get(pos).and_then(|e| e.find(s.letter));
+            let letter = Some(s.letter);
+            let occ = Occurrence {
+                letter,
+                long: "",
+                value,
+            };
+            occurrences.push(((pos, within.unwrap_or(0)), occ));
+        }
+    }
+    let longs: &[&'static str] = match (daemon, json) {
+        (true, _) => &[STATE_DIR, ALERTS_DIR],
+        (false, true) => &[JSON],
+        _ => &[],
+    };
+    for &long in longs {
+        let found: Vec<(usize, Option<String>)> = if long == JSON {
+            let flags = matches.opt_positions(long).into_iter();
+            flags.map(|pos| (pos, None)).collect()
+        } else {
+            let with_values = matches.opt_strs_pos(long).into_iter();
+            with_values.map(|(pos, v)| (pos, Some(v))).collect()
+        };
+        for (pos, value) in found {
+            let occ = Occurrence {
+                letter: None,
+                long,
+                value,
+            };
+            occurrences.push(((pos, 0), occ));
+        }
+    }
+    occurrences.sort_by_key(|(k, _)| *k);
+    let ordered = occurrences.into_iter().map(|(_, occ)| occ).collect();
+    Ok((ordered, matches.free))
 }

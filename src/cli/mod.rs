@@ -172,6 +172,9 @@ pub struct DaemonArgs {
     /// `--state-dir DIR`: keep ticket state in files under DIR instead of
     /// Pacemaker's CIB (through `crm_ticket`). Not a C booth option.
     pub state_dir: Option<PathBuf>,
+    /// `--alerts-dir DIR`: where the alert agents are (default
+    /// `/etc/booth/alerts.d/<config name>/`). Not a C booth option.
+    pub alerts_dir: Option<PathBuf>,
 }
 
 /// `boothd status [options]`.
@@ -183,6 +186,8 @@ pub struct StatusArgs {
     pub lockfile: Option<PathBuf>,
     /// `-S`: also explain the result in human-readable lines on stderr.
     pub explain: bool,
+    /// `--json`: one JSON document on stdout (not a C booth option).
+    pub json: bool,
 }
 
 /// `booth list|grant|revoke|peers [options] [ticket]`.
@@ -204,6 +209,8 @@ pub struct ClientArgs {
     pub wait: bool,
     /// `-C` (grant only).
     pub wait_commit: bool,
+    /// `--json` (list and peers only; not a C booth option).
+    pub json: bool,
 }
 
 impl ClientArgs {
@@ -364,13 +371,18 @@ const GEOSTORE_OPTS: &[OptSpec] = &[
 ];
 /// Ours: the config check needs only the file and the debug level.
 const CONFIG_CHECK_OPTS: &[OptSpec] = &[opt('c', true), opt('D', false), opt('h', false)];
-/// Long option only the daemon understands (C booth has no long options).
+/// Long options only the daemon understands (C booth has no long options).
 const STATE_DIR: &str = "state-dir";
+const ALERTS_DIR: &str = "alerts-dir";
+/// Ours too: for `booth list|peers` and `boothd status`.
+const JSON: &str = "json";
 
 /// One option occurrence, in command-line order.
 struct Occurrence {
-    /// Short letter, or `None` for `--state-dir`.
+    /// Short letter, or `None` for a long option.
     letter: Option<char>,
+    /// The long option's name (when `letter` is `None`).
+    long: &'static str,
     value: Option<String>,
 }
 
@@ -388,6 +400,8 @@ struct Collected {
     wait: bool,
     wait_commit: bool,
     state_dir: Option<PathBuf>,
+    alerts_dir: Option<PathBuf>,
+    json: bool,
     attr_name: Option<String>,
     attr_value: Option<String>,
 }
@@ -395,8 +409,9 @@ struct Collected {
 fn parse_options(argv0: &str, mode: Mode, args: &[String]) -> Result<Invocation, CliExit> {
     let geostore = matches!(mode, Mode::Geostore(_));
     let (specs, daemon) = option_table(mode);
+    let json = takes_json(mode);
     let mut c = Collected::default();
-    let (occurrences, free) = match scan(specs, daemon, args) {
+    let (occurrences, free) = match getopt::scan(specs, daemon, json, args) {
         Ok(found) => found,
         Err(fail) => {
             // C's getopt reports an unknown option or a missing argument
@@ -404,8 +419,8 @@ fn parse_options(argv0: &str, mode: Mode, args: &[String]) -> Result<Invocation,
             // (`-h` prints the usage, a misplaced `-F` or a too long value
             // is reported). Operands are never reached.
             let failure = getopt::failure(argv0, &fail);
-            let before = getopt::before_failure(args, specs, daemon);
-            if let Some(Ok((earlier, _))) = before.map(|b| scan(specs, daemon, &b)) {
+            let before = getopt::before_failure(args, specs, daemon, json);
+            if let Some(Ok((earlier, _))) = before.map(|b| getopt::scan(specs, daemon, json, &b)) {
                 for occ in earlier {
                     if apply_option(mode, &mut c, occ)? == Flow::Help {
                         return Ok(help(geostore));
@@ -434,62 +449,12 @@ fn option_table(mode: Mode) -> (&'static [OptSpec], bool) {
     (specs, mode == Mode::Daemon)
 }
 
-/// The options in command-line order, and the operands.
-fn scan(
-    specs: &[OptSpec],
-    daemon: bool,
-    args: &[String],
-) -> Result<(Vec<Occurrence>, Vec<String>), getopts::Fail> {
-    let mut go = getopts::Options::new();
-    // Options and operands may be mixed in any order (GNU getopt permutes
-    // too; C then lost operands placed before the last option, which we do
-    // not reproduce).
-    go.parsing_style(getopts::ParsingStyle::FloatingFrees);
-    for s in specs {
-        let name = s.letter.to_string();
-        if s.takes_arg {
-            go.optmulti(&name, "", "", "ARG");
-        } else {
-            go.optflagmulti(&name, "", "");
-        }
-    }
-    if daemon {
-        go.optmulti("", STATE_DIR, "", "DIR");
-    }
-    let matches = go.parse(args)?;
-
-    // getopts groups matches per option; C acts on options one by one, so
-    // the first offending option decides the message (and `-h` before a
-    // misplaced `-F` still prints help). Restore the command-line order.
-    let elements = getopt::option_elements(args, specs, daemon);
-    let mut occurrences: Vec<((usize, usize), Occurrence)> = Vec::new();
-    for s in specs {
-        let name = s.letter.to_string();
-        let found: Vec<(usize, Option<String>)> = if s.takes_arg {
-            let with_values = matches.opt_strs_pos(&name).into_iter();
-            with_values.map(|(pos, v)| (pos, Some(v))).collect()
-        } else {
-            let flags = matches.opt_positions(&name).into_iter();
-            flags.map(|pos| (pos, None)).collect()
-        };
-        for (pos, value) in found {
-            let within = elements.get(pos).and_then(|e| e.find(s.letter));
-            let letter = Some(s.letter);
-            occurrences.push(((pos, within.unwrap_or(0)), Occurrence { letter, value }));
-        }
-    }
-    if daemon {
-        for (pos, v) in matches.opt_strs_pos(STATE_DIR) {
-            let occ = Occurrence {
-                letter: None,
-                value: Some(v),
-            };
-            occurrences.push(((pos, 0), occ));
-        }
-    }
-    occurrences.sort_by_key(|(k, _)| *k);
-    let ordered = occurrences.into_iter().map(|(_, occ)| occ).collect();
-    Ok((ordered, matches.free))
+/// Whether the mode accepts `--json`.
+fn takes_json(mode: Mode) -> bool {
+    matches!(
+        mode,
+        Mode::Client(ClientOp::List | ClientOp::Peers) | Mode::Status
+    )
 }
 
 /// Whether option processing goes on after an option.
@@ -505,8 +470,12 @@ fn apply_option(mode: Mode, c: &mut Collected, occ: Occurrence) -> Result<Flow, 
     let geostore = matches!(mode, Mode::Geostore(_));
     let value = occ.value.unwrap_or_default();
     let Some(letter) = occ.letter else {
-        // --state-dir (daemon mode only; getopts rejected it elsewhere).
-        c.state_dir = Some(PathBuf::from(value));
+        // Long options exist only where getopts accepted them.
+        match occ.long {
+            STATE_DIR => c.state_dir = Some(PathBuf::from(value)),
+            ALERTS_DIR => c.alerts_dir = Some(PathBuf::from(value)),
+            _ => c.json = true,
+        }
         return Ok(Flow::Continue);
     };
     match letter {
@@ -606,12 +575,14 @@ fn build(mode: Mode, c: Collected) -> Invocation {
             foreground: c.foreground,
             site: c.site,
             state_dir: c.state_dir,
+            alerts_dir: c.alerts_dir,
         }),
         Mode::Status => Invocation::Status(StatusArgs {
             config: c.config,
             debug: c.debug,
             lockfile: c.lockfile,
             explain: c.foreground,
+            json: c.json,
         }),
         // -l and -S are accepted in client mode (as in C) but mean nothing.
         Mode::Client(op) => Invocation::Client(ClientArgs {
@@ -623,6 +594,7 @@ fn build(mode: Mode, c: Collected) -> Invocation {
             immediate: c.immediate,
             wait: c.wait,
             wait_commit: c.wait_commit,
+            json: c.json,
         }),
         Mode::Geostore(op) => Invocation::Geostore(GeostoreArgs {
             op,

@@ -125,6 +125,7 @@ fn status_word() {
             debug: 0,
             lockfile: None,
             explain: false,
+            json: false,
         })
     );
 }
@@ -153,6 +154,7 @@ fn client_ops_with_and_without_client_word() {
             immediate: false,
             wait: false,
             wait_commit: false,
+            json: false,
         }
     );
 }
@@ -822,6 +824,25 @@ fn state_dir() {
 }
 
 #[test]
+fn json_and_alerts_dir() {
+    assert!(client(&["booth", "list", "--json"]).json);
+    assert!(client(&["booth", "peers", "-s", "x", "--json"]).json);
+    assert!(!client(&["booth", "list"]).json);
+    assert!(status(&["boothd", "status", "--json"]).json);
+    let e = err(&["booth", "grant", "--json", "T"]);
+    assert_eq!(
+        e.stderr,
+        "booth: unrecognized option '--json'\nPlease use '-h' for usage.\n"
+    );
+    let e = err(&["boothd", "daemon", "--json"]);
+    assert_eq!(e.code, 1);
+    let d = daemon(&["boothd", "daemon", "--alerts-dir", "/etc/x"]);
+    assert_eq!(d.alerts_dir, Some(PathBuf::from("/etc/x")));
+    let e = err(&["booth", "list", "--alerts-dir=/x"]);
+    assert_eq!(e.code, 1);
+}
+
+#[test]
 fn full_daemon_value() {
     assert_eq!(
         daemon(&[
@@ -846,6 +867,7 @@ fn full_daemon_value() {
             foreground: true,
             site: Some(SiteArg::Name("127.0.0.2".into())),
             state_dir: None,
+            alerts_dir: None,
         }
     );
 }

@@ -68,6 +68,7 @@ use crate::wire::{
 };
 
 mod conn;
+pub mod json;
 pub mod outcome;
 pub mod target;
 #[cfg(test)]
@@ -246,6 +247,29 @@ impl Session {
     }
 }
 
+/// What to print of a text reply.
+#[derive(Clone, Copy)]
+enum Print {
+    Nothing,
+    Text,
+    /// The JSON document of `booth list|peers --json`.
+    Json(ClientOp),
+}
+
+/// Our daemon's JSON document as it came; a C daemon's text (which never
+/// starts with `{`) converted, its hidden fields `null` (json.rs).
+fn json_reply(op: ClientOp, text: &[u8]) -> String {
+    let text = String::from_utf8_lossy(text);
+    let trimmed = text.trim_end_matches(['\n', '\0']);
+    if trimmed.starts_with('{') {
+        trimmed.to_string()
+    } else if op == ClientOp::List {
+        json::list_from_text(&text).render()
+    } else {
+        json::peers_from_text(&text).render()
+    }
+}
+
 /// How one grant/revoke connection ended.
 enum Ending {
     Exit(i32),
@@ -320,9 +344,10 @@ impl Run<'_> {
         // A ticket named on the command line is sent along (and ignored by
         // the daemon), as C does.
         let ticket = args.ticket.clone().unwrap_or_default();
+        let json_bit = if args.json { json::OPT_JSON } else { 0 };
         let request = TicketMsg {
             header: Header {
-                options: args.wire_options(),
+                options: args.wire_options() | json_bit,
                 ..Header::new(cmd, self.session.from())
             },
             body: TicketBody {
@@ -335,7 +360,12 @@ impl Run<'_> {
             Err(e) => return self.cannot_build(&e),
         };
         let failure = |result| query_result(args.op, result, &ticket).0;
-        match self.exchange_once(target, &bytes, true, &failure) {
+        let print = if args.json {
+            Print::Json(args.op)
+        } else {
+            Print::Text
+        };
+        match self.exchange_once(target, &bytes, print, &failure) {
             Ok(result) => {
                 let (lines, code) = query_result(args.op, result, &ticket);
                 self.say_all(&lines);
@@ -345,7 +375,7 @@ impl Run<'_> {
         }
     }
 
-    /// Connects, sends, reads one reply and prints its text if `print_text`.
+    /// Connects, sends, reads one reply and prints its text as `print` says.
     /// Returns the reply's result code, or the exit status after a failure
     /// (already reported, including what `failure` makes of a result that
     /// arrived in an untrusted or incomplete reply).
@@ -353,7 +383,7 @@ impl Run<'_> {
         &mut self,
         target: usize,
         request: &[u8],
-        print_text: bool,
+        print: Print,
         failure: &dyn Fn(u32) -> Vec<String>,
     ) -> Result<u32, i32> {
         let timeout = self.session.reply_timeout;
@@ -380,10 +410,17 @@ impl Run<'_> {
         };
         Ok(match reply {
             Reply::Text { header, text } => {
-                if print_text {
-                    // The text as the daemon formatted it; nothing useful
-                    // can be done if stdout is gone.
-                    let _ = self.out.write_all(&text).and_then(|()| self.out.flush());
+                // Nothing useful can be done if stdout is gone.
+                match print {
+                    // The text as the daemon formatted it.
+                    Print::Text => {
+                        let _ = self.out.write_all(&text).and_then(|()| self.out.flush());
+                    }
+                    Print::Json(op) => {
+                        let doc = json_reply(op, &text);
+                        let _ = writeln!(self.out, "{doc}").and_then(|()| self.out.flush());
+                    }
+                    Print::Nothing => {}
                 }
                 header.result
             }
@@ -551,9 +588,13 @@ impl Run<'_> {
             Ok(b) => b,
             Err(e) => return self.cannot_build(&e),
         };
-        let print_text = matches!(args.op, GeoOp::List | GeoOp::Get);
+        let print = if matches!(args.op, GeoOp::List | GeoOp::Get) {
+            Print::Text
+        } else {
+            Print::Nothing
+        };
         let failure = |result| attr_failure_lines(args.op, result, &ticket, &attr);
-        match self.exchange_once(target, &bytes, print_text, &failure) {
+        match self.exchange_once(target, &bytes, print, &failure) {
             Ok(result) => {
                 let (lines, code) = attr_result(args.op, result, &ticket, &attr);
                 self.say_all(&lines);

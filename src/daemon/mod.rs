@@ -10,6 +10,7 @@
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 pub mod addr;
+pub mod alerts;
 pub mod children;
 pub mod dump;
 pub mod localtime;

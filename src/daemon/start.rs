@@ -67,6 +67,9 @@ fn absolute_paths(args: &DaemonArgs) -> io::Result<DaemonArgs> {
     if let Some(d) = &a.state_dir {
         a.state_dir = Some(std::path::absolute(d)?);
     }
+    if let Some(d) = &a.alerts_dir {
+        a.alerts_dir = Some(std::path::absolute(d)?);
+    }
     Ok(a)
 }
 
@@ -342,7 +345,12 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos() as u64)
         ^ ((std::process::id() as u64) << 32);
+    let alerts_dir = args
+        .alerts_dir
+        .clone()
+        .unwrap_or_else(|| std::path::Path::new(super::alerts::DEFAULT_DIR).join(&p.cfg.name));
     let setup = Setup {
+        alerts_dir,
         cfg: p.cfg,
         me: p.me,
         key: p.key,

@@ -30,6 +30,17 @@ pub const UNKNOWN: i32 = 1;
 pub fn run(args: &StatusArgs) -> i32 {
     let stdout = io::stdout();
     let mut out = stdout.lock();
+    if args.json {
+        // The same check; its stdout line becomes a JSON document.
+        let mut text = Vec::new();
+        let (code, reason) = match check(args, &mut text) {
+            Ok(()) => (RUNNING, None),
+            Err((code, reason, _)) => (code, Some(reason)),
+        };
+        let doc = crate::client::json::status_doc(code, &String::from_utf8_lossy(&text), reason);
+        let _ = writeln!(out, "{}", doc.render()).and_then(|()| out.flush());
+        return code;
+    }
     let outcome = check(args, &mut out);
     let _ = out.flush();
     match outcome {

@@ -372,6 +372,19 @@ impl Engine {
         }
     }
 
+    /// Asks member `to` for its view of the first ticket (`OP_STATUS`, as
+    /// at start-up; C peers answer it, changing nothing): the driver's
+    /// reachability probe when alerts are configured. The driver keeps the
+    /// answer (`OP_MY_INDEX` to request `OP_STATUS`) from the engine: the
+    /// probe is a liveness check, not a state query.
+    pub fn probe(&mut self, clock: Clock, to: usize) {
+        self.advance(clock);
+        if self.started && !self.tickets.is_empty() && to != self.me {
+            use crate::wire::codes::{OP_STATUS, RLT_SUCCESS};
+            self.send(0, to, OP_STATUS, 0, RLT_SUCCESS);
+        }
+    }
+
     /// A deadline may have passed: run every ticket that is due.
     pub fn handle_timeout(&mut self, clock: Clock) {
         self.advance(clock);

@@ -558,6 +558,7 @@ fn three(t: TicketConfig) -> Net {
 
 mod cluster;
 mod messages;
+mod probe;
 mod restart;
 mod stale;
 

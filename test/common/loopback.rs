@@ -24,6 +24,8 @@ pub struct Cluster {
     pub conf: PathBuf,
     pub port: u16,
     pub daemons: Vec<Option<Child>>,
+    /// More arguments for every daemon (e.g. `--alerts-dir DIR`).
+    pub daemon_args: Vec<String>,
 }
 
 /// A port free on 127.0.0.1-3 for both UDP and TCP.
@@ -80,6 +82,7 @@ impl Cluster {
             dir,
             port,
             daemons: vec![None, None, None],
+            daemon_args: Vec::new(),
         };
         c.configure(tickets);
         c
@@ -163,6 +166,7 @@ impl Cluster {
             .arg(&self.conf)
             .args(["-s", &addr(i), "-l"])
             .arg(self.dir.join(format!("m{i}.pid")))
+            .args(&self.daemon_args)
             .env("BOOTH_NO_REALTIME", "1")
             .env("BOOTH_CRM_TICKET", self.site(i.min(1)).join("crm_ticket"))
             .stdin(Stdio::null())

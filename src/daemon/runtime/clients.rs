@@ -9,6 +9,7 @@ use mio::net::TcpStream;
 use mio::{Interest, Token};
 
 use super::{Daemon, TimerKind};
+use crate::client::json::OPT_JSON;
 use crate::daemon::localtime;
 use crate::daemon::timer::{Ms, TimerId};
 use crate::engine::ClientId;
@@ -232,7 +233,9 @@ impl Daemon {
             Ok(Framing::Complete { msg, .. }) => msg,
             Err(wire::DecodeError::Auth(e)) => {
                 warn!("client failed to authenticate: {e}");
+                let from = c.stream.peer_addr().map(|a| a.ip().to_string());
                 self.header_reply(t, RLT_AUTH);
+                self.auth_failed(&from.unwrap_or_default(), "client");
                 return;
             }
             Err(e) => {
@@ -267,6 +270,15 @@ impl Daemon {
         let id = t.0 as ClientId;
         match req {
             Request::Ticket(msg) => match msg.header.cmd {
+                // Our addition (client/json.rs): C clients never set the bit.
+                CMD_LIST | CMD_PEERS if msg.header.options & OPT_JSON != 0 => {
+                    let doc = if msg.header.cmd == CMD_LIST {
+                        self.list_json(clock)
+                    } else {
+                        self.peers_json()
+                    };
+                    self.text_reply(t, CL_LIST, doc.render().as_bytes());
+                }
                 CMD_LIST => {
                     let text = self.engine.list_text(clock, &localtime::datetime);
                     self.text_reply(t, CL_LIST, text.as_bytes());

@@ -47,6 +47,8 @@ pub(super) enum Purpose {
         args: Vec<String>,
         env: Vec<(String, String)>,
     },
+    /// An alert agent's run (runtime/alerts.rs).
+    Alert { agent: usize, program: PathBuf },
 }
 
 /// A child to start.
@@ -235,6 +237,12 @@ impl Daemon {
                         format!("exit code {code}")
                     };
                     warn!("handler \"{}\" failed: {why}", f.program);
+                    if let Some(name) = self
+                        .position(ticket)
+                        .map(|i| self.cfg.tickets[i].name.clone())
+                    {
+                        self.handler_failed(&name, &f.program, &why);
+                    }
                 }
                 if ok && !rest.is_empty() {
                     let next = rest.remove(0);
@@ -243,6 +251,14 @@ impl Daemon {
                 }
                 let c = self.engine_clock();
                 self.engine.handle_handler_exit(c, ticket, run, ok);
+            }
+            Purpose::Alert { agent, program } => {
+                let why = if f.killed {
+                    "timed out".to_string()
+                } else {
+                    format!("exit code {code}")
+                };
+                self.alert_done(agent, &program, ok, &why);
             }
         }
     }
@@ -272,6 +288,9 @@ impl Daemon {
             Purpose::Handler { ticket, run, .. } => {
                 let c = self.engine_clock();
                 self.engine.handle_handler_exit(c, ticket, run, false);
+            }
+            Purpose::Alert { agent, program } => {
+                self.alert_done(agent, &program, false, "not started")
             }
         }
     }

@@ -15,8 +15,10 @@
 //! (engine) or name (writer), never by their position in the
 //! configuration, which a reload may change.
 
+mod alerts;
 mod clients;
 mod jobs;
+mod json;
 mod peers;
 mod store;
 
@@ -72,6 +74,8 @@ enum TimerKind {
     ChildDeadline(ChildId),
     /// Write the replay marks (at most once a second).
     ReplayMarks,
+    /// The reachability probe (only while alert agents are configured).
+    AlertProbe,
 }
 
 /// Everything the loop needs to start.
@@ -88,6 +92,8 @@ pub struct Setup {
     /// The promise record, opened, and what it held for this boot.
     pub promises: Option<(PromiseFile, BTreeMap<String, Promise>)>,
     pub seed: u64,
+    /// Where the alert agents are (none there: no alerts).
+    pub alerts_dir: std::path::PathBuf,
     /// Called once the daemon answers clients (to release the parent).
     pub on_ready: Option<Box<dyn FnOnce()>>,
 }
@@ -133,6 +139,7 @@ pub struct Daemon {
     lock: Option<LockFile>,
     on_ready: Option<Box<dyn FnOnce()>>,
     stop: bool,
+    alerting: alerts::AlertState,
 }
 
 /// How soon a held-back burst of log lines is summed up at the latest.
@@ -202,6 +209,7 @@ impl Daemon {
             lock: s.lock,
             on_ready: s.on_ready,
             stop: false,
+            alerting: alerts::AlertState::new(s.alerts_dir, n),
             cfg: s.cfg,
         })
     }
@@ -232,6 +240,7 @@ impl Daemon {
             .register(&mut self.signals.rx, SIGNALS, Interest::READABLE)
             .expect("register signal pipe");
         self.begin_loading();
+        self.load_alerts();
         let mut events = Events::with_capacity(256);
         while !self.stop {
             let wakeup = self.timers.next_wakeup();
@@ -337,6 +346,7 @@ impl Daemon {
         }
         self.arm_engine_timer();
         self.arm_writer_timer();
+        self.watch_alerts();
     }
 
     // ---- timers ----
@@ -365,6 +375,7 @@ impl Daemon {
                     }
                     self.arm_replay_timer();
                 }
+                TimerKind::AlertProbe => self.probe_tick(),
             }
         }
     }
@@ -412,6 +423,7 @@ impl Daemon {
     fn reload(&mut self) {
         let path = self.cfg.path.clone();
         info!("reloading {}", path.display());
+        self.load_alerts();
         let new = match Config::reload_from(&path, &self.cfg) {
             Ok(c) => c,
             Err(e) => {

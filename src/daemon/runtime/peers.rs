@@ -19,14 +19,15 @@ pub(super) const UDP_BUDGET: usize = 256;
 
 #[derive(Default)]
 pub(super) struct PeerStats {
-    sent: u64,
-    sent_err: u64,
-    resends: u64,
-    recv: u64,
-    recv_err: u64,
-    authfail: u64,
-    invalid: u64,
-    last_recv: i64,
+    pub(super) sent: u64,
+    pub(super) sent_err: u64,
+    pub(super) resends: u64,
+    pub(super) recv: u64,
+    pub(super) recv_err: u64,
+    pub(super) authfail: u64,
+    pub(super) invalid: u64,
+    /// Unix seconds (0: never).
+    pub(super) last_recv: i64,
 }
 
 /// What the daemon dropped for lack of room or time, shown by `booth
@@ -151,6 +152,11 @@ impl Daemon {
         }
         match decoded {
             Ok(msg) => {
+                // Reachable for alerts: a message that passed every check.
+                self.peer_heard(m);
+                if self.probe_answer(m, &msg) {
+                    return;
+                }
                 let c = self.engine_clock();
                 if let Err(Dropped::Invalid) = self.engine.handle_packet(c, m, &msg) {
                     self.peers[m].invalid += 1;
@@ -166,6 +172,8 @@ impl Daemon {
                     Some(PeerCounter::AuthFail) => {
                         warn!("{addr}: failed to authenticate ({e})");
                         self.peers[m].authfail += 1;
+                        let addr = addr.clone();
+                        self.auth_failed(&addr, "peer");
                     }
                     Some(PeerCounter::Invalid) => {
                         debug!("{addr}: invalid datagram: {e}");

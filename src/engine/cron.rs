@@ -60,9 +60,34 @@ impl Engine {
         // is one loaded from the CIB, whatever our wall clock says of its
         // `expires` (a clock set back would make it hours long).
         let cap = clock.mono + self.tickets[i].cfg.expire;
+        let loaded = st.expires.map(|e| clock.mono_of_unix(e));
+        // DIFF: and a grant whose `expires` lies further away than that
+        // tells that our wall clock is behind (by at least the excess):
+        // then it says nothing about how long the grant lasts, which is
+        // taken as over (revoked at start, peers kept waiting until the
+        // revoke is written or a lease could have run out). The C booth
+        // keeps such a grant for as long as the wrong clock says.
+        let second = std::time::Duration::from_secs(1);
+        let implausible = st.granted
+            && loaded.is_some_and(|e| e > cap + second)
+            && !mutated!(self, TrustWrongClock);
+        if implausible {
+            warn!(
+                "{name}: the CIB's grant runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the grant as over",
+                loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000)
+            );
+        }
         let tk = &mut self.tickets[i];
-        tk.term_expires = st.expires.map(|e| clock.mono_of_unix(e).min(cap));
-        tk.cib_granted_until = tk.term_expires.filter(|_| st.granted);
+        tk.term_expires = if implausible {
+            Some(clock.mono)
+        } else {
+            loaded.map(|e| e.min(cap))
+        };
+        tk.cib_granted_until = if implausible {
+            Some(cap)
+        } else {
+            tk.term_expires.filter(|_| st.granted)
+        };
         tk.current_term = st.term.unwrap_or(0);
         tk.is_granted = st.granted;
         tk.cib_granted = st.granted;
@@ -93,9 +118,7 @@ impl Engine {
         let claim = !mutated!(self, NoRestartClaim);
         if st.granted && tk.leader == Leader::Member(me) && !tk.cfg.is_manual() && claim {
             if let Some(e) = st.expires {
-                let until = clock
-                    .mono_of_unix(e.saturating_add(1))
-                    .min(cap + std::time::Duration::from_secs(1));
+                let until = clock.mono_of_unix(e.saturating_add(1)).min(cap + second);
                 tk.restart_claim = Some(until);
                 tk.note_claim(me, until);
             }

@@ -57,10 +57,16 @@ pub enum Mutation {
     /// A restarted member trusts its recorded promises but its record lost
     /// the leases it acknowledged.
     ForgetClaims,
+    /// A grant loaded from the CIB is trusted for as long as the wall
+    /// clock makes its `expires`, capped at `expire`, however implausible.
+    TrustWrongClock,
+    /// A restarted holder ignores the lease end it recorded and trusts the
+    /// CIB's `expires` as read by its (possibly stepped) wall clock.
+    IgnoreRecordedLease,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 14] = [
+    pub const ALL: [Mutation; 16] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -75,6 +81,8 @@ impl Mutation {
         Mutation::KeepStaleCibGrant,
         Mutation::ForgetPromises,
         Mutation::ForgetClaims,
+        Mutation::TrustWrongClock,
+        Mutation::IgnoreRecordedLease,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -94,6 +102,8 @@ impl Mutation {
             Mutation::KeepStaleCibGrant => "keep-stale-cib-grant",
             Mutation::ForgetPromises => "forget-promises",
             Mutation::ForgetClaims => "forget-claims",
+            Mutation::TrustWrongClock => "trust-wrong-clock",
+            Mutation::IgnoreRecordedLease => "ignore-recorded-lease",
         }
     }
 

@@ -106,6 +106,28 @@ impl Engine {
                 tk.note_claim(m, until);
             }
         }
+        // Our own lease, as we proved it, on the clock that ran on across
+        // the restart: a grant our CIB still holds lasts that long, not as
+        // long as the CIB's `expires` read by a wall clock that may have
+        // been set since (DIFF). No lease of ours in the record: the grant
+        // is over (we released it, or never proved it).
+        let me = self.me;
+        let use_record = !mutated!(self, IgnoreRecordedLease);
+        let tk = &mut self.tickets[i];
+        let ours = tk.cib_granted && tk.leader == super::Leader::Member(me);
+        if ours && !tk.cfg.is_manual() && use_record {
+            let proven = p
+                .claims
+                .iter()
+                .find(|&&(id, _)| id == self.cfg.members[me].site_id)
+                .map(|&(_, t)| t);
+            let now = self.now.mono;
+            let end = proven.unwrap_or(now);
+            tk.term_expires = Some(tk.term_expires.map_or(end, |t| t.min(end)));
+            tk.cib_granted_until = Some(tk.cib_granted_until.map_or(end, |t| t.min(end)));
+            tk.restart_claim = proven;
+            tk.claims[me] = proven;
+        }
         tk.promises_restored = true;
         true
     }

@@ -99,6 +99,17 @@ fn a_late_revoke_from_an_older_term_changes_nothing() {
 
 #[test]
 fn a_holder_restarted_with_its_clock_an_hour_behind_gives_way() {
+    holder_restarted_an_hour_behind(false);
+}
+
+/// The same on another host (or after a reboot): no record of the lease,
+/// only the CIB, read by a clock an hour behind.
+#[test]
+fn a_holder_rebooted_with_its_clock_an_hour_behind_gives_way() {
+    holder_restarted_an_hour_behind(true);
+}
+
+fn holder_restarted_an_hour_behind(reboot: bool) {
     let mut n = three(ticket("T", 20, 2, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(8_000);
@@ -109,7 +120,11 @@ fn a_holder_restarted_with_its_clock_an_hour_behind_gives_way() {
     // m0 comes back on a node whose wall clock lags an hour: its CIB's
     // `expires` (written by the correct clock) looks an hour away.
     n.wall_off[0] = -3_600_000;
-    n.boot(0);
+    if reboot {
+        n.reboot(0);
+    } else {
+        n.boot(0);
+    }
     run_until_cond(&mut n, 62_000, |n| !n.granted_at(0, "T"));
     // m1 keeps the ticket all along: m0's stale claim does not make the
     // arbitrator refuse m1's renewals.
@@ -153,4 +168,54 @@ fn a_claim_older_than_the_acknowledged_lease_does_not_block_its_renewal() {
     at += 9_000;
     let out = hb(&mut e, at);
     assert!(acked(&out), "{out:?}");
+}
+
+/// A holder whose lease ended while it was down comes back cut off from
+/// everyone, with its wall clock set back: nobody can tell it that another
+/// site holds the ticket, so it must see by itself that its CIB grant is
+/// over: from its record of the lease (a daemon restart), or because the
+/// CIB's `expires` is further away than any lease can be (a reboot).
+#[test]
+fn an_isolated_holder_restarted_with_its_clock_behind_revokes_at_once() {
+    // Ten seconds behind looks like a lease still running; ten minutes
+    // cannot be one. A daemon restart has its record; a reboot has not.
+    for (reboot, behind) in [(false, 10_000), (false, 600_000), (true, 600_000)] {
+        let mut n = three(ticket("T", 20, 2, 3));
+        n.client(0, 1, CMD_GRANT, 0, "T");
+        n.run_until(8_000);
+        n.kill(0);
+        let taken = run_until_cond(&mut n, 60_000, |n| n.granted_at(1, "T"));
+        n.run_until(taken + 500);
+        n.wall_off[0] = -behind;
+        n.isolate(0);
+        if reboot {
+            n.reboot(0);
+        } else {
+            n.boot(0);
+        }
+        let at = n.now;
+        run_until_cond(&mut n, at + 1_000, |n| !n.granted_at(0, "T"));
+        assert!(n.granted_at(1, "T"));
+    }
+}
+
+/// Rebooted with its clock a few seconds behind (less than a lease: nothing
+/// looks wrong locally), the old holder learns from its peers that another
+/// site holds the ticket in a newer term, and gives way at once.
+#[test]
+fn a_holder_rebooted_with_its_clock_seconds_behind_gives_way_when_told() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    n.kill(0);
+    let taken = run_until_cond(&mut n, 60_000, |n| n.granted_at(1, "T"));
+    n.run_until(taken + 500);
+    // Its CIB's lease ended a moment ago; 10 s behind, it seems to run on.
+    n.wall_off[0] = -10_000;
+    n.reboot(0);
+    let at = n.now;
+    run_until_cond(&mut n, at + 1_000, |n| !n.granted_at(0, "T"));
+    n.run_until(at + 30_000);
+    assert!(n.granted_at(1, "T"));
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
 }

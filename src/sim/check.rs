@@ -44,7 +44,10 @@
 //! crm_ticket neither slow nor failing, the handler not failing and never
 //! slower than the engine allows (the timeout, and what a renewal leaves
 //! of the lease), the geo attributes meeting the ticket's prerequisites,
-//! no restart, clock step or geostore change; (b) the links between it
+//! no restart, clock step or geostore change, and not within the longest
+//! `expire` after a host reboot (a daemon without the record of what it
+//! promised before fences itself for up to a lease, see
+//! `engine/promise.rs`); (b) the links between it
 //! and each of those members, both ways, had no cut, loss, duplication,
 //! delay spikes or held-back (stale) messages; (c) it led the ticket
 //! throughout; and (d) no client asked for a grant or revoke of the

@@ -1554,7 +1554,9 @@ impl World {
         self.note(|| format!("boot m{m}"));
         let inc = self.members[m].incarnation + 1;
         self.members[m].incarnation = inc;
+        let boots = self.members[m].host_boots;
         self.host_boot_if_pending(m);
+        let rebooted = self.members[m].host_boots != boots;
         let mut e = Engine::new(
             self.cfg.clone(),
             m,
@@ -1612,7 +1614,20 @@ impl World {
         ms.engine = Some(e);
         ms.paused = None;
         ms.booted_at = self.now;
-        self.health.member[m] = self.now;
+        // After a host reboot the daemon has no record of what it promised
+        // and fences itself for up to a lease: it does not count as healthy
+        // for availability until then (a known cost, doc/simulator.md).
+        let fence = if rebooted {
+            self.cfg
+                .tickets
+                .iter()
+                .map(|t| t.expire.as_millis() as u64)
+                .max()
+                .unwrap_or(0)
+        } else {
+            0
+        };
+        self.health.member[m] = self.now + fence;
         self.last_term[m].iter_mut().for_each(|x| *x = 0);
         self.last_state[m].iter_mut().for_each(|x| *x = State::Init);
         self.leader_since[m].iter_mut().for_each(|x| *x = None);

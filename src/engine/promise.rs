@@ -80,6 +80,11 @@ impl Engine {
     /// longer configured is refused (false): the ticket is then fenced as
     /// after a first start.
     pub fn restore_promise(&mut self, i: usize, p: &Promise) -> bool {
+        // The broken variant without a start-up fence has no record either:
+        // a restarted member that knows nothing and fences nothing.
+        if mutated!(self, NoStartupFence) {
+            return false;
+        }
         let member = |id: u32| self.cfg.member_by_id(id).map(|m| m.index);
         let vote = match p.vote {
             Some((t, id)) => match member(id) {
@@ -113,6 +118,7 @@ impl Engine {
         // is over (we released it, or never proved it).
         let me = self.me;
         let use_record = !mutated!(self, IgnoreRecordedLease);
+        let no_restart_claim = mutated!(self, NoRestartClaim);
         let tk = &mut self.tickets[i];
         let ours = tk.cib_granted && tk.leader == super::Leader::Member(me);
         if ours && !tk.cfg.is_manual() && use_record {
@@ -125,8 +131,11 @@ impl Engine {
             let end = proven.unwrap_or(now);
             tk.term_expires = Some(tk.term_expires.map_or(end, |t| t.min(end)));
             tk.cib_granted_until = Some(tk.cib_granted_until.map_or(end, |t| t.min(end)));
-            tk.restart_claim = proven;
-            tk.claims[me] = proven;
+            // (The broken variant without a restart claim announces only
+            // what its CIB says, as before the record existed.)
+            let claim = proven.filter(|_| !no_restart_claim);
+            tk.restart_claim = claim;
+            tk.claims[me] = claim;
         }
         tk.promises_restored = true;
         true

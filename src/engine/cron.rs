@@ -123,6 +123,9 @@ impl Engine {
                 tk.note_claim(me, until);
             }
         }
+        if st.granted && tk.leader == Leader::Member(me) {
+            tk.loaded_grant_term = Some(tk.current_term);
+        }
         tk.cib_loaded = true;
     }
 

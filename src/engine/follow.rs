@@ -332,27 +332,10 @@ impl Engine {
         // (nothing acknowledged since) gives way to another site's live
         // lease in a newer term: our CIB's `expires` may be read by a wall
         // clock that is wrong, and the C booth revokes here too.
-        let me = Leader::Member(self.me);
-        let stale_own = tk.leader == me
-            && !tk.lease_proven
-            && tk.state != State::Leader
-            && !expired
-            && m.leader.member().is_some_and(|l| l != self.me)
-            && m.term > tk.current_term
-            && !mutated!(self, KeepStaleCibGrant);
-        if stale_own {
-            warn!(
-                "{}: {sender} reports a lease at {} in term {} (ours: {}), our CIB grant is stale",
-                tk.cfg.name,
-                self.addr_of(m.leader),
-                m.term,
-                tk.current_term
-            );
-            let tk = &mut self.tickets[i];
-            tk.restart_claim = None;
-            tk.claims[self.me] = None;
-            tk.term_expires = None;
-        } else if tk.is_owned() && tk.time_left(now) > 0 && (expired || m.leader != tk.leader) {
+        let gave_way = self.give_way_if_stale_own(i, m);
+        let tk = &self.tickets[i];
+        let keep = tk.is_owned() && tk.time_left(now) > 0 && (expired || m.leader != tk.leader);
+        if keep && !gave_way {
             let tk = &mut self.tickets[i];
             tk.current_term = tk.current_term.max(m.term);
             return;
@@ -362,6 +345,52 @@ impl Engine {
         self.update_ticket_state(i, Some(m.from));
         self.tickets[i].save_committed();
         self.set_ticket_wakeup(i);
+    }
+
+    /// DIFF: a grant we hold only because our CIB said so at start-up
+    /// (nothing acknowledged since) gives way to another site's live lease
+    /// in a newer term than the one our CIB recorded, whoever tells us of
+    /// it (a state answer, or the holder's heartbeat or update): our CIB's
+    /// `expires` may be read by a wall clock that is wrong, and the C
+    /// booth revokes here too. Our own term may have been raised since the
+    /// start by an answer naming no leader, so the comparison is with the
+    /// term of the grant. True when we gave way (the caller then follows
+    /// the message's leader).
+    pub(super) fn give_way_if_stale_own(&mut self, i: usize, m: &In) -> bool {
+        let tk = &self.tickets[i];
+        let grant_term = tk.loaded_grant_term.unwrap_or(tk.current_term);
+        let stale_own = tk.leader == Leader::Member(self.me)
+            && !tk.lease_proven
+            && tk.state != State::Leader
+            && m.valid_ms > 0
+            && m.leader.member().is_some_and(|l| l != self.me)
+            && m.term > grant_term
+            && !mutated!(self, KeepStaleCibGrant);
+        if !stale_own {
+            return false;
+        }
+        warn!(
+            "{}: {} reports a lease at {} in term {} (our grant: term {}), our CIB grant is stale",
+            tk.cfg.name,
+            self.cfg.members[m.from].addr_string,
+            self.addr_of(m.leader),
+            m.term,
+            grant_term
+        );
+        let tk = &mut self.tickets[i];
+        tk.restart_claim = None;
+        tk.loaded_grant_term = None;
+        tk.claims[self.me] = None;
+        tk.term_expires = None;
+        tk.is_granted = false;
+        tk.state = State::Follower;
+        self.set_leader(i, m.leader);
+        // Revoke it in the CIB now, whatever else this message leads to
+        // (a start-up fence may keep us from acknowledging its sender).
+        if self.is_site() {
+            self.ticket_write(i);
+        }
+        true
     }
 
     /// DIFF: a peer has seen a newer term than ours, without a live lease

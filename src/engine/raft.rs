@@ -289,6 +289,11 @@ impl Engine {
             }
             return Ok(());
         }
+        // The live holder itself tells a restarted stale holder.
+        if matches!(m.cmd, OP_HEARTBEAT | OP_UPDATE) && m.leader == Leader::Member(m.from) {
+            self.give_way_if_stale_own(i, m);
+        }
+        let tk = &self.tickets[i];
         let me = Leader::Member(self.me);
         let now = self.now.mono;
         match m.cmd {

@@ -196,6 +196,10 @@ pub struct Ticket {
     /// far (they must not elect anyone while our old grant may still be
     /// valid) without extending our own lease or CIB grant.
     pub restart_claim: Option<Time>,
+    /// The term of a grant of ours loaded from the CIB at start-up, while
+    /// nothing has proven it since: another site's lease in a newer term
+    /// makes it stale (see `give_way_if_stale_own`).
+    pub loaded_grant_term: Option<u32>,
     /// The message that hands the ticket over (a revoke or a step-down),
     /// held back until `release_hold` ends: (cmd, expected answer, reason).
     pub deferred_release: Option<(u32, u32, u32)>,
@@ -267,6 +271,7 @@ impl Ticket {
             cib_granted_until: None,
             release_hold: None,
             restart_claim: None,
+            loaded_grant_term: None,
             deferred_release: None,
             heard_terms: [0; MAX_MEMBERS],
             acked_lead: None,

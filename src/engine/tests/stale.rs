@@ -219,3 +219,41 @@ fn a_holder_rebooted_with_its_clock_seconds_behind_gives_way_when_told() {
     assert!(n.granted_at(1, "T"));
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
+
+/// Found by the model checker: a holder restarted from its CIB (term 0)
+/// first hears the restarted arbitrator (no leader, term 1), which raises
+/// its term; the live holder's answer (term 1) must still make it give
+/// way. And the live holder's heartbeat alone must do so too.
+#[test]
+fn a_restarted_stale_holder_gives_way_whoever_raised_its_term_or_by_heartbeat() {
+    let mut cfg = config(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
+    cfg.subsecond_times = true;
+    let start = |cfg: &Config| {
+        let mut e = new_engine(cfg.clone(), 0, 7);
+        let st = CibState {
+            granted: true,
+            owner: Some(1000),
+            expires: Some((WALL0 + 8_000) / 1000),
+            term: Some(0),
+            attrs: vec![],
+        };
+        e.load_cib(clock(0), 0, &st);
+        e.start(clock(0));
+        while e.poll_output().is_some() {}
+        e
+    };
+    let revoked = |e: &mut Engine| {
+        std::iter::from_fn(|| e.poll_output())
+            .any(|o| matches!(o, Output::WriteCib(w) if !w.granted))
+    };
+    // The arbitrator answers first: no leader, term 1.
+    let mut e = start(&cfg);
+    let _ = e.handle_packet(clock(10), 2, &msg(1002, OP_MY_INDEX, NO_ONE, 1, 0));
+    while e.poll_output().is_some() {}
+    let _ = e.handle_packet(clock(20), 1, &msg(1001, OP_MY_INDEX, 1001, 1, 15_000));
+    assert!(revoked(&mut e), "gave way to m1's answer");
+    // The live holder's heartbeat alone.
+    let mut e = start(&cfg);
+    let _ = e.handle_packet(clock(10), 1, &msg(1001, OP_HEARTBEAT, 1001, 1, 15_000));
+    assert!(revoked(&mut e), "gave way to m1's heartbeat");
+}

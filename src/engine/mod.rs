@@ -200,7 +200,8 @@ pub enum Dropped {
 /// The engine of one member.
 #[derive(Clone)]
 pub struct Engine {
-    cfg: Config,
+    /// Shared: clones of an engine (the model checker's) share it.
+    cfg: std::sync::Arc<Config>,
     me: usize,
     tickets: Vec<Ticket>,
     /// Ticket index by name (packets and requests name their ticket).
@@ -236,7 +237,7 @@ impl Engine {
             .collect();
         Engine {
             by_name: name_index(&cfg),
-            cfg,
+            cfg: cfg.into(),
             me,
             tickets,
             rng: Rng::new(seed),
@@ -359,7 +360,7 @@ impl Engine {
             }
         }
         self.by_name = name_index(&cfg);
-        self.cfg = cfg;
+        self.cfg = cfg.into();
         let mut gone_tickets: Vec<Ticket> = old.into_values().collect();
         gone_tickets.sort_by_key(|t| t.idx);
         for mut gone in gone_tickets {

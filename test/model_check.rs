@@ -9,8 +9,12 @@
 //! (drops,dups,crashes,admin,handler,clock), MC_LIVENESS=0|1, MUTATION=name.
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use booth::mc::{explore, start_state, trace, Budget, Limits, Start};
+
+/// States visited by all searches of this run.
+static TOTAL: AtomicU64 = AtomicU64::new(0);
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
@@ -37,6 +41,7 @@ fn limits(depth: usize, horizon_s: u64, budget: Budget) -> Limits {
         liveness: true,
         live_horizon_ms: 3 * booth::mc::EXPIRE_S * 1000,
         max_states: 50_000_000,
+        narrow: false,
     }
 }
 
@@ -44,6 +49,7 @@ fn limits(depth: usize, horizon_s: u64, budget: Budget) -> Limits {
 fn run(name: &str, start: Start, lim: &Limits, mutation: Option<&str>, expect: bool) -> bool {
     let w = start_state(start, lim, mutation);
     let rep = explore(&w, lim);
+    TOTAL.fetch_add(rep.states, Ordering::Relaxed);
     println!(
         "{name}: start {} at t={} ms, depth {}, {} states, {} transitions, {} liveness runs, \
          deepest {}, {:.1} s{}",
@@ -76,10 +82,123 @@ fn run(name: &str, start: Start, lim: &Limits, mutation: Option<&str>, expect: b
     ok
 }
 
+/// The fixed engine: no property broken within each bound. (name, start,
+/// depth, horizon in s, budget: drops, dups, crashes, admin, handler, clock.)
+type Search = (&'static str, Start, usize, u64, [u8; 6]);
+
+const QUICK: [Search; 3] = [
+    (
+        "restart with the clock set back",
+        Start::FailedOver,
+        8,
+        40,
+        [0, 0, 0, 0, 0, 1],
+    ),
+    (
+        "every fault once, from a grant",
+        Start::Granted,
+        5,
+        30,
+        [1, 1, 1, 1, 1, 1],
+    ),
+    (
+        "every fault once, fresh cluster",
+        Start::Fresh,
+        5,
+        30,
+        [1, 1, 1, 1, 1, 1],
+    ),
+];
+
+const FULL: [Search; 3] = [
+    (
+        "restart with the clock set back",
+        Start::FailedOver,
+        10,
+        60,
+        [0, 0, 0, 0, 0, 1],
+    ),
+    (
+        "every fault once, from a grant",
+        Start::Granted,
+        8,
+        60,
+        [1, 1, 1, 1, 1, 1],
+    ),
+    (
+        "every fault once, fresh cluster",
+        Start::Fresh,
+        8,
+        60,
+        [1, 1, 1, 1, 1, 1],
+    ),
+];
+
+/// The engine before the fixes of #17: each search must find its sequence.
+/// (name, mutation, start, depth, horizon, budget)
+#[cfg(feature = "mutations")]
+type Find = (&'static str, &'static str, Start, usize, u64, [u8; 6]);
+#[cfg(feature = "mutations")]
+const FINDS: [Find; 2] = [
+    (
+        "#17 sequence 2: a holder restarted with its clock an hour behind",
+        "keep-stale-cib-grant",
+        Start::FailedOver,
+        10,
+        40,
+        [0, 0, 0, 0, 0, 1],
+    ),
+    (
+        "#17 sequence 1: a late release from an older term",
+        "stale-release",
+        Start::Granted,
+        SEQ1_DEPTH,
+        30,
+        [0, 0, 0, 1, 1, 0],
+    ),
+];
+#[cfg(feature = "mutations")]
+const SEQ1_DEPTH: usize = 20;
+
+fn run_all(searches: &[Search]) -> bool {
+    let mut ok = true;
+    for &(name, start, depth, horizon, b) in searches {
+        let lim = limits(depth, horizon, budget(b[0], b[1], b[2], b[3], b[4], b[5]));
+        ok &= run(name, start, &lim, None, false);
+    }
+    ok
+}
+
+#[cfg(feature = "mutations")]
+fn run_finds() -> bool {
+    let mut ok = true;
+    for &(name, mutation, start, depth, horizon, b) in &FINDS {
+        let mut lim = limits(depth, horizon, budget(b[0], b[1], b[2], b[3], b[4], b[5]));
+        lim.liveness = false;
+        lim.narrow = true;
+        ok &= run(name, start, &lim, Some(mutation), true);
+    }
+    ok
+}
+
+#[cfg(not(feature = "mutations"))]
+fn run_finds() -> bool {
+    true
+}
+
 fn main() -> ExitCode {
     let mode = env("MC").unwrap_or_else(|| "quick".into());
     let mut ok = true;
+    let t0 = std::time::Instant::now();
     match mode.as_str() {
+        // With the mutations feature (make test) only the searches for the
+        // old sequences: the plain build runs the fixed engine's.
+        "quick" if cfg!(feature = "mutations") => ok &= run_finds(),
+        "quick" => ok &= run_all(&QUICK),
+        "full" => {
+            ok &= run_all(&FULL);
+            ok &= run_finds();
+        }
         "one" => {
             let start =
                 Start::from_name(&env("MC_START").unwrap_or("granted".into())).expect("MC_START");
@@ -95,6 +214,7 @@ fn main() -> ExitCode {
                 lim.max_term = t.parse().expect("MC_TERMS");
             }
             lim.liveness = env("MC_LIVENESS").is_none_or(|v| v != "0");
+            lim.narrow = env("MC_NARROW").is_some_and(|v| v == "1");
             let mutation = env("MUTATION");
             ok &= run("one", start, &lim, mutation.as_deref(), mutation.is_some());
         }
@@ -103,6 +223,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
+    println!(
+        "model check: {} states in {:.1} s",
+        TOTAL.load(Ordering::Relaxed),
+        t0.elapsed().as_secs_f64()
+    );
     if ok {
         ExitCode::SUCCESS
     } else {

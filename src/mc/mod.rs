@@ -50,6 +50,9 @@ pub struct Limits {
     pub live_horizon_ms: u64,
     /// Give up (report `truncated`) after this many states.
     pub max_states: u64,
+    /// Operator actions and handler failures at m0 only, and the operator
+    /// only grants (without -F): for searches aimed at one sequence.
+    pub narrow: bool,
 }
 
 /// Timings of the checked ticket: lease 10 s, renewal at half of it,

@@ -34,6 +34,9 @@ pub struct Packet {
     pub leader: u32,
     pub term: u32,
     pub valid: u32,
+    /// When an acknowledgement was sent (0 for other datagrams): one
+    /// older than the ticket's timeout is lost (see `World::advance`).
+    pub sent: u64,
 }
 
 /// The fault and operator budgets still available on a path.
@@ -195,12 +198,15 @@ impl World {
                 acts.push(Action::Start { m, reboot: false });
                 acts.push(Action::Start { m, reboot: true });
             }
-            if up && self.is_site(m) && self.budget.admin > 0 {
+            let operated = self.is_site(m) && (!limits.narrow || m == 0);
+            if up && operated && self.budget.admin > 0 {
                 for (cmd, force) in [(CMD_GRANT, false), (CMD_GRANT, true), (CMD_REVOKE, false)] {
-                    acts.push(Action::Admin { m, cmd, force });
+                    if !limits.narrow || (cmd, force) == (CMD_GRANT, false) {
+                        acts.push(Action::Admin { m, cmd, force });
+                    }
                 }
             }
-            if self.is_site(m) && limits.handler {
+            if operated && limits.handler {
                 if self.handler_fails[m] {
                     acts.push(Action::HandlerFails { m, fails: false });
                 } else if self.budget.handler_failures > 0 {
@@ -314,10 +320,19 @@ impl World {
         }
     }
 
+    /// Time moves to the next deadline. Acknowledgements in flight for
+    /// longer than the ticket's timeout are lost: the wire does not say
+    /// which heartbeat an acknowledgement answers, and a leader's lease
+    /// allows one timeout for its transit (the protocol's assumption, the
+    /// simulator's `ack-beyond-timeout`).
     fn advance(&mut self) {
         if let Some(d) = self.next_deadline() {
             self.now = self.now.max(d);
         }
+        let timeout = self.cfg.tickets[0].timeout.as_millis() as u64;
+        let now = self.now;
+        self.net
+            .retain(|p| p.cmd != OP_ACK || now.saturating_sub(p.sent) <= timeout);
         for m in 0..self.n() {
             let c = self.clock_of(m);
             if let Some(e) = self.engines[m].as_mut() {
@@ -375,7 +390,10 @@ impl World {
             while let Some(o) = e.poll_output() {
                 match o {
                     Output::Send { to, msg, .. } => {
-                        let p = Packet::of(m, to, &msg);
+                        let mut p = Packet::of(m, to, &msg);
+                        if p.cmd == OP_ACK {
+                            p.sent = self.now;
+                        }
                         let v = e.ticket_view(0);
                         let until = (v.leader == Leader::Member(to))
                             .then_some(v.term_expires)
@@ -515,6 +533,7 @@ impl Packet {
             leader: msg.body.leader,
             term: msg.body.term,
             valid: msg.body.term_valid_for,
+            sent: 0,
         }
     }
 }

@@ -144,6 +144,7 @@ pub fn trace(start: &World, path: &[Action]) -> String {
             Action::Deliver(p) => format!("deliver {}", w.describe_packet(&p)),
             Action::Duplicate(p) => format!("deliver a duplicate of {}", w.describe_packet(&p)),
             Action::Drop(p) => format!("lose {}", w.describe_packet(&p)),
+            Action::Delay(p) => format!("hold back {}", w.describe_packet(&p)),
             other => format!("{other:?}"),
         };
         w.apply(a);

@@ -37,11 +37,16 @@ pub struct Packet {
     /// When an acknowledgement was sent (0 for other datagrams): one
     /// older than the ticket's timeout is lost (see `World::advance`).
     pub sent: u64,
+    /// Held back by the network (`Action::Delay`): may still be in flight
+    /// when time advances. Datagrams not held back arrive before it does.
+    pub late: bool,
 }
 
 /// The fault and operator budgets still available on a path.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Budget {
+    /// Datagrams held back past the next deadline.
+    pub delays: u8,
     pub drops: u8,
     pub dups: u8,
     pub crashes: u8,
@@ -57,6 +62,8 @@ pub enum Action {
     Deliver(Packet),
     /// Deliver it and keep a copy in flight (a duplicate).
     Duplicate(Packet),
+    /// Hold one copy back: it may arrive after any number of deadlines.
+    Delay(Packet),
     /// Lose one copy of it.
     Drop(Packet),
     /// Jump to the earliest deadline of any running member and let every
@@ -182,10 +189,16 @@ impl World {
             if self.budget.drops > 0 {
                 acts.push(Action::Drop(p));
             }
+            if self.budget.delays > 0 && !p.late {
+                acts.push(Action::Delay(p));
+            }
         }
-        if self
-            .next_deadline()
-            .is_some_and(|d| d.max(self.now) <= limits.horizon_ms)
+        // Time moves on once every datagram not held back has arrived.
+        let prompt = self.net.iter().all(|p| p.late);
+        if prompt
+            && self
+                .next_deadline()
+                .is_some_and(|d| d.max(self.now) <= limits.horizon_ms)
         {
             acts.push(Action::Advance);
         }
@@ -232,6 +245,13 @@ impl World {
             Action::Duplicate(p) => {
                 self.budget.dups -= 1;
                 self.deliver(p);
+            }
+            Action::Delay(p) => {
+                self.budget.delays -= 1;
+                self.take(p);
+                let late = Packet { late: true, ..p };
+                let k = self.net.binary_search(&late).unwrap_or_else(|k| k);
+                self.net.insert(k, late);
             }
             Action::Drop(p) => {
                 self.budget.drops -= 1;
@@ -534,6 +554,7 @@ impl Packet {
             term: msg.body.term,
             valid: msg.body.term_valid_for,
             sent: 0,
+            late: false,
         }
     }
 }

@@ -3,6 +3,7 @@
 #   make            build the release binary
 #   make check      the whole test suite (format, lints, unit and integration tests)
 #   make sim        the cluster simulator over SEEDS seeds (see README)
+#   make model-check  exhaustive searches over the real engine (doc/model-check.md)
 #   make demo       a local demo cluster (see README)
 #   make bench      our daemon next to the C booth (root; BENCH_QUICK=1,
 #                   BENCH_SOAK=600; see test/bench/main.rs)
@@ -90,7 +91,7 @@ DOCS        := README.md doc/compatibility.md doc/packaging.md
 DOCS        += doc/monitoring.md doc/booth-json.schema.json
 ALERTS      := alert_file.sh alert_smtp.sh alert_prometheus.sh
 
-.PHONY: all build check fmt-check clippy test fuzz fuzz-replay sim bench bench-scale demo install uninstall clean
+.PHONY: all build check fmt-check clippy test fuzz fuzz-replay sim model-check bench bench-scale demo install uninstall clean
 
 all: build
 
@@ -111,6 +112,7 @@ clippy:
 test:
 	$(CARGO) test --locked --all-targets
 	$(CARGO) test --locked --features mutations --test sim_mutations
+	$(CARGO) test --locked --features mutations --test model_check
 
 # The cluster simulator in an optimised build: SEEDS seeds from FIRST_SEED;
 # SEED=n replays one seed with a trace (TRACE=ticket|all, TRACE_LINES=n|all,
@@ -126,6 +128,12 @@ sim:
 	TRACE_LINES='$(TRACE_LINES)' SHOW='$(SHOW)' MUTATION='$(MUTATION)' STRICT='$(STRICT)' \
 	FAULTS='$(FAULTS)' SUSPEND_CLOCK='$(SUSPEND_CLOCK)' \
 	$(CARGO) test --locked --profile sim $(if $(MUTATION),--features mutations) --test sim
+
+# The model checker (src/mc): exhaustive searches over 2 sites +
+# arbitrator with the real engine, then the searches that must find the
+# old engine's dual grants; prints the state counts (doc/model-check.md).
+model-check:
+	MC=full $(CARGO) test --locked --profile sim --features mutations --test model_check
 
 # Benchmarks against the C booth 1.0 in network namespaces (root, the C
 # booth and Pacemaker's crm_ticket needed). Not part of check. The output

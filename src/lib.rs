@@ -15,5 +15,6 @@ pub mod client;
 pub mod config;
 pub mod daemon;
 pub mod engine;
+pub mod mc;
 pub mod sim;
 pub mod wire;

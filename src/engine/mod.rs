@@ -80,6 +80,7 @@ macro_rules! mutated {
 mod client;
 mod cron;
 mod election;
+mod fingerprint;
 mod follow;
 mod lease;
 #[cfg(feature = "mutations")]
@@ -192,7 +193,8 @@ pub enum Dropped {
 /// The engine of one member.
 #[derive(Clone)]
 pub struct Engine {
-    cfg: Config,
+    /// Shared: clones of an engine (the model checker's) share it.
+    cfg: std::sync::Arc<Config>,
     me: usize,
     tickets: Vec<Ticket>,
     /// Each ticket's stable id, by position, and the reverse map.
@@ -236,7 +238,7 @@ impl Engine {
             by_id: ids.iter().enumerate().map(|(i, &id)| (id, i)).collect(),
             next_id: ids.len() as u64 + 1,
             ids,
-            cfg,
+            cfg: cfg.into(),
             me,
             tickets,
             rng: Rng::new(seed),

@@ -21,7 +21,7 @@
 use super::{Engine, Time};
 
 /// One ticket's promises.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Promise {
     /// Our term: terms never go back, also across a restart.
     pub term: u32,

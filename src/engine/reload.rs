@@ -62,7 +62,7 @@ impl Engine {
             .map(|(i, &id)| (id, i))
             .collect();
         self.by_name = name_index(&cfg);
-        self.cfg = cfg;
+        self.cfg = cfg.into();
         let mut gone_tickets: Vec<Ticket> = old.into_values().map(|(t, _)| t).collect();
         gone_tickets.sort_by_key(|t| t.idx);
         for mut gone in gone_tickets {

@@ -1,7 +1,7 @@
 //! The engine's only source of randomness: a seeded SplitMix64 generator, so
 //! that a run is reproducible from its seed.
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct Rng(u64);
 
 impl Rng {

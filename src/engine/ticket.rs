@@ -6,7 +6,7 @@ use super::{ClientId, HandlerRun, Time};
 use crate::config::{TicketConfig, MAX_MEMBERS};
 
 /// Raft role of this member for one ticket.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
     Init,
     Follower,
@@ -27,7 +27,7 @@ impl State {
 }
 
 /// Who holds the ticket, as this member knows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Leader {
     /// Nothing known (printed "NONE").
     Unknown,
@@ -47,7 +47,7 @@ impl Leader {
 }
 
 /// Action the next cron run must take (C: `next_state`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum NextState {
     /// (Re)acquire the ticket.
     Leader,
@@ -59,7 +59,7 @@ pub enum NextState {
 
 /// The last committed copy of the ticket (C: `last_valid_tk`), reported by a
 /// candidate in state answers and used to detect outdated terms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Snapshot {
     pub term: u32,
     pub leader: Leader,
@@ -68,7 +68,7 @@ pub struct Snapshot {
 }
 
 /// The before-acquire-handler of one ticket.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum Handler {
     #[default]
     Idle,
@@ -89,7 +89,7 @@ impl Handler {
 }
 
 /// A grant or revoke client waiting for the outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Waiter {
     pub client: ClientId,
     pub cmd: u32,
@@ -98,7 +98,7 @@ pub struct Waiter {
 
 /// A geo attribute: value and the wall-clock time (ms) of the last `set`
 /// (None for attributes loaded from the CIB).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Attr {
     pub value: String,
     pub set_at: Option<i64>,

@@ -31,7 +31,7 @@ impl fmt::Display for Time {
 
 /// The time of an event: the monotonic instant (all protocol timing) and the
 /// wall clock at that instant (CIB `expires`, display, handler environment).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Clock {
     pub mono: Time,
     /// Milliseconds since the Unix epoch.

@@ -349,9 +349,11 @@ fn realtime() {
     }
     // SAFETY: sched_get_priority_max(2) takes a policy number only.
     let prio = unsafe { libc::sched_get_priority_max(libc::SCHED_RR) };
-    let param = libc::sched_param {
-        sched_priority: prio,
-    };
+    // Built zeroed: musl's sched_param has reserved fields besides the
+    // priority (glibc's has none), and zero is valid for all of them.
+    // SAFETY: sched_param is plain integers; all-zero bytes are a valid value.
+    let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+    param.sched_priority = prio;
     // SAFETY: sched_setscheduler(2) on ourselves with a valid param pointer.
     // SCHED_RESET_ON_FORK makes crm_ticket and handlers run at normal
     // priority (the C booth's children inherit realtime priority).

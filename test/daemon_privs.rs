@@ -5,6 +5,8 @@
 
 use std::process::Command;
 
+mod common;
+
 use booth::daemon::privs::{current_ids, drop_privileges, is_root, resolve_group, resolve_user};
 
 const ENV_DROP: &str = "BOOTH_TEST_DROP_TO";
@@ -104,7 +106,7 @@ fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
     }
     let conf_path = dir.join("booth.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let bin = env!("CARGO_BIN_EXE_boothd");
+    let bin = common::BIN;
     let log = std::fs::File::create(dir.join("log")).unwrap();
     let mut daemon = Command::new(bin)
         .args(["daemon", "-S", "-c"])

@@ -146,4 +146,11 @@ fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
     assert!(locked_kb > 0, "no memory locked:\n{status}");
+    // Realtime priority too, in both builds (musl's sched_setscheduler is a
+    // stub failing with ENOSYS); only a lacking privilege may prevent it.
+    let sched = log.lines().find(|l| l.contains("could not set SCHED_RR"));
+    assert!(
+        sched.is_none_or(|l| l.contains("Operation not permitted")),
+        "no realtime priority:\n{log}"
+    );
 }

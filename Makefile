@@ -100,8 +100,9 @@ check-static: static
 
 # make check runs check-static where the musl target is installed
 # (rustup target add x86_64-unknown-linux-musl; .ci/run adds it).
+MUSL_INSTALLED = [ -d "$$(rustc --print target-libdir --target $(MUSL_TARGET) 2>/dev/null)" ]
 check-static-if-available:
-	@if [ -d "$$(rustc --print target-libdir --target $(MUSL_TARGET) 2>/dev/null)" ]; then \
+	@if $(MUSL_INSTALLED); then \
 		$(MAKE) --no-print-directory check-static; \
 	else echo "musl target $(MUSL_TARGET) not installed: check-static skipped"; fi
 
@@ -125,8 +126,12 @@ BENCH_ENV    = BENCH_QUICK='$(BENCH_QUICK)' BENCH_SOAK='$(BENCH_SOAK)' \
 	BENCH_WINDOW='$(BENCH_WINDOW)' BENCH_TICKETS='$(BENCH_TICKETS)' BENCH_RUNS='$(BENCH_RUNS)' \
 	BENCH_NO_REALTIME='$(BENCH_NO_REALTIME)' BENCH_GRANT_CAP='$(BENCH_GRANT_CAP)' BENCH_ONLY='$(BENCH_ONLY)'
 bench bench-scale: SHELL := /bin/bash
+# The static build runs next to the dynamic one where the musl target is
+# installed (BENCH_STATIC; the bench leaves its column empty otherwise).
 bench: build
-	set -o pipefail; $(BENCH_ENV) $(CARGO) test --locked --release --test bench 2>&1 \
+	@if $(MUSL_INSTALLED); then $(MAKE) --no-print-directory static; fi
+	set -o pipefail; BENCH_STATIC='$(abspath $(STATIC_BIN))' $(BENCH_ENV) \
+		$(CARGO) test --locked --release --test bench 2>&1 \
 		| tee target/bench-results.txt
 
 bench-scale: build

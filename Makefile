@@ -159,7 +159,7 @@ fuzz-replay:
 		done; \
 	else echo "cargo-fuzz not installed: corpus replay skipped"; fi
 
-demo: build
+demo: $(if $(filter 1,$(STATIC)),static,build)
 	@test/demo.sh $(BIN)
 
 install: $(INSTALL_BUILD)

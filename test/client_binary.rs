@@ -12,7 +12,8 @@ use booth::config::site_id;
 use booth::wire::codes::{ATTR_GET, CL_LIST, CMD_LIST};
 use booth::wire::{encode_text_reply, Header};
 
-const BIN: &str = env!("CARGO_BIN_EXE_boothd");
+mod common;
+use common::BIN;
 
 /// A fresh directory, removed when dropped.
 struct TempDir(PathBuf);

@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_boothd");
+mod common;
+use common::BIN;
 
 struct Cluster {
     dir: PathBuf,

@@ -5,6 +5,8 @@
 
 use std::process::Command;
 
+mod common;
+
 use booth::daemon::privs::{current_ids, drop_privileges, is_root, resolve_group, resolve_user};
 
 const ENV_DROP: &str = "BOOTH_TEST_DROP_TO";
@@ -104,7 +106,7 @@ fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
     }
     let conf_path = dir.join("booth.conf");
     std::fs::write(&conf_path, conf).unwrap();
-    let bin = env!("CARGO_BIN_EXE_boothd");
+    let bin = common::BIN;
     let log = std::fs::File::create(dir.join("log")).unwrap();
     let mut daemon = Command::new(bin)
         .args(["daemon", "-S", "-c"])
@@ -144,6 +146,13 @@ fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
     assert!(locked_kb > 0, "no memory locked:\n{status}");
+    // Realtime priority too, in both builds (musl's sched_setscheduler is a
+    // stub failing with ENOSYS); only a lacking privilege may prevent it.
+    let sched = log.lines().find(|l| l.contains("could not set SCHED_RR"));
+    assert!(
+        sched.is_none_or(|l| l.contains("Operation not permitted")),
+        "no realtime priority:\n{log}"
+    );
 }
 
 /// A configuration in a fresh directory everyone may write (the daemon

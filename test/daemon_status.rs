@@ -14,7 +14,8 @@ use std::process::{Child, ChildStdout, Command, Output, Stdio};
 use booth::config::Config;
 use booth::daemon::lockfile::{DaemonState, LockError, LockFile, LockIdentity};
 
-const BIN: &str = env!("CARGO_BIN_EXE_boothd");
+mod common;
+use common::BIN;
 
 /// Environment of the helper: lock file path, configuration path, and
 /// whether to write the state line.

@@ -23,7 +23,8 @@ use booth::wire::{
     self, codes::*, AuthKey, Header, TicketBody, TicketMsg, Timestamp, HEADER_LEN, NO_ONE,
 };
 
-const BIN: &str = env!("CARGO_BIN_EXE_boothd");
+mod common;
+use common::BIN;
 const TICKET: &str = "ticket = ticketA\n  expire = 10\n  timeout = 1\n  retries = 3\n";
 const KEY: &[u8] = b"hostile-test-key-0123456789";
 

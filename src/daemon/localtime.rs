@@ -5,7 +5,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Broken-down local time of a Unix timestamp.
 pub(crate) fn local(unix_secs: i64) -> libc::tm {
-    let t = unix_secs as libc::time_t;
+    // Cast to whatever localtime_r takes: the libc crate deprecates the
+    // name time_t on musl (its width there follows the musl version).
+    let t = unix_secs as _;
     // SAFETY: localtime_r(3) fills the zeroed tm we own from a valid time_t
     // pointer; it is thread-safe and reads the time zone database.
     unsafe {

@@ -462,14 +462,24 @@ fn realtime() {
     }
     // SAFETY: sched_get_priority_max(2) takes a policy number only.
     let prio = unsafe { libc::sched_get_priority_max(libc::SCHED_RR) };
-    let param = libc::sched_param {
-        sched_priority: prio,
-    };
-    // SAFETY: sched_setscheduler(2) on ourselves with a valid param pointer.
+    // Built zeroed: musl's sched_param has reserved fields besides the
+    // priority (glibc's has none), and zero is valid for all of them.
+    // SAFETY: sched_param is plain integers; all-zero bytes are a valid value.
+    let mut param: libc::sched_param = unsafe { std::mem::zeroed() };
+    param.sched_priority = prio;
     // SCHED_RESET_ON_FORK makes crm_ticket and handlers run at normal
-    // priority (the C booth's children inherit realtime priority).
-    let rc =
-        unsafe { libc::sched_setscheduler(0, libc::SCHED_RR | libc::SCHED_RESET_ON_FORK, &param) };
+    // priority (the C booth's children inherit realtime priority). The
+    // system call itself: musl's sched_setscheduler is a stub that fails
+    // with ENOSYS (the call sets one thread only; the daemon has one).
+    // SAFETY: sched_setscheduler(2) on ourselves with a valid param pointer.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_sched_setscheduler,
+            0,
+            libc::SCHED_RR | libc::SCHED_RESET_ON_FORK,
+            &param as *const libc::sched_param,
+        )
+    };
     if rc != 0 {
         warn!(
             "could not set SCHED_RR priority {prio}: {}",

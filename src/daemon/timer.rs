@@ -2,10 +2,12 @@
 //!
 //! Four levels of 64 slots each: 16 ms, 1 s, 65 s and 70 min per slot, so a
 //! deadline up to about 3 days away is placed in O(1), and anything further
-//! waits in the last level. Cancelling is O(1) (entries are tombstoned by id).
-//! The loop asks for [`TimerWheel::next_wakeup`] and sleeps until then: an
-//! entry far in the future costs at most one wake-up per level it cascades
-//! through, never a periodic tick.
+//! waits in the last level. The loop asks for [`TimerWheel::next_wakeup`]
+//! and sleeps until then; that instant is exact (the tick of the earliest
+//! live timer), so an idle daemon wakes only when a timer is due: not at
+//! the points where a far timer cascades to a lower level, and never for
+//! a cancelled one (cancelling removes the entry from its slot, in time
+//! proportional to the timers sharing that slot, a handful in the daemon).
 
 use std::collections::HashMap;
 
@@ -42,8 +44,8 @@ pub struct TimerWheel<T> {
     /// The wheel's position, in ticks: every slot before it has been drained.
     now_tick: u64,
     next_id: TimerId,
-    /// Live timers and their deadline; absent ids are cancelled tombstones.
-    live: HashMap<TimerId, Ms>,
+    /// Every pending timer: the level and slot that hold it.
+    live: HashMap<TimerId, (usize, usize)>,
 }
 
 impl<T: Copy> TimerWheel<T> {
@@ -69,38 +71,54 @@ impl<T: Copy> TimerWheel<T> {
     pub fn insert(&mut self, at: Ms, what: T) -> TimerId {
         let id = self.next_id;
         self.next_id += 1;
-        self.live.insert(id, at);
         self.place(Entry { id, at, what });
         id
     }
 
+    /// Removes the timer; an id that already fired or was cancelled is
+    /// ignored.
     pub fn cancel(&mut self, id: TimerId) {
-        self.live.remove(&id);
+        let Some((level, slot)) = self.live.remove(&id) else {
+            return;
+        };
+        let entries = &mut self.levels[level][slot];
+        if let Some(i) = entries.iter().position(|e| e.id == id) {
+            entries.swap_remove(i);
+        }
+        if entries.is_empty() {
+            self.occupied[level] &= !(1 << slot);
+        }
     }
 
+    /// Files the entry at the lowest level where its slot is less than a
+    /// full turn ahead of the wheel's position. So at every level above 0 an
+    /// entry sits in a slot after the current one, and the first occupied
+    /// slot (counting from the current one) holds that level's earliest
+    /// entries: what makes [`TimerWheel::next_wakeup`] exact.
     fn place(&mut self, e: Entry<T>) {
         let tick = ceil_tick(e.at).max(self.now_tick);
-        let delta = tick - self.now_tick;
         let mut level = 0;
-        while level + 1 < LEVELS && delta >= 1u64 << (LEVEL_SHIFT * (level as u32 + 1)) {
+        while level + 1 < LEVELS
+            && (tick >> (LEVEL_SHIFT * level as u32))
+                - (self.now_tick >> (LEVEL_SHIFT * level as u32))
+                >= SLOTS as u64
+        {
             level += 1;
         }
         let shift = LEVEL_SHIFT * level as u32;
         // Beyond the last level's reach, park in the furthest slot; it is
         // re-placed when that slot comes round.
-        let max_tick = self.now_tick + ((SLOTS as u64) << shift) - 1;
-        let slot = ((tick.min(max_tick) >> shift) as usize) % SLOTS;
+        let furthest = (self.now_tick >> shift) + SLOTS as u64 - 1;
+        let slot = ((tick >> shift).min(furthest) as usize) % SLOTS;
         self.levels[level][slot].push(e);
         self.occupied[level] |= 1 << slot;
+        self.live.insert(e.id, (level, slot));
     }
 
-    /// The earliest instant at which [`TimerWheel::expire`] may have work:
-    /// the start of the first occupied slot (exact for level 0, a cascade
-    /// point for the others). None when no timer is pending.
+    /// The instant at which the earliest pending timer is due (its deadline
+    /// rounded up to the tick, or the current tick if that has passed); None
+    /// when no timer is pending.
     pub fn next_wakeup(&self) -> Option<Ms> {
-        if self.live.is_empty() {
-            return None;
-        }
         let mut best: Option<u64> = None;
         for level in 0..LEVELS {
             let bits = self.occupied[level];
@@ -109,24 +127,14 @@ impl<T: Copy> TimerWheel<T> {
             }
             let shift = LEVEL_SHIFT * level as u32;
             let cur = (self.now_tick >> shift) as usize % SLOTS;
-            // Distance (in this level's slots) to the next occupied slot,
-            // counting the current one as 0.
-            let rotated = bits.rotate_right(cur as u32);
-            let dist = rotated.trailing_zeros() as u64;
-            let start_tick = ((self.now_tick >> shift) + dist) << shift;
-            let t = if level == 0 {
-                // Exact: the earliest entry in that slot.
-                let slot = (cur + dist as usize) % SLOTS;
-                self.levels[0][slot]
-                    .iter()
-                    .filter(|e| self.live.get(&e.id) == Some(&e.at))
-                    .map(|e| ceil_tick(e.at))
-                    .min()
-                    .unwrap_or(start_tick)
-                    .max(self.now_tick)
-            } else {
-                start_tick.max(self.now_tick)
-            };
+            let dist = bits.rotate_right(cur as u32).trailing_zeros() as usize;
+            let slot = (cur + dist) % SLOTS;
+            let t = self.levels[level][slot]
+                .iter()
+                .map(|e| ceil_tick(e.at))
+                .min()
+                .expect("an occupied slot holds entries")
+                .max(self.now_tick);
             best = Some(best.map_or(t, |b| b.min(t)));
         }
         best.map(|t| t << TICK_SHIFT)
@@ -144,9 +152,7 @@ impl<T: Copy> TimerWheel<T> {
                 if self.occupied[level] & (1 << slot) != 0 {
                     self.occupied[level] &= !(1 << slot);
                     for e in std::mem::take(&mut self.levels[level][slot]) {
-                        if self.live.get(&e.id) == Some(&e.at) {
-                            self.place(e);
-                        }
+                        self.place(e);
                     }
                 }
             }
@@ -155,10 +161,8 @@ impl<T: Copy> TimerWheel<T> {
                 let entries = std::mem::take(&mut self.levels[0][slot]);
                 self.occupied[0] &= !(1 << slot);
                 for e in entries {
-                    if self.live.get(&e.id) != Some(&e.at) {
-                        continue;
-                    }
                     if ceil_tick(e.at) <= target {
+                        self.live.remove(&e.id);
                         due.push(e);
                     } else {
                         self.place(e);
@@ -171,9 +175,7 @@ impl<T: Copy> TimerWheel<T> {
             self.now_tick = self.skip_to(target);
         }
         due.sort_by_key(|e| (e.at, e.id));
-        due.into_iter()
-            .filter_map(|e| self.live.remove(&e.id).map(|_| (e.id, e.what)))
-            .collect()
+        due.into_iter().map(|e| (e.id, e.what)).collect()
     }
 
     /// The next tick at which anything can happen, not beyond `target`: jumps
@@ -269,24 +271,64 @@ mod tests {
         assert_eq!(w.expire(500)[0].1, 3);
     }
 
+    /// Runs a loop that sleeps until `next_wakeup` and expires the wheel,
+    /// until `until`; returns the instants at which it woke.
+    fn wakeups<T: Copy>(w: &mut TimerWheel<T>, until: Ms) -> Vec<Ms> {
+        let mut woke = Vec::new();
+        while let Some(t) = w.next_wakeup().filter(|&t| t <= until) {
+            woke.push(t);
+            w.expire(t);
+            assert!(woke.len() < 100, "wakes without end: {woke:?}");
+        }
+        woke
+    }
+
     #[test]
-    fn far_timers_wake_rarely() {
-        // One timer an hour away: the loop wakes only at cascade points.
+    fn far_timers_wake_once() {
+        // One timer an hour away: an idle daemon wakes once, when it is due
+        // (a wake-up per level it cascades through costs an idle daemon
+        // wake-ups that nothing asked for).
         let mut w = TimerWheel::new(0);
         w.insert(3_600_000, ());
-        let mut now = 0;
-        let mut wakeups = 0;
-        loop {
-            let t = w.next_wakeup().unwrap();
-            assert!(t >= now);
-            now = t;
-            wakeups += 1;
-            if !w.expire(now).is_empty() {
-                break;
-            }
-            assert!(wakeups < 10, "too many wake-ups");
+        assert_eq!(wakeups(&mut w, u64::MAX), vec![3_600_000]);
+        assert!(w.is_empty());
+        // Also from an odd starting point, for deadlines at every level.
+        for far in [40, 1_500, 70_000, 5_000_000, 400_000_000] {
+            let mut w = TimerWheel::new(123_457);
+            w.insert(123_457 + far, ());
+            let woke = wakeups(&mut w, u64::MAX);
+            assert_eq!(woke.len(), 1, "{far}: {woke:?}");
+            assert!(woke[0] >= 123_457 + far && woke[0] < 123_457 + far + 16);
         }
-        assert!((3_600_000..3_600_016).contains(&now), "{now}");
+    }
+
+    #[test]
+    fn cancelled_timers_cause_no_wakeup() {
+        // The daemon cancels most timers it sets (a client's read deadline
+        // when its request arrives, a child's time limit when it exits, the
+        // engine's timer whenever its deadline moves): a cancelled timer
+        // must not wake the loop, at its deadline or on its way there.
+        let mut w = TimerWheel::new(1_000);
+        w.insert(3_601_000, 'h');
+        for (i, d) in [50u64, 900, 10_000, 30_000, 120_000, 600_000]
+            .iter()
+            .enumerate()
+        {
+            let id = w.insert(1_000 + d, 'x');
+            if i % 2 == 0 {
+                w.cancel(id);
+            } else {
+                w.insert(1_000 + d + 7, 'y');
+                w.cancel(id);
+            }
+        }
+        let woke = wakeups(&mut w, 3_600_000);
+        assert_eq!(
+            woke,
+            vec![1_920, 31_008, 601_008],
+            "only the live 'y' timers wake"
+        );
+        assert_eq!(wakeups(&mut w, u64::MAX), vec![3_601_008]);
     }
 
     #[test]
@@ -322,13 +364,13 @@ mod tests {
                 expect.iter().map(|r| r.1).collect::<Vec<_>>(),
                 "at {now}"
             );
-            if let Some(wake) = w.next_wakeup() {
-                let earliest = reference.iter().map(|r| r.0).min().unwrap();
-                assert!(
-                    wake <= earliest + 15,
-                    "wake {wake} after earliest {earliest}"
-                );
-            }
+            // The wake-up is exact: the tick of the earliest live timer.
+            let earliest = reference.iter().map(|r| r.0).min();
+            assert_eq!(
+                w.next_wakeup(),
+                earliest.map(|e| e.div_ceil(16).max(now >> 4) << 4),
+                "at {now}"
+            );
         }
     }
 

@@ -7,7 +7,14 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_boothd");
+/// The `boothd` under test: the one cargo built for this run, or the one
+/// named by BOOTH_BIN when these tests were compiled (`make check-static`
+/// points it at the static musl build). Read at compile time so that it
+/// stays a constant; cargo rebuilds the test crates when it changes.
+pub const BIN: &str = match option_env!("BOOTH_BIN") {
+    Some(bin) => bin,
+    None => env!("CARGO_BIN_EXE_boothd"),
+};
 
 pub fn run(program: &Path, args: &[&str]) -> Output {
     Command::new(program)

@@ -211,6 +211,13 @@ impl Engine {
     /// booth has no claims; see `Ticket::acked_lead`).
     pub(super) fn note_claim_from(&mut self, i: usize, m: &In, site: usize) {
         let now = self.now.mono;
+        // Our own lease we know better than anyone: a peer's figure runs
+        // longer (it counts from the arrival of our heartbeat), and taking
+        // it would make us refuse the next leader after we lost the
+        // ticket (found by the simulator, seed 1142).
+        if site == self.me && !mutated!(self, StaleClaim) {
+            return;
+        }
         let tk = &self.tickets[i];
         let cap = tk.expire_ms() + 1000;
         let until = now + std::time::Duration::from_millis(m.valid_ms.min(cap));

@@ -1036,8 +1036,37 @@ fn unknown_site_user_is_a_startup_error() {
         format!("site-user = no-such-user-booth-test\n{conf}"),
     )
     .unwrap();
-    let out = c.command(LEADER).stderr(Stdio::piped()).output().unwrap();
-    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    // A site that records tickets in Pacemaker's CIB (no --state-dir):
+    // an unknown run-as user stops it at once. (A --state-dir site or an
+    // arbitrator runs as nobody instead: test/daemon_privs.rs.)
+    let mut child = Command::new(BIN)
+        .args(["daemon", "-S", "-c"])
+        .arg(&c.conf)
+        .args(["-s", &addr(LEADER), "-l"])
+        .arg(c.dir.join("unknown-user.pid"))
+        .env("BOOTH_NO_REALTIME", "1")
+        .env("BOOTH_CRM_TICKET", "/bin/true")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the daemon did not stop within 10 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    let _ = std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err);
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("site-user"), "{err}");
 }
 
 // ---------------------------------------------------------------------------

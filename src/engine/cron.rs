@@ -303,9 +303,12 @@ impl Engine {
         if tk.acks_expected == OP_MY_INDEX {
             // DIFF: the C booth asks once. Members that were not up yet are
             // asked again while our vote fence is up, so that a cluster
-            // started one member at a time can elect without waiting a lease.
+            // started one member at a time can elect without waiting a lease;
+            // also after a restart with our promises given back (no fence),
+            // so that we learn the leader before its next renewal.
             let fenced = tk.vote_fence.is_some_and(|f| f > now);
-            if fenced && tk.retry_number < tk.cfg.retries {
+            let asking = fenced || (tk.promises_restored && now < self.started_at + tk.cfg.expire);
+            if asking && tk.retry_number < tk.cfg.retries {
                 tk.retry_number += 1;
                 self.resend_msg(i);
             } else {

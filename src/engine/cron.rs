@@ -68,9 +68,10 @@ impl Engine {
         // revoke is written or a lease could have run out). The C booth
         // keeps such a grant for as long as the wrong clock says.
         let second = std::time::Duration::from_secs(1);
-        let implausible = st.granted
-            && loaded.is_some_and(|e| e > cap + second)
-            && !mutated!(self, TrustWrongClock);
+        let trust_wrong = mutated!(self, TrustWrongClock);
+        let keep_stale = mutated!(self, KeepStaleCibGrant);
+        let trust_clock = trust_wrong || keep_stale;
+        let implausible = st.granted && loaded.is_some_and(|e| e > cap + second) && !trust_clock;
         if implausible {
             warn!(
                 "{name}: the CIB's grant runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the grant as over",

@@ -117,7 +117,12 @@ impl Engine {
         // been set since (DIFF). No lease of ours in the record: the grant
         // is over (we released it, or never proved it).
         let me = self.me;
-        let use_record = !mutated!(self, IgnoreRecordedLease);
+        // (keep-stale-cib-grant brings back issue #17's sequence 2 whole:
+        // no record and no plausibility check either.)
+        let ignore_recorded = mutated!(self, IgnoreRecordedLease);
+        let keep_stale = mutated!(self, KeepStaleCibGrant);
+        let ignore_record = ignore_recorded || keep_stale;
+        let use_record = !ignore_record;
         let no_restart_claim = mutated!(self, NoRestartClaim);
         let tk = &mut self.tickets[i];
         let ours = tk.cib_granted && tk.leader == super::Leader::Member(me);

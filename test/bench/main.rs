@@ -112,8 +112,19 @@ fn machine() {
     let bins = [Side::Ours, Side::Static]
         .map(|s| (s.name(), s.daemon()))
         .map(|(n, b)| {
+            // Named relative to the checkout: the output is committed, and
+            // no path of this machine belongs in the repository.
+            let shown = std::env::current_dir()
+                .ok()
+                .and_then(|d| {
+                    std::path::Path::new(&b)
+                        .strip_prefix(d)
+                        .ok()
+                        .map(|p| p.display().to_string())
+                })
+                .unwrap_or_else(|| b.to_string());
             format!(
-                "{n} {b} ({})",
+                "{n} {shown} ({})",
                 sh(&format!("file -b '{b}' | cut -d, -f1-2,5"))
             )
         });

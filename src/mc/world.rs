@@ -327,10 +327,10 @@ impl World {
         let Some(other) = self.cfg.member_by_id(p.leader).map(|m| m.index) else {
             return;
         };
-        // Only a state answer, for now: a heartbeat or update from the
-        // holder is not yet acted on by the engine (doc/model-check.md).
-        let answer = p.cmd == OP_MY_INDEX;
-        if answer && other != to && p.valid > 0 && p.term > w.term && self.holds(other) {
+        // A state answer, a heartbeat or an update from the holder: each
+        // names its leader, term and remaining lease.
+        let told = matches!(p.cmd, OP_MY_INDEX | OP_HEARTBEAT | OP_UPDATE);
+        if told && other != to && p.valid > 0 && p.term > w.term && self.holds(other) {
             self.found.push(Violation::StaleGrantKept {
                 site: to,
                 term: w.term,

@@ -22,30 +22,15 @@ use booth::wire::{
     AuthKey, Framing, Header, Request, TicketBody, TicketMsg, Timestamp, NO_ONE,
 };
 
+mod common;
+use common::TempDir;
+
 const KEY: &[u8] = b"booth-secret-key";
 const A: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 1);
 const B: Ipv4Addr = Ipv4Addr::new(127, 0, 0, 2);
 
 fn id_of(ip: Ipv4Addr) -> u32 {
     site_id(&IpAddr::V4(ip))
-}
-
-/// A fresh directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("booth-client-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// Two listening sites on one port and a configuration naming them.

@@ -3,13 +3,13 @@
 
 use std::collections::HashMap;
 use std::io::Read;
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::BIN;
+use common::{addr, cluster_dir, free_port, loopback_conf, wait_for, write_script, BIN};
 
 struct Cluster {
     dir: PathBuf,
@@ -17,42 +17,11 @@ struct Cluster {
     daemons: Vec<Option<Child>>,
 }
 
-/// A port free on 127.0.0.1-3 for both UDP and TCP.
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let free = (1..=3).all(|i| {
-            let a = format!("127.0.0.{i}:{port}");
-            TcpListener::bind(&a).is_ok() && UdpSocket::bind(&a).is_ok()
-        });
-        if free {
-            return port;
-        }
-    }
-}
-
 impl Cluster {
     fn new(name: &str, tickets: &str) -> Cluster {
-        let dir = std::env::temp_dir().join(format!("booth-cluster-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        // Started as root, the daemons drop to the run-as user: let them
-        // write their lock files and state here.
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let dir = cluster_dir("cluster", name);
         let conf = dir.join("booth.conf");
-        let port = free_port();
-        std::fs::write(
-            &conf,
-            format!(
-                "port = {port}\nsite = 127.0.0.1\nsite = 127.0.0.2\narbitrator = 127.0.0.3\n{tickets}"
-            ),
-        )
-        .unwrap();
+        std::fs::write(&conf, loopback_conf(free_port(), "", tickets)).unwrap();
         Cluster {
             dir,
             conf,
@@ -182,19 +151,6 @@ impl Drop for Cluster {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn addr(i: usize) -> String {
-    format!("127.0.0.{}", i + 1)
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < limit, "condition not met within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    t0.elapsed()
 }
 
 const TICKET: &str = "ticket = ticketA\n  expire = 10\n  timeout = 1\n  retries = 3\n";
@@ -462,7 +418,7 @@ fn tickets_and_attributes_land_in_a_real_cib() {
         return;
     }
     let mut c = Cluster::new("cib", TICKET);
-    let cibs: Vec<PathBuf> = (0..2).map(|i| empty_cib(&c.dir, i)).collect();
+    let cibs: Vec<PathBuf> = (0..2).map(|i| site_cib(&c.dir, i)).collect();
     let spawn = |c: &Cluster, i: usize| {
         let mut cmd = c.pacemaker_command(i);
         if i < 2 {
@@ -831,25 +787,12 @@ fn crm_ticket_writes_run_at_most_four_at_a_time() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// An empty CIB file each site's crm_ticket and cibadmin can write.
-fn empty_cib(dir: &std::path::Path, i: usize) -> PathBuf {
-    use std::os::unix::fs::PermissionsExt;
+/// Site `i`'s empty CIB file in `dir`, which its crm_ticket and cibadmin
+/// can write.
+fn site_cib(dir: &std::path::Path, i: usize) -> PathBuf {
     let f = dir.join(format!("cib{i}.xml"));
-    let xml = Command::new("cibadmin")
-        .arg("--empty")
-        .output()
-        .unwrap()
-        .stdout;
-    std::fs::write(&f, xml).unwrap();
-    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o666)).unwrap();
+    common::empty_cib(&f);
     f
-}
-
-/// Writes an executable shell script.
-fn write_script(path: &std::path::Path, text: &str) {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::write(path, text).unwrap();
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
 
 /// A wrapper around a real Pacemaker tool that logs each run ("<tool>
@@ -889,7 +832,7 @@ fn renewals_of_many_tickets_share_cib_updates() {
     let log = c.dir.join("runs");
     let crm = logging_wrapper(&c.dir, "crm_ticket", &log);
     let adm = logging_wrapper(&c.dir, "cibadmin", &log);
-    let cib = empty_cib(&c.dir, 0);
+    let cib = site_cib(&c.dir, 0);
     c.start_with_cib_at_site0(
         &cib,
         &[
@@ -951,7 +894,7 @@ fn failing_batches_fall_back_to_crm_ticket() {
         return;
     }
     let mut c = Cluster::new("batchfail", TICKET);
-    let cib = empty_cib(&c.dir, 0);
+    let cib = site_cib(&c.dir, 0);
     c.start_with_cib_at_site0(&cib, &[("BOOTH_CIBADMIN", std::ffi::OsStr::new("false"))]);
     let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
     assert!(g.status.success(), "{}", stderr(&g));

@@ -1,13 +1,13 @@
 //! SIGHUP reloads while CIB writes are running or waiting to retry, on a
-//! loopback cluster (see `common/loopback.rs`).
+//! loopback cluster (see `common/cluster.rs`).
 
-#[path = "common/loopback.rs"]
-mod loopback;
+mod common;
 
 use std::process::Stdio;
 use std::time::Duration;
 
-use loopback::{wait_for, wait_output, Cluster};
+use common::cluster::Cluster;
+use common::{wait_for, wait_output};
 
 /// A ticket whose CIB write failed and waits to retry is removed by a
 /// reload: the daemon keeps running, and the revoke of the removed ticket

@@ -13,7 +13,7 @@
 //! sends comes from 127.0.0.2's address, as a real member's would.
 
 use std::io::{Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream, UdpSocket};
+use std::net::{Shutdown, TcpStream, UdpSocket};
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -24,7 +24,7 @@ use booth::wire::{
 };
 
 mod common;
-use common::BIN;
+use common::{addr, cluster_dir, free_port, kill_all, loopback_conf, wait_for, BIN};
 const TICKET: &str = "ticket = ticketA\n  expire = 10\n  timeout = 1\n  retries = 3\n";
 const KEY: &[u8] = b"hostile-test-key-0123456789";
 
@@ -32,36 +32,6 @@ const KEY: &[u8] = b"hostile-test-key-0123456789";
 const LEADER: usize = 0;
 const ME: usize = 1;
 const ARBITRATOR: usize = 2;
-
-fn addr(i: usize) -> String {
-    format!("127.0.0.{}", i + 1)
-}
-
-/// A port free on 127.0.0.1-3 for both UDP and TCP.
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let free = (1..=3).all(|i| {
-            let a = format!("127.0.0.{i}:{port}");
-            TcpListener::bind(&a).is_ok() && UdpSocket::bind(&a).is_ok()
-        });
-        if free {
-            return port;
-        }
-    }
-}
-
-fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < limit, "condition not met within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
 
 /// `booth peers` receive counters of one peer, as the daemon shows them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -90,13 +60,8 @@ impl Cluster {
 
     /// A cluster with the given key file content, or without authentication.
     fn with_key(name: &str, key: Option<&[u8]>) -> Cluster {
-        let dir = std::env::temp_dir().join(format!("booth-hostile-{name}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        // Started as root, the daemons drop to the run-as user: let them
-        // write their lock files and state here.
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let dir = cluster_dir("hostile", name);
         let mut extra = String::new();
         if let Some(key) = key {
             let keyfile = dir.join("authkey");
@@ -106,13 +71,7 @@ impl Cluster {
         }
         let conf = dir.join("booth.conf");
         let port = free_port();
-        std::fs::write(
-            &conf,
-            format!(
-                "port = {port}\n{extra}site = 127.0.0.1\nsite = 127.0.0.2\narbitrator = 127.0.0.3\n{TICKET}"
-            ),
-        )
-        .unwrap();
+        std::fs::write(&conf, loopback_conf(port, &extra, TICKET)).unwrap();
         let cfg = Config::load(&conf).unwrap();
         Cluster {
             dir,
@@ -340,10 +299,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        for c in self.daemons.iter_mut().flatten() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
+        kill_all(&mut self.daemons);
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -16,6 +16,7 @@
 //!
 //! NETNS_GROUPS=name,name runs only the named groups (for debugging).
 
+mod common;
 mod netns;
 
 use std::io::Write;

@@ -477,49 +477,6 @@ fn replies_arriving_in_one_segment_are_all_read() {
 }
 
 #[test]
-fn the_third_intermediate_reply_ends_the_wait_without_w() {
-    let mut c = Cluster::new("giveup", &["ticketA"], false);
-    let more = c.result(A, RLT_MORE, "ticketA", id_of(A));
-    let daemon = c.serve_a(vec![
-        Act::Send(more.clone()),
-        Act::Send(more.clone()),
-        Act::Send(more),
-        Act::WaitEof,
-    ]);
-    let out = run(&c.client(ClientOp::Grant, Some("ticketA")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 0);
-    assert_eq!(
-        out.lines(),
-        [
-            "grant request sent, waiting for the result ...",
-            "Giving up on waiting for the definite result. \
-             Please use \"booth list\" later to see the outcome."
-        ]
-    );
-}
-
-#[test]
-fn cib_pending_ends_a_grant_without_c() {
-    let mut c = Cluster::new("pending", &["ticketA"], false);
-    let daemon = c.serve_a(vec![
-        Act::Send(c.result(A, RLT_MORE, "ticketA", id_of(A))),
-        Act::Send(c.result(A, RLT_CIB_PENDING, "ticketA", id_of(A))),
-        Act::WaitEof,
-    ]);
-    let out = run(&c.client(ClientOp::Grant, Some("ticketA")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 0);
-    assert_eq!(
-        out.lines(),
-        [
-            "grant request sent, waiting for the result ...",
-            "grant succeeded (CIB commit pending)"
-        ]
-    );
-}
-
-#[test]
 fn with_c_the_client_waits_for_the_commit() {
     let mut c = Cluster::new("commit", &["ticketA"], false);
     let daemon = c.serve_a(vec![
@@ -572,95 +529,6 @@ fn revoke_follows_a_redirect_to_the_leader() {
 }
 
 #[test]
-fn a_redirect_to_an_unknown_site_fails() {
-    let mut c = Cluster::new("badredirect", &["ticketA"], false);
-    let daemon = c.serve_a(vec![Act::Send(c.result(
-        A,
-        RLT_REDIRECT,
-        "ticketA",
-        0x1234_5678,
-    ))]);
-    let out = run(&c.client(ClientOp::Revoke, Some("ticketA")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    assert_eq!(
-        out.lines(),
-        ["Message with unknown redirect site 12345678 received"]
-    );
-}
-
-#[test]
-fn overgrant_fails() {
-    let mut c = Cluster::new("overgrant", &["ticketA"], false);
-    let daemon = c.serve_a(vec![Act::Send(c.result(
-        A,
-        RLT_OVERGRANT,
-        "ticketA",
-        id_of(B),
-    ))]);
-    let out = run(&c.client(ClientOp::Grant, Some("ticketA")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    assert_eq!(
-        out.lines(),
-        [
-            "You're granting a granted ticket. If you wanted to migrate a ticket, \
-          use revoke first, then use grant."
-        ]
-    );
-}
-
-#[test]
-fn an_unknown_ticket_is_reported() {
-    let mut c = Cluster::new("invalid", &["ticketA"], false);
-    // C answers with a zeroed ticket body.
-    let daemon = c.serve_a(vec![Act::Send(c.result(A, RLT_INVALID_ARG, "", 0))]);
-    let out = run(&c.client(ClientOp::Grant, Some("nope")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    assert_eq!(out.lines(), ["ticket \"nope\" does not exist"]);
-}
-
-#[test]
-fn a_header_only_auth_result_is_reported() {
-    let mut c = Cluster::new("hdronly", &["ticketA"], false);
-    let daemon = c.serve_a(vec![Act::Send(c.header_only(RLT_AUTH))]);
-    let out = run(&c.client(ClientOp::Grant, Some("ticketA")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    assert_eq!(out.lines(), ["authentication error"]);
-}
-
-#[test]
-fn a_grant_won_by_another_site_names_it() {
-    let mut c = Cluster::new("lost", &["ticketA"], false);
-    let daemon = c.serve_a(vec![
-        Act::Send(c.result(A, RLT_MORE, "ticketA", id_of(A))),
-        Act::Send(c.result(A, RLT_SYNC_FAIL, "ticketA", id_of(B))),
-    ]);
-    let out = run(&c.client(ClientOp::Grant, Some("ticketA")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    assert_eq!(
-        out.lines(),
-        [
-            "grant request sent, waiting for the result ...",
-            "grant failed! (ticket granted to 127.0.0.2)"
-        ]
-    );
-}
-
-#[test]
-fn unknown_result_codes_are_shown() {
-    let mut c = Cluster::new("busy", &["ticketA"], false);
-    let daemon = c.serve_a(vec![Act::Send(c.result(A, RLT_BUSY, "ticketA", NO_ONE))]);
-    let out = run(&c.client(ClientOp::Revoke, Some("ticketA")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    assert_eq!(out.lines(), ["got an error code: Busy"]);
-}
-
-#[test]
 fn grants_to_an_arbitrator_are_refused_before_connecting() {
     let c = Cluster::new("arb", &["ticketA"], false);
     let mut args = c.client(ClientOp::Grant, Some("ticketA"));
@@ -674,61 +542,221 @@ fn grants_to_an_arbitrator_are_refused_before_connecting() {
 }
 
 // ---------------------------------------------------------------------------
-// Timeouts
+// Replies and what the client makes of them
 
-#[test]
-fn a_daemon_that_never_answers_times_out_without_w() {
-    let mut c = Cluster::new("silent", &["ticketA"], false);
-    let daemon = c.serve_a(vec![Act::WaitEof]);
-    let started = Instant::now();
-    let out = run(&c.client(ClientOp::Grant, Some("ticketA")));
-    daemon.join().unwrap();
-    assert!(started.elapsed() < Duration::from_secs(5));
-    assert_eq!(out.code, 1);
-    assert_eq!(out.lines(), ["no reply from 127.0.0.1 within 1 s"]);
+/// What the client runs in an [`Exchange`].
+enum Op {
+    Client(ClientOp, Option<&'static str>),
+    Geo(GeoOp, Option<&'static str>),
 }
 
-#[test]
-fn a_grant_left_pending_times_out_with_advice() {
-    let mut c = Cluster::new("stuck", &["ticketA"], false);
-    let daemon = c.serve_a(vec![
-        Act::Send(c.result(A, RLT_MORE, "ticketA", id_of(A))),
-        Act::WaitEof,
-    ]);
-    let out = run(&c.client(ClientOp::Grant, Some("ticketA")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    assert_eq!(
-        out.lines(),
-        [
-            "grant request sent, waiting for the result ...",
+/// One exchange with site A's fake daemon: it answers the request with
+/// `replies` (built by the cluster, which signs them when `auth`), and the
+/// client ends with `code` and exactly these lines on stderr, within 5 s.
+struct Exchange {
+    name: &'static str,
+    auth: bool,
+    op: Op,
+    replies: fn(&Cluster) -> Vec<Act>,
+    code: i32,
+    lines: &'static [&'static str],
+}
+
+impl Exchange {
+    fn check(&self) {
+        let name = self.name;
+        let mut c = Cluster::new(name, &["ticketA"], self.auth);
+        let daemon = c.serve_a((self.replies)(&c));
+        let started = Instant::now();
+        let out = match self.op {
+            Op::Client(op, ticket) => run(&c.client(op, ticket)),
+            Op::Geo(op, attr) => run_geo(&c.geostore(op, attr, None)),
+        };
+        let took = started.elapsed();
+        daemon.join().unwrap();
+        assert!(took < Duration::from_secs(5), "{name}: took {took:?}");
+        assert_eq!(out.code, self.code, "{name}: {}", out.stderr);
+        assert_eq!(out.lines(), self.lines, "{name}");
+    }
+}
+
+/// Runs every exchange at once, each in a thread named after it (so its
+/// panic message names it), and fails naming those that failed.
+fn check_all(exchanges: &'static [Exchange]) {
+    let runs: Vec<_> = exchanges
+        .iter()
+        .map(|x| {
+            thread::Builder::new()
+                .name(x.name.into())
+                .spawn(move || x.check())
+                .unwrap()
+        })
+        .collect();
+    let failed: Vec<&str> = exchanges
+        .iter()
+        .zip(runs)
+        .filter_map(|(x, run)| run.join().is_err().then_some(x.name))
+        .collect();
+    assert!(failed.is_empty(), "failed: {failed:?}");
+}
+
+const GRANT_A: Op = Op::Client(ClientOp::Grant, Some("ticketA"));
+const REVOKE_A: Op = Op::Client(ClientOp::Revoke, Some("ticketA"));
+const SENT: &str = "grant request sent, waiting for the result ...";
+
+const EXCHANGES: &[Exchange] = &[
+    Exchange {
+        name: "the_third_intermediate_reply_ends_the_wait_without_w",
+        auth: false,
+        op: GRANT_A,
+        replies: |c| {
+            let more = c.result(A, RLT_MORE, "ticketA", id_of(A));
+            vec![
+                Act::Send(more.clone()),
+                Act::Send(more.clone()),
+                Act::Send(more),
+                Act::WaitEof,
+            ]
+        },
+        code: 0,
+        lines: &[
+            SENT,
+            "Giving up on waiting for the definite result. \
+             Please use \"booth list\" later to see the outcome.",
+        ],
+    },
+    Exchange {
+        name: "cib_pending_ends_a_grant_without_c",
+        auth: false,
+        op: GRANT_A,
+        replies: |c| {
+            vec![
+                Act::Send(c.result(A, RLT_MORE, "ticketA", id_of(A))),
+                Act::Send(c.result(A, RLT_CIB_PENDING, "ticketA", id_of(A))),
+                Act::WaitEof,
+            ]
+        },
+        code: 0,
+        lines: &[SENT, "grant succeeded (CIB commit pending)"],
+    },
+    Exchange {
+        name: "a_redirect_to_an_unknown_site_fails",
+        auth: false,
+        op: REVOKE_A,
+        replies: |c| vec![Act::Send(c.result(A, RLT_REDIRECT, "ticketA", 0x1234_5678))],
+        code: 1,
+        lines: &["Message with unknown redirect site 12345678 received"],
+    },
+    Exchange {
+        name: "overgrant_fails",
+        auth: false,
+        op: GRANT_A,
+        replies: |c| vec![Act::Send(c.result(A, RLT_OVERGRANT, "ticketA", id_of(B)))],
+        code: 1,
+        lines: &[
+            "You're granting a granted ticket. If you wanted to migrate a ticket, \
+          use revoke first, then use grant.",
+        ],
+    },
+    Exchange {
+        name: "an_unknown_ticket_is_reported",
+        auth: false,
+        op: Op::Client(ClientOp::Grant, Some("nope")),
+        // C answers with a zeroed ticket body.
+        replies: |c| vec![Act::Send(c.result(A, RLT_INVALID_ARG, "", 0))],
+        code: 1,
+        lines: &["ticket \"nope\" does not exist"],
+    },
+    Exchange {
+        name: "a_header_only_auth_result_is_reported",
+        auth: false,
+        op: GRANT_A,
+        replies: |c| vec![Act::Send(c.header_only(RLT_AUTH))],
+        code: 1,
+        lines: &["authentication error"],
+    },
+    Exchange {
+        name: "a_grant_won_by_another_site_names_it",
+        auth: false,
+        op: GRANT_A,
+        replies: |c| {
+            vec![
+                Act::Send(c.result(A, RLT_MORE, "ticketA", id_of(A))),
+                Act::Send(c.result(A, RLT_SYNC_FAIL, "ticketA", id_of(B))),
+            ]
+        },
+        code: 1,
+        lines: &[SENT, "grant failed! (ticket granted to 127.0.0.2)"],
+    },
+    Exchange {
+        name: "unknown_result_codes_are_shown",
+        auth: false,
+        op: REVOKE_A,
+        replies: |c| vec![Act::Send(c.result(A, RLT_BUSY, "ticketA", NO_ONE))],
+        code: 1,
+        lines: &["got an error code: Busy"],
+    },
+    // Timeouts
+    Exchange {
+        name: "a_daemon_that_never_answers_times_out_without_w",
+        auth: false,
+        op: GRANT_A,
+        replies: |_| vec![Act::WaitEof],
+        code: 1,
+        lines: &["no reply from 127.0.0.1 within 1 s"],
+    },
+    Exchange {
+        name: "a_grant_left_pending_times_out_with_advice",
+        auth: false,
+        op: GRANT_A,
+        replies: |c| {
+            vec![
+                Act::Send(c.result(A, RLT_MORE, "ticketA", id_of(A))),
+                Act::WaitEof,
+            ]
+        },
+        code: 1,
+        lines: &[
+            SENT,
             "no further reply from 127.0.0.1 within 1 s; the grant may still complete. \
-             Please use \"booth list\" later to see the outcome."
-        ]
-    );
-}
+             Please use \"booth list\" later to see the outcome.",
+        ],
+    },
+    Exchange {
+        name: "list_times_out_too",
+        auth: false,
+        op: Op::Client(ClientOp::List, None),
+        replies: |_| vec![Act::WaitEof],
+        code: 1,
+        lines: &["no reply from 127.0.0.1 within 1 s"],
+    },
+    Exchange {
+        name: "a_connection_closed_mid_reply_is_a_read_failure",
+        auth: false,
+        op: GRANT_A,
+        replies: |c| {
+            let mut partial = c.result(A, RLT_SUCCESS, "ticketA", id_of(A));
+            partial.truncate(60);
+            vec![Act::Send(partial)]
+        },
+        code: 1,
+        // A success code from a cut-short reply is not reported as success.
+        lines: &["read failed: connection closed by 127.0.0.1"],
+    },
+    // geostore
+    Exchange {
+        name: "geostore_get_of_a_missing_attribute",
+        auth: false,
+        op: Op::Geo(GeoOp::Get, Some("color")),
+        replies: |c| vec![Act::Send(c.header_only(RLT_NO_SUCH_ATTR))],
+        code: 1,
+        lines: &["attribute \"color\" not set"],
+    },
+];
 
 #[test]
-fn list_times_out_too() {
-    let mut c = Cluster::new("listsilent", &["ticketA"], false);
-    let daemon = c.serve_a(vec![Act::WaitEof]);
-    let out = run(&c.client(ClientOp::List, None));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    assert_eq!(out.lines(), ["no reply from 127.0.0.1 within 1 s"]);
-}
-
-#[test]
-fn a_connection_closed_mid_reply_is_a_read_failure() {
-    let mut c = Cluster::new("cut", &["ticketA"], false);
-    let mut partial = c.result(A, RLT_SUCCESS, "ticketA", id_of(A));
-    partial.truncate(60);
-    let daemon = c.serve_a(vec![Act::Send(partial)]);
-    let out = run(&c.client(ClientOp::Grant, Some("ticketA")));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    // A success code from a cut-short reply is not reported as success.
-    assert_eq!(out.lines(), ["read failed: connection closed by 127.0.0.1"]);
+fn replies_give_the_exit_code_and_message() {
+    check_all(EXCHANGES);
 }
 
 // ---------------------------------------------------------------------------
@@ -863,16 +891,6 @@ fn geostore_get_prints_the_value_line() {
     assert_eq!(out.stderr, "");
     assert_eq!(seen.request.len(), 304, "exactly `length`, no C padding");
     assert_eq!(attr_of(&seen).header.cmd, ATTR_GET);
-}
-
-#[test]
-fn geostore_get_of_a_missing_attribute() {
-    let mut c = Cluster::new("geomissing", &["ticketA"], false);
-    let daemon = c.serve_a(vec![Act::Send(c.header_only(RLT_NO_SUCH_ATTR))]);
-    let out = run_geo(&c.geostore(GeoOp::Get, Some("color"), None));
-    daemon.join().unwrap();
-    assert_eq!(out.code, 1);
-    assert_eq!(out.lines(), ["attribute \"color\" not set"]);
 }
 
 #[test]

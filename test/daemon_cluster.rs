@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::io::Read;
 use std::net::TcpStream;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{addr, cluster_dir, free_port, loopback_conf, wait_for, write_script, BIN};
+use common::{addr, cluster_dir, free_port, loopback_conf, wait_for, write_script, TempDir, BIN};
 
 struct Cluster {
     dir: PathBuf,
@@ -302,16 +302,8 @@ fn a_hung_handler_is_killed_and_the_grant_denied() {
 
 #[test]
 fn a_slow_crm_ticket_does_not_stall_the_daemon() {
-    let dir = std::env::temp_dir().join(format!("booth-slowcrm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let fake = dir.join("crm_ticket");
     // Every CIB write takes 10 s; loads find no ticket.
-    write_script(
-        &fake,
-        "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\nsleep 10\n",
-    );
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (_dir, fake) = fake_crm_ticket("slowcrm", "sleep 10\n");
 
     let mut c = Cluster::new("slowcrm", TICKET);
     c.start_all_with_crm_ticket(&fake);
@@ -337,7 +329,6 @@ fn a_slow_crm_ticket_does_not_stall_the_daemon() {
         "lease (10 s) renewed meanwhile"
     );
     assert!(c.list(2).starts_with("ticket: ticketA, leader: 127.0.0.1"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -462,19 +453,17 @@ fn tickets_and_attributes_land_in_a_real_cib() {
     let geostore = c.dir.join("geostore");
     std::os::unix::fs::symlink(BIN, &geostore).unwrap();
     let hostile = "it's $(touch /tmp/booth-pwned) `id` ; x";
-    let out = Command::new(&geostore)
-        .args([
-            "set",
-            "-c",
-            c.conf.to_str().unwrap(),
-            "-s",
-            "127.0.0.1",
-            "-t",
-            "ticketA",
-        ])
-        .args(["repl-state", hostile])
-        .output()
-        .unwrap();
+    // geostore OP at site 1 for ticketA, with these operands.
+    let conf = c.conf.clone();
+    let geo_at_1 = |op: &str, operands: &[&str]| {
+        Command::new(&geostore)
+            .args([op, "-c", conf.to_str().unwrap()])
+            .args(["-s", "127.0.0.1", "-t", "ticketA"])
+            .args(operands)
+            .output()
+            .unwrap()
+    };
+    let out = geo_at_1("set", &["repl-state", hostile]);
     assert!(out.status.success(), "{}", stderr(&out));
     wait_for(Duration::from_secs(5), || {
         cib_query(&cibs[0], &["-t", "ticketA", "-G", "repl-state"]).trim() == hostile
@@ -494,19 +483,7 @@ fn tickets_and_attributes_land_in_a_real_cib() {
         c.list(0)
     );
     assert!(cib_query(&cibs[0], &["-t", "ticketA", "-q"]).contains("granted=\"true\""));
-    let geo = Command::new(&geostore)
-        .args([
-            "get",
-            "-c",
-            c.conf.to_str().unwrap(),
-            "-s",
-            "127.0.0.1",
-            "-t",
-            "ticketA",
-            "repl-state",
-        ])
-        .output()
-        .unwrap();
+    let geo = geo_at_1("get", &["repl-state"]);
     assert_eq!(
         String::from_utf8_lossy(&geo.stdout).trim_end(),
         hostile,
@@ -655,20 +632,11 @@ fn peers_output_has_the_c_booth_layout() {
 
 #[test]
 fn a_failing_crm_ticket_is_retried_and_the_reply_waits_for_it() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("booth-failcrm-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let fake = dir.join("crm_ticket");
-    let count = dir.join("writes");
     // Loads find nothing; the first two writes fail, later ones succeed.
-    write_script(
-        &fake,
-        &format!(
-            "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\necho x >> {c}\n[ $(wc -l < {c}) -gt 2 ]\n",
-            c = count.display()
-        ),
-    );
+    let (_dir, fake) = fake_crm_ticket_with("failcrm", |dir| {
+        let c = dir.join("writes").display().to_string();
+        format!("echo x >> {c}\n[ $(wc -l < {c}) -gt 2 ]\n")
+    });
     let mut c = Cluster::new("failcrm", TICKET);
     c.start_all_with_crm_ticket(&fake);
     let t0 = Instant::now();
@@ -682,7 +650,6 @@ fn a_failing_crm_ticket_is_retried_and_the_reply_waits_for_it() {
         "{}",
         c.log(0)
     );
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[test]
@@ -737,21 +704,14 @@ fn daemonizes_as_a_session_leader_once_it_serves() {
 /// crm_ticket processes at once per daemon, and every write still happens.
 #[test]
 fn crm_ticket_writes_run_at_most_four_at_a_time() {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("booth-crmcap-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let fake = dir.join("crm_ticket");
-    let log = dir.join("runs");
     // Loads find nothing; each write logs its start and end, per daemon.
-    write_script(
-        &fake,
-        &format!(
-            "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\n\
-             echo \"$PPID s $2\" >> {l}\nsleep 1.5\necho \"$PPID e $2\" >> {l}\n",
-            l = log.display()
-        ),
-    );
+    let (dir, fake) = fake_crm_ticket_with("crmcap", |dir| {
+        format!(
+            "echo \"$PPID s $2\" >> {l}\nsleep 1.5\necho \"$PPID e $2\" >> {l}\n",
+            l = dir.join("runs").display()
+        )
+    });
+    let log = dir.join("runs");
     let names: Vec<String> = (0..12).map(|k| format!("t{k}")).collect();
     let conf: String = names
         .iter()
@@ -784,7 +744,27 @@ fn crm_ticket_writes_run_at_most_four_at_a_time() {
     }
     assert!(most <= 4, "{most} crm_ticket writes at once:\n{runs}");
     assert!(most >= 2, "writes should overlap up to the limit:\n{runs}");
-    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A fake crm_ticket in a fresh directory (removed when dropped) that the
+/// daemons, run as the site user, may write in: start-up loads find no
+/// ticket, every other call runs the shell lines `writes`.
+fn fake_crm_ticket(tag: &str, writes: &str) -> (TempDir, PathBuf) {
+    fake_crm_ticket_with(tag, |_| writes.to_string())
+}
+
+/// `fake_crm_ticket` whose lines may name files in its directory.
+fn fake_crm_ticket_with(tag: &str, writes: impl Fn(&Path) -> String) -> (TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new(tag);
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let fake = dir.join("crm_ticket");
+    let script = format!(
+        "#!/bin/sh\ncase \"$*\" in *-q*) exit 105;; esac\n{}",
+        writes(dir.path())
+    );
+    write_script(&fake, &script);
+    (dir, fake)
 }
 
 /// Site `i`'s empty CIB file in `dir`, which its crm_ticket and cibadmin

@@ -177,6 +177,36 @@ impl Cluster {
         self.client_command(args).output().unwrap()
     }
 
+    /// Starts a client in the background (its stdout dropped, its stderr
+    /// kept for `wait_output`).
+    pub fn start_client(&self, args: &[&str]) -> Child {
+        self.client_command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Asserts that a client succeeded, showing its stderr and member 0's
+    /// log if not.
+    pub fn assert_ok(&self, out: &Output) {
+        assert!(
+            out.status.success(),
+            "{}\n{}",
+            String::from_utf8_lossy(&out.stderr),
+            self.log(0)
+        );
+    }
+
+    /// Writes the configuration with these tickets and sends SIGHUP to
+    /// these members.
+    pub fn reload(&self, tickets: &[&str], members: std::ops::Range<usize>) {
+        self.configure(tickets);
+        for i in members {
+            self.signal(i, "HUP");
+        }
+    }
+
     pub fn list(&self, i: usize) -> String {
         String::from_utf8(self.client(&["list", "-s", &addr(i)]).stdout).unwrap()
     }

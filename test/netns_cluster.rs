@@ -48,6 +48,15 @@ fn secs(n: u64) -> Duration {
     Duration::from_secs(n)
 }
 
+/// Runs `check` every second for `d`.
+fn during(d: Duration, mut check: impl FnMut()) {
+    let t0 = Instant::now();
+    while t0.elapsed() < d {
+        std::thread::sleep(secs(1));
+        check();
+    }
+}
+
 // ---------------------------------------------------------------------------
 // The CIB watcher
 
@@ -547,12 +556,10 @@ fn held_over_expiries(c: &mut Ctx) -> Option<Duration> {
     let (s0, s1) = (c.s0(), c.s1());
     c.grant(s0, T);
     let first = c.expires(s0, T);
-    let t0 = Instant::now();
-    while t0.elapsed() < secs(3 * EXPIRE) {
-        std::thread::sleep(secs(1));
+    during(secs(3 * EXPIRE), || {
         assert!(c.granted(s0, T), "holder lost the ticket");
         assert!(!c.granted(s1, T), "granted at the other site");
-    }
+    });
     c.wait_agree(T, Some(s0), secs(3));
     let last = c.expires(s0, T);
     if c.lab.hosts[s0].pcmk {
@@ -642,32 +649,26 @@ fn all_restarted(c: &mut Ctx) -> Option<Duration> {
     Some(d)
 }
 
-/// The holder restarts (its CIB keeps the grant) and keeps the ticket.
-fn holder_restarted(c: &mut Ctx) -> Option<Duration> {
+/// Member `k` restarts while site 0 holds the ticket, with an empty CIB
+/// if `wipe`: within `within` every member agrees again, on site 0 (after
+/// a wipe: on either site), and exactly one site holds the ticket. Returns
+/// restart -> agreement.
+fn restart_one(c: &mut Ctx, k: usize, wipe: bool, within: Duration) -> Option<Duration> {
     let (s0, s1) = (c.s0(), c.s1());
     c.grant(s0, T);
     c.wait_agree(T, Some(s0), secs(5));
-    c.lab.kill(s0);
+    c.lab.kill(k);
+    if wipe {
+        c.lab.wipe_cib(k);
+    }
     let t0 = Instant::now();
-    c.lab.start_wait(s0);
-    c.wait_agree(T, Some(s0), secs(EXPIRE + 5));
-    let d = t0.elapsed();
-    std::thread::sleep(secs(2));
-    assert!(c.granted(s0, T) && !c.granted(s1, T));
-    Some(d)
-}
-
-/// The holder restarts with an empty CIB: afterwards exactly one site holds
-/// the ticket and every member agrees which.
-fn holder_restarted_cib_wiped(c: &mut Ctx) -> Option<Duration> {
-    let (s0, s1) = (c.s0(), c.s1());
-    c.grant(s0, T);
-    c.wait_agree(T, Some(s0), secs(5));
-    c.lab.kill(s0);
-    c.lab.wipe_cib(s0);
-    let t0 = Instant::now();
-    c.lab.start_wait(s0);
-    let holder = c.settle(T, None, secs(2 * EXPIRE + 10))?;
+    c.lab.start_wait(k);
+    let holder = if wipe {
+        c.settle(T, None, within)?
+    } else {
+        c.wait_agree(T, Some(s0), within);
+        s0
+    };
     let d = t0.elapsed();
     std::thread::sleep(secs(2));
     let other = if holder == s0 { s1 } else { s0 };
@@ -675,18 +676,22 @@ fn holder_restarted_cib_wiped(c: &mut Ctx) -> Option<Duration> {
     Some(d)
 }
 
+/// The holder restarts (its CIB keeps the grant) and keeps the ticket.
+fn holder_restarted(c: &mut Ctx) -> Option<Duration> {
+    let s0 = c.s0();
+    restart_one(c, s0, false, secs(EXPIRE + 5))
+}
+
+/// The holder restarts with an empty CIB: afterwards exactly one site holds
+/// the ticket and every member agrees which.
+fn holder_restarted_cib_wiped(c: &mut Ctx) -> Option<Duration> {
+    let s0 = c.s0();
+    restart_one(c, s0, true, secs(2 * EXPIRE + 10))
+}
+
 fn follower_restarted(c: &mut Ctx) -> Option<Duration> {
-    let (s0, s1) = (c.s0(), c.s1());
-    c.grant(s0, T);
-    c.wait_agree(T, Some(s0), secs(5));
-    c.lab.kill(s1);
-    let t0 = Instant::now();
-    c.lab.start_wait(s1);
-    c.wait_agree(T, Some(s0), secs(5));
-    let d = t0.elapsed();
-    std::thread::sleep(secs(2));
-    assert!(c.granted(s0, T) && !c.granted(s1, T));
-    Some(d)
+    let s1 = c.s1();
+    restart_one(c, s1, false, secs(5))
 }
 
 /// The holder's daemon dies: site 1 takes over after the lease; the old
@@ -744,12 +749,10 @@ fn follower_isolated(c: &mut Ctx) -> Option<Duration> {
     c.grant(s0, T);
     c.wait_agree(T, Some(s0), secs(5));
     c.lab.isolate(s1);
-    let t0 = Instant::now();
-    while t0.elapsed() < secs(2 * EXPIRE) {
-        std::thread::sleep(secs(1));
+    during(secs(2 * EXPIRE), || {
         assert!(c.granted(s0, T), "holder lost the ticket");
         assert!(!c.granted(s1, T), "isolated follower granted itself");
-    }
+    });
     c.lab.heal();
     let t0 = Instant::now();
     c.settle(T, Some(s0), secs(EXPIRE))?;
@@ -780,11 +783,9 @@ fn loss_30(c: &mut Ctx) -> Option<Duration> {
     c.grant(s0, T);
     c.wait_agree(T, Some(s0), secs(5));
     c.lab.loss(30);
-    let t0 = Instant::now();
-    while t0.elapsed() < secs(3 * EXPIRE) {
-        std::thread::sleep(secs(1));
+    during(secs(3 * EXPIRE), || {
         assert!(!c.granted(s1, T), "granted at the other site");
-    }
+    });
     assert!(c.granted(s0, T), "holder lost the ticket");
     c.lab.heal();
     c.wait_agree(T, Some(s0), secs(EXPIRE + 5));
@@ -893,11 +894,9 @@ fn manual_holder_dies(c: &mut Ctx) -> Option<Duration> {
     c.grant(s0, TM);
     c.wait_agree(TM, Some(s0), secs(5));
     c.lab.kill(s0);
-    let t0 = Instant::now();
-    while t0.elapsed() < secs(EXPIRE + 5) {
-        std::thread::sleep(secs(1));
+    during(secs(EXPIRE + 5), || {
         assert!(!c.granted(s1, TM), "manual ticket failed over");
-    }
+    });
     assert_eq!(c.leader(s1, TM), Some(c.addr(s0)));
     None
 }
@@ -975,11 +974,9 @@ fn prereq_not_met_no_failover(c: &mut Ctx) -> Option<Duration> {
     c.grant(s0, TP);
     c.wait_agree(TP, Some(s0), secs(5));
     c.lab.kill(s0);
-    let t0 = Instant::now();
-    while t0.elapsed() < secs(2 * EXPIRE + 3) {
-        std::thread::sleep(secs(1));
+    during(secs(2 * EXPIRE + 3), || {
         assert!(!c.granted(s1, TP), "taken over without the attribute");
-    }
+    });
     None
 }
 
@@ -1015,11 +1012,9 @@ fn wrong_key_at(c: &mut Ctx, victim: usize) -> Option<Duration> {
     // Daemons read the key at start, clients at each call: put it back.
     std::fs::write(&key, KEY).unwrap();
     let before = c.authfail(s1, victim);
-    let t0 = Instant::now();
-    while t0.elapsed() < secs(EXPIRE + 2) {
-        std::thread::sleep(secs(1));
+    during(secs(EXPIRE + 2), || {
         assert!(c.granted(s1, T) && !c.granted(s0, T));
-    }
+    });
     assert!(c.authfail(s1, victim) > before, "wrong key not refused");
     // Restart with the right key: back in the cluster.
     c.lab.kill(victim);
@@ -1475,6 +1470,26 @@ fn mixed_basic_scenarios() -> Vec<(&'static str, Scenario)> {
     ]
 }
 
+/// Restarts of one member or all, while site 0 holds the ticket.
+fn restart_scenarios() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("all members restarted", all_restarted),
+        ("holder restarted", holder_restarted),
+        ("holder restarted, CIB wiped", holder_restarted_cib_wiped),
+        ("non-holder restarted", follower_restarted),
+    ]
+}
+
+/// The holder dies or is cut off, and a follower is cut off.
+fn failover_scenarios() -> Vec<(&'static str, Scenario)> {
+    vec![
+        ("failover: holder dies", holder_dies),
+        ("holder isolated", holder_isolated),
+        ("follower isolated", follower_isolated),
+        ("holder isolated for one expiry", holder_isolated_for_expiry),
+    ]
+}
+
 /// A ticket with a before-acquire-handler and one with attr-prereqs, after
 /// the automatic ticket `auto`.
 fn cond_tail(auto: &str) -> String {
@@ -1540,12 +1555,7 @@ fn groups() -> Vec<Group> {
             tickets: &[T],
             manual: &[],
             pcmk: false,
-            scenarios: vec![
-                ("all members restarted", all_restarted),
-                ("holder restarted", holder_restarted),
-                ("holder restarted, CIB wiped", holder_restarted_cib_wiped),
-                ("non-holder restarted", follower_restarted),
-            ],
+            scenarios: restart_scenarios(),
         },
         Group {
             name: "fail",
@@ -1556,12 +1566,7 @@ fn groups() -> Vec<Group> {
             tickets: &[T],
             manual: &[],
             pcmk: false,
-            scenarios: vec![
-                ("failover: holder dies", holder_dies),
-                ("holder isolated", holder_isolated),
-                ("follower isolated", follower_isolated),
-                ("holder isolated for one expiry", holder_isolated_for_expiry),
-            ],
+            scenarios: failover_scenarios(),
         },
         Group {
             name: "cond",
@@ -1611,12 +1616,7 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "mixb3",
-            scenarios: vec![
-                ("all members restarted", all_restarted),
-                ("holder restarted", holder_restarted),
-                ("holder restarted, CIB wiped", holder_restarted_cib_wiped),
-                ("non-holder restarted", follower_restarted),
-            ],
+            scenarios: restart_scenarios(),
             ..mixb()
         },
         Group {
@@ -1629,15 +1629,15 @@ fn groups() -> Vec<Group> {
         },
         Group {
             name: "mixc2",
-            scenarios: vec![
-                ("failover: holder dies", holder_dies),
-                ("holder isolated", holder_isolated),
-                ("follower isolated", follower_isolated),
-                ("holder isolated for one expiry", holder_isolated_for_expiry),
-                ("all members restarted", all_restarted),
-                ("holder restarted", holder_restarted),
-                ("non-holder restarted", follower_restarted),
-            ],
+            scenarios: [
+                failover_scenarios(),
+                vec![
+                    ("all members restarted", all_restarted),
+                    ("holder restarted", holder_restarted),
+                    ("non-holder restarted", follower_restarted),
+                ],
+            ]
+            .concat(),
             ..mixc()
         },
         Group {

@@ -5,9 +5,10 @@
 //! The fake reads its behaviour per ticket from marker files in the site's
 //! directory: `fail-T` makes writes of T fail, `slow-T` makes them take
 //! 4 s, `slow-load` makes the start-up query take 3 s. A successful write
-//! leaves `granted` or `revoked` in `cib-T`, and every run is logged to
-//! `log`. Geo attribute writes (`-S`, `-D`) take 0.3 s and log "s PID"
-//! and "e PID" to `attrs`.
+//! leaves `granted` or `revoked` in `cib-T` (replaced whole, so that a
+//! test reading it meanwhile never sees it empty), and every run is
+//! logged to `log`. Geo attribute writes (`-S`, `-D`) take 0.3 s and log
+//! "s PID" and "e PID" to `attrs`.
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -44,7 +45,8 @@ impl Cluster {
                      t=$2\necho \"start $t $3\" >> $d/log\n\
                      [ -f $d/slow-$t ] && sleep 4\n\
                      if [ -f $d/fail-$t ]; then echo \"fail $t $3\" >> $d/log; exit 1; fi\n\
-                     case \"$3\" in -g) echo granted > $d/cib-$t;; -r) echo revoked > $d/cib-$t;; esac\n\
+                     case \"$3\" in -g) s=granted;; -r) s=revoked;; *) s=;; esac\n\
+                     [ -n \"$s\" ] && echo $s > $d/cib-$t.$$ && mv $d/cib-$t.$$ $d/cib-$t\n\
                      echo \"done $t $3\" >> $d/log\n",
                     d = site.display()
                 ),

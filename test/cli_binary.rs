@@ -131,6 +131,23 @@ impl Drop for Reaper {
     }
 }
 
+/// Starts `boothd daemon` with these options, the configuration and
+/// lock file, its stderr going to `err`.
+fn start_daemon(opts: &[&str], conf: &Path, lock: &Path, err: &Path) -> std::process::Child {
+    Command::new(BIN)
+        .arg("daemon")
+        .args(opts)
+        .arg("-c")
+        .arg(conf)
+        .arg("-l")
+        .arg(lock)
+        .env("BOOTH_NO_REALTIME", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(err).unwrap())
+        .spawn()
+        .expect("boothd runs")
+}
+
 fn pid_in(lock: &Path) -> Option<u32> {
     let line = std::fs::read_to_string(lock).ok()?;
     let rest = line.strip_prefix("booth_pid=")?;
@@ -230,16 +247,7 @@ fn daemon_with_debug_detaches_and_returns_0() {
 fn daemon_with_debug_and_s_stays_in_the_foreground() {
     let (dir, conf, lock) = arbitrator_setup("cli-fg");
     let err_path = dir.path().join("err");
-    let mut child = Command::new(BIN)
-        .args(["daemon", "-D", "-S", "-c"])
-        .arg(&conf)
-        .arg("-l")
-        .arg(&lock)
-        .env("BOOTH_NO_REALTIME", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .expect("boothd runs");
+    let mut child = start_daemon(&["-D", "-S"], &conf, &lock, &err_path);
     let up = poll(Duration::from_secs(20), || pid_in(&lock).is_some()).is_some();
     let still_running = child.try_wait().unwrap().is_none();
     let pid = pid_in(&lock);
@@ -282,16 +290,7 @@ fn daemon_with_enable_authfile_no_warns_at_start() {
     )
     .unwrap();
     let err_path = dir.path().join("err");
-    let mut child = Command::new(BIN)
-        .args(["daemon", "-S", "-c"])
-        .arg(&conf)
-        .arg("-l")
-        .arg(&lock)
-        .env("BOOTH_NO_REALTIME", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .expect("boothd runs");
+    let mut child = start_daemon(&["-S"], &conf, &lock, &err_path);
     let up = poll(Duration::from_secs(20), || pid_in(&lock).is_some()).is_some();
     let _ = child.kill();
     let _ = child.wait();

@@ -308,9 +308,15 @@ fn with_manual_tail() -> String {
 /// The basic and manual-ticket scenarios of the mixed clusters, with the
 /// client crossings (on `with_manual_tail` tickets).
 fn mixed_basic_scenarios() -> Vec<(&'static str, Scenario)> {
+    let mut scenarios = basic_scenarios();
+    scenarios.insert(1, ("client crossings", client_crossings));
+    scenarios
+}
+
+/// Grants, revokes and a member down, of an automatic and a manual ticket.
+fn basic_scenarios() -> Vec<(&'static str, Scenario)> {
     vec![
         ("grant", grant),
-        ("client crossings", client_crossings),
         ("grant held over 3 expiries", held_over_expiries),
         ("grant to another site (-s)", grant_to_other_site),
         ("revoke", revoke),
@@ -386,18 +392,7 @@ fn groups() -> Vec<Group> {
             tickets: &[T, TM],
             manual: &[TM],
             pcmk: false,
-            scenarios: vec![
-                ("grant", grant),
-                ("grant held over 3 expiries", held_over_expiries),
-                ("grant to another site (-s)", grant_to_other_site),
-                ("revoke", revoke),
-                ("grant, arbitrator down", grant_with_arbitrator_down),
-                ("grant, site down, site back", grant_while_site_down),
-                ("manual: grant", manual_grant),
-                ("manual: grant to another site", manual_grant_to_other_site),
-                ("manual: revoke", manual_revoke),
-                ("manual: holder dies, no failover", manual_holder_dies),
-            ],
+            scenarios: basic_scenarios(),
         },
         Group {
             name: "restart",

@@ -378,54 +378,54 @@ fn cond_scenarios() -> Vec<(&'static str, Scenario)> {
     ]
 }
 
+/// Our daemons only: two sites and an arbitrator, our client, the
+/// automatic ticket.
+fn ours() -> Group {
+    Group {
+        name: "",
+        mix: "ours",
+        members: vec![
+            ("site", Impl::Rust),
+            ("site", Impl::Rust),
+            ("arbitrator", Impl::Rust),
+        ],
+        tail: ticket(T, ""),
+        client: Impl::Rust,
+        tickets: &[T],
+        manual: &[],
+        pcmk: false,
+        scenarios: vec![],
+    }
+}
+
 fn groups() -> Vec<Group> {
     use Impl::{Rust as R, C};
     let auto = ticket(T, "");
-    let ours = vec![("site", R), ("site", R), ("arbitrator", R)];
     vec![
         Group {
             name: "basic",
-            mix: "ours",
-            members: ours.clone(),
             tail: format!("{auto}{}", ticket(TM, "  mode = manual\n")),
-            client: R,
             tickets: &[T, TM],
             manual: &[TM],
-            pcmk: false,
             scenarios: basic_scenarios(),
+            ..ours()
         },
         Group {
             name: "restart",
-            mix: "ours",
-            members: ours.clone(),
-            tail: auto.clone(),
-            client: R,
-            tickets: &[T],
-            manual: &[],
-            pcmk: false,
             scenarios: restart_scenarios(),
+            ..ours()
         },
         Group {
             name: "fail",
-            mix: "ours",
-            members: ours.clone(),
-            tail: auto.clone(),
-            client: R,
-            tickets: &[T],
-            manual: &[],
-            pcmk: false,
             scenarios: failover_scenarios(),
+            ..ours()
         },
         Group {
             name: "cond",
-            mix: "ours",
-            members: ours.clone(),
             tail: cond_tail(&auto),
-            client: R,
             tickets: &[T, TH, TP],
-            manual: &[],
-            pcmk: false,
             scenarios: cond_scenarios(),
+            ..ours()
         },
         Group {
             name: "auth",
@@ -507,17 +507,13 @@ fn groups() -> Vec<Group> {
         Group {
             name: "pcmk",
             mix: "ours+Pacemaker",
-            members: ours,
-            tail: auto,
-            client: R,
-            tickets: &[T],
-            manual: &[],
             pcmk: true,
             scenarios: vec![
                 ("pacemaker: grant starts svc", pcmk_grant),
                 ("pacemaker: svc moves with grant", pcmk_move),
                 ("pacemaker: holder isolated, svc fails over", pcmk_failover),
             ],
+            ..ours()
         },
     ]
 }

@@ -240,6 +240,7 @@ const CASES: &[Case] = &[
         name: "bad_value_names_the_key",
         setup: Setup::Text("{MEMBERS}ticket = A\n  retries = 2\n"),
         code: 1,
+        // Whatever stdout says.
         stdout: Said::Has(&[]),
         stderr: Said::Has(&["in config file line 5", "retries"]),
     },

@@ -3,14 +3,14 @@
 //! the same agent directory; the agent logs one line per event, starting
 //! with the member's address.
 
-#[path = "common/loopback.rs"]
-mod loopback;
+mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use loopback::{addr, write_script, Cluster};
+use common::cluster::Cluster;
+use common::{addr, write_script};
 
 /// Silence after which a peer is reported unreachable, here: three probe
 /// periods, each the shortest ticket timeout (1 s in the harness), plus
@@ -318,7 +318,7 @@ fn authentication_failures_are_reported_then_rate_limited() {
     c.configure(&[&format!(
         "authfile = {}\n{}",
         good.display(),
-        loopback::ticket("T")
+        common::cluster::ticket("T")
     )]);
     // A client with another key: same members, its own file.
     let conf = std::fs::read_to_string(&c.conf).unwrap();
@@ -330,7 +330,7 @@ fn authentication_failures_are_reported_then_rate_limited() {
     .unwrap();
     c.start_all();
     let list = || {
-        std::process::Command::new(loopback::BIN)
+        std::process::Command::new(common::BIN)
             .args(["list", "-s", &addr(0), "-c"])
             .arg(&other)
             .output()

@@ -5,8 +5,9 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
-use common::{run, text, TempDir, BIN};
+use common::{assert_outcome, free_port, poll, run, text, TempDir, BIN};
 
 #[test]
 fn help_goes_to_stdout_with_status_0() {
@@ -29,12 +30,7 @@ fn version_names_the_program() {
 #[test]
 fn unknown_operation_fails_with_status_1() {
     let out = run(Path::new(BIN), &["frobnicate"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
-    assert_eq!(
-        text(&out.stderr),
-        "client operation \"frobnicate\" is unknown\n"
-    );
+    assert_outcome(&out, 1, "", "client operation \"frobnicate\" is unknown\n");
 }
 
 #[test]
@@ -102,17 +98,6 @@ fn daemon_with_a_missing_config_fails_before_detaching() {
     );
 }
 
-/// A UDP and TCP port free on 127.0.0.1 right now.
-fn free_port() -> u16 {
-    loop {
-        let tcp = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = tcp.local_addr().expect("addr").port();
-        if std::net::UdpSocket::bind(("127.0.0.1", port)).is_ok() {
-            return port;
-        }
-    }
-}
-
 /// A directory the daemon can use after dropping privileges (it removes
 /// its lock file there at exit), with an arbitrator configuration for
 /// 127.0.0.1; the two sites are unreachable addresses of the test subnet.
@@ -146,16 +131,21 @@ impl Drop for Reaper {
     }
 }
 
-/// Waits until `cond` holds, at most `secs` seconds.
-fn wait_for(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(secs);
-    while std::time::Instant::now() < until {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    cond()
+/// Starts `boothd daemon` with these options, the configuration and
+/// lock file, its stderr going to `err`.
+fn start_daemon(opts: &[&str], conf: &Path, lock: &Path, err: &Path) -> std::process::Child {
+    Command::new(BIN)
+        .arg("daemon")
+        .args(opts)
+        .arg("-c")
+        .arg(conf)
+        .arg("-l")
+        .arg(lock)
+        .env("BOOTH_NO_REALTIME", "1")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(err).unwrap())
+        .spawn()
+        .expect("boothd runs")
 }
 
 fn pid_in(lock: &Path) -> Option<u32> {
@@ -192,11 +182,12 @@ fn daemon_with_debug_detaches_and_returns_0() {
         .expect("boothd runs");
     let mut reaper = Reaper(None);
     let mut status = None;
-    let returned = wait_for(20, || {
+    let returned = poll(Duration::from_secs(20), || {
         reaper.0 = reaper.0.or_else(|| pid_in(&lock));
         status = child.try_wait().unwrap();
         status.is_some()
-    });
+    })
+    .is_some();
     if !returned {
         let _ = child.kill();
         let _ = child.wait();
@@ -240,8 +231,14 @@ fn daemon_with_debug_detaches_and_returns_0() {
     assert_eq!(status.status.code(), Some(0), "{}", text(&status.stderr));
 
     Command::new("kill").arg(pid.to_string()).status().unwrap();
-    assert!(wait_for(10, || !lock.exists()), "lock file left behind");
-    assert!(wait_for(10, || !proc_dir.exists()), "daemon still runs");
+    assert!(
+        poll(Duration::from_secs(10), || !lock.exists()).is_some(),
+        "lock file left behind"
+    );
+    assert!(
+        poll(Duration::from_secs(10), || !proc_dir.exists()).is_some(),
+        "daemon still runs"
+    );
     reaper.0 = None;
 }
 
@@ -250,26 +247,18 @@ fn daemon_with_debug_detaches_and_returns_0() {
 fn daemon_with_debug_and_s_stays_in_the_foreground() {
     let (dir, conf, lock) = arbitrator_setup("cli-fg");
     let err_path = dir.path().join("err");
-    let mut child = Command::new(BIN)
-        .args(["daemon", "-D", "-S", "-c"])
-        .arg(&conf)
-        .arg("-l")
-        .arg(&lock)
-        .env("BOOTH_NO_REALTIME", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .expect("boothd runs");
-    let up = wait_for(20, || pid_in(&lock).is_some());
+    let mut child = start_daemon(&["-D", "-S"], &conf, &lock, &err_path);
+    let up = poll(Duration::from_secs(20), || pid_in(&lock).is_some()).is_some();
     let still_running = child.try_wait().unwrap().is_none();
     let pid = pid_in(&lock);
     // SIGUSR1: the state dump, one line per ticket.
     let _ = Command::new("kill")
         .args(["-USR1", &child.id().to_string()])
         .status();
-    let dumped = wait_for(10, || {
+    let dumped = poll(Duration::from_secs(10), || {
         std::fs::read_to_string(&err_path).is_ok_and(|e| e.contains(": info: T ("))
-    });
+    })
+    .is_some();
     let _ = child.kill();
     let _ = child.wait();
     let err = std::fs::read_to_string(&err_path).unwrap_or_default();
@@ -301,17 +290,8 @@ fn daemon_with_enable_authfile_no_warns_at_start() {
     )
     .unwrap();
     let err_path = dir.path().join("err");
-    let mut child = Command::new(BIN)
-        .args(["daemon", "-S", "-c"])
-        .arg(&conf)
-        .arg("-l")
-        .arg(&lock)
-        .env("BOOTH_NO_REALTIME", "1")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .expect("boothd runs");
-    let up = wait_for(20, || pid_in(&lock).is_some());
+    let mut child = start_daemon(&["-S"], &conf, &lock, &err_path);
+    let up = poll(Duration::from_secs(20), || pid_in(&lock).is_some()).is_some();
     let _ = child.kill();
     let _ = child.wait();
     let err = std::fs::read_to_string(&err_path).unwrap_or_default();

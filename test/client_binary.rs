@@ -3,8 +3,7 @@
 
 use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr, TcpListener};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
@@ -13,36 +12,7 @@ use booth::wire::codes::{ATTR_GET, CL_LIST, CMD_LIST};
 use booth::wire::{encode_text_reply, Header};
 
 mod common;
-use common::BIN;
-
-/// A fresh directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("booth-clbin-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn run(program: &Path, args: &[&str]) -> Output {
-    Command::new(program)
-        .args(args)
-        .output()
-        .expect("boothd runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
-}
+use common::{assert_outcome, run, text, TempDir, BIN};
 
 /// A configuration whose first site is 127.0.0.1 at `port`.
 fn write_config(dir: &Path, port: u16) -> String {
@@ -115,11 +85,11 @@ fn without_a_local_site_the_client_says_so() {
     .unwrap();
     let conf = conf.display().to_string();
     let out = run(Path::new(BIN), &["list", "-c", &conf]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(out.stdout.is_empty());
-    assert_eq!(
-        text(&out.stderr),
-        "cannot determine the local site; use -s <site>\n"
+    assert_outcome(
+        &out,
+        1,
+        "",
+        "cannot determine the local site; use -s <site>\n",
     );
 }
 

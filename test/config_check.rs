@@ -32,14 +32,6 @@ fn check(config: &Path, extra: &[&str]) -> Output {
     run(Path::new(BIN), &args)
 }
 
-/// Checks `conf`, written to `booth.conf` in a fresh directory; returns
-/// the file's path (for expected messages) and the result.
-fn check_text(tag: &str, conf: &str) -> (PathBuf, Output) {
-    let dir = TempDir::new(tag);
-    let path = write_file(&dir, "booth.conf", conf.as_bytes(), 0o644);
-    (path.clone(), check(&path, &[]))
-}
-
 #[test]
 fn valid_config_prints_a_summary_and_exits_0() {
     let dir = TempDir::new("check-valid");
@@ -84,54 +76,6 @@ fn valid_config_prints_a_summary_and_exits_0() {
 }
 
 #[test]
-fn syntax_error_names_the_file_and_line() {
-    let (path, out) = check_text("check-syntax", &format!("{MEMBERS}port 9929\n"));
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stdout), "");
-    assert_eq!(
-        text(&out.stderr),
-        format!(
-            "error: {}: Expected '=' after key in config file line 4\n",
-            path.display()
-        )
-    );
-}
-
-#[test]
-fn bad_value_names_the_key() {
-    let conf = format!("{MEMBERS}ticket = A\n  retries = 2\n");
-    let (_, out) = check_text("check-key", &conf);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
-    assert!(stderr.contains("in config file line 5"), "{stderr}");
-    assert!(stderr.contains("retries"), "{stderr}");
-}
-
-#[test]
-fn even_member_count_is_a_warning_only() {
-    let conf = "site = 198.51.100.1\nsite = 198.51.100.2\nticket = A\n";
-    let (_, out) = check_text("check-odd", conf);
-    assert_eq!(out.status.code(), Some(0));
-    assert_eq!(
-        text(&out.stderr),
-        "warning: Odd number of nodes is strongly recommended!\n"
-    );
-    assert!(text(&out.stdout).contains("site 198.51.100.2 port 9929 id 1003551360\n"));
-}
-
-#[test]
-fn sctp_is_refused() {
-    let (_, out) = check_text("check-sctp", &format!("transport = SCTP\n{MEMBERS}"));
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stdout), "");
-    assert!(
-        text(&out.stderr).contains("SCTP is not supported; use UDP"),
-        "{}",
-        text(&out.stderr)
-    );
-}
-
-#[test]
 fn missing_file_fails() {
     let dir = TempDir::new("check-missing");
     let path = dir.path().join("absent.conf");
@@ -144,55 +88,6 @@ fn missing_file_fails() {
             path.display()
         )
     );
-}
-
-/// Runs the check on a configuration whose authfile holds `key` (with
-/// file mode `mode`); returns the key file's path and the result.
-fn check_with_key(tag: &str, key: &[u8], mode: u32) -> (PathBuf, Output) {
-    let dir = TempDir::new(tag);
-    let key_path = write_file(&dir, "authkey", key, mode);
-    // With Red Hat's key, so that no warning about it mixes in.
-    let conf = format!(
-        "authfile = {}\nenable-authfile = yes\n{MEMBERS}ticket = A\n",
-        key_path.display()
-    );
-    let path = write_file(&dir, "booth.conf", conf.as_bytes(), 0o644);
-    (key_path, check(&path, &[]))
-}
-
-#[test]
-fn readable_key_file_is_refused_with_the_c_message() {
-    let (key, out) = check_with_key("check-keyperm", b"0123456789abcdef", 0o644);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stdout), "");
-    assert_eq!(
-        text(&out.stderr),
-        format!(
-            "error: {}: file shall not be readable for anyone but the owner\n",
-            key.display()
-        )
-    );
-}
-
-#[test]
-fn good_key_turns_authentication_on() {
-    let (key, out) = check_with_key("check-key-ok", b"0123456789abcdef\n", 0o600);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), "");
-    assert!(text(&out.stdout).contains(&format!(
-        "\nauthentication on, key file {} (16 bytes)\n",
-        key.display()
-    )));
-}
-
-#[test]
-fn key_starting_with_zero_is_flagged() {
-    let (_, out) = check_with_key("check-key-zero", b"\0\x81\x82\x83\x84\x85\x86\x87", 0o600);
-    assert_eq!(out.status.code(), Some(0));
-    let stderr = text(&out.stderr);
-    assert!(stderr.starts_with("warning: "), "{stderr}");
-    assert!(stderr.contains("WITHOUT AUTHENTICATION"), "{stderr}");
-    assert!(text(&out.stdout).contains("authentication on"));
 }
 
 /// Members without a route from this host are reported (a warning: the
@@ -258,78 +153,6 @@ fn unreachable_members_are_reported() {
     assert_eq!(text(&out.stderr), "");
 }
 
-// ---- Red Hat's enable-authfile ------------------------------------------
-
-/// Checks a configuration with an authfile holding a good key and the
-/// given `enable-authfile` line (none if empty); returns the paths of the
-/// configuration and the key, and the result.
-fn check_enable_authfile(tag: &str, line: &str) -> (PathBuf, PathBuf, Output) {
-    let dir = TempDir::new(tag);
-    let key_path = write_file(&dir, "authkey", b"0123456789abcdef\n", 0o600);
-    let conf = format!(
-        "authfile = {}\n{line}{MEMBERS}ticket = A\n",
-        key_path.display()
-    );
-    let path = write_file(&dir, "booth.conf", conf.as_bytes(), 0o644);
-    let out = check(&path, &[]);
-    (path, key_path, out)
-}
-
-#[test]
-fn enable_authfile_yes_authenticates_silently() {
-    let (_, key, out) = check_enable_authfile("check-ea-yes", "enable-authfile = yes\n");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), "");
-    assert!(text(&out.stdout).contains(&format!(
-        "\nauthentication on, key file {} (16 bytes)\n",
-        key.display()
-    )));
-}
-
-/// Without the key, Red Hat's builds ignore the authfile: a mixed cluster
-/// would not talk. Said by config-check (the daemon stays quiet: upstream
-/// files rarely have the key).
-#[test]
-fn authfile_without_enable_authfile_is_flagged_for_red_hat() {
-    let (conf, key, out) = check_enable_authfile("check-ea-none", "");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("\nauthentication on, key file "));
-    let stderr = text(&out.stderr);
-    assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.starts_with(&format!(
-            "warning: {}: authfile is set without enable-authfile: ",
-            conf.display()
-        )),
-        "{stderr}"
-    );
-    assert!(stderr.contains(&key.display().to_string()), "{stderr}");
-    assert!(
-        stderr.contains("Red Hat's booth builds ignore authfile"),
-        "{stderr}"
-    );
-    assert!(stderr.contains("enable-authfile = yes"), "{stderr}");
-}
-
-/// `no` follows Red Hat's binaries (the key file is not used), never
-/// silently: the warning names the file, the line and the consequence.
-#[test]
-fn enable_authfile_no_runs_without_authentication_and_says_so() {
-    let (conf, key, out) = check_enable_authfile("check-ea-no", "enable-authfile = no\n");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("\nauthentication off\n"));
-    assert_eq!(
-        text(&out.stderr),
-        format!(
-            "warning: {}: enable-authfile = no (config file line 2): the authfile {} is not \
-             used: this member runs without authentication as Red Hat's booth does with this \
-             file; set enable-authfile = yes (on every member) to authenticate with it\n",
-            conf.display(),
-            key.display()
-        )
-    );
-}
-
 #[test]
 fn enable_authfile_values() {
     use booth::config::{Config, SystemResolver};
@@ -367,4 +190,189 @@ fn enable_authfile_values() {
     let c = Config::parse_str(&text, Path::new("/etc/booth/booth.conf"), &SystemResolver).unwrap();
     assert_eq!(c.enable_authfile, Some(false));
     assert!(c.warnings.is_empty(), "{:?}", c.warnings);
+}
+
+// ---- one configuration, what config-check says ---------------------------
+
+/// What an output stream must say; `{conf}` and `{key}` stand for the
+/// paths of the configuration and the key file.
+enum Said {
+    Exactly(&'static str),
+    /// Contains each of these.
+    Has(&'static [&'static str]),
+    /// Starts with the first, contains the others.
+    Begins(&'static str, &'static [&'static str]),
+    /// One line that starts with the first and contains the others.
+    Line(&'static str, &'static [&'static str]),
+}
+
+/// How a case's configuration is made.
+enum Setup {
+    /// This text; `{MEMBERS}` stands for the two sites and the arbitrator.
+    Text(&'static str),
+    /// An authfile with this key and file mode, and `enable-authfile = yes`.
+    Key(&'static [u8], u32),
+    /// An authfile with a good key and this `enable-authfile` line (none if
+    /// empty).
+    EnableAuthfile(&'static str),
+}
+
+struct Case {
+    name: &'static str,
+    setup: Setup,
+    code: i32,
+    stdout: Said,
+    stderr: Said,
+}
+
+const GOOD_KEY: &[u8] = b"0123456789abcdef\n";
+const AUTH_ON: &str = "\nauthentication on, key file {key} (16 bytes)\n";
+
+const CASES: &[Case] = &[
+    Case {
+        name: "syntax_error_names_the_file_and_line",
+        setup: Setup::Text("{MEMBERS}port 9929\n"),
+        code: 1,
+        stdout: Said::Exactly(""),
+        stderr: Said::Exactly("error: {conf}: Expected '=' after key in config file line 4\n"),
+    },
+    Case {
+        name: "bad_value_names_the_key",
+        setup: Setup::Text("{MEMBERS}ticket = A\n  retries = 2\n"),
+        code: 1,
+        // Whatever stdout says.
+        stdout: Said::Has(&[]),
+        stderr: Said::Has(&["in config file line 5", "retries"]),
+    },
+    Case {
+        name: "even_member_count_is_a_warning_only",
+        setup: Setup::Text("site = 198.51.100.1\nsite = 198.51.100.2\nticket = A\n"),
+        code: 0,
+        stdout: Said::Has(&["site 198.51.100.2 port 9929 id 1003551360\n"]),
+        stderr: Said::Exactly("warning: Odd number of nodes is strongly recommended!\n"),
+    },
+    Case {
+        name: "sctp_is_refused",
+        setup: Setup::Text("transport = SCTP\n{MEMBERS}"),
+        code: 1,
+        stdout: Said::Exactly(""),
+        stderr: Said::Has(&["SCTP is not supported; use UDP"]),
+    },
+    Case {
+        name: "readable_key_file_is_refused_with_the_c_message",
+        setup: Setup::Key(b"0123456789abcdef", 0o644),
+        code: 1,
+        stdout: Said::Exactly(""),
+        stderr: Said::Exactly(
+            "error: {key}: file shall not be readable for anyone but the owner\n",
+        ),
+    },
+    Case {
+        name: "good_key_turns_authentication_on",
+        setup: Setup::Key(GOOD_KEY, 0o600),
+        code: 0,
+        stdout: Said::Has(&[AUTH_ON]),
+        stderr: Said::Exactly(""),
+    },
+    Case {
+        name: "key_starting_with_zero_is_flagged",
+        setup: Setup::Key(b"\0\x81\x82\x83\x84\x85\x86\x87", 0o600),
+        code: 0,
+        stdout: Said::Has(&["authentication on"]),
+        stderr: Said::Begins("warning: ", &["WITHOUT AUTHENTICATION"]),
+    },
+    Case {
+        name: "enable_authfile_yes_authenticates_silently",
+        setup: Setup::EnableAuthfile("enable-authfile = yes\n"),
+        code: 0,
+        stdout: Said::Has(&[AUTH_ON]),
+        stderr: Said::Exactly(""),
+    },
+    // Without the key, Red Hat's builds ignore the authfile: a mixed
+    // cluster would not talk. Said by config-check (the daemon stays
+    // quiet: upstream files rarely have the key).
+    Case {
+        name: "authfile_without_enable_authfile_is_flagged_for_red_hat",
+        setup: Setup::EnableAuthfile(""),
+        code: 0,
+        stdout: Said::Has(&["\nauthentication on, key file "]),
+        stderr: Said::Line(
+            "warning: {conf}: authfile is set without enable-authfile: ",
+            &[
+                "{key}",
+                "Red Hat's booth builds ignore authfile",
+                "enable-authfile = yes",
+            ],
+        ),
+    },
+    // `no` follows Red Hat's binaries (the key file is not used), never
+    // silently: the warning names the file, the line and the consequence.
+    Case {
+        name: "enable_authfile_no_runs_without_authentication_and_says_so",
+        setup: Setup::EnableAuthfile("enable-authfile = no\n"),
+        code: 0,
+        stdout: Said::Has(&["\nauthentication off\n"]),
+        stderr: Said::Exactly(
+            "warning: {conf}: enable-authfile = no (config file line 2): the authfile {key} is \
+             not used: this member runs without authentication as Red Hat's booth does with \
+             this file; set enable-authfile = yes (on every member) to authenticate with it\n",
+        ),
+    },
+];
+
+impl Case {
+    /// Writes the configuration (and key file) into a fresh directory and
+    /// checks it; returns the paths that `{conf}` and `{key}` stand for.
+    fn run(&self) -> (Output, String, String) {
+        let dir = TempDir::new("check-case");
+        let (key, conf) = match self.setup {
+            Setup::Text(conf) => (None, conf.replace("{MEMBERS}", MEMBERS)),
+            // With Red Hat's key, so that no warning about it mixes in.
+            Setup::Key(key, mode) => (Some((key, mode)), "enable-authfile = yes\n".into()),
+            Setup::EnableAuthfile(line) => (Some((GOOD_KEY, 0o600)), line.into()),
+        };
+        let (conf, key_path) = match key {
+            None => (conf, String::new()),
+            Some((key, mode)) => {
+                let key_path = write_file(&dir, "authkey", key, mode);
+                let conf = format!(
+                    "authfile = {}\n{conf}{MEMBERS}ticket = A\n",
+                    key_path.display()
+                );
+                (conf, key_path.display().to_string())
+            }
+        };
+        let path = write_file(&dir, "booth.conf", conf.as_bytes(), 0o644);
+        (check(&path, &[]), path.display().to_string(), key_path)
+    }
+
+    fn check(&self) {
+        let (out, conf, key) = self.run();
+        let name = self.name;
+        let paths = |s: &str| s.replace("{conf}", &conf).replace("{key}", &key);
+        let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(self.code), "{name}: {stderr}");
+        for (said, what, got) in [
+            (&self.stdout, "stdout", &stdout),
+            (&self.stderr, "stderr", &stderr),
+        ] {
+            let has = |parts: &[&str]| parts.iter().all(|p| got.contains(&paths(p)));
+            let ok = match *said {
+                Said::Exactly(s) => *got == paths(s),
+                Said::Has(parts) => has(parts),
+                Said::Begins(start, parts) => got.starts_with(&paths(start)) && has(parts),
+                Said::Line(start, parts) => {
+                    got.lines().count() == 1 && got.starts_with(&paths(start)) && has(parts)
+                }
+            };
+            assert!(ok, "{name}: unexpected {what}:\n{got}");
+        }
+    }
+}
+
+#[test]
+fn configurations_and_what_config_check_says() {
+    for case in CASES {
+        case.check();
+    }
 }

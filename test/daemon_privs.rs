@@ -82,21 +82,8 @@ fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
         eprintln!("SKIPPED: needs root (production start-up)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("booth-mlock-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let port = loop {
-        let p = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
-            break p;
-        }
-    };
+    let dir = common::cluster_dir("privs", "mlock");
+    let port = common::free_port();
     let mut conf =
         format!("port = {port}\narbitrator = 127.0.0.1\nsite = 127.0.0.2\nsite = 127.0.0.3\n");
     for i in 0..10_000 {
@@ -159,21 +146,8 @@ fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
 /// removes its lock file there after dropping privileges), naming a
 /// run-as user that does not exist; 127.0.0.1 is a site.
 fn missing_user_setup(tag: &str) -> (std::path::PathBuf, std::path::PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let dir = std::env::temp_dir().join(format!("booth-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let port = loop {
-        let p = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        if std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() {
-            break p;
-        }
-    };
+    let dir = common::cluster_dir("privs", tag);
+    let port = common::free_port();
     let conf = dir.join("booth.conf");
     std::fs::write(
         &conf,

@@ -1,13 +1,12 @@
 //! SIGHUP reloads while CIB writes are running or waiting to retry, on a
-//! loopback cluster (see `common/loopback.rs`).
+//! loopback cluster (see `common/cluster.rs`).
 
-#[path = "common/loopback.rs"]
-mod loopback;
+mod common;
 
-use std::process::Stdio;
 use std::time::Duration;
 
-use loopback::{wait_for, wait_output, Cluster};
+use common::cluster::Cluster;
+use common::{wait_for, wait_output};
 
 /// A ticket whose CIB write failed and waits to retry is removed by a
 /// reload: the daemon keeps running, and the revoke of the removed ticket
@@ -19,18 +18,12 @@ fn reload_removing_a_ticket_whose_write_waits_to_retry() {
     c.mark(0, "fail-tB", true);
     c.start_all();
     // The grant's answer waits for the CIB: do not wait for it here.
-    let mut g = c
-        .client_command(&["grant", "-s", "127.0.0.1", "tB"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut g = c.start_client(&["grant", "-s", "127.0.0.1", "tB"]);
     wait_for(Duration::from_secs(10), || {
         c.writes(0).contains("fail tB -g")
     });
     // The retry comes 2 s after the failure: reload before it.
-    c.configure(&["tA"]);
-    c.signal(0, "HUP");
+    c.reload(&["tA"], 0..1);
     wait_for(Duration::from_secs(3), || {
         c.log(0).contains("configuration reloaded")
     });
@@ -55,42 +48,19 @@ fn reload_inserting_a_ticket_before_one_being_written() {
     let mut c = Cluster::new("insert", &["tB"]);
     c.mark(0, "slow-tB", true);
     c.start_all();
-    let waiting = c
-        .client_command(&["grant", "-w", "-s", "127.0.0.1", "tB"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiting = c.start_client(&["grant", "-w", "-s", "127.0.0.1", "tB"]);
     wait_for(Duration::from_secs(10), || {
         c.writes(0).contains("start tB -g")
     });
-    c.configure(&["tA", "tB"]);
-    for i in 0..3 {
-        c.signal(i, "HUP");
-    }
+    c.reload(&["tA", "tB"], 0..3);
     let g = wait_output(waiting, Duration::from_secs(15));
-    assert!(
-        g.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&g.stderr),
-        c.log(0)
-    );
+    c.assert_ok(&g);
     assert_eq!(c.cib(0, "tB"), "granted");
     c.mark(0, "slow-tB", false);
     // The ticket's writes go on: a revoke is written and confirmed.
-    let r = c
-        .client_command(&["revoke", "-w", "-s", "127.0.0.1", "tB"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let r = c.start_client(&["revoke", "-w", "-s", "127.0.0.1", "tB"]);
     let r = wait_output(r, Duration::from_secs(15));
-    assert!(
-        r.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&r.stderr),
-        c.log(0)
-    );
+    c.assert_ok(&r);
     assert_eq!(c.cib(0, "tB"), "revoked", "{}", c.writes(0));
     // Now the other site may have it, and only it (once it heard of the
     // revoke).
@@ -98,7 +68,7 @@ fn reload_inserting_a_ticket_before_one_being_written() {
         !c.list(1).contains("ticket: tB, leader: 127.0.0.1")
     });
     let g = c.client(&["grant", "-w", "-s", "127.0.0.2", "tB"]);
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    c.assert_ok(&g);
     assert_eq!(c.cib(1, "tB"), "granted");
     assert_eq!(c.cib(0, "tB"), "revoked");
     assert!(c.alive(0), "daemon died:\n{}", c.log(0));
@@ -112,25 +82,12 @@ fn reload_inserting_a_ticket_before_one_whose_handler_runs() {
     let tb = "ticket = tB\n  expire = 10\n  timeout = 1\n  retries = 3\n  before-acquire-handler = /bin/sleep 2\n";
     let mut c = Cluster::new("handler", &[tb]);
     c.start_all();
-    let waiting = c
-        .client_command(&["grant", "-w", "-s", "127.0.0.1", "tB"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let waiting = c.start_client(&["grant", "-w", "-s", "127.0.0.1", "tB"]);
     std::thread::sleep(Duration::from_millis(700));
     assert_eq!(c.cib(0, "tB"), "", "the handler still runs");
-    c.configure(&["tA", tb]);
-    for i in 0..3 {
-        c.signal(i, "HUP");
-    }
+    c.reload(&["tA", tb], 0..3);
     let g = wait_output(waiting, Duration::from_secs(15));
-    assert!(
-        g.status.success(),
-        "{}\n{}",
-        String::from_utf8_lossy(&g.stderr),
-        c.log(0)
-    );
+    c.assert_ok(&g);
     assert_eq!(c.cib(0, "tB"), "granted");
     assert!(
         c.list(0).contains("ticket: tB, leader: 127.0.0.1"),
@@ -146,15 +103,9 @@ fn reload_removing_a_ticket_stops_its_handler() {
     let tb = "ticket = tB\n  expire = 20\n  timeout = 1\n  retries = 3\n  renewal-freq = 15\n  before-acquire-handler = /bin/sleep 30\n";
     let mut c = Cluster::new("orphan", &["tA", tb]);
     c.start_all();
-    let mut g = c
-        .client_command(&["grant", "-s", "127.0.0.1", "tB"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut g = c.start_client(&["grant", "-s", "127.0.0.1", "tB"]);
     std::thread::sleep(Duration::from_millis(700));
-    c.configure(&["tA"]);
-    c.signal(0, "HUP");
+    c.reload(&["tA"], 0..1);
     let took = wait_for(Duration::from_secs(10), || {
         c.log(0).contains("handler \"/bin/sleep\" failed")
     });
@@ -172,13 +123,12 @@ fn reload_during_the_start_up_load_is_applied_after_it() {
     c.mark(0, "slow-load", true);
     c.spawn_all(&[]);
     std::thread::sleep(Duration::from_millis(1000));
-    c.configure(&["tA", "tB"]);
-    c.signal(0, "HUP");
+    c.reload(&["tA", "tB"], 0..1);
     c.wait_all();
     wait_for(Duration::from_secs(3), || c.list(0).contains("ticket: tA"));
     assert!(c.list(0).contains("ticket: tB"), "{}", c.list(0));
     assert!(c.log(0).contains("applied after"), "{}", c.log(0));
     let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "tB"]);
-    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    c.assert_ok(&g);
     assert_eq!(c.cib(0, "tB"), "granted");
 }

@@ -2,12 +2,12 @@
 //! daemon restarted is taken back from the record next to its lock file
 //! (`<lock>.promises`), so it needs no start-up fence.
 
-#[path = "common/loopback.rs"]
-mod loopback;
+mod common;
 
 use std::time::{Duration, Instant};
 
-use loopback::{addr, wait_for, Cluster};
+use common::cluster::Cluster;
+use common::{addr, wait_for};
 
 /// Site B is down for maintenance; the arbitrator is killed and started
 /// again (an upgrade). A and the arbitrator are a majority: A keeps the

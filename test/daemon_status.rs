@@ -15,7 +15,7 @@ use booth::config::Config;
 use booth::daemon::lockfile::{DaemonState, LockError, LockFile, LockIdentity};
 
 mod common;
-use common::BIN;
+use common::{assert_outcome, text, TempDir, BIN};
 
 /// Environment of the helper: lock file path, configuration path, and
 /// whether to write the state line.
@@ -101,28 +101,6 @@ impl Drop for Holder {
     }
 }
 
-/// A fresh directory, removed when dropped.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> TempDir {
-        let dir = std::env::temp_dir().join(format!("booth-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("create temp dir");
-        TempDir(dir)
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.0.join(name)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// A TCP port on 127.0.0.1 and a listener holding it (drop it for a port
 /// that is very likely free).
 fn listener() -> (TcpListener, u16) {
@@ -134,7 +112,7 @@ fn listener() -> (TcpListener, u16) {
 /// A configuration named `statustest` whose first site is `local`, all
 /// members on `port`, written to `dir`.
 fn write_conf(dir: &TempDir, local: &str, port: u16, extra: &str) -> PathBuf {
-    let path = dir.path("statustest.conf");
+    let path = dir.join("statustest.conf");
     let text = format!(
         "port = {port}\nsite = {local}\nsite = 198.51.100.78\narbitrator = 198.51.100.79\n{extra}\
          ticket = \"T\"\n"
@@ -155,27 +133,12 @@ fn status(conf: &Path, lock: &Path, extra: &[&str]) -> Output {
         .expect("boothd runs")
 }
 
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
-}
-
-fn assert_outcome(out: &Output, code: i32, stdout: &str, stderr: &str) {
-    assert_eq!(
-        (
-            out.status.code(),
-            text(&out.stdout).as_str(),
-            text(&out.stderr).as_str()
-        ),
-        (Some(code), stdout, stderr)
-    );
-}
-
 #[test]
 fn no_pid_file() {
     let dir = TempDir::new("st-nofile");
     let (_l, port) = listener();
     let conf = write_conf(&dir, "127.0.0.1", port, "");
-    let lock = dir.path("booth.pid");
+    let lock = dir.join("booth.pid");
     assert_outcome(&status(&conf, &lock, &[]), 7, "", "");
     assert_outcome(
         &status(&conf, &lock, &["-S"]),
@@ -198,7 +161,7 @@ fn pid_file_not_locked() {
     let dir = TempDir::new("st-unlocked");
     let (_l, port) = listener();
     let conf = write_conf(&dir, "127.0.0.1", port, "");
-    let lock = dir.path("booth.pid");
+    let lock = dir.join("booth.pid");
     let stale = "booth_pid=1 booth_state=started booth_type=site\n";
     std::fs::write(&lock, stale).unwrap();
     assert_outcome(
@@ -215,7 +178,7 @@ fn running_daemon_is_reported_in_shell_syntax() {
     let dir = TempDir::new("st-running");
     let (_listener, port) = listener();
     let conf = write_conf(&dir, "127.0.0.1", port, "");
-    let lock = dir.path("booth.pid");
+    let lock = dir.join("booth.pid");
     let holder = Holder::start(&conf, &lock, true);
     let pid = holder.pid();
     let id = Config::load(&conf).unwrap().members[0].site_id;
@@ -256,7 +219,7 @@ fn locked_but_tcp_port_free() {
     let (l, port) = listener();
     drop(l);
     let conf = write_conf(&dir, "127.0.0.1", port, "");
-    let lock = dir.path("booth.pid");
+    let lock = dir.join("booth.pid");
     let holder = Holder::start(&conf, &lock, true);
     let prefix = format!("booth_lockpid={} ", holder.pid());
     assert_outcome(&status(&conf, &lock, &[]), 7, &prefix, "");
@@ -273,7 +236,7 @@ fn locked_but_empty_is_an_error() {
     let dir = TempDir::new("st-empty");
     let (_listener, port) = listener();
     let conf = write_conf(&dir, "127.0.0.1", port, "");
-    let lock = dir.path("booth.pid");
+    let lock = dir.join("booth.pid");
     let holder = Holder::start(&conf, &lock, false);
     assert_outcome(
         &status(&conf, &lock, &["-S"]),
@@ -288,7 +251,7 @@ fn second_lock_is_refused_and_leaves_the_file_alone() {
     let dir = TempDir::new("st-twice");
     let (_listener, port) = listener();
     let conf = write_conf(&dir, "127.0.0.1", port, "");
-    let lock = dir.path("booth.pid");
+    let lock = dir.join("booth.pid");
     let holder = Holder::start(&conf, &lock, true);
     let before = std::fs::read(&lock).unwrap();
     let config = Config::load(&conf).unwrap();
@@ -320,7 +283,7 @@ fn no_service_ip_here() {
     let dir = TempDir::new("st-noip");
     let (_l, port) = listener();
     let conf = write_conf(&dir, "198.51.100.77", port, "");
-    let lock = dir.path("booth.pid");
+    let lock = dir.join("booth.pid");
     std::fs::write(&lock, "anything\n").unwrap();
     assert_outcome(&status(&conf, &lock, &[]), 7, "", "");
     assert_outcome(
@@ -334,9 +297,9 @@ fn no_service_ip_here() {
 #[test]
 fn configuration_error_is_status_1() {
     let dir = TempDir::new("st-badconf");
-    let conf = dir.path("bad.conf");
+    let conf = dir.join("bad.conf");
     std::fs::write(&conf, "no-such-key = 1\n").unwrap();
-    let out = status(&conf, &dir.path("booth.pid"), &["-S"]);
+    let out = status(&conf, &dir.join("booth.pid"), &["-S"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let err = text(&out.stderr);
@@ -344,7 +307,7 @@ fn configuration_error_is_status_1() {
         err.ends_with("not running: Error reading configuration.\n"),
         "{err}"
     );
-    let missing = status(&dir.path("missing.conf"), &dir.path("booth.pid"), &[]);
+    let missing = status(&dir.join("missing.conf"), &dir.join("booth.pid"), &[]);
     assert_eq!(missing.status.code(), Some(1));
     assert!(missing.stdout.is_empty());
 }
@@ -360,7 +323,7 @@ fn unknown_run_as_user_does_not_matter() {
         "site-user = no-such-booth-user\nsite-group = no-such-booth-group\n",
     );
     assert_outcome(
-        &status(&conf, &dir.path("booth.pid"), &["-S"]),
+        &status(&conf, &dir.join("booth.pid"), &["-S"]),
         7,
         "",
         "not running: No PID file.\n",

@@ -11,7 +11,7 @@
 mod common;
 mod tools;
 
-use common::{text, TempDir, BIN};
+use common::{assert_success, text, TempDir, BIN};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -59,12 +59,7 @@ fn systemd_units_verify() {
         Command::new("systemd-analyze").arg("verify").args(&paths),
         Duration::from_secs(20),
     );
-    assert!(
-        out.status.success(),
-        "systemd-analyze verify: {}{}",
-        text(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "systemd-analyze verify");
 }
 
 #[test]
@@ -90,11 +85,7 @@ fn generator_wants_one_instance_per_configuration() {
         .env("BOOTH_GENERATOR_CONF_DIR", &conf)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "booth-generator");
     assert!(String::from_utf8_lossy(&out.stderr).contains("bad name.conf"));
     assert_eq!(
         tree(&out_dir),
@@ -293,11 +284,7 @@ fn booth_keygen_writes_a_private_key_once() {
     let key = dir.path().join("authkey");
     let keygen = src("init/booth-keygen");
     let out = Command::new(&keygen).arg(&key).output().unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "booth-keygen");
     let meta = fs::metadata(&key).unwrap();
     assert_eq!(meta.len(), 64);
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);

@@ -5,30 +5,27 @@
 mod common;
 mod tools;
 
-use common::{text, TempDir, BIN};
+use common::{assert_success, text, TempDir, BIN};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
-use tools::{make, missing, src, tree};
+use tools::{make_install, make_uninstall, missing, src, tree};
 
 /// Installs into a fresh DESTDIR with Debian's directories (what
 /// pkg-config reports on Debian bookworm), so the layout is the same on
 /// every host.
 fn install_debian_layout(dest: &Path) {
-    let destdir = format!("DESTDIR={}", dest.display());
-    let bin = format!("BIN={BIN}");
-    make(&[
-        "install",
-        &destdir,
-        "PREFIX=/usr",
-        "UNITDIR=/lib/systemd/system",
-        "GENERATORDIR=/lib/systemd/system-generators",
-        "OCFDIR=/usr/lib/ocf",
-        &bin,
-        "INSTALL_BUILD=",
-    ]);
+    make_install(dest, DEBIAN_DIRS);
 }
+
+/// Debian's directories, as `make` variables.
+const DEBIAN_DIRS: &[&str] = &[
+    "PREFIX=/usr",
+    "UNITDIR=/lib/systemd/system",
+    "GENERATORDIR=/lib/systemd/system-generators",
+    "OCFDIR=/usr/lib/ocf",
+];
 
 #[test]
 fn make_install_lays_out_everything_and_uninstall_removes_it() {
@@ -36,8 +33,6 @@ fn make_install_lays_out_everything_and_uninstall_removes_it() {
         return;
     }
     let dest = TempDir::new("eco-install");
-    let destdir = format!("DESTDIR={}", dest.path().display());
-    let bin = format!("BIN={BIN}");
     install_debian_layout(dest.path());
     let expected = [
         "etc/booth/booth.conf.example 644",
@@ -92,11 +87,7 @@ fn make_install_lays_out_everything_and_uninstall_removes_it() {
         .arg(dest.path().join("etc/booth/booth.conf.example"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, "config-check of the installed example");
     // booth.pc and the man pages carry the package version.
     let version = env!("CARGO_PKG_VERSION");
     let pc = fs::read_to_string(dest.path().join("usr/share/pkgconfig/booth.pc")).unwrap();
@@ -115,14 +106,7 @@ fn make_install_lays_out_everything_and_uninstall_removes_it() {
     )
     .unwrap();
     assert!(generator.contains("template=/lib/systemd/system/booth@.service"));
-    make(&[
-        "uninstall",
-        &destdir,
-        "PREFIX=/usr",
-        "UNITDIR=/lib/systemd/system",
-        "GENERATORDIR=/lib/systemd/system-generators",
-        "OCFDIR=/usr/lib/ocf",
-    ]);
+    make_uninstall(dest.path(), DEBIAN_DIRS);
     assert_eq!(tree(dest.path()), Vec::<String>::new());
 
     // Another prefix and the default unit directory: pkg-config's when
@@ -136,13 +120,7 @@ fn make_install_lays_out_everything_and_uninstall_removes_it() {
         .map(|o| text(&o.stdout).trim().to_string())
         .filter(|d| !d.is_empty());
     let unitdir = pkg.unwrap_or_else(|| "/opt/booth/lib/systemd/system".into());
-    make(&[
-        "install",
-        &destdir,
-        "PREFIX=/opt/booth",
-        &bin,
-        "INSTALL_BUILD=",
-    ]);
+    make_install(dest.path(), &["PREFIX=/opt/booth"]);
     let unit = fs::read_to_string(
         dest.path()
             .join(unitdir.trim_start_matches('/'))
@@ -152,22 +130,16 @@ fn make_install_lays_out_everything_and_uninstall_removes_it() {
     assert!(unit.contains("ExecStart=/opt/booth/sbin/boothd daemon -S -c /etc/booth/booth.conf"));
     let init = fs::read_to_string(dest.path().join("etc/init.d/booth-arbitrator")).unwrap();
     assert!(init.contains("BOOTHD=${BOOTHD:-/opt/booth/sbin/boothd}"));
-    make(&["uninstall", &destdir, "PREFIX=/opt/booth"]);
+    make_uninstall(dest.path(), &["PREFIX=/opt/booth"]);
     assert_eq!(tree(dest.path()), Vec::<String>::new());
 
     // SUSE's rcbooth-arbitrator, on request.
-    make(&[
-        "install",
-        &destdir,
-        "RCLINK=service",
-        &bin,
-        "INSTALL_BUILD=",
-    ]);
+    make_install(dest.path(), &["RCLINK=service"]);
     assert_eq!(
         fs::read_link(dest.path().join("usr/sbin/rcbooth-arbitrator")).unwrap(),
         Path::new("/usr/sbin/service")
     );
-    make(&["uninstall", &destdir]);
+    make_uninstall(dest.path(), &[]);
     assert_eq!(tree(dest.path()), Vec::<String>::new());
 }
 

@@ -5,8 +5,7 @@
 //! that schema uses: type, enum, const, required, properties,
 //! additionalProperties, items, minimum, oneOf, $ref).
 
-#[path = "common/loopback.rs"]
-mod loopback;
+mod common;
 
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
@@ -14,7 +13,8 @@ use std::net::TcpListener;
 use std::process::Command;
 use std::time::Duration;
 
-use loopback::{addr, Cluster, BIN};
+use common::cluster::Cluster;
+use common::{addr, BIN};
 
 #[derive(Clone, Debug, PartialEq)]
 enum V {

@@ -14,14 +14,14 @@
 mod common;
 mod tools;
 
-use common::{text, TempDir, BIN};
+use common::{describe, empty_cib, free_port, lock_pid, text, wait_until, TempDir, BIN};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-use tools::cluster::{empty_cib, free_port, lock_pid, stderr, wait_for, Daemons, MountNs};
-use tools::{make, missing, run_limited, src};
+use tools::cluster::{Daemons, MountNs};
+use tools::{make_install, missing, run_limited, src};
 
 fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
@@ -118,7 +118,7 @@ fn pcs_and_crmsh_drive_a_cluster_of_our_daemons() {
         run_limited(ns.command("pcs").args(args), Duration::from_secs(60))
     };
     let ok = |out: Output, what: &str| -> String {
-        assert!(out.status.success(), "{what}: {}", stderr(&out));
+        assert!(out.status.success(), "{what}: {}", describe(&out));
         text(&out.stdout)
     };
 
@@ -215,7 +215,7 @@ fn pcs_and_crmsh_drive_a_cluster_of_our_daemons() {
     }
 
     let status = || ok(pcs(&["booth", "status"]), "pcs booth status");
-    wait_for("peers heard from", Duration::from_secs(10), || {
+    wait_until(Duration::from_secs(10), "peers heard from", || {
         status().matches("last recv").count() == 2
     });
     let s = status();
@@ -239,7 +239,7 @@ fn pcs_and_crmsh_drive_a_cluster_of_our_daemons() {
         pcs(&["booth", "ticket", "grant", "ticketA", "127.0.0.1"]),
         "pcs booth ticket grant",
     );
-    wait_for("granted in the CIB", Duration::from_secs(10), || {
+    wait_until(Duration::from_secs(10), "granted in the CIB", || {
         crm_ticket_query(&cibs[0], "ticketA").contains("granted=\"true\"")
     });
     assert!(status().contains("leader: 127.0.0.1"));
@@ -254,7 +254,7 @@ fn pcs_and_crmsh_drive_a_cluster_of_our_daemons() {
     );
     assert!(time.contains("last time granted on"), "{time}");
     // The other site records the owner but not a grant.
-    wait_for("owner at the other site", Duration::from_secs(10), || {
+    wait_until(Duration::from_secs(10), "owner at the other site", || {
         let q = crm_ticket_query(&cibs[1], "ticketA");
         q.contains("granted=\"false\"") && q.contains("owner=")
     });
@@ -282,7 +282,7 @@ fn pcs_and_crmsh_drive_a_cluster_of_our_daemons() {
         pcs(&["booth", "ticket", "revoke", "ticketA", "127.0.0.1"]),
         "pcs booth ticket revoke",
     );
-    wait_for("revoked in the CIB", Duration::from_secs(10), || {
+    wait_until(Duration::from_secs(10), "revoked in the CIB", || {
         crm_ticket_query(&cibs[0], "ticketA").contains("granted=\"false\"")
     });
     let show = ok(
@@ -298,15 +298,7 @@ fn pcs_and_crmsh_drive_a_cluster_of_our_daemons() {
 /// `make install` lays them out.
 fn ocf_tree_with_ours(dir: &Path) -> PathBuf {
     let stage = dir.join("stage");
-    let destdir = format!("DESTDIR={}", stage.display());
-    let bin = format!("BIN={BIN}");
-    make(&[
-        "install",
-        &destdir,
-        "OCFDIR=/usr/lib/ocf",
-        &bin,
-        "INSTALL_BUILD=",
-    ]);
+    make_install(&stage, &["OCFDIR=/usr/lib/ocf"]);
     let ocf = dir.join("ocf");
     let cp = |from: &Path| {
         let st = Command::new("cp")
@@ -356,7 +348,7 @@ fn pcs_crmsh_and_ocf_tester_accept_our_agents() {
         )
     };
     let ok = |out: Output, what: &str| -> String {
-        assert!(out.status.success(), "{what}: {}", stderr(&out));
+        assert!(out.status.success(), "{what}: {}", describe(&out));
         text(&out.stdout)
     };
 
@@ -473,7 +465,11 @@ fn pcs_crmsh_and_ocf_tester_accept_our_agents() {
             // SAFETY: a daemon ocf-tester's start left behind, if any.
             unsafe { libc::kill(pid, libc::SIGTERM) };
         }
-        assert!(out.status.success(), "ocf-tester {name}: {}", stderr(&out));
+        assert!(
+            out.status.success(),
+            "ocf-tester {name}: {}",
+            describe(&out)
+        );
         assert!(said.contains("passed all tests"), "{said}");
     }
 }
@@ -538,7 +534,7 @@ fn geostore_agent_sets_and_clears_the_attribute_at_the_other_site() {
     }
     let _daemons = Daemons(children.iter().map(|c| c.id() as i32).collect());
     for addr in ["127.0.0.1", "127.0.0.2"] {
-        wait_for("daemon answers", Duration::from_secs(10), || {
+        wait_until(Duration::from_secs(10), "daemon answers", || {
             Command::new(BIN)
                 .args(["list", "-c", conf.to_str().unwrap(), "-s", addr])
                 .output()
@@ -588,16 +584,16 @@ fn geostore_agent_sets_and_clears_the_attribute_at_the_other_site() {
     assert_eq!(agent("validate-all", &params).status.code(), Some(0));
     assert_eq!(agent("monitor", &params).status.code(), Some(7));
     let out = agent("start", &params);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert_eq!(agent("monitor", &params).status.code(), Some(0));
     // Set at the other site (from 127.0.0.1's point of view) to the value
     // the ticket's auto attr-prereq wants; the manual one of the ticket
     // before it is not taken.
     let g = get();
-    assert!(g.status.success(), "{}", stderr(&g));
+    assert!(g.status.success(), "{}", describe(&g));
     assert_eq!(text(&g.stdout).trim(), "ACTIVE");
     let out = agent("stop", &params);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(!get().status.success(), "attribute left after stop");
     assert_eq!(agent("monitor", &params).status.code(), Some(7));
 

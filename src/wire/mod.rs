@@ -24,11 +24,13 @@
 pub mod auth;
 mod codec;
 pub mod codes;
+mod encode;
 #[cfg(test)]
 mod tests;
 
 pub use auth::{AuthError, AuthKey, AuthTag, KeyLengthError, ReplayGuard, Timestamp};
 pub use codec::*;
+pub use encode::*;
 
 pub const HEADER_LEN: usize = 48;
 pub const TICKET_BODY_LEN: usize = 76;

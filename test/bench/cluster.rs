@@ -6,6 +6,7 @@ use std::ops::{Deref, DerefMut};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::empty_cib;
 use crate::netns::{Impl, Lab, C_BOOTHD, OURS};
 use crate::procfs::{cpu_secs, median};
 use crate::{env_u64, Params, RETRIES};
@@ -127,14 +128,7 @@ pub fn cib_path(lab: &Lab, k: usize) -> std::path::PathBuf {
 pub fn spawn(cl: &mut Cluster, k: usize, realtime: bool) -> u32 {
     let cib = cib_path(cl, k);
     if !cib.exists() {
-        let xml = Command::new("cibadmin")
-            .arg("--empty")
-            .output()
-            .unwrap()
-            .stdout;
-        std::fs::write(&cib, xml).unwrap();
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&cib, std::fs::Permissions::from_mode(0o666)).unwrap();
+        empty_cib(&cib);
     }
     let bin = cl.side.daemon();
     let log = OpenOptions::new()

@@ -38,6 +38,8 @@ macro_rules! say {
     }};
 }
 
+#[path = "../common/mod.rs"]
+mod common;
 #[path = "../netns/mod.rs"]
 mod netns;
 

@@ -7,12 +7,16 @@
 //! Needs root, `ip` (iproute2) and `nft` (nftables). The C booth, when
 //! used, runs in namespaces with IPv6 disabled (it hangs at start-up where
 //! IPv6 addresses exist on kernels >= 6.9).
+//!
+//! Its crate includes `test/common` too (as `common`).
 
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use crate::common::{empty_cib, wait_for};
 
 pub const OURS: &str = env!("CARGO_BIN_EXE_boothd");
 pub const C_BOOTHD: &str = "/usr/sbin/boothd";
@@ -293,14 +297,7 @@ impl Lab {
     pub fn start(&mut self, k: usize) {
         let cib = self.cib(k);
         if !cib.exists() && !self.hosts[k].pcmk {
-            let xml = Command::new("cibadmin")
-                .arg("--empty")
-                .output()
-                .unwrap()
-                .stdout;
-            std::fs::write(&cib, xml).unwrap();
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&cib, std::fs::Permissions::from_mode(0o666)).unwrap();
+            empty_cib(&cib);
         }
         let h = &self.hosts[k];
         let bin = match h.imp {
@@ -596,13 +593,4 @@ impl Drop for Lab {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-pub fn wait_for(limit: Duration, mut cond: impl FnMut() -> bool) -> Duration {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < limit, "condition not met within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    t0.elapsed()
 }

@@ -1,13 +1,11 @@
 //! Helpers of test/packaging.rs: a private mount namespace to run
-//! commands in, daemons stopped however a test ends, free loopback ports,
-//! CIB files and lock files.
+//! commands in, and daemons stopped however a test ends.
 
 use super::run_limited;
+use crate::common::describe;
 use std::fs;
-use std::net::{TcpListener, UdpSocket};
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// A private mount namespace, held open by a sleeping process; commands
@@ -54,7 +52,7 @@ impl MountNs {
             self.command("sh").args(["-ec", script]),
             Duration::from_secs(60),
         );
-        assert!(out.status.success(), "{script}:\n{}", stderr(&out));
+        assert!(out.status.success(), "{script}:\n{}", describe(&out));
     }
 
     /// A path as processes in the namespace see it. /var/run is usually
@@ -96,55 +94,4 @@ impl Drop for Daemons {
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
     }
-}
-
-pub fn stderr(out: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
-
-/// A port free on 127.0.0.1-3 for both UDP and TCP.
-pub fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let free = (1..=3).all(|i| {
-            let a = format!("127.0.0.{i}:{port}");
-            TcpListener::bind(&a).is_ok() && UdpSocket::bind(&a).is_ok()
-        });
-        if free {
-            return port;
-        }
-    }
-}
-
-pub fn wait_for(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-/// An empty CIB file that the daemons (which drop to hacluster) can write.
-pub fn empty_cib(path: &Path) {
-    let xml = Command::new("cibadmin").arg("--empty").output().unwrap();
-    assert!(xml.status.success());
-    fs::write(path, xml.stdout).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o666)).unwrap();
-}
-
-/// The pid in a lock file ("booth_pid=N ...").
-pub fn lock_pid(lock: &Path) -> Option<i32> {
-    fs::read_to_string(lock)
-        .ok()?
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("booth_pid=")?.parse().ok())
 }

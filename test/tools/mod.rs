@@ -7,7 +7,7 @@
 
 pub mod cluster;
 
-use super::common::text;
+use super::common::{assert_success, BIN};
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -98,16 +98,31 @@ pub fn tree(root: &Path) -> Vec<String> {
     out
 }
 
+/// `make install` of the `boothd` under test into DESTDIR `dest`, with
+/// these more variables (directories, RCLINK, ...).
+pub fn make_install(dest: &Path, vars: &[&str]) -> Output {
+    make_in_destdir(
+        "install",
+        dest,
+        &[&[&format!("BIN={BIN}"), "INSTALL_BUILD="], vars].concat(),
+    )
+}
+
+/// `make uninstall` from DESTDIR `dest`, with these more variables.
+pub fn make_uninstall(dest: &Path, vars: &[&str]) -> Output {
+    make_in_destdir("uninstall", dest, vars)
+}
+
+fn make_in_destdir(target: &str, dest: &Path, vars: &[&str]) -> Output {
+    let destdir = format!("DESTDIR={}", dest.display());
+    make(&[&[target, &destdir], vars].concat())
+}
+
 pub fn make(args: &[&str]) -> Output {
     let out = run_limited(
         Command::new("make").current_dir(SRC).arg("-s").args(args),
         Duration::from_secs(60),
     );
-    assert!(
-        out.status.success(),
-        "make {args:?}: {}{}",
-        text(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_success(&out, &format!("make {args:?}"));
     out
 }

@@ -6,16 +6,11 @@
 
 use booth::cli::{ClientOp, GeoOp};
 use booth::client::outcome::{attr_result, query_result, CommandProgress};
-use booth::wire::{self, AuthKey, Framing, Reply};
+use booth::wire::{self, Framing, Reply};
 use libfuzzer_sys::fuzz_target;
 
-/// The key of test/data/c-booth-auth.pcap (the file's content, trimmed as
-/// booth reads key files), so captured signed messages in the seed corpus
-/// pass the MAC and reach the later checks.
-fn capture_key() -> AuthKey {
-    let raw = include_bytes!("../../data/c-booth-auth.authkey");
-    AuthKey::new(raw[..raw.len().min(64)].trim_ascii()).expect("test key length")
-}
+mod common;
+use common::capture_key;
 
 fuzz_target!(|data: &[u8]| {
     let key = capture_key();

@@ -5,16 +5,11 @@
 //! datagram that decodes must re-encode to a message that decodes again.
 #![no_main]
 
-use booth::wire::{self, AuthCheck, AuthKey, ReplayGuard, Timestamp};
+use booth::wire::{self, AuthCheck, ReplayGuard, Timestamp};
 use libfuzzer_sys::fuzz_target;
 
-/// The key of test/data/c-booth-auth.pcap (the file's content, trimmed as
-/// booth reads key files), so captured signed messages in the seed corpus
-/// pass the MAC and reach the later checks.
-fn capture_key() -> AuthKey {
-    let raw = include_bytes!("../../data/c-booth-auth.authkey");
-    AuthKey::new(raw[..raw.len().min(64)].trim_ascii()).expect("test key length")
-}
+mod common;
+use common::capture_key;
 
 fuzz_target!(|data: &[u8]| {
     let _ = wire::peek_from(data);

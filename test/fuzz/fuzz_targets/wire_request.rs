@@ -3,16 +3,11 @@
 //! once all bytes are in does not depend on how they were split.
 #![no_main]
 
-use booth::wire::{self, AuthKey, Framing};
+use booth::wire::{self, Framing};
 use libfuzzer_sys::fuzz_target;
 
-/// The key of test/data/c-booth-auth.pcap (the file's content, trimmed as
-/// booth reads key files), so captured signed messages in the seed corpus
-/// pass the MAC and reach the later checks.
-fn capture_key() -> AuthKey {
-    let raw = include_bytes!("../../data/c-booth-auth.authkey");
-    AuthKey::new(raw[..raw.len().min(64)].trim_ascii()).expect("test key length")
-}
+mod common;
+use common::capture_key;
 
 fuzz_target!(|data: &[u8]| {
     let key = capture_key();

@@ -1,0 +1,72 @@
+//! A slow disk under a site with many tickets in `--state-dir`: storing
+//! their state (one file each, a sync of the file system, renames, a sync
+//! of the directory) must cost the store time, not the answers.
+
+use std::io::{Seek, SeekFrom, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::{Bed, Lists, LIST_BOUND};
+
+/// Tickets in this test whatever `BAD_DAY_TICKETS` says: a fresh state
+/// directory gets a file for each soon after start-up.
+const TICKETS: usize = 10_000;
+
+/// Keeps `path`'s file system busy: rewrites a 64 MiB file over and over
+/// without syncing, so that every sync of that file system has dirty
+/// pages to write out first (a disk shared with a busy neighbour).
+fn ballast(path: std::path::PathBuf, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<u64> {
+    std::thread::spawn(move || {
+        let mut f = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0xa5u8; 4 << 20];
+        let mut written = 0u64;
+        while !stop.load(Ordering::Relaxed) && written < 4 << 30 {
+            if written % (64 << 20) == 0 {
+                f.seek(SeekFrom::Start(0)).unwrap();
+            }
+            f.write_all(&chunk).unwrap();
+            written += chunk.len() as u64;
+        }
+        drop(f);
+        let _ = std::fs::remove_file(&path);
+        written
+    })
+}
+
+#[test]
+fn a_slow_disk_costs_the_store_time_not_answers() {
+    let mut bed = Bed::new("disk", TICKETS - 1);
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = ballast(bed.path("ballast"), stop.clone());
+    bed.start_site_foreground();
+    let state = bed.path("state-site");
+    let files = || std::fs::read_dir(&state).map_or(0, |d| d.count());
+    // Alone (no peers), each ticket asks for the others' view, gives up
+    // after its retries and then has its state stored.
+    let t0 = Instant::now();
+    let mut lists = Lists::start(&bed);
+    while files() < TICKETS && t0.elapsed() < Duration::from_secs(60) {
+        lists.sample(&bed);
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let stored = t0.elapsed();
+    for _ in 0..5 {
+        lists.sample(&bed);
+    }
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.join().unwrap();
+    println!(
+        "slow disk: {} state files after {:.1} s ({} MiB rewritten meanwhile)",
+        files(),
+        stored.as_secs_f64(),
+        written >> 20
+    );
+    lists.report("slow disk, 10,000 tickets stored");
+    assert!(files() >= TICKETS, "the states were not stored");
+    let slowest = lists.first_byte.slowest();
+    assert!(
+        slowest < LIST_BOUND,
+        "the daemon took {slowest:?} to answer a list while storing"
+    );
+}

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::{Bed, Lists, LIST_BOUND};
+use super::{Bed, Lists};
 
 /// Tickets in this test whatever `BAD_DAY_TICKETS` says: a fresh state
 /// directory gets a file for each soon after start-up.
@@ -21,12 +21,14 @@ fn ballast(path: std::path::PathBuf, stop: Arc<AtomicBool>) -> std::thread::Join
         let mut f = std::fs::File::create(&path).unwrap();
         let chunk = vec![0xa5u8; 4 << 20];
         let mut written = 0u64;
-        while !stop.load(Ordering::Relaxed) && written < 4 << 30 {
+        while !stop.load(Ordering::Relaxed) && written < 1 << 30 {
             if written % (64 << 20) == 0 {
                 f.seek(SeekFrom::Start(0)).unwrap();
             }
             f.write_all(&chunk).unwrap();
             written += chunk.len() as u64;
+            // At most ~400 MB/s: busy, not a benchmark of the page cache.
+            std::thread::sleep(Duration::from_millis(10));
         }
         drop(f);
         let _ = std::fs::remove_file(&path);
@@ -64,9 +66,5 @@ fn a_slow_disk_costs_the_store_time_not_answers() {
     );
     lists.report("slow disk, 10,000 tickets stored");
     assert!(files() >= TICKETS, "the states were not stored");
-    let slowest = lists.first_byte.slowest();
-    assert!(
-        slowest < LIST_BOUND,
-        "the daemon took {slowest:?} to answer a list while storing"
-    );
+    lists.check("slow disk");
 }

@@ -115,6 +115,7 @@ fn a_warning_storm_is_rate_limited_and_counted() {
     }
     let t1 = Instant::now();
     lists.report("warning storm, peers unreachable");
+    lists.check("warning storm");
     let (lost, suppressed) = peers_log_counters(&bed);
     // What was held back by now is summed up within a window (5 s) and a
     // tick.

@@ -21,6 +21,8 @@
 //! defaults are small so that `make check` stays fast.
 
 mod common;
+#[path = "bad_day/lists.rs"]
+mod lists;
 #[path = "bad_day/measure.rs"]
 mod measure;
 #[path = "bad_day/syslog.rs"]
@@ -35,7 +37,8 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{TempDir, BIN};
-use measure::{ms, ticket_total, Times};
+use lists::Lists;
+use measure::ticket_total;
 use syslog::{read_until, usr1_until, Syslog};
 
 const TICKET: &str = "ticket = ticketA\n  expire = 10\n  timeout = 1\n  retries = 3\n";
@@ -336,72 +339,6 @@ impl Bed {
     }
 }
 
-/// `booth list` figures at the site through one situation: the client
-/// process as an administrator runs it (it reads the configuration with
-/// every ticket, too), and a raw request's first byte and whole reply
-/// (the daemon's share), with the daemon's CPU time meanwhile.
-struct Lists {
-    client: Times,
-    first_byte: Times,
-    whole: Times,
-    reply_len: usize,
-    pid: u32,
-    cpu0: Duration,
-    t0: Instant,
-}
-
-impl Lists {
-    fn start(bed: &Bed) -> Lists {
-        let pid = bed.site_pid();
-        Lists {
-            client: Times::default(),
-            first_byte: Times::default(),
-            whole: Times::default(),
-            reply_len: 0,
-            pid,
-            cpu0: measure::cpu_time(pid),
-            t0: Instant::now(),
-        }
-    }
-
-    /// One `booth list` run and one raw request; both must answer.
-    /// Returns the raw request's text.
-    fn sample(&mut self, bed: &Bed) -> String {
-        let (took, _) = bed.timed_list(SITE);
-        self.client.push(took);
-        let raw = measure::raw_list(SITE, bed.port);
-        self.first_byte.push(raw.first_byte);
-        self.whole.push(raw.whole);
-        self.reply_len = raw.text.len();
-        raw.text
-    }
-
-    /// The daemon's first byte within [`LIST_BOUND`], the client within
-    /// [`CLIENT_BOUND`].
-    fn check(&self, what: &str) {
-        let (client, daemon) = (self.client.slowest(), self.first_byte.slowest());
-        assert!(
-            client < CLIENT_BOUND && daemon < LIST_BOUND,
-            "{what}: booth list took {client:?}, the daemon's first byte {daemon:?}"
-        );
-    }
-
-    fn report(&self, what: &str) {
-        let cpu = measure::cpu_time(self.pid).saturating_sub(self.cpu0);
-        println!(
-            "{what}: booth list {}; raw request: first byte {}, whole reply ({} kB) {}; \
-             daemon CPU {:.0} ms in {:.1} s; load {}",
-            self.client.summary(),
-            self.first_byte.summary(),
-            self.reply_len / 1000,
-            self.whole.summary(),
-            ms(cpu),
-            self.t0.elapsed().as_secs_f64(),
-            measure::load()
-        );
-    }
-}
-
 impl Drop for Bed {
     fn drop(&mut self) {
         if let Some(mut c) = self.arbitrator.take() {
@@ -436,8 +373,14 @@ fn baseline_an_ordinary_day() {
     let mut bed = Bed::new("baseline", ticket_total(51) - 1);
     bed.start_arbitrator();
     bed.start_site_foreground();
-    // Past the start-up (each ticket asks the peers for their view).
-    std::thread::sleep(Duration::from_secs(3));
+    // Past the start-up: each ticket asks the peers for their view, then
+    // has its state stored (test/bad_day/disk.rs measures that part).
+    let state = bed.path("state-site");
+    let n = bed.fillers.len() + 1;
+    wait_for(Duration::from_secs(60), "states stored", || {
+        std::fs::read_dir(&state).map_or(0, |d| d.count()) >= n
+    });
+    std::thread::sleep(Duration::from_secs(1));
     bed.assert_responsive("baseline, tickets free", 20);
     bed.grant();
     bed.assert_responsive("baseline, tickets held", 20);

@@ -113,7 +113,7 @@ fn a_geostore_storm_runs_bounded_children_and_answers_everyone() {
     let clients: Vec<_> = (0..300)
         .map(|k| {
             Command::new(&geostore)
-                .args(["set", "-c", &conf, "-s", "127.0.0.1"])
+                .args(["set", "-c", &conf, "-s", "127.0.0.1", "-t", "tA"])
                 .arg(format!("attr{k}"))
                 .arg("v")
                 .stdout(Stdio::null())

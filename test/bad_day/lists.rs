@@ -39,6 +39,12 @@ impl Lists {
     pub fn sample(&mut self, bed: &Bed) -> String {
         let (took, _) = bed.timed_list(SITE);
         self.client.push(took);
+        self.sample_raw(bed)
+    }
+
+    /// A raw request only: many of these in a row find any long turn of
+    /// the daemon's loop, without a client process's start-up between.
+    pub fn sample_raw(&mut self, bed: &Bed) -> String {
         let raw = measure::raw_list(SITE, bed.port);
         self.first_byte.push(raw.first_byte);
         self.whole.push(raw.whole);

@@ -44,7 +44,13 @@ fn a_slow_disk_costs_the_store_time_not_answers() {
     let writer = ballast(bed.path("ballast"), stop.clone());
     bed.start_site_foreground();
     let state = bed.path("state-site");
-    let files = || std::fs::read_dir(&state).map_or(0, |d| d.count());
+    // Files in place (a store stages NAME.tmp files first).
+    let files = || {
+        std::fs::read_dir(&state).map_or(0, |d| {
+            d.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_none()))
+                .count()
+        })
+    };
     // Alone (no peers), each ticket asks for the others' view, gives up
     // after its retries and then has its state stored.
     let t0 = Instant::now();
@@ -67,5 +73,8 @@ fn a_slow_disk_costs_the_store_time_not_answers() {
     );
     lists.report(&format!("slow disk, {tickets} tickets stored"));
     assert!(files() >= tickets, "the states were not stored");
-    lists.check("slow disk");
+    // The window includes the start-up's longest turn (every ticket
+    // gives up asking its peers at once: 0.5 s in a debug build at 2,000
+    // tickets); the store on the loop took 3 s in a release build.
+    lists.check_within("slow disk", Duration::from_millis(1500));
 }

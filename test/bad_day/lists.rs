@@ -55,9 +55,14 @@ impl Lists {
     /// The daemon's first byte within [`LIST_BOUND`], the client within
     /// [`CLIENT_BOUND`].
     pub fn check(&self, what: &str) {
+        self.check_within(what, LIST_BOUND);
+    }
+
+    /// As [`Lists::check`], with another bound for the daemon.
+    pub fn check_within(&self, what: &str, bound: Duration) {
         let (client, daemon) = (self.client.slowest(), self.first_byte.slowest());
         assert!(
-            client < CLIENT_BOUND && daemon < LIST_BOUND,
+            client < CLIENT_BOUND && daemon < bound,
             "{what}: booth list took {client:?}, the daemon's first byte {daemon:?}"
         );
     }

@@ -3,9 +3,17 @@
 //! that the daemon stays responsive and loses nothing; the time bounds
 //! are generous on purpose (loaded 2-core machines), they are bounds on
 //! responsiveness, not benchmarks.
+//!
+//! `BAD_DAY_TICKETS=10000` adds free filler tickets up to that many (as in
+//! test/bad_day.rs; here each CIB write is a fake `crm_ticket` run, so
+//! they are not granted) and `booth list` is printed as the client
+//! process, first byte and whole reply of a raw request, with the
+//! daemon's CPU time and the load.
 
 #[path = "common/loopback.rs"]
 mod loopback;
+#[path = "bad_day/measure.rs"]
+mod measure;
 
 use std::collections::HashMap;
 use std::net::UdpSocket;
@@ -27,13 +35,76 @@ fn timed_list(c: &Cluster, i: usize) -> Duration {
     t0.elapsed()
 }
 
+/// `tickets` and free fillers up to `BAD_DAY_TICKETS` in all.
+fn with_fillers(tickets: &[&str]) -> Vec<String> {
+    let total = measure::ticket_total(tickets.len());
+    let mut all: Vec<String> = tickets.iter().map(|t| t.to_string()).collect();
+    all.extend((tickets.len()..total).map(|i| format!("ticket = filler{i}\n")));
+    all
+}
+
+/// `booth list` figures at site 0 through a situation (see
+/// test/bad_day.rs: client process, raw first byte and whole reply).
+struct Lists {
+    client: measure::Times,
+    first_byte: measure::Times,
+    whole: measure::Times,
+    reply_len: usize,
+    pid: u32,
+    cpu0: Duration,
+    t0: Instant,
+}
+
+impl Lists {
+    fn start(c: &Cluster) -> Lists {
+        let pid = c.daemons[0].as_ref().unwrap().id();
+        Lists {
+            client: Default::default(),
+            first_byte: Default::default(),
+            whole: Default::default(),
+            reply_len: 0,
+            pid,
+            cpu0: measure::cpu_time(pid),
+            t0: Instant::now(),
+        }
+    }
+
+    /// One `booth list` run and one raw request at site 0.
+    fn sample(&mut self, c: &Cluster) {
+        self.client.push(timed_list(c, 0));
+        let raw = measure::raw_list("127.0.0.1", c.port);
+        self.first_byte.push(raw.first_byte);
+        self.whole.push(raw.whole);
+        self.reply_len = raw.text.len();
+    }
+
+    fn report(&self, what: &str) {
+        let cpu = measure::cpu_time(self.pid).saturating_sub(self.cpu0);
+        eprintln!(
+            "{what}: booth list {}; raw request: first byte {}, whole reply ({} kB) {}; \
+             daemon CPU {:.0} ms in {:.1} s; load {}",
+            self.client.summary(),
+            self.first_byte.summary(),
+            self.reply_len / 1000,
+            self.whole.summary(),
+            measure::ms(cpu),
+            self.t0.elapsed().as_secs_f64(),
+            measure::load()
+        );
+    }
+}
+
 /// 300 `geostore set` requests within about half a second: every client
 /// is answered, every attribute write runs, never more than 8 attribute
 /// writes at once (half the daemon's 16 children), and `booth list`
 /// answers meanwhile.
 #[test]
 fn a_geostore_storm_runs_bounded_children_and_answers_everyone() {
-    let mut c = Cluster::new("storm", &["tA"]);
+    let tickets = with_fillers(&["tA"]);
+    let mut c = Cluster::new(
+        "storm",
+        &tickets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+    );
     c.start_all();
     let geostore = c.dir.join("geostore");
     std::os::unix::fs::symlink(BIN, &geostore).unwrap();
@@ -42,7 +113,7 @@ fn a_geostore_storm_runs_bounded_children_and_answers_everyone() {
     let clients: Vec<_> = (0..300)
         .map(|k| {
             Command::new(&geostore)
-                .args(["set", "-c", &conf, "-s", "127.0.0.1"])
+                .args(["set", "-c", &conf, "-s", "127.0.0.1", "-t", "tA"])
                 .arg(format!("attr{k}"))
                 .arg("v")
                 .stdout(Stdio::null())
@@ -52,10 +123,12 @@ fn a_geostore_storm_runs_bounded_children_and_answers_everyone() {
         })
         .collect();
     let fired = t0.elapsed();
-    let mut slowest = Duration::ZERO;
+    let mut lists = Lists::start(&c);
     for _ in 0..5 {
-        slowest = slowest.max(timed_list(&c, 0));
+        lists.sample(&c);
     }
+    lists.report("geostore storm");
+    let slowest = lists.client.slowest();
     for (k, cl) in clients.into_iter().enumerate() {
         let out = loopback::wait_output(cl, Duration::from_secs(60));
         assert!(
@@ -106,7 +179,11 @@ fn a_geostore_storm_runs_bounded_children_and_answers_everyone() {
 /// than the lease), and the drops are counted.
 #[test]
 fn a_datagram_flood_does_not_starve_the_loop() {
-    let mut c = Cluster::new("flood", &["tA"]);
+    let tickets = with_fillers(&["tA"]);
+    let mut c = Cluster::new(
+        "flood",
+        &tickets.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+    );
     c.start_all();
     let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "tA"]);
     assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
@@ -131,11 +208,13 @@ fn a_datagram_flood_does_not_starve_the_loop() {
     };
     // The lease is 10 s: 14 s of flood outlasts it.
     let t0 = Instant::now();
-    let mut slowest = Duration::ZERO;
+    let mut lists = Lists::start(&c);
     while t0.elapsed() < Duration::from_secs(14) {
-        slowest = slowest.max(timed_list(&c, 0));
+        lists.sample(&c);
         std::thread::sleep(Duration::from_millis(200));
     }
+    lists.report("datagram flood");
+    let slowest = lists.client.slowest();
     stop.store(true, Ordering::Relaxed);
     let sent = flood.join().unwrap();
     for i in 0..3 {

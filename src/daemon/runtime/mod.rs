@@ -17,6 +17,7 @@
 
 mod alerts;
 mod clients;
+mod disk;
 mod jobs;
 mod json;
 mod peers;
@@ -54,6 +55,8 @@ pub use store::CIBADMIN_ENV;
 const UDP: Token = Token(0);
 const TCP: Token = Token(1);
 const SIGNALS: Token = Token(2);
+/// The store thread finished a store (disk.rs).
+const STORED: Token = Token(3);
 const FIRST_DYNAMIC: usize = 16;
 
 /// Where this site keeps ticket state.
@@ -114,6 +117,8 @@ pub struct Daemon {
     engine_timer: Option<(TimerId, Ms)>,
     writer_timer: Option<(TimerId, Ms)>,
     jobs: Jobs,
+    /// The state directory's store thread, started with the first store.
+    disk: Option<disk::DiskWorker>,
     next_token: usize,
     clients: HashMap<Token, Client>,
     peers: Vec<PeerStats>,
@@ -193,6 +198,7 @@ impl Daemon {
             engine_timer: None,
             writer_timer: None,
             jobs: Jobs::new(Children::default()),
+            disk: None,
             next_token: FIRST_DYNAMIC,
             clients: HashMap::new(),
             peers: (0..n).map(|_| PeerStats::default()).collect(),
@@ -277,6 +283,7 @@ impl Daemon {
             for ev in events.iter() {
                 match ev.token() {
                     SIGNALS => self.on_signals(),
+                    STORED => self.on_stored(),
                     UDP => udp = true,
                     TCP => accept = true,
                     t if self.jobs.owns(t) => self.jobs.on_readable(self.poll.registry(), t),
@@ -294,6 +301,9 @@ impl Daemon {
             logging::tick();
         }
         info!("exiting");
+        if let Some(d) = self.disk.take() {
+            d.finish();
+        }
         if let Some(r) = self.replay.as_mut() {
             r.flush();
         }

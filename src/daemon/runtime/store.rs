@@ -5,10 +5,11 @@
 use log::{error, info, warn};
 use mio::Interest;
 
+use super::disk::{self, DiskWorker, Done};
 use super::jobs::{Purpose, CRM_TICKET_LIMIT};
-use super::{Daemon, Store, TCP, UDP};
+use super::{Daemon, Store, STORED, TCP, UDP};
+use crate::cib;
 use crate::cib::writer::{AttrChange, Backend, Outcome, Output as WOut, RunId};
-use crate::cib::{self, StateDir};
 use crate::config::MemberKind;
 use crate::daemon::lockfile::DaemonState;
 use crate::engine::{CibState, CibWrite, Output};
@@ -175,7 +176,7 @@ impl Daemon {
                 CRM_TICKET_LIMIT,
                 stdout_limit,
             ),
-            WOut::Store { run, writes, attrs } => self.store_batch(run, &writes, &attrs),
+            WOut::Store { run, writes, attrs } => self.store_batch(run, writes, attrs),
             WOut::Confirmed { ticket, write } => {
                 if let Some(id) = ticket {
                     let c = self.engine_clock();
@@ -197,65 +198,61 @@ impl Daemon {
 
     /// Writes a batch of ticket states to the state directory: every file
     /// staged, one sync of the file system for all of them, then each put
-    /// in place and the directory synced once.
-    fn store_batch(&mut self, run: RunId, writes: &[CibWrite], attrs: &[AttrChange]) {
+    /// in place and the directory synced once. The store thread does it
+    /// (disk.rs); the loop hears of the end through [`Daemon::on_stored`].
+    fn store_batch(&mut self, run: RunId, writes: Vec<CibWrite>, attrs: Vec<AttrChange>) {
         let Store::StateDir(sd) = &self.store else {
             return;
         };
-        let ok = match write_batch(sd, writes, attrs) {
-            Ok(()) => true,
+        if self.disk.is_none() {
+            match DiskWorker::start(sd.clone(), self.poll.registry(), STORED) {
+                Ok(w) => self.disk = Some(w),
+                Err(e) => error!("cannot start the store thread: {e}; storing on the loop"),
+            }
+        }
+        let (writes, attrs) = match &self.disk {
+            Some(d) => match d.submit(run, writes, attrs) {
+                Ok(()) => return,
+                Err(back) => {
+                    error!("the store thread is gone; storing on the loop");
+                    self.disk = None;
+                    back
+                }
+            },
+            None => (writes, attrs),
+        };
+        // Without the thread: as it would, but here.
+        let result = disk::write_batch(sd, &writes, &attrs).map_err(|e| e.to_string());
+        self.stored(Done {
+            run,
+            tickets: writes.len(),
+            attrs: attrs.len(),
+            result,
+        });
+    }
+
+    /// The store thread finished one or more stores.
+    pub(super) fn on_stored(&mut self) {
+        let done = self.disk.as_ref().map(|d| d.finished()).unwrap_or_default();
+        for d in done {
+            self.stored(d);
+        }
+    }
+
+    fn stored(&mut self, d: Done) {
+        let o = match d.result {
+            Ok(()) => Outcome::success(),
             Err(e) => {
                 // Ticket states are retried by the writer; attribute
                 // changes are not (as with crm_ticket's last attempt).
                 error!(
                     "cannot store the state of {} tickets and {} attribute changes: {e}",
-                    writes.len(),
-                    attrs.len()
+                    d.tickets, d.attrs
                 );
-                false
+                Outcome::failure(1)
             }
         };
-        let o = if ok {
-            Outcome::success()
-        } else {
-            Outcome::failure(1)
-        };
         let now = self.now();
-        self.writer.finished(now, run, o);
+        self.writer.finished(now, d.run, o);
     }
-}
-
-/// One staged file per ticket touched, its state write and attribute
-/// changes (in order) merged.
-fn write_batch(sd: &StateDir, writes: &[CibWrite], attrs: &[AttrChange]) -> std::io::Result<()> {
-    use std::collections::BTreeMap;
-    type Changes<'a> = (Option<&'a CibWrite>, Vec<(&'a str, Option<&'a str>)>);
-    let mut per: BTreeMap<&str, Changes> = BTreeMap::new();
-    for w in writes {
-        per.entry(&w.ticket).or_default().0 = Some(w);
-    }
-    for a in attrs {
-        let e = per.entry(&a.ticket).or_default();
-        e.1.push((&a.name, a.value.as_deref()));
-    }
-    let mut staged = Vec::with_capacity(per.len());
-    for (t, (w, changes)) in per {
-        staged.push(sd.stage(t, w, &changes)?);
-    }
-    sync_file_system(&sd.open_dir()?, &staged)?;
-    sd.commit(staged)
-}
-
-/// Makes the staged files durable: one syncfs(2) of the directory's file
-/// system; where that fails, one fsync per file.
-fn sync_file_system(dir: &std::fs::File, staged: &[cib::Staged]) -> std::io::Result<()> {
-    use std::os::fd::AsRawFd;
-    // SAFETY: syncfs(2) on a descriptor we own and keep open for the call.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } == 0 {
-        return Ok(());
-    }
-    for s in staged {
-        std::fs::File::open(&s.tmp)?.sync_all()?;
-    }
-    Ok(())
 }

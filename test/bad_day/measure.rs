@@ -1,0 +1,207 @@
+//! Measuring a bad day at scale, for test/bad_day.rs and
+//! test/daemon_storm.rs: how many tickets (`BAD_DAY_TICKETS`), granting
+//! them all quickly, and `booth list` timed three ways — the whole client
+//! process as an administrator runs it, and a raw request on the wire
+//! (first byte, whole reply) that leaves the client's own start-up out —
+//! with the daemon's CPU time and the machine's load beside the figures.
+//!
+//! Local to these two suites on purpose (test/common is shared by every
+//! suite and is being consolidated separately).
+
+// Each test crate includes this module and uses only part of it.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use booth::wire::codes::{CMD_GRANT, CMD_LIST};
+use booth::wire::{self, Framing, Header, TicketBody, TicketMsg};
+
+/// Environment variable with the number of tickets the bad-day daemons
+/// carry (the goal is stated at 10,000).
+pub const TICKETS_ENV: &str = "BAD_DAY_TICKETS";
+
+/// The number of tickets for a test: `BAD_DAY_TICKETS` if set, else
+/// `default` (small, so that `make check` stays fast).
+pub fn ticket_total(default: usize) -> usize {
+    match std::env::var(TICKETS_ENV) {
+        Ok(v) => v
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{TICKETS_ENV}={v:?} is not a number")),
+        Err(_) => default,
+    }
+}
+
+/// The machine's load averages (1, 5, 15 min), to print beside a figure.
+pub fn load() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "?".into())
+}
+
+/// CPU time (user + system) a process has used so far.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at
+    // state; utime and stime are fields 14 and 15 of the whole line.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    let ticks: u64 = f.iter().sum();
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// Samples of one kind of time, summed up as slowest and median.
+#[derive(Default, Clone)]
+pub struct Times(pub Vec<Duration>);
+
+impl Times {
+    pub fn push(&mut self, d: Duration) {
+        self.0.push(d);
+    }
+
+    pub fn slowest(&self) -> Duration {
+        self.0.iter().copied().max().unwrap_or_default()
+    }
+
+    pub fn median(&self) -> Duration {
+        let mut v = self.0.clone();
+        v.sort();
+        v.get(v.len() / 2).copied().unwrap_or_default()
+    }
+
+    pub fn summary(&self) -> String {
+        format!(
+            "slowest {:.1} ms, median {:.1} ms of {}",
+            ms(self.slowest()),
+            ms(self.median()),
+            self.0.len()
+        )
+    }
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+/// One `booth list` request sent by hand: when the first byte of the
+/// reply came, when the whole reply had come, and its text.
+pub struct RawList {
+    pub first_byte: Duration,
+    pub whole: Duration,
+    pub text: String,
+}
+
+/// Sends a list request to the daemon at `addr`:`port` (no authfile) and
+/// reads the whole reply.
+pub fn raw_list(addr: &str, port: u16) -> RawList {
+    let msg = TicketMsg {
+        header: Header::new(CMD_LIST, 0),
+        body: TicketBody::default(),
+    };
+    let request = wire::encode_ticket_msg(&msg, None).unwrap();
+    let t0 = Instant::now();
+    let mut s = TcpStream::connect((addr, port)).unwrap();
+    s.set_nodelay(true).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(&request).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 256 * 1024];
+    let mut first_byte = None;
+    loop {
+        match wire::decode_reply(&buf, None).expect("a list reply") {
+            Framing::Complete { msg, .. } => {
+                let text = match msg.msg {
+                    wire::Reply::Text { text, .. } => String::from_utf8(text).unwrap(),
+                    other => panic!("not a list reply: {other:?}"),
+                };
+                return RawList {
+                    first_byte: first_byte.unwrap(),
+                    whole: t0.elapsed(),
+                    text,
+                };
+            }
+            Framing::Need(_) => {
+                let n = s.read(&mut chunk).expect("reading the list reply");
+                assert!(n > 0, "connection closed after {} bytes", buf.len());
+                first_byte.get_or_insert_with(|| t0.elapsed());
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        }
+    }
+}
+
+/// Grants every ticket of `names` at the site `addr`:`port`, `parallel`
+/// requests at a time (as administrators' scripts would, without waiting
+/// for the commit), and waits until the site lists all of them as its own
+/// (a site elects no leader in its first lease after start-up).
+/// Returns how long that took.
+pub fn grant_all(addr: &str, port: u16, names: &[String], parallel: usize) -> Duration {
+    let t0 = Instant::now();
+    let chunks: Vec<Vec<String>> = names
+        .chunks(names.len().div_ceil(parallel.max(1)).max(1))
+        .map(|c| c.to_vec())
+        .collect();
+    let workers: Vec<_> = chunks
+        .into_iter()
+        .map(|chunk| {
+            let addr = addr.to_string();
+            std::thread::spawn(move || {
+                for name in chunk {
+                    grant_one(&addr, port, &name);
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let leader = format!("leader: {addr}, ");
+    let want: std::collections::HashSet<&str> = names.iter().map(|s| s.as_str()).collect();
+    loop {
+        let l = raw_list(addr, port);
+        let held = l
+            .text
+            .lines()
+            .filter(|line| line.contains(&leader))
+            .filter_map(|line| line.strip_prefix("ticket: ")?.split(',').next())
+            .filter(|n| want.contains(n))
+            .count();
+        if held == names.len() {
+            return t0.elapsed();
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(120),
+            "only {held} of {} tickets granted",
+            names.len()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A grant request; reads the first reply ("in progress" once the
+/// election has started) and leaves the rest to the daemon: the final
+/// reply of a grant comes only after the peers' answers.
+fn grant_one(addr: &str, port: u16, name: &str) {
+    let msg = TicketMsg {
+        header: Header::new(CMD_GRANT, 0),
+        body: TicketBody {
+            name: name.into(),
+            ..TicketBody::default()
+        },
+    };
+    let request = wire::encode_ticket_msg(&msg, None).unwrap();
+    let mut s = TcpStream::connect((addr, port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    s.write_all(&request).unwrap();
+    let mut header = [0u8; wire::HEADER_LEN];
+    let _ = s.read_exact(&mut header);
+}

@@ -51,7 +51,7 @@ impl Engine {
     /// C `start_revoke_ticket`.
     pub(super) fn start_revoke_ticket(&mut self, i: usize) {
         info!("{}: revoking ticket", self.tickets[i].cfg.name);
-        self.tickets[i].claims[self.me] = None;
+        self.tickets[i].peers[self.me].claim = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
         self.begin_release_hold(i);
@@ -105,8 +105,8 @@ impl Engine {
         let Some(hold) = tk.release_hold.take() else {
             return;
         };
-        if tk.claims[me] == Some(hold) {
-            tk.claims[me] = None;
+        if tk.peers[me].claim == Some(hold) {
+            tk.peers[me].claim = None;
         }
         if let Some((cmd, expect, reason)) = tk.deferred_release.take() {
             if tk.state != State::Leader && tk.state != State::Candidate && !tk.is_owned() {
@@ -238,7 +238,7 @@ impl Engine {
         if start_election && tk.leader == me && tk.time_left(now) > 0 {
             // Step down: give the ticket away so that another site can take it.
             warn!("{}: handler failed, giving the ticket away", tk.cfg.name);
-            self.tickets[i].claims[self.me] = None;
+            self.tickets[i].peers[self.me].claim = None;
             self.tickets[i].save_committed();
             self.reset_ticket(i);
             self.begin_release_hold(i);

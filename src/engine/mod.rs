@@ -112,6 +112,9 @@ pub use ticket::{Leader, State};
 pub use ticket_id::TicketId;
 pub use time::{Clock, Time};
 
+/// Outputs the queue keeps room for once drained (see `poll_output`).
+const OUT_KEEP: usize = 64;
+
 /// Identifies a client connection that waits for grant/revoke results.
 pub type ClientId = u64;
 
@@ -230,7 +233,7 @@ impl Engine {
             .tickets
             .iter()
             .enumerate()
-            .map(|(i, t)| Ticket::new(i, t.clone()))
+            .map(|(i, t)| Ticket::new(i, t.clone(), cfg.members.len()))
             .collect();
         let ids: Vec<TicketId> = (1..=cfg.tickets.len() as u64).map(TicketId).collect();
         Engine {
@@ -288,7 +291,14 @@ impl Engine {
 
     /// Next output to execute, in the order the engine produced them.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let o = self.out.pop_front();
+        // A burst (the start-up queries of 10,000 tickets, a renewal wave)
+        // leaves the queue with room for all of it; give that back once it
+        // is drained rather than hold it for the daemon's lifetime.
+        if o.is_none() && self.out.capacity() > OUT_KEEP {
+            self.out.shrink_to(OUT_KEEP);
+        }
+        o
     }
 
     /// The earliest instant at which [`Engine::handle_timeout`] has work to do.

@@ -662,10 +662,12 @@ impl<'r> Parser<'r> {
             arbitrator_user: self.arbitrator_user,
             arbitrator_group: self.arbitrator_group,
             debug: self.debug,
+            // Collected anew, not in place: the parser's sections are some
+            // 200 bytes a ticket, the configuration keeps a pointer each.
             tickets: self
                 .tickets
-                .into_iter()
-                .map(|t| Arc::new(t.into_ticket()))
+                .iter()
+                .map(|t| Arc::new(t.clone().into_ticket()))
                 .collect(),
             subsecond_times: self.subsecond,
             warnings: self.warnings,

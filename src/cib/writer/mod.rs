@@ -291,7 +291,13 @@ impl<R> Writer<R> {
         if self.out.is_empty() {
             self.flush_store();
         }
-        self.out.pop_front()
+        let o = self.out.pop_front();
+        // The start-up confirmations of every ticket leave room for all of
+        // them: give it back once drained (as the engine does).
+        if o.is_none() && self.out.capacity() > 64 {
+            self.out.shrink_to(64);
+        }
+        o
     }
 
     /// When [`Writer::handle_timeout`] has work to do.

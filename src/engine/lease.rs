@@ -28,6 +28,12 @@ impl Engine {
             }
         };
         let old = tk.leader;
+        // Our CIB may still say "granted" within a lease (a grant loaded at
+        // start-up that only looks over): keep our claim until the revoke
+        // below is written.
+        if old == me {
+            self.begin_release_hold(i);
+        }
         self.tickets[i].lost_leader = old;
         self.tickets[i].save_committed();
         self.reset_ticket(i);

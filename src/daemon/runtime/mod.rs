@@ -76,6 +76,8 @@ enum TimerKind {
     ReplayMarks,
     /// The reachability probe (only while alert agents are configured).
     AlertProbe,
+    /// Watch the UDP socket again after a wave (peers.rs, `gather_wave`).
+    GatherEnd,
 }
 
 /// Everything the loop needs to start.
@@ -125,6 +127,13 @@ pub struct Daemon {
     /// sockets are edge-triggered: no new event would report it).
     udp_more: bool,
     accept_more: bool,
+    /// Heartbeats and updates sent in this iteration (a renewal wave).
+    wave_sent: usize,
+    /// The UDP socket is unwatched until this timer (a wave's
+    /// acknowledgements are gathered).
+    gather_timer: Option<TimerId>,
+    /// The largest wave gathered (datagrams the receive buffer holds).
+    gather_max: Option<usize>,
     guards: Vec<ReplayGuard>,
     client_guard: ReplayGuard,
     replay: Option<replaymarks::Recorder>,
@@ -200,6 +209,9 @@ impl Daemon {
             spare_fd: std::fs::File::open("/dev/null").ok(),
             udp_more: false,
             accept_more: false,
+            wave_sent: 0,
+            gather_timer: None,
+            gather_max: None,
             guards,
             client_guard,
             replay,
@@ -291,6 +303,7 @@ impl Daemon {
             }
             self.reap();
             self.drain();
+            self.gather_wave();
             logging::tick();
         }
         info!("exiting");
@@ -376,6 +389,7 @@ impl Daemon {
                     self.arm_replay_timer();
                 }
                 TimerKind::AlertProbe => self.probe_tick(),
+                TimerKind::GatherEnd => self.gather_end(),
             }
         }
     }

@@ -204,8 +204,10 @@ pub struct Engine {
     ids: Vec<TicketId>,
     by_id: HashMap<TicketId, usize>,
     next_id: u64,
-    /// Ticket index by name (packets and requests name their ticket).
-    by_name: HashMap<String, usize>,
+    /// Ticket positions sorted by name, for finding a ticket by name
+    /// (packets and requests name their ticket) by binary search: 4 bytes
+    /// a ticket instead of a map holding a copy of every name.
+    by_name: Vec<u32>,
     rng: Rng,
     out: VecDeque<Output>,
     /// Pending cron deadlines, ordered, so that finding due tickets never
@@ -271,7 +273,11 @@ impl Engine {
     }
 
     pub fn ticket_index(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+        let tickets = &self.cfg.tickets;
+        self.by_name
+            .binary_search_by(|&i| tickets[i as usize].name.as_str().cmp(name))
+            .ok()
+            .map(|k| self.by_name[k] as usize)
     }
 
     /// The stable id of the ticket now at position `i`.
@@ -612,12 +618,14 @@ pub struct TicketView {
     pub delay_commit: Option<Time>,
 }
 
-fn name_index(cfg: &Config) -> HashMap<String, usize> {
-    cfg.tickets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.clone(), i))
-        .collect()
+fn name_index(cfg: &Config) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..cfg.tickets.len() as u32).collect();
+    v.sort_by(|&a, &b| {
+        cfg.tickets[a as usize]
+            .name
+            .cmp(&cfg.tickets[b as usize].name)
+    });
+    v
 }
 
 /// The tickets among `due` (those whose cron deadline has come) for which

@@ -405,7 +405,11 @@ mod footprint {
     #[test]
     fn a_ticket_stays_small() {
         use std::mem::size_of;
-        assert!(size_of::<super::Ticket>() <= 600, "{}", size_of::<super::Ticket>());
+        assert!(
+            size_of::<super::Ticket>() <= 600,
+            "{}",
+            size_of::<super::Ticket>()
+        );
         assert!(size_of::<super::PeerView>() <= 40);
     }
 }

@@ -129,6 +129,10 @@ pub struct Daemon {
     accept_more: bool,
     /// Heartbeats and updates sent in this iteration (a renewal wave).
     wave_sent: usize,
+    /// This iteration ran the engine's deadline or ended a gathering
+    /// window: what it sends is a renewal wave (or its next round), not an
+    /// answer a client may be waiting for.
+    wave_timer: bool,
     /// The UDP socket is unwatched until this timer (a wave's
     /// acknowledgements are gathered).
     gather_timer: Option<TimerId>,
@@ -210,6 +214,7 @@ impl Daemon {
             udp_more: false,
             accept_more: false,
             wave_sent: 0,
+            wave_timer: false,
             gather_timer: None,
             gather_max: None,
             guards,
@@ -370,6 +375,7 @@ impl Daemon {
             match kind {
                 TimerKind::Engine => {
                     self.engine_timer = None;
+                    self.wave_timer = true;
                     if self.started {
                         let c = self.engine_clock();
                         self.engine.handle_timeout(c);
@@ -389,7 +395,10 @@ impl Daemon {
                     self.arm_replay_timer();
                 }
                 TimerKind::AlertProbe => self.probe_tick(),
-                TimerKind::GatherEnd => self.gather_end(),
+                TimerKind::GatherEnd => {
+                    self.wave_timer = true;
+                    self.gather_end();
+                }
             }
         }
     }

@@ -234,7 +234,11 @@ impl Daemon {
     /// wake-up (see `gather_end`).
     pub(super) fn gather_wave(&mut self) {
         let sent = std::mem::take(&mut self.wave_sent);
-        if sent == 0 || self.gather_timer.is_some() {
+        // Only waves sent on a deadline (renewals, resends, the rounds
+        // after a gathered wave) are gathered: an election won or a grant
+        // asked for by a client goes on without waiting.
+        let timed = std::mem::take(&mut self.wave_timer);
+        if sent == 0 || !timed || self.gather_timer.is_some() {
             return;
         }
         // Larger waves are read as they come: their acknowledgements might

@@ -133,6 +133,8 @@ pub struct Daemon {
     /// window: what it sends is a renewal wave (or its next round), not an
     /// answer a client may be waiting for.
     wave_timer: bool,
+    /// Datagrams sent in this iteration (peers.rs, `trim_after_burst`).
+    burst: usize,
     /// The UDP socket is unwatched until this timer (a wave's
     /// acknowledgements are gathered).
     gather_timer: Option<TimerId>,
@@ -215,6 +217,7 @@ impl Daemon {
             accept_more: false,
             wave_sent: 0,
             wave_timer: false,
+            burst: 0,
             gather_timer: None,
             gather_max: None,
             guards,
@@ -309,6 +312,7 @@ impl Daemon {
             self.reap();
             self.drain();
             self.gather_wave();
+            self.trim_after_burst();
             logging::tick();
         }
         info!("exiting");

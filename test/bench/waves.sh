@@ -7,6 +7,10 @@
 # WINDOW seconds.
 #
 #   test/bench/waves.sh [BOOTHD] [N]    (default: target/release/boothd 1000)
+#
+# TMPDIR=/dev/shm keeps the state directories on tmpfs: on a disk
+# filesystem the per-ticket file writes sleep in its journal and count as
+# wake-ups of their own (doc/bench-results.txt section 17).
 set -eu
 bin=$(realpath "${1:-target/release/boothd}")
 n=${2:-1000}

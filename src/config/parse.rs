@@ -13,6 +13,7 @@ use std::io::Read;
 use std::net::{IpAddr, ToSocketAddrs};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::lex::{self, Entry};
@@ -661,7 +662,13 @@ impl<'r> Parser<'r> {
             arbitrator_user: self.arbitrator_user,
             arbitrator_group: self.arbitrator_group,
             debug: self.debug,
-            tickets: self.tickets.into_iter().map(Section::into_ticket).collect(),
+            // Collected anew, not in place: the parser's sections are some
+            // 200 bytes a ticket, the configuration keeps a pointer each.
+            tickets: self
+                .tickets
+                .iter()
+                .map(|t| Arc::new(t.clone().into_ticket()))
+                .collect(),
             subsecond_times: self.subsecond,
             warnings: self.warnings,
         })

@@ -68,7 +68,12 @@ fn with_ticket(lines: &str) -> String {
 }
 
 fn ticket(text: &str) -> TicketConfig {
-    ok(text).tickets.into_iter().next().expect("a ticket")
+    ok(text)
+        .tickets
+        .into_iter()
+        .next()
+        .map(std::sync::Arc::unwrap_or_clone)
+        .expect("a ticket")
 }
 
 fn ms(v: u64) -> Duration {

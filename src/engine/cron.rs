@@ -84,7 +84,13 @@ impl Engine {
         } else {
             loaded.map(|e| e.min(cap))
         };
-        tk.cib_granted_until = if implausible {
+        // DIFF: a grant whose `expires` is already past may still stand
+        // for a running lease: our wall clock may have been set ahead
+        // while we were down. It is revoked at once, but our CIB says
+        // "granted" until that revoke is written, so we hold our claim
+        // until then (`begin_release_hold`), for a lease at most.
+        let looks_over = st.granted && loaded.is_some_and(|e| e <= clock.mono);
+        tk.cib_granted_until = if implausible || (looks_over && !trust_clock) {
             Some(cap)
         } else {
             tk.term_expires.filter(|_| st.granted)

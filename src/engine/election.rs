@@ -91,7 +91,7 @@ impl Engine {
         );
         tk.clear_votes();
         let choice = preference.unwrap_or(self.me);
-        tk.votes[self.me] = Some(Leader::Member(choice));
+        tk.peers[self.me].vote = Some(Leader::Member(choice));
         tk.voted_for = Some(choice);
         tk.vote_record = Some((tk.current_term, choice));
         tk.state = State::Candidate;
@@ -114,9 +114,9 @@ impl Engine {
         self.tickets[i].in_election = false;
         let tk = &self.tickets[i];
         let mut counts = [0usize; crate::config::MAX_MEMBERS];
-        for v in tk.votes.iter().take(n).flatten() {
+        for v in tk.peers.iter().filter_map(|p| p.vote) {
             if let Leader::Member(m) = v {
-                counts[*m] += 1;
+                counts[m] += 1;
             }
         }
         let winner = (0..n).find(|&m| counts[m] * 2 > n);

@@ -26,7 +26,7 @@ impl Hash for Ticket {
             term_expires,
             election_end,
             voted_for,
-            votes,
+            peers,
             vote_record,
             current_term,
             ticket_updated,
@@ -55,7 +55,6 @@ impl Hash for Ticket {
             cib_granted,
             cib_loaded,
             lease_proven,
-            claims,
             views_heard,
             deferred_election,
             election_retry,
@@ -64,21 +63,20 @@ impl Hash for Ticket {
             restart_claim,
             loaded_grant_term,
             deferred_release,
-            heard_terms,
             acked_lead,
             promised,
             promises_restored,
         } = self;
         (idx, state, next_state, next_cron, indexed_cron, leader).hash(h);
         (lost_leader, is_granted, term_expires, election_end).hash(h);
-        (voted_for, votes, vote_record, current_term, ticket_updated).hash(h);
+        (voted_for, peers, vote_record, current_term, ticket_updated).hash(h);
         (outcome, election_reason, delay_commit, delay_logged).hash(h);
         (last_request, last_reason, acks_expected, acks_received).hash(h);
         (retry_number, req_sent_at, hb_sent_at, start_postpone).hash(h);
         (vote_fence, last_renewal, update_cib, in_election).hash(h);
         (expect_more_rejects, committed, sites_where_granted, handler).hash(h);
         (attrs, waiters, cib_granted, cib_loaded, lease_proven).hash(h);
-        (claims, views_heard, deferred_election, election_retry).hash(h);
+        (views_heard, deferred_election, election_retry).hash(h);
         (
             cib_granted_until,
             release_hold,
@@ -86,7 +84,7 @@ impl Hash for Ticket {
             loaded_grant_term,
         )
             .hash(h);
-        (deferred_release, heard_terms, acked_lead).hash(h);
+        (deferred_release, acked_lead).hash(h);
         (promised, promises_restored).hash(h);
     }
 }

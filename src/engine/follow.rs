@@ -173,7 +173,7 @@ impl Engine {
             return;
         }
         info!("{}: {sender} revokes ticket", tk.cfg.name);
-        self.tickets[i].claims[m.from] = None;
+        self.tickets[i].peers[m.from].claim = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
         if self.is_site() {
@@ -380,7 +380,7 @@ impl Engine {
         let tk = &mut self.tickets[i];
         tk.restart_claim = None;
         tk.loaded_grant_term = None;
-        tk.claims[self.me] = None;
+        tk.peers[self.me].claim = None;
         tk.term_expires = None;
         tk.is_granted = false;
         tk.state = State::Follower;

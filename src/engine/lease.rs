@@ -7,6 +7,7 @@ use super::{CibWrite, Engine, Leader, Output, Time};
 use crate::config::{AttrOp, GrantType};
 use crate::wire::codes::*;
 use log::{debug, info, warn};
+use std::time::Duration;
 
 impl Engine {
     /// C `ticket_lost`: the lease ran out without renewal.
@@ -28,6 +29,12 @@ impl Engine {
             }
         };
         let old = tk.leader;
+        // Our CIB may still say "granted" within a lease (a grant loaded at
+        // start-up that only looks over): keep our claim until the revoke
+        // below is written.
+        if old == me {
+            self.begin_release_hold(i);
+        }
         self.tickets[i].lost_leader = old;
         self.tickets[i].save_committed();
         self.reset_ticket(i);
@@ -51,7 +58,7 @@ impl Engine {
     /// C `start_revoke_ticket`.
     pub(super) fn start_revoke_ticket(&mut self, i: usize) {
         info!("{}: revoking ticket", self.tickets[i].cfg.name);
-        self.tickets[i].claims[self.me] = None;
+        self.tickets[i].peers[self.me].claim = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
         self.begin_release_hold(i);
@@ -105,8 +112,8 @@ impl Engine {
         let Some(hold) = tk.release_hold.take() else {
             return;
         };
-        if tk.claims[me] == Some(hold) {
-            tk.claims[me] = None;
+        if tk.peers[me].claim == Some(hold) {
+            tk.peers[me].claim = None;
         }
         if let Some((cmd, expect, reason)) = tk.deferred_release.take() {
             if tk.state != State::Leader && tk.state != State::Candidate && !tk.is_owned() {
@@ -238,7 +245,7 @@ impl Engine {
         if start_election && tk.leader == me && tk.time_left(now) > 0 {
             // Step down: give the ticket away so that another site can take it.
             warn!("{}: handler failed, giving the ticket away", tk.cfg.name);
-            self.tickets[i].claims[self.me] = None;
+            self.tickets[i].peers[self.me].claim = None;
             self.tickets[i].save_committed();
             self.reset_ticket(i);
             self.begin_release_hold(i);
@@ -397,6 +404,8 @@ impl Engine {
                     if let (Some(a), Some(b)) = (t, by_lease) {
                         t = Some(a.min(b));
                     }
+                    // Renewals leave in waves (see `renewal_wave`).
+                    let mut t = t.map(|t| renewal_wave(t, now, tk.cfg.renewal_freq));
                     if let Some(dc) = tk.delay_commit {
                         if t.is_none_or(|t| dc < t) {
                             t = Some(dc);
@@ -464,5 +473,32 @@ impl Engine {
     /// checks that a member does not sleep through a leader's loss.
     pub fn ticket_wakeup(&self, i: usize) -> Option<Time> {
         self.tickets[i].next_cron
+    }
+}
+
+/// Longest period of the renewal waves (ms).
+pub(super) const WAVE_MAX_MS: u64 = 2_000;
+
+/// The period of the renewal waves of tickets renewed every `renewal_freq`:
+/// at most a quarter of it (renewing up to that much early costs nothing
+/// once a ticket is in step, and a lease keeps at least what it kept), at
+/// most [`WAVE_MAX_MS`].
+pub(super) fn wave_period(renewal_freq: Duration) -> u64 {
+    (renewal_freq.as_millis() as u64 / 4).clamp(1, WAVE_MAX_MS)
+}
+
+/// When to renew a lease due for renewal at `due`: at the last wave (a
+/// multiple of the period on the engine's clock) not after `due`, so
+/// that the renewals of many tickets leave together and their
+/// acknowledgements come back together; a ticket is renewed early, never
+/// late. A wave already past (`due` within a period of `now`) is not
+/// waited for: the renewal keeps `due`.
+pub(super) fn renewal_wave(due: Time, now: Time, renewal_freq: Duration) -> Time {
+    let q = wave_period(renewal_freq);
+    let wave = Time(due.0 - due.0 % q);
+    if wave > now {
+        wave
+    } else {
+        due
     }
 }

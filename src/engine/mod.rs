@@ -112,6 +112,9 @@ pub use ticket::{Leader, State};
 pub use ticket_id::TicketId;
 pub use time::{Clock, Time};
 
+/// Outputs the queue keeps room for once drained (see `poll_output`).
+const OUT_KEEP: usize = 64;
+
 /// Identifies a client connection that waits for grant/revoke results.
 pub type ClientId = u64;
 
@@ -201,8 +204,10 @@ pub struct Engine {
     ids: Vec<TicketId>,
     by_id: HashMap<TicketId, usize>,
     next_id: u64,
-    /// Ticket index by name (packets and requests name their ticket).
-    by_name: HashMap<String, usize>,
+    /// Ticket positions sorted by name, for finding a ticket by name
+    /// (packets and requests name their ticket) by binary search: 4 bytes
+    /// a ticket instead of a map holding a copy of every name.
+    by_name: Vec<u32>,
     rng: Rng,
     out: VecDeque<Output>,
     /// Pending cron deadlines, ordered, so that finding due tickets never
@@ -230,7 +235,7 @@ impl Engine {
             .tickets
             .iter()
             .enumerate()
-            .map(|(i, t)| Ticket::new(i, t.clone()))
+            .map(|(i, t)| Ticket::new(i, t.clone(), cfg.members.len()))
             .collect();
         let ids: Vec<TicketId> = (1..=cfg.tickets.len() as u64).map(TicketId).collect();
         Engine {
@@ -268,7 +273,11 @@ impl Engine {
     }
 
     pub fn ticket_index(&self, name: &str) -> Option<usize> {
-        self.by_name.get(name).copied()
+        let tickets = &self.cfg.tickets;
+        self.by_name
+            .binary_search_by(|&i| tickets[i as usize].name.as_str().cmp(name))
+            .ok()
+            .map(|k| self.by_name[k] as usize)
     }
 
     /// The stable id of the ticket now at position `i`.
@@ -288,7 +297,14 @@ impl Engine {
 
     /// Next output to execute, in the order the engine produced them.
     pub fn poll_output(&mut self) -> Option<Output> {
-        self.out.pop_front()
+        let o = self.out.pop_front();
+        // A burst (the start-up queries of 10,000 tickets, a renewal wave)
+        // leaves the queue with room for all of it; give that back once it
+        // is drained rather than hold it for the daemon's lifetime.
+        if o.is_none() && self.out.capacity() > OUT_KEEP {
+            self.out.shrink_to(OUT_KEEP);
+        }
+        o
     }
 
     /// The earliest instant at which [`Engine::handle_timeout`] has work to do.
@@ -602,12 +618,14 @@ pub struct TicketView {
     pub delay_commit: Option<Time>,
 }
 
-fn name_index(cfg: &Config) -> HashMap<String, usize> {
-    cfg.tickets
-        .iter()
-        .enumerate()
-        .map(|(i, t)| (t.name.clone(), i))
-        .collect()
+fn name_index(cfg: &Config) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..cfg.tickets.len() as u32).collect();
+    v.sort_by(|&a, &b| {
+        cfg.tickets[a as usize]
+            .name
+            .cmp(&cfg.tickets[b as usize].name)
+    });
+    v
 }
 
 /// The tickets among `due` (those whose cron deadline has come) for which

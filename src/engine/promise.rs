@@ -40,11 +40,10 @@ impl Engine {
             term: tk.current_term,
             vote: tk.vote_record.map(|(t, m)| (t, id(m))),
             claims: tk
-                .claims
+                .peers
                 .iter()
                 .enumerate()
-                .take(self.n_members())
-                .filter_map(|(m, c)| c.map(|t| (id(m), t)))
+                .filter_map(|(m, p)| p.claim.map(|t| (id(m), t)))
                 .collect(),
         }
     }
@@ -140,7 +139,7 @@ impl Engine {
             // what its CIB says, as before the record existed.)
             let claim = proven.filter(|_| !no_restart_claim);
             tk.restart_claim = claim;
-            tk.claims[me] = claim;
+            tk.peers[me].claim = claim;
         }
         tk.promises_restored = true;
         true

@@ -166,7 +166,7 @@ impl Engine {
             // (delayed in the network: the lease it tells of is long over,
             // counted from now it would be a made-up one). A candidate's
             // state answer carries its last committed term on purpose.
-            let stale = m.term < self.tickets[i].heard_terms[from]
+            let stale = m.term < self.tickets[i].peers[from].heard_term
                 && m.cmd != OP_MY_INDEX
                 && !mutated!(self, StaleClaim);
             if let (Leader::Member(s), true, false) = (m.leader, m.valid_ms > 0, stale) {
@@ -185,7 +185,7 @@ impl Engine {
         // DIFF: a release or revoke from a term its sender has since left
         // arrives late (the C booth resets the ticket, and may then elect a
         // second leader while the sender's newer lease runs).
-        let heard = self.tickets[i].heard_terms[from];
+        let heard = self.tickets[i].peers[from].heard_term;
         let release = (m.cmd == OP_VOTE_FOR && m.leader == Leader::NoOne) || m.cmd == OP_REVOKE;
         if release && m.term < heard && !mutated!(self, ReleaseOfAnyTerm) {
             warn!(
@@ -198,7 +198,7 @@ impl Engine {
             );
             return Ok(());
         }
-        self.tickets[i].heard_terms[from] = heard.max(m.term);
+        self.tickets[i].peers[from].heard_term = heard.max(m.term);
         self.update_acks(i, &m);
         self.raft_answer(i, &m)
     }
@@ -222,7 +222,7 @@ impl Engine {
         let cap = tk.expire_ms() + 1000;
         let until = now + std::time::Duration::from_millis(m.valid_ms.min(cap));
         if let Some((lead, term)) = tk.acked_lead {
-            let running = tk.claims[lead].is_some_and(|c| c > now);
+            let running = tk.peers[lead].claim.is_some_and(|c| c > now);
             if lead != site && m.term < term && running && !mutated!(self, StaleClaim) {
                 debug!(
                     "{}: {} claims a lease for {} in term {}, older than {}'s (term {}): stale",

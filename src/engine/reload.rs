@@ -48,7 +48,8 @@ impl Engine {
                     self.ids.push(id);
                 }
                 None => {
-                    self.tickets.push(Ticket::new(i, tc.clone()));
+                    self.tickets
+                        .push(Ticket::new(i, tc.clone(), self.n_members()));
                     self.ids.push(TicketId(self.next_id));
                     self.next_id += 1;
                     added.push(i);

@@ -103,7 +103,7 @@ fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>) -> Config {
         arbitrator_user: "nobody".into(),
         arbitrator_group: "nobody".into(),
         debug: 0,
-        tickets,
+        tickets: tickets.into_iter().map(std::sync::Arc::new).collect(),
         subsecond_times: false,
         warnings: vec![],
     }

@@ -3,7 +3,9 @@
 use std::collections::BTreeMap;
 
 use super::{ClientId, HandlerRun, Time};
-use crate::config::{TicketConfig, MAX_MEMBERS};
+use std::sync::Arc;
+
+use crate::config::TicketConfig;
 
 /// Raft role of this member for one ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -104,10 +106,30 @@ pub struct Attr {
     pub set_at: Option<i64>,
 }
 
+/// What one ticket keeps about one member (see `Ticket::peers`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct PeerView {
+    /// What the member voted for in the current election.
+    pub vote: Option<Leader>,
+    /// The lease end claimed for this member by anything we heard
+    /// (heartbeats, updates, state answers, rejects — whatever their term,
+    /// because failed elections inflate terms without leases) and, for
+    /// ourselves, the lease we proved as leader. We vote for no one but a
+    /// claimant while its claim runs; only the claimant's own revoke or
+    /// step-down withdraws it (DIFF).
+    pub claim: Option<Time>,
+    /// The highest term heard from the member in any message: a member's
+    /// term never goes back, so a release or revoke it sent in a lower term
+    /// comes from a round it has since left (a datagram delayed in the
+    /// network) and must not undo what it did since (DIFF).
+    pub heard_term: u32,
+}
+
 #[derive(Clone, Debug)]
 pub struct Ticket {
     pub idx: usize,
-    pub cfg: TicketConfig,
+    /// Shared with the engine's configuration (not a copy of it).
+    pub cfg: Arc<TicketConfig>,
     pub state: State,
     pub next_state: Option<NextState>,
     pub next_cron: Option<Time>,
@@ -120,8 +142,11 @@ pub struct Ticket {
     pub term_expires: Option<Time>,
     pub election_end: Option<Time>,
     pub voted_for: Option<usize>,
-    /// What each member voted for in the current election.
-    pub votes: [Option<Leader>; MAX_MEMBERS],
+    /// Per configured member, by index: its vote, its claimed lease and the
+    /// highest term heard from it. Sized by the member count (three is the
+    /// norm), not by the 16 members allowed: at 10,000 tickets every byte
+    /// here counts ten thousand times.
+    pub peers: Box<[PeerView]>,
     /// The candidate this member voted for, per term, surviving ticket resets
     /// (DIFF: the C booth forgets its vote on reset and may vote twice in one
     /// term).
@@ -165,12 +190,6 @@ pub struct Ticket {
     /// only then may the CIB say "granted" (DIFF: the C booth's forced CIB
     /// write can record a grant right after an election win).
     pub lease_proven: bool,
-    /// Lease ends claimed for each site by anything we heard (heartbeats,
-    /// updates, state answers, rejects — whatever their term, because failed
-    /// elections inflate terms without leases) and, for ourselves, the lease
-    /// we proved as leader. We vote for no one but a claimant while its claim
-    /// runs; only the claimant's own revoke or step-down withdraws it (DIFF).
-    pub claims: [Option<Time>; MAX_MEMBERS],
     /// Members whose own view of the ticket we have heard since we started
     /// (any message carrying the sender's view): once all have spoken, no
     /// lease can be hidden from us and the vote fence lifts.
@@ -203,11 +222,6 @@ pub struct Ticket {
     /// The message that hands the ticket over (a revoke or a step-down),
     /// held back until `release_hold` ends: (cmd, expected answer, reason).
     pub deferred_release: Option<(u32, u32, u32)>,
-    /// The highest term heard from each member in any message: a member's
-    /// term never goes back, so a release or revoke it sent in a lower term
-    /// comes from a round it has since left (a datagram delayed in the
-    /// network) and must not undo what it did since (DIFF).
-    pub heard_terms: [u32; MAX_MEMBERS],
     /// The leader whose heartbeat or update we last acknowledged, and the
     /// term it leads in: a claim from another site in an older term cannot
     /// be valid while that lease runs (that leader's election needed a
@@ -221,7 +235,8 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    pub fn new(idx: usize, cfg: TicketConfig) -> Ticket {
+    /// A ticket in a cluster of `members` members.
+    pub fn new(idx: usize, cfg: Arc<TicketConfig>, members: usize) -> Ticket {
         Ticket {
             idx,
             cfg,
@@ -235,7 +250,7 @@ impl Ticket {
             term_expires: None,
             election_end: None,
             voted_for: None,
-            votes: [None; MAX_MEMBERS],
+            peers: vec![PeerView::default(); members].into_boxed_slice(),
             vote_record: None,
             current_term: 0,
             ticket_updated: 0,
@@ -264,7 +279,6 @@ impl Ticket {
             cib_granted: false,
             cib_loaded: false,
             lease_proven: false,
-            claims: [None; MAX_MEMBERS],
             views_heard: 0,
             deferred_election: None,
             election_retry: None,
@@ -273,7 +287,6 @@ impl Ticket {
             restart_claim: None,
             loaded_grant_term: None,
             deferred_release: None,
-            heard_terms: [0; MAX_MEMBERS],
             acked_lead: None,
             promised: None,
             promises_restored: false,
@@ -320,17 +333,17 @@ impl Ticket {
 
     /// Records that `site` claims a lease until `until`.
     pub fn note_claim(&mut self, site: usize, until: Time) {
-        let c = &mut self.claims[site];
+        let c = &mut self.peers[site].claim;
         *c = Some(c.map_or(until, |t| t.max(until)));
     }
 
     /// A site other than `candidate` whose claimed lease still runs.
     pub fn live_claim_besides(&self, candidate: usize, now: Time) -> Option<(usize, Time)> {
-        self.claims
+        self.peers
             .iter()
             .enumerate()
             .filter(|&(s, _)| s != candidate)
-            .filter_map(|(s, c)| c.filter(|&t| t > now).map(|t| (s, t)))
+            .filter_map(|(s, p)| p.claim.filter(|&t| t > now).map(|t| (s, t)))
             .max_by_key(|&(_, t)| t)
     }
 
@@ -371,12 +384,32 @@ impl Ticket {
     }
 
     pub fn clear_votes(&mut self) {
-        self.votes = [None; MAX_MEMBERS];
+        for p in self.peers.iter_mut() {
+            p.vote = None;
+        }
     }
 
     /// Stops expecting replies to the outstanding broadcast.
     pub fn no_resends(&mut self) {
         self.acks_expected = 0;
         self.retry_number = 0;
+    }
+}
+
+#[cfg(test)]
+mod footprint {
+    /// What a ticket costs in the engine, at 10,000 tickets ten thousand
+    /// times (doc/bench-results.txt, "Memory per ticket"): a field added
+    /// here should be small or boxed. 16-member arrays and a copy of the
+    /// ticket's settings once made it 1,352 bytes.
+    #[test]
+    fn a_ticket_stays_small() {
+        use std::mem::size_of;
+        assert!(
+            size_of::<super::Ticket>() <= 600,
+            "{}",
+            size_of::<super::Ticket>()
+        );
+        assert!(size_of::<super::PeerView>() <= 40);
     }
 }

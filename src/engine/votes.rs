@@ -100,14 +100,14 @@ impl Engine {
         tk.voted_for = Some(choice);
         tk.vote_record = Some((tk.current_term, choice));
         if choice == m.from {
-            tk.votes[m.from] = Some(m.leader);
+            tk.peers[m.from].vote = Some(m.leader);
         }
     }
 
     pub(super) fn record_vote(&mut self, i: usize, m: &In) {
         let tk = &mut self.tickets[i];
-        match tk.votes[m.from] {
-            None => tk.votes[m.from] = Some(m.leader),
+        match tk.peers[m.from].vote {
+            None => tk.peers[m.from].vote = Some(m.leader),
             Some(v) if v != m.leader => info!(
                 "{}: {} voted previously for {:?} and now wants {:?}, ignoring",
                 tk.cfg.name, self.cfg.members[m.from].addr_string, v, m.leader
@@ -127,7 +127,7 @@ impl Engine {
                     "{}: {sender} wants to give the ticket away (ticket release)",
                     tk.cfg.name
                 );
-                self.tickets[i].claims[m.from] = None;
+                self.tickets[i].peers[m.from].claim = None;
                 self.tickets[i].save_committed();
                 self.reset_ticket(i);
                 self.tickets[i].state = State::Follower;
@@ -161,9 +161,9 @@ impl Engine {
         self.record_vote(i, m);
         let me = Leader::Member(self.me);
         let for_us = self.tickets[i]
-            .votes
+            .peers
             .iter()
-            .filter(|v| **v == Some(me))
+            .filter(|p| p.vote == Some(me))
             .count();
         // DIFF: a majority of votes decides at once (the C booth waits for
         // every vote or the election timeout, which delays every failover

@@ -102,7 +102,7 @@ pub fn cluster_config(handler: bool) -> Config {
         arbitrator_user: "nobody".into(),
         arbitrator_group: "nobody".into(),
         debug: 0,
-        tickets: vec![ticket],
+        tickets: vec![ticket.into()],
         subsecond_times: false,
         enable_authfile: None,
         member_text: Vec::new(),

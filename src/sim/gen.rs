@@ -291,7 +291,7 @@ pub fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>, subsecond: bool)
         arbitrator_user: "nobody".into(),
         arbitrator_group: "nobody".into(),
         debug: 0,
-        tickets,
+        tickets: tickets.into_iter().map(std::sync::Arc::new).collect(),
         subsecond_times: subsecond,
         warnings: vec![],
     }

@@ -7,7 +7,8 @@ use crate::cluster::*;
 use crate::procfs::{cpu_secs, load, smaps, vol_ctxt};
 use crate::{env_list, env_u64, Params, EXPIRE, RETRIES, TIMEOUT};
 
-fn scale_one(side: Side, n: usize, p: &Params, after: u64, expire: u64) -> Result<(), String> {
+/// One run; returns the leader's RSS at the end (kB).
+fn scale_one(side: Side, n: usize, p: &Params, after: u64, expire: u64) -> Result<u64, String> {
     let mut lab = new_cluster("s", side, &tickets_conf(n, expire, TIMEOUT, 0));
     let startup = start_cluster(&mut lab, p)?;
     let pid = pid_of(&lab, 0);
@@ -84,7 +85,7 @@ fn scale_one(side: Side, n: usize, p: &Params, after: u64, expire: u64) -> Resul
         "SCALE | {} | {n} | {startup:.2} | {gsecs:.1} | {held_after_grant} | {} | {held_cib} | {fails} | {:.1} | {cpu_h:.1} | {} | {lat:.4} | {ok}",
         side.name(), samples.last().copied().unwrap_or(0), grant_cpu, rss.0
     );
-    Ok(())
+    Ok(rss.0)
 }
 
 pub fn scale(p: &Params) {
@@ -105,9 +106,23 @@ pub fn scale(p: &Params) {
     for &n in &ours {
         runs.push((Side::Ours, n));
     }
+    let mut ours_rss: Vec<(usize, u64)> = Vec::new();
     for (side, n) in runs {
-        if let Err(e) = scale_one(side, n, p, settle, expire) {
-            say!("[{} {n}] failed: {e}", side.name());
+        match scale_one(side, n, p, settle, expire) {
+            Ok(rss) if side == Side::Ours => ours_rss.push((n, rss)),
+            Ok(_) => {}
+            Err(e) => say!("[{} {n}] failed: {e}", side.name()),
+        }
+    }
+    // Memory per ticket: what the leader's RSS grows by from the smallest
+    // to the largest run, per ticket added (the daemon's fixed part cancels).
+    ours_rss.sort();
+    if let (Some(&(n0, r0)), Some(&(n1, r1))) = (ours_rss.first(), ours_rss.last()) {
+        if n1 > n0 {
+            let per = (r1 as f64 - r0 as f64) * 1024.0 / (n1 - n0) as f64;
+            say!(
+                "memory per ticket, ours: {per:.0} bytes (leader's RSS {r0} kB at {n0} tickets, {r1} kB at {n1}; target <= 1024)"
+            );
         }
     }
     say!("load at end: {}", load());

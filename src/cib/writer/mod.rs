@@ -34,7 +34,10 @@ use crate::engine::{CibState, CibWrite, TicketId, Time};
 
 mod batch;
 mod load;
+mod slot;
 mod store;
+
+use slot::Slot;
 
 pub use store::Stats;
 
@@ -169,55 +172,6 @@ enum Run {
     Load(String),
 }
 
-struct Slot<R> {
-    /// The engine's id for the ticket of the newest write.
-    id: Option<TicketId>,
-    pending: Option<CibWrite>,
-    inflight: Option<RunId>,
-    inflight_seq: u64,
-    retry_at: Option<Time>,
-    failures: u32,
-    /// Writes submitted so far; the pending write carries the latest
-    /// number, the one in flight its own.
-    submitted: u64,
-    /// Replies held until a write at least as new as `.0` is stored.
-    held: Vec<(u64, R)>,
-    queued: bool,
-    batched: bool,
-    /// Granted flag and owner the CIB is known to hold: a write keeping
-    /// both is a renewal and may be batched.
-    written: Option<(bool, i32)>,
-    /// The start-up load found nothing for this ticket and nothing was
-    /// written since: writing "not granted" changes no state.
-    absent: bool,
-    /// Still in the configuration; a removed ticket's slot goes once idle.
-    configured: bool,
-}
-
-impl<R> Slot<R> {
-    fn new() -> Slot<R> {
-        Slot {
-            id: None,
-            pending: None,
-            inflight: None,
-            inflight_seq: 0,
-            retry_at: None,
-            failures: 0,
-            submitted: 0,
-            held: Vec::new(),
-            queued: false,
-            batched: false,
-            written: None,
-            absent: false,
-            configured: true,
-        }
-    }
-
-    fn busy(&self) -> bool {
-        self.inflight.is_some() || self.pending.is_some() || self.retry_at.is_some()
-    }
-}
-
 /// The writer of one site. `R` is the driver's held reply.
 pub struct Writer<R> {
     backend: Backend,
@@ -291,7 +245,13 @@ impl<R> Writer<R> {
         if self.out.is_empty() {
             self.flush_store();
         }
-        self.out.pop_front()
+        let o = self.out.pop_front();
+        // The start-up confirmations of every ticket leave room for all of
+        // them: give it back once drained (as the engine does).
+        if o.is_none() && self.out.capacity() > 64 {
+            self.out.shrink_to(64);
+        }
+        o
     }
 
     /// When [`Writer::handle_timeout`] has work to do.
@@ -636,13 +596,14 @@ impl<R> Writer<R> {
         }
     }
 
-    /// Drops the slot of a removed ticket that has nothing left to do.
+    /// A slot with nothing left to do gives its write bookkeeping back;
+    /// a removed ticket's slot goes.
     fn gc(&mut self, name: &str) {
-        let idle = self
-            .slots
-            .get(name)
-            .is_some_and(|s| !s.configured && !s.busy() && s.held.is_empty());
-        if idle {
+        let Some(s) = self.slots.get_mut(name) else {
+            return;
+        };
+        s.settle();
+        if !s.configured && !s.busy() && s.held.is_empty() {
             self.slots.remove(name);
         }
     }

@@ -79,6 +79,8 @@ enum TimerKind {
     ReplayMarks,
     /// The reachability probe (only while alert agents are configured).
     AlertProbe,
+    /// Watch the UDP socket again after a wave (peers.rs, `gather_wave`).
+    GatherEnd,
 }
 
 /// Everything the loop needs to start.
@@ -130,6 +132,19 @@ pub struct Daemon {
     /// sockets are edge-triggered: no new event would report it).
     udp_more: bool,
     accept_more: bool,
+    /// Heartbeats and updates sent in this iteration (a renewal wave).
+    wave_sent: usize,
+    /// This iteration ran the engine's deadline or ended a gathering
+    /// window: what it sends is a renewal wave (or its next round), not an
+    /// answer a client may be waiting for.
+    wave_timer: bool,
+    /// Datagrams sent in this iteration (peers.rs, `trim_after_burst`).
+    burst: usize,
+    /// The UDP socket is unwatched until this timer (a wave's
+    /// acknowledgements are gathered).
+    gather_timer: Option<TimerId>,
+    /// The largest wave gathered (datagrams the receive buffer holds).
+    gather_max: Option<usize>,
     guards: Vec<ReplayGuard>,
     client_guard: ReplayGuard,
     replay: Option<replaymarks::Recorder>,
@@ -206,6 +221,11 @@ impl Daemon {
             spare_fd: std::fs::File::open("/dev/null").ok(),
             udp_more: false,
             accept_more: false,
+            wave_sent: 0,
+            wave_timer: false,
+            burst: 0,
+            gather_timer: None,
+            gather_max: None,
             guards,
             client_guard,
             replay,
@@ -298,6 +318,8 @@ impl Daemon {
             }
             self.reap();
             self.drain();
+            self.gather_wave();
+            self.trim_after_burst();
             logging::tick();
         }
         info!("exiting");
@@ -367,6 +389,7 @@ impl Daemon {
             match kind {
                 TimerKind::Engine => {
                     self.engine_timer = None;
+                    self.wave_timer = true;
                     if self.started {
                         let c = self.engine_clock();
                         self.engine.handle_timeout(c);
@@ -386,6 +409,10 @@ impl Daemon {
                     self.arm_replay_timer();
                 }
                 TimerKind::AlertProbe => self.probe_tick(),
+                TimerKind::GatherEnd => {
+                    self.wave_timer = true;
+                    self.gather_end();
+                }
             }
         }
     }

@@ -7,15 +7,34 @@ use std::net::SocketAddr;
 use std::time::SystemTime;
 
 use log::{debug, error, warn};
+use mio::Interest;
 
-use super::Daemon;
+use super::{Daemon, TimerKind, UDP};
 use crate::daemon::localtime;
 use crate::engine::Dropped;
+use crate::wire::codes::{OP_HEARTBEAT, OP_UPDATE};
 use crate::wire::{self, AuthCheck, PeerCounter, Timestamp};
 
 /// Datagrams handled per loop iteration; more wait for the next one, so
 /// that a flood cannot starve timers, clients and children.
 pub(super) const UDP_BUDGET: usize = 256;
+
+/// How long the socket goes unwatched after a wave of heartbeats or
+/// updates left (ms): their acknowledgements come back within about a
+/// round trip, and reading them as they trickle in would cost a wake-up
+/// for every datagram or two. They are read together once this has
+/// passed: one wake-up for the whole wave. Clients (TCP), children and
+/// timers are served meanwhile; a peer's message waits at most this long.
+pub(super) const GATHER_MS: u64 = 20;
+/// The receive buffer asked for, so that a wave of a thousand tickets can
+/// be gathered (the kernel caps it at `net.core.rmem_max`).
+const RECV_BUFFER: libc::c_int = 2 << 20;
+/// Datagrams sent in one iteration after which freed memory is handed
+/// back to the system (`trim_after_burst`).
+const TRIM_BURST: usize = 1024;
+/// Room a small datagram takes in the receive buffer, at most (the kernel
+/// counts its whole allocation; booth's datagrams are under 1 kB).
+const DATAGRAM_ROOM: usize = 2048;
 
 #[derive(Default)]
 pub(super) struct PeerStats {
@@ -194,6 +213,10 @@ impl Daemon {
                 return;
             }
         };
+        if matches!(msg.header.cmd, OP_HEARTBEAT | OP_UPDATE) {
+            self.wave_sent += 1;
+        }
+        self.burst += 1;
         let m = &self.cfg.members[to];
         let dest = SocketAddr::new(m.addr, m.port);
         let stats = &mut self.peers[to];
@@ -207,6 +230,69 @@ impl Daemon {
                 debug!("sending to {dest} failed: {e}");
             }
         }
+    }
+
+    /// Once an iteration's outputs are executed: if they included a wave
+    /// of heartbeats or updates, stop watching the socket for
+    /// [`GATHER_MS`], so that the wave's acknowledgements are read in one
+    /// wake-up (see `gather_end`).
+    pub(super) fn gather_wave(&mut self) {
+        let sent = std::mem::take(&mut self.wave_sent);
+        // Only waves sent on a deadline (renewals, resends, the rounds
+        // after a gathered wave) are gathered: an election won or a grant
+        // asked for by a client goes on without waiting.
+        let timed = std::mem::take(&mut self.wave_timer);
+        if sent == 0 || !timed || self.gather_timer.is_some() {
+            return;
+        }
+        // Larger waves are read as they come: their acknowledgements might
+        // not all fit the socket's receive buffer.
+        let room = *self
+            .gather_max
+            .get_or_insert_with(|| receive_room(&self.udp));
+        if sent > room {
+            return;
+        }
+        if let Err(e) = self.poll.registry().deregister(&mut self.udp) {
+            debug!("cannot pause the UDP socket: {e}");
+            return;
+        }
+        let at = self.now_ms() + GATHER_MS;
+        self.gather_timer = Some(self.timers.insert(at, TimerKind::GatherEnd));
+    }
+
+    /// After an iteration that sent a burst of datagrams (the start-up
+    /// state queries of thousands of tickets, their resends), the heap is
+    /// full of small freed blocks between the tickets' lasting ones, and
+    /// glibc's allocator keeps those pages: hand them back (some 400 bytes
+    /// a ticket at 10,000 tickets). musl's allocator returns them itself.
+    pub(super) fn trim_after_burst(&mut self) {
+        if std::mem::take(&mut self.burst) < TRIM_BURST {
+            return;
+        }
+        #[cfg(target_env = "gnu")]
+        // SAFETY: (FFI) malloc_trim only walks and trims the allocator's
+        // own free lists; no pointer of ours is involved.
+        unsafe {
+            libc::malloc_trim(0);
+        }
+    }
+
+    /// The gathering window is over: watch the socket again and read what
+    /// came meanwhile in this iteration.
+    pub(super) fn gather_end(&mut self) {
+        self.gather_timer = None;
+        if let Err(e) = self
+            .poll
+            .registry()
+            .register(&mut self.udp, UDP, Interest::READABLE)
+        {
+            // Never left deaf: try again shortly.
+            error!("cannot watch the UDP socket: {e}");
+            let at = self.now_ms() + GATHER_MS;
+            self.gather_timer = Some(self.timers.insert(at, TimerKind::GatherEnd));
+        }
+        self.udp_more = true;
     }
 
     /// `booth peers`: the C booth's layout, then (only once anything was
@@ -262,4 +348,44 @@ fn same_ip(a: std::net::IpAddr, b: std::net::IpAddr) -> bool {
         v4 => v4,
     };
     canon(a) == canon(b)
+}
+
+/// How many datagrams the socket's receive buffer holds for certain, after
+/// asking for [`RECV_BUFFER`] bytes of it.
+fn receive_room(udp: &mio::net::UdpSocket) -> usize {
+    use std::os::fd::AsRawFd;
+    let fd = udp.as_raw_fd();
+    let want: libc::c_int = RECV_BUFFER;
+    let len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: (FFI) setsockopt reads `len` bytes from a live c_int; the
+    // descriptor belongs to the socket, borrowed for the call. A refusal
+    // leaves the buffer as it was, which is read back below.
+    let _ = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            std::ptr::addr_of!(want).cast(),
+            len,
+        )
+    };
+    let mut size: libc::c_int = 0;
+    let mut got = len;
+    // SAFETY: (FFI) getsockopt writes at most `got` bytes into a live
+    // c_int and stores the length written in `got`.
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUF,
+            std::ptr::addr_of_mut!(size).cast(),
+            &mut got,
+        )
+    };
+    if rc != 0 || size <= 0 {
+        return 0;
+    }
+    let room = size as usize / DATAGRAM_ROOM;
+    debug!("UDP receive buffer: {size} bytes, waves of up to {room} datagrams are gathered");
+    room
 }

@@ -424,3 +424,42 @@ fn losing_candidate_tells_its_client() {
     );
     assert!(n.violations.is_empty());
 }
+
+#[test]
+fn renewals_of_tickets_granted_apart_leave_in_one_wave() {
+    // Granted 700 ms apart, renewed every 10 s: the renewals fall into
+    // waves 2 s apart (a quarter of the period, at most 2 s), renewing U
+    // early, so that both heartbeats leave together from then on.
+    let mut n = Net::new(
+        &[S, S, A],
+        vec![ticket("T", 20, 2, 3), ticket("U", 20, 2, 3)],
+    );
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(700);
+    n.client(0, 2, CMD_GRANT, 0, "U");
+    let mut prev: Option<(Time, Time)> = None;
+    for step in 1..=60u64 {
+        n.run_until(700 + step * 1_000);
+        let (t, u) = (n.e(0).ticket_view(0), n.e(0).ticket_view(1));
+        assert_eq!((t.state, u.state), (State::Leader, State::Leader));
+        let (te, ue) = (t.term_expires.unwrap(), u.term_expires.unwrap());
+        // A renewal is never late: each lease is extended before half of
+        // it (the renewal period) is used up, so a lease always has more
+        // than expire - renewal-freq left.
+        assert!(
+            te.0 > n.now + 9_000 && ue.0 > n.now + 9_000,
+            "{te:?} {ue:?} at {}",
+            n.now
+        );
+        prev = Some((te, ue));
+    }
+    let (te, ue) = prev.unwrap();
+    assert_eq!(te, ue, "both leases run from the same wave");
+    assert_eq!(n.e(0).ticket_wakeup(0), n.e(0).ticket_wakeup(1));
+    assert_eq!(
+        n.e(0).ticket_wakeup(0).unwrap().0 % 2_000,
+        0,
+        "a wave is a multiple of its period"
+    );
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+}

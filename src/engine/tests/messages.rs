@@ -243,9 +243,9 @@ fn reload_keeps_held_tickets_adds_and_removes_others() {
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);
     let mut cfg = n.cfg.clone();
-    cfg.tickets[0].expire = Duration::from_secs(90);
-    cfg.tickets[0].renewal_freq = Duration::from_secs(45);
-    cfg.tickets.push(ticket("U", 60, 3, 3));
+    std::sync::Arc::make_mut(&mut cfg.tickets[0]).expire = Duration::from_secs(90);
+    std::sync::Arc::make_mut(&mut cfg.tickets[0]).renewal_freq = Duration::from_secs(45);
+    cfg.tickets.push(ticket("U", 60, 3, 3).into());
     for m in 0..3 {
         let c = clock(n.now);
         n.e_mut(m).reconfigure(c, cfg.clone()).unwrap();

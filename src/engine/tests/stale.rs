@@ -257,3 +257,60 @@ fn a_restarted_stale_holder_gives_way_whoever_raised_its_term_or_by_heartbeat() 
     let _ = e.handle_packet(clock(10), 1, &msg(1001, OP_HEARTBEAT, 1001, 1, 15_000));
     assert!(revoked(&mut e), "gave way to m1's heartbeat");
 }
+
+/// Found by the simulator: a holder whose host rebooted with its wall clock
+/// stepped ahead reads its CIB's `expires` as past, although the lease
+/// still runs. It revokes its grant, but must not help elect another site
+/// before that revoke is written: until then its CIB says "granted".
+#[test]
+fn a_holder_rebooted_with_its_clock_ahead_votes_only_once_its_revoke_is_written() {
+    let cfg = config(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
+    let ahead = 100_000;
+    let c = |t: u64| Clock::new(Time(t), WALL0 + t as i64 + ahead);
+    let mut e = new_engine(cfg, 0, 7);
+    // 15 s of the lease are left, but by our clock it ended 85 s ago.
+    let st = CibState {
+        granted: true,
+        owner: Some(1000),
+        expires: Some((WALL0 + 15_000) / 1000),
+        term: Some(1),
+        attrs: vec![],
+    };
+    e.load_cib(c(0), 0, &st);
+    e.start(c(0));
+    // Both peers answer the state query (nobody holds the ticket, they
+    // say): every view heard, no start-up fence holds our vote back.
+    let _ = e.handle_packet(c(50), 1, &msg(1001, OP_MY_INDEX, NO_ONE, 1, 0));
+    let _ = e.handle_packet(c(50), 2, &msg(1002, OP_MY_INDEX, NO_ONE, 1, 0));
+    let mut at = 50;
+    let mut revoke_asked = false;
+    let mut voted = false;
+    // m1 asks for votes in a newer term, again and again, while our CIB
+    // revoke is not confirmed.
+    for k in 0..20u64 {
+        at += 100;
+        e.handle_timeout(c(at));
+        let _ = e.handle_packet(c(at), 1, &msg(1001, OP_REQ_VOTE, 1001, 2 + k as u32, 0));
+        for o in std::iter::from_fn(|| e.poll_output()) {
+            match o {
+                Output::WriteCib(w) if !w.granted => revoke_asked = true,
+                Output::Send { to: 1, msg, .. } if msg.header.cmd == OP_VOTE_FOR => {
+                    voted |= msg.body.leader == 1001;
+                }
+                _ => {}
+            }
+        }
+    }
+    assert!(revoke_asked, "the grant is revoked");
+    assert!(!voted, "voted for another site while the CIB says granted");
+    // Written: now it may vote.
+    e.handle_cib_written(c(at), e.ticket_id(0), false);
+    while e.poll_output().is_some() {}
+    at += 100;
+    let _ = e.handle_packet(c(at), 1, &msg(1001, OP_REQ_VOTE, 1001, 30, 0));
+    let voted = std::iter::from_fn(|| e.poll_output()).any(|o| {
+        matches!(o, Output::Send { to: 1, msg, .. }
+            if msg.header.cmd == OP_VOTE_FOR && msg.body.leader == 1001)
+    });
+    assert!(voted, "votes once the revoke is written");
+}

@@ -55,6 +55,20 @@ fn grant_list_revoke_and_failover() {
     let path = c.dir.join("state1").join("ticketA");
     let stored = || std::fs::read_to_string(&path).unwrap_or_default();
     wait_for(Duration::from_secs(3), || stored().contains("granted=true"));
+    // One thread, stores done: they ran in a child process, not beside
+    // the loop.
+    assert_eq!(threads(c.pid(1)), 1, "threads of a --state-dir site");
+}
+
+/// The threads of a process, from /proc.
+fn threads(pid: u32) -> u64 {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap()
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The event loop: one thread, one mio `Poll`. Sources: the UDP socket, the
 //! TCP listener and each client connection, the pipes of child processes,
-//! and the signal pipe. Deadlines (the engine's, the CIB writer's, client
+//! and the signal pipe (SIGCHLD ends the state directory's store
+//! processes too). Deadlines (the engine's, the CIB writer's, client
 //! read deadlines, child time limits) sit in a timer wheel, and the loop
 //! sleeps until the earliest: with nothing to do it does not wake.
 //!
@@ -55,8 +56,6 @@ pub use store::CIBADMIN_ENV;
 const UDP: Token = Token(0);
 const TCP: Token = Token(1);
 const SIGNALS: Token = Token(2);
-/// The store thread finished a store (disk.rs).
-const STORED: Token = Token(3);
 const FIRST_DYNAMIC: usize = 16;
 
 /// Where this site keeps ticket state.
@@ -81,6 +80,8 @@ enum TimerKind {
     AlertProbe,
     /// Watch the UDP socket again after a wave (peers.rs, `gather_wave`).
     GatherEnd,
+    /// The time limit of the state directory's store process (by serial).
+    StoreDeadline(u64),
 }
 
 /// Everything the loop needs to start.
@@ -119,8 +120,10 @@ pub struct Daemon {
     engine_timer: Option<(TimerId, Ms)>,
     writer_timer: Option<(TimerId, Ms)>,
     jobs: Jobs,
-    /// The state directory's store thread, started with the first store.
-    disk: Option<disk::DiskWorker>,
+    /// The state directory's stores (child processes), from the first.
+    stores: Option<disk::Stores>,
+    /// The time limit of the store process running (timer, serial).
+    store_timer: Option<(TimerId, u64)>,
     next_token: usize,
     clients: HashMap<Token, Client>,
     peers: Vec<PeerStats>,
@@ -213,7 +216,8 @@ impl Daemon {
             engine_timer: None,
             writer_timer: None,
             jobs: Jobs::new(Children::default()),
-            disk: None,
+            stores: None,
+            store_timer: None,
             next_token: FIRST_DYNAMIC,
             clients: HashMap::new(),
             peers: (0..n).map(|_| PeerStats::default()).collect(),
@@ -303,7 +307,6 @@ impl Daemon {
             for ev in events.iter() {
                 match ev.token() {
                     SIGNALS => self.on_signals(),
-                    STORED => self.on_stored(),
                     UDP => udp = true,
                     TCP => accept = true,
                     t if self.jobs.owns(t) => self.jobs.on_readable(self.poll.registry(), t),
@@ -317,14 +320,15 @@ impl Daemon {
                 self.on_accept();
             }
             self.reap();
+            self.reap_stores();
             self.drain();
             self.gather_wave();
             self.trim_after_burst();
             logging::tick();
         }
         info!("exiting");
-        if let Some(d) = self.disk.take() {
-            d.finish();
+        if let Some(s) = self.stores.take() {
+            s.finish();
         }
         if let Some(r) = self.replay.as_mut() {
             r.flush();
@@ -413,6 +417,7 @@ impl Daemon {
                     self.wave_timer = true;
                     self.gather_end();
                 }
+                TimerKind::StoreDeadline(serial) => self.store_deadline(serial),
             }
         }
     }

@@ -5,9 +5,9 @@
 use log::{error, info, warn};
 use mio::Interest;
 
-use super::disk::{self, DiskWorker, Done};
+use super::disk::{Done, Stores};
 use super::jobs::{Purpose, CRM_TICKET_LIMIT};
-use super::{Daemon, Store, STORED, TCP, UDP};
+use super::{Daemon, Store, TimerKind, TCP, UDP};
 use crate::cib;
 use crate::cib::writer::{AttrChange, Backend, Outcome, Output as WOut, RunId};
 use crate::config::MemberKind;
@@ -17,6 +17,10 @@ use crate::engine::{CibState, CibWrite, Output};
 /// Environment variable naming the `cibadmin` program; empty disables
 /// batched renewal writes.
 pub const CIBADMIN_ENV: &str = "BOOTH_CIBADMIN";
+/// A store's process taking longer is killed (the writer retries the
+/// store), like `crm_ticket` runs. At 10,000 tickets on a busy disk a
+/// store took 5 s.
+const STORE_LIMIT: crate::daemon::timer::Ms = 30_000;
 /// crm_ticket writes running at once. Pacemaker serialises CIB updates
 /// anyway; a wave of renewals must not become a wave of processes.
 const MAX_PARALLEL_CIB_WRITES: usize = 4;
@@ -198,44 +202,59 @@ impl Daemon {
 
     /// Writes a batch of ticket states to the state directory: every file
     /// staged, one sync of the file system for all of them, then each put
-    /// in place and the directory synced once. The store thread does it
-    /// (disk.rs); the loop hears of the end through [`Daemon::on_stored`].
+    /// in place and the directory synced once. A child process does it
+    /// (disk.rs); the loop hears of the end through SIGCHLD and
+    /// [`Daemon::reap_stores`].
     fn store_batch(&mut self, run: RunId, writes: Vec<CibWrite>, attrs: Vec<AttrChange>) {
         let Store::StateDir(sd) = &self.store else {
             return;
         };
-        if self.disk.is_none() {
-            match DiskWorker::start(sd.clone(), self.poll.registry(), STORED) {
-                Ok(w) => self.disk = Some(w),
-                Err(e) => error!("cannot start the store thread: {e}; storing on the loop"),
-            }
+        let stores = self.stores.get_or_insert_with(|| Stores::new(sd.clone()));
+        // Stores done on the loop: no process could be started.
+        for d in stores.submit(run, writes, attrs) {
+            self.stored(d);
         }
-        let (writes, attrs) = match &self.disk {
-            Some(d) => match d.submit(run, writes, attrs) {
-                Ok(()) => return,
-                Err(back) => {
-                    error!("the store thread is gone; storing on the loop");
-                    self.disk = None;
-                    back
-                }
-            },
-            None => (writes, attrs),
-        };
-        // Without the thread: as it would, but here.
-        let result = disk::write_batch(sd, &writes, &attrs).map_err(|e| e.to_string());
-        self.stored(Done {
-            run,
-            tickets: writes.len(),
-            attrs: attrs.len(),
-            result,
-        });
+        self.arm_store_timer();
     }
 
-    /// The store thread finished one or more stores.
-    pub(super) fn on_stored(&mut self) {
-        let done = self.disk.as_ref().map(|d| d.finished()).unwrap_or_default();
+    /// Reports the stores whose processes ended, and starts the next.
+    pub(super) fn reap_stores(&mut self) {
+        let Some(stores) = self.stores.as_mut() else {
+            return;
+        };
+        let done = stores.reap();
+        self.arm_store_timer();
         for d in done {
             self.stored(d);
+        }
+    }
+
+    /// A store's process past its time limit: kill it (reaped as usual).
+    pub(super) fn store_deadline(&mut self, serial: u64) {
+        if self.store_timer.is_some_and(|(_, s)| s == serial) {
+            self.store_timer = None;
+        }
+        if let Some(stores) = self.stores.as_mut() {
+            if stores.running() == Some(serial) {
+                warn!("the store of the tickets' state takes too long, killing it");
+                stores.kill(serial);
+            }
+        }
+    }
+
+    /// Keeps one time limit, for the store's process running now.
+    fn arm_store_timer(&mut self) {
+        let running = self.stores.as_ref().and_then(|s| s.running());
+        if self.store_timer.map(|(_, s)| s) == running {
+            return;
+        }
+        if let Some((id, _)) = self.store_timer.take() {
+            self.timers.cancel(id);
+        }
+        if let Some(serial) = running {
+            let at = self.now_ms() + STORE_LIMIT;
+            let id = self.timers.insert(at, TimerKind::StoreDeadline(serial));
+            self.store_timer = Some((id, serial));
         }
     }
 

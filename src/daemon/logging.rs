@@ -9,8 +9,11 @@
 //! and counted; while syslog is unreachable, lines go to stderr (when it is
 //! more than /dev/null) and syslog is retried every few seconds; once it
 //! takes lines again, one line says how many were lost or went elsewhere.
-//! Warnings and errors repeated from one call site are rate-limited
-//! ([`super::lograte`]). [`counters`] gives the totals for status output.
+//! Lines at info level and above repeated from one call site are
+//! rate-limited ([`super::lograte`]); debug lines are not (they are asked
+//! for), nor lines logged with the [`UNLIMITED`] target (the SIGUSR1
+//! dump, one line per ticket). [`counters`] gives the totals for status
+//! output.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -28,6 +31,14 @@ use super::syslog::{self, Sent, Severity, SyslogSender};
 static DROPPED: AtomicU64 = AtomicU64::new(0);
 /// Lines held back by the rate limit.
 static SUPPRESSED: AtomicU64 = AtomicU64::new(0);
+
+/// The `log` target of lines never rate-limited: output asked for at
+/// once, such as the SIGUSR1 dump (`info!(target: UNLIMITED, ...)`).
+pub const UNLIMITED: &str = "boothd::unlimited";
+
+/// A call site and its level: a summary has the level of the lines it
+/// sums up.
+type Key = (&'static str, u32, Level);
 
 /// The totals since start-up, for `booth peers` and SIGUSR1's dump.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,7 +60,7 @@ struct State {
     journal: Option<JournalStream>,
     /// The part of a line the stderr socket did not take; written first.
     pending: Vec<u8>,
-    limiter: RateLimiter,
+    limiter: RateLimiter<Key>,
     /// Since syslog last took a line: lines lost, and lines that went to
     /// stderr instead.
     lost: u64,
@@ -158,13 +169,16 @@ impl State {
             return;
         }
         for s in self.limiter.finished(now) {
-            self.deliver(now, Severity::Warning, &s.text());
+            self.deliver(now, severity(s.site.2), &s.text());
         }
     }
 
-    fn emit(&mut self, now: Instant, level: Level, site: Site, msg: &str) {
+    /// Logs a line from `site`, unless it is `limited` and its site has
+    /// had its share of the window (debug lines never are).
+    fn emit(&mut self, now: Instant, level: Level, site: Site, msg: &str, limited: bool) {
         self.summaries(now);
-        if level <= Level::Warn && !self.limiter.admit(site, now, msg) {
+        let key = (site.0, site.1, level);
+        if limited && level <= Level::Info && !self.limiter.admit(key, now, msg) {
             SUPPRESSED.fetch_add(1, Ordering::Relaxed);
             return;
         }
@@ -272,7 +286,15 @@ impl Log for DaemonLogger {
             r.line().unwrap_or(0),
         );
         let msg = r.args().to_string();
-        with_state(|s| s.emit(Instant::now(), r.level(), site, &msg));
+        with_state(|s| {
+            s.emit(
+                Instant::now(),
+                r.level(),
+                site,
+                &msg,
+                r.target() != UNLIMITED,
+            )
+        });
     }
 
     fn flush(&self) {}
@@ -311,6 +333,26 @@ mod tests {
         out
     }
 
+    /// Emits `n` lines of `level` from `site` (limited or not) and
+    /// returns how many reached syslog; drains as it goes (the socket's
+    /// queue is short).
+    fn burst(
+        s: &mut State,
+        server: &UnixDatagram,
+        now: Instant,
+        (level, site, limited): (Level, Site, bool),
+        n: usize,
+    ) -> usize {
+        let mut passed = 0;
+        for i in 0..n {
+            s.emit(now, level, site, &format!("line {i}"), limited);
+            if i % 5 == 4 {
+                passed += received(server).len();
+            }
+        }
+        passed + received(server).len()
+    }
+
     #[test]
     fn repeated_warnings_are_summed_up_once_the_burst_is_over() {
         let (mut s, server, path) = with_syslog("rate");
@@ -318,7 +360,13 @@ mod tests {
         let t0 = Instant::now();
         let mut passed = 0;
         for i in 0..40 {
-            s.emit(t0, Level::Warn, ("x.rs", 7), &format!("peer down {i}"));
+            s.emit(
+                t0,
+                Level::Warn,
+                ("x.rs", 7),
+                &format!("peer down {i}"),
+                true,
+            );
             // Drain as we go: the socket's queue is short.
             if i % 5 == 4 {
                 let got = received(&server);
@@ -327,16 +375,9 @@ mod tests {
             }
         }
         assert_eq!(passed, BURST as usize);
-        // Info lines are never held back.
-        for i in 0..40 {
-            s.emit(t0, Level::Info, ("x.rs", 8), "dump");
-            if i % 5 == 4 {
-                assert_eq!(received(&server).len(), 5);
-            }
-        }
         assert!(counters().suppressed >= before + 40 - BURST as u64);
         let _ = received(&server);
-        s.emit(t0 + WINDOW, Level::Info, ("x.rs", 9), "later");
+        s.emit(t0 + WINDOW, Level::Info, ("x.rs", 9), "later", true);
         let lines = received(&server);
         assert_eq!(lines.len(), 2, "{lines:?}");
         let want = format!(
@@ -353,20 +394,48 @@ mod tests {
     }
 
     #[test]
+    fn info_lines_are_limited_too_but_not_debug_nor_the_dump() {
+        let (mut s, server, path) = with_syslog("info");
+        let t0 = Instant::now();
+        let info = (Level::Info, ("x.rs", 8), true);
+        assert_eq!(burst(&mut s, &server, t0, info, 40), BURST as usize);
+        // Debug is asked for (-D): all of it.
+        let debug = (Level::Debug, ("x.rs", 10), true);
+        assert_eq!(burst(&mut s, &server, t0, debug, 40), 40);
+        // A dump is asked for (SIGUSR1): every line of it.
+        let dump = (Level::Info, ("x.rs", 11), false);
+        assert_eq!(burst(&mut s, &server, t0, dump, 40), 40);
+        // The summary has the level of the lines it sums up.
+        s.emit(t0 + WINDOW, Level::Info, ("x.rs", 12), "later", true);
+        let lines = received(&server);
+        let want = format!(
+            "boothd-site[{}]: {} similar messages suppressed (the last: line 39)",
+            std::process::id(),
+            40 - BURST
+        );
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        assert!(
+            lines[0].starts_with("<30>") && lines[0].ends_with(&want),
+            "{lines:?}"
+        );
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
     fn lines_lost_to_a_full_queue_are_counted_and_reported_once_it_drains() {
         let (mut s, server, path) = with_syslog("full");
         let before = counters().dropped;
         let t0 = Instant::now();
         let mut n = 0;
         while s.lost < 5 {
-            s.emit(t0, Level::Info, ("x.rs", 1), "filler");
+            s.emit(t0, Level::Info, ("x.rs", 1), "filler", false);
             n += 1;
             assert!(n < 100_000, "the queue never filled");
         }
         assert!(counters().dropped >= before + 5);
         let lost = s.lost;
         let _ = received(&server);
-        s.emit(t0, Level::Info, ("x.rs", 2), "back");
+        s.emit(t0, Level::Info, ("x.rs", 2), "back", true);
         let lines = received(&server);
         assert!(lines[0].ends_with(": back"), "{lines:?}");
         assert!(

@@ -1,12 +1,13 @@
 //! Rate limiting of repeated log messages, per call site.
 //!
-//! With thousands of tickets one failing peer makes one `warn!` fire for
-//! every ticket on every resend. Each call site may log [`BURST`] lines per
+//! With thousands of tickets one failing peer makes one `warn!` (or
+//! `info!`) fire for every ticket on every resend. Each call site may log [`BURST`] lines per
 //! [`WINDOW`]; the rest of the window's lines are counted and, once the
 //! window is over, summed up in one "N similar messages suppressed" line.
 //! Time is an input: the caller passes the instant.
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::time::{Duration, Instant};
 
 /// Lines one call site may log per window.
@@ -28,13 +29,13 @@ struct Window {
 
 /// A finished burst: how many lines of one call site were held back.
 #[derive(Debug, PartialEq, Eq)]
-pub struct Summary {
-    pub site: Site,
+pub struct Summary<K = Site> {
+    pub site: K,
     pub suppressed: u64,
     pub last: String,
 }
 
-impl Summary {
+impl<K> Summary<K> {
     pub fn text(&self) -> String {
         format!(
             "{} similar messages suppressed (the last: {})",
@@ -43,15 +44,25 @@ impl Summary {
     }
 }
 
-#[derive(Debug, Default)]
-pub struct RateLimiter {
-    sites: HashMap<Site, Window>,
+/// The limiter, keyed by call site (`K`: a [`Site`], or one with more
+/// said about it, such as its level).
+#[derive(Debug)]
+pub struct RateLimiter<K = Site> {
+    sites: HashMap<K, Window>,
 }
 
-impl RateLimiter {
+impl<K> Default for RateLimiter<K> {
+    fn default() -> Self {
+        RateLimiter {
+            sites: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Copy + Eq + Hash> RateLimiter<K> {
     /// Whether a line from `site` may be logged now; a line held back is
     /// counted (and `msg` kept for the summary).
-    pub fn admit(&mut self, site: Site, now: Instant, msg: &str) -> bool {
+    pub fn admit(&mut self, site: K, now: Instant, msg: &str) -> bool {
         let w = self.sites.entry(site).or_insert_with(|| Window {
             start: now,
             passed: 0,
@@ -77,7 +88,7 @@ impl RateLimiter {
 
     /// Bursts whose window is over and that held lines back, oldest first;
     /// their sites start afresh. Quiet sites are forgotten after a window.
-    pub fn finished(&mut self, now: Instant) -> Vec<Summary> {
+    pub fn finished(&mut self, now: Instant) -> Vec<Summary<K>> {
         let mut out = Vec::new();
         self.sites.retain(|&site, w| {
             if now.saturating_duration_since(w.start) < WINDOW {

@@ -1,8 +1,9 @@
 //! The warning storm: every ticket held at the site, then its peers gone.
 //! Each renewal then fails with a warning per ticket and retry (the issue
-//! counted 40,000 lines in 20 s at 10,000 tickets); the rate limit lets
-//! a few through per call site and sums up the rest, and `booth peers`
-//! counts what was held back or lost.
+//! counted 40,000 lines in 20 s at 10,000 tickets) and an info line per
+//! ticket giving up (32,000 more); the rate limit lets a few of each
+//! through per call site and sums up the rest, and `booth peers` counts
+//! what was held back or lost.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -14,9 +15,12 @@ use super::{namespaces, Bed, Lists, SITE};
 
 /// How long the storm is watched.
 const WATCH: Duration = Duration::from_secs(20);
-/// Priorities of facility daemon (3 << 3): warning and error.
+/// Priorities of facility daemon (3 << 3): info, warning and error.
+const INFO: &str = "<30>";
 const WARNING: &str = "<28>";
 const ERROR: &str = "<27>";
+/// Lines one call site may log per 5 s window (src/daemon/lograte.rs).
+const BURST: usize = 10;
 
 /// Lines arriving at the syslog stand-in, with the time they came, read
 /// by a thread as fast as they come.
@@ -128,13 +132,22 @@ fn a_warning_storm_is_rate_limited_and_counted() {
         .filter(|l| l.contains("similar messages suppressed"))
         .collect();
     let summed: u64 = after.iter().filter_map(|l| suppressed_in(l)).sum();
+    // One info line per ticket and renewal, from one call site (a
+    // summary quotes the last one).
+    let giving_up = during
+        .iter()
+        .filter(|l| l.contains("giving up on sending retries"))
+        .filter(|l| suppressed_in(l).is_none())
+        .count();
     println!(
         "warning storm, {} tickets, peers unreachable, {:.0} s: {} lines at syslog \
-         ({} warnings, {} errors, {} \"similar messages suppressed\" lines); \
+         ({} info, {} warnings, {} errors, {} \"similar messages suppressed\" lines; \
+         {giving_up} \"giving up\"); \
          booth peers: suppressed {}, lost {}; summed up in lines within {:.0} s: {summed}; load {}",
         bed.fillers.len() + 1,
         WATCH.as_secs_f64(),
         during.len(),
+        count(&during, INFO),
         count(&during, WARNING),
         count(&during, ERROR),
         summaries.len(),
@@ -153,6 +166,16 @@ fn a_warning_storm_is_rate_limited_and_counted() {
     assert!(
         warned < 1000,
         "{warned} warnings and errors in {WATCH:?}: not rate-limited"
+    );
+    let info = count(&during, INFO);
+    assert!(
+        info < 1000,
+        "{info} info lines in {WATCH:?}: not rate-limited"
+    );
+    // A burst per window (5 s) and call site: 20 s see at most five.
+    assert!(
+        giving_up <= 5 * BURST,
+        "{giving_up} \"giving up\" lines in {WATCH:?}: info lines not rate-limited"
     );
     if tickets >= 100 {
         assert!(suppressed > suppressed0, "nothing suppressed");

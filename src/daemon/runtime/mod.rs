@@ -500,12 +500,14 @@ impl Daemon {
     fn log_tickets(&self) {
         let local = |t| super::dump::LocalTime::from(localtime::local(t));
         let views = (0..self.engine.ticket_count()).map(|i| self.engine.ticket_view(i));
+        // Asked for: every line of it, whatever the rate limit.
         for line in super::dump::ticket_lines(views, &self.cfg, self.engine_clock(), &local) {
-            info!("{line}");
+            info!(target: logging::UNLIMITED, "{line}");
         }
         let log = logging::counters();
         if log.dropped + log.suppressed > 0 {
             info!(
+                target: logging::UNLIMITED,
                 "log lines lost: {}, suppressed by the rate limit: {}",
                 log.dropped, log.suppressed
             );

@@ -156,3 +156,41 @@ fn a_lease_counted_from_the_acks_arrival_is_caught() {
 fn terms_going_backwards_are_caught() {
     first_catch(Mutation::TermRegression, &[Kind::TermBackwards], 50);
 }
+
+// Availability rules of ours: broken, the seed that found the hole loses a
+// ticket its holder and a majority still back; the real engine keeps it.
+
+#[test]
+fn a_leader_of_a_term_it_did_not_win_is_caught() {
+    // Seed 745 (doc/simulator.md): a leader told of another site's live
+    // lease in a newer term stayed leader in that term.
+    let seed = 745;
+    let real = run_seed(seed, &Options::default());
+    let counted: Vec<String> = real
+        .violations
+        .iter()
+        .filter(|v| v.known.is_none())
+        .map(|v| v.to_string())
+        .collect();
+    assert!(counted.is_empty(), "the real engine: {counted:?}");
+    first_catch_at(Mutation::LeadNewerTerm, &[Kind::Availability], seed);
+}
+
+/// Like `first_catch`, on one seed.
+fn first_catch_at(m: Mutation, expected: &[Kind], seed: u64) {
+    let opts = Options {
+        mutation: Some(m),
+        ..Options::default()
+    };
+    let r = run_seed(seed, &opts);
+    let v = r
+        .violations
+        .iter()
+        .find(|v| v.known.is_none() && expected.contains(&v.kind))
+        .unwrap_or_else(|| panic!("{}: not caught by seed {seed}", m.name()));
+    eprintln!(
+        "{}: caught by seed {seed} (make sim SEED={seed} MUTATION={}): {v}",
+        m.name(),
+        m.name()
+    );
+}

@@ -63,10 +63,14 @@ pub enum Mutation {
     /// A restarted holder ignores the lease end it recorded and trusts the
     /// CIB's `expires` as read by its (possibly stepped) wall clock.
     IgnoreRecordedLease,
+    /// A leader told of another site's live lease in a newer term takes
+    /// the term and stays leader when it may not campaign in it
+    /// (availability: the live holder's renewals are refused).
+    LeadNewerTerm,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 16] = [
+    pub const ALL: [Mutation; 17] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -83,6 +87,7 @@ impl Mutation {
         Mutation::ForgetClaims,
         Mutation::TrustWrongClock,
         Mutation::IgnoreRecordedLease,
+        Mutation::LeadNewerTerm,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -104,6 +109,7 @@ impl Mutation {
             Mutation::ForgetClaims => "forget-claims",
             Mutation::TrustWrongClock => "trust-wrong-clock",
             Mutation::IgnoreRecordedLease => "ignore-recorded-lease",
+            Mutation::LeadNewerTerm => "lead-newer-term",
         }
     }
 

@@ -146,7 +146,12 @@ impl Engine {
         // promises back (promise.rs) knows them.
         let forget = mutated!(self, ForgetPromises);
         let fence = (!tk.promises_restored || forget) && !mutated!(self, NoStartupFence);
-        tk.vote_fence = fence.then(|| now + tk.cfg.expire);
+        tk.vote_fence = if fence {
+            Some(now + tk.cfg.expire)
+        } else {
+            // The rest of a fence the record says is still up.
+            tk.vote_fence.filter(|&f| f > now)
+        };
         debug!("{}: broadcasting state query", tk.cfg.name);
         self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);
         // A lease loaded from the CIB that already ran out is dropped now.

@@ -67,10 +67,14 @@ pub enum Mutation {
     /// the term and stays leader when it may not campaign in it
     /// (availability: the live holder's renewals are refused).
     LeadNewerTerm,
+    /// The promise record keeps no start-up fence: a daemon restarted
+    /// while the previous one was still fenced (after a host reboot)
+    /// starts without one.
+    ForgetFence,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 17] = [
+    pub const ALL: [Mutation; 18] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -88,6 +92,7 @@ impl Mutation {
         Mutation::TrustWrongClock,
         Mutation::IgnoreRecordedLease,
         Mutation::LeadNewerTerm,
+        Mutation::ForgetFence,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -110,6 +115,7 @@ impl Mutation {
             Mutation::TrustWrongClock => "trust-wrong-clock",
             Mutation::IgnoreRecordedLease => "ignore-recorded-lease",
             Mutation::LeadNewerTerm => "lead-newer-term",
+            Mutation::ForgetFence => "forget-fence",
         }
     }
 

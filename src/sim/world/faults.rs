@@ -540,11 +540,18 @@ impl World {
         } else {
             lease_end
         };
-        let v = e.ticket_view(t);
-        match v.term_expires {
-            Some(x) if v.state == State::Leader && v.leader == Leader::Member(o) => {
-                kept.max(self.mono_to_true(o, x) as i64)
-            }
+        // As leader it keeps the grant for the lease it proved, unless it
+        // has asked for the revoke already: a leader re-elected in a newer
+        // term after its lease ran out (while it was frozen, say) holds a
+        // tentative lease that no CIB grant stands for until a majority
+        // acknowledges it (simulator seed 4163: counted as a dual grant
+        // while the old grant's revoke was being written).
+        let revoking = self.members[o].cib[t]
+            .desired
+            .as_ref()
+            .is_some_and(|d| !d.granted);
+        match e.acknowledged_lease(t) {
+            Some(x) if !revoking => kept.max(self.mono_to_true(o, x) as i64),
             _ => kept,
         }
     }

@@ -257,3 +257,40 @@ fn a_restarted_stale_holder_gives_way_whoever_raised_its_term_or_by_heartbeat() 
     let _ = e.handle_packet(clock(10), 1, &msg(1001, OP_HEARTBEAT, 1001, 1, 15_000));
     assert!(revoked(&mut e), "gave way to m1's heartbeat");
 }
+
+/// Simulator seed 2796: the holder's host rebooted with its wall clock
+/// ahead, so its CIB's `expires` looked past; it dropped the grant and, while
+/// its CIB revoke was still being written, told its peers it held nothing.
+/// The other members that had acknowledged the lease had rebooted too or
+/// read it from their CIB with a clock ahead as well; another site was
+/// elected and granted while the old grant, still within
+/// its true lease, stood in the first site's CIB.
+#[test]
+fn a_holder_rebooted_with_its_clock_ahead_holds_its_claim_until_revoked() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "T"));
+    for m in 0..3 {
+        n.kill(m);
+    }
+    n.run_until(9_000);
+    // Both sites' clocks are now half a minute ahead (m1's CIB records m0's
+    // lease too), and m0's crm_ticket hangs: the CIB revoke it asks for is
+    // never confirmed.
+    n.wall_off[0] = 30_000;
+    n.wall_off[1] = 30_000;
+    n.cib_confirms = false;
+    for m in 0..3 {
+        n.reboot(m);
+    }
+    while n.now < 24_000 {
+        let next = n.now + 100;
+        n.run_until(next);
+        assert!(
+            !n.granted_at(1, "T"),
+            "t={}: m1 granted while m0's revoke is unconfirmed",
+            n.now
+        );
+    }
+}

@@ -172,10 +172,16 @@ impl Engine {
             let unsure = !tk.promises_restored && tk.cib_granted && self.is_site();
             self.ticket_lost(i);
             if unsure && !mutated!(self, NoReleaseHold) {
+                // One claim, the restart claim included, withdrawn when the
+                // revoke is written (`end_release_hold`): kept beyond it,
+                // our own claim made us refuse the live holder's heartbeats
+                // (simulator seed 5844).
+                let me = self.me;
                 let tk = &mut self.tickets[i];
-                let until = now + tk.cfg.expire;
+                let until =
+                    tk.claims[me].map_or(now + tk.cfg.expire, |c| c.max(now + tk.cfg.expire));
                 tk.release_hold = Some(until);
-                tk.note_claim(self.me, until);
+                tk.note_claim(me, until);
             }
         }
     }

@@ -294,3 +294,31 @@ fn a_holder_rebooted_with_its_clock_ahead_holds_its_claim_until_revoked() {
         );
     }
 }
+
+/// Simulator seed 5844: a holder rebooted with its clock far behind takes
+/// its CIB grant as over and revokes it, but kept its restart claim for a
+/// lease: it refused the live holder's heartbeats ("... holds a lease"
+/// naming itself) although it held nothing, and the live holder lost the
+/// ticket when the others could not back it.
+#[test]
+fn a_holder_rebooted_with_its_clock_behind_backs_the_live_holder_once_revoked() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    n.kill(0);
+    run_until_cond(&mut n, 60_000, |n| n.granted_at(1, "T"));
+    n.run_until(60_000);
+    n.wall_off[0] = -3_600_000;
+    n.reboot(0);
+    run_until_cond(&mut n, 62_000, |n| !n.granted_at(0, "T"));
+    // Give m0 time to hear every view (its start-up fence), then the
+    // arbitrator goes down: m1 and m0 are a majority.
+    n.run_until(65_000);
+    n.kill(2);
+    while n.now < 120_000 {
+        let next = n.now + 100;
+        n.run_until(next);
+        assert!(n.granted_at(1, "T"), "m1 lost the ticket at {}", n.now);
+    }
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+}

@@ -322,3 +322,40 @@ fn a_holder_rebooted_with_its_clock_behind_backs_the_live_holder_once_revoked() 
     }
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
+
+/// Simulator seed 3730: a follower's host rebooted with its wall clock an
+/// hour behind; its CIB named the old holder with the lease end it had
+/// followed, which its clock read as an hour away. It announced that lease
+/// (capped at `expire`) in its state query, its peers recorded the claim
+/// and refused the live holder's renewals. Like our own grant, another
+/// site's lease that lies further away than a lease can tells that the
+/// clock is behind: it is taken as over.
+#[test]
+fn a_follower_rebooted_with_its_clock_behind_announces_no_old_lease() {
+    let cfg = config(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
+    let mut e = new_engine(cfg, 1, 7);
+    // Written by m1 (correct clock) for m0's lease that ended at 8 s;
+    // read at 60 s by a clock an hour behind.
+    let st = CibState {
+        granted: false,
+        owner: Some(1000),
+        expires: Some((WALL0 + 8_000) / 1000),
+        term: Some(0),
+        attrs: vec![],
+    };
+    let behind = Clock::new(Time(60_000), WALL0 + 60_000 - 3_600_000);
+    e.load_cib(behind, 0, &st);
+    e.start(behind);
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    for o in &out {
+        if let Output::Send { msg, .. } = o {
+            assert_eq!(msg.body.term_valid_for, 0, "announced a lease: {msg:?}");
+        }
+    }
+    let v = e.ticket_view(0);
+    assert!(
+        v.term_expires.is_none_or(|x| x <= Time(60_000)),
+        "follows a lease until {:?}",
+        v.term_expires
+    );
+}

@@ -359,3 +359,44 @@ fn a_follower_rebooted_with_its_clock_behind_announces_no_old_lease() {
         v.term_expires
     );
 }
+
+/// Simulator seed 2181: m0 revoked in term 10 and its REVOKE was held back
+/// in the network; m0 restarted (its term back from the CIB and its
+/// record), its peers answered "term 10, no leader", and with no snapshot
+/// since its start m0 campaigned and won again in term 10 itself. The old
+/// REVOKE, of the very term m0 then led, reset both followers, and a
+/// second site was granted. A restarted member's first election takes a
+/// new term, like any later one.
+#[test]
+fn a_restarted_site_campaigns_in_a_new_term() {
+    let cfg = config(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
+    let mut e = new_engine(cfg, 0, 7);
+    let st = CibState {
+        granted: false,
+        owner: Some(-1),
+        expires: Some((WALL0 + 8_000) / 1000),
+        term: Some(10),
+        attrs: vec![],
+    };
+    e.load_cib(clock(60_000), 0, &st);
+    e.start(clock(60_000));
+    while e.poll_output().is_some() {}
+    for (from, id) in [(1, 1001), (2, 1002)] {
+        let _ = e.handle_packet(clock(60_050), from, &msg(id, OP_MY_INDEX, NO_ONE, 10, 0));
+    }
+    while e.poll_output().is_some() {}
+    e.handle_client(clock(61_000), 1, CMD_GRANT, 0, "T");
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    let terms: Vec<u32> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { msg, .. } if msg.header.cmd == OP_REQ_VOTE => Some(msg.body.term),
+            _ => None,
+        })
+        .collect();
+    assert!(!terms.is_empty(), "no election: {out:?}");
+    assert!(
+        terms.iter().all(|&t| t > 10),
+        "campaigned in term {terms:?}"
+    );
+}

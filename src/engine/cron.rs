@@ -171,16 +171,18 @@ impl Engine {
             && tk.leader == Leader::Member(self.me)
             && tk.term_expires.is_some_and(|e| e <= now)
         {
-            // DIFF: without a record of the lease we proved, "ran out" is
-            // our wall clock's reading of the CIB's `expires`, and the
-            // clock may be ahead (a reboot before NTP synced): the grant
-            // may still stand in truth. Until the CIB revoke is written we
+            // DIFF: "ran out" may be our wall clock's reading of the CIB's
+            // `expires`, and the clock may be ahead (a reboot before NTP
+            // synced): the grant may still stand in truth. Until the CIB revoke is written we
             // keep our claim and report ourselves as holder, as for any
             // revoke within a lease (`Ticket::release_hold`), for at most
             // `expire`; the peers that acknowledged the lease may have
             // rebooted too (simulator seed 2796: a second site granted
-            // while the revoke was being written).
-            let unsure = !tk.promises_restored && tk.cib_granted && self.is_site();
+            // while the revoke was being written). With a record too: its
+            // lease may run on while the clock, ahead, ends the CIB's
+            // (seed 861: a later admin revoke was announced at once, the
+            // grant no longer looking like ours).
+            let unsure = tk.cib_granted && self.is_site();
             self.ticket_lost(i);
             if unsure && !mutated!(self, NoReleaseHold) {
                 // One claim, the restart claim included, withdrawn when the

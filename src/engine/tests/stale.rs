@@ -400,3 +400,49 @@ fn a_restarted_site_campaigns_in_a_new_term() {
         "campaigned in term {terms:?}"
     );
 }
+
+/// Simulator seed 861: m1's daemon restarted with its wall clock hours
+/// ahead; its record said its lease ran 58 s more, its CIB's `expires`
+/// read by that clock said it was over, so it asked for the CIB revoke at
+/// start (crm_ticket slow and failing). An admin revoke then went out to
+/// the peers at once, as the grant no longer looked like ours, and another
+/// site was granted while m1's CIB still said granted.
+#[test]
+fn a_revoke_waits_for_the_cib_revoke_asked_at_start() {
+    let cfg = config(&[S, S, A], vec![ticket("T", 60, 3, 3)]);
+    let mut e = new_engine(cfg, 0, 7);
+    // Granted here until 100 s (true time), by the CIB and the record.
+    let st = CibState {
+        granted: true,
+        owner: Some(1000),
+        expires: Some((WALL0 + 100_000) / 1000),
+        term: Some(4),
+        attrs: vec![],
+    };
+    let ahead = Clock::new(Time(50_000), WALL0 + 50_000 + 3_600_000);
+    e.load_cib(ahead, 0, &st);
+    let p = Promise {
+        term: 4,
+        vote: Some((4, 1000)),
+        claims: vec![(1000, Time(100_000))],
+        fence: None,
+    };
+    assert!(e.restore_promise(0, &p));
+    e.start(ahead);
+    while e.poll_output().is_some() {}
+    // The arbitrator's answer: m0 holds it, 49 s left.
+    let _ = e.handle_packet(
+        Clock::new(Time(50_100), WALL0 + 50_100 + 3_600_000),
+        2,
+        &msg(1002, OP_MY_INDEX, 1000, 4, 49),
+    );
+    while e.poll_output().is_some() {}
+    let later = Clock::new(Time(51_000), WALL0 + 51_000 + 3_600_000);
+    e.handle_client(later, 1, CMD_REVOKE, 0, "T");
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Send { msg, .. }
+            if msg.header.cmd == OP_REVOKE)),
+        "told the peers before the CIB revoke was written: {out:?}"
+    );
+}

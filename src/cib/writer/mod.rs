@@ -48,12 +48,28 @@ pub const BATCH_DELAY: u64 = 2_000;
 pub const BATCH_MAX_FAILURES: u32 = 3;
 /// Longest pause (ms) between retries of a failed write.
 pub const MAX_BACKOFF: u64 = 30_000;
+/// `crm_ticket` and `cibadmin` runs taking longer (ms) are killed, and
+/// count as failed (a write is retried).
+pub const RUN_LIMIT: u64 = 30_000;
 /// Concurrent `crm_ticket -q` runs at start-up (one per ticket, when the
 /// query of all tickets failed).
 pub const MAX_PARALLEL_LOADS: usize = 8;
 /// Output kept from the start-up query of all tickets (some 150 bytes a
 /// ticket, more with geo attributes); beyond it, tickets load one by one.
 pub const MAX_LOAD_ALL_OUTPUT: usize = 64 * 1024 * 1024;
+
+/// What a run the writer asked for does (for a driver that simulates
+/// the programs rather than running them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    /// One ticket's state with `crm_ticket`, or renewals with `cibadmin`,
+    /// or a state-directory store: these states, in order.
+    Write(Vec<CibWrite>),
+    /// The start-up query of every ticket (`crm_ticket -q`).
+    LoadAll,
+    /// The start-up query of one ticket.
+    Load(String),
+}
 
 /// Identifies one run the writer asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -312,6 +328,18 @@ impl<R> Writer<R> {
         self.stats
     }
 
+    /// What a run still running does (None once it was reported).
+    pub fn run_kind(&self, run: RunId) -> Option<RunKind> {
+        Some(match self.runs.get(&run)? {
+            Run::Write { write, .. } => RunKind::Write(vec![write.clone()]),
+            Run::Batch(items) | Run::Store(items) => {
+                RunKind::Write(items.iter().map(|(_, w, _)| w.clone()).collect())
+            }
+            Run::LoadAll => RunKind::LoadAll,
+            Run::Load(name) => RunKind::Load(name.clone()),
+        })
+    }
+
     pub fn handle_timeout(&mut self, now: Time) {
         self.advance(now);
         while let Some((at, name)) = self.retries.first().cloned() {
@@ -319,6 +347,7 @@ impl<R> Writer<R> {
                 break;
             }
             self.retries.pop_first();
+            self.stats.retries += 1;
             if let Some(s) = self.slots.get_mut(&name) {
                 if s.retry_at == Some(at) {
                     s.retry_at = None;
@@ -440,6 +469,7 @@ impl<R> Writer<R> {
         let Some(r) = self.runs.remove(&run) else {
             return;
         };
+        self.stats.killed += o.killed as u64;
         match r {
             Run::Write { ticket, write } => {
                 self.writers -= 1;

@@ -349,8 +349,19 @@ impl Core {
 
     /// A writer run ([`Output::Spawn`], [`Output::Store`]) ended.
     pub fn run_finished(&mut self, clock: Clock, run: RunId, o: Outcome) {
-        self.advance(clock);
+        self.time_first(clock);
         self.writer.finished(clock.mono, run, o);
+    }
+
+    /// Time first: after a pause the engine drops expired leases before
+    /// anything that ended meanwhile is looked at (a held reply released
+    /// by a write that completed while the daemon was frozen must not go
+    /// out before the engine has seen that its lease is over).
+    fn time_first(&mut self, clock: Clock) {
+        self.advance(clock);
+        if self.started && self.engine.next_deadline().is_some_and(|d| d <= clock.mono) {
+            self.engine.handle_timeout(clock);
+        }
     }
 
     /// A handler run ended (`ok`: exit status 0).

@@ -77,7 +77,11 @@ fn pacemaker() -> Backend {
 
 /// A site core whose start-up load found nothing, started at time 0.
 fn started(tickets: &[&str]) -> Core {
-    let mut c = Core::new(config(tickets), 0, 7, pacemaker());
+    started_with(config(tickets))
+}
+
+fn started_with(cfg: Config) -> Core {
+    let mut c = Core::new(cfg, 0, 7, pacemaker());
     c.start_loading(clock(0));
     let outs = drain(&mut c);
     let run = spawned(&outs)[0].0;
@@ -274,4 +278,27 @@ fn a_reload_stops_the_handler_runs_of_removed_tickets() {
     // Its late exit is ignored.
     c.handler_exit(clock(300), ticket, hrun, true);
     assert!(spawned(&drain(&mut c)).is_empty());
+}
+
+/// A write that completed while the daemon was frozen is looked at after
+/// the engine has seen the time: the engine acts on the ticket before the
+/// held reply goes out.
+#[test]
+fn a_late_confirmation_comes_after_the_engine_saw_the_time() {
+    let mut cfg = config(&["tA"]);
+    cfg.tickets[0].mode = TicketMode::Auto;
+    let mut c = started_with(cfg);
+    let (run, at, _) = grant(&mut c, 100, 1, "tA");
+    // Frozen for a whole lease: no timeout was handled meanwhile.
+    c.run_finished(clock(at + 60_000), run, Outcome::success());
+    let outs = drain(&mut c);
+    let first = outs
+        .iter()
+        .position(|o| !matches!(o, Output::Record(_)))
+        .expect("outputs");
+    assert!(
+        !matches!(outs[first], Output::ClientReply { .. }),
+        "{outs:?}"
+    );
+    assert!(replies(&outs).contains(&(1, RLT_SUCCESS)), "{outs:?}");
 }

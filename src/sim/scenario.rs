@@ -113,6 +113,7 @@ pub fn run(seed: u64, opts: &Options) -> SeedReport {
     d.run();
     let mut w = d.w;
     w.close_overlaps();
+    w.harvest_writers();
     w.stats.seeds = 1;
     w.stats.sim_ms = w.now;
     let trace = if opts.trace { trace::finish() } else { vec![] };
@@ -368,10 +369,9 @@ impl Driver {
     fn free(&self, t: usize) -> bool {
         self.w.holder(t).is_none()
             && (0..self.n()).all(|m| {
-                self.w.engine(m).is_some_and(|e| {
-                    let v = e.ticket_view(t);
-                    v.state == State::Init && v.leader.member().is_none()
-                })
+                self.w
+                    .view(m, t)
+                    .is_some_and(|v| v.state == State::Init && v.leader.member().is_none())
             })
     }
 
@@ -379,10 +379,7 @@ impl Driver {
     fn settled_holder(&self, t: usize) -> Option<usize> {
         let h = self.w.holder(t)?;
         let all = (0..self.n()).all(|m| self.w.believed_leader(m, t) == Some(h));
-        let leads = self
-            .w
-            .engine(h)
-            .is_some_and(|e| e.ticket_view(t).state == State::Leader);
+        let leads = self.w.view(h, t).is_some_and(|v| v.state == State::Leader);
         (all && leads).then_some(h)
     }
 
@@ -608,9 +605,8 @@ impl Driver {
                 .collect();
             if beliefs.iter().any(|&b| b != holder) {
                 let views: Vec<String> = (0..self.n())
-                    .map(|m| match self.w.engine(m) {
-                        Some(e) => {
-                            let v = e.ticket_view(t);
+                    .map(|m| match self.w.view(m, t) {
+                        Some(v) => {
                             format!(
                                 "m{m}: {} {:?} term {} lease until {:?}",
                                 v.state.as_str(),
@@ -646,10 +642,7 @@ impl Driver {
             if c.waits {
                 // Left waiting at a member that neither leads nor campaigns
                 // for the ticket any more.
-                let state = self
-                    .w
-                    .engine(c.member)
-                    .map(|e| e.ticket_view(c.ticket).state);
+                let state = self.w.view(c.member, c.ticket).map(|v| v.state);
                 let stranded = state != Some(State::Candidate)
                     && self.w.believed_leader(c.member, c.ticket) != Some(c.member);
                 // Or at a candidate whose elections never conclude.
@@ -660,8 +653,8 @@ impl Driver {
                         o != c.member
                             && self
                                 .w
-                                .engine(o)
-                                .is_some_and(|e| e.ticket_view(c.ticket).state == State::Leader)
+                                .view(o, c.ticket)
+                                .is_some_and(|v| v.state == State::Leader)
                     });
                 let known = if contested {
                     Some(Known::ManualGrantStuck)

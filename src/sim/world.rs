@@ -22,12 +22,15 @@
 //!   kernel would); client requests, handler exits and CIB retries wait too.
 //!   On resume its clock has jumped; the waiting events are handled in
 //!   arrival order, then its deadlines.
-//! * CIB: a `WriteCib` starts a crm_ticket run that takes a while; the CIB
-//!   changes only when it completes. A newer write for the same ticket waits
-//!   for the running one and supersedes any older waiting one. A failed run
-//!   leaves the CIB as it was; the daemon re-issues the latest wanted state
-//!   `CIB_RETRY_MS` later. A crash kills a running crm_ticket either before
-//!   or after it changed the CIB (chosen at random); the CIB survives.
+//! * Each member runs the daemon's [`Core`]: the engine, the real CIB
+//!   writer (batching renewals, coalescing, back-off, held replies, the
+//!   writer cap, the start-up load) and the reload decision. The simulator
+//!   executes the runs the writer asks for (`cib`): each `crm_ticket` or
+//!   `cibadmin` run takes a while and changes the CIB only when it
+//!   completes; a failing one exits non-zero or hangs until the writer's
+//!   limit kills it (which may happen before or after it changed the CIB).
+//!   A crash kills a running run either before or after it changed the
+//!   CIB (chosen at random); the CIB survives.
 //! * Handlers: each run exits after a random time, with a failure status at
 //!   a random rate while the site's handler is degraded. A stopped run never
 //!   reports.
@@ -42,18 +45,18 @@ use super::check::{Ack, Kind, Known, Violation};
 use super::gen::{Setup, WALL0};
 use super::stats::Stats;
 use super::trace;
+use crate::cib::writer::{Outcome, RunId, RunKind};
 use crate::config::{Config, MemberKind};
+use crate::core::{Core, Output};
 use crate::engine::{
-    CibState, CibWrite, ClientId, Clock, Engine, HandlerRun, Leader, Output, Rng, State, Time,
+    ClientId, Clock, Engine, HandlerRun, Leader, Rng, State, TicketId, TicketView, Time,
 };
 use crate::wire::codes::*;
 use crate::wire::{TicketMsg, NO_ONE};
 
+mod cib;
 mod faults;
 pub use faults::{HoldKind, Restart, SuspendClock};
-
-/// Delay before the daemon re-runs a failed crm_ticket.
-pub const CIB_RETRY_MS: u64 = 1000;
 /// Result recorded for a client whose connection was closed (member crashed
 /// or not running).
 pub const CLOSED: u32 = u32::MAX;
@@ -73,19 +76,15 @@ enum Ev {
         /// Held back as a stale delivery (see `faults::Hold`).
         held: bool,
     },
-    CibDone {
+    /// A writer run (crm_ticket, cibadmin) of incarnation `inc` ends.
+    RunDone {
         m: usize,
-        t: usize,
-        token: u64,
-    },
-    CibRetry {
-        m: usize,
-        t: usize,
-        token: u64,
+        inc: u32,
+        run: RunId,
     },
     HandlerExit {
         m: usize,
-        t: usize,
+        t: TicketId,
         run: HandlerRun,
         inc: u32,
         ok: bool,
@@ -128,14 +127,13 @@ enum Pending {
         msg: TicketMsg,
     },
     HandlerExit {
-        t: usize,
+        t: TicketId,
         run: HandlerRun,
         ok: bool,
     },
     Client(ClientId),
-    CibRetry(usize),
-    /// A CIB revoke was written while the member was frozen.
-    CibWritten(usize),
+    /// A writer run ended while the member was frozen.
+    RunDone(RunId, Outcome),
 }
 
 /// One CIB value of a ticket at a site, with what the simulator knows about
@@ -159,25 +157,17 @@ pub struct CibEntry {
     pub seq: u64,
 }
 
-#[derive(Debug)]
-struct Inflight {
-    token: u64,
-    entry: CibEntry,
-    fails: bool,
-}
-
-/// A site's CIB state of one ticket and its crm_ticket pipeline.
+/// A site's CIB state of one ticket, and what its daemon asked for.
 #[derive(Debug, Default)]
 struct CibSlot {
     /// What `crm_ticket -q` would return now.
     value: Option<CibEntry>,
     /// The latest state this daemon asked for (its current incarnation).
     desired: Option<CibEntry>,
-    inflight: Option<Inflight>,
-    /// A retry of a failed write is scheduled.
-    retry: Option<u64>,
-    /// `desired` has not been started since it last changed.
-    dirty: bool,
+    /// The writes asked for lately, newest last: a run writes one of them
+    /// (the writer may skip superseded ones), and the exact lease it stands
+    /// for is looked up here.
+    requested: VecDeque<CibEntry>,
     /// `seq` of the last revoke the daemon asked for (it stays if the
     /// daemon dies before the revoke is written): a grant in the CIB asked
     /// for before it has been given up.
@@ -192,14 +182,18 @@ struct Pause {
 
 struct MemberState {
     kind: MemberKind,
-    engine: Option<Engine>,
+    core: Option<Core>,
     incarnation: u32,
     paused: Option<Pause>,
     pending: VecDeque<Pending>,
     inbox_len: usize,
     cib: Vec<CibSlot>,
+    /// Writer runs under way (this incarnation), and whether each fails.
+    runs: BTreeMap<RunId, cib::SimRun>,
     /// Handler runs started and not stopped.
-    handlers: Vec<(usize, HandlerRun)>,
+    handlers: Vec<(TicketId, HandlerRun)>,
+    /// Clients that connected while the daemon loaded the CIB.
+    loading_clients: Vec<ClientId>,
     crm_slow: bool,
     crm_failing: bool,
     handler_failing: bool,
@@ -359,13 +353,15 @@ impl World {
             .iter()
             .map(|p| MemberState {
                 kind: p.kind,
-                engine: None,
+                core: None,
                 incarnation: 0,
                 paused: None,
                 pending: VecDeque::new(),
                 inbox_len: 0,
                 cib: (0..nt).map(|_| CibSlot::default()).collect(),
+                runs: BTreeMap::new(),
                 handlers: vec![],
+                loading_clients: vec![],
                 crm_slow: false,
                 crm_failing: false,
                 handler_failing: false,
@@ -462,7 +458,7 @@ impl World {
     }
 
     pub fn up(&self, m: usize) -> bool {
-        self.members[m].engine.is_some()
+        self.members[m].core.is_some()
     }
 
     pub fn paused(&self, m: usize) -> bool {
@@ -474,7 +470,18 @@ impl World {
     }
 
     pub fn engine(&self, m: usize) -> Option<&Engine> {
-        self.members[m].engine.as_ref()
+        self.members[m].core.as_ref().map(|c| c.engine())
+    }
+
+    /// Where member `m`'s engine keeps ticket `t` now (a reload may add,
+    /// remove and reorder its tickets; None: not configured there).
+    pub fn eidx(&self, m: usize, t: usize) -> Option<usize> {
+        self.engine(m)?.ticket_index(&self.ticket_names[t])
+    }
+
+    /// Member `m`'s view of ticket `t` (None: down or not configured).
+    pub fn view(&self, m: usize, t: usize) -> Option<TicketView> {
+        Some(self.engine(m)?.ticket_view(self.eidx(m, t)?))
     }
 
     /// The member's clock now.
@@ -546,10 +553,11 @@ impl World {
     /// acquire-after ago, and will not look at the ticket again before
     /// another second has passed: the known follower-asleep bug.
     pub fn asleep(&self, m: usize, t: usize) -> bool {
-        let Some(e) = self.engine(m).filter(|_| self.running(m)) else {
+        let (Some(e), Some(i)) = (self.engine(m).filter(|_| self.running(m)), self.eidx(m, t))
+        else {
             return false;
         };
-        let v = e.ticket_view(t);
+        let v = e.ticket_view(i);
         let aa = self.cfg.tickets[t].acquire_after.as_millis() as u64;
         let Some(end) = v.term_expires.map(|x| self.mono_to_true(m, x)) else {
             return false;
@@ -557,14 +565,13 @@ impl World {
         v.state == State::Follower
             && v.leader.member().is_some()
             && end + aa < self.now
-            && e.ticket_wakeup(t)
+            && e.ticket_wakeup(i)
                 .is_none_or(|w| self.mono_to_true(m, w) > self.now + 1000)
     }
 
     /// Who member `m` believes holds the ticket (None if down or nobody).
     pub fn believed_leader(&self, m: usize, t: usize) -> Option<usize> {
-        self.engine(m)
-            .and_then(|e| e.ticket_view(t).leader.member())
+        self.view(m, t).and_then(|v| v.leader.member())
     }
 
     // ----- scheduling ----------------------------------------------------
@@ -644,7 +651,7 @@ impl World {
             if ms.paused.is_some() {
                 continue;
             }
-            if let Some(d) = ms.engine.as_ref().and_then(|e| e.next_deadline()) {
+            if let Some(d) = ms.core.as_ref().and_then(|c| c.next_deadline()) {
                 let t = self.mono_to_true(m, d).max(self.now);
                 if best.is_none_or(|(b, _)| t < b) {
                     best = Some((t, m));
@@ -688,7 +695,7 @@ impl World {
                 let Reverse(s) = self.heap.pop().expect("peeked");
                 self.process(s.ev);
             } else if let Some((_, m)) = dl {
-                self.call(m, |e, c| e.handle_timeout(c));
+                self.call(m, |core, c| core.handle_timeout(c));
             }
             self.check_revokes();
         }
@@ -734,11 +741,10 @@ impl World {
                 }
                 self.deliver(to, from, sent, msg);
             }
-            Ev::CibDone { m, t, token } => self.cib_done(m, t, token),
-            Ev::CibRetry { m, t, token } => self.cib_retry(m, t, token),
+            Ev::RunDone { m, inc, run } => self.run_done(m, inc, run),
             Ev::HandlerExit { m, t, run, inc, ok } => {
                 let ms = &mut self.members[m];
-                if ms.engine.is_none() || ms.incarnation != inc {
+                if ms.core.is_none() || ms.incarnation != inc {
                     return;
                 }
                 let Some(p) = ms.handlers.iter().position(|&h| h == (t, run)) else {
@@ -758,26 +764,28 @@ impl World {
     fn deliver(&mut self, to: usize, from: usize, sent: u64, msg: TicketMsg) {
         self.trace_msg(from, to, &msg, "recv");
         self.delivering = Some((from, sent, msg.header.cmd));
-        self.call(to, |e, c| {
-            let _ = e.handle_packet(c, from, &msg);
+        self.call(to, |core, c| {
+            let _ = core.handle_packet(c, from, &msg);
         });
         self.delivering = None;
     }
 
-    fn handler_exit(&mut self, m: usize, t: usize, run: HandlerRun, ok: bool) {
-        self.note_ticket(t, || format!("m{m} handler run {run} exits ok={ok}"));
+    fn handler_exit(&mut self, m: usize, id: TicketId, run: HandlerRun, ok: bool) {
+        if let Some(t) = self.position(m, id) {
+            self.note_ticket(t, || format!("m{m} handler run {run} exits ok={ok}"));
+        }
         if !ok {
             self.stats.counters.handler_failures += 1;
         }
-        self.call(m, |e, c| e.handle_handler_exit(c, e.ticket_id(t), run, ok));
+        self.call(m, |core, c| core.handler_exit(c, id, run, ok));
     }
 
-    /// One engine call at member `m`, then its outputs and the per-member
+    /// One call on member `m`'s core, then its outputs and the per-member
     /// checks.
-    fn call(&mut self, m: usize, f: impl FnOnce(&mut Engine, Clock)) {
+    fn call(&mut self, m: usize, f: impl FnOnce(&mut Core, Clock)) {
         let clock = self.clock(m);
         trace::context(self.now, m);
-        let Some(e) = self.members[m].engine.as_mut() else {
+        let Some(e) = self.members[m].core.as_mut() else {
             return;
         };
         f(e, clock);
@@ -785,9 +793,11 @@ impl World {
         self.after_call(m);
     }
 
-    /// The position at member `m` of a ticket named by id.
-    fn position(&self, m: usize, id: crate::engine::TicketId) -> Option<usize> {
-        self.members[m].engine.as_ref()?.ticket_by_id(id)
+    /// The simulator's number of a ticket named by id at member `m`.
+    fn position(&self, m: usize, id: TicketId) -> Option<usize> {
+        let e = self.engine(m)?;
+        let i = e.ticket_by_id(id)?;
+        self.ticket_index.get(&e.ticket_view(i).name).copied()
     }
 
     /// Which ticket an output concerns.
@@ -796,16 +806,20 @@ impl World {
             Output::Send { msg, .. } | Output::ClientReply { msg, .. } => {
                 self.ticket_index.get(&msg.body.name).copied()
             }
-            Output::WriteCib(w) => self.ticket_index.get(&w.ticket).copied(),
+            Output::Submitted(w) => self.ticket_index.get(&w.ticket).copied(),
             Output::RunHandler { ticket, .. } | Output::StopHandler { ticket, .. } => {
-                self.members[m].engine.as_ref()?.ticket_by_id(*ticket)
+                self.position(m, *ticket)
             }
             Output::StoreAttr { ticket, .. } => self.ticket_index.get(ticket).copied(),
+            Output::Record(_)
+            | Output::Spawn { .. }
+            | Output::Store { .. }
+            | Output::Started
+            | Output::Reloaded(_) => None,
         }
     }
 
     fn drain(&mut self, m: usize) {
-        self.record_promises(m);
         let mut watch = match self.resume_watch.take() {
             Some((wm, v)) if wm == m => Some(v),
             other => {
@@ -813,11 +827,7 @@ impl World {
                 None
             }
         };
-        while let Some(o) = self.members[m]
-            .engine
-            .as_mut()
-            .and_then(|e| e.poll_output())
-        {
+        while let Some(o) = self.members[m].core.as_mut().and_then(|c| c.poll_output()) {
             if let Some(w) = watch.as_mut() {
                 // Stopping the acquire handler is bookkeeping and a failure
                 // reply to a waiting client says nothing about holding the
@@ -829,7 +839,7 @@ impl World {
                 };
                 if let Some(t) = t {
                     w.retain(|&x| x != t);
-                    if !matches!(&o, Output::WriteCib(cw) if !cw.granted) {
+                    if !matches!(&o, Output::Submitted(cw) if !cw.granted) {
                         let d = self.members[m].cib[t].desired.as_ref();
                         let by = d.map_or(0, |d| d.revoke_by.unwrap_or(0));
                         let belief = self.kept_grant(m, t, by);
@@ -911,17 +921,20 @@ impl World {
                 self.trace_msg(m, to, &msg, if resend { "resend" } else { "send" });
                 self.transmit(m, to, msg);
             }
-            Output::WriteCib(w) => self.write_cib(m, w),
+            Output::Record(changes) => self.record_promises(m, changes),
+            Output::Submitted(w) => self.write_cib(m, w),
+            Output::Spawn { run, limit_ms, .. } => self.spawn_run(m, run, limit_ms),
+            Output::Store { run, .. } => self.spawn_run(m, run, u64::MAX),
+            Output::Started => self.started(m),
+            Output::Reloaded(r) => self.note(|| format!("m{m}: deferred reload {r:?}")),
             Output::RunHandler { ticket, run, .. } => {
-                // (The simulator does not reload: every id has a position.)
-                let Some(ticket) = self.position(m, ticket) else {
-                    return;
-                };
                 self.stats.counters.handler_runs += 1;
                 let dur = pick(&mut self.handler_rng, self.setup.members[m].handler_ms);
                 let ok = !(self.members[m].handler_failing
                     && self.handler_rng.below(1000) < self.setup.chaos.handler_fail);
-                self.note_ticket(ticket, || format!("m{m} handler run {run} starts"));
+                if let Some(t) = self.position(m, ticket) {
+                    self.note_ticket(t, || format!("m{m} handler run {run} starts"));
+                }
                 self.members[m].handlers.push((ticket, run));
                 let inc = self.members[m].incarnation;
                 self.schedule(
@@ -936,10 +949,9 @@ impl World {
                 );
             }
             Output::StopHandler { ticket, run } => {
-                let Some(ticket) = self.position(m, ticket) else {
-                    return;
-                };
-                self.note_ticket(ticket, || format!("m{m} handler run {run} stopped"));
+                if let Some(t) = self.position(m, ticket) {
+                    self.note_ticket(t, || format!("m{m} handler run {run} stopped"));
+                }
                 self.members[m].handlers.retain(|&h| h != (ticket, run));
             }
             Output::ClientReply { client, msg, last } => {
@@ -957,7 +969,7 @@ impl World {
         let Some(&t) = self.ticket_index.get(&msg.body.name) else {
             return;
         };
-        let Some(v) = self.engine(m).map(|e| e.ticket_view(t)) else {
+        let Some(v) = self.view(m, t) else {
             return;
         };
         let until = v.term_expires.map_or(0, |x| self.mono_to_true(m, x));
@@ -1059,16 +1071,20 @@ impl World {
 
     /// Terms and proven leases of member `m` after one of its steps.
     fn after_call(&mut self, m: usize) {
-        let Some(e) = self.members[m].engine.as_ref() else {
+        let Some(e) = self.engine(m) else {
             return;
         };
-        let views: Vec<(u32, State, Option<Time>)> = (0..self.ticket_names.len())
+        let views: Vec<Option<(u32, State, Option<Time>)>> = (0..self.ticket_names.len())
             .map(|t| {
-                let v = e.ticket_view(t);
-                (v.term, v.state, e.acknowledged_lease(t))
+                let i = self.eidx(m, t)?;
+                let v = e.ticket_view(i);
+                Some((v.term, v.state, e.acknowledged_lease(i)))
             })
             .collect();
-        for (t, (term, state, lease)) in views.into_iter().enumerate() {
+        for (t, view) in views.into_iter().enumerate() {
+            let Some((term, state, lease)) = view else {
+                continue;
+            };
             let last = self.last_term[m][t];
             if term < last {
                 self.violation(
@@ -1156,7 +1172,7 @@ impl World {
     /// other site can be elected.
     fn view_backed(&self, m: usize, t: usize) -> i64 {
         let mut v: Vec<i64> = (0..self.n())
-            .map(|o| match self.engine(o).map(|e| e.ticket_view(t)) {
+            .map(|o| match self.view(o, t) {
                 Some(v) if v.leader == Leader::Member(m) => v
                     .term_expires
                     .map_or(i64::MIN, |x| self.mono_to_true(o, x) as i64),
@@ -1188,7 +1204,8 @@ impl World {
         self.check_kept_grants();
         let now = self.now as i64;
         for m in 0..self.n() {
-            if !self.running(m) {
+            // A daemon still loading its CIB cannot write it yet.
+            if !self.running(m) || !self.members[m].core.as_ref().is_some_and(|c| c.started()) {
                 continue;
             }
             while let Some((due, t)) = self.members[m].revoke_due.filter(|d| d.0 < now) {
@@ -1221,14 +1238,14 @@ impl World {
     /// What running member `m` believes about ticket `t`, for the report
     /// of a grant it keeps past its lease (whose end was `by`).
     fn kept_grant(&self, m: usize, t: usize, by: i64) -> String {
-        let Some(e) = self.engine(m) else {
+        let (Some(e), Some(i)) = (self.engine(m), self.eidx(m, t)) else {
             return "down".into();
         };
-        let v = e.ticket_view(t);
+        let v = e.ticket_view(i);
         let lease = v.term_expires.map(|x| self.mono_to_true(m, x) as i64);
         // The patterns of the bugs of this kind found here (and fixed).
         let hint = if v.leader == Leader::Member(m) && lease.is_some_and(|l| l > by) {
-            if e.acknowledged_lease(t).is_none() {
+            if e.acknowledged_lease(i).is_none() {
                 "; believes in a lease nobody acknowledged"
             } else {
                 "; believes in a longer lease"
@@ -1267,282 +1284,6 @@ impl World {
         self.members[m].revoke_due = due;
     }
 
-    // ----- CIB -----------------------------------------------------------
-
-    fn write_cib(&mut self, m: usize, w: CibWrite) {
-        let Some(&t) = self.ticket_index.get(&w.ticket) else {
-            return;
-        };
-        let mut lease_end = self.expires_to_true(m, w.expires);
-        if w.granted {
-            let te = self.engine(m).and_then(|e| e.ticket_view(t).term_expires);
-            match te {
-                Some(te) => {
-                    let end = self.mono_to_true(m, te) as i64;
-                    let wall = WALL0 + end + self.setup.members[m].wall_offset_ms;
-                    // The engine rounds the CIB expiry down (never more than proven).
-                    let expect = wall.div_euclid(1000);
-                    if expect != w.expires && !self.is_manual(t) {
-                        self.violation(
-                            Kind::CibExpiresMismatch,
-                            Some(t),
-                            format!(
-                                "m{m} writes expires={} but its lease ends at {end} (wall {expect})",
-                                w.expires
-                            ),
-                        );
-                    }
-                    lease_end = end;
-                }
-                None if !self.is_manual(t) => self.violation(
-                    Kind::CibExpiresMismatch,
-                    Some(t),
-                    format!("m{m} writes a grant without a lease end"),
-                ),
-                None => {}
-            }
-        }
-        let entry = CibEntry {
-            granted: w.granted,
-            owner: w.owner,
-            expires: w.expires,
-            term: w.term,
-            lease_end,
-            revoke_by: Some(lease_end),
-            loaded: false,
-            seq: self.token(),
-        };
-        let seq = entry.seq;
-        self.note_ticket(t, || {
-            format!(
-                "m{m} CIB write requested: granted={} owner={:#x} expires={} term={} (lease end {})",
-                w.granted, w.owner, w.expires, w.term, lease_end
-            )
-        });
-        self.stats.counters.cib_writes += 1;
-        let was_granted = self.members[m].cib[t]
-            .desired
-            .as_ref()
-            .is_some_and(|d| d.granted);
-        if was_granted && !w.granted {
-            self.grant_given_up(m, t);
-        }
-        let slot = &mut self.members[m].cib[t];
-        slot.desired = Some(entry);
-        if !w.granted {
-            slot.revoke_seq = seq;
-        }
-        if slot.inflight.is_none() && slot.retry.is_none() {
-            self.cib_start(m, t);
-        } else {
-            slot.dirty = true;
-        }
-        self.refresh_revoke_due(m);
-    }
-
-    fn cib_start(&mut self, m: usize, t: usize) {
-        let Some(entry) = self.members[m].cib[t].desired.clone() else {
-            return;
-        };
-        let range = if self.members[m].crm_slow {
-            self.setup.chaos.slow_crm_ms
-        } else {
-            self.setup.members[m].crm_ms
-        };
-        let dur = pick(&mut self.cib_rng, range);
-        let fails =
-            self.members[m].crm_failing && self.cib_rng.below(1000) < self.setup.chaos.crm_fail;
-        let token = self.token();
-        let slot = &mut self.members[m].cib[t];
-        slot.inflight = Some(Inflight {
-            token,
-            entry,
-            fails,
-        });
-        slot.dirty = false;
-        self.schedule(self.now + dur, Ev::CibDone { m, t, token });
-    }
-
-    fn cib_done(&mut self, m: usize, t: usize, token: u64) {
-        let slot = &mut self.members[m].cib[t];
-        let Some(inf) = slot.inflight.take_if(|i| i.token == token) else {
-            return;
-        };
-        if inf.fails {
-            self.stats.counters.cib_failures += 1;
-            self.note_ticket(t, || {
-                format!("m{m} crm_ticket failed, retry in {CIB_RETRY_MS}ms")
-            });
-            let token = self.token();
-            let slot = &mut self.members[m].cib[t];
-            slot.retry = Some(token);
-            slot.dirty = true;
-            self.schedule(self.now + CIB_RETRY_MS, Ev::CibRetry { m, t, token });
-            return;
-        }
-        self.cib_apply(m, t, inf.entry);
-        if self.members[m].cib[t].dirty {
-            self.cib_start(m, t);
-        }
-    }
-
-    fn cib_retry(&mut self, m: usize, t: usize, token: u64) {
-        if self.members[m].cib[t].retry != Some(token) {
-            return;
-        }
-        if self.paused(m) {
-            self.members[m].pending.push_back(Pending::CibRetry(t));
-            return;
-        }
-        let slot = &mut self.members[m].cib[t];
-        slot.retry = None;
-        if slot.dirty && self.up(m) {
-            self.cib_start(m, t);
-        }
-    }
-
-    fn cib_apply(&mut self, m: usize, t: usize, entry: CibEntry) {
-        self.note_ticket(t, || {
-            format!(
-                "m{m} CIB now granted={} owner={:#x} expires={} term={}",
-                entry.granted, entry.owner, entry.expires, entry.term
-            )
-        });
-        let granted = entry.granted;
-        let lease_end = entry.lease_end;
-        self.members[m].cib[t].value = Some(entry);
-        self.update_overlap(t);
-        if !granted {
-            // crm_ticket exited: the daemon tells its engine when it runs.
-            if self.paused(m) {
-                self.members[m].pending.push_back(Pending::CibWritten(t));
-            } else if self.up(m) {
-                self.call(m, |e, c| e.handle_cib_written(c, e.ticket_id(t), false));
-            }
-            return;
-        }
-        let now = self.now;
-        for c in self.clients.values_mut() {
-            // The grant this client asked for (not a later one after it
-            // failed).
-            let ok = c
-                .answer
-                .is_none_or(|(_, r)| matches!(r, RLT_SUCCESS | RLT_CIB_PENDING));
-            if c.cmd == CMD_GRANT && c.ticket == t && c.member == m && c.committed.is_none() && ok {
-                c.committed = Some(now);
-                if c.due.is_some() {
-                    self.stats.grant_commit.add(now - c.issued);
-                }
-            }
-        }
-        if lease_end <= now as i64 {
-            return;
-        }
-        if let Some(fw) = self.failover_watch.as_mut() {
-            if fw.victim != m {
-                for (wt, got) in fw.tickets.iter_mut() {
-                    if *wt == t && got.is_none() {
-                        *got = Some((now, self.elections[t].len()));
-                    }
-                }
-            }
-        }
-        for o in 0..self.n() {
-            if o == m {
-                continue;
-            }
-            let Some(v) = self.members[o].cib[t].value.as_ref().filter(|v| v.granted) else {
-                continue;
-            };
-            if self.is_manual(t) {
-                self.stats.counters.manual_multi_grants += 1;
-            } else if self.vouched_end(o, t, v.lease_end) > now as i64 {
-                let vouched = self.vouched_end(o, t, v.lease_end);
-                let slot = &self.members[o].cib[t];
-                let mine = &self.members[m].cib[t];
-                // Either grant was given up before it reached the CIB, or
-                // the earlier holder has asked for its revoke already.
-                let pending = slot.revoke_seq > v.seq
-                    || slot.desired.as_ref().is_some_and(|d| !d.granted)
-                    || mine.value.as_ref().is_some_and(|x| mine.revoke_seq > x.seq);
-                let detail = format!(
-                    "granted at m{m} (term {}, lease until {lease_end}) while m{o} holds it (term {}, lease until {}){}",
-                    self.members[m].cib[t].value.as_ref().map_or(0, |v| v.term),
-                    v.term,
-                    v.lease_end,
-                    if pending { format!("; m{o} asked for a revoke that is still being written") } else { String::new() }
-                );
-                // The grant's lease ended, but its running daemon still
-                // believes it leads: the grant stands until it gives up.
-                let detail = if vouched > v.lease_end {
-                    format!("{detail}; m{o}'s daemon keeps its grant as leader until {vouched}")
-                } else {
-                    detail
-                };
-                let my_term = self.members[m].cib[t].value.as_ref().map_or(0, |x| x.term);
-                let adopted = self.adopted[t].contains(&(m, my_term))
-                    || self.adopted[t].contains(&(o, v.term));
-                // Either won a step-down election in the term of its grant.
-                let stepdown = self.vote_reason[t][m] == (OR_STEPDOWN, my_term)
-                    || self.vote_reason[t][o] == (OR_STEPDOWN, v.term);
-                let booted = self.members[m].booted_at;
-                let forgot = self.acks[t][m].is_some_and(|a| {
-                    a.leader == Leader::Member(o) && a.until > now && a.at < booted
-                });
-                // A member voted for both in one term, before and after a
-                // restart; or one of them won its term with a vote cast
-                // before the voter restarted, and the voter has since voted
-                // for, or acknowledged, the other.
-                let twice = self.votes[t].iter().any(|&(v, inc, term, c)| {
-                    c == m
-                        && self.votes[t].iter().any(|&(v2, inc2, term2, c2)| {
-                            v2 == v && inc2 != inc && term2 == term && c2 == o
-                        })
-                });
-                let stale_vote = |win: usize, win_term: u32, other: usize| {
-                    self.votes[t].iter().any(|&(v, inc, term, c)| {
-                        c == win
-                            && term == win_term
-                            && v != win
-                            && inc != self.members[v].incarnation
-                            && (self.acks[t][v].is_some_and(|a| a.leader == Leader::Member(other))
-                                || self.votes[t].iter().any(|&(v2, inc2, _, c2)| {
-                                    v2 == v && inc2 != inc && c2 == other
-                                }))
-                    })
-                };
-                let revoted = twice || stale_vote(m, my_term, o) || stale_vote(o, v.term, m);
-                // Hints for whoever reads the report: the patterns of the
-                // dual grants this simulator found (and that were fixed).
-                let hints: Vec<&str> = [
-                    (revoted, "a vote cast before a restart counted"),
-                    (
-                        forgot,
-                        "the new holder had acknowledged the other before restarting",
-                    ),
-                    (adopted, "a term taken over without an election"),
-                    (stepdown, "won in a step-down election"),
-                ]
-                .iter()
-                .filter(|h| h.0)
-                .map(|h| h.1)
-                .collect();
-                let detail = if hints.is_empty() {
-                    detail
-                } else {
-                    format!("{detail} [{}]", hints.join("; "))
-                };
-                self.violation(Kind::DualGrant, Some(t), detail);
-            } else if self.paused(o) {
-                self.stats.counters.stale_paused += 1;
-            } else if !self.up(o) {
-                self.stats.counters.stale_down += 1;
-            } else {
-                self.stats.counters.stale_cib_pending += 1;
-            }
-        }
-    }
-
     // ----- members -------------------------------------------------------
 
     /// Starts member `m`'s daemon: a fresh engine that reads the CIB.
@@ -1557,61 +1298,36 @@ impl World {
         let boots = self.members[m].host_boots;
         self.host_boot_if_pending(m);
         let rebooted = self.members[m].host_boots != boots;
-        let mut e = Engine::new(
+        let backend = if self.is_site(m) {
+            World::backend()
+        } else {
+            crate::cib::writer::Backend::None
+        };
+        #[allow(unused_mut)]
+        let mut core = Core::new(
             self.cfg.clone(),
             m,
             mix(self.seed, 100 + m as u64, inc as u64),
+            backend,
         );
         #[cfg(feature = "mutations")]
-        e.set_mutation(self.mutation);
+        core.engine_mut().set_mutation(self.mutation);
         let clock = self.clock(m);
         trace::context(self.now, m);
-        if self.is_site(m) {
-            for t in 0..self.n_tickets() {
-                let Some(v) = self.members[m].cib[t].value.clone() else {
-                    continue;
-                };
-                e.load_cib(
-                    clock,
-                    t,
-                    &CibState {
-                        granted: v.granted,
-                        owner: Some(v.owner as i64),
-                        expires: Some(v.expires),
-                        term: Some(v.term),
-                        attrs: vec![],
-                    },
-                );
-                // A grant found at start-up is the new daemon's to revoke, by
-                // the lease end it can read from the CIB.
-                let by = self.expires_to_true(m, v.expires);
-                self.members[m].cib[t].desired = Some(CibEntry {
-                    revoke_by: Some(by),
-                    loaded: true,
-                    ..v
-                });
-            }
-        }
         // What the previous daemon promised, if its record survived (a
         // daemon restart; a host reboot lost it): the daemon's own format.
         if let Some(text) = self.state_file(m).and_then(|b| std::str::from_utf8(b).ok()) {
-            for (name, p) in text.lines().filter_map(crate::daemon::promises::parse) {
-                if let Some(t) = e.ticket_index(&name) {
-                    e.restore_promise(t, &p);
-                }
-            }
+            core.restore_promises(
+                text.lines()
+                    .filter_map(crate::daemon::promises::parse)
+                    .collect(),
+            );
         }
-        e.start(clock);
-        // The geo attributes kept in the CIB (as geostore set them).
-        if self.is_site(m) {
-            for t in 0..self.n_tickets() {
-                for (k, v) in &self.attrs[m][t] {
-                    let _ = e.attr_set(clock, &self.ticket_names[t], k, v);
-                }
-            }
-        }
+        // Sites load the CIB first (a crm_ticket run, see `cib`); the
+        // engine starts when that ends (the geo attributes come with it).
+        core.start_loading(clock);
         let ms = &mut self.members[m];
-        ms.engine = Some(e);
+        ms.core = Some(core);
         ms.paused = None;
         ms.booted_at = self.now;
         // After a host reboot the daemon has no record of what it promised
@@ -1646,26 +1362,21 @@ impl World {
         self.stats.counters.crashes += 1;
         self.note(|| format!("crash m{m}"));
         self.health.member[m] = self.now;
+        self.harvest_writer(m);
         let ms = &mut self.members[m];
-        ms.engine = None;
+        ms.core = None;
         ms.paused = None;
         ms.suspended = false;
         ms.pending.clear();
+        ms.loading_clients.clear();
         ms.inbox_len = 0;
         ms.handlers.clear();
         ms.incarnation += 1;
-        for t in 0..self.n_tickets() {
-            let slot = &mut self.members[m].cib[t];
-            slot.retry = None;
-            slot.dirty = false;
+        for slot in &mut self.members[m].cib {
             slot.desired = None;
-            if let Some(inf) = slot.inflight.take() {
-                // Killed before or after it changed the CIB.
-                if !inf.fails && self.cib_rng.below(2) == 0 {
-                    self.cib_apply(m, t, inf.entry);
-                }
-            }
+            slot.requested.clear();
         }
+        self.kill_runs(m);
         self.refresh_revoke_due(m);
         let gone: Vec<ClientId> = self
             .clients
@@ -1710,8 +1421,12 @@ impl World {
         self.health.member[m] = self.now;
         self.end_suspend(m, p.since);
         let now = self.now as i64;
+        // (A daemon still loading its CIB has no engine running yet: its
+        // start is its first action.)
+        let loading = !self.members[m].core.as_ref().is_some_and(|c| c.started());
         let watch: Vec<usize> = (0..self.n_tickets())
             .filter(|&t| !self.is_manual(t) && self.revoke_deadline(m, t).is_some_and(|b| b <= now))
+            .filter(|_| !loading)
             .collect();
         self.stats.counters.resumed_expired += watch.len() as u64;
         if !watch.is_empty() {
@@ -1723,9 +1438,9 @@ impl World {
         // later than its next deadline (see PAUSE_DISCARD_MS).
         let clock = self.clock(m);
         let late = self.members[m]
-            .engine
+            .core
             .as_ref()
-            .and_then(|e| e.next_deadline())
+            .and_then(|c| c.next_deadline())
             .is_some_and(|d| clock.mono.0 > d.0 + crate::daemon::PAUSE_DISCARD_MS);
         for p in pending {
             if !self.up(m) {
@@ -1745,20 +1460,11 @@ impl World {
                     }
                 }
                 Pending::Client(id) => self.submit(id),
-                Pending::CibWritten(t) => {
-                    self.call(m, |e, c| e.handle_cib_written(c, e.ticket_id(t), false))
-                }
-                Pending::CibRetry(t) => {
-                    let slot = &mut self.members[m].cib[t];
-                    slot.retry = None;
-                    if slot.dirty {
-                        self.cib_start(m, t);
-                    }
-                }
+                Pending::RunDone(run, o) => self.call(m, |core, c| core.run_finished(c, run, o)),
             }
         }
         if self.resume_watch.as_ref().is_some_and(|(wm, _)| *wm == m) {
-            self.call(m, |e, c| e.handle_timeout(c));
+            self.call(m, |core, c| core.handle_timeout(c));
         }
         self.resume_watch = None;
         self.check_revokes();
@@ -1855,9 +1561,12 @@ impl World {
             self.finish(id, CLOSED);
         } else if self.paused(m) {
             self.members[m].pending.push_back(Pending::Client(id));
+        } else if !self.members[m].core.as_ref().is_some_and(|c| c.started()) {
+            // The daemon accepts connections once it has loaded the CIB.
+            self.members[m].loading_clients.push(id);
         } else {
             let name = self.ticket_names[t].clone();
-            self.call(m, |e, c| e.handle_client(c, id, cmd, options, &name));
+            self.call(m, |core, c| core.handle_client(c, id, cmd, options, &name));
         }
     }
 
@@ -1894,8 +1603,8 @@ impl World {
             if !c.waits && c.intermediates >= 3 {
                 // The C client gives up waiting and disconnects.
                 self.finish(id, result);
-                if let Some(e) = self.members[m].engine.as_mut() {
-                    e.client_gone(id);
+                if let Some(core) = self.members[m].core.as_mut() {
+                    core.client_gone(id);
                 }
             }
         }
@@ -1950,8 +1659,8 @@ impl World {
         c.answer = Some((now, CLOSED));
         let (m, t) = (c.member, c.ticket);
         self.note_ticket(t, || format!("client {id} gives up and disconnects"));
-        if let Some(e) = self.members[m].engine.as_mut() {
-            e.client_gone(id);
+        if let Some(core) = self.members[m].core.as_mut() {
+            core.client_gone(id);
         }
     }
 
@@ -2034,12 +1743,13 @@ fn describe(o: &Output) -> String {
         Output::Send { to, msg, .. } => {
             format!("sending {} to m{to}", code_to_string(msg.header.cmd))
         }
-        Output::WriteCib(w) => format!("a CIB write (granted={})", w.granted),
+        Output::Submitted(w) => format!("a CIB write (granted={})", w.granted),
         Output::RunHandler { .. } => "running the handler".into(),
         Output::StopHandler { .. } => "stopping the handler".into(),
         Output::ClientReply { msg, .. } => {
             format!("a client reply {}", code_to_string(msg.header.result))
         }
         Output::StoreAttr { .. } => "storing an attribute".into(),
+        o => format!("{o:?}"),
     }
 }

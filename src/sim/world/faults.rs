@@ -265,14 +265,11 @@ impl World {
     /// executed, as the daemon does (`daemon/promises.rs`, same line
     /// format; times on the member's monotonic clock, which a daemon restart
     /// keeps and a host reboot resets along with the file).
-    pub(super) fn record_promises(&mut self, m: usize) {
-        let Some(e) = self.members[m].engine.as_mut() else {
-            return;
-        };
-        let changes = e.take_promises();
-        if changes.is_empty() {
-            return;
-        }
+    pub(super) fn record_promises(
+        &mut self,
+        m: usize,
+        changes: Vec<(String, crate::engine::Promise)>,
+    ) {
         let mut all: std::collections::BTreeMap<String, crate::engine::Promise> = self
             .state_file(m)
             .and_then(|b| std::str::from_utf8(b).ok())
@@ -328,10 +325,10 @@ impl World {
         self.health.member[m] = self.now;
         let ticket = self.ticket_names[t].clone();
         self.note_ticket(t, || format!("geostore at m{m}: {name} = {value:?}"));
-        self.call(m, |e, c| {
+        self.call(m, |core, c| {
             let _ = match value {
-                Some(v) => e.attr_set(c, &ticket, name, v),
-                None => e.attr_delete(c, &ticket, name),
+                Some(v) => core.attr_set(c, &ticket, name, v),
+                None => core.attr_delete(c, &ticket, name),
             };
         });
     }
@@ -490,7 +487,7 @@ impl World {
         if backing.len() * 2 <= self.n() {
             return;
         }
-        let view = self.engine(m).map(|e| e.ticket_view(t));
+        let view = self.view(m, t);
         let cib_term = self.members[m].cib[t].value.as_ref().map_or(0, |v| v.term);
         let known = view
             .as_ref()
@@ -525,7 +522,7 @@ impl World {
     /// the ticket believing in a later lease end (it will not revoke the
     /// grant before then, so Pacemaker goes on acting on it).
     pub(super) fn vouched_end(&self, o: usize, t: usize, lease_end: i64) -> i64 {
-        let Some(e) = self.engine(o).filter(|_| self.running(o)) else {
+        let Some(v) = self.view(o, t).filter(|_| self.running(o)) else {
             return lease_end;
         };
         // A grant it found in its CIB at start-up stands as long as its
@@ -540,7 +537,6 @@ impl World {
         } else {
             lease_end
         };
-        let v = e.ticket_view(t);
         match v.term_expires {
             Some(x) if v.state == State::Leader && v.leader == Leader::Member(o) => {
                 kept.max(self.mono_to_true(o, x) as i64)

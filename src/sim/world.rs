@@ -469,6 +469,11 @@ impl World {
         self.up(m) && !self.paused(m)
     }
 
+    /// Its daemon has loaded the CIB and runs its engine.
+    pub fn serving(&self, m: usize) -> bool {
+        self.members[m].core.as_ref().is_some_and(|c| c.started())
+    }
+
     pub fn engine(&self, m: usize) -> Option<&Engine> {
         self.members[m].core.as_ref().map(|c| c.engine())
     }
@@ -1205,7 +1210,7 @@ impl World {
         let now = self.now as i64;
         for m in 0..self.n() {
             // A daemon still loading its CIB cannot write it yet.
-            if !self.running(m) || !self.members[m].core.as_ref().is_some_and(|c| c.started()) {
+            if !self.running(m) || !self.serving(m) {
                 continue;
             }
             while let Some((due, t)) = self.members[m].revoke_due.filter(|d| d.0 < now) {
@@ -1351,7 +1356,6 @@ impl World {
         self.refresh_revoke_due(m);
         self.drain(m);
         self.after_call(m);
-        self.watch_kept_grants(m);
     }
 
     /// Kills member `m`'s daemon: its memory is gone, its CIB stays.
@@ -1423,7 +1427,7 @@ impl World {
         let now = self.now as i64;
         // (A daemon still loading its CIB has no engine running yet: its
         // start is its first action.)
-        let loading = !self.members[m].core.as_ref().is_some_and(|c| c.started());
+        let loading = !self.serving(m);
         let watch: Vec<usize> = (0..self.n_tickets())
             .filter(|&t| !self.is_manual(t) && self.revoke_deadline(m, t).is_some_and(|b| b <= now))
             .filter(|_| !loading)

@@ -142,25 +142,32 @@ impl World {
             let Some(&t) = self.ticket_index.get(name) else {
                 continue;
             };
-            let Some(v) = self.members[m].cib[t].value.clone() else {
+            let value = self.members[m].cib[t].value.clone();
+            if value.is_none() && self.attrs[m][t].is_empty() {
                 continue;
-            };
-            xml += &format!(
-                "  <ticket_state id=\"{name}\" granted=\"{}\" owner=\"{}\" expires=\"{}\" term=\"{}\"",
-                v.granted, v.owner, v.expires, v.term
-            );
+            }
+            // (`crm_ticket -S` of a geo attribute creates the ticket state.)
+            xml += &format!("  <ticket_state id=\"{name}\"");
+            if let Some(v) = &value {
+                xml += &format!(
+                    " granted=\"{}\" owner=\"{}\" expires=\"{}\" term=\"{}\"",
+                    v.granted, v.owner, v.expires, v.term
+                );
+            }
             for (k, val) in &self.attrs[m][t] {
                 xml += &format!(" {k}=\"{}\"", crate::cib::escape(val));
             }
             xml += "/>\n";
             // A grant found at start-up is the new daemon's to revoke, by
             // the lease end it can read from the CIB.
-            let by = self.expires_to_true(m, v.expires);
-            self.members[m].cib[t].desired = Some(CibEntry {
-                revoke_by: Some(by),
-                loaded: true,
-                ..v
-            });
+            if let Some(v) = value {
+                let by = self.expires_to_true(m, v.expires);
+                self.members[m].cib[t].desired = Some(CibEntry {
+                    revoke_by: Some(by),
+                    loaded: true,
+                    ..v
+                });
+            }
         }
         self.refresh_revoke_due(m);
         match kind {
@@ -216,6 +223,7 @@ impl World {
         }
         self.refresh_revoke_due(m);
         self.health.member[m] = self.health.member[m].max(self.now);
+        self.watch_kept_grants(m);
         for id in std::mem::take(&mut self.members[m].loading_clients) {
             self.submit(id);
         }

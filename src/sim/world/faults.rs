@@ -522,7 +522,12 @@ impl World {
     /// the ticket believing in a later lease end (it will not revoke the
     /// grant before then, so Pacemaker goes on acting on it).
     pub(super) fn vouched_end(&self, o: usize, t: usize, lease_end: i64) -> i64 {
-        let Some(v) = self.view(o, t).filter(|_| self.running(o)) else {
+        // A daemon still loading its CIB has decided nothing yet: its
+        // grant stands as if it were down.
+        let Some(v) = self
+            .view(o, t)
+            .filter(|_| self.running(o) && self.serving(o))
+        else {
             return lease_end;
         };
         // A grant it found in its CIB at start-up stands as long as its

@@ -384,9 +384,20 @@ impl Core {
 
     /// The writer agreed to the reload: the engine decides.
     fn apply(&mut self, new: Config) -> Reloaded {
+        let added: Vec<String> = new
+            .tickets
+            .iter()
+            .filter(|t| self.engine.ticket_index(&t.name).is_none())
+            .map(|t| t.name.clone())
+            .collect();
         match self.engine.reconfigure(self.clock, new) {
             Ok(()) => {
                 self.stop_orphan_handlers();
+                // What the CIB holds for the added tickets: their geo
+                // attributes (attr-prereq) are known as after a start.
+                if self.engine.is_site() {
+                    self.writer.load_added(self.now(), &added);
+                }
                 Reloaded::Applied
             }
             Err(e) => {
@@ -540,6 +551,11 @@ impl Core {
                 .out
                 .push_back(Output::ClientReply { client, msg, last }),
             writer::Output::Loaded(states) => self.start_engine(states),
+            writer::Output::LoadedAdded(name, st) => {
+                if let Some(st) = st.filter(|st| !st.attrs.is_empty()) {
+                    self.engine.load_attrs(self.clock, &name, &st.attrs);
+                }
+            }
         }
     }
 }

@@ -302,3 +302,31 @@ fn a_late_confirmation_comes_after_the_engine_saw_the_time() {
     );
     assert!(replies(&outs).contains(&(1, RLT_SUCCESS)), "{outs:?}");
 }
+
+/// A ticket a reload adds takes the geo attributes its CIB state holds
+/// (set before it was configured, or kept while it was removed): its
+/// attr-prereq is met as after a start.
+#[test]
+fn a_ticket_added_by_a_reload_knows_its_geo_attributes() {
+    let mut c = started(&["tA"]);
+    assert_eq!(
+        c.reload(clock(100), config(&["tA", "tB"])),
+        Reloaded::Applied
+    );
+    let outs = drain(&mut c);
+    let runs = spawned(&outs);
+    assert_eq!(runs.len(), 1, "{outs:?}");
+    assert_eq!(runs[0].1, vec!["-t", "tB", "-q"]);
+    let xml = "State XML:\n<ticket_state id=\"tB\" granted=\"false\" repl=\"ok\"/>\n";
+    let o = Outcome {
+        stdout: xml.as_bytes().to_vec(),
+        ..Outcome::success()
+    };
+    c.run_finished(clock(200), runs[0].0, o);
+    let outs = drain(&mut c);
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::StoreAttr { .. })),
+        "not written back: {outs:?}"
+    );
+    assert_eq!(c.engine().attr_get("tB", "repl"), Ok("ok".to_string()));
+}

@@ -44,6 +44,7 @@ use crate::engine::{Rng, State};
 use crate::wire::codes::*;
 use crate::wire::{OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT};
 
+mod reloads;
 mod time_faults;
 
 struct Driver {
@@ -231,7 +232,7 @@ impl Driver {
 
     fn chaos_action(&mut self) {
         let n = self.n();
-        let roll = self.below(if self.classic { 100 } else { 125 });
+        let roll = self.below(if self.classic { 100 } else { 135 });
         match roll {
             0..=8 => {
                 let m = self.any_member();
@@ -327,6 +328,7 @@ impl Driver {
                 let opts = if self.below(2) == 0 { OPT_WAIT } else { 0 };
                 self.w.client_request(m, CMD_REVOKE, opts, t, None);
             }
+            125.. => self.reload_fault(roll - 125),
             100.. => self.time_fault(roll - 100),
             _ => {
                 // A waiting client gives up (Ctrl-C).
@@ -361,6 +363,7 @@ impl Driver {
             self.w.set_crm(m, false, false);
             self.w.set_handler_failing(m, false);
         }
+        self.restore_config();
         self.restore_attrs();
     }
 

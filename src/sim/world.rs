@@ -56,6 +56,7 @@ use crate::wire::{TicketMsg, NO_ONE};
 
 mod cib;
 mod faults;
+mod reload;
 pub use faults::{HoldKind, Restart, SuspendClock};
 /// Result recorded for a client whose connection was closed (member crashed
 /// or not running).
@@ -134,6 +135,8 @@ enum Pending {
     Client(ClientId),
     /// A writer run ended while the member was frozen.
     RunDone(RunId, Outcome),
+    /// SIGHUP came while the member was frozen.
+    Reload(Box<Config>),
 }
 
 /// One CIB value of a ticket at a site, with what the simulator knows about
@@ -194,6 +197,10 @@ struct MemberState {
     handlers: Vec<(TicketId, HandlerRun)>,
     /// Clients that connected while the daemon loaded the CIB.
     loading_clients: Vec<ClientId>,
+    /// Per ticket: how often a reload removed it (see `vote_life`), and
+    /// whether it is removed now.
+    forgotten: Vec<u32>,
+    absent: Vec<bool>,
     crm_slow: bool,
     crm_failing: bool,
     handler_failing: bool,
@@ -258,7 +265,11 @@ pub struct Client {
 
 /// The cluster in virtual time.
 pub struct World {
+    /// The first configuration: the simulator's ticket numbers and the
+    /// timings the checks use.
     pub cfg: Config,
+    /// What a daemon starting now is given (see `reload`).
+    live_cfg: Config,
     pub setup: Setup,
     pub now: u64,
     seed: u64,
@@ -362,6 +373,8 @@ impl World {
                 runs: BTreeMap::new(),
                 handlers: vec![],
                 loading_clients: vec![],
+                forgotten: vec![0; nt],
+                absent: vec![false; nt],
                 crm_slow: false,
                 crm_failing: false,
                 handler_failing: false,
@@ -425,6 +438,7 @@ impl World {
             suspend_clock: SuspendClock::default(),
             #[cfg(feature = "mutations")]
             mutation: None,
+            live_cfg: cfg.clone(),
             cfg,
         }
     }
@@ -875,10 +889,30 @@ impl World {
         }
     }
 
-    /// Member `m` votes for `c` in `term`: one vote per term and process
-    /// lifetime (votes are not kept across a restart).
+    /// Which life of ticket `t` at member `m` a vote belongs to: a
+    /// daemon restart, or a reload that removed the ticket and added it
+    /// back, starts a new one (see `forget_ticket`).
+    fn vote_life(&self, m: usize, t: usize) -> u32 {
+        self.members[m].incarnation << 12 | self.members[m].forgotten[t]
+    }
+
+    /// A reload removed ticket `t` at member `m`: its engine forgot what
+    /// it knew and promised of it, and fences a re-added ticket as after a
+    /// restart without a record (`Ticket::vote_fence`); the checks of one
+    /// process lifetime start over for it.
+    fn forget_ticket(&mut self, m: usize, t: usize) {
+        self.members[m].forgotten[t] += 1;
+        self.last_term[m][t] = 0;
+        self.last_state[m][t] = State::Init;
+        self.leader_since[m][t] = None;
+        self.last_lease[m][t] = None;
+        self.note_ticket(t, || format!("m{m} forgets the ticket (reload)"));
+    }
+
+    /// Member `m` votes for `c` in `term`: one vote per term and life of
+    /// the ticket (votes are not kept across a restart).
     fn record_vote(&mut self, t: usize, m: usize, term: u32, c: usize) {
-        let inc = self.members[m].incarnation;
+        let inc = self.vote_life(m, t);
         let other = self.votes[t]
             .iter()
             .find(|&&(v, i, tm, c2)| v == m && i == inc && tm == term && c2 != c)
@@ -931,7 +965,7 @@ impl World {
             Output::Spawn { run, limit_ms, .. } => self.spawn_run(m, run, limit_ms),
             Output::Store { run, .. } => self.spawn_run(m, run, u64::MAX),
             Output::Started => self.started(m),
-            Output::Reloaded(r) => self.note(|| format!("m{m}: deferred reload {r:?}")),
+            Output::Reloaded(r) => self.count_reload(m, &r),
             Output::RunHandler { ticket, run, .. } => {
                 self.stats.counters.handler_runs += 1;
                 let dur = pick(&mut self.handler_rng, self.setup.members[m].handler_ms);
@@ -1088,8 +1122,12 @@ impl World {
             .collect();
         for (t, view) in views.into_iter().enumerate() {
             let Some((term, state, lease)) = view else {
+                if !std::mem::replace(&mut self.members[m].absent[t], true) {
+                    self.forget_ticket(m, t);
+                }
                 continue;
             };
+            self.members[m].absent[t] = false;
             let last = self.last_term[m][t];
             if term < last {
                 self.violation(
@@ -1310,7 +1348,7 @@ impl World {
         };
         #[allow(unused_mut)]
         let mut core = Core::new(
-            self.cfg.clone(),
+            self.live_cfg.clone(),
             m,
             mix(self.seed, 100 + m as u64, inc as u64),
             backend,
@@ -1465,6 +1503,7 @@ impl World {
                 }
                 Pending::Client(id) => self.submit(id),
                 Pending::RunDone(run, o) => self.call(m, |core, c| core.run_finished(c, run, o)),
+                Pending::Reload(cfg) => self.reload(m, *cfg),
             }
         }
         if self.resume_watch.as_ref().is_some_and(|(wm, _)| *wm == m) {

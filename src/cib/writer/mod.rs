@@ -30,6 +30,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use log::{debug, error};
 
+use crate::cib;
 use crate::engine::{CibState, CibWrite, TicketId, Time};
 
 mod batch;
@@ -69,6 +70,8 @@ pub enum RunKind {
     LoadAll,
     /// The start-up query of one ticket.
     Load(String),
+    /// The query of a ticket a reload added (its geo attributes).
+    LoadAdded(String),
 }
 
 /// Identifies one run the writer asked for.
@@ -153,6 +156,9 @@ pub enum Output<R> {
     Release(R),
     /// The start-up load ended: each ticket state found in the CIB.
     Loaded(Vec<(String, CibState)>),
+    /// What the CIB holds for a ticket a reload added (see
+    /// [`Writer::load_added`]); None: nothing, or it could not be read.
+    LoadedAdded(String, Option<CibState>),
 }
 
 /// A geo attribute set (Some) or deleted (None).
@@ -183,6 +189,8 @@ enum Run {
     Store(Vec<(String, CibWrite, u64)>),
     LoadAll,
     Load(String),
+    /// The query of a ticket a reload added.
+    LoadAdded(String),
 }
 
 struct Slot<R> {
@@ -337,6 +345,7 @@ impl<R> Writer<R> {
             }
             Run::LoadAll => RunKind::LoadAll,
             Run::Load(name) => RunKind::Load(name.clone()),
+            Run::LoadAdded(name) => RunKind::LoadAdded(name.clone()),
         })
     }
 
@@ -442,13 +451,29 @@ impl<R> Writer<R> {
             self.spawn(
                 Run::LoadAll,
                 program,
-                super::load_all_argv(),
+                cib::load_all_argv(),
                 Some(MAX_LOAD_ALL_OUTPUT),
             );
             self.loads_running += 1;
         } else {
             self.loads_pending.clear();
             self.loads_done();
+        }
+    }
+
+    /// Reads what the CIB holds for tickets a reload added (Pacemaker
+    /// only): geo attributes set before the ticket was configured, or
+    /// kept from before it was removed. Ends with one
+    /// [`Output::LoadedAdded`] per ticket.
+    pub fn load_added(&mut self, now: Time, names: &[String]) {
+        self.advance(now);
+        let Backend::Pacemaker { crm_ticket, .. } = &self.backend else {
+            return;
+        };
+        let program = crm_ticket.clone();
+        for name in names {
+            let argv = cib::load_argv(name);
+            self.spawn(Run::LoadAdded(name.clone()), program.clone(), argv, None);
         }
     }
 
@@ -532,6 +557,12 @@ impl<R> Writer<R> {
                 self.loaded_one(&name, &o);
                 self.start_loads();
                 self.maybe_loads_done();
+            }
+            Run::LoadAdded(name) => {
+                let st =
+                    o.ok.then(|| cib::parse_load(&String::from_utf8_lossy(&o.stdout)).ok())
+                        .flatten();
+                self.out.push_back(Output::LoadedAdded(name, st));
             }
         }
     }
@@ -645,7 +676,7 @@ impl<R> Writer<R> {
         }
         let Some(w) = s.pending.take() else { return };
         s.inflight_seq = s.submitted;
-        let argv = super::write_argv(&w, &self.cfg_name);
+        let argv = cib::write_argv(&w, &self.cfg_name);
         let program = match &self.backend {
             Backend::Pacemaker { crm_ticket, .. } => crm_ticket.clone(),
             _ => unreachable!("only Pacemaker runs crm_ticket"),

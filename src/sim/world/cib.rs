@@ -86,7 +86,7 @@ impl World {
                 }
                 self.run_outcome(&r, Vec::new(), 0)
             }
-            RunKind::LoadAll | RunKind::Load(_) => {
+            RunKind::LoadAll | RunKind::Load(_) | RunKind::LoadAdded(_) => {
                 let (stdout, code) = self.load_output(m, &r.kind, r.fails);
                 self.run_outcome(&r, stdout, code)
             }
@@ -130,7 +130,7 @@ impl World {
             return (Vec::new(), 1);
         }
         let names: Vec<String> = match kind {
-            RunKind::Load(n) => vec![n.clone()],
+            RunKind::Load(n) | RunKind::LoadAdded(n) => vec![n.clone()],
             _ => self.members[m]
                 .core
                 .as_ref()
@@ -159,8 +159,10 @@ impl World {
             }
             xml += "/>\n";
             // A grant found at start-up is the new daemon's to revoke, by
-            // the lease end it can read from the CIB.
-            if let Some(v) = value {
+            // the lease end it can read from the CIB. (A ticket a reload
+            // added takes only its geo attributes from the CIB.)
+            let startup = !matches!(kind, RunKind::LoadAdded(_));
+            if let Some(v) = value.filter(|_| startup) {
                 let by = self.expires_to_true(m, v.expires);
                 self.members[m].cib[t].desired = Some(CibEntry {
                     revoke_by: Some(by),
@@ -171,8 +173,12 @@ impl World {
         }
         self.refresh_revoke_due(m);
         match kind {
-            RunKind::Load(_) if xml.is_empty() => (Vec::new(), LOAD_MISSING),
-            RunKind::Load(_) => (format!("State XML:\n{xml}").into_bytes(), 0),
+            RunKind::Load(_) | RunKind::LoadAdded(_) if xml.is_empty() => {
+                (Vec::new(), LOAD_MISSING)
+            }
+            RunKind::Load(_) | RunKind::LoadAdded(_) => {
+                (format!("State XML:\n{xml}").into_bytes(), 0)
+            }
             _ => (format!("<tickets>\n{xml}</tickets>\n").into_bytes(), 0),
         }
     }
@@ -446,7 +452,7 @@ impl World {
                         c == win
                             && term == win_term
                             && v != win
-                            && inc != self.members[v].incarnation
+                            && inc != self.vote_life(v, t)
                             && (self.acks[t][v].is_some_and(|a| a.leader == Leader::Member(other))
                                 || self.votes[t].iter().any(|&(v2, inc2, _, c2)| {
                                     v2 == v && inc2 != inc && c2 == other

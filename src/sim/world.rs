@@ -172,6 +172,17 @@ pub struct CibEntry {
     pub seq: u64,
 }
 
+/// A client connection the daemon has not accepted yet (it loads the CIB).
+#[derive(Debug)]
+enum Waiting {
+    Client(ClientId),
+    Attr {
+        t: usize,
+        name: String,
+        value: Option<String>,
+    },
+}
+
 /// A site's CIB state of one ticket, and what its daemon asked for.
 #[derive(Debug, Default)]
 struct CibSlot {
@@ -207,8 +218,9 @@ struct MemberState {
     runs: BTreeMap<RunId, cib::SimRun>,
     /// Handler runs started and not stopped.
     handlers: Vec<(TicketId, HandlerRun)>,
-    /// Clients that connected while the daemon loaded the CIB.
-    loading_clients: Vec<ClientId>,
+    /// Clients (`booth`, `geostore`) that connected while the daemon
+    /// loaded the CIB: it accepts them once started.
+    waiting: Vec<Waiting>,
     /// Per ticket: how often a reload removed it (see `vote_life`), and
     /// whether it is removed now.
     forgotten: Vec<u32>,
@@ -384,7 +396,7 @@ impl World {
                 cib: (0..nt).map(|_| CibSlot::default()).collect(),
                 runs: BTreeMap::new(),
                 handlers: vec![],
-                loading_clients: vec![],
+                waiting: vec![],
                 forgotten: vec![0; nt],
                 absent: vec![false; nt],
                 crm_slow: false,

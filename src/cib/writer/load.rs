@@ -60,7 +60,11 @@ impl<R> Writer<R> {
             info!("command \"crm_ticket -t {name} -q\", ticket not found");
             self.note_loaded(name, None);
         } else {
-            error!("command \"crm_ticket -t {name} -q\" exit code {}", o.code);
+            error!(
+                "command \"crm_ticket -t {name} -q\" exit code {}; reading it again once started",
+                o.code
+            );
+            self.unread.push(name.to_string());
         }
     }
 
@@ -92,6 +96,11 @@ impl<R> Writer<R> {
         self.loading = false;
         let states = std::mem::take(&mut self.loaded);
         self.out.push_back(Output::Loaded(states));
+        // What could not be read is read again now (its geo attributes
+        // matter to attr-prereq), until it can be.
+        for name in std::mem::take(&mut self.unread) {
+            self.read_added(name);
+        }
         if std::mem::take(&mut self.reload_deferred) {
             self.reload_due = true;
         }

@@ -269,6 +269,11 @@ pub struct Writer<R> {
     store_running: bool,
     loading: bool,
     loads_pending: Vec<String>,
+    /// Tickets whose start-up query failed: read again (for their geo
+    /// attributes) once the engine runs, until it works.
+    unread: Vec<String>,
+    rereads: BTreeSet<(Time, String)>,
+    reread_failures: HashMap<String, u32>,
     loads_running: usize,
     loaded: Vec<(String, CibState)>,
     reload_due: bool,
@@ -301,6 +306,9 @@ impl<R> Writer<R> {
             store_running: false,
             loading: false,
             loads_pending: Vec::new(),
+            unread: Vec::new(),
+            rereads: BTreeSet::new(),
+            reread_failures: HashMap::new(),
             loads_running: 0,
             loaded: Vec::new(),
             reload_due: false,
@@ -321,10 +329,8 @@ impl<R> Writer<R> {
     /// When [`Writer::handle_timeout`] has work to do.
     pub fn next_deadline(&self) -> Option<Time> {
         let retry = self.retries.iter().next().map(|(t, _)| *t);
-        match (retry, self.batch_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let reread = self.rereads.iter().next().map(|(t, _)| *t);
+        [retry, self.batch_at, reread].into_iter().flatten().min()
     }
 
     /// Writes not yet confirmed, running or waiting (for status output).
@@ -367,6 +373,13 @@ impl<R> Writer<R> {
         if self.batch_at.is_some_and(|t| t <= now) {
             self.batch_at = None;
             self.flush_batch();
+        }
+        while let Some((at, name)) = self.rereads.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.rereads.pop_first();
+            self.read_added(name);
         }
     }
 
@@ -424,6 +437,7 @@ impl<R> Writer<R> {
         }
         self.stats.reloads += 1;
         let keep: std::collections::HashSet<&str> = names.iter().map(|n| n.as_str()).collect();
+        self.rereads.retain(|(_, n)| keep.contains(n.as_str()));
         let all: Vec<String> = self.slots.keys().cloned().collect();
         for name in all {
             if let Some(s) = self.slots.get_mut(&name) {
@@ -467,14 +481,19 @@ impl<R> Writer<R> {
     /// [`Output::LoadedAdded`] per ticket.
     pub fn load_added(&mut self, now: Time, names: &[String]) {
         self.advance(now);
+        for name in names {
+            self.read_added(name.clone());
+        }
+    }
+
+    /// Queries one ticket's state after the start (see `load_added`).
+    pub(super) fn read_added(&mut self, name: String) {
         let Backend::Pacemaker { crm_ticket, .. } = &self.backend else {
             return;
         };
         let program = crm_ticket.clone();
-        for name in names {
-            let argv = cib::load_argv(name);
-            self.spawn(Run::LoadAdded(name.clone()), program.clone(), argv, None);
-        }
+        let argv = cib::load_argv(&name);
+        self.spawn(Run::LoadAdded(name), program, argv, None);
     }
 
     /// What the store held at start-up for a ticket (state directory,
@@ -559,10 +578,20 @@ impl<R> Writer<R> {
                 self.maybe_loads_done();
             }
             Run::LoadAdded(name) => {
+                let missing = !o.killed && cib::load_status_is_missing(o.code);
                 let st =
                     o.ok.then(|| cib::parse_load(&String::from_utf8_lossy(&o.stdout)).ok())
                         .flatten();
-                self.out.push_back(Output::LoadedAdded(name, st));
+                if st.is_none() && !missing {
+                    // Not read: again after a growing pause.
+                    let n = self.reread_failures.entry(name.clone()).or_insert(0);
+                    *n += 1;
+                    let at = self.now + std::time::Duration::from_millis(backoff(*n));
+                    self.rereads.insert((at, name));
+                } else {
+                    self.reread_failures.remove(&name);
+                    self.out.push_back(Output::LoadedAdded(name, st));
+                }
             }
         }
     }

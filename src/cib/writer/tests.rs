@@ -520,3 +520,48 @@ fn attribute_changes_join_the_next_store_in_order() {
     p.set_attr(a("x", Some("1")));
     assert!(drain(&mut p).is_empty());
 }
+
+/// A ticket whose start-up query failed is read again once the engine
+/// runs, after a growing pause while that fails too: its geo attributes
+/// (attr-prereq) are not lost to a passing crm_ticket failure.
+#[test]
+fn a_ticket_not_read_at_start_up_is_read_again() {
+    let mut wr = pcmk(false, 4);
+    wr.start_loading(t(0), &["tA".to_string()]);
+    let all = spawns(&drain(&mut wr))[0].0;
+    wr.finished(t(10), all, Outcome::failure(1));
+    let one = spawns(&drain(&mut wr));
+    assert_eq!(one[0].2, vec!["-t", "tA", "-q"]);
+    wr.finished(t(20), one[0].0, Outcome::failure(1));
+    let outs = drain(&mut wr);
+    assert!(
+        matches!(outs[0], Output::Loaded(ref s) if s.is_empty()),
+        "{outs:?}"
+    );
+    let again = spawns(&outs);
+    assert_eq!(again.len(), 1, "{outs:?}");
+    assert_eq!(again[0].2, vec!["-t", "tA", "-q"]);
+    // Fails again: the next try waits.
+    wr.finished(t(30), again[0].0, Outcome::failure(1));
+    assert!(spawns(&drain(&mut wr)).is_empty());
+    let at = wr.next_deadline().expect("a retry");
+    assert!(at > t(30));
+    wr.handle_timeout(at);
+    let third = spawns(&drain(&mut wr));
+    assert_eq!(third.len(), 1);
+    let xml = "State XML:\n<ticket_state id=\"tA\" repl=\"ok\"/>\n";
+    let o = Outcome {
+        stdout: xml.as_bytes().to_vec(),
+        ..Outcome::success()
+    };
+    wr.finished(at, third[0].0, o);
+    let outs = drain(&mut wr);
+    match &outs[..] {
+        [Output::LoadedAdded(n, Some(st))] => {
+            assert_eq!(n, "tA");
+            assert_eq!(st.attrs, vec![("repl".to_string(), "ok".to_string())]);
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(wr.next_deadline(), None);
+}

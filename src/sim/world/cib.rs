@@ -214,8 +214,8 @@ impl World {
         self.cib_apply(m, t, entry);
     }
 
-    /// Member `m` loaded its CIB and started its engine: it now accepts
-    /// the clients that connected meanwhile.
+    /// Member `m` loaded its CIB and started its engine (it accepts the
+    /// clients that connected meanwhile after this step, see `call`).
     pub(super) fn started(&mut self, m: usize) {
         self.note(|| format!("m{m} loaded its CIB and started"));
         // Until now it was as good as down (a hanging `crm_ticket -q`
@@ -230,9 +230,6 @@ impl World {
         self.refresh_revoke_due(m);
         self.health.member[m] = self.health.member[m].max(self.now);
         self.watch_kept_grants(m);
-        for id in std::mem::take(&mut self.members[m].loading_clients) {
-            self.submit(id);
-        }
     }
 
     /// Adds what member `m`'s writer did to the run's counters (when its

@@ -71,7 +71,7 @@ impl World {
             self.members[m].pending.push_back(Pending::Client(id));
         } else if !self.members[m].core.as_ref().is_some_and(|c| c.started()) {
             // The daemon accepts connections once it has loaded the CIB.
-            self.members[m].loading_clients.push(id);
+            self.members[m].waiting.push(Waiting::Client(id));
         } else {
             let name = self.ticket_names[t].clone();
             self.call(m, |core, c| core.handle_client(c, id, cmd, options, &name));

@@ -321,6 +321,14 @@ impl World {
         if !self.running(m) || !self.is_site(m) {
             return;
         }
+        if !self.serving(m) {
+            // Its daemon loads the CIB: geostore waits to be accepted.
+            let (name, value) = (name.to_string(), value.map(str::to_string));
+            self.members[m]
+                .waiting
+                .push(Waiting::Attr { t, name, value });
+            return;
+        }
         self.stats.counters.attr_changes += 1;
         self.health.member[m] = self.now;
         let ticket = self.ticket_names[t].clone();

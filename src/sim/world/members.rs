@@ -86,7 +86,7 @@ impl World {
         ms.paused = None;
         ms.suspended = false;
         ms.pending.clear();
-        ms.loading_clients.clear();
+        ms.waiting.clear();
         ms.inbox_len = 0;
         ms.handlers.clear();
         ms.incarnation += 1;

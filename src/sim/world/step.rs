@@ -143,6 +143,22 @@ impl World {
         f(e, clock);
         self.drain(m);
         self.after_call(m);
+        self.accept_waiting(m);
+    }
+
+    /// A daemon that has started (and applied a reload deferred by its
+    /// start-up load, in the same loop iteration) accepts the clients that
+    /// connected while it loaded.
+    fn accept_waiting(&mut self, m: usize) {
+        if !self.serving(m) || self.members[m].waiting.is_empty() {
+            return;
+        }
+        for w in std::mem::take(&mut self.members[m].waiting) {
+            match w {
+                Waiting::Client(id) => self.submit(id),
+                Waiting::Attr { t, name, value } => self.set_attr(m, t, &name, value.as_deref()),
+            }
+        }
     }
 
     /// The simulator's number of a ticket named by id at member `m`.

@@ -453,60 +453,6 @@ impl<R> Writer<R> {
         std::mem::take(&mut self.reload_due)
     }
 
-    /// Loads every ticket's state (Pacemaker only): one query for all,
-    /// one per ticket (as the C booth does) if that fails. Ends with
-    /// [`Output::Loaded`]; other backends end at once.
-    pub fn start_loading(&mut self, now: Time, names: &[String]) {
-        self.advance(now);
-        self.loading = true;
-        self.loads_pending = names.iter().rev().cloned().collect();
-        if let Backend::Pacemaker { crm_ticket, .. } = &self.backend {
-            let program = crm_ticket.clone();
-            self.spawn(
-                Run::LoadAll,
-                program,
-                cib::load_all_argv(),
-                Some(MAX_LOAD_ALL_OUTPUT),
-            );
-            self.loads_running += 1;
-        } else {
-            self.loads_pending.clear();
-            self.loads_done();
-        }
-    }
-
-    /// Reads what the CIB holds for tickets a reload added (Pacemaker
-    /// only): geo attributes set before the ticket was configured, or
-    /// kept from before it was removed. Ends with one
-    /// [`Output::LoadedAdded`] per ticket.
-    pub fn load_added(&mut self, now: Time, names: &[String]) {
-        self.advance(now);
-        for name in names {
-            self.read_added(name.clone());
-        }
-    }
-
-    /// Queries one ticket's state after the start (see `load_added`).
-    pub(super) fn read_added(&mut self, name: String) {
-        let Backend::Pacemaker { crm_ticket, .. } = &self.backend else {
-            return;
-        };
-        let program = crm_ticket.clone();
-        let argv = cib::load_argv(&name);
-        self.spawn(Run::LoadAdded(name), program, argv, None);
-    }
-
-    /// What the store held at start-up for a ticket (state directory,
-    /// loaded by the driver): renewals keeping it may be batched.
-    pub fn note_loaded(&mut self, ticket: &str, st: Option<&CibState>) {
-        let s = self
-            .slots
-            .entry(ticket.to_string())
-            .or_insert_with(Slot::new);
-        s.absent = st.is_none();
-        s.written = st.and_then(|st| Some((st.granted, i32::try_from(st.owner?).ok()?)));
-    }
-
     /// A run ended. Unknown runs are ignored.
     pub fn finished(&mut self, now: Time, run: RunId, o: Outcome) {
         self.advance(now);

@@ -116,10 +116,11 @@ impl<R> Writer<R> {
             self.note_loaded(name, None);
         } else {
             error!(
-                "command \"crm_ticket -t {name} -q\" exit code {}; reading it again once started",
+                "command \"crm_ticket -t {name} -q\" exit code {}; trying again",
                 o.code
             );
-            self.unread.push(name.to_string());
+            let at = self.read_failed(name);
+            self.load_retries.insert((at, name.to_string()));
         }
     }
 
@@ -138,8 +139,16 @@ impl<R> Writer<R> {
         }
     }
 
+    /// A query of `name` failed: when to try again (a growing pause).
+    pub(super) fn read_failed(&mut self, name: &str) -> Time {
+        let n = self.read_failures.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        self.now + std::time::Duration::from_millis(super::backoff(*n))
+    }
+
     pub(super) fn maybe_loads_done(&mut self) {
-        if self.loads_running == 0 && self.loads_pending.is_empty() {
+        if self.loads_running == 0 && self.loads_pending.is_empty() && self.load_retries.is_empty()
+        {
             self.loads_done();
         }
     }
@@ -151,11 +160,7 @@ impl<R> Writer<R> {
         self.loading = false;
         let states = std::mem::take(&mut self.loaded);
         self.out.push_back(Output::Loaded(states));
-        // What could not be read is read again now (its geo attributes
-        // matter to attr-prereq), until it can be.
-        for name in std::mem::take(&mut self.unread) {
-            self.read_added(name);
-        }
+
         if std::mem::take(&mut self.reload_deferred) {
             self.reload_due = true;
         }

@@ -269,11 +269,14 @@ pub struct Writer<R> {
     store_running: bool,
     loading: bool,
     loads_pending: Vec<String>,
-    /// Tickets whose start-up query failed: read again (for their geo
-    /// attributes) once the engine runs, until it works.
-    unread: Vec<String>,
+    /// Start-up queries of single tickets that failed, to run again: the
+    /// engine starts only once every ticket's state is known (a grant it
+    /// could not read would be one it neither keeps nor revokes).
+    load_retries: BTreeSet<(Time, String)>,
+    /// Queries of tickets a reload added that failed, to run again.
     rereads: BTreeSet<(Time, String)>,
-    reread_failures: HashMap<String, u32>,
+    /// Failed queries of a ticket in a row (for the pause before the next).
+    read_failures: HashMap<String, u32>,
     loads_running: usize,
     loaded: Vec<(String, CibState)>,
     reload_due: bool,
@@ -306,9 +309,9 @@ impl<R> Writer<R> {
             store_running: false,
             loading: false,
             loads_pending: Vec::new(),
-            unread: Vec::new(),
+            load_retries: BTreeSet::new(),
             rereads: BTreeSet::new(),
-            reread_failures: HashMap::new(),
+            read_failures: HashMap::new(),
             loads_running: 0,
             loaded: Vec::new(),
             reload_due: false,
@@ -330,7 +333,11 @@ impl<R> Writer<R> {
     pub fn next_deadline(&self) -> Option<Time> {
         let retry = self.retries.iter().next().map(|(t, _)| *t);
         let reread = self.rereads.iter().next().map(|(t, _)| *t);
-        [retry, self.batch_at, reread].into_iter().flatten().min()
+        let reload = self.load_retries.iter().next().map(|(t, _)| *t);
+        [retry, self.batch_at, reread, reload]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Writes not yet confirmed, running or waiting (for status output).
@@ -380,6 +387,18 @@ impl<R> Writer<R> {
             }
             self.rereads.pop_first();
             self.read_added(name);
+        }
+        let mut due = false;
+        while let Some((at, name)) = self.load_retries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.load_retries.pop_first();
+            self.loads_pending.push(name);
+            due = true;
+        }
+        if due {
+            self.start_loads();
         }
     }
 
@@ -530,12 +549,10 @@ impl<R> Writer<R> {
                         .flatten();
                 if st.is_none() && !missing {
                     // Not read: again after a growing pause.
-                    let n = self.reread_failures.entry(name.clone()).or_insert(0);
-                    *n += 1;
-                    let at = self.now + std::time::Duration::from_millis(backoff(*n));
+                    let at = self.read_failed(&name);
                     self.rereads.insert((at, name));
                 } else {
-                    self.reread_failures.remove(&name);
+                    self.read_failures.remove(&name);
                     self.out.push_back(Output::LoadedAdded(name, st));
                 }
             }

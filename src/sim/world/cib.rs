@@ -221,10 +221,21 @@ impl World {
         // Until now it was as good as down (a hanging `crm_ticket -q`
         // holds the start up to the writer's limit): a grant it loaded
         // that has expired meanwhile is due for a revoke from now on.
+        // Its engine reads the loaded `expires` by its wall clock as it
+        // starts (which a step while it loaded has moved).
         let now = self.now as i64;
-        for slot in &mut self.members[m].cib {
-            if let Some(d) = slot.desired.as_mut().filter(|d| d.loaded) {
-                d.revoke_by = d.revoke_by.map(|by| by.max(now));
+        for t in 0..self.n_tickets() {
+            let Some(expires) = self.members[m].cib[t]
+                .desired
+                .as_ref()
+                .filter(|d| d.loaded)
+                .map(|d| d.expires)
+            else {
+                continue;
+            };
+            let by = self.expires_to_true(m, expires).max(now);
+            if let Some(d) = self.members[m].cib[t].desired.as_mut() {
+                d.revoke_by = Some(by);
             }
         }
         self.refresh_revoke_due(m);

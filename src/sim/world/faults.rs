@@ -207,7 +207,7 @@ impl World {
         self.stats.counters.wall_steps += 1;
         self.note(|| format!("wall clock of m{m} steps by {delta}ms"));
         self.setup.members[m].wall_offset_ms += delta;
-        self.health.member[m] = self.now;
+        self.health.member[m] = self.health.member[m].max(self.now);
     }
 
     /// Stops member `m`'s host (the daemon with it); the next boot is a
@@ -330,7 +330,7 @@ impl World {
             return;
         }
         self.stats.counters.attr_changes += 1;
-        self.health.member[m] = self.now;
+        self.health.member[m] = self.health.member[m].max(self.now);
         let ticket = self.ticket_names[t].clone();
         self.note_ticket(t, || format!("geostore at m{m}: {name} = {value:?}"));
         self.call(m, |core, c| {
@@ -417,7 +417,9 @@ impl World {
         let handler_ok = !ms.handler_failing
             && (tc.before_acquire_handler.is_none()
                 || self.setup.members[m].handler_ms.1 < allowed);
+        // (A daemon still loading its CIB is as good as down.)
         self.running(m)
+            && self.serving(m)
             && !ms.crm_slow
             && !ms.crm_failing
             && handler_ok

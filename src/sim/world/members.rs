@@ -79,7 +79,7 @@ impl World {
         }
         self.stats.counters.crashes += 1;
         self.note(|| format!("crash m{m}"));
-        self.health.member[m] = self.now;
+        self.health.member[m] = self.health.member[m].max(self.now);
         self.harvest_writer(m);
         let ms = &mut self.members[m];
         ms.core = None;
@@ -114,7 +114,7 @@ impl World {
         }
         self.stats.counters.pauses += 1;
         self.note(|| format!("pause m{m} for {dur}ms"));
-        self.health.member[m] = self.now;
+        self.health.member[m] = self.health.member[m].max(self.now);
         let token = self.token();
         self.members[m].paused = Some(Pause {
             since: self.now,
@@ -136,7 +136,7 @@ impl World {
         };
         self.members[m].paused = None;
         self.note(|| format!("resume m{m} (frozen since {})", trace::stamp(p.since)));
-        self.health.member[m] = self.now;
+        self.health.member[m] = self.health.member[m].max(self.now);
         self.end_suspend(m, p.since);
         let now = self.now as i64;
         // (A daemon still loading its CIB has no engine running yet: its
@@ -194,7 +194,7 @@ impl World {
             return;
         }
         self.note(|| format!("crm_ticket at m{m}: slow={slow} failing={failing}"));
-        self.health.member[m] = self.now;
+        self.health.member[m] = self.health.member[m].max(self.now);
         self.members[m].crm_slow = slow;
         self.members[m].crm_failing = failing;
     }
@@ -204,7 +204,7 @@ impl World {
             return;
         }
         self.note(|| format!("handler at m{m}: failing={failing}"));
-        self.health.member[m] = self.now;
+        self.health.member[m] = self.health.member[m].max(self.now);
         self.members[m].handler_failing = failing;
     }
 }

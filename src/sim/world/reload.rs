@@ -36,7 +36,8 @@ impl World {
         self.note(|| format!("reload m{m}: tickets {names:?}"));
         // A reload changes what a member does: the availability check
         // gives it its grace period again.
-        self.health.member[m] = self.now;
+        // (Never earlier than a fence after a host reboot.)
+        self.health.member[m] = self.health.member[m].max(self.now);
         let mut r = None;
         self.call(m, |core, c| r = Some(core.reload(c, cfg)));
         if let Some(r) = r {

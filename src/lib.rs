@@ -13,6 +13,7 @@ pub mod cib;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod core;
 pub mod daemon;
 pub mod engine;
 pub mod mc;

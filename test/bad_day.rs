@@ -29,14 +29,14 @@ mod measure;
 mod syslog;
 
 use std::io::Read;
-use std::net::{TcpListener, UdpSocket};
+use std::net::UdpSocket;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TempDir, BIN};
+use common::{free_port, wait_until as wait_for, TempDir, BIN};
 use lists::Lists;
 use measure::ticket_total;
 use syslog::{read_until, usr1_until, Syslog};
@@ -78,33 +78,6 @@ macro_rules! require_namespaces {
 mod disk;
 #[path = "bad_day/storm.rs"]
 mod storm;
-
-/// A port free on 127.0.0.1-3 for both UDP and TCP.
-fn free_port() -> u16 {
-    loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let free = (1..=3).all(|i| {
-            let a = format!("127.0.0.{i}:{port}");
-            TcpListener::bind(&a).is_ok() && UdpSocket::bind(&a).is_ok()
-        });
-        if free {
-            return port;
-        }
-    }
-}
-
-fn wait_for(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) -> Duration {
-    let t0 = Instant::now();
-    while !cond() {
-        assert!(t0.elapsed() < limit, "{what}: not within {limit:?}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    t0.elapsed()
-}
 
 /// The site daemon: a child we can reap, or a detached daemon known by pid.
 enum Site {

@@ -1,4 +1,4 @@
-//! Bad days for the loop, on a loopback cluster (see `common/loopback.rs`):
+//! Bad days for the loop, on a loopback cluster (`common::cluster`):
 //! a storm of `geostore set` requests and a datagram flood. Each checks
 //! that the daemon stays responsive and loses nothing; the time bounds
 //! are generous on purpose (loaded 2-core machines), they are bounds on
@@ -10,8 +10,7 @@
 //! process, first byte and whole reply of a raw request, with the
 //! daemon's CPU time and the load.
 
-#[path = "common/loopback.rs"]
-mod loopback;
+mod common;
 #[path = "bad_day/measure.rs"]
 mod measure;
 
@@ -22,7 +21,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loopback::{wait_for, Cluster, BIN};
+use common::cluster::Cluster;
+use common::{wait_for, BIN};
 
 /// The most `booth list` may take at a busy daemon.
 const LIST_BOUND: Duration = Duration::from_secs(2);
@@ -81,15 +81,14 @@ impl Lists {
     fn report(&self, what: &str) {
         let cpu = measure::cpu_time(self.pid).saturating_sub(self.cpu0);
         eprintln!(
-            "{what}: booth list {}; raw request: first byte {}, whole reply ({} kB) {}; \
-             daemon CPU {:.0} ms in {:.1} s; load {}",
-            self.client.summary(),
-            self.first_byte.summary(),
-            self.reply_len / 1000,
-            self.whole.summary(),
-            measure::ms(cpu),
-            self.t0.elapsed().as_secs_f64(),
-            measure::load()
+            "{}",
+            measure::list_report(
+                what,
+                (&self.client, &self.first_byte, &self.whole),
+                self.reply_len,
+                cpu,
+                self.t0
+            )
         );
     }
 }
@@ -130,7 +129,7 @@ fn a_geostore_storm_runs_bounded_children_and_answers_everyone() {
     lists.report("geostore storm");
     let slowest = lists.client.slowest();
     for (k, cl) in clients.into_iter().enumerate() {
-        let out = loopback::wait_output(cl, Duration::from_secs(60));
+        let out = common::wait_output(cl, Duration::from_secs(60));
         assert!(
             out.status.success(),
             "geostore set attr{k}: {}",

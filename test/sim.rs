@@ -153,7 +153,7 @@ fn summary_line(s: &Stats, violations: usize) -> String {
         .percentile(100.0)
         .map_or("-".to_string(), booth::sim::stats::secs);
     format!(
-        "simulated: {:.1} hours, {} seeds, {} violations ({} dual grants, {} availability losses), {} CIB-flag overlaps (longest {}); failover p50 {}, p90 {}, p99 {}, max {}",
+        "simulated: {:.1} hours, {} seeds, {} violations ({} dual grants, {} availability losses), {} CIB-flag overlaps (longest {}); failover p50 {}, p90 {}, p99 {}, max {}; {} reloads, {} CIB runs ({} batched, {} retried, {} failed, {} killed)",
         s.hours(),
         s.seeds,
         violations,
@@ -164,7 +164,13 @@ fn summary_line(s: &Stats, violations: usize) -> String {
         p(50.0),
         p(90.0),
         p(99.0),
-        p(100.0)
+        p(100.0),
+        c.reloads + c.reloads_deferred,
+        c.cib_single_runs + c.cib_batches,
+        c.cib_batches,
+        c.cib_retries,
+        c.cib_failures,
+        c.cib_killed
     )
 }
 

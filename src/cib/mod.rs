@@ -91,7 +91,7 @@ pub fn batch_argv(elements: &[String]) -> Vec<String> {
 pub const BATCH_XML_OVERHEAD: usize = "<status><tickets></tickets></status>".len();
 
 /// XML attribute value escaping.
-fn escape(s: &str) -> String {
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

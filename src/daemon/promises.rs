@@ -19,8 +19,11 @@
 //!
 //! Format: a header line `booth-promises 1 <boot id> <clock> <slot size>`,
 //! padded to the slot size, then one slot per ticket:
-//! `T <name> <term> <vote term>:<vote site id>|- <site id>:<until ms>...`,
-//! padded with spaces to the slot size and ending in a newline. If a write
+//! `T <name> <term> <vote term>:<vote site id>|- <site id>:<until ms>...
+//! [F:<fence end ms>]`, padded with spaces to the slot size and ending in a
+//! newline. `F:` is the end of a start-up fence still up when the slot was
+//! written (a daemon started without a record; a version that does not know
+//! the field reads the slot as damaged and fences itself: the safe side). If a write
 //! fails the file is removed (the next start then fences itself): a record
 //! that misses a promise must never be trusted.
 
@@ -62,7 +65,8 @@ pub fn boot_id() -> Option<String> {
 /// The slot size for a cluster of `members`: the longest ticket line fits.
 pub fn slot_size(members: usize) -> usize {
     // "T " + name (63) + term, vote + per member " id:until" (10+1+20).
-    96 + 32 * members
+    // (+ " F:" and a fence end of up to 20 digits.)
+    120 + 32 * members
 }
 
 /// One ticket's slot text, without padding.
@@ -76,6 +80,9 @@ pub fn render(name: &str, p: &Promise) -> String {
     }
     for (id, until) in &p.claims {
         let _ = write!(s, " {id}:{}", until.ms());
+    }
+    if let Some(f) = p.fence {
+        let _ = write!(s, " F:{}", f.ms());
     }
     s
 }
@@ -96,11 +103,24 @@ pub fn parse(line: &str) -> Option<(String, Promise)> {
         }
     };
     let mut claims = Vec::new();
+    let mut fence = None;
     for c in f {
         let (id, until) = c.split_once(':')?;
+        if id == "F" && fence.is_none() {
+            fence = Some(Time(until.parse().ok()?));
+            continue;
+        }
         claims.push((id.parse().ok()?, Time(until.parse().ok()?)));
     }
-    Some((name, Promise { term, vote, claims }))
+    Some((
+        name,
+        Promise {
+            term,
+            vote,
+            claims,
+            fence,
+        },
+    ))
 }
 
 fn header(boot: &str, slot: usize) -> String {
@@ -131,8 +151,14 @@ pub fn shifted(p: &Promise, by: i64) -> Promise {
             (ms > 0).then_some((id, Time(ms as u64)))
         })
         .collect();
+    // A fence that ends before the engine's zero is over.
+    let fence = p.fence.and_then(|t| {
+        let ms = t.ms() as i64 + by;
+        (ms > 0).then_some(Time(ms as u64))
+    });
     Promise {
         claims,
+        fence,
         ..p.clone()
     }
 }
@@ -257,6 +283,7 @@ mod tests {
             term,
             vote: Some((term, 1001)),
             claims: vec![(1001, Time(123_456_789)), (1002, Time(5))],
+            fence: None,
         }
     }
 
@@ -268,7 +295,11 @@ mod tests {
 
     #[test]
     fn slots_round_trip() {
-        for q in [p(7), Promise::default()] {
+        let fenced = Promise {
+            fence: Some(Time(600_000)),
+            ..p(8)
+        };
+        for q in [p(7), Promise::default(), fenced] {
             let text = render("ticket-a", &q);
             assert_eq!(parse(&text), Some(("ticket-a".into(), q)));
         }

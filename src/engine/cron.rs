@@ -71,15 +71,26 @@ impl Engine {
         let trust_wrong = mutated!(self, TrustWrongClock);
         let keep_stale = mutated!(self, KeepStaleCibGrant);
         let trust_clock = trust_wrong || keep_stale;
-        let implausible = st.granted && loaded.is_some_and(|e| e > cap + second) && !trust_clock;
+        let behind = loaded.is_some_and(|e| e > cap + second) && !trust_clock;
+        let implausible = st.granted && behind;
         if implausible {
             warn!(
                 "{name}: the CIB's grant runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the grant as over",
                 loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000)
             );
+        } else if behind && leader.member().is_some() {
+            // DIFF: the same for another site's lease our CIB recorded as
+            // we followed it: announced (capped at `expire`), it made our
+            // peers refuse the live holder (simulator seed 3730). What we
+            // promised is in our record, or fenced.
+            warn!(
+                "{name}: the CIB's lease of {} runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the lease as over",
+                self.addr_of(leader),
+                loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000)
+            );
         }
         let tk = &mut self.tickets[i];
-        tk.term_expires = if implausible {
+        tk.term_expires = if behind {
             Some(clock.mono)
         } else {
             loaded.map(|e| e.min(cap))
@@ -152,7 +163,12 @@ impl Engine {
         // promises back (promise.rs) knows them.
         let forget = mutated!(self, ForgetPromises);
         let fence = (!tk.promises_restored || forget) && !mutated!(self, NoStartupFence);
-        tk.vote_fence = fence.then(|| now + tk.cfg.expire);
+        tk.vote_fence = if fence {
+            Some(now + tk.cfg.expire)
+        } else {
+            // The rest of a fence the record says is still up.
+            tk.vote_fence.filter(|&f| f > now)
+        };
         debug!("{}: broadcasting state query", tk.cfg.name);
         self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);
         // A lease loaded from the CIB that already ran out is dropped now.
@@ -161,7 +177,32 @@ impl Engine {
             && tk.leader == Leader::Member(self.me)
             && tk.term_expires.is_some_and(|e| e <= now)
         {
+            // DIFF: "ran out" may be our wall clock's reading of the CIB's
+            // `expires`, and the clock may be ahead (a reboot before NTP
+            // synced): the grant may still stand in truth. Until the CIB revoke is written we
+            // keep our claim and report ourselves as holder, as for any
+            // revoke within a lease (`Ticket::release_hold`), for at most
+            // `expire`; the peers that acknowledged the lease may have
+            // rebooted too (simulator seed 2796: a second site granted
+            // while the revoke was being written). With a record too: its
+            // lease may run on while the clock, ahead, ends the CIB's
+            // (seed 861: a later admin revoke was announced at once, the
+            // grant no longer looking like ours).
+            let unsure = tk.cib_granted && self.is_site();
             self.ticket_lost(i);
+            if unsure && !mutated!(self, NoReleaseHold) {
+                // One claim, the restart claim included, withdrawn when the
+                // revoke is written (`end_release_hold`): kept beyond it,
+                // our own claim made us refuse the live holder's heartbeats
+                // (simulator seed 5844).
+                let me = self.me;
+                let tk = &mut self.tickets[i];
+                let until = tk.peers[me]
+                    .claim
+                    .map_or(now + tk.cfg.expire, |c| c.max(now + tk.cfg.expire));
+                tk.release_hold = Some(until);
+                tk.note_claim(me, until);
+            }
         }
     }
 

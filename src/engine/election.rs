@@ -73,9 +73,18 @@ impl Engine {
         let voted_other = tk
             .vote_record
             .is_some_and(|(term, who)| term == tk.current_term && who != self.me);
+        // DIFF: the C booth keeps the term for the first election after a
+        // start (no snapshot yet); after a restart that term came back from
+        // the CIB or our record and may be one we led (or revoked) in
+        // before: a late message of that round would then be taken for
+        // one of the new (simulator seed 2181: a revoke held back in the
+        // network reset the followers of the re-won term). A fresh
+        // cluster's first grant keeps term 0.
+        let restarted = tk.committed.is_none() && (tk.cib_loaded || tk.promises_restored);
         let bump = update_term > 1
             || voted_other
-            || (update_term == 1 && tk.committed.is_some_and(|s| s.term >= tk.current_term));
+            || (update_term == 1
+                && (restarted || tk.committed.is_some_and(|s| s.term >= tk.current_term)));
         if bump {
             if tk.state != State::Candidate {
                 tk.save_committed();

@@ -411,12 +411,12 @@ impl Engine {
         self.set_ticket_wakeup(i);
     }
 
+    /// C `leader_handle_newer_ticket`: we lead, and a state answer tells
+    /// of a newer term with a live lease (the caller checked both).
     pub(super) fn leader_handle_newer_ticket(&mut self, i: usize, m: &In) {
         let now = self.now.mono;
         let other_leader = m.leader.member().is_some_and(|l| l != self.me);
-        let tk = &mut self.tickets[i];
-        tk.current_term = tk.current_term.max(m.term);
-        if other_leader || tk.time_left(now) > 0 {
+        if other_leader || self.tickets[i].time_left(now) > 0 {
             let tk = &self.tickets[i];
             error!(
                 "{}: from {}: ticket granted to {}! (revoking locally)",
@@ -425,7 +425,33 @@ impl Engine {
                 self.addr_of(m.leader)
             );
         }
-        self.tickets[i].next_state = Some(NextState::Leader);
+        // DIFF: the C booth takes the newer term and re-runs the
+        // acquisition, as a candidate. Ours refuses to campaign while
+        // another site's claimed lease runs (`new_election`), which left us
+        // leader in a term another site won, heartbeating in it: a member
+        // holding a claim of each leader refuses both, and the live holder
+        // lost the ticket at its next renewal although it and a majority
+        // were healthy (simulator seed 745). So we do what the log says:
+        // revoke locally and follow the live lease; like any follower, we
+        // campaign again once it ends.
+        if other_leader && !mutated!(self, LeadNewerTerm) {
+            let mut m = *m;
+            m.valid_ms = m.valid_ms.min(self.tickets[i].expire_ms());
+            // Our round ends (resends, a handler run, a pending re-acquire);
+            // the CIB grant, if we wrote one, is revoked by `become_follower`.
+            self.reset_ticket(i);
+            self.become_follower(i, &m, m.leader);
+            if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_REVOKE) {
+                self.tickets[i].outcome = RLT_SYNC_FAIL;
+                self.notify_waiters(i, CMD_REVOKE);
+            }
+            self.tickets[i].save_committed();
+            self.set_ticket_wakeup(i);
+            return;
+        }
+        let tk = &mut self.tickets[i];
+        tk.current_term = tk.current_term.max(m.term);
+        tk.next_state = Some(NextState::Leader);
     }
 
     /// C `update_ticket_state`: what our copy means after a state answer (or,

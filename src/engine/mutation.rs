@@ -63,10 +63,18 @@ pub enum Mutation {
     /// A restarted holder ignores the lease end it recorded and trusts the
     /// CIB's `expires` as read by its (possibly stepped) wall clock.
     IgnoreRecordedLease,
+    /// A leader told of another site's live lease in a newer term takes
+    /// the term and stays leader when it may not campaign in it
+    /// (availability: the live holder's renewals are refused).
+    LeadNewerTerm,
+    /// The promise record keeps no start-up fence: a daemon restarted
+    /// while the previous one was still fenced (after a host reboot)
+    /// starts without one.
+    ForgetFence,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 16] = [
+    pub const ALL: [Mutation; 18] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -83,6 +91,8 @@ impl Mutation {
         Mutation::ForgetClaims,
         Mutation::TrustWrongClock,
         Mutation::IgnoreRecordedLease,
+        Mutation::LeadNewerTerm,
+        Mutation::ForgetFence,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -104,6 +114,8 @@ impl Mutation {
             Mutation::ForgetClaims => "forget-claims",
             Mutation::TrustWrongClock => "trust-wrong-clock",
             Mutation::IgnoreRecordedLease => "ignore-recorded-lease",
+            Mutation::LeadNewerTerm => "lead-newer-term",
+            Mutation::ForgetFence => "forget-fence",
         }
     }
 

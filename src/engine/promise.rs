@@ -29,6 +29,10 @@ pub struct Promise {
     pub vote: Option<(u32, u32)>,
     /// Leases we may have promised: (site id, end on the driver's clock).
     pub claims: Vec<(u32, Time)>,
+    /// The end of a start-up fence still up (driver's clock): a daemon that
+    /// started without a record does not know what it promised before, and
+    /// neither does one restarted from the record it wrote meanwhile.
+    pub fence: Option<Time>,
 }
 
 impl Engine {
@@ -45,6 +49,7 @@ impl Engine {
                 .enumerate()
                 .filter_map(|(m, p)| p.claim.map(|t| (id(m), t)))
                 .collect(),
+            fence: tk.vote_fence,
         }
     }
 
@@ -100,8 +105,16 @@ impl Engine {
             }
         }
         let forget_claims = mutated!(self, ForgetClaims);
+        let forget_fence = mutated!(self, ForgetFence);
         let tk = &mut self.tickets[i];
         tk.current_term = tk.current_term.max(p.term);
+        // A fence the previous daemon had not lifted goes on (`start`
+        // keeps it if it has not ended): the record of a daemon that
+        // started without one misses whatever was promised before
+        // (simulator seed 5328).
+        if !forget_fence {
+            tk.vote_fence = p.fence;
+        }
         if vote.is_some() {
             tk.vote_record = vote;
         }

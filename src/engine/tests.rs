@@ -557,6 +557,7 @@ fn three(t: TicketConfig) -> Net {
 }
 
 mod cluster;
+mod leaders;
 mod messages;
 mod probe;
 mod restart;

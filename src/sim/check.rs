@@ -295,11 +295,19 @@ pub fn failover_bound(t: &TicketConfig, tm: &Timing) -> u64 {
         + tm.max_crm
 }
 
+/// A success reply waits until the CIB has the write it reports (the
+/// daemon's writer holds it, as the C booth runs crm_ticket before it
+/// answers): that write may first wait for one of the same ticket already
+/// running (a renewal batch), then runs itself.
+pub fn held_reply(tm: &Timing) -> u64 {
+    2 * tm.max_crm
+}
+
 /// A grant asked for in a calm cluster (everyone up and reachable, no
 /// faults, the ticket free everywhere) is answered within:
 ///
 /// ```text
-///   handler + timeout + r + 6d + 2 * 10 ms
+///   handler + timeout + r + 6d + 2 * 10 ms + held reply
 /// ```
 ///
 /// the handler run, the election (it ends as soon as every member voted,
@@ -307,12 +315,13 @@ pub fn failover_bound(t: &TicketConfig, tm: &Timing) -> u64 {
 /// acknowledged by every site (2d each way for votes and acks, 2d for the
 /// commit-delay check to see all sites), and two "soon" timer slots.
 pub fn grant_bound(t: &TicketConfig, tm: &Timing) -> u64 {
-    tm.max_handler + ms(t.timeout) + election_delay(t) + 6 * tm.max_delay + 20
+    tm.max_handler + ms(t.timeout) + election_delay(t) + 6 * tm.max_delay + 20 + held_reply(tm)
 }
 
-/// A revoke in a calm cluster is answered at once by the leader, or after
-/// the broadcast in progress when it arrives, i.e. within a timeout; a
-/// non-leader redirects the client, which asks the leader.
+/// A revoke in a calm cluster is answered by the leader once its CIB has
+/// the revoke (see `held_reply`), after the broadcast in progress when it
+/// arrives, i.e. within a timeout; a non-leader redirects the client,
+/// which asks the leader.
 pub fn revoke_bound(t: &TicketConfig, tm: &Timing) -> u64 {
-    ms(t.timeout) + 4 * tm.max_delay + 20
+    ms(t.timeout) + 4 * tm.max_delay + 20 + held_reply(tm)
 }

@@ -44,6 +44,7 @@ use crate::engine::{Rng, State};
 use crate::wire::codes::*;
 use crate::wire::{OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT};
 
+mod reloads;
 mod time_faults;
 
 struct Driver {
@@ -113,6 +114,7 @@ pub fn run(seed: u64, opts: &Options) -> SeedReport {
     d.run();
     let mut w = d.w;
     w.close_overlaps();
+    w.harvest_writers();
     w.stats.seeds = 1;
     w.stats.sim_ms = w.now;
     let trace = if opts.trace { trace::finish() } else { vec![] };
@@ -230,7 +232,7 @@ impl Driver {
 
     fn chaos_action(&mut self) {
         let n = self.n();
-        let roll = self.below(if self.classic { 100 } else { 125 });
+        let roll = self.below(if self.classic { 100 } else { 135 });
         match roll {
             0..=8 => {
                 let m = self.any_member();
@@ -326,6 +328,7 @@ impl Driver {
                 let opts = if self.below(2) == 0 { OPT_WAIT } else { 0 };
                 self.w.client_request(m, CMD_REVOKE, opts, t, None);
             }
+            125.. => self.reload_fault(roll - 125),
             100.. => self.time_fault(roll - 100),
             _ => {
                 // A waiting client gives up (Ctrl-C).
@@ -360,6 +363,7 @@ impl Driver {
             self.w.set_crm(m, false, false);
             self.w.set_handler_failing(m, false);
         }
+        self.restore_config();
         self.restore_attrs();
     }
 
@@ -368,10 +372,9 @@ impl Driver {
     fn free(&self, t: usize) -> bool {
         self.w.holder(t).is_none()
             && (0..self.n()).all(|m| {
-                self.w.engine(m).is_some_and(|e| {
-                    let v = e.ticket_view(t);
-                    v.state == State::Init && v.leader.member().is_none()
-                })
+                self.w
+                    .view(m, t)
+                    .is_some_and(|v| v.state == State::Init && v.leader.member().is_none())
             })
     }
 
@@ -379,10 +382,7 @@ impl Driver {
     fn settled_holder(&self, t: usize) -> Option<usize> {
         let h = self.w.holder(t)?;
         let all = (0..self.n()).all(|m| self.w.believed_leader(m, t) == Some(h));
-        let leads = self
-            .w
-            .engine(h)
-            .is_some_and(|e| e.ticket_view(t).state == State::Leader);
+        let leads = self.w.view(h, t).is_some_and(|v| v.state == State::Leader);
         (all && leads).then_some(h)
     }
 
@@ -608,9 +608,8 @@ impl Driver {
                 .collect();
             if beliefs.iter().any(|&b| b != holder) {
                 let views: Vec<String> = (0..self.n())
-                    .map(|m| match self.w.engine(m) {
-                        Some(e) => {
-                            let v = e.ticket_view(t);
+                    .map(|m| match self.w.view(m, t) {
+                        Some(v) => {
                             format!(
                                 "m{m}: {} {:?} term {} lease until {:?}",
                                 v.state.as_str(),
@@ -646,10 +645,7 @@ impl Driver {
             if c.waits {
                 // Left waiting at a member that neither leads nor campaigns
                 // for the ticket any more.
-                let state = self
-                    .w
-                    .engine(c.member)
-                    .map(|e| e.ticket_view(c.ticket).state);
+                let state = self.w.view(c.member, c.ticket).map(|v| v.state);
                 let stranded = state != Some(State::Candidate)
                     && self.w.believed_leader(c.member, c.ticket) != Some(c.member);
                 // Or at a candidate whose elections never conclude.
@@ -660,8 +656,8 @@ impl Driver {
                         o != c.member
                             && self
                                 .w
-                                .engine(o)
-                                .is_some_and(|e| e.ticket_view(c.ticket).state == State::Leader)
+                                .view(o, c.ticket)
+                                .is_some_and(|v| v.state == State::Leader)
                     });
                 let known = if contested {
                     Some(Known::ManualGrantStuck)

@@ -71,8 +71,23 @@ pub struct Counters {
     pub boots: u64,
     pub pauses: u64,
     pub partitions: u64,
+    /// Writes the engines asked for, and runs that failed (killed ones
+    /// included).
     pub cib_writes: u64,
     pub cib_failures: u64,
+    /// From the daemons' CIB writers: single-ticket runs, `cibadmin`
+    /// batches and the writes they carried, writes superseded before they
+    /// ran, retries after a failure, runs killed for hanging.
+    pub cib_single_runs: u64,
+    pub cib_batches: u64,
+    pub cib_batched_writes: u64,
+    pub cib_coalesced: u64,
+    pub cib_retries: u64,
+    pub cib_killed: u64,
+    /// SIGHUP reloads: applied, deferred (start-up load running), rejected.
+    pub reloads: u64,
+    pub reloads_deferred: u64,
+    pub reloads_rejected: u64,
     pub handler_runs: u64,
     pub handler_failures: u64,
     pub grants: u64,
@@ -134,6 +149,15 @@ impl Counters {
             partitions,
             cib_writes,
             cib_failures,
+            cib_single_runs,
+            cib_batches,
+            cib_batched_writes,
+            cib_coalesced,
+            cib_retries,
+            cib_killed,
+            reloads,
+            reloads_deferred,
+            reloads_rejected,
             handler_runs,
             handler_failures,
             grants,
@@ -255,6 +279,11 @@ impl Stats {
             s,
             "        {} CIB writes ({} failed), {} handler runs ({} failed), {} grants, {} revokes, {} client answers, {} failovers ({} past the bound, {} before lease end + acquire-after), {} calm operations",
             c.cib_writes, c.cib_failures, c.handler_runs, c.handler_failures, c.grants, c.revokes, c.client_answers, c.failovers, c.failovers_late, c.failovers_early, c.calm_ops
+        );
+        let _ = writeln!(
+            s,
+            "CIB writer: {} single runs, {} cibadmin batches ({} renewals), {} superseded writes, {} retries, {} runs failed ({} killed hanging); reloads: {} applied, {} deferred, {} rejected",
+            c.cib_single_runs, c.cib_batches, c.cib_batched_writes, c.cib_coalesced, c.cib_retries, c.cib_failures, c.cib_killed, c.reloads, c.reloads_deferred, c.reloads_rejected
         );
         let _ = writeln!(
             s,

@@ -1,8 +1,15 @@
-//! The simulated cluster: real engines driven in true (virtual) time, with a
-//! network, per-member clocks, each site's CIB behind a crm_ticket that takes
-//! time and can fail, handler runs, and clients. Every step (one delivered
-//! message, one finished CIB write or handler, one engine deadline, one client
-//! request) is followed by the invariant checks of [`super::check`].
+//! The simulated cluster: each member runs the daemon's [`Core`] (engine,
+//! CIB writer, reload) in true (virtual) time, with a network, per-member
+//! clocks, each site's CIB behind `crm_ticket` and `cibadmin` runs that take
+//! time, fail and hang, handler runs, reloads and clients. Every step (one
+//! delivered message, one finished run or handler, one deadline, one client
+//! request, one reload) is followed by the invariant checks of
+//! [`super::check`].
+//!
+//! By responsibility: `step` (the event queue and one step of a member),
+//! `net` (links and datagrams), `cib` (the CIB and the writer's runs),
+//! `members` (boots, crashes, pauses), `clients`, `reload`, `checks` (per
+//! step) and `faults` (time faults, availability and overlap bookkeeping).
 //!
 //! Modelling choices:
 //! * Clocks: member m's monotonic clock reads `true time + mono_offset(m)`,
@@ -22,12 +29,15 @@
 //!   kernel would); client requests, handler exits and CIB retries wait too.
 //!   On resume its clock has jumped; the waiting events are handled in
 //!   arrival order, then its deadlines.
-//! * CIB: a `WriteCib` starts a crm_ticket run that takes a while; the CIB
-//!   changes only when it completes. A newer write for the same ticket waits
-//!   for the running one and supersedes any older waiting one. A failed run
-//!   leaves the CIB as it was; the daemon re-issues the latest wanted state
-//!   `CIB_RETRY_MS` later. A crash kills a running crm_ticket either before
-//!   or after it changed the CIB (chosen at random); the CIB survives.
+//! * Each member runs the daemon's [`Core`]: the engine, the real CIB
+//!   writer (batching renewals, coalescing, back-off, held replies, the
+//!   writer cap, the start-up load) and the reload decision. The simulator
+//!   executes the runs the writer asks for (`cib`): each `crm_ticket` or
+//!   `cibadmin` run takes a while and changes the CIB only when it
+//!   completes; a failing one exits non-zero or hangs until the writer's
+//!   limit kills it (which may happen before or after it changed the CIB).
+//!   A crash kills a running run either before or after it changed the
+//!   CIB (chosen at random); the CIB survives.
 //! * Handlers: each run exits after a random time, with a failure status at
 //!   a random rate while the site's handler is degraded. A stopped run never
 //!   reports.
@@ -42,18 +52,24 @@ use super::check::{Ack, Kind, Known, Violation};
 use super::gen::{Setup, WALL0};
 use super::stats::Stats;
 use super::trace;
+use crate::cib::writer::{Outcome, RunId, RunKind};
 use crate::config::{Config, MemberKind};
+use crate::core::{Core, Output};
 use crate::engine::{
-    CibState, CibWrite, ClientId, Clock, Engine, HandlerRun, Leader, Output, Rng, State, Time,
+    ClientId, Clock, Engine, HandlerRun, Leader, Rng, State, TicketId, TicketView, Time,
 };
 use crate::wire::codes::*;
 use crate::wire::{TicketMsg, NO_ONE};
 
+mod checks;
+mod cib;
+mod clients;
 mod faults;
+mod members;
+mod net;
+mod reload;
+mod step;
 pub use faults::{HoldKind, Restart, SuspendClock};
-
-/// Delay before the daemon re-runs a failed crm_ticket.
-pub const CIB_RETRY_MS: u64 = 1000;
 /// Result recorded for a client whose connection was closed (member crashed
 /// or not running).
 pub const CLOSED: u32 = u32::MAX;
@@ -73,19 +89,15 @@ enum Ev {
         /// Held back as a stale delivery (see `faults::Hold`).
         held: bool,
     },
-    CibDone {
+    /// A writer run (crm_ticket, cibadmin) of incarnation `inc` ends.
+    RunDone {
         m: usize,
-        t: usize,
-        token: u64,
-    },
-    CibRetry {
-        m: usize,
-        t: usize,
-        token: u64,
+        inc: u32,
+        run: RunId,
     },
     HandlerExit {
         m: usize,
-        t: usize,
+        t: TicketId,
         run: HandlerRun,
         inc: u32,
         ok: bool,
@@ -128,14 +140,15 @@ enum Pending {
         msg: TicketMsg,
     },
     HandlerExit {
-        t: usize,
+        t: TicketId,
         run: HandlerRun,
         ok: bool,
     },
     Client(ClientId),
-    CibRetry(usize),
-    /// A CIB revoke was written while the member was frozen.
-    CibWritten(usize),
+    /// A writer run ended while the member was frozen.
+    RunDone(RunId, Outcome),
+    /// SIGHUP came while the member was frozen.
+    Reload(Box<Config>),
 }
 
 /// One CIB value of a ticket at a site, with what the simulator knows about
@@ -159,25 +172,28 @@ pub struct CibEntry {
     pub seq: u64,
 }
 
+/// A client connection the daemon has not accepted yet (it loads the CIB).
 #[derive(Debug)]
-struct Inflight {
-    token: u64,
-    entry: CibEntry,
-    fails: bool,
+enum Waiting {
+    Client(ClientId),
+    Attr {
+        t: usize,
+        name: String,
+        value: Option<String>,
+    },
 }
 
-/// A site's CIB state of one ticket and its crm_ticket pipeline.
+/// A site's CIB state of one ticket, and what its daemon asked for.
 #[derive(Debug, Default)]
 struct CibSlot {
     /// What `crm_ticket -q` would return now.
     value: Option<CibEntry>,
     /// The latest state this daemon asked for (its current incarnation).
     desired: Option<CibEntry>,
-    inflight: Option<Inflight>,
-    /// A retry of a failed write is scheduled.
-    retry: Option<u64>,
-    /// `desired` has not been started since it last changed.
-    dirty: bool,
+    /// The writes asked for lately, newest last: a run writes one of them
+    /// (the writer may skip superseded ones), and the exact lease it stands
+    /// for is looked up here.
+    requested: VecDeque<CibEntry>,
     /// `seq` of the last revoke the daemon asked for (it stays if the
     /// daemon dies before the revoke is written): a grant in the CIB asked
     /// for before it has been given up.
@@ -192,14 +208,23 @@ struct Pause {
 
 struct MemberState {
     kind: MemberKind,
-    engine: Option<Engine>,
+    core: Option<Core>,
     incarnation: u32,
     paused: Option<Pause>,
     pending: VecDeque<Pending>,
     inbox_len: usize,
     cib: Vec<CibSlot>,
+    /// Writer runs under way (this incarnation), and whether each fails.
+    runs: BTreeMap<RunId, cib::SimRun>,
     /// Handler runs started and not stopped.
-    handlers: Vec<(usize, HandlerRun)>,
+    handlers: Vec<(TicketId, HandlerRun)>,
+    /// Clients (`booth`, `geostore`) that connected while the daemon
+    /// loaded the CIB: it accepts them once started.
+    waiting: Vec<Waiting>,
+    /// Per ticket: how often a reload removed it (see `vote_life`), and
+    /// whether it is removed now.
+    forgotten: Vec<u32>,
+    absent: Vec<bool>,
     crm_slow: bool,
     crm_failing: bool,
     handler_failing: bool,
@@ -264,7 +289,11 @@ pub struct Client {
 
 /// The cluster in virtual time.
 pub struct World {
+    /// The first configuration: the simulator's ticket numbers and the
+    /// timings the checks use.
     pub cfg: Config,
+    /// What a daemon starting now is given (see `reload`).
+    live_cfg: Config,
     pub setup: Setup,
     pub now: u64,
     seed: u64,
@@ -359,13 +388,17 @@ impl World {
             .iter()
             .map(|p| MemberState {
                 kind: p.kind,
-                engine: None,
+                core: None,
                 incarnation: 0,
                 paused: None,
                 pending: VecDeque::new(),
                 inbox_len: 0,
                 cib: (0..nt).map(|_| CibSlot::default()).collect(),
+                runs: BTreeMap::new(),
                 handlers: vec![],
+                waiting: vec![],
+                forgotten: vec![0; nt],
+                absent: vec![false; nt],
                 crm_slow: false,
                 crm_failing: false,
                 handler_failing: false,
@@ -429,6 +462,7 @@ impl World {
             suspend_clock: SuspendClock::default(),
             #[cfg(feature = "mutations")]
             mutation: None,
+            live_cfg: cfg.clone(),
             cfg,
         }
     }
@@ -462,7 +496,7 @@ impl World {
     }
 
     pub fn up(&self, m: usize) -> bool {
-        self.members[m].engine.is_some()
+        self.members[m].core.is_some()
     }
 
     pub fn paused(&self, m: usize) -> bool {
@@ -473,8 +507,24 @@ impl World {
         self.up(m) && !self.paused(m)
     }
 
+    /// Its daemon has loaded the CIB and runs its engine.
+    pub fn serving(&self, m: usize) -> bool {
+        self.members[m].core.as_ref().is_some_and(|c| c.started())
+    }
+
     pub fn engine(&self, m: usize) -> Option<&Engine> {
-        self.members[m].engine.as_ref()
+        self.members[m].core.as_ref().map(|c| c.engine())
+    }
+
+    /// Where member `m`'s engine keeps ticket `t` now (a reload may add,
+    /// remove and reorder its tickets; None: not configured there).
+    pub fn eidx(&self, m: usize, t: usize) -> Option<usize> {
+        self.engine(m)?.ticket_index(&self.ticket_names[t])
+    }
+
+    /// Member `m`'s view of ticket `t` (None: down or not configured).
+    pub fn view(&self, m: usize, t: usize) -> Option<TicketView> {
+        Some(self.engine(m)?.ticket_view(self.eidx(m, t)?))
     }
 
     /// The member's clock now.
@@ -498,73 +548,6 @@ impl World {
     /// True time of a CIB `expires` (Unix seconds) written or read at `m`.
     fn expires_to_true(&self, m: usize, expires: i64) -> i64 {
         expires * 1000 - WALL0 - self.setup.members[m].wall_offset_ms
-    }
-
-    /// The site whose CIB holds the ticket granted with its lease running.
-    pub fn holder(&self, t: usize) -> Option<usize> {
-        (0..self.n()).find(|&m| self.holds(m, t))
-    }
-
-    /// The site holding the ticket in its CIB, or, while its grant is being
-    /// written, the running site that asked for a grant with a running lease.
-    pub fn holder_or_writing(&self, t: usize) -> Option<usize> {
-        self.holder(t).or_else(|| {
-            (0..self.n()).find(|&m| {
-                self.running(m)
-                    && self.members[m].cib[t]
-                        .desired
-                        .as_ref()
-                        .is_some_and(|d| d.granted && d.lease_end > self.now as i64)
-            })
-        })
-    }
-
-    pub fn holds(&self, m: usize, t: usize) -> bool {
-        self.members[m].cib[t]
-            .value
-            .as_ref()
-            .is_some_and(|v| v.granted && v.lease_end > self.now as i64)
-    }
-
-    /// The CIB grant's lease end at `m` (true time), if granted.
-    pub fn cib_lease_end(&self, m: usize, t: usize) -> Option<i64> {
-        self.members[m].cib[t]
-            .value
-            .as_ref()
-            .filter(|v| v.granted)
-            .map(|v| v.lease_end)
-    }
-
-    /// Marks a calm client's lateness as reported.
-    pub fn late_reported(&mut self, id: ClientId) {
-        if let Some(c) = self.clients.get_mut(&id) {
-            c.late_reported = true;
-        }
-    }
-
-    /// Member `m` (running) follows a leader whose lease ended more than
-    /// acquire-after ago, and will not look at the ticket again before
-    /// another second has passed: the known follower-asleep bug.
-    pub fn asleep(&self, m: usize, t: usize) -> bool {
-        let Some(e) = self.engine(m).filter(|_| self.running(m)) else {
-            return false;
-        };
-        let v = e.ticket_view(t);
-        let aa = self.cfg.tickets[t].acquire_after.as_millis() as u64;
-        let Some(end) = v.term_expires.map(|x| self.mono_to_true(m, x)) else {
-            return false;
-        };
-        v.state == State::Follower
-            && v.leader.member().is_some()
-            && end + aa < self.now
-            && e.ticket_wakeup(t)
-                .is_none_or(|w| self.mono_to_true(m, w) > self.now + 1000)
-    }
-
-    /// Who member `m` believes holds the ticket (None if down or nobody).
-    pub fn believed_leader(&self, m: usize, t: usize) -> Option<usize> {
-        self.engine(m)
-            .and_then(|e| e.ticket_view(t).leader.member())
     }
 
     // ----- scheduling ----------------------------------------------------
@@ -635,1411 +618,5 @@ impl World {
         trace::push(Some(name), || {
             format!("{} {name}: {}", trace::stamp(self.now), text())
         });
-    }
-
-    /// The earliest engine deadline of a running member, as true time.
-    fn next_deadline(&self) -> Option<(u64, usize)> {
-        let mut best: Option<(u64, usize)> = None;
-        for (m, ms) in self.members.iter().enumerate() {
-            if ms.paused.is_some() {
-                continue;
-            }
-            if let Some(d) = ms.engine.as_ref().and_then(|e| e.next_deadline()) {
-                let t = self.mono_to_true(m, d).max(self.now);
-                if best.is_none_or(|(b, _)| t < b) {
-                    best = Some((t, m));
-                }
-            }
-        }
-        best
-    }
-
-    /// Runs until the true time `until`, one step at a time.
-    pub fn run_until(&mut self, until: u64) {
-        self.sync_links();
-        while !self.aborted {
-            let ev_at = self.heap.peek().map(|Reverse(s)| s.at);
-            let dl = self.next_deadline();
-            let t = match (ev_at, dl) {
-                (Some(a), Some((b, _))) => a.min(b),
-                (Some(a), None) => a,
-                (None, Some((b, _))) => b,
-                (None, None) => break,
-            };
-            if t > until {
-                break;
-            }
-            self.now = self.now.max(t);
-            if self.now == self.spin_at {
-                self.spins += 1;
-                if self.spins > SPIN_LIMIT {
-                    self.violation(
-                        Kind::Livelock,
-                        None,
-                        format!("{SPIN_LIMIT} steps without time advancing"),
-                    );
-                    self.aborted = true;
-                    break;
-                }
-            } else {
-                (self.spin_at, self.spins) = (self.now, 0);
-            }
-            if ev_at == Some(t) {
-                let Reverse(s) = self.heap.pop().expect("peeked");
-                self.process(s.ev);
-            } else if let Some((_, m)) = dl {
-                self.call(m, |e, c| e.handle_timeout(c));
-            }
-            self.check_revokes();
-        }
-        self.now = self.now.max(until);
-        self.check_revokes();
-    }
-
-    fn process(&mut self, ev: Ev) {
-        match ev {
-            Ev::Deliver {
-                to,
-                from,
-                sent,
-                msg,
-                held,
-            } => {
-                if held {
-                    self.held_arrives(from, to, sent, &msg);
-                }
-                if self.links[from][to].cut {
-                    self.trace_msg(from, to, &msg, "lost (link cut in flight)");
-                    self.stats.counters.lost += 1;
-                    return;
-                }
-                if !self.up(to) {
-                    self.stats.counters.dropped_at_dead += 1;
-                    return;
-                }
-                if self.paused(to) {
-                    let ms = &mut self.members[to];
-                    if ms.suspended {
-                        // A suspended host receives nothing.
-                        self.stats.counters.dropped_suspended += 1;
-                        self.trace_msg(from, to, &msg, "dropped (host suspended)");
-                    } else if ms.inbox_len < self.setup.members[to].inbox_cap {
-                        ms.inbox_len += 1;
-                        ms.pending.push_back(Pending::Msg { from, sent, msg });
-                    } else {
-                        self.stats.counters.dropped_full_buffer += 1;
-                        self.trace_msg(from, to, &msg, "dropped (frozen, buffer full)");
-                    }
-                    return;
-                }
-                self.deliver(to, from, sent, msg);
-            }
-            Ev::CibDone { m, t, token } => self.cib_done(m, t, token),
-            Ev::CibRetry { m, t, token } => self.cib_retry(m, t, token),
-            Ev::HandlerExit { m, t, run, inc, ok } => {
-                let ms = &mut self.members[m];
-                if ms.engine.is_none() || ms.incarnation != inc {
-                    return;
-                }
-                let Some(p) = ms.handlers.iter().position(|&h| h == (t, run)) else {
-                    return;
-                };
-                if ms.paused.is_some() {
-                    ms.pending.push_back(Pending::HandlerExit { t, run, ok });
-                    return;
-                }
-                ms.handlers.swap_remove(p);
-                self.handler_exit(m, t, run, ok);
-            }
-            Ev::Resume { m, token } => self.resume(m, token),
-        }
-    }
-
-    fn deliver(&mut self, to: usize, from: usize, sent: u64, msg: TicketMsg) {
-        self.trace_msg(from, to, &msg, "recv");
-        self.delivering = Some((from, sent, msg.header.cmd));
-        self.call(to, |e, c| {
-            let _ = e.handle_packet(c, from, &msg);
-        });
-        self.delivering = None;
-    }
-
-    fn handler_exit(&mut self, m: usize, t: usize, run: HandlerRun, ok: bool) {
-        self.note_ticket(t, || format!("m{m} handler run {run} exits ok={ok}"));
-        if !ok {
-            self.stats.counters.handler_failures += 1;
-        }
-        self.call(m, |e, c| e.handle_handler_exit(c, e.ticket_id(t), run, ok));
-    }
-
-    /// One engine call at member `m`, then its outputs and the per-member
-    /// checks.
-    fn call(&mut self, m: usize, f: impl FnOnce(&mut Engine, Clock)) {
-        let clock = self.clock(m);
-        trace::context(self.now, m);
-        let Some(e) = self.members[m].engine.as_mut() else {
-            return;
-        };
-        f(e, clock);
-        self.drain(m);
-        self.after_call(m);
-    }
-
-    /// The position at member `m` of a ticket named by id.
-    fn position(&self, m: usize, id: crate::engine::TicketId) -> Option<usize> {
-        self.members[m].engine.as_ref()?.ticket_by_id(id)
-    }
-
-    /// Which ticket an output concerns.
-    fn output_ticket(&self, m: usize, o: &Output) -> Option<usize> {
-        match o {
-            Output::Send { msg, .. } | Output::ClientReply { msg, .. } => {
-                self.ticket_index.get(&msg.body.name).copied()
-            }
-            Output::WriteCib(w) => self.ticket_index.get(&w.ticket).copied(),
-            Output::RunHandler { ticket, .. } | Output::StopHandler { ticket, .. } => {
-                self.members[m].engine.as_ref()?.ticket_by_id(*ticket)
-            }
-            Output::StoreAttr { ticket, .. } => self.ticket_index.get(ticket).copied(),
-        }
-    }
-
-    fn drain(&mut self, m: usize) {
-        self.record_promises(m);
-        let mut watch = match self.resume_watch.take() {
-            Some((wm, v)) if wm == m => Some(v),
-            other => {
-                self.resume_watch = other;
-                None
-            }
-        };
-        while let Some(o) = self.members[m]
-            .engine
-            .as_mut()
-            .and_then(|e| e.poll_output())
-        {
-            if let Some(w) = watch.as_mut() {
-                // Stopping the acquire handler is bookkeeping and a failure
-                // reply to a waiting client says nothing about holding the
-                // ticket: neither is an action as its holder.
-                let t = match &o {
-                    Output::StopHandler { .. } => None,
-                    Output::ClientReply { msg, .. } if msg.header.result != RLT_SUCCESS => None,
-                    o => self.output_ticket(m, o).filter(|t| w.contains(t)),
-                };
-                if let Some(t) = t {
-                    w.retain(|&x| x != t);
-                    if !matches!(&o, Output::WriteCib(cw) if !cw.granted) {
-                        let d = self.members[m].cib[t].desired.as_ref();
-                        let by = d.map_or(0, |d| d.revoke_by.unwrap_or(0));
-                        let belief = self.kept_grant(m, t, by);
-                        self.violation(
-                            Kind::ResumeNotRevokeFirst,
-                            Some(t),
-                            format!(
-                                "m{m} resumed with an expired grant; its first action for the ticket was {} (engine: {belief})",
-                                describe(&o)
-                            ),
-                        );
-                    }
-                }
-            }
-            self.output(m, o);
-        }
-        if let Some(w) = watch {
-            for t in w {
-                let d = self.members[m].cib[t].desired.as_ref();
-                let by = d.map_or(0, |d| d.revoke_by.unwrap_or(0));
-                let belief = self.kept_grant(m, t, by);
-                self.violation(
-                    Kind::ResumeNotRevokeFirst,
-                    Some(t),
-                    format!("m{m} resumed with an expired grant and did not revoke it on its first event (engine: {belief})"),
-                );
-            }
-        }
-    }
-
-    /// Member `m` votes for `c` in `term`: one vote per term and process
-    /// lifetime (votes are not kept across a restart).
-    fn record_vote(&mut self, t: usize, m: usize, term: u32, c: usize) {
-        let inc = self.members[m].incarnation;
-        let other = self.votes[t]
-            .iter()
-            .find(|&&(v, i, tm, c2)| v == m && i == inc && tm == term && c2 != c)
-            .map(|x| x.3);
-        if let Some(c2) = other {
-            self.violation(
-                Kind::DoubleVote,
-                Some(t),
-                format!("m{m} voted for m{c2} and for m{c} in term {term}"),
-            );
-        }
-        self.votes[t].insert((m, inc, term, c));
-    }
-
-    fn output(&mut self, m: usize, o: Output) {
-        match o {
-            Output::Send { to, msg, resend } => {
-                if msg.header.cmd == OP_ACK
-                    && matches!(msg.header.request, OP_HEARTBEAT | OP_UPDATE)
-                {
-                    self.record_ack(m, to, &msg);
-                }
-                if let Some(&t) = self.ticket_index.get(&msg.body.name) {
-                    if msg.header.cmd == OP_HEARTBEAT && !resend {
-                        self.hb_sent[t][m] = self.now;
-                    }
-                    if msg.header.cmd == OP_REQ_VOTE {
-                        self.vote_reason[t][m] = (msg.header.reason, msg.body.term);
-                        // A candidate votes for itself.
-                        self.record_vote(t, m, msg.body.term, m);
-                    }
-                    if msg.header.cmd == OP_VOTE_FOR && msg.header.request == OP_REQ_VOTE {
-                        if let Some(c) = self.cfg.member_by_id(msg.body.leader) {
-                            self.record_vote(t, m, msg.body.term, c.index);
-                        }
-                    }
-                    if msg.header.cmd == OP_REQ_VOTE
-                        && !resend
-                        && self.last_election[t] != (m, self.now)
-                    {
-                        self.last_election[t] = (m, self.now);
-                        self.elections[t].push((m, msg.body.term));
-                    }
-                }
-                self.trace_msg(m, to, &msg, if resend { "resend" } else { "send" });
-                self.transmit(m, to, msg);
-            }
-            Output::WriteCib(w) => self.write_cib(m, w),
-            Output::RunHandler { ticket, run, .. } => {
-                // (The simulator does not reload: every id has a position.)
-                let Some(ticket) = self.position(m, ticket) else {
-                    return;
-                };
-                self.stats.counters.handler_runs += 1;
-                let dur = pick(&mut self.handler_rng, self.setup.members[m].handler_ms);
-                let ok = !(self.members[m].handler_failing
-                    && self.handler_rng.below(1000) < self.setup.chaos.handler_fail);
-                self.note_ticket(ticket, || format!("m{m} handler run {run} starts"));
-                self.members[m].handlers.push((ticket, run));
-                let inc = self.members[m].incarnation;
-                self.schedule(
-                    self.now + dur,
-                    Ev::HandlerExit {
-                        m,
-                        t: ticket,
-                        run,
-                        inc,
-                        ok,
-                    },
-                );
-            }
-            Output::StopHandler { ticket, run } => {
-                let Some(ticket) = self.position(m, ticket) else {
-                    return;
-                };
-                self.note_ticket(ticket, || format!("m{m} handler run {run} stopped"));
-                self.members[m].handlers.retain(|&h| h != (ticket, run));
-            }
-            Output::ClientReply { client, msg, last } => {
-                self.client_reply(m, client, msg.header.result, last, msg.body.leader)
-            }
-            Output::StoreAttr {
-                ticket,
-                name,
-                value,
-            } => self.store_attr(m, &ticket, name, value),
-        }
-    }
-
-    fn record_ack(&mut self, m: usize, to: usize, msg: &TicketMsg) {
-        let Some(&t) = self.ticket_index.get(&msg.body.name) else {
-            return;
-        };
-        let Some(v) = self.engine(m).map(|e| e.ticket_view(t)) else {
-            return;
-        };
-        let until = v.term_expires.map_or(0, |x| self.mono_to_true(m, x));
-        let acked_sent = match self.delivering {
-            Some((from, sent, cmd)) if from == to && matches!(cmd, OP_HEARTBEAT | OP_UPDATE) => {
-                sent
-            }
-            _ => u64::MAX,
-        };
-        self.acks[t][m] = Some(Ack {
-            leader: v.leader,
-            term: v.term,
-            until,
-            acked_sent,
-            at: self.now,
-        });
-    }
-
-    fn trace_msg(&self, from: usize, to: usize, msg: &TicketMsg, what: &str) {
-        if !trace::on() {
-            return;
-        }
-        let leader = match msg.body.leader {
-            NO_ONE => "none".to_string(),
-            id => self
-                .cfg
-                .member_by_id(id)
-                .map_or(format!("{id:#x}"), |m| format!("m{}", m.index)),
-        };
-        trace::push(Some(&msg.body.name), || {
-            format!(
-                "{} m{from}->m{to} {what} {} {} req={} reason={} result={} term={} leader={leader} valid={}",
-                trace::stamp(self.now),
-                code_to_string(msg.header.cmd),
-                msg.body.name,
-                code_to_string(msg.header.request),
-                code_to_string(msg.header.reason),
-                code_to_string(msg.header.result),
-                msg.body.term,
-                msg.body.term_valid_for
-            )
-        });
-    }
-
-    fn transmit(&mut self, from: usize, to: usize, msg: TicketMsg) {
-        self.stats.counters.messages += 1;
-        let link = self.links[from][to];
-        if link.cut {
-            self.stats.counters.lost += 1;
-            self.trace_msg(from, to, &msg, "lost (link cut)");
-            return;
-        }
-        if link.loss > 0 && self.net_rng.below(1000) < link.loss {
-            self.stats.counters.lost += 1;
-            self.trace_msg(from, to, &msg, "lost");
-            return;
-        }
-        let copies = if link.dup > 0 && self.net_rng.below(1000) < link.dup {
-            self.stats.counters.duplicated += 1;
-            2
-        } else {
-            1
-        };
-        for _ in 0..copies {
-            let mut delay = self.setup.net.base_ms[from][to]
-                + self.net_rng.below(self.setup.net.jitter_ms[from][to] + 1);
-            if self.spike_rate > 0 && self.net_rng.below(1000) < self.spike_rate {
-                delay += self.net_rng.below(self.spike_ms + 1);
-            }
-            if let Some((extra, keep_copy)) = self.hold_delay(from, to, &msg) {
-                self.schedule(
-                    self.now + delay + extra,
-                    Ev::Deliver {
-                        to,
-                        from,
-                        sent: self.now,
-                        msg: msg.clone(),
-                        held: true,
-                    },
-                );
-                if !keep_copy {
-                    continue;
-                }
-            }
-            self.schedule(
-                self.now + delay,
-                Ev::Deliver {
-                    to,
-                    from,
-                    sent: self.now,
-                    msg: msg.clone(),
-                    held: false,
-                },
-            );
-        }
-    }
-
-    // ----- per-step checks -----------------------------------------------
-
-    /// Terms and proven leases of member `m` after one of its steps.
-    fn after_call(&mut self, m: usize) {
-        let Some(e) = self.members[m].engine.as_ref() else {
-            return;
-        };
-        let views: Vec<(u32, State, Option<Time>)> = (0..self.ticket_names.len())
-            .map(|t| {
-                let v = e.ticket_view(t);
-                (v.term, v.state, e.acknowledged_lease(t))
-            })
-            .collect();
-        for (t, (term, state, lease)) in views.into_iter().enumerate() {
-            let last = self.last_term[m][t];
-            if term < last {
-                self.violation(
-                    Kind::TermBackwards,
-                    Some(t),
-                    format!("m{m}: term went from {last} back to {term}"),
-                );
-            }
-            if state == State::Leader
-                && self.last_state[m][t] == State::Leader
-                && term > last
-                && !self.adopted[t].contains(&(m, term))
-            {
-                self.adopted[t].push((m, term));
-            }
-            self.last_term[m][t] = term;
-            if state != State::Leader {
-                self.leader_since[m][t] = None;
-            } else if self.last_state[m][t] != State::Leader {
-                self.leader_since[m][t] = Some(self.now);
-            }
-            self.last_state[m][t] = state;
-            if self.is_manual(t) {
-                continue;
-            }
-            let lease = lease.map(|l| self.mono_to_true(m, l));
-            if lease == self.last_lease[m][t] {
-                continue;
-            }
-            self.last_lease[m][t] = lease;
-            let Some(until) = lease else {
-                continue;
-            };
-            let backing: Vec<usize> = (0..self.n())
-                .filter(|&o| {
-                    o == m
-                        || self.acks[t][o]
-                            .is_some_and(|a| a.leader == Leader::Member(m) && a.until >= until)
-                })
-                .collect();
-            if backing.len() * 2 <= self.n() {
-                // Acks of an earlier heartbeat than the one the lease is
-                // counted from that spent longer than the ticket's timeout
-                // in transit: beyond what the protocol can tell apart (see
-                // Known::AckBeyondTimeout).
-                let hb = self.hb_sent[t][m];
-                let timeout = self.cfg.tickets[t].timeout.as_millis() as u64;
-                let now = self.now;
-                let with_late = (0..self.n())
-                    .filter(|&o| {
-                        o == m
-                            || self.acks[t][o].is_some_and(|a| {
-                                a.leader == Leader::Member(m)
-                                    && (a.until >= until
-                                        || (a.acked_sent < hb
-                                            && now.saturating_sub(a.at) > timeout))
-                            })
-                    })
-                    .count();
-                let known = (with_late * 2 > self.n()).then_some(Known::AckBeyondTimeout);
-                let acks: Vec<String> = (0..self.n())
-                    .map(|o| match self.acks[t][o] {
-                        Some(a) => format!(
-                            "m{o}: {:?} term {} until {} (acking a message sent at {})",
-                            a.leader, a.term, a.until, a.acked_sent as i64
-                        ),
-                        None => format!("m{o}: -"),
-                    })
-                    .collect();
-                self.violation_known(
-                    Kind::LeaseBeyondAcks,
-                    known,
-                    Some(t),
-                    format!(
-                        "leader m{m} (term {term}) holds a lease until {until}, acknowledged only by {backing:?} [{}]",
-                        acks.join("; ")
-                    ),
-                );
-            }
-        }
-    }
-
-    /// How long a majority of the running members (`m` included) go on
-    /// holding a lease for leader `m`, by their current views: until then no
-    /// other site can be elected.
-    fn view_backed(&self, m: usize, t: usize) -> i64 {
-        let mut v: Vec<i64> = (0..self.n())
-            .map(|o| match self.engine(o).map(|e| e.ticket_view(t)) {
-                Some(v) if v.leader == Leader::Member(m) => v
-                    .term_expires
-                    .map_or(i64::MIN, |x| self.mono_to_true(o, x) as i64),
-                _ => i64::MIN,
-            })
-            .collect();
-        v.sort_unstable_by(|a, b| b.cmp(a));
-        v[self.n() / 2]
-    }
-
-    /// When member `m` must have asked for the revoke of its wanted grant of
-    /// ticket `t`: at the end of the lease it wrote; for a grant it found in
-    /// the CIB at start-up, at the end of the lease the CIB records or, if
-    /// later, when a majority stops holding a lease for it (it may learn of a
-    /// lease its previous run was granted from its peers).
-    fn revoke_deadline(&self, m: usize, t: usize) -> Option<i64> {
-        let d = self.members[m].cib[t].desired.as_ref()?;
-        let by = d.revoke_by.filter(|_| d.granted)?;
-        Some(if d.loaded {
-            by.max(self.view_backed(m, t))
-        } else {
-            by
-        })
-    }
-
-    /// Every running site must have asked for the revoke of a grant by the
-    /// end of its lease.
-    fn check_revokes(&mut self) {
-        self.check_kept_grants();
-        let now = self.now as i64;
-        for m in 0..self.n() {
-            if !self.running(m) {
-                continue;
-            }
-            while let Some((due, t)) = self.members[m].revoke_due.filter(|d| d.0 < now) {
-                let by = self.revoke_deadline(m, t).unwrap_or(due);
-                let d = self.members[m].cib[t]
-                    .desired
-                    .as_mut()
-                    .expect("a wanted grant is due");
-                if by >= now {
-                    d.revoke_by = Some(by);
-                } else {
-                    d.revoke_by = None;
-                    let loaded = d.loaded;
-                    let belief = self.kept_grant(m, t, by);
-                    self.violation(
-                        Kind::GrantNotRevoked,
-                        Some(t),
-                        format!(
-                            "m{m} still wants the ticket granted in its CIB {}ms after the lease ended at {by} ({}; engine: {belief})",
-                            now - by,
-                            if loaded { "grant read from the CIB at start-up" } else { "grant written by this daemon" },
-                        ),
-                    );
-                }
-                self.refresh_revoke_due(m);
-            }
-        }
-    }
-
-    /// What running member `m` believes about ticket `t`, for the report
-    /// of a grant it keeps past its lease (whose end was `by`).
-    fn kept_grant(&self, m: usize, t: usize, by: i64) -> String {
-        let Some(e) = self.engine(m) else {
-            return "down".into();
-        };
-        let v = e.ticket_view(t);
-        let lease = v.term_expires.map(|x| self.mono_to_true(m, x) as i64);
-        // The patterns of the bugs of this kind found here (and fixed).
-        let hint = if v.leader == Leader::Member(m) && lease.is_some_and(|l| l > by) {
-            if e.acknowledged_lease(t).is_none() {
-                "; believes in a lease nobody acknowledged"
-            } else {
-                "; believes in a longer lease"
-            }
-        } else if v.state == State::Follower && v.leader.member().is_some_and(|x| x != m) {
-            "; follows another leader"
-        } else {
-            ""
-        };
-        format!(
-            "{} leader {:?} term {} lease until {:?}{hint}",
-            v.state.as_str(),
-            v.leader,
-            v.term,
-            lease
-        )
-    }
-
-    fn refresh_revoke_due(&mut self, m: usize) {
-        let mut due: Option<(i64, usize)> = None;
-        for (t, s) in self.members[m].cib.iter().enumerate() {
-            if self.cfg.tickets[t].is_manual() {
-                continue;
-            }
-            if let Some(by) = s
-                .desired
-                .as_ref()
-                .filter(|d| d.granted)
-                .and_then(|d| d.revoke_by)
-            {
-                if due.is_none_or(|(b, _)| by < b) {
-                    due = Some((by, t));
-                }
-            }
-        }
-        self.members[m].revoke_due = due;
-    }
-
-    // ----- CIB -----------------------------------------------------------
-
-    fn write_cib(&mut self, m: usize, w: CibWrite) {
-        let Some(&t) = self.ticket_index.get(&w.ticket) else {
-            return;
-        };
-        let mut lease_end = self.expires_to_true(m, w.expires);
-        if w.granted {
-            let te = self.engine(m).and_then(|e| e.ticket_view(t).term_expires);
-            match te {
-                Some(te) => {
-                    let end = self.mono_to_true(m, te) as i64;
-                    let wall = WALL0 + end + self.setup.members[m].wall_offset_ms;
-                    // The engine rounds the CIB expiry down (never more than proven).
-                    let expect = wall.div_euclid(1000);
-                    if expect != w.expires && !self.is_manual(t) {
-                        self.violation(
-                            Kind::CibExpiresMismatch,
-                            Some(t),
-                            format!(
-                                "m{m} writes expires={} but its lease ends at {end} (wall {expect})",
-                                w.expires
-                            ),
-                        );
-                    }
-                    lease_end = end;
-                }
-                None if !self.is_manual(t) => self.violation(
-                    Kind::CibExpiresMismatch,
-                    Some(t),
-                    format!("m{m} writes a grant without a lease end"),
-                ),
-                None => {}
-            }
-        }
-        let entry = CibEntry {
-            granted: w.granted,
-            owner: w.owner,
-            expires: w.expires,
-            term: w.term,
-            lease_end,
-            revoke_by: Some(lease_end),
-            loaded: false,
-            seq: self.token(),
-        };
-        let seq = entry.seq;
-        self.note_ticket(t, || {
-            format!(
-                "m{m} CIB write requested: granted={} owner={:#x} expires={} term={} (lease end {})",
-                w.granted, w.owner, w.expires, w.term, lease_end
-            )
-        });
-        self.stats.counters.cib_writes += 1;
-        let was_granted = self.members[m].cib[t]
-            .desired
-            .as_ref()
-            .is_some_and(|d| d.granted);
-        if was_granted && !w.granted {
-            self.grant_given_up(m, t);
-        }
-        let slot = &mut self.members[m].cib[t];
-        slot.desired = Some(entry);
-        if !w.granted {
-            slot.revoke_seq = seq;
-        }
-        if slot.inflight.is_none() && slot.retry.is_none() {
-            self.cib_start(m, t);
-        } else {
-            slot.dirty = true;
-        }
-        self.refresh_revoke_due(m);
-    }
-
-    fn cib_start(&mut self, m: usize, t: usize) {
-        let Some(entry) = self.members[m].cib[t].desired.clone() else {
-            return;
-        };
-        let range = if self.members[m].crm_slow {
-            self.setup.chaos.slow_crm_ms
-        } else {
-            self.setup.members[m].crm_ms
-        };
-        let dur = pick(&mut self.cib_rng, range);
-        let fails =
-            self.members[m].crm_failing && self.cib_rng.below(1000) < self.setup.chaos.crm_fail;
-        let token = self.token();
-        let slot = &mut self.members[m].cib[t];
-        slot.inflight = Some(Inflight {
-            token,
-            entry,
-            fails,
-        });
-        slot.dirty = false;
-        self.schedule(self.now + dur, Ev::CibDone { m, t, token });
-    }
-
-    fn cib_done(&mut self, m: usize, t: usize, token: u64) {
-        let slot = &mut self.members[m].cib[t];
-        let Some(inf) = slot.inflight.take_if(|i| i.token == token) else {
-            return;
-        };
-        if inf.fails {
-            self.stats.counters.cib_failures += 1;
-            self.note_ticket(t, || {
-                format!("m{m} crm_ticket failed, retry in {CIB_RETRY_MS}ms")
-            });
-            let token = self.token();
-            let slot = &mut self.members[m].cib[t];
-            slot.retry = Some(token);
-            slot.dirty = true;
-            self.schedule(self.now + CIB_RETRY_MS, Ev::CibRetry { m, t, token });
-            return;
-        }
-        self.cib_apply(m, t, inf.entry);
-        if self.members[m].cib[t].dirty {
-            self.cib_start(m, t);
-        }
-    }
-
-    fn cib_retry(&mut self, m: usize, t: usize, token: u64) {
-        if self.members[m].cib[t].retry != Some(token) {
-            return;
-        }
-        if self.paused(m) {
-            self.members[m].pending.push_back(Pending::CibRetry(t));
-            return;
-        }
-        let slot = &mut self.members[m].cib[t];
-        slot.retry = None;
-        if slot.dirty && self.up(m) {
-            self.cib_start(m, t);
-        }
-    }
-
-    fn cib_apply(&mut self, m: usize, t: usize, entry: CibEntry) {
-        self.note_ticket(t, || {
-            format!(
-                "m{m} CIB now granted={} owner={:#x} expires={} term={}",
-                entry.granted, entry.owner, entry.expires, entry.term
-            )
-        });
-        let granted = entry.granted;
-        let lease_end = entry.lease_end;
-        self.members[m].cib[t].value = Some(entry);
-        self.update_overlap(t);
-        if !granted {
-            // crm_ticket exited: the daemon tells its engine when it runs.
-            if self.paused(m) {
-                self.members[m].pending.push_back(Pending::CibWritten(t));
-            } else if self.up(m) {
-                self.call(m, |e, c| e.handle_cib_written(c, e.ticket_id(t), false));
-            }
-            return;
-        }
-        let now = self.now;
-        for c in self.clients.values_mut() {
-            // The grant this client asked for (not a later one after it
-            // failed).
-            let ok = c
-                .answer
-                .is_none_or(|(_, r)| matches!(r, RLT_SUCCESS | RLT_CIB_PENDING));
-            if c.cmd == CMD_GRANT && c.ticket == t && c.member == m && c.committed.is_none() && ok {
-                c.committed = Some(now);
-                if c.due.is_some() {
-                    self.stats.grant_commit.add(now - c.issued);
-                }
-            }
-        }
-        if lease_end <= now as i64 {
-            return;
-        }
-        if let Some(fw) = self.failover_watch.as_mut() {
-            if fw.victim != m {
-                for (wt, got) in fw.tickets.iter_mut() {
-                    if *wt == t && got.is_none() {
-                        *got = Some((now, self.elections[t].len()));
-                    }
-                }
-            }
-        }
-        for o in 0..self.n() {
-            if o == m {
-                continue;
-            }
-            let Some(v) = self.members[o].cib[t].value.as_ref().filter(|v| v.granted) else {
-                continue;
-            };
-            if self.is_manual(t) {
-                self.stats.counters.manual_multi_grants += 1;
-            } else if self.vouched_end(o, t, v.lease_end) > now as i64 {
-                let vouched = self.vouched_end(o, t, v.lease_end);
-                let slot = &self.members[o].cib[t];
-                let mine = &self.members[m].cib[t];
-                // Either grant was given up before it reached the CIB, or
-                // the earlier holder has asked for its revoke already.
-                let pending = slot.revoke_seq > v.seq
-                    || slot.desired.as_ref().is_some_and(|d| !d.granted)
-                    || mine.value.as_ref().is_some_and(|x| mine.revoke_seq > x.seq);
-                let detail = format!(
-                    "granted at m{m} (term {}, lease until {lease_end}) while m{o} holds it (term {}, lease until {}){}",
-                    self.members[m].cib[t].value.as_ref().map_or(0, |v| v.term),
-                    v.term,
-                    v.lease_end,
-                    if pending { format!("; m{o} asked for a revoke that is still being written") } else { String::new() }
-                );
-                // The grant's lease ended, but its running daemon still
-                // believes it leads: the grant stands until it gives up.
-                let detail = if vouched > v.lease_end {
-                    format!("{detail}; m{o}'s daemon keeps its grant as leader until {vouched}")
-                } else {
-                    detail
-                };
-                let my_term = self.members[m].cib[t].value.as_ref().map_or(0, |x| x.term);
-                let adopted = self.adopted[t].contains(&(m, my_term))
-                    || self.adopted[t].contains(&(o, v.term));
-                // Either won a step-down election in the term of its grant.
-                let stepdown = self.vote_reason[t][m] == (OR_STEPDOWN, my_term)
-                    || self.vote_reason[t][o] == (OR_STEPDOWN, v.term);
-                let booted = self.members[m].booted_at;
-                let forgot = self.acks[t][m].is_some_and(|a| {
-                    a.leader == Leader::Member(o) && a.until > now && a.at < booted
-                });
-                // A member voted for both in one term, before and after a
-                // restart; or one of them won its term with a vote cast
-                // before the voter restarted, and the voter has since voted
-                // for, or acknowledged, the other.
-                let twice = self.votes[t].iter().any(|&(v, inc, term, c)| {
-                    c == m
-                        && self.votes[t].iter().any(|&(v2, inc2, term2, c2)| {
-                            v2 == v && inc2 != inc && term2 == term && c2 == o
-                        })
-                });
-                let stale_vote = |win: usize, win_term: u32, other: usize| {
-                    self.votes[t].iter().any(|&(v, inc, term, c)| {
-                        c == win
-                            && term == win_term
-                            && v != win
-                            && inc != self.members[v].incarnation
-                            && (self.acks[t][v].is_some_and(|a| a.leader == Leader::Member(other))
-                                || self.votes[t].iter().any(|&(v2, inc2, _, c2)| {
-                                    v2 == v && inc2 != inc && c2 == other
-                                }))
-                    })
-                };
-                let revoted = twice || stale_vote(m, my_term, o) || stale_vote(o, v.term, m);
-                // Hints for whoever reads the report: the patterns of the
-                // dual grants this simulator found (and that were fixed).
-                let hints: Vec<&str> = [
-                    (revoted, "a vote cast before a restart counted"),
-                    (
-                        forgot,
-                        "the new holder had acknowledged the other before restarting",
-                    ),
-                    (adopted, "a term taken over without an election"),
-                    (stepdown, "won in a step-down election"),
-                ]
-                .iter()
-                .filter(|h| h.0)
-                .map(|h| h.1)
-                .collect();
-                let detail = if hints.is_empty() {
-                    detail
-                } else {
-                    format!("{detail} [{}]", hints.join("; "))
-                };
-                self.violation(Kind::DualGrant, Some(t), detail);
-            } else if self.paused(o) {
-                self.stats.counters.stale_paused += 1;
-            } else if !self.up(o) {
-                self.stats.counters.stale_down += 1;
-            } else {
-                self.stats.counters.stale_cib_pending += 1;
-            }
-        }
-    }
-
-    // ----- members -------------------------------------------------------
-
-    /// Starts member `m`'s daemon: a fresh engine that reads the CIB.
-    pub fn boot(&mut self, m: usize) {
-        if self.up(m) {
-            return;
-        }
-        self.stats.counters.boots += 1;
-        self.note(|| format!("boot m{m}"));
-        let inc = self.members[m].incarnation + 1;
-        self.members[m].incarnation = inc;
-        let boots = self.members[m].host_boots;
-        self.host_boot_if_pending(m);
-        let rebooted = self.members[m].host_boots != boots;
-        let mut e = Engine::new(
-            self.cfg.clone(),
-            m,
-            mix(self.seed, 100 + m as u64, inc as u64),
-        );
-        #[cfg(feature = "mutations")]
-        e.set_mutation(self.mutation);
-        let clock = self.clock(m);
-        trace::context(self.now, m);
-        if self.is_site(m) {
-            for t in 0..self.n_tickets() {
-                let Some(v) = self.members[m].cib[t].value.clone() else {
-                    continue;
-                };
-                e.load_cib(
-                    clock,
-                    t,
-                    &CibState {
-                        granted: v.granted,
-                        owner: Some(v.owner as i64),
-                        expires: Some(v.expires),
-                        term: Some(v.term),
-                        attrs: vec![],
-                    },
-                );
-                // A grant found at start-up is the new daemon's to revoke, by
-                // the lease end it can read from the CIB.
-                let by = self.expires_to_true(m, v.expires);
-                self.members[m].cib[t].desired = Some(CibEntry {
-                    revoke_by: Some(by),
-                    loaded: true,
-                    ..v
-                });
-            }
-        }
-        // What the previous daemon promised, if its record survived (a
-        // daemon restart; a host reboot lost it): the daemon's own format.
-        if let Some(text) = self.state_file(m).and_then(|b| std::str::from_utf8(b).ok()) {
-            for (name, p) in text.lines().filter_map(crate::daemon::promises::parse) {
-                if let Some(t) = e.ticket_index(&name) {
-                    e.restore_promise(t, &p);
-                }
-            }
-        }
-        e.start(clock);
-        // The geo attributes kept in the CIB (as geostore set them).
-        if self.is_site(m) {
-            for t in 0..self.n_tickets() {
-                for (k, v) in &self.attrs[m][t] {
-                    let _ = e.attr_set(clock, &self.ticket_names[t], k, v);
-                }
-            }
-        }
-        let ms = &mut self.members[m];
-        ms.engine = Some(e);
-        ms.paused = None;
-        ms.booted_at = self.now;
-        // After a host reboot the daemon has no record of what it promised
-        // and fences itself for up to a lease: it does not count as healthy
-        // for availability until then (a known cost, doc/simulator.md).
-        let fence = if rebooted {
-            self.cfg
-                .tickets
-                .iter()
-                .map(|t| t.expire.as_millis() as u64)
-                .max()
-                .unwrap_or(0)
-        } else {
-            0
-        };
-        self.health.member[m] = self.now + fence;
-        self.last_term[m].iter_mut().for_each(|x| *x = 0);
-        self.last_state[m].iter_mut().for_each(|x| *x = State::Init);
-        self.leader_since[m].iter_mut().for_each(|x| *x = None);
-        self.last_lease[m].iter_mut().for_each(|x| *x = None);
-        self.refresh_revoke_due(m);
-        self.drain(m);
-        self.after_call(m);
-        self.watch_kept_grants(m);
-    }
-
-    /// Kills member `m`'s daemon: its memory is gone, its CIB stays.
-    pub fn crash(&mut self, m: usize) {
-        if !self.up(m) {
-            return;
-        }
-        self.stats.counters.crashes += 1;
-        self.note(|| format!("crash m{m}"));
-        self.health.member[m] = self.now;
-        let ms = &mut self.members[m];
-        ms.engine = None;
-        ms.paused = None;
-        ms.suspended = false;
-        ms.pending.clear();
-        ms.inbox_len = 0;
-        ms.handlers.clear();
-        ms.incarnation += 1;
-        for t in 0..self.n_tickets() {
-            let slot = &mut self.members[m].cib[t];
-            slot.retry = None;
-            slot.dirty = false;
-            slot.desired = None;
-            if let Some(inf) = slot.inflight.take() {
-                // Killed before or after it changed the CIB.
-                if !inf.fails && self.cib_rng.below(2) == 0 {
-                    self.cib_apply(m, t, inf.entry);
-                }
-            }
-        }
-        self.refresh_revoke_due(m);
-        let gone: Vec<ClientId> = self
-            .clients
-            .iter()
-            .filter(|(_, c)| c.member == m && c.answer.is_none())
-            .map(|(&id, _)| id)
-            .collect();
-        for id in gone {
-            self.finish(id, CLOSED);
-        }
-    }
-
-    /// Freezes member `m` for `dur` ms.
-    pub fn pause(&mut self, m: usize, dur: u64) {
-        if !self.running(m) {
-            return;
-        }
-        self.stats.counters.pauses += 1;
-        self.note(|| format!("pause m{m} for {dur}ms"));
-        self.health.member[m] = self.now;
-        let token = self.token();
-        self.members[m].paused = Some(Pause {
-            since: self.now,
-            token,
-        });
-        self.schedule(self.now + dur, Ev::Resume { m, token });
-    }
-
-    /// Resumes a frozen member now.
-    pub fn resume_now(&mut self, m: usize) {
-        if let Some(p) = self.members[m].paused {
-            self.resume(m, p.token);
-        }
-    }
-
-    fn resume(&mut self, m: usize, token: u64) {
-        let Some(p) = self.members[m].paused.filter(|p| p.token == token) else {
-            return;
-        };
-        self.members[m].paused = None;
-        self.note(|| format!("resume m{m} (frozen since {})", trace::stamp(p.since)));
-        self.health.member[m] = self.now;
-        self.end_suspend(m, p.since);
-        let now = self.now as i64;
-        let watch: Vec<usize> = (0..self.n_tickets())
-            .filter(|&t| !self.is_manual(t) && self.revoke_deadline(m, t).is_some_and(|b| b <= now))
-            .collect();
-        self.stats.counters.resumed_expired += watch.len() as u64;
-        if !watch.is_empty() {
-            self.resume_watch = Some((m, watch));
-        }
-        let pending = std::mem::take(&mut self.members[m].pending);
-        self.members[m].inbox_len = 0;
-        // The daemon discards the datagrams it finds queued when it wakes up
-        // later than its next deadline (see PAUSE_DISCARD_MS).
-        let clock = self.clock(m);
-        let late = self.members[m]
-            .engine
-            .as_ref()
-            .and_then(|e| e.next_deadline())
-            .is_some_and(|d| clock.mono.0 > d.0 + crate::daemon::PAUSE_DISCARD_MS);
-        for p in pending {
-            if !self.up(m) {
-                break;
-            }
-            match p {
-                Pending::Msg { from, msg, .. } if late => {
-                    self.stats.counters.discarded_after_pause += 1;
-                    self.trace_msg(from, m, &msg, "discarded (queued while frozen)");
-                }
-                Pending::Msg { from, sent, msg } => self.deliver(m, from, sent, msg),
-                Pending::HandlerExit { t, run, ok } => {
-                    let hs = &mut self.members[m].handlers;
-                    if let Some(i) = hs.iter().position(|&h| h == (t, run)) {
-                        hs.swap_remove(i);
-                        self.handler_exit(m, t, run, ok);
-                    }
-                }
-                Pending::Client(id) => self.submit(id),
-                Pending::CibWritten(t) => {
-                    self.call(m, |e, c| e.handle_cib_written(c, e.ticket_id(t), false))
-                }
-                Pending::CibRetry(t) => {
-                    let slot = &mut self.members[m].cib[t];
-                    slot.retry = None;
-                    if slot.dirty {
-                        self.cib_start(m, t);
-                    }
-                }
-            }
-        }
-        if self.resume_watch.as_ref().is_some_and(|(wm, _)| *wm == m) {
-            self.call(m, |e, c| e.handle_timeout(c));
-        }
-        self.resume_watch = None;
-        self.check_revokes();
-    }
-
-    pub fn set_crm(&mut self, m: usize, slow: bool, failing: bool) {
-        if (self.members[m].crm_slow, self.members[m].crm_failing) == (slow, failing) {
-            return;
-        }
-        self.note(|| format!("crm_ticket at m{m}: slow={slow} failing={failing}"));
-        self.health.member[m] = self.now;
-        self.members[m].crm_slow = slow;
-        self.members[m].crm_failing = failing;
-    }
-
-    pub fn set_handler_failing(&mut self, m: usize, failing: bool) {
-        if self.members[m].handler_failing == failing {
-            return;
-        }
-        self.note(|| format!("handler at m{m}: failing={failing}"));
-        self.health.member[m] = self.now;
-        self.members[m].handler_failing = failing;
-    }
-
-    /// Removes every network fault.
-    pub fn heal_network(&mut self) {
-        self.note(|| "network healed".to_string());
-        for row in &mut self.links {
-            for l in row {
-                *l = Link::default();
-            }
-        }
-        self.spike_rate = 0;
-        self.sync_links();
-    }
-
-    // ----- clients -------------------------------------------------------
-
-    /// A `booth grant|revoke` at member `m`; `due`: the answer is expected by
-    /// then (calm windows).
-    pub fn client_request(
-        &mut self,
-        m: usize,
-        cmd: u32,
-        options: u32,
-        t: usize,
-        due: Option<u64>,
-    ) -> ClientId {
-        let id = self.next_client;
-        self.next_client += 1;
-        if cmd == CMD_GRANT {
-            self.stats.counters.grants += 1;
-        } else {
-            self.stats.counters.revokes += 1;
-        }
-        if due.is_some() {
-            self.stats.counters.calm_ops += 1;
-        }
-        let waits = options & (crate::wire::OPT_WAIT | crate::wire::OPT_WAIT_COMMIT) != 0;
-        self.clients.insert(
-            id,
-            Client {
-                cmd,
-                ticket: t,
-                options,
-                member: m,
-                issued: self.now,
-                waits,
-                intermediates: 0,
-                redirects: 0,
-                answer: None,
-                committed: None,
-                elections_before: self.elections[t].len(),
-                late_reported: false,
-                due,
-            },
-        );
-        self.note_ticket(t, || {
-            format!(
-                "client {id}: {} at m{m} options={options}",
-                code_to_string(cmd)
-            )
-        });
-        self.submit(id);
-        id
-    }
-
-    fn submit(&mut self, id: ClientId) {
-        let c = &self.clients[&id];
-        let (m, cmd, options, t) = (c.member, c.cmd, c.options, c.ticket);
-        // (Also when handed on by a redirect or a member waking up.)
-        self.last_request[t] = self.now;
-        if !self.up(m) {
-            self.finish(id, CLOSED);
-        } else if self.paused(m) {
-            self.members[m].pending.push_back(Pending::Client(id));
-        } else {
-            let name = self.ticket_names[t].clone();
-            self.call(m, |e, c| e.handle_client(c, id, cmd, options, &name));
-        }
-    }
-
-    fn client_reply(&mut self, m: usize, id: ClientId, result: u32, last: bool, leader: u32) {
-        let Some(c) = self.clients.get_mut(&id) else {
-            return;
-        };
-        if c.answer.is_some() || c.member != m {
-            return;
-        }
-        let t = c.ticket;
-        self.note_ticket(t, || {
-            format!(
-                "client {id} gets {} from m{m}{}",
-                code_to_string(result),
-                if last { " (final)" } else { "" }
-            )
-        });
-        let c = self.clients.get_mut(&id).expect("present");
-        if result == RLT_REDIRECT {
-            let target = self.cfg.member_by_id(leader).map(|x| x.index);
-            match target {
-                Some(to) if c.redirects < 3 && to != m => {
-                    c.redirects += 1;
-                    c.member = to;
-                    self.submit(id);
-                }
-                _ => self.finish(id, result),
-            }
-        } else if last {
-            self.finish(id, result);
-        } else {
-            c.intermediates += 1;
-            if !c.waits && c.intermediates >= 3 {
-                // The C client gives up waiting and disconnects.
-                self.finish(id, result);
-                if let Some(e) = self.members[m].engine.as_mut() {
-                    e.client_gone(id);
-                }
-            }
-        }
-    }
-
-    fn finish(&mut self, id: ClientId, result: u32) {
-        let now = self.now;
-        let Some(c) = self.clients.get_mut(&id) else {
-            return;
-        };
-        c.answer = Some((now, result));
-        let c = c.clone();
-        self.stats.counters.client_answers += 1;
-        if c.waits {
-            self.stats.wait_answer.add(now - c.issued);
-        }
-        if let Some(due) = c.due {
-            if c.cmd == CMD_GRANT {
-                self.stats.grant_reply.add(now - c.issued);
-            } else {
-                self.stats.revoke_reply.add(now - c.issued);
-            }
-            if now > due && !c.late_reported {
-                let rounds = self.rounds_since(c.ticket, c.elections_before, None);
-                let known = (rounds > 1).then_some(Known::ElectionRounds);
-                self.violation_known(
-                    Kind::OperationLate,
-                    known,
-                    Some(c.ticket),
-                    format!(
-                        "{} at m{} answered {} after {}ms, bound {}ms",
-                        code_to_string(c.cmd),
-                        c.member,
-                        code_to_string(result),
-                        now - c.issued,
-                        due - c.issued
-                    ),
-                );
-            }
-        }
-    }
-
-    /// The client stops waiting (Ctrl-C) and closes its connection.
-    pub fn abandon(&mut self, id: ClientId) {
-        let now = self.now;
-        let Some(c) = self.clients.get_mut(&id) else {
-            return;
-        };
-        if c.answer.is_some() {
-            return;
-        }
-        c.answer = Some((now, CLOSED));
-        let (m, t) = (c.member, c.ticket);
-        self.note_ticket(t, || format!("client {id} gives up and disconnects"));
-        if let Some(e) = self.members[m].engine.as_mut() {
-            e.client_gone(id);
-        }
-    }
-
-    /// Starts (or, with no tickets, ends) watching for the tickets of a lost
-    /// site to be granted elsewhere.
-    pub fn watch_failover(&mut self, victim: usize, tickets: Vec<usize>) {
-        self.failover_watch = (!tickets.is_empty()).then(|| FailoverWatch {
-            victim,
-            tickets: tickets.into_iter().map(|t| (t, None)).collect(),
-        });
-    }
-
-    /// When a watched ticket was first granted at another site.
-    pub fn failover_time(&self, t: usize) -> Option<u64> {
-        self.failover_got(t).map(|g| g.0)
-    }
-
-    /// When a watched ticket was first granted at another site, and the
-    /// elections started by then (see `election_count`).
-    pub fn failover_got(&self, t: usize) -> Option<(u64, usize)> {
-        let fw = self.failover_watch.as_ref()?;
-        fw.tickets
-            .iter()
-            .find(|(x, _)| *x == t)
-            .and_then(|(_, got)| *got)
-    }
-
-    /// Elections started for ticket `t` so far, as a mark for
-    /// `rounds_between`.
-    pub fn election_count(&self, t: usize) -> usize {
-        self.elections[t].len()
-    }
-
-    /// Election rounds for ticket `t` between the marks `from` and `to`
-    /// (now if None), not counting member `except`: the number of terms
-    /// elections were started in, or the most elections one member started
-    /// if that is more (it re-ran in the same term). Several sites
-    /// campaigning at once in one term are one round.
-    pub fn rounds_between(
-        &self,
-        t: usize,
-        from: usize,
-        to: Option<usize>,
-        except: Option<usize>,
-    ) -> u64 {
-        let log = &self.elections[t][from..to.unwrap_or(self.elections[t].len())];
-        let log: Vec<(usize, u32)> = log
-            .iter()
-            .copied()
-            .filter(|&(m, _)| Some(m) != except)
-            .collect();
-        let mut terms: Vec<u32> = log.iter().map(|&(_, term)| term).collect();
-        terms.sort_unstable();
-        terms.dedup();
-        let per_member = (0..self.n())
-            .map(|m| log.iter().filter(|&&(x, _)| x == m).count())
-            .max()
-            .unwrap_or(0);
-        terms.len().max(per_member) as u64
-    }
-
-    /// Election rounds for ticket `t` since the mark `from`.
-    pub fn rounds_since(&self, t: usize, from: usize, except: Option<usize>) -> u64 {
-        self.rounds_between(t, from, None, except)
-    }
-
-    /// Waiting clients without an answer, connected to a member that is up.
-    pub fn unanswered(&self) -> Vec<(ClientId, Client)> {
-        self.clients
-            .iter()
-            .filter(|(_, c)| c.answer.is_none() && self.up(c.member))
-            .map(|(&id, c)| (id, c.clone()))
-            .collect()
-    }
-}
-
-/// A short description of an output, for violation reports.
-fn describe(o: &Output) -> String {
-    match o {
-        Output::Send { to, msg, .. } => {
-            format!("sending {} to m{to}", code_to_string(msg.header.cmd))
-        }
-        Output::WriteCib(w) => format!("a CIB write (granted={})", w.granted),
-        Output::RunHandler { .. } => "running the handler".into(),
-        Output::StopHandler { .. } => "stopping the handler".into(),
-        Output::ClientReply { msg, .. } => {
-            format!("a client reply {}", code_to_string(msg.header.result))
-        }
-        Output::StoreAttr { .. } => "storing an attribute".into(),
     }
 }

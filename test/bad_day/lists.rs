@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::measure::{self, ms, Times};
+use super::measure::{self, Times};
 use super::{Bed, CLIENT_BOUND, LIST_BOUND, SITE};
 
 /// `booth list` figures at the site through one situation: the client
@@ -70,15 +70,14 @@ impl Lists {
     pub fn report(&self, what: &str) {
         let cpu = measure::cpu_time(self.pid).saturating_sub(self.cpu0);
         println!(
-            "{what}: booth list {}; raw request: first byte {}, whole reply ({} kB) {}; \
-             daemon CPU {:.0} ms in {:.1} s; load {}",
-            self.client.summary(),
-            self.first_byte.summary(),
-            self.reply_len / 1000,
-            self.whole.summary(),
-            ms(cpu),
-            self.t0.elapsed().as_secs_f64(),
-            measure::load()
+            "{}",
+            measure::list_report(
+                what,
+                (&self.client, &self.first_byte, &self.whole),
+                self.reply_len,
+                cpu,
+                self.t0
+            )
         );
     }
 }

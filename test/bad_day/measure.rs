@@ -205,3 +205,26 @@ fn grant_one(addr: &str, port: u16, name: &str) {
     let mut header = [0u8; wire::HEADER_LEN];
     let _ = s.read_exact(&mut header);
 }
+
+/// The line printed for a situation's `booth list` figures: the client
+/// process, the raw request's first byte and whole reply, the daemon's CPU
+/// time since `t0`, and the load.
+pub fn list_report(
+    what: &str,
+    (client, first_byte, whole): (&Times, &Times, &Times),
+    reply_len: usize,
+    cpu: Duration,
+    t0: Instant,
+) -> String {
+    format!(
+        "{what}: booth list {}; raw request: first byte {}, whole reply ({} kB) {}; \
+         daemon CPU {:.0} ms in {:.1} s; load {}",
+        client.summary(),
+        first_byte.summary(),
+        reply_len / 1000,
+        whole.summary(),
+        ms(cpu),
+        t0.elapsed().as_secs_f64(),
+        load()
+    )
+}

@@ -4,9 +4,7 @@
 //! real daemons with fake `crm_ticket`s.
 //!
 //! A crate includes it with `mod common;` (`bench`, whose root is one
-//! level down, with `#[path = "../common/mod.rs"]`). `loopback.rs` is the
-//! cluster under its former path, for crates that still include that file
-//! on its own.
+//! level down, with `#[path = "../common/mod.rs"]`).
 
 // Each test crate includes this module and uses only part of it.
 #![allow(dead_code)]

@@ -1,12 +1,67 @@
-//! The start-up load of every ticket's state from the CIB.
+//! The start-up load of every ticket's state from the CIB, and the
+//! queries of tickets added by a reload or not read at start-up.
 
 use log::{error, info};
 
-use super::{Backend, Outcome, Output, Run, Writer, MAX_PARALLEL_LOADS};
+use super::{Backend, Outcome, Output, Run, Slot, Writer, MAX_LOAD_ALL_OUTPUT, MAX_PARALLEL_LOADS};
 use crate::cib;
-use crate::engine::CibState;
+use crate::engine::{CibState, Time};
 
 impl<R> Writer<R> {
+    /// Loads every ticket's state (Pacemaker only): one query for all,
+    /// one per ticket (as the C booth does) if that fails. Ends with
+    /// [`Output::Loaded`]; other backends end at once.
+    pub fn start_loading(&mut self, now: Time, names: &[String]) {
+        self.advance(now);
+        self.loading = true;
+        self.loads_pending = names.iter().rev().cloned().collect();
+        if let Backend::Pacemaker { crm_ticket, .. } = &self.backend {
+            let program = crm_ticket.clone();
+            self.spawn(
+                Run::LoadAll,
+                program,
+                cib::load_all_argv(),
+                Some(MAX_LOAD_ALL_OUTPUT),
+            );
+            self.loads_running += 1;
+        } else {
+            self.loads_pending.clear();
+            self.loads_done();
+        }
+    }
+
+    /// What the store held at start-up for a ticket (state directory,
+    /// loaded by the driver): renewals keeping it may be batched.
+    pub fn note_loaded(&mut self, ticket: &str, st: Option<&CibState>) {
+        let s = self
+            .slots
+            .entry(ticket.to_string())
+            .or_insert_with(Slot::new);
+        s.absent = st.is_none();
+        s.written = st.and_then(|st| Some((st.granted, i32::try_from(st.owner?).ok()?)));
+    }
+
+    /// Reads what the CIB holds for tickets a reload added (Pacemaker
+    /// only): geo attributes set before the ticket was configured, or
+    /// kept from before it was removed. Ends with one
+    /// [`Output::LoadedAdded`] per ticket.
+    pub fn load_added(&mut self, now: Time, names: &[String]) {
+        self.advance(now);
+        for name in names {
+            self.read_added(name.clone());
+        }
+    }
+
+    /// Queries one ticket's state after the start (see `load_added`).
+    pub(super) fn read_added(&mut self, name: String) {
+        let Backend::Pacemaker { crm_ticket, .. } = &self.backend else {
+            return;
+        };
+        let program = crm_ticket.clone();
+        let argv = cib::load_argv(&name);
+        self.spawn(Run::LoadAdded(name), program, argv, None);
+    }
+
     /// The result of the all-tickets query: true when it was used.
     pub(super) fn loaded_all(&mut self, o: &Outcome) -> bool {
         if o.ok && !o.truncated {
@@ -60,7 +115,12 @@ impl<R> Writer<R> {
             info!("command \"crm_ticket -t {name} -q\", ticket not found");
             self.note_loaded(name, None);
         } else {
-            error!("command \"crm_ticket -t {name} -q\" exit code {}", o.code);
+            error!(
+                "command \"crm_ticket -t {name} -q\" exit code {}; trying again",
+                o.code
+            );
+            let at = self.read_failed(name);
+            self.load_retries.insert((at, name.to_string()));
         }
     }
 
@@ -79,8 +139,16 @@ impl<R> Writer<R> {
         }
     }
 
+    /// A query of `name` failed: when to try again (a growing pause).
+    pub(super) fn read_failed(&mut self, name: &str) -> Time {
+        let n = self.read_failures.entry(name.to_string()).or_insert(0);
+        *n += 1;
+        self.now + std::time::Duration::from_millis(super::backoff(*n))
+    }
+
     pub(super) fn maybe_loads_done(&mut self) {
-        if self.loads_running == 0 && self.loads_pending.is_empty() {
+        if self.loads_running == 0 && self.loads_pending.is_empty() && self.load_retries.is_empty()
+        {
             self.loads_done();
         }
     }
@@ -92,6 +160,7 @@ impl<R> Writer<R> {
         self.loading = false;
         let states = std::mem::take(&mut self.loaded);
         self.out.push_back(Output::Loaded(states));
+
         if std::mem::take(&mut self.reload_deferred) {
             self.reload_due = true;
         }

@@ -30,6 +30,7 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 
 use log::{debug, error};
 
+use crate::cib;
 use crate::engine::{CibState, CibWrite, TicketId, Time};
 
 mod batch;
@@ -51,12 +52,30 @@ pub const BATCH_DELAY: u64 = 2_000;
 pub const BATCH_MAX_FAILURES: u32 = 3;
 /// Longest pause (ms) between retries of a failed write.
 pub const MAX_BACKOFF: u64 = 30_000;
+/// `crm_ticket` and `cibadmin` runs taking longer (ms) are killed, and
+/// count as failed (a write is retried).
+pub const RUN_LIMIT: u64 = 30_000;
 /// Concurrent `crm_ticket -q` runs at start-up (one per ticket, when the
 /// query of all tickets failed).
 pub const MAX_PARALLEL_LOADS: usize = 8;
 /// Output kept from the start-up query of all tickets (some 150 bytes a
 /// ticket, more with geo attributes); beyond it, tickets load one by one.
 pub const MAX_LOAD_ALL_OUTPUT: usize = 64 * 1024 * 1024;
+
+/// What a run the writer asked for does (for a driver that simulates
+/// the programs rather than running them).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RunKind {
+    /// One ticket's state with `crm_ticket`, or renewals with `cibadmin`,
+    /// or a state-directory store: these states, in order.
+    Write(Vec<CibWrite>),
+    /// The start-up query of every ticket (`crm_ticket -q`).
+    LoadAll,
+    /// The start-up query of one ticket.
+    Load(String),
+    /// The query of a ticket a reload added (its geo attributes).
+    LoadAdded(String),
+}
 
 /// Identifies one run the writer asked for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -140,6 +159,9 @@ pub enum Output<R> {
     Release(R),
     /// The start-up load ended: each ticket state found in the CIB.
     Loaded(Vec<(String, CibState)>),
+    /// What the CIB holds for a ticket a reload added (see
+    /// [`Writer::load_added`]); None: nothing, or it could not be read.
+    LoadedAdded(String, Option<CibState>),
 }
 
 /// A geo attribute set (Some) or deleted (None).
@@ -170,6 +192,8 @@ enum Run {
     Store(Vec<(String, CibWrite, u64)>),
     LoadAll,
     Load(String),
+    /// The query of a ticket a reload added.
+    LoadAdded(String),
 }
 
 /// The writer of one site. `R` is the driver's held reply.
@@ -199,6 +223,14 @@ pub struct Writer<R> {
     store_running: bool,
     loading: bool,
     loads_pending: Vec<String>,
+    /// Start-up queries of single tickets that failed, to run again: the
+    /// engine starts only once every ticket's state is known (a grant it
+    /// could not read would be one it neither keeps nor revokes).
+    load_retries: BTreeSet<(Time, String)>,
+    /// Queries of tickets a reload added that failed, to run again.
+    rereads: BTreeSet<(Time, String)>,
+    /// Failed queries of a ticket in a row (for the pause before the next).
+    read_failures: HashMap<String, u32>,
     loads_running: usize,
     loaded: Vec<(String, CibState)>,
     reload_due: bool,
@@ -231,6 +263,9 @@ impl<R> Writer<R> {
             store_running: false,
             loading: false,
             loads_pending: Vec::new(),
+            load_retries: BTreeSet::new(),
+            rereads: BTreeSet::new(),
+            read_failures: HashMap::new(),
             loads_running: 0,
             loaded: Vec::new(),
             reload_due: false,
@@ -257,10 +292,12 @@ impl<R> Writer<R> {
     /// When [`Writer::handle_timeout`] has work to do.
     pub fn next_deadline(&self) -> Option<Time> {
         let retry = self.retries.iter().next().map(|(t, _)| *t);
-        match (retry, self.batch_at) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        let reread = self.rereads.iter().next().map(|(t, _)| *t);
+        let reload = self.load_retries.iter().next().map(|(t, _)| *t);
+        [retry, self.batch_at, reread, reload]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Writes not yet confirmed, running or waiting (for status output).
@@ -272,6 +309,19 @@ impl<R> Writer<R> {
         self.stats
     }
 
+    /// What a run still running does (None once it was reported).
+    pub fn run_kind(&self, run: RunId) -> Option<RunKind> {
+        Some(match self.runs.get(&run)? {
+            Run::Write { write, .. } => RunKind::Write(vec![write.clone()]),
+            Run::Batch(items) | Run::Store(items) => {
+                RunKind::Write(items.iter().map(|(_, w, _)| w.clone()).collect())
+            }
+            Run::LoadAll => RunKind::LoadAll,
+            Run::Load(name) => RunKind::Load(name.clone()),
+            Run::LoadAdded(name) => RunKind::LoadAdded(name.clone()),
+        })
+    }
+
     pub fn handle_timeout(&mut self, now: Time) {
         self.advance(now);
         while let Some((at, name)) = self.retries.first().cloned() {
@@ -279,6 +329,7 @@ impl<R> Writer<R> {
                 break;
             }
             self.retries.pop_first();
+            self.stats.retries += 1;
             if let Some(s) = self.slots.get_mut(&name) {
                 if s.retry_at == Some(at) {
                     s.retry_at = None;
@@ -289,6 +340,25 @@ impl<R> Writer<R> {
         if self.batch_at.is_some_and(|t| t <= now) {
             self.batch_at = None;
             self.flush_batch();
+        }
+        while let Some((at, name)) = self.rereads.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.rereads.pop_first();
+            self.read_added(name);
+        }
+        let mut due = false;
+        while let Some((at, name)) = self.load_retries.first().cloned() {
+            if at > now {
+                break;
+            }
+            self.load_retries.pop_first();
+            self.loads_pending.push(name);
+            due = true;
+        }
+        if due {
+            self.start_loads();
         }
     }
 
@@ -346,6 +416,7 @@ impl<R> Writer<R> {
         }
         self.stats.reloads += 1;
         let keep: std::collections::HashSet<&str> = names.iter().map(|n| n.as_str()).collect();
+        self.rereads.retain(|(_, n)| keep.contains(n.as_str()));
         let all: Vec<String> = self.slots.keys().cloned().collect();
         for name in all {
             if let Some(s) = self.slots.get_mut(&name) {
@@ -361,45 +432,13 @@ impl<R> Writer<R> {
         std::mem::take(&mut self.reload_due)
     }
 
-    /// Loads every ticket's state (Pacemaker only): one query for all,
-    /// one per ticket (as the C booth does) if that fails. Ends with
-    /// [`Output::Loaded`]; other backends end at once.
-    pub fn start_loading(&mut self, now: Time, names: &[String]) {
-        self.advance(now);
-        self.loading = true;
-        self.loads_pending = names.iter().rev().cloned().collect();
-        if let Backend::Pacemaker { crm_ticket, .. } = &self.backend {
-            let program = crm_ticket.clone();
-            self.spawn(
-                Run::LoadAll,
-                program,
-                super::load_all_argv(),
-                Some(MAX_LOAD_ALL_OUTPUT),
-            );
-            self.loads_running += 1;
-        } else {
-            self.loads_pending.clear();
-            self.loads_done();
-        }
-    }
-
-    /// What the store held at start-up for a ticket (state directory,
-    /// loaded by the driver): renewals keeping it may be batched.
-    pub fn note_loaded(&mut self, ticket: &str, st: Option<&CibState>) {
-        let s = self
-            .slots
-            .entry(ticket.to_string())
-            .or_insert_with(Slot::new);
-        s.absent = st.is_none();
-        s.written = st.and_then(|st| Some((st.granted, i32::try_from(st.owner?).ok()?)));
-    }
-
     /// A run ended. Unknown runs are ignored.
     pub fn finished(&mut self, now: Time, run: RunId, o: Outcome) {
         self.advance(now);
         let Some(r) = self.runs.remove(&run) else {
             return;
         };
+        self.stats.killed += o.killed as u64;
         match r {
             Run::Write { ticket, write } => {
                 self.writers -= 1;
@@ -462,6 +501,20 @@ impl<R> Writer<R> {
                 self.loaded_one(&name, &o);
                 self.start_loads();
                 self.maybe_loads_done();
+            }
+            Run::LoadAdded(name) => {
+                let missing = !o.killed && cib::load_status_is_missing(o.code);
+                let st =
+                    o.ok.then(|| cib::parse_load(&String::from_utf8_lossy(&o.stdout)).ok())
+                        .flatten();
+                if st.is_none() && !missing {
+                    // Not read: again after a growing pause.
+                    let at = self.read_failed(&name);
+                    self.rereads.insert((at, name));
+                } else {
+                    self.read_failures.remove(&name);
+                    self.out.push_back(Output::LoadedAdded(name, st));
+                }
             }
         }
     }
@@ -575,7 +628,7 @@ impl<R> Writer<R> {
         }
         let Some(w) = s.pending.take() else { return };
         s.inflight_seq = s.submitted;
-        let argv = super::write_argv(&w, &self.cfg_name);
+        let argv = cib::write_argv(&w, &self.cfg_name);
         let program = match &self.backend {
             Backend::Pacemaker { crm_ticket, .. } => crm_ticket.clone(),
             _ => unreachable!("only Pacemaker runs crm_ticket"),

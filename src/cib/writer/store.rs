@@ -17,8 +17,12 @@ pub struct Stats {
     pub batched_writes: u64,
     /// State-directory stores started.
     pub stores: u64,
-    /// Runs that failed (a batch counts once).
+    /// Runs that failed (a batch counts once), and of those, killed for
+    /// taking too long.
     pub failures: u64,
+    pub killed: u64,
+    /// Retries of failed writes started (after the pause).
+    pub retries: u64,
     /// Writes confirmed in the store.
     pub confirmed: u64,
     /// Reloads applied, and deferred.

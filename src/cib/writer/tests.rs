@@ -520,3 +520,44 @@ fn attribute_changes_join_the_next_store_in_order() {
     p.set_attr(a("x", Some("1")));
     assert!(drain(&mut p).is_empty());
 }
+
+/// A ticket whose start-up query failed is queried again after a growing
+/// pause, and the load ends only once it could be read: a grant the engine
+/// did not know of would be one it neither keeps nor revokes.
+#[test]
+fn the_start_up_load_waits_until_every_ticket_is_read() {
+    let mut wr = pcmk(false, 4);
+    wr.start_loading(t(0), &["tA".to_string()]);
+    let all = spawns(&drain(&mut wr))[0].0;
+    wr.finished(t(10), all, Outcome::failure(1));
+    let one = spawns(&drain(&mut wr));
+    assert_eq!(one[0].2, vec!["-t", "tA", "-q"]);
+    wr.finished(t(20), one[0].0, Outcome::failure(1));
+    let outs = drain(&mut wr);
+    assert!(outs.is_empty(), "not loaded yet: {outs:?}");
+    let at = wr.next_deadline().expect("a retry");
+    assert!(at > t(20));
+    wr.handle_timeout(at);
+    let again = spawns(&drain(&mut wr));
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].2, vec!["-t", "tA", "-q"]);
+    let xml = "State XML:\n<ticket_state id=\"tA\" granted=\"true\" owner=\"1\" repl=\"ok\"/>\n";
+    let o = Outcome {
+        stdout: xml.as_bytes().to_vec(),
+        ..Outcome::success()
+    };
+    wr.finished(at, again[0].0, o);
+    let outs = drain(&mut wr);
+    match &outs[..] {
+        [Output::Loaded(states)] => {
+            assert_eq!(states.len(), 1);
+            assert!(states[0].1.granted);
+            assert_eq!(
+                states[0].1.attrs,
+                vec![("repl".to_string(), "ok".to_string())]
+            );
+        }
+        o => panic!("{o:?}"),
+    }
+    assert_eq!(wr.next_deadline(), None);
+}

@@ -91,7 +91,7 @@ impl Daemon {
         self.alerting.probed.resize(n, false);
         if self.alerting.alerts.enabled() && !was {
             // CIB failures before the agents came are not theirs.
-            let st = self.writer.stats();
+            let st = self.core.writer().stats();
             self.alerting.cib = (st.failures, st.confirmed, false);
             // Silence is counted from now.
             let now = self.now_ms();
@@ -151,7 +151,7 @@ impl Daemon {
             }
             if self.started {
                 let c = self.engine_clock();
-                self.engine.probe(c, m);
+                self.core.engine_mut().probe(c, m);
                 self.alerting.probed[m] = true;
             }
         }
@@ -240,8 +240,8 @@ impl Daemon {
             return;
         }
         let clock = self.engine_clock();
-        for i in 0..self.engine.ticket_count() {
-            let v = self.engine.ticket_view(i);
+        for i in 0..self.core.engine().ticket_count() {
+            let v = self.core.engine().ticket_view(i);
             let Some(seen) = self.alerting.tickets.get_mut(&v.name) else {
                 self.alerting
                     .tickets
@@ -277,7 +277,7 @@ impl Daemon {
                 self.alert(ev);
             }
         }
-        let st = self.writer.stats();
+        let st = self.core.writer().stats();
         let (failures, confirmed, failing) = self.alerting.cib;
         if st.failures > failures && !failing {
             self.alerting.cib.2 = true;

@@ -49,15 +49,6 @@ pub(super) struct Client {
     writable: bool,
 }
 
-/// A success reply held by the CIB writer until the write it reports is
-/// in the CIB.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) struct HeldReply {
-    pub client: Token,
-    pub bytes: Vec<u8>,
-    pub last: bool,
-}
-
 impl Daemon {
     /// Accepts up to [`ACCEPT_BUDGET`] connections; if more may wait, the
     /// loop comes back without sleeping (the listener is edge-triggered).
@@ -280,7 +271,7 @@ impl Daemon {
                     self.text_reply(t, CL_LIST, doc.render().as_bytes());
                 }
                 CMD_LIST => {
-                    let text = self.engine.list_text(clock, &localtime::datetime);
+                    let text = self.core.engine().list_text(clock, &localtime::datetime);
                     self.text_reply(t, CL_LIST, text.as_bytes());
                 }
                 CMD_PEERS => {
@@ -289,7 +280,7 @@ impl Daemon {
                 }
                 CMD_GRANT | CMD_REVOKE => {
                     let h = &msg.header;
-                    self.engine
+                    self.core
                         .handle_client(clock, id, h.cmd, h.options, &msg.body.name);
                 }
                 _ => self.header_reply(t, RLT_INVALID_ARG),
@@ -299,11 +290,13 @@ impl Daemon {
                 let cmd = msg.header.cmd;
                 let r = match cmd {
                     ATTR_LIST => self
-                        .engine
+                        .core
+                        .engine()
                         .attr_list(&b.ticket, &localtime::datetime)
                         .map(Some),
                     ATTR_GET => self
-                        .engine
+                        .core
+                        .engine()
                         .attr_get(&b.ticket, &b.name)
                         .map(|v| Some(v + "\n")),
                     ATTR_SET if !strings_ok => {
@@ -311,11 +304,11 @@ impl Daemon {
                         Err(RLT_SYNC_FAIL)
                     }
                     ATTR_SET => self
-                        .engine
+                        .core
                         .attr_set(clock, &b.ticket, &b.name, &b.value)
                         .map(|_| None),
                     ATTR_DEL => self
-                        .engine
+                        .core
                         .attr_delete(clock, &b.ticket, &b.name)
                         .map(|_| None),
                     _ => Err(RLT_INVALID_ARG),
@@ -359,35 +352,13 @@ impl Daemon {
         }
     }
 
-    /// The engine's reply to a grant/revoke client. "succeeded" means the
-    /// CIB has it, as with the C daemon (which runs crm_ticket before it
-    /// answers): the writer holds success replies until then.
+    /// The core's reply to a grant/revoke client (a success reply comes
+    /// once the CIB has the write it reports, as with the C daemon).
     pub(super) fn engine_reply(&mut self, client: ClientId, msg: &wire::TicketMsg, last: bool) {
-        let t = Token(client as usize);
-        let bytes = match wire::encode_ticket_msg(msg, self.sign()) {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                error!("cannot encode a reply: {e}");
-                return;
-            }
-        };
-        let reply = HeldReply {
-            client: t,
-            bytes,
-            last,
-        };
-        let reply = if msg.header.result == RLT_SUCCESS {
-            self.writer.hold(&msg.body.name, reply)
-        } else {
-            Some(reply)
-        };
-        if let Some(r) = reply {
-            self.send_reply(r);
+        match wire::encode_ticket_msg(msg, self.sign()) {
+            Ok(bytes) => self.reply_bytes(Token(client as usize), bytes, last),
+            Err(e) => error!("cannot encode a reply: {e}"),
         }
-    }
-
-    pub(super) fn send_reply(&mut self, r: HeldReply) {
-        self.reply_bytes(r.client, r.bytes, r.last);
     }
 
     fn reply_bytes(&mut self, t: Token, bytes: Vec<u8>, last: bool) {
@@ -430,7 +401,7 @@ impl Daemon {
 
     /// The peer went away: forget any request it was waiting on.
     fn client_gone(&mut self, t: Token) {
-        self.engine.client_gone(t.0 as ClientId);
+        self.core.client_gone(t.0 as ClientId);
         self.close_client(t);
     }
 
@@ -441,7 +412,7 @@ impl Daemon {
             }
             let _ = self.poll.registry().deregister(&mut c.stream);
             if c.phase == Phase::Waiting {
-                self.engine.client_gone(t.0 as ClientId);
+                self.core.client_gone(t.0 as ClientId);
             }
         }
     }

@@ -11,7 +11,7 @@ use mio::{Registry, Token};
 
 use super::{Daemon, Store, TimerKind};
 use crate::cib;
-use crate::cib::writer::{AttrChange, Outcome, RunId};
+use crate::cib::writer::{Outcome, RunId};
 use crate::daemon::children::{ChildId, Children, Finished};
 use crate::daemon::timer::{Ms, TimerId};
 use crate::engine::{HandlerRun, TicketId};
@@ -208,8 +208,8 @@ impl Daemon {
                     stdout: f.stdout,
                     truncated: f.truncated,
                 };
-                let now = self.now();
-                self.writer.finished(now, run, o);
+                let c = self.engine_clock();
+                self.core.run_finished(c, run, o);
             }
             Purpose::Attr {
                 ticket,
@@ -250,7 +250,7 @@ impl Daemon {
                     return;
                 }
                 let c = self.engine_clock();
-                self.engine.handle_handler_exit(c, ticket, run, ok);
+                self.core.handler_exit(c, ticket, run, ok);
             }
             Purpose::Alert { agent, program } => {
                 let why = if f.killed {
@@ -272,8 +272,8 @@ impl Daemon {
                     not_started: true,
                     ..Outcome::default()
                 };
-                let now = self.now();
-                self.writer.finished(now, run, o);
+                let c = self.engine_clock();
+                self.core.run_finished(c, run, o);
             }
             Purpose::Attr {
                 ticket,
@@ -287,7 +287,7 @@ impl Daemon {
             }
             Purpose::Handler { ticket, run, .. } => {
                 let c = self.engine_clock();
-                self.engine.handle_handler_exit(c, ticket, run, false);
+                self.core.handler_exit(c, ticket, run, false);
             }
             Purpose::Alert { agent, program } => {
                 self.alert_done(agent, &program, false, "not started")
@@ -297,19 +297,7 @@ impl Daemon {
 
     // ---- geo attributes ----
 
-    pub(super) fn store_attr(&mut self, ticket: String, name: String, value: Option<String>) {
-        match &self.store {
-            Store::Pacemaker(_) => self.store_attr_pacemaker(ticket, name, value, 1),
-            Store::StateDir(_) => self.writer.set_attr(AttrChange {
-                ticket,
-                name,
-                value,
-            }),
-            Store::None => {}
-        }
-    }
-
-    fn store_attr_pacemaker(
+    pub(super) fn store_attr_pacemaker(
         &mut self,
         ticket: String,
         name: String,
@@ -352,7 +340,7 @@ impl Daemon {
     ) {
         let Some((path, args)) = argv.split_first() else {
             let c = self.engine_clock();
-            self.engine.handle_handler_exit(c, ticket, run, false);
+            self.core.handler_exit(c, ticket, run, false);
             return;
         };
         let path = PathBuf::from(path);
@@ -368,12 +356,12 @@ impl Daemon {
             }
             Ok(_) => {
                 let c = self.engine_clock();
-                self.engine.handle_handler_exit(c, ticket, run, true);
+                self.core.handler_exit(c, ticket, run, true);
             }
             Err(e) => {
                 warn!("{}: cannot read handler directory: {e}", path.display());
                 let c = self.engine_clock();
-                self.engine.handle_handler_exit(c, ticket, run, false);
+                self.core.handler_exit(c, ticket, run, false);
             }
         }
     }
@@ -406,22 +394,6 @@ impl Daemon {
             self.jobs.children.kill(id);
         }
         self.jobs.queue.retain(|j| !this(&j.purpose));
-    }
-}
-
-impl Daemon {
-    /// Stops handler runs of tickets a reload removed: their results
-    /// would be ignored.
-    pub(super) fn stop_orphan_handlers(&mut self) {
-        let known = |p: &Purpose, e: &crate::engine::Engine| match p {
-            Purpose::Handler { ticket, .. } => e.ticket_by_id(*ticket).is_some(),
-            _ => true,
-        };
-        let engine = &self.engine;
-        for id in self.jobs.children.find(|p| !known(p, engine)) {
-            self.jobs.children.kill(id);
-        }
-        self.jobs.queue.retain(|j| known(&j.purpose, engine));
     }
 }
 

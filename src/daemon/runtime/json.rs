@@ -9,12 +9,12 @@ use crate::engine::Clock;
 
 impl Daemon {
     pub(super) fn list_json(&self, clock: Clock) -> Json {
-        let entries = self.engine.list_entries(clock);
+        let entries = self.core.engine().list_entries(clock);
         let tickets: Vec<ListTicket> = entries
             .into_iter()
             .enumerate()
             .map(|(i, e)| {
-                let v = self.engine.ticket_view(i);
+                let v = self.core.engine().ticket_view(i);
                 let shown = |t: Option<i64>| t.map(localtime::datetime);
                 ListTicket {
                     expires: e
@@ -39,7 +39,7 @@ impl Daemon {
             .collect();
         // The warnings the text ends with (a manual ticket granted to
         // several sites), word for word.
-        let text = self.engine.list_text(clock, &localtime::datetime);
+        let text = self.core.engine().list_text(clock, &localtime::datetime);
         let warnings: Vec<String> = text
             .lines()
             .filter_map(|l| l.strip_prefix("WARNING: "))

@@ -5,16 +5,17 @@
 //! read deadlines, child time limits) sit in a timer wheel, and the loop
 //! sleeps until the earliest: with nothing to do it does not wake.
 //!
-//! This is an executor. Decisions live in two state machines that never
-//! read a clock nor touch a process: the [`Engine`] (the protocol) and the
-//! CIB [`Writer`] (batching, retries, held replies, start-up loads). Events
-//! become calls on them, their outputs are executed here, by
-//! responsibility: `peers` (UDP), `clients` (TCP), `jobs` (child
-//! processes and handlers), `store` (the writer's runs and start-up).
+//! This is an executor. Decisions live in the [`Core`], a state machine
+//! that never reads a clock nor touches a process: the protocol engine,
+//! the CIB writer (batching, retries, held replies, start-up loads) and
+//! the reload decision. Events become calls on it, its outputs are
+//! executed here, by responsibility: `peers` (UDP), `clients` (TCP),
+//! `jobs` (child processes and handlers), `store` (the writer's runs and
+//! start-up).
 //!
 //! Tickets are named across asynchronous boundaries by their [`TicketId`]
-//! (engine) or name (writer), never by their position in the
-//! configuration, which a reload may change.
+//! or name, never by their position in the configuration, which a reload
+//! may change.
 
 mod alerts;
 mod clients;
@@ -41,13 +42,13 @@ use super::replaymarks;
 use super::signals::Signals;
 use super::timer::BootClock;
 use super::timer::{Ms, TimerId, TimerWheel};
-use crate::cib::writer::{Reload, Writer};
 use crate::cib::StateDir;
 use crate::config::Config;
-use crate::engine::{Clock, Engine, Promise, TicketId, Time};
+use crate::core::{Core, Reloaded};
+use crate::engine::{Clock, Promise, TicketId, Time};
 use crate::wire::{AuthKey, ReplayGuard, Timestamp};
 
-use clients::{Client, HeldReply};
+use clients::Client;
 use jobs::Jobs;
 use peers::{Drops, PeerStats};
 
@@ -69,9 +70,8 @@ pub enum Store {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimerKind {
-    Engine,
-    /// The CIB writer's next deadline (batch, retry).
-    Writer,
+    /// The core's next deadline (engine, CIB writer's batch or retry).
+    Core,
     ClientDeadline(Token),
     ChildDeadline(ChildId),
     /// Write the replay marks (at most once a second).
@@ -113,12 +113,10 @@ pub struct Daemon {
     udp: UdpSocket,
     tcp: TcpListener,
     signals: Signals,
-    engine: Engine,
-    writer: Writer<HeldReply>,
+    core: Core,
     clock: BootClock,
     timers: TimerWheel<TimerKind>,
-    engine_timer: Option<(TimerId, Ms)>,
-    writer_timer: Option<(TimerId, Ms)>,
+    core_timer: Option<(TimerId, Ms)>,
     jobs: Jobs,
     /// The state directory's stores (child processes), from the first.
     stores: Option<disk::Stores>,
@@ -154,8 +152,6 @@ pub struct Daemon {
     replay_timer: Option<TimerId>,
     /// Where promises are recorded before anything is sent (promises.rs).
     promises: Option<PromiseFile>,
-    /// What the previous run recorded, given back at the engine's start.
-    recorded: BTreeMap<String, Promise>,
     /// SIGHUP came: reload once the outputs of this iteration are executed.
     reload_wanted: bool,
     started: bool,
@@ -182,8 +178,7 @@ impl Daemon {
         let n = s.cfg.members.len();
         let skew = s.cfg.maxtimeskew;
         let clock = BootClock::start();
-        let engine = Engine::new(s.cfg.clone(), s.me, s.seed);
-        let writer = Writer::new(store::backend(&s.store), &s.cfg.name);
+        let mut core = Core::new(s.cfg.clone(), s.me, s.seed, store::backend(&s.store));
         // Nothing signed before this daemon started is accepted; the marks
         // of the previous run raise the floors further.
         let start = Timestamp::from_system_time(SystemTime::now());
@@ -199,9 +194,17 @@ impl Daemon {
             Some((f, r)) => (Some(f), r),
             None => (None, BTreeMap::new()),
         };
+        // What a previous run of this daemon (same boot) promised, on
+        // this run's clock.
+        let origin = clock.origin() as i64;
+        core.restore_promises(
+            recorded
+                .into_iter()
+                .map(|(n, p)| (n, promises::shifted(&p, -origin)))
+                .collect(),
+        );
         Ok(Daemon {
             promises,
-            recorded,
             me: s.me,
             key: s.key,
             store: s.store,
@@ -209,12 +212,10 @@ impl Daemon {
             udp: s.udp,
             tcp: s.tcp,
             signals,
-            engine,
-            writer,
+            core,
             clock,
             timers: TimerWheel::new(0),
-            engine_timer: None,
-            writer_timer: None,
+            core_timer: None,
             jobs: Jobs::new(Children::default()),
             stores: None,
             store_timer: None,
@@ -341,9 +342,8 @@ impl Daemon {
 
     // ---- outputs ----
 
-    fn record_promises(&mut self) {
-        let changes = self.engine.take_promises();
-        if let (Some(f), false) = (self.promises.as_mut(), changes.is_empty()) {
+    fn record_promises(&mut self, changes: Vec<(String, Promise)>) {
+        if let Some(f) = self.promises.as_mut() {
             let origin = self.clock.origin() as i64;
             let abs: Vec<(String, Promise)> = changes
                 .iter()
@@ -353,35 +353,19 @@ impl Daemon {
         }
     }
 
-    /// Executes what the engine and the writer ask for, until neither has
-    /// more (one's outputs are the other's inputs), then applies a reload
-    /// that is due and re-arms their timers.
+    /// Executes what the core asks for until it has nothing more, then
+    /// applies a reload that SIGHUP asked for and re-arms its timer.
     fn drain(&mut self) {
         loop {
-            let mut any = false;
-            // What the engine promised is recorded before any of its
-            // outputs (its answers) is executed.
-            self.record_promises();
-            while let Some(o) = self.engine.poll_output() {
-                any = true;
-                self.engine_output(o);
+            while let Some(o) = self.core.poll_output() {
+                self.core_output(o);
             }
-            while let Some(o) = self.writer.poll_output() {
-                any = true;
-                self.writer_output(o);
-            }
-            if !any {
-                let deferred_due = self.writer.reload_due();
-                if self.reload_wanted || deferred_due {
-                    self.reload_wanted = false;
-                    self.reload();
-                    continue;
-                }
+            if !std::mem::take(&mut self.reload_wanted) {
                 break;
             }
+            self.reload();
         }
-        self.arm_engine_timer();
-        self.arm_writer_timer();
+        self.arm_core_timer();
         self.watch_alerts();
     }
 
@@ -391,17 +375,12 @@ impl Daemon {
         let now = self.now_ms();
         for (_, kind) in self.timers.expire(now) {
             match kind {
-                TimerKind::Engine => {
-                    self.engine_timer = None;
+                TimerKind::Core => {
+                    self.core_timer = None;
+                    // Renewals sent now leave as a wave (`gather_wave`).
                     self.wave_timer = true;
-                    if self.started {
-                        let c = self.engine_clock();
-                        self.engine.handle_timeout(c);
-                    }
-                }
-                TimerKind::Writer => {
-                    self.writer_timer = None;
-                    self.writer.handle_timeout(Time(now));
+                    let c = self.engine_clock();
+                    self.core.handle_timeout(c);
                 }
                 TimerKind::ClientDeadline(t) => self.client_deadline(t),
                 TimerKind::ChildDeadline(id) => self.jobs.deadline(id),
@@ -422,16 +401,10 @@ impl Daemon {
         }
     }
 
-    /// Keeps one wheel entry at the engine's next deadline.
-    fn arm_engine_timer(&mut self) {
-        let want = self.engine.next_deadline().map(|t| t.ms());
-        self.engine_timer = rearm(&mut self.timers, self.engine_timer, want, TimerKind::Engine);
-    }
-
-    /// Keeps one wheel entry at the writer's next deadline.
-    fn arm_writer_timer(&mut self) {
-        let want = self.writer.next_deadline().map(|t| t.ms());
-        self.writer_timer = rearm(&mut self.timers, self.writer_timer, want, TimerKind::Writer);
+    /// Keeps one wheel entry at the core's next deadline.
+    fn arm_core_timer(&mut self) {
+        let want = self.core.next_deadline().map(|t| t.ms());
+        self.core_timer = rearm(&mut self.timers, self.core_timer, want, TimerKind::Core);
     }
 
     /// Schedules a write of changed replay marks, one second from now
@@ -459,9 +432,8 @@ impl Daemon {
         }
     }
 
-    /// Re-reads the configuration. The writer decides whether it can be
-    /// applied now (not while the start-up load runs: it is then applied
-    /// when the load ends); the engine whether it can be applied at all.
+    /// Re-reads the configuration; the core decides whether it applies
+    /// now, after the start-up load, or not at all.
     fn reload(&mut self) {
         let path = self.cfg.path.clone();
         info!("reloading {}", path.display());
@@ -473,33 +445,34 @@ impl Daemon {
                 return;
             }
         };
-        let names =
-            |c: &Config| -> Vec<String> { c.tickets.iter().map(|t| t.name.clone()).collect() };
-        let now = self.now();
-        if self.writer.reload(now, &names(&new)) == Reload::Deferred {
-            info!("the tickets' state is still loading: the new configuration is applied after");
-            return;
-        }
         if new.authfile != self.cfg.authfile {
             warn!("authfile changed: it takes effect at the next restart");
         }
         let clock = self.engine_clock();
-        match self.engine.reconfigure(clock, new.clone()) {
-            Ok(()) => {
-                self.cfg = new;
-                self.stop_orphan_handlers();
+        let r = self.core.reload(clock, new);
+        self.reloaded(r);
+    }
+
+    /// Reports what became of a reload (now or, deferred, later).
+    pub(super) fn reloaded(&mut self, r: Reloaded) {
+        match r {
+            Reloaded::Applied => {
+                self.cfg = self.core.config().clone();
                 info!("configuration reloaded");
             }
-            Err(e) => {
-                self.writer.reload(now, &names(&self.cfg));
-                error!("cannot apply the new configuration: {e}; keeping the running one");
+            Reloaded::Deferred => {
+                info!("the tickets' state is still loading: the new configuration is applied after")
+            }
+            Reloaded::Rejected(e) => {
+                error!("cannot apply the new configuration: {e}; keeping the running one")
             }
         }
     }
 
     fn log_tickets(&self) {
         let local = |t| super::dump::LocalTime::from(localtime::local(t));
-        let views = (0..self.engine.ticket_count()).map(|i| self.engine.ticket_view(i));
+        let views =
+            (0..self.core.engine().ticket_count()).map(|i| self.core.engine().ticket_view(i));
         // Asked for: every line of it, whatever the rate limit.
         for line in super::dump::ticket_lines(views, &self.cfg, self.engine_clock(), &local) {
             info!(target: logging::UNLIMITED, "{line}");
@@ -516,7 +489,7 @@ impl Daemon {
 
     /// The current position of a ticket known by id (None once removed).
     fn position(&self, id: TicketId) -> Option<usize> {
-        self.engine.ticket_by_id(id)
+        self.core.engine().ticket_by_id(id)
     }
 }
 

@@ -177,7 +177,7 @@ impl Daemon {
                     return;
                 }
                 let c = self.engine_clock();
-                if let Err(Dropped::Invalid) = self.engine.handle_packet(c, m, &msg) {
+                if let Err(Dropped::Invalid) = self.core.handle_packet(c, m, &msg) {
                     self.peers[m].invalid += 1;
                 }
             }

@@ -1,18 +1,18 @@
 //! Start-up (load the tickets' state, then start the engine and open the
-//! sockets) and the execution of the engine's and the CIB writer's
-//! outputs.
+//! sockets) and the execution of the core's outputs.
 
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 use mio::Interest;
 
 use super::disk::{Done, Stores};
-use super::jobs::{Purpose, CRM_TICKET_LIMIT};
+use super::jobs::Purpose;
 use super::{Daemon, Store, TimerKind, TCP, UDP};
 use crate::cib;
-use crate::cib::writer::{AttrChange, Backend, Outcome, Output as WOut, RunId};
+use crate::cib::writer::{AttrChange, Backend, Outcome, RunId};
 use crate::config::MemberKind;
+use crate::core::Output as CoreOut;
 use crate::daemon::lockfile::DaemonState;
-use crate::engine::{CibState, CibWrite, Output};
+use crate::engine::CibWrite;
 
 /// Environment variable naming the `cibadmin` program; empty disables
 /// batched renewal writes.
@@ -59,56 +59,27 @@ fn batch_program() -> Option<String> {
 impl Daemon {
     /// Sites load every ticket's state first (Pacemaker through the
     /// writer's child runs, the state directory at once); the engine
-    /// starts when that is done.
+    /// starts when that is done ([`CoreOut::Started`]).
     pub(super) fn begin_loading(&mut self) {
-        let me_site = self.cfg.members[self.me].kind == MemberKind::Site;
-        let names: Vec<String> = self.cfg.tickets.iter().map(|t| t.name.clone()).collect();
+        let clock = self.engine_clock();
         match &self.store {
-            Store::Pacemaker(_) if me_site => {
-                let now = self.now();
-                self.writer.start_loading(now, &names);
-            }
-            Store::StateDir(sd) => {
-                let mut states = Vec::new();
-                for n in &names {
-                    match sd.load(n) {
-                        Ok(st) => {
-                            self.writer.note_loaded(n, st.as_ref());
-                            states.extend(st.map(|st| (n.clone(), st)));
-                        }
-                        Err(e) => error!("{n}: cannot read stored state: {e}"),
+            Store::StateDir(sd) if self.cfg.members[self.me].kind == MemberKind::Site => {
+                let mut loaded = Vec::new();
+                for t in &self.cfg.tickets {
+                    match sd.load(&t.name) {
+                        Ok(st) => loaded.push((t.name.clone(), st)),
+                        Err(e) => error!("{}: cannot read stored state: {e}", t.name),
                     }
                 }
-                self.start_engine(states);
+                self.core.start(clock, loaded);
             }
-            _ => self.start_engine(Vec::new()),
+            _ => self.core.start_loading(clock),
         }
         self.drain();
     }
 
-    fn start_engine(&mut self, states: Vec<(String, CibState)>) {
-        if self.started {
-            return;
-        }
-        let clock = self.engine_clock();
-        for (name, st) in states {
-            if let Some(i) = self.engine.ticket_index(&name) {
-                self.engine.load_cib(clock, i, &st);
-            }
-        }
-        // What a previous run of this daemon (same boot) promised.
-        let origin = self.clock.origin() as i64;
-        let mut restored = 0;
-        for (name, p) in std::mem::take(&mut self.recorded) {
-            if let Some(i) = self.engine.ticket_index(&name) {
-                let p = super::promises::shifted(&p, -origin);
-                restored += self.engine.restore_promise(i, &p) as usize;
-            }
-        }
-        if restored > 0 {
-            info!("took back the promises of the previous run for {restored} ticket(s)");
-        }
-        self.engine.start(clock);
+    /// The engine started: open for peers and clients.
+    fn started(&mut self) {
         let reg = self.poll.registry();
         if let Err(e) = reg
             .register(&mut self.udp, UDP, Interest::READABLE)
@@ -139,64 +110,44 @@ impl Daemon {
         self.accept_more = true;
     }
 
-    pub(super) fn engine_output(&mut self, o: Output) {
+    pub(super) fn core_output(&mut self, o: CoreOut) {
         match o {
-            Output::Send { to, msg, resend } => self.send_udp(to, &msg, resend),
-            Output::WriteCib(w) => {
-                // The name is looked up now, before anything can reload:
-                // a ticket the engine no longer has is a removed one.
-                let id = self.engine.ticket_id_by_name(&w.ticket);
-                let now = self.now();
-                self.writer.submit(now, id, w);
-            }
-            Output::RunHandler {
-                ticket,
-                run,
-                argv,
-                env,
-            } => self.run_handler(ticket, run, argv, env),
-            Output::StopHandler { ticket, run } => self.stop_handler(ticket, run),
-            Output::ClientReply { client, msg, last } => self.engine_reply(client, &msg, last),
-            Output::StoreAttr {
-                ticket,
-                name,
-                value,
-            } => self.store_attr(ticket, name, value),
-        }
-    }
-
-    pub(super) fn writer_output(&mut self, o: WOut<super::HeldReply>) {
-        match o {
-            WOut::Spawn {
+            CoreOut::Record(changes) => self.record_promises(changes),
+            CoreOut::Send { to, msg, resend } => self.send_udp(to, &msg, resend),
+            CoreOut::ClientReply { client, msg, last } => self.engine_reply(client, &msg, last),
+            CoreOut::Spawn {
                 run,
                 program,
                 argv,
                 stdout_limit,
+                limit_ms,
             } => self.spawn(
                 &program,
                 argv,
                 Vec::new(),
                 Purpose::Writer(run),
-                CRM_TICKET_LIMIT,
+                limit_ms,
                 stdout_limit,
             ),
-            WOut::Store { run, writes, attrs } => self.store_batch(run, writes, attrs),
-            WOut::Confirmed { ticket, write } => {
-                if let Some(id) = ticket {
-                    let c = self.engine_clock();
-                    self.engine.handle_cib_written(c, id, write.granted);
-                } else if self.engine.ticket_id_by_name(&write.ticket).is_none() {
-                    info!(
-                        "{}: {} in the CIB (no longer configured)",
-                        write.ticket,
-                        if write.granted { "granted" } else { "revoked" }
-                    );
-                }
-            }
-            WOut::Release(r) => self.send_reply(r),
-            WOut::Loaded(states) => {
-                self.start_engine(states);
-            }
+            CoreOut::Store { run, writes, attrs } => self.store_batch(run, writes, attrs),
+            CoreOut::RunHandler {
+                ticket,
+                run,
+                argv,
+                env,
+            } => self.run_handler(ticket, run, argv, env),
+            CoreOut::StopHandler { ticket, run } => self.stop_handler(ticket, run),
+            CoreOut::StoreAttr {
+                ticket,
+                name,
+                value,
+            } => self.store_attr_pacemaker(ticket, name, value, 1),
+            CoreOut::Submitted(w) => debug!(
+                "{}: CIB write wanted (granted={}, expires={}, term={})",
+                w.ticket, w.granted, w.expires, w.term
+            ),
+            CoreOut::Started => self.started(),
+            CoreOut::Reloaded(r) => self.reloaded(r),
         }
     }
 
@@ -271,7 +222,7 @@ impl Daemon {
                 Outcome::failure(1)
             }
         };
-        let now = self.now();
-        self.writer.finished(now, d.run, o);
+        let c = self.engine_clock();
+        self.core.run_finished(c, d.run, o);
     }
 }

@@ -74,3 +74,37 @@ fn restarted_arbitrator_with_its_promises_does_not_help_elect_a_second_leader() 
     n.run_until(120_000);
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
+
+/// Simulator seed 5328: the arbitrator acknowledged m0's lease, its host
+/// rebooted (no record: it fences itself) while it was cut off, and its
+/// daemon restarted before the fence lifted. The record the fenced daemon
+/// left held no lease, only its term; the next daemon trusted it, started
+/// without a fence and voted at once for another site whose view of m0's
+/// lease had run out: two sites granted.
+#[test]
+fn a_fence_survives_a_daemon_restart() {
+    let mut n = three(ticket("T", 60, 3, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(10_000);
+    assert!(n.granted_at(0, "T"));
+    n.isolate(2);
+    n.reboot(2);
+    n.run_until(12_000);
+    n.kill(2);
+    n.boot(2);
+    n.run_until(13_000);
+    // m1 asks for the arbitrator's vote in a newer term: m0's lease, which
+    // the arbitrator acknowledged before its reboot, may still run.
+    let term = n.e(2).ticket_view(0).term;
+    let c = n.clock_of(2);
+    let mut v = msg(1001, OP_REQ_VOTE, 1001, term + 1, 0);
+    v.header.reason = OR_TKT_LOST;
+    let e = n.e_mut(2);
+    e.handle_packet(c, 1, &v).unwrap();
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Send { msg, .. }
+            if msg.header.cmd == OP_VOTE_FOR && msg.body.leader == 1001)),
+        "voted while fenced: {out:?}"
+    );
+}

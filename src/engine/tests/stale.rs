@@ -314,3 +314,192 @@ fn a_holder_rebooted_with_its_clock_ahead_votes_only_once_its_revoke_is_written(
     });
     assert!(voted, "votes once the revoke is written");
 }
+
+/// Simulator seed 2796: the holder's host rebooted with its wall clock
+/// ahead, so its CIB's `expires` looked past; it dropped the grant and, while
+/// its CIB revoke was still being written, told its peers it held nothing.
+/// The other members that had acknowledged the lease had rebooted too or
+/// read it from their CIB with a clock ahead as well; another site was
+/// elected and granted while the old grant, still within
+/// its true lease, stood in the first site's CIB.
+#[test]
+fn a_holder_rebooted_with_its_clock_ahead_holds_its_claim_until_revoked() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "T"));
+    for m in 0..3 {
+        n.kill(m);
+    }
+    n.run_until(9_000);
+    // Both sites' clocks are now half a minute ahead (m1's CIB records m0's
+    // lease too), and m0's crm_ticket hangs: the CIB revoke it asks for is
+    // never confirmed.
+    n.wall_off[0] = 30_000;
+    n.wall_off[1] = 30_000;
+    n.cib_confirms = false;
+    for m in 0..3 {
+        n.reboot(m);
+    }
+    while n.now < 24_000 {
+        let next = n.now + 100;
+        n.run_until(next);
+        assert!(
+            !n.granted_at(1, "T"),
+            "t={}: m1 granted while m0's revoke is unconfirmed",
+            n.now
+        );
+    }
+}
+
+/// Simulator seed 5844: a holder rebooted with its clock far behind takes
+/// its CIB grant as over and revokes it, but kept its restart claim for a
+/// lease: it refused the live holder's heartbeats ("... holds a lease"
+/// naming itself) although it held nothing, and the live holder lost the
+/// ticket when the others could not back it.
+#[test]
+fn a_holder_rebooted_with_its_clock_behind_backs_the_live_holder_once_revoked() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    n.kill(0);
+    run_until_cond(&mut n, 60_000, |n| n.granted_at(1, "T"));
+    n.run_until(60_000);
+    n.wall_off[0] = -3_600_000;
+    n.reboot(0);
+    run_until_cond(&mut n, 62_000, |n| !n.granted_at(0, "T"));
+    // Give m0 time to hear every view (its start-up fence), then the
+    // arbitrator goes down: m1 and m0 are a majority.
+    n.run_until(65_000);
+    n.kill(2);
+    while n.now < 120_000 {
+        let next = n.now + 100;
+        n.run_until(next);
+        assert!(n.granted_at(1, "T"), "m1 lost the ticket at {}", n.now);
+    }
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+}
+
+/// Simulator seed 3730: a follower's host rebooted with its wall clock an
+/// hour behind; its CIB named the old holder with the lease end it had
+/// followed, which its clock read as an hour away. It announced that lease
+/// (capped at `expire`) in its state query, its peers recorded the claim
+/// and refused the live holder's renewals. Like our own grant, another
+/// site's lease that lies further away than a lease can tells that the
+/// clock is behind: it is taken as over.
+#[test]
+fn a_follower_rebooted_with_its_clock_behind_announces_no_old_lease() {
+    let cfg = config(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
+    let mut e = new_engine(cfg, 1, 7);
+    // Written by m1 (correct clock) for m0's lease that ended at 8 s;
+    // read at 60 s by a clock an hour behind.
+    let st = CibState {
+        granted: false,
+        owner: Some(1000),
+        expires: Some((WALL0 + 8_000) / 1000),
+        term: Some(0),
+        attrs: vec![],
+    };
+    let behind = Clock::new(Time(60_000), WALL0 + 60_000 - 3_600_000);
+    e.load_cib(behind, 0, &st);
+    e.start(behind);
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    for o in &out {
+        if let Output::Send { msg, .. } = o {
+            assert_eq!(msg.body.term_valid_for, 0, "announced a lease: {msg:?}");
+        }
+    }
+    let v = e.ticket_view(0);
+    assert!(
+        v.term_expires.is_none_or(|x| x <= Time(60_000)),
+        "follows a lease until {:?}",
+        v.term_expires
+    );
+}
+
+/// Simulator seed 2181: m0 revoked in term 10 and its REVOKE was held back
+/// in the network; m0 restarted (its term back from the CIB and its
+/// record), its peers answered "term 10, no leader", and with no snapshot
+/// since its start m0 campaigned and won again in term 10 itself. The old
+/// REVOKE, of the very term m0 then led, reset both followers, and a
+/// second site was granted. A restarted member's first election takes a
+/// new term, like any later one.
+#[test]
+fn a_restarted_site_campaigns_in_a_new_term() {
+    let cfg = config(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
+    let mut e = new_engine(cfg, 0, 7);
+    let st = CibState {
+        granted: false,
+        owner: Some(-1),
+        expires: Some((WALL0 + 8_000) / 1000),
+        term: Some(10),
+        attrs: vec![],
+    };
+    e.load_cib(clock(60_000), 0, &st);
+    e.start(clock(60_000));
+    while e.poll_output().is_some() {}
+    for (from, id) in [(1, 1001), (2, 1002)] {
+        let _ = e.handle_packet(clock(60_050), from, &msg(id, OP_MY_INDEX, NO_ONE, 10, 0));
+    }
+    while e.poll_output().is_some() {}
+    e.handle_client(clock(61_000), 1, CMD_GRANT, 0, "T");
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    let terms: Vec<u32> = out
+        .iter()
+        .filter_map(|o| match o {
+            Output::Send { msg, .. } if msg.header.cmd == OP_REQ_VOTE => Some(msg.body.term),
+            _ => None,
+        })
+        .collect();
+    assert!(!terms.is_empty(), "no election: {out:?}");
+    assert!(
+        terms.iter().all(|&t| t > 10),
+        "campaigned in term {terms:?}"
+    );
+}
+
+/// Simulator seed 861: m1's daemon restarted with its wall clock hours
+/// ahead; its record said its lease ran 58 s more, its CIB's `expires`
+/// read by that clock said it was over, so it asked for the CIB revoke at
+/// start (crm_ticket slow and failing). An admin revoke then went out to
+/// the peers at once, as the grant no longer looked like ours, and another
+/// site was granted while m1's CIB still said granted.
+#[test]
+fn a_revoke_waits_for_the_cib_revoke_asked_at_start() {
+    let cfg = config(&[S, S, A], vec![ticket("T", 60, 3, 3)]);
+    let mut e = new_engine(cfg, 0, 7);
+    // Granted here until 100 s (true time), by the CIB and the record.
+    let st = CibState {
+        granted: true,
+        owner: Some(1000),
+        expires: Some((WALL0 + 100_000) / 1000),
+        term: Some(4),
+        attrs: vec![],
+    };
+    let ahead = Clock::new(Time(50_000), WALL0 + 50_000 + 3_600_000);
+    e.load_cib(ahead, 0, &st);
+    let p = Promise {
+        term: 4,
+        vote: Some((4, 1000)),
+        claims: vec![(1000, Time(100_000))],
+        fence: None,
+    };
+    assert!(e.restore_promise(0, &p));
+    e.start(ahead);
+    while e.poll_output().is_some() {}
+    // The arbitrator's answer: m0 holds it, 49 s left.
+    let _ = e.handle_packet(
+        Clock::new(Time(50_100), WALL0 + 50_100 + 3_600_000),
+        2,
+        &msg(1002, OP_MY_INDEX, 1000, 4, 49),
+    );
+    while e.poll_output().is_some() {}
+    let later = Clock::new(Time(51_000), WALL0 + 51_000 + 3_600_000);
+    e.handle_client(later, 1, CMD_REVOKE, 0, "T");
+    let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
+    assert!(
+        !out.iter().any(|o| matches!(o, Output::Send { msg, .. }
+            if msg.header.cmd == OP_REVOKE)),
+        "told the peers before the CIB revoke was written: {out:?}"
+    );
+}

@@ -90,8 +90,7 @@ impl Driver {
                 (0..self.n())
                     .find(|&m| {
                         self.w.running(m)
-                            && self.w.engine(m).is_some_and(|e| {
-                                let v = e.ticket_view(t);
+                            && self.w.view(m, t).is_some_and(|v| {
                                 v.state == State::Leader && v.leader.member() == Some(m)
                             })
                     })

@@ -1,0 +1,333 @@
+//! The core driven by hand: a cluster of one site whose
+//! `crm_ticket` runs are answered by the test, at times it chooses.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use super::*;
+use crate::cib::writer::RunKind;
+use crate::config::{Member, MemberKind, TicketConfig, TicketMode, Transport, MAX_MEMBERS};
+use crate::wire::codes::*;
+use crate::wire::OPT_IMMEDIATE;
+
+const WALL0: i64 = 1_700_000_000_000;
+
+fn ticket(name: &str) -> TicketConfig {
+    TicketConfig {
+        name: name.into(),
+        expire: Duration::from_secs(20),
+        timeout: Duration::from_secs(2),
+        retries: 3,
+        renewal_freq: Duration::from_secs(10),
+        acquire_after: Duration::ZERO,
+        before_acquire_handler: None,
+        attr_prereqs: vec![],
+        mode: TicketMode::Manual,
+        weights: [0; MAX_MEMBERS],
+    }
+}
+
+fn config(tickets: &[&str]) -> Config {
+    // A lone site: its own vote is a majority.
+    let kinds = [MemberKind::Site];
+    let members = kinds
+        .iter()
+        .enumerate()
+        .map(|(i, &kind)| Member {
+            index: i,
+            kind,
+            addr_string: format!("198.51.100.{}", i + 1),
+            addr: format!("198.51.100.{}", i + 1).parse().unwrap(),
+            port: 9929,
+            site_id: 1000 + i as u32,
+        })
+        .collect();
+    Config {
+        path: PathBuf::from("/etc/booth/booth.conf"),
+        name: "booth".into(),
+        transport: Transport::Udp,
+        port: 9929,
+        authfile: None,
+        enable_authfile: None,
+        maxtimeskew: 600,
+        members,
+        member_text: Vec::new(),
+        site_user: "hacluster".into(),
+        site_group: "haclient".into(),
+        arbitrator_user: "nobody".into(),
+        arbitrator_group: "nobody".into(),
+        debug: 0,
+        tickets: tickets.iter().map(|n| ticket(n).into()).collect(),
+        subsecond_times: false,
+        warnings: vec![],
+    }
+}
+
+fn clock(ms: u64) -> Clock {
+    Clock::new(Time(ms), WALL0 + ms as i64)
+}
+
+fn pacemaker() -> Backend {
+    Backend::Pacemaker {
+        crm_ticket: "crm_ticket".into(),
+        cibadmin: None,
+        max_writers: 4,
+    }
+}
+
+/// A site core whose start-up load found nothing, started at time 0.
+fn started(tickets: &[&str]) -> Core {
+    started_with(config(tickets))
+}
+
+fn started_with(cfg: Config) -> Core {
+    let mut c = Core::new(cfg, 0, 7, pacemaker());
+    c.start_loading(clock(0));
+    let outs = drain(&mut c);
+    let run = spawned(&outs)[0].0;
+    // "No ticket state in the CIB yet".
+    c.run_finished(clock(10), run, Outcome::failure(105));
+    let outs = drain(&mut c);
+    assert!(outs.contains(&Output::Started), "{outs:?}");
+    c
+}
+
+fn drain(c: &mut Core) -> Vec<Output> {
+    std::iter::from_fn(|| c.poll_output()).collect()
+}
+
+/// The writer runs asked for, with what each writes.
+fn spawned(outs: &[Output]) -> Vec<(RunId, Vec<String>)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::Spawn { run, argv, .. } => Some((*run, argv.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn replies(outs: &[Output]) -> Vec<(ClientId, u32)> {
+    outs.iter()
+        .filter_map(|o| match o {
+            Output::ClientReply { client, msg, .. } => Some((*client, msg.header.result)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Grants `name` to this site at `ms` and returns the crm_ticket run that writes it, the time it
+/// started and everything output until then.
+fn grant(c: &mut Core, ms: u64, client: ClientId, name: &str) -> (RunId, u64, Vec<Output>) {
+    c.handle_client(clock(ms), client, CMD_GRANT, OPT_IMMEDIATE, name);
+    let mut now = ms;
+    let mut all = Vec::new();
+    loop {
+        let outs = drain(c);
+        all.extend(outs.iter().cloned());
+        for (run, argv) in spawned(&outs) {
+            if argv.contains(&name.to_string()) {
+                return (run, now, all);
+            }
+            // Another ticket's write (its state at start-up): done.
+            c.run_finished(clock(now), run, Outcome::success());
+        }
+        let d = c.next_deadline().expect("a deadline").0;
+        assert!(d < ms + 60_000, "no write within a minute: {all:?}");
+        now = now.max(d);
+        c.handle_timeout(clock(now));
+    }
+}
+
+#[test]
+fn a_grant_reply_waits_for_its_cib_write() {
+    let mut c = started(&["tA"]);
+    let (run, at, outs) = grant(&mut c, 100, 1, "tA");
+    assert!(!replies(&outs).contains(&(1, RLT_SUCCESS)), "{outs:?}");
+    assert!(outs
+        .iter()
+        .any(|o| matches!(o, Output::Submitted(w) if w.granted && w.ticket == "tA")));
+    c.run_finished(clock(at + 300), run, Outcome::success());
+    let outs = drain(&mut c);
+    assert!(replies(&outs).contains(&(1, RLT_SUCCESS)), "{outs:?}");
+}
+
+#[test]
+fn the_run_kind_names_what_a_run_writes() {
+    let mut c = started(&["tA"]);
+    let (run, at, _) = grant(&mut c, 100, 1, "tA");
+    match c.writer().run_kind(run) {
+        Some(RunKind::Write(ws)) => {
+            assert_eq!(ws.len(), 1);
+            assert!(ws[0].granted && ws[0].ticket == "tA");
+        }
+        k => panic!("{k:?}"),
+    }
+    c.run_finished(clock(at + 300), run, Outcome::success());
+    assert_eq!(c.writer().run_kind(run), None);
+}
+
+/// Issue #18, sequence 1: a write of tB fails and waits to retry; a reload
+/// removes tB. Nothing panics; the retry still goes out (the engine
+/// revokes a ticket it no longer manages, and that write is kept).
+#[test]
+fn a_reload_removing_a_ticket_whose_write_waits_to_retry() {
+    let mut c = started(&["tA", "tB"]);
+    let (run, at, _) = grant(&mut c, 100, 1, "tB");
+    c.run_finished(clock(at + 200), run, Outcome::failure(1));
+    let outs = drain(&mut c);
+    assert!(spawned(&outs).is_empty());
+    assert_eq!(
+        c.reload(clock(at + 400), config(&["tA"])),
+        Reloaded::Applied
+    );
+    let _ = drain(&mut c);
+    // The retry comes due and writes tB's latest wanted state.
+    let mut now = at + 400;
+    let mut writes = Vec::new();
+    while let Some(d) = c.next_deadline().filter(|d| d.0 < 40_000) {
+        now = now.max(d.0);
+        c.handle_timeout(clock(now));
+        for (run, argv) in spawned(&drain(&mut c)) {
+            writes.push(argv);
+            c.run_finished(clock(now + 10), run, Outcome::success());
+            let _ = drain(&mut c);
+        }
+    }
+    assert!(
+        writes.iter().any(|a| a.contains(&"tB".to_string())),
+        "{writes:?}"
+    );
+    assert!(c.writer().backlog() == 0);
+}
+
+/// Issue #18, sequence 2: tB's write runs; a reload inserts tA before tB.
+/// The write is confirmed to the right ticket and the grant is answered.
+#[test]
+fn a_reload_reordering_tickets_while_a_write_runs() {
+    let mut c = started(&["tB"]);
+    let (run, at, _) = grant(&mut c, 100, 1, "tB");
+    assert_eq!(
+        c.reload(clock(at + 100), config(&["tA", "tB"])),
+        Reloaded::Applied
+    );
+    let _ = drain(&mut c);
+    c.run_finished(clock(at + 4_000), run, Outcome::success());
+    let outs = drain(&mut c);
+    assert!(replies(&outs).contains(&(1, RLT_SUCCESS)), "{outs:?}");
+    let i = c.engine().ticket_index("tB").unwrap();
+    assert_eq!(i, 1);
+    assert!(c.engine().ticket_view(i).cib_granted);
+}
+
+#[test]
+fn a_reload_during_the_start_up_load_is_applied_when_it_ends() {
+    let mut c = Core::new(config(&["tA"]), 0, 7, pacemaker());
+    c.start_loading(clock(0));
+    let run = spawned(&drain(&mut c))[0].0;
+    assert_eq!(
+        c.reload(clock(5), config(&["tA", "tC"])),
+        Reloaded::Deferred
+    );
+    assert_eq!(c.config().tickets.len(), 1);
+    c.run_finished(clock(10), run, Outcome::failure(105));
+    let outs = drain(&mut c);
+    assert!(outs.contains(&Output::Started));
+    assert!(
+        outs.contains(&Output::Reloaded(Reloaded::Applied)),
+        "{outs:?}"
+    );
+    assert_eq!(c.config().tickets.len(), 2);
+}
+
+#[test]
+fn a_rejected_reload_keeps_the_running_configuration() {
+    let mut c = started(&["tA"]);
+    let mut new = config(&["tB"]);
+    new.members[0].site_id = 4242;
+    assert!(matches!(c.reload(clock(100), new), Reloaded::Rejected(_)));
+    assert_eq!(c.config().tickets[0].name, "tA");
+    // The writer still writes tA.
+    let (run, at, _) = grant(&mut c, 200, 1, "tA");
+    c.run_finished(clock(at + 100), run, Outcome::success());
+    assert!(replies(&drain(&mut c)).contains(&(1, RLT_SUCCESS)));
+}
+
+#[test]
+fn a_reload_stops_the_handler_runs_of_removed_tickets() {
+    let mut cfg = config(&["tA", "tB"]);
+    std::sync::Arc::make_mut(&mut cfg.tickets[1]).before_acquire_handler =
+        Some(vec!["/bin/true".into()]);
+    let mut c = Core::new(cfg, 0, 7, pacemaker());
+    c.start_loading(clock(0));
+    let run = spawned(&drain(&mut c))[0].0;
+    c.run_finished(clock(10), run, Outcome::failure(105));
+    let _ = drain(&mut c);
+    c.handle_client(clock(100), 1, CMD_GRANT, OPT_IMMEDIATE, "tB");
+    let outs = drain(&mut c);
+    let Some((ticket, hrun)) = outs.iter().find_map(|o| match o {
+        Output::RunHandler { ticket, run, .. } => Some((*ticket, *run)),
+        _ => None,
+    }) else {
+        panic!("a handler run: {outs:?}");
+    };
+    assert_eq!(c.reload(clock(200), config(&["tA"])), Reloaded::Applied);
+    let outs = drain(&mut c);
+    assert!(
+        outs.contains(&Output::StopHandler { ticket, run: hrun }),
+        "{outs:?}"
+    );
+    // Its late exit is ignored.
+    c.handler_exit(clock(300), ticket, hrun, true);
+    assert!(spawned(&drain(&mut c)).is_empty());
+}
+
+/// A write that completed while the daemon was frozen is looked at after
+/// the engine has seen the time: the engine acts on the ticket before the
+/// held reply goes out.
+#[test]
+fn a_late_confirmation_comes_after_the_engine_saw_the_time() {
+    let mut cfg = config(&["tA"]);
+    std::sync::Arc::make_mut(&mut cfg.tickets[0]).mode = TicketMode::Auto;
+    let mut c = started_with(cfg);
+    let (run, at, _) = grant(&mut c, 100, 1, "tA");
+    // Frozen for a whole lease: no timeout was handled meanwhile.
+    c.run_finished(clock(at + 60_000), run, Outcome::success());
+    let outs = drain(&mut c);
+    let first = outs
+        .iter()
+        .position(|o| !matches!(o, Output::Record(_)))
+        .expect("outputs");
+    assert!(
+        !matches!(outs[first], Output::ClientReply { .. }),
+        "{outs:?}"
+    );
+    assert!(replies(&outs).contains(&(1, RLT_SUCCESS)), "{outs:?}");
+}
+
+/// A ticket a reload adds takes the geo attributes its CIB state holds
+/// (set before it was configured, or kept while it was removed): its
+/// attr-prereq is met as after a start.
+#[test]
+fn a_ticket_added_by_a_reload_knows_its_geo_attributes() {
+    let mut c = started(&["tA"]);
+    assert_eq!(
+        c.reload(clock(100), config(&["tA", "tB"])),
+        Reloaded::Applied
+    );
+    let outs = drain(&mut c);
+    let runs = spawned(&outs);
+    assert_eq!(runs.len(), 1, "{outs:?}");
+    assert_eq!(runs[0].1, vec!["-t", "tB", "-q"]);
+    let xml = "State XML:\n<ticket_state id=\"tB\" granted=\"false\" repl=\"ok\"/>\n";
+    let o = Outcome {
+        stdout: xml.as_bytes().to_vec(),
+        ..Outcome::success()
+    };
+    c.run_finished(clock(200), runs[0].0, o);
+    let outs = drain(&mut c);
+    assert!(
+        !outs.iter().any(|o| matches!(o, Output::StoreAttr { .. })),
+        "not written back: {outs:?}"
+    );
+    assert_eq!(c.engine().attr_get("tB", "repl"), Ok("ok".to_string()));
+}

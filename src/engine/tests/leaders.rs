@@ -1,0 +1,55 @@
+//! One leader per term: a leader that learns of another site's live lease
+//! in a newer term.
+
+use super::*;
+
+fn is_ack(m: &TicketMsg) -> bool {
+    m.header.cmd == OP_ACK
+}
+
+/// Simulator seed 745: m0 won term T with the arbitrator's vote at the very
+/// moment m2 won T+1 (the arbitrator voted again in the newer term) and
+/// proved its lease. m2's state answer told m0 ("ticket granted to m2!
+/// (revoking locally)"), m0 took the term but stayed leader: its election
+/// was refused for m2's live lease, so it went on heartbeating in T+1, a
+/// term it never won. The arbitrator, holding a claim of each, refused both
+/// leaders, and m2 lost the ticket at its next renewal although it and a
+/// majority were healthy.
+#[test]
+fn a_leader_told_of_a_live_lease_in_a_newer_term_follows_it() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    // The acknowledgements of m0's first heartbeat are slow: m0 leads, its
+    // lease not yet proven.
+    n.slow.push((1, 0, is_ack, 3_000));
+    n.slow.push((2, 0, is_ack, 3_000));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    while n.e(0).ticket_view(0).state != State::Leader {
+        assert!(n.now < 10_000, "m0 never leads");
+        let next = n.now + 10;
+        n.run_until(next);
+    }
+    let term = n.e(0).ticket_view(0).term;
+    // m1's state answer: it leads term T+1 with 15 s of lease left.
+    let c = n.clock_of(0);
+    let mut answer = msg(1001, OP_MY_INDEX, 1001, term + 1, 15);
+    answer.header.request = OP_STATUS;
+    n.e_mut(0).handle_packet(c, 1, &answer).unwrap();
+    n.drain(0);
+    let until = n.now + 5_000;
+    while n.now < until {
+        let next = n.now + 10;
+        n.run_until(next);
+        let v = n.e(0).ticket_view(0);
+        assert!(
+            !(v.state == State::Leader && v.term > term),
+            "t={}: m0 leads term {}, which it did not win",
+            n.now,
+            v.term
+        );
+    }
+    let v = n.e(0).ticket_view(0);
+    assert_eq!(v.leader, Leader::Member(1), "m0 follows the live lease");
+    assert_eq!(v.state, State::Follower);
+    assert!(!n.granted_at(0, "T"));
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+}

@@ -130,7 +130,12 @@ pub fn raw_list(addr: &str, port: u16) -> RawList {
                 };
             }
             Framing::Need(_) => {
-                let n = s.read(&mut chunk).expect("reading the list reply");
+                // A stop and continue of this process (SIGSTOP, a
+                // debugger) interrupts a read with a timeout: not an error.
+                let n = match s.read(&mut chunk) {
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                    r => r.expect("reading the list reply"),
+                };
                 assert!(n > 0, "connection closed after {} bytes", buf.len());
                 first_byte.get_or_insert_with(|| t0.elapsed());
                 buf.extend_from_slice(&chunk[..n]);

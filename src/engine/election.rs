@@ -39,13 +39,36 @@ impl Engine {
             return None;
         }
         // DIFF: a site votes for itself only when it would vote for anyone:
-        // not while another site's claimed lease runs.
-        if let Some((holder, until)) = self.tickets[i].live_claim_besides(self.me, now) {
+        // not while another site's claimed lease runs. Taking over a lost
+        // ticket also waits acquire-after past that lease, as it does past
+        // the lease it followed (`wake_at_followed_lease_end`): without it,
+        // a site whose own view of the lease ended first took the ticket
+        // the moment the claim ran out (simulator seed 320).
+        let tk = &self.tickets[i];
+        let grace = if effective == OR_TKT_LOST {
+            tk.cfg.acquire_after
+        } else {
+            Duration::ZERO
+        };
+        let claimed = tk
+            .peers
+            .iter()
+            .enumerate()
+            .filter(|&(s, _)| s != self.me)
+            .filter_map(|(s, p)| p.claim.map(|t| (s, t + grace)))
+            .filter(|&(_, t)| t > now)
+            .max_by_key(|&(_, t)| t);
+        if let Some((holder, until)) = claimed {
             info!(
-                "{}: not starting elections: {} holds a lease for {}ms more",
-                self.tickets[i].cfg.name,
+                "{}: not starting elections: {} holds a lease for {}ms more{}",
+                tk.cfg.name,
                 self.cfg.members[holder].addr_string,
-                until.0 - now.0
+                until.0 - now.0,
+                if grace.is_zero() {
+                    ""
+                } else {
+                    " (with acquire-after)"
+                }
             );
             return None;
         }

@@ -39,13 +39,13 @@ fn first_catch(m: Mutation, expected: &[Kind], max_seeds: u64) -> (u64, String) 
     panic!("{}: not caught in {max_seeds} seeds", m.name());
 }
 
-/// Runs seeds 1, 2, ... with `m` until one ends in a dual grant that the
+/// Runs `seeds` in order with `m` until one ends in a dual grant that the
 /// real engine does not produce on the same seed (a dual grant the real
 /// engine has too says nothing about the rule `m` breaks); returns that
-/// seed. Fails if `max_seeds` are not enough. `classic`: only the fault
+/// seed. Fails if none does. `classic`: only the fault
 /// kinds from before issue #17, under which the real engine has shown no
 /// dual grant, so that a catch there is the rule's alone.
-fn first_dual_grant(m: Mutation, classic: bool, max_seeds: u64) -> u64 {
+fn first_dual_grant(m: Mutation, classic: bool, seeds: std::ops::RangeInclusive<u64>) -> u64 {
     let real = Options {
         classic_faults: classic,
         ..Options::default()
@@ -60,7 +60,7 @@ fn first_dual_grant(m: Mutation, classic: bool, max_seeds: u64) -> u64 {
             .find(|v| v.known.is_none() && v.kind == Kind::DualGrant)
             .map(|v| v.to_string())
     };
-    for seed in 1..=max_seeds {
+    for seed in seeds.clone() {
         let Some(v) = dual(&run_seed(seed, &broken)) else {
             continue;
         };
@@ -75,7 +75,7 @@ fn first_dual_grant(m: Mutation, classic: bool, max_seeds: u64) -> u64 {
         );
         return seed;
     }
-    panic!("{}: no dual grant in {max_seeds} seeds", m.name());
+    panic!("{}: no dual grant in seeds {seeds:?}", m.name());
 }
 
 // One safety rule of ours each (issue #17): broken, it must show as two
@@ -83,17 +83,21 @@ fn first_dual_grant(m: Mutation, classic: bool, max_seeds: u64) -> u64 {
 
 #[test]
 fn ignoring_claims_is_caught_as_a_dual_grant() {
-    first_dual_grant(Mutation::IgnoreClaims, true, 100);
+    // Since the simulator runs the real CIB writer the first catch is seed
+    // 351 (`make sim MUTATION=ignore-claims FAULTS=classic SEEDS=1000`: 83
+    // dual grants in 48 seeds; the real engine: none); the seeds before it
+    // take a minute and a half in a debug build.
+    first_dual_grant(Mutation::IgnoreClaims, true, 340..=360);
 }
 
 #[test]
 fn no_start_up_fence_is_caught_as_a_dual_grant() {
-    first_dual_grant(Mutation::NoStartupFence, true, 250);
+    first_dual_grant(Mutation::NoStartupFence, true, 1..=250);
 }
 
 #[test]
 fn no_release_hold_is_caught_as_a_dual_grant() {
-    first_dual_grant(Mutation::NoReleaseHold, true, 50);
+    first_dual_grant(Mutation::NoReleaseHold, true, 1..=50);
 }
 
 // The next three need the time faults (restarts of a holder, stale
@@ -104,7 +108,7 @@ fn no_release_hold_is_caught_as_a_dual_grant() {
 #[test]
 #[ignore = "not found within 100 seeds since the promise record: after a daemon restart the recorded lease takes the claim's place, so the rule matters only after a host reboot within a second of the lease's end; cargo test --features mutations --test sim_mutations -- --ignored"]
 fn no_restart_claim_is_caught_as_a_dual_grant() {
-    first_dual_grant(Mutation::NoRestartClaim, false, 2000);
+    first_dual_grant(Mutation::NoRestartClaim, false, 1..=2000);
 }
 
 #[test]
@@ -115,13 +119,13 @@ fn hand_overs_of_any_term_are_caught_as_a_dual_grant() {
     // the real one and nothing is caught. With such a filter (tried out,
     // not committed) the real engine had no step-down dual grant in 2500
     // seeds and this variant had them at seeds 999, 1216, 1961, 2110, 2181.
-    first_dual_grant(Mutation::ReleaseOfAnyTerm, false, 1200);
+    first_dual_grant(Mutation::ReleaseOfAnyTerm, false, 1..=1200);
 }
 
 #[test]
 #[ignore = "slow in a debug build (about 500 seeds); cargo test --features mutations --test sim_mutations -- --ignored"]
 fn acks_of_any_term_are_caught_as_a_dual_grant() {
-    first_dual_grant(Mutation::AcksOfAnyTerm, false, 600);
+    first_dual_grant(Mutation::AcksOfAnyTerm, false, 1..=600);
 }
 
 #[test]
@@ -165,10 +169,15 @@ fn terms_going_backwards_are_caught() {
 
 #[test]
 fn a_start_up_fence_forgotten_at_a_daemon_restart_is_caught_as_a_dual_grant() {
-    // Seed 5328 (doc/simulator.md): the arbitrator's host rebooted, its
-    // daemon restarted while still fenced, and the next daemon trusted the
-    // record the fenced one had written.
-    let seed = 5328;
+    // Seed 5328 (doc/simulator.md) found it: the arbitrator's host
+    // rebooted, its daemon restarted while still fenced, and the next
+    // daemon trusted the record the fenced one had written. Since the
+    // simulator runs the real CIB writer that seed plays out otherwise;
+    // seed 2024 is the first the variant turns into a dual grant that the
+    // real engine does not have (`make sim MUTATION=forget-fence
+    // SEEDS=3000`: dual grants at 1460, 2024, 2757; the real engine's 1460
+    // is an open finding of its own).
+    let seed = 2024;
     let real = run_seed(seed, &Options::default());
     assert!(
         real.violations.iter().all(|v| v.known.is_some()),

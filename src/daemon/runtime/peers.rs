@@ -267,15 +267,17 @@ impl Daemon {
     /// glibc's allocator keeps those pages: hand them back (some 400 bytes
     /// a ticket at 10,000 tickets). musl's allocator returns them itself.
     pub(super) fn trim_after_burst(&mut self) {
-        if std::mem::take(&mut self.burst) < TRIM_BURST {
-            return;
-        }
+        let burst = std::mem::take(&mut self.burst) >= TRIM_BURST;
         #[cfg(target_env = "gnu")]
-        // SAFETY: (FFI) malloc_trim only walks and trims the allocator's
-        // own free lists; no pointer of ours is involved.
-        unsafe {
-            libc::malloc_trim(0);
+        if burst {
+            // SAFETY: (FFI) malloc_trim only walks and trims the
+            // allocator's own free lists; no pointer of ours is involved.
+            unsafe {
+                libc::malloc_trim(0);
+            }
         }
+        #[cfg(not(target_env = "gnu"))]
+        let _ = burst;
     }
 
     /// The gathering window is over: watch the socket again and read what

@@ -17,6 +17,7 @@ mod lex;
 mod parse;
 mod reload;
 mod siteid;
+mod synthetic;
 #[cfg(test)]
 mod tests;
 mod values;

@@ -1,12 +1,11 @@
 //! The core driven by hand: a cluster of one site whose
 //! `crm_ticket` runs are answered by the test, at times it chooses.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
 use crate::cib::writer::RunKind;
-use crate::config::{Member, MemberKind, TicketConfig, TicketMode, Transport, MAX_MEMBERS};
+use crate::config::{MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
 use crate::wire::codes::*;
 use crate::wire::OPT_IMMEDIATE;
 
@@ -29,38 +28,8 @@ fn ticket(name: &str) -> TicketConfig {
 
 fn config(tickets: &[&str]) -> Config {
     // A lone site: its own vote is a majority.
-    let kinds = [MemberKind::Site];
-    let members = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, &kind)| Member {
-            index: i,
-            kind,
-            addr_string: format!("198.51.100.{}", i + 1),
-            addr: format!("198.51.100.{}", i + 1).parse().unwrap(),
-            port: 9929,
-            site_id: 1000 + i as u32,
-        })
-        .collect();
-    Config {
-        path: PathBuf::from("/etc/booth/booth.conf"),
-        name: "booth".into(),
-        transport: Transport::Udp,
-        port: 9929,
-        authfile: None,
-        enable_authfile: None,
-        maxtimeskew: 600,
-        members,
-        member_text: Vec::new(),
-        site_user: "hacluster".into(),
-        site_group: "haclient".into(),
-        arbitrator_user: "nobody".into(),
-        arbitrator_group: "nobody".into(),
-        debug: 0,
-        tickets: tickets.iter().map(|n| ticket(n).into()).collect(),
-        subsecond_times: false,
-        warnings: vec![],
-    }
+    let tickets = tickets.iter().map(|n| ticket(n)).collect();
+    Config::synthetic(&[MemberKind::Site], tickets, |i| 1000 + i as u32)
 }
 
 fn clock(ms: u64) -> Clock {

@@ -3,13 +3,11 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
-use std::path::PathBuf;
 use std::time::Duration;
 
 use super::*;
 use crate::config::{
-    AttrOp, AttrPrereq, Config, GrantType, Member, MemberKind, TicketConfig, TicketMode, Transport,
-    MAX_MEMBERS,
+    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, MAX_MEMBERS,
 };
 use crate::wire::codes::*;
 use crate::wire::{
@@ -76,37 +74,7 @@ fn ticket(name: &str, expire: u64, timeout: u64, retries: u32) -> TicketConfig {
 }
 
 fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>) -> Config {
-    let members = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, &kind)| Member {
-            index: i,
-            kind,
-            addr_string: format!("198.51.100.{}", i + 1),
-            addr: format!("198.51.100.{}", i + 1).parse().unwrap(),
-            port: 9929,
-            site_id: 1000 + i as u32,
-        })
-        .collect();
-    Config {
-        path: PathBuf::from("/etc/booth/booth.conf"),
-        name: "booth".into(),
-        transport: Transport::Udp,
-        port: 9929,
-        authfile: None,
-        enable_authfile: None,
-        maxtimeskew: 600,
-        members,
-        member_text: Vec::new(),
-        site_user: "hacluster".into(),
-        site_group: "haclient".into(),
-        arbitrator_user: "nobody".into(),
-        arbitrator_group: "nobody".into(),
-        debug: 0,
-        tickets: tickets.into_iter().map(std::sync::Arc::new).collect(),
-        subsecond_times: false,
-        warnings: vec![],
-    }
+    Config::synthetic(kinds, tickets, |i| 1000 + i as u32)
 }
 
 use MemberKind::{Arbitrator as A, Site as S};

@@ -17,10 +17,9 @@ pub mod props;
 pub mod search;
 pub mod world;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::config::{Config, Member, MemberKind, TicketConfig, TicketMode, Transport, MAX_MEMBERS};
+use crate::config::{Config, MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
 #[cfg(feature = "mutations")]
 use crate::engine::Mutation;
 use crate::wire::codes::CMD_GRANT;
@@ -65,18 +64,6 @@ pub const RETRIES: u32 = 3;
 /// Two sites (m0, m1) and an arbitrator (m2), one automatic ticket "T".
 pub fn cluster_config(handler: bool) -> Config {
     let kinds = [MemberKind::Site, MemberKind::Site, MemberKind::Arbitrator];
-    let members = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, &kind)| Member {
-            index: i,
-            kind,
-            addr_string: format!("198.51.100.{}", i + 1),
-            addr: format!("198.51.100.{}", i + 1).parse().unwrap(),
-            port: 9929,
-            site_id: SITE_ID0 + i as u32,
-        })
-        .collect();
     let ticket = TicketConfig {
         name: "T".into(),
         expire: Duration::from_secs(EXPIRE_S),
@@ -89,25 +76,7 @@ pub fn cluster_config(handler: bool) -> Config {
         mode: TicketMode::Auto,
         weights: [0; MAX_MEMBERS],
     };
-    Config {
-        path: PathBuf::from("/etc/booth/booth.conf"),
-        name: "booth".into(),
-        transport: Transport::Udp,
-        port: 9929,
-        authfile: None,
-        maxtimeskew: 600,
-        members,
-        site_user: "hacluster".into(),
-        site_group: "haclient".into(),
-        arbitrator_user: "nobody".into(),
-        arbitrator_group: "nobody".into(),
-        debug: 0,
-        tickets: vec![ticket.into()],
-        subsecond_times: false,
-        enable_authfile: None,
-        member_text: Vec::new(),
-        warnings: vec![],
-    }
+    Config::synthetic(&kinds, vec![ticket], |i| SITE_ID0 + i as u32)
 }
 
 /// Where a search starts: the state a fault-free run reaches.

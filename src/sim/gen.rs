@@ -2,12 +2,10 @@
 //! tickets and their timings, and the per-member and per-link behaviour the
 //! simulation draws its faults from.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::{
-    AttrOp, AttrPrereq, Config, GrantType, Member, MemberKind, TicketConfig, TicketMode, Transport,
-    MAX_MEMBERS,
+    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, MAX_MEMBERS,
 };
 use crate::engine::Rng;
 
@@ -262,39 +260,9 @@ fn ticket(rng: &mut Rng, i: usize, subsecond: bool) -> TicketConfig {
 
 /// A configuration as the config layer would produce it from a file.
 pub fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>, subsecond: bool) -> Config {
-    let members = kinds
-        .iter()
-        .enumerate()
-        .map(|(i, &kind)| Member {
-            index: i,
-            kind,
-            addr_string: format!("198.51.100.{}", i + 1),
-            addr: format!("198.51.100.{}", i + 1)
-                .parse()
-                .expect("literal address"),
-            port: 9929,
-            site_id: 0x1000 + 0x111 * i as u32,
-        })
-        .collect();
-    Config {
-        path: PathBuf::from("/etc/booth/booth.conf"),
-        name: "booth".into(),
-        transport: Transport::Udp,
-        port: 9929,
-        authfile: None,
-        enable_authfile: None,
-        maxtimeskew: 600,
-        members,
-        member_text: Vec::new(),
-        site_user: "hacluster".into(),
-        site_group: "haclient".into(),
-        arbitrator_user: "nobody".into(),
-        arbitrator_group: "nobody".into(),
-        debug: 0,
-        tickets: tickets.into_iter().map(std::sync::Arc::new).collect(),
-        subsecond_times: subsecond,
-        warnings: vec![],
-    }
+    let mut cfg = Config::synthetic(kinds, tickets, |i| 0x1000 + 0x111 * i as u32);
+    cfg.subsecond_times = subsecond;
+    cfg
 }
 
 /// Draws the set-up of one seed.

@@ -128,9 +128,21 @@ impl Stores {
     /// Lets a store under way complete (at exit), and those queued: a
     /// reply held for one may already be on its way, and a clean exit
     /// should not look like a crash to the next start.
-    pub(super) fn finish(mut self) {
+    /// A store hung longer than `limit` is killed: the daemon must exit.
+    pub(super) fn finish(mut self, limit: std::time::Duration) {
         if let Some(r) = self.running.take() {
-            wait(r.pid, true);
+            let t0 = std::time::Instant::now();
+            while wait(r.pid, false).is_none() {
+                if t0.elapsed() >= limit {
+                    error!("the store under way took longer than {limit:?}: killed");
+                    // SAFETY: kill(2) takes integers only; the child is not
+                    // reaped yet, so its pid cannot have been reused.
+                    unsafe { libc::kill(r.pid, libc::SIGKILL) };
+                    wait(r.pid, true);
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
         }
         for j in self.queue.drain(..) {
             let _ = write_batch(&self.sd, &j.writes, &j.attrs);

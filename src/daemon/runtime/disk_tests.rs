@@ -51,7 +51,7 @@ fn stores_in_order_in_a_child_process() {
     // The later store of a is the one in place.
     assert_eq!(sd.load("a").unwrap().unwrap().expires, Some(200));
     assert_eq!(sd.load("b").unwrap().unwrap().expires, Some(100));
-    s.finish();
+    s.finish(Duration::from_secs(5));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -99,5 +99,18 @@ fn a_hung_store_is_killed_and_reported_failed() {
     assert_eq!(got[0].result, Err("took too long, killed".to_string()));
     assert_eq!((got[1].run.0, &got[1].result), (2, &Ok(())));
     assert_eq!(sd.load("b").unwrap().unwrap().expires, Some(100));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn exit_does_not_wait_for_a_hung_store_beyond_its_limit() {
+    let dir = fresh_dir("exit");
+    let sd = StateDir::new(&dir).unwrap();
+    fifo(&dir.join("a"));
+    let mut s = Stores::new(sd);
+    s.submit(RunId(1), vec![write("a", 100)], vec![]);
+    let t0 = std::time::Instant::now();
+    s.finish(Duration::from_millis(200));
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
     let _ = std::fs::remove_dir_all(&dir);
 }

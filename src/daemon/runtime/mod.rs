@@ -329,7 +329,7 @@ impl Daemon {
         }
         info!("exiting");
         if let Some(s) = self.stores.take() {
-            s.finish();
+            s.finish(std::time::Duration::from_millis(store::STORE_LIMIT));
         }
         if let Some(r) = self.replay.as_mut() {
             r.flush();

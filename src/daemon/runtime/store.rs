@@ -20,7 +20,7 @@ pub const CIBADMIN_ENV: &str = "BOOTH_CIBADMIN";
 /// A store's process taking longer is killed (the writer retries the
 /// store), like `crm_ticket` runs. At 10,000 tickets on a busy disk a
 /// store took 5 s.
-const STORE_LIMIT: crate::daemon::timer::Ms = 30_000;
+pub(super) const STORE_LIMIT: crate::daemon::timer::Ms = 30_000;
 /// crm_ticket writes running at once. Pacemaker serialises CIB updates
 /// anyway; a wave of renewals must not become a wave of processes.
 const MAX_PARALLEL_CIB_WRITES: usize = 4;

@@ -50,15 +50,7 @@ impl Engine {
         } else {
             Duration::ZERO
         };
-        let claimed = tk
-            .peers
-            .iter()
-            .enumerate()
-            .filter(|&(s, _)| s != self.me)
-            .filter_map(|(s, p)| p.claim.map(|t| (s, t + grace)))
-            .filter(|&(_, t)| t > now)
-            .max_by_key(|&(_, t)| t);
-        if let Some((holder, until)) = claimed {
+        if let Some((holder, until)) = tk.claim_besides_within(self.me, now, grace) {
             info!(
                 "{}: not starting elections: {} holds a lease for {}ms more{}",
                 tk.cfg.name,

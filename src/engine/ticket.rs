@@ -1,6 +1,7 @@
 //! Per-ticket runtime state.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::{ClientId, HandlerRun, Time};
 use std::sync::Arc;
@@ -339,11 +340,23 @@ impl Ticket {
 
     /// A site other than `candidate` whose claimed lease still runs.
     pub fn live_claim_besides(&self, candidate: usize, now: Time) -> Option<(usize, Time)> {
+        self.claim_besides_within(candidate, now, Duration::ZERO)
+    }
+
+    /// As [`Ticket::live_claim_besides`], each claim counted `grace`
+    /// longer (acquire-after, for taking over a lost ticket).
+    pub fn claim_besides_within(
+        &self,
+        candidate: usize,
+        now: Time,
+        grace: Duration,
+    ) -> Option<(usize, Time)> {
         self.peers
             .iter()
             .enumerate()
             .filter(|&(s, _)| s != candidate)
-            .filter_map(|(s, p)| p.claim.filter(|&t| t > now).map(|t| (s, t)))
+            .filter_map(|(s, p)| p.claim.map(|t| (s, t + grace)))
+            .filter(|&(_, t)| t > now)
             .max_by_key(|&(_, t)| t)
     }
 

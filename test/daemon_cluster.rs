@@ -283,6 +283,11 @@ fn handler_directory_environment_and_verdict() {
         .client(&["revoke", "-w", "-s", "127.0.0.1", "ticketA"])
         .status
         .success());
+    // The revoke reaches the other site by a datagram after the client is
+    // answered: grant there once it has seen it, as an operator would.
+    wait_for(Duration::from_secs(3), || {
+        c.list(1).to_lowercase() == "ticket: ticketa, leader: none\n"
+    });
     let g = c.client(&["grant", "-w", "-s", "127.0.0.2", "ticketA"]);
     assert_eq!(g.status.code(), Some(1));
     assert!(

@@ -390,16 +390,7 @@ fn ocf_agent_actions_and_exit_codes() {
     }
     let port = 20000 + (std::process::id() % 20000);
     let conf = dir.path().join("eco.conf");
-    // Root drops privileges to site-user/site-group; hosts without
-    // Pacemaker's default user run the test daemon as root.
-    // SAFETY: getpwnam with a NUL-terminated name; only the null check is used.
-    let has_hacluster = unsafe { !libc::getpwnam(c"hacluster".as_ptr()).is_null() }
-        && unsafe { !libc::getgrnam(c"haclient".as_ptr()).is_null() };
-    let run_as = if has_hacluster {
-        ""
-    } else {
-        "site-user = root\nsite-group = root\n"
-    };
+    let run_as = common::run_as_lines();
     fs::write(
         &conf,
         format!(

@@ -90,9 +90,32 @@ pub fn cluster_dir(kind: &str, name: &str) -> PathBuf {
 /// such as `authfile = ...`), sites 127.0.0.1 and .2, arbitrator .3, then
 /// `tickets`.
 pub fn loopback_conf(port: u16, options: &str, tickets: &str) -> String {
+    let run_as = if options.contains("site-user") {
+        ""
+    } else {
+        run_as_lines()
+    };
     format!(
-        "port = {port}\n{options}site = 127.0.0.1\nsite = 127.0.0.2\narbitrator = 127.0.0.3\n{tickets}"
+        "port = {port}\n{run_as}{options}site = 127.0.0.1\nsite = 127.0.0.2\narbitrator = 127.0.0.3\n{tickets}"
     )
+}
+
+/// Configuration lines that let a test daemon started as root run on a
+/// host without Pacemaker's account: root drops privileges to site-user
+/// and site-group (hacluster:haclient by default) and refuses to start
+/// where they do not exist, so such hosts run the test daemons as root.
+/// Empty where the account exists or the tests do not run as root.
+pub fn run_as_lines() -> &'static str {
+    // SAFETY: geteuid has no preconditions; getpwnam and getgrnam get
+    // NUL-terminated names and only their null checks are used.
+    let root = unsafe { libc::geteuid() } == 0;
+    let has_hacluster = unsafe { !libc::getpwnam(c"hacluster".as_ptr()).is_null() }
+        && unsafe { !libc::getgrnam(c"haclient".as_ptr()).is_null() };
+    if root && !has_hacluster {
+        "site-user = root\nsite-group = root\n"
+    } else {
+        ""
+    }
 }
 
 /// Kills (SIGKILL) and reaps every daemon still held.

@@ -187,6 +187,21 @@ fn a_start_up_fence_forgotten_at_a_daemon_restart_is_caught_as_a_dual_grant() {
     first_catch_at(Mutation::ForgetFence, &[Kind::DualGrant], seed);
 }
 
+#[test]
+fn promises_forgotten_by_a_reload_that_removes_a_ticket_are_caught_as_a_dual_grant() {
+    // Seed 9972 (doc/simulator.md) found it: a reload removed a ticket
+    // whose holder's CIB revoke kept failing, a later one added it back,
+    // and every member had forgotten the lease it acknowledged.
+    let seed = 9972;
+    let real = run_seed(seed, &Options::default());
+    assert!(
+        real.violations.iter().all(|v| v.known.is_some()),
+        "the real engine: {:?}",
+        real.violations
+    );
+    first_catch_at(Mutation::ForgetRemovedPromises, &[Kind::DualGrant], seed);
+}
+
 /// Like `first_catch`, on one seed.
 fn first_catch_at(m: Mutation, expected: &[Kind], seed: u64) {
     let opts = Options {

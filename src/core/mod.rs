@@ -268,8 +268,11 @@ impl Core {
         }
         let mut restored = 0;
         for (name, p) in std::mem::take(&mut self.recorded) {
-            if let Some(i) = self.engine.ticket_index(&name) {
-                restored += self.engine.restore_promise(i, &p) as usize;
+            match self.engine.ticket_index(&name) {
+                Some(i) => restored += self.engine.restore_promise(i, &p) as usize,
+                // Removed from the configuration: kept for a reload that
+                // adds it back.
+                None => self.engine.remember_removed(&name, p),
             }
         }
         if restored > 0 {

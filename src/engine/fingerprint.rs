@@ -103,6 +103,7 @@ impl Hash for Engine {
             crons,
             handler_exited,
             promises_dirty,
+            removed,
             started_at,
             started,
             now,
@@ -115,7 +116,7 @@ impl Hash for Engine {
         } = self;
         (me, tickets, rng, out.len(), crons, handler_exited).hash(h);
         (promises_dirty, started_at, started, now, next_run).hash(h);
-        (ids, next_id).hash(h);
+        (ids, next_id, removed).hash(h);
         #[cfg(feature = "mutations")]
         mutation.hash(h);
     }

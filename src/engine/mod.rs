@@ -97,7 +97,7 @@ mod votes;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
 use crate::config::{Config, MemberKind};
 use crate::wire::TicketMsg;
@@ -217,6 +217,10 @@ pub struct Engine {
     handler_exited: BTreeSet<usize>,
     /// Tickets whose promises changed since `take_promises` (promise.rs).
     promises_dirty: BTreeSet<usize>,
+    /// The promises of tickets a reload removed (or that the record holds
+    /// but the configuration does not), by name: a ticket added back takes
+    /// them back (reload.rs).
+    removed: BTreeMap<String, Promise>,
     started_at: Time,
     started: bool,
     now: Clock,
@@ -251,6 +255,7 @@ impl Engine {
             crons: BTreeSet::new(),
             handler_exited: BTreeSet::new(),
             promises_dirty: BTreeSet::new(),
+            removed: BTreeMap::new(),
             started_at: Time(0),
             started: false,
             now: Clock::default(),

@@ -71,10 +71,13 @@ pub enum Mutation {
     /// while the previous one was still fenced (after a host reboot)
     /// starts without one.
     ForgetFence,
+    /// A reload that removes a ticket forgets its promises: added back,
+    /// the ticket starts as never seen (simulator seed 9972).
+    ForgetRemovedPromises,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 18] = [
+    pub const ALL: [Mutation; 19] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -93,6 +96,7 @@ impl Mutation {
         Mutation::IgnoreRecordedLease,
         Mutation::LeadNewerTerm,
         Mutation::ForgetFence,
+        Mutation::ForgetRemovedPromises,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -116,6 +120,7 @@ impl Mutation {
             Mutation::IgnoreRecordedLease => "ignore-recorded-lease",
             Mutation::LeadNewerTerm => "lead-newer-term",
             Mutation::ForgetFence => "forget-fence",
+            Mutation::ForgetRemovedPromises => "forget-removed-promises",
         }
     }
 

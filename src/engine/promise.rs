@@ -37,7 +37,7 @@ pub struct Promise {
 
 impl Engine {
     /// The promises of ticket `i` as they stand.
-    fn promise_of(&self, i: usize) -> Promise {
+    pub(super) fn promise_of(&self, i: usize) -> Promise {
         let tk = &self.tickets[i];
         let id = |m: usize| self.cfg.members[m].site_id;
         Promise {

@@ -3,14 +3,18 @@
 use std::collections::HashMap;
 
 use super::ticket::{Leader, Ticket};
-use super::{name_index, CibWrite, Clock, Engine, Output, TicketId};
+use super::{name_index, CibWrite, Clock, Engine, Output, Promise, TicketId};
 use crate::config::Config;
 
 impl Engine {
     /// Applies a re-read configuration (SIGHUP) without dropping held
     /// tickets: tickets keep their state, new ones start with a state query,
-    /// removed ones are forgotten after a CIB revoke if held here. Timings
-    /// change from the next renewal on. The member list cannot change while
+    /// removed ones are forgotten after a CIB revoke if held here, all but
+    /// their promises (votes, acknowledged leases, a fence), which a ticket
+    /// added back under the same name takes back as after a restart: the
+    /// holder's revoke may still be failing and the leases its peers
+    /// acknowledged still run (simulator seed 9972). Timings change from
+    /// the next renewal on. The member list cannot change while
     /// running (indices and site ids are baked into every ticket's state):
     /// such a configuration is refused and the old one stays in force.
     pub fn reconfigure(&mut self, clock: Clock, cfg: Config) -> Result<(), String> {
@@ -22,6 +26,15 @@ impl Engine {
             return Err(
                 "the time unit on the wire changed (sub-second times); restart all members".into(),
             );
+        }
+        // What was promised for the tickets that go, kept for their return.
+        let forget = mutated!(self, ForgetRemovedPromises);
+        for i in 0..self.tickets.len() {
+            let name = &self.tickets[i].cfg.name;
+            if !forget && !cfg.tickets.iter().any(|t| &t.name == name) {
+                let p = self.promise_of(i);
+                self.removed.insert(name.clone(), p);
+            }
         }
         let old: Vec<Ticket> = std::mem::take(&mut self.tickets);
         for tk in &old {
@@ -53,6 +66,11 @@ impl Engine {
                     self.ids.push(TicketId(self.next_id));
                     self.next_id += 1;
                     added.push(i);
+                    if let Some(p) = self.removed.remove(&tc.name) {
+                        // The members are those the promises name (a
+                        // changed list was refused above).
+                        self.restore_promise(i, &p);
+                    }
                 }
             }
         }
@@ -100,5 +118,14 @@ impl Engine {
             self.reindex(i);
         }
         Ok(())
+    }
+
+    /// The promises a previous run recorded for a ticket that is not
+    /// configured now: kept for a reload that adds it back (before
+    /// [`Engine::start`], like [`Engine::restore_promise`]).
+    pub fn remember_removed(&mut self, name: &str, p: Promise) {
+        if !mutated!(self, ForgetRemovedPromises) {
+            self.removed.insert(name.to_string(), p);
+        }
     }
 }

@@ -149,6 +149,9 @@ struct Net {
     handler_runs: usize,
     /// Whether CIB writes are reported back (a hung crm_ticket is not).
     cib_confirms: bool,
+    /// Members whose crm_ticket fails: their writes change nothing and are
+    /// never confirmed.
+    cib_failing: Vec<bool>,
     violations: Vec<String>,
     seed: u64,
     /// Per-message faults: extra random delay, loss and duplication (per mille).
@@ -188,6 +191,7 @@ impl Net {
             handler: vec![HandlerPolicy::Succeed; n],
             handler_runs: 0,
             cib_confirms: true,
+            cib_failing: vec![false; n],
             violations: vec![],
             seed: 1,
             jitter: 0,
@@ -319,6 +323,9 @@ impl Net {
                         eprintln!("--- t={} m{m} CIB {w:?}", self.now);
                     }
                     self.cib_log.push((self.now, m, w.clone()));
+                    if self.cib_failing[m] {
+                        continue;
+                    }
                     // (A ticket dropped by a reload has no index left.)
                     let index = self.e(m).ticket_id_by_name(&w.ticket);
                     if let Some(ticket) = index.filter(|_| self.cib_confirms) {

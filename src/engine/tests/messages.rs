@@ -277,6 +277,46 @@ fn reload_keeps_held_tickets_adds_and_removes_others() {
     assert_eq!(n.e(1).ticket_count(), 2);
 }
 
+/// A reload that drops a held ticket and a later one that adds it back
+/// must not make the members forget what they promised for it: the
+/// holder's CIB revoke may still be failing (its grant stands), and every
+/// member acknowledged its lease. Forgotten, a second site was elected in
+/// the very term of that lease (simulator seed 9972).
+#[test]
+fn a_ticket_removed_and_added_back_keeps_its_promises() {
+    let mut n = three(ticket("T", 60, 3, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(10_000);
+    assert!(n.granted_at(0, "T"));
+    let lease_end = n.cib_true_end[0]["T"] as u64;
+    let full = n.cfg.clone();
+    let mut other = full.clone();
+    other.tickets = vec![ticket("U", 60, 3, 3).into()];
+    n.cib_failing[0] = true;
+    let reload = |n: &mut Net, cfg: &Config| {
+        for m in 0..3 {
+            let c = clock(n.now);
+            n.e_mut(m).reconfigure(c, cfg.clone()).unwrap();
+            n.drain(m);
+        }
+    };
+    reload(&mut n, &other);
+    n.run_until(12_000);
+    reload(&mut n, &full);
+    n.run_until(14_000);
+    n.client(1, 2, CMD_GRANT, 0, "T");
+    n.run_until(30_000);
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+    assert!(!n.granted_at(1, "T"), "granted within the old lease");
+    // The promises are kept, not the ticket blocked: once that lease is
+    // over the other site can have it.
+    n.run_until(lease_end + 5_000);
+    n.client(1, 3, CMD_GRANT, 0, "T");
+    n.run_until(lease_end + 20_000);
+    assert!(n.granted_at(1, "T"), "{:?}", n.views());
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+}
+
 /// The old holder's CIB revoke must be written before the others hear of
 /// it: a new holder's grant could otherwise reach its CIB first.
 #[test]

@@ -171,13 +171,13 @@ fn terms_going_backwards_are_caught() {
 fn a_start_up_fence_forgotten_at_a_daemon_restart_is_caught_as_a_dual_grant() {
     // Seed 5328 (doc/simulator.md) found it: the arbitrator's host
     // rebooted, its daemon restarted while still fenced, and the next
-    // daemon trusted the record the fenced one had written. Since the
-    // simulator runs the real CIB writer that seed plays out otherwise;
-    // seed 2024 is the first the variant turns into a dual grant that the
-    // real engine does not have (`make sim MUTATION=forget-fence
-    // SEEDS=3000`: dual grants at 1460, 2024, 2757; the real engine's 1460
-    // is an open finding of its own).
-    let seed = 2024;
+    // daemon trusted the record the fenced one had written. Schedules move
+    // with every engine change; seed 6749 is the first the variant turns
+    // into a dual grant that the real engine does not have since the
+    // release-hold term fix (`make sim MUTATION=forget-fence FIRST_SEED=4001
+    // SEEDS=8000`: dual grants at 6030, 6749, 8554, 8679, 10594; the real
+    // engine's 8679 is an open finding of its own).
+    let seed = 6749;
     let real = run_seed(seed, &Options::default());
     assert!(
         real.violations.iter().all(|v| v.known.is_some()),
@@ -200,6 +200,21 @@ fn promises_forgotten_by_a_reload_that_removes_a_ticket_are_caught_as_a_dual_gra
         real.violations
     );
     first_catch_at(Mutation::ForgetRemovedPromises, &[Kind::DualGrant], seed);
+}
+
+#[test]
+fn a_release_hold_told_in_a_newer_term_is_caught_as_an_availability_loss() {
+    // Seed 2074 found it: a restarted holder's hold, told in the term an
+    // answer had just raised it to, was taken for that term's lease and
+    // the real leader's heartbeats were refused until the hold ended.
+    let seed = 2074;
+    let real = run_seed(seed, &Options::default());
+    assert!(
+        real.violations.iter().all(|v| v.known.is_some()),
+        "the real engine: {:?}",
+        real.violations
+    );
+    first_catch_at(Mutation::HoldInAnyTerm, &[Kind::Availability], seed);
 }
 
 /// Like `first_catch`, on one seed.

@@ -201,6 +201,7 @@ impl Engine {
                     .claim
                     .map_or(now + tk.cfg.expire, |c| c.max(now + tk.cfg.expire));
                 tk.release_hold = Some(until);
+                tk.release_hold_term = tk.current_term;
                 tk.note_claim(me, until);
             }
         }

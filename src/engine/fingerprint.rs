@@ -60,6 +60,7 @@ impl Hash for Ticket {
             election_retry,
             cib_granted_until,
             release_hold,
+            release_hold_term,
             restart_claim,
             loaded_grant_term,
             deferred_release,
@@ -84,7 +85,7 @@ impl Hash for Ticket {
             loaded_grant_term,
         )
             .hash(h);
-        (deferred_release, acked_lead).hash(h);
+        (deferred_release, acked_lead, release_hold_term).hash(h);
         (promised, promises_restored).hash(h);
     }
 }

@@ -82,6 +82,7 @@ impl Engine {
         }
         if let Some(until) = tk.cib_granted_until.filter(|&u| u > now) {
             tk.release_hold = Some(until);
+            tk.release_hold_term = tk.current_term;
             tk.note_claim(self.me, until);
         }
     }

@@ -74,10 +74,13 @@ pub enum Mutation {
     /// A reload that removes a ticket forgets its promises: added back,
     /// the ticket starts as never seen (simulator seed 9972).
     ForgetRemovedPromises,
+    /// A release hold is told in our current term, which may have moved
+    /// on to one another site leads (simulator seed 2074).
+    HoldInAnyTerm,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 19] = [
+    pub const ALL: [Mutation; 20] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -97,6 +100,7 @@ impl Mutation {
         Mutation::LeadNewerTerm,
         Mutation::ForgetFence,
         Mutation::ForgetRemovedPromises,
+        Mutation::HoldInAnyTerm,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -121,6 +125,7 @@ impl Mutation {
             Mutation::LeadNewerTerm => "lead-newer-term",
             Mutation::ForgetFence => "forget-fence",
             Mutation::ForgetRemovedPromises => "forget-removed-promises",
+            Mutation::HoldInAnyTerm => "hold-in-any-term",
         }
     }
 

@@ -210,6 +210,10 @@ pub struct Ticket {
     /// our CIB may still say "granted" (DIFF: the C booth writes the CIB
     /// synchronously before it tells anyone; our writes are asynchronous).
     pub release_hold: Option<Time>,
+    /// The term of the lease the release hold stands for: peers are told
+    /// of the hold in that term, even after ours has moved on (a hold told
+    /// in a newer term reads as a lease of that term: simulator seed 2074).
+    pub release_hold_term: u32,
     /// A grant loaded from our CIB at start-up: the CIB keeps whole seconds,
     /// rounded down, so the lease it stands for may run up to a second past
     /// the loaded `expires`. Until then we tell peers our lease runs that
@@ -285,6 +289,7 @@ impl Ticket {
             election_retry: None,
             cib_granted_until: None,
             release_hold: None,
+            release_hold_term: 0,
             restart_claim: None,
             loaded_grant_term: None,
             deferred_release: None,
@@ -415,12 +420,12 @@ mod footprint {
     /// times (doc/bench-results.txt, "Memory per ticket"): a field added
     /// here should be small or boxed. 16-member arrays and a copy of the
     /// ticket's settings once made it 1,352 bytes; 616 with the promise
-    /// record's fence.
+    /// record's fence, 624 with the release hold's term.
     #[test]
     fn a_ticket_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<super::Ticket>() <= 616,
+            size_of::<super::Ticket>() <= 624,
             "{}",
             size_of::<super::Ticket>()
         );

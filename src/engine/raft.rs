@@ -67,11 +67,12 @@ impl Engine {
             ),
             // DIFF: while our CIB revoke is being written we still hold the
             // ticket there, and say so (see Ticket::release_hold), in the
-            // term of that lease.
+            // term of that lease; a vote request of ours is in the term we
+            // campaign in.
             _ if tk.release_hold.is_some_and(|h| h > now) && cmd != OP_VOTE_FOR => (
                 Leader::Member(self.me),
                 None,
-                if mutated!(self, HoldInAnyTerm) {
+                if cmd == OP_REQ_VOTE || mutated!(self, HoldInAnyTerm) {
                     tk.current_term
                 } else {
                     tk.release_hold_term

@@ -202,6 +202,24 @@ fn promises_forgotten_by_a_reload_that_removes_a_ticket_are_caught_as_a_dual_gra
     first_catch_at(Mutation::ForgetRemovedPromises, &[Kind::DualGrant], seed);
 }
 
+#[test]
+fn an_unconfirmed_grant_kept_by_the_wall_clock_is_caught_as_a_dual_grant() {
+    // Seed 8679 (doc/simulator.md) found it: a holder cut off from
+    // everyone, its host rebooted with the wall clock 8 s behind, kept the
+    // grant its CIB held by that clock's reading of `expires`, 8 s past
+    // its lease, while the other sites elected a new holder. The real
+    // engine revokes a grant loaded without a record that no majority
+    // confirms once its state query's round is over.
+    let seed = 8679;
+    let real = run_seed(seed, &Options::default());
+    assert!(
+        real.violations.iter().all(|v| v.known.is_some()),
+        "the real engine: {:?}",
+        real.violations
+    );
+    first_catch_at(Mutation::TrustUnconfirmedGrant, &[Kind::DualGrant], seed);
+}
+
 /// Like `first_catch`, on one seed.
 fn first_catch_at(m: Mutation, expected: &[Kind], seed: u64) {
     let opts = Options {

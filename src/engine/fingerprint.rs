@@ -62,6 +62,7 @@ impl Hash for Ticket {
             release_hold,
             restart_claim,
             loaded_grant_term,
+            unconfirmed,
             deferred_release,
             acked_lead,
             promised,
@@ -84,7 +85,7 @@ impl Hash for Ticket {
             loaded_grant_term,
         )
             .hash(h);
-        (deferred_release, acked_lead).hash(h);
+        (unconfirmed, deferred_release, acked_lead).hash(h);
         (promised, promises_restored).hash(h);
     }
 }

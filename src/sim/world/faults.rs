@@ -554,16 +554,11 @@ impl World {
         }
         // A grant it found in its CIB at start-up stands as long as its
         // daemon means to keep it: by its reading of the CIB's `expires`
-        // in its own wall clock (see `revoke_deadline`), once the daemon
-        // has had the grace to hear from its peers (`watch_kept_grants`,
-        // which judges what it kept by then). Within the grace the grant
-        // stands for its lease, as if the daemon were still down: the CIB
-        // flag a down site left behind is no daemon's doing, and a daemon
-        // that has just started cannot know better yet (simulator seed
-        // 1460: a grant written elsewhere 6 ms after the old holder's
-        // daemon started counted as a dual grant; 7 ms earlier it counted
-        // as a down site's stale flag; the daemon revoked its grant on its
-        // first answer, 31 ms after its start).
+        // in its own wall clock (see `revoke_deadline`), once its grace to
+        // hear from its peers is over (`watch_kept_grants` judges it then);
+        // until then it stands for its lease, as if the daemon were still
+        // down (seed 1460: a grant elsewhere 6 ms after the start counted,
+        // 7 ms earlier it would not have; the daemon revoked in 31 ms).
         let judged = self.now >= self.members[o].kept_grace_until;
         let loaded = judged
             && self.members[o].cib[t]
@@ -598,12 +593,10 @@ impl World {
     /// a grace period later (time to hear from its peers: two timeouts, the
     /// messages both ways and a CIB write) while another site holds the
     /// ticket is a dual grant (Pacemaker acts on both flags; the other site
-    /// may lose the ticket before either CIB is written again). Whether
-    /// the daemon can reach that site or not: a grant loaded without a
-    /// record stands only as far as a majority confirms it (the engine's
-    /// `note_confirmation`), so a holder cut off from everyone cannot keep
-    /// it by a wall clock set back (simulator seeds 804, 6003, 8679, which
-    /// an exemption for sites it cannot reach let through here).
+    /// may lose the ticket before either CIB is written again), reachable
+    /// or not: the engine keeps a grant loaded without a record only as
+    /// far as a majority confirms it (seeds 804, 6003, 8679 got past an
+    /// exemption for sites it cannot reach).
     pub(super) fn watch_kept_grants(&mut self, m: usize) {
         let t_max = self
             .cfg

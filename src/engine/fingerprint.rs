@@ -63,6 +63,7 @@ impl Hash for Ticket {
             release_hold_term,
             restart_claim,
             loaded_grant_term,
+            unconfirmed,
             deferred_release,
             acked_lead,
             promised,
@@ -85,7 +86,7 @@ impl Hash for Ticket {
             loaded_grant_term,
         )
             .hash(h);
-        (deferred_release, acked_lead, release_hold_term).hash(h);
+        (unconfirmed, deferred_release, acked_lead, release_hold_term).hash(h);
         (promised, promises_restored).hash(h);
     }
 }

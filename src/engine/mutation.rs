@@ -77,6 +77,11 @@ pub enum Mutation {
     /// A release hold is told in our current term, which may have moved
     /// on to one another site leads (simulator seed 2074).
     HoldInAnyTerm,
+    /// A grant loaded from the CIB by a daemon started without a record
+    /// (a host reboot) is kept as long as its wall clock reads the CIB's
+    /// `expires`, whether or not a majority confirms it (simulator seed
+    /// 8679).
+    TrustUnconfirmedGrant,
 }
 
 impl Mutation {
@@ -101,6 +106,7 @@ impl Mutation {
         Mutation::ForgetFence,
         Mutation::ForgetRemovedPromises,
         Mutation::HoldInAnyTerm,
+        Mutation::TrustUnconfirmedGrant,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -126,6 +132,7 @@ impl Mutation {
             Mutation::ForgetFence => "forget-fence",
             Mutation::ForgetRemovedPromises => "forget-removed-promises",
             Mutation::HoldInAnyTerm => "hold-in-any-term",
+            Mutation::TrustUnconfirmedGrant => "trust-unconfirmed-grant",
         }
     }
 

@@ -224,6 +224,12 @@ pub struct Ticket {
     /// nothing has proven it since: another site's lease in a newer term
     /// makes it stale (see `give_way_if_stale_own`).
     pub loaded_grant_term: Option<u32>,
+    /// A grant of ours loaded from the CIB by a daemon that started without
+    /// the record of its promises (a host reboot), until the start-up state
+    /// query's round ends: the members known to hold its lease (bitmap, we
+    /// ourselves included; 0 for none such grant). Only a majority keeps it
+    /// (see `Engine::note_confirmation`). 16 bits: at most 16 members.
+    pub unconfirmed: u16,
     /// The message that hands the ticket over (a revoke or a step-down),
     /// held back until `release_hold` ends: (cmd, expected answer, reason).
     pub deferred_release: Option<(u32, u32, u32)>,
@@ -292,6 +298,7 @@ impl Ticket {
             release_hold_term: 0,
             restart_claim: None,
             loaded_grant_term: None,
+            unconfirmed: 0,
             deferred_release: None,
             acked_lead: None,
             promised: None,

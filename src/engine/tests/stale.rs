@@ -199,6 +199,45 @@ fn an_isolated_holder_restarted_with_its_clock_behind_revokes_at_once() {
     }
 }
 
+/// Simulator seed 8679: the holder is cut off from everyone while its lease
+/// runs, and its host reboots with the wall clock a few seconds behind (less
+/// than a lease: nothing looks wrong locally) and no record of what it
+/// promised. Its CIB's `expires`, read by that clock, says the grant runs
+/// on past the true lease end, and nobody can tell it otherwise. The rest
+/// of the cluster elects another site once the lease is over; by then the
+/// old holder must have revoked a grant that no majority confirmed (the
+/// peers' answers to its state query are the only clock it can trust).
+#[test]
+fn an_isolated_holder_rebooted_with_its_clock_seconds_behind_revokes_what_no_peer_confirms() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "T"));
+    n.isolate(0);
+    n.run_until(20_000);
+    // Its lease ends in a few seconds; 8 s behind, the CIB's grant seems
+    // to run for 8 s more than that.
+    n.wall_off[0] = -8_000;
+    n.reboot(0);
+    let booted = n.now;
+    let taken = run_until_cond(&mut n, 60_000, |n| n.granted_at(1, "T"));
+    assert!(
+        !n.granted_at(0, "T"),
+        "m1 granted at {taken} while m0 still holds its unconfirmed grant"
+    );
+    let revoked = n
+        .cib_log
+        .iter()
+        .find(|(t, m, w)| *m == 0 && *t >= booted && !w.granted)
+        .map(|x| x.0)
+        .expect("m0 revoked its grant");
+    assert!(
+        revoked <= booted + 2_000,
+        "revoked {} ms after the reboot, later than the state query's timeout",
+        revoked - booted
+    );
+}
+
 /// Rebooted with its clock a few seconds behind (less than a lease: nothing
 /// looks wrong locally), the old holder learns from its peers that another
 /// site holds the ticket in a newer term, and gives way at once.

@@ -181,15 +181,13 @@ fn a_start_up_fence_forgotten_at_a_daemon_restart_is_caught_as_a_dual_grant() {
     // 7468 is the shortest run: the hosts of m1 and m0 rebooted (both
     // fenced), and each daemon restarted from the record its fenced
     // predecessor wrote; m0 then voted for m1 at once, and m1 was granted
-    // tk15 in term 7 while m2's grant of term 6 ran.
-    let seed = 7468;
-    let real = run_seed(seed, &Options::default());
-    assert!(
-        real.violations.iter().all(|v| v.known.is_some()),
-        "the real engine: {:?}",
-        real.violations
+    // tk15 in term 7 while m2's grant of term 6 ran. Since a rebooted
+    // holder tells its hold in its first state query: 2286 and 6670.
+    caught_on_one_of(
+        Mutation::ForgetFence,
+        &[Kind::DualGrant],
+        &[2024, 6749, 7468, 2286, 6670],
     );
-    first_catch_at(Mutation::ForgetFence, &[Kind::DualGrant], seed);
 }
 
 #[test]
@@ -197,14 +195,7 @@ fn promises_forgotten_by_a_reload_that_removes_a_ticket_are_caught_as_a_dual_gra
     // Seed 9972 (doc/simulator.md) found it: a reload removed a ticket
     // whose holder's CIB revoke kept failing, a later one added it back,
     // and every member had forgotten the lease it acknowledged.
-    let seed = 9972;
-    let real = run_seed(seed, &Options::default());
-    assert!(
-        real.violations.iter().all(|v| v.known.is_some()),
-        "the real engine: {:?}",
-        real.violations
-    );
-    first_catch_at(Mutation::ForgetRemovedPromises, &[Kind::DualGrant], seed);
+    caught_on_one_of(Mutation::ForgetRemovedPromises, &[Kind::DualGrant], &[9972]);
 }
 
 #[test]
@@ -212,14 +203,7 @@ fn a_release_hold_told_in_a_newer_term_is_caught_as_an_availability_loss() {
     // Seed 2074 found it: a restarted holder's hold, told in the term an
     // answer had just raised it to, was taken for that term's lease and
     // the real leader's heartbeats were refused until the hold ended.
-    let seed = 2074;
-    let real = run_seed(seed, &Options::default());
-    assert!(
-        real.violations.iter().all(|v| v.known.is_some()),
-        "the real engine: {:?}",
-        real.violations
-    );
-    first_catch_at(Mutation::HoldInAnyTerm, &[Kind::Availability], seed);
+    caught_on_one_of(Mutation::HoldInAnyTerm, &[Kind::Availability], &[2074]);
 }
 
 #[test]
@@ -230,31 +214,46 @@ fn an_unconfirmed_grant_kept_by_the_wall_clock_is_caught_as_a_dual_grant() {
     // its lease, while the other sites elected a new holder. The real
     // engine revokes a grant loaded without a record that no majority
     // confirms once its state query's round is over.
-    let seed = 8679;
-    let real = run_seed(seed, &Options::default());
-    assert!(
-        real.violations.iter().all(|v| v.known.is_some()),
-        "the real engine: {:?}",
-        real.violations
-    );
-    first_catch_at(Mutation::TrustUnconfirmedGrant, &[Kind::DualGrant], seed);
+    caught_on_one_of(Mutation::TrustUnconfirmedGrant, &[Kind::DualGrant], &[8679]);
 }
 
-/// Like `first_catch`, on one seed.
-fn first_catch_at(m: Mutation, expected: &[Kind], seed: u64) {
-    let opts = Options {
+#[test]
+fn a_start_up_query_sent_before_the_hold_is_caught_as_a_dual_grant() {
+    // Seed 9890 found it: the holder's host rebooted with its clock
+    // ahead, its first state query told no lease, and peers rebooted too
+    // lifted their fence on it and elected another site.
+    caught_on_one_of(Mutation::QueryBeforeHold, &[Kind::DualGrant], &[9890]);
+}
+
+/// Like `first_catch`, on the first of `seeds` where the broken engine
+/// breaks one of the `expected` invariants and the real engine breaks
+/// none. Schedules move with every engine change, so a rule is pinned to
+/// the seeds that found it or caught it since, newest last: a list that no
+/// longer catches needs a new seed (`make sim MUTATION=name`), found and
+/// added here, not the test dropped.
+fn caught_on_one_of(m: Mutation, expected: &[Kind], seeds: &[u64]) {
+    let broken = Options {
         mutation: Some(m),
         ..Options::default()
     };
-    let r = run_seed(seed, &opts);
-    let v = r
-        .violations
-        .iter()
-        .find(|v| v.known.is_none() && expected.contains(&v.kind))
-        .unwrap_or_else(|| panic!("{}: not caught by seed {seed}", m.name()));
-    eprintln!(
-        "{}: caught by seed {seed} (make sim SEED={seed} MUTATION={}): {v}",
-        m.name(),
-        m.name()
-    );
+    for &seed in seeds {
+        let r = run_seed(seed, &broken);
+        let Some(v) = r
+            .violations
+            .iter()
+            .find(|v| v.known.is_none() && expected.contains(&v.kind))
+        else {
+            continue;
+        };
+        let real = run_seed(seed, &Options::default());
+        if real.violations.iter().all(|v| v.known.is_some()) {
+            eprintln!(
+                "{}: caught by seed {seed} (make sim SEED={seed} MUTATION={}): {v}",
+                m.name(),
+                m.name()
+            );
+            return;
+        }
+    }
+    panic!("{}: not caught by any of seeds {seeds:?}", m.name());
 }

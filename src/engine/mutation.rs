@@ -82,10 +82,14 @@ pub enum Mutation {
     /// `expires`, whether or not a majority confirms it (simulator seed
     /// 8679).
     TrustUnconfirmedGrant,
+    /// A restarted holder sends its start-up state query before it takes
+    /// its loaded, seemingly ended lease as over and holds its claim: the
+    /// query tells no lease (simulator seed 9890).
+    QueryBeforeHold,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 20] = [
+    pub const ALL: [Mutation; 22] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -107,6 +111,7 @@ impl Mutation {
         Mutation::ForgetRemovedPromises,
         Mutation::HoldInAnyTerm,
         Mutation::TrustUnconfirmedGrant,
+        Mutation::QueryBeforeHold,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -133,6 +138,7 @@ impl Mutation {
             Mutation::ForgetRemovedPromises => "forget-removed-promises",
             Mutation::HoldInAnyTerm => "hold-in-any-term",
             Mutation::TrustUnconfirmedGrant => "trust-unconfirmed-grant",
+            Mutation::QueryBeforeHold => "query-before-hold",
         }
     }
 

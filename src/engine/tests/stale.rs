@@ -585,3 +585,35 @@ fn a_release_hold_is_told_in_the_term_of_its_lease() {
         }
     }
 }
+
+/// Simulator seed 9890: the holder's host rebooted with its clock ahead,
+/// so its loaded grant looked over; it holds its claim while the revoke is
+/// written, but its start-up state query, sent before, said "leader: us, no
+/// lease". The other members had rebooted too: hearing every member's
+/// view lifted their start-up fence, and they elected another site within
+/// the old lease. The query must carry the hold.
+#[test]
+fn a_rebooted_holder_tells_its_hold_in_its_first_state_query() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "T"));
+    n.kill(0);
+    n.run_until(9_000);
+    // Half a minute ahead: the CIB's lease looks over.
+    n.wall_off[0] = 30_000;
+    n.cib_confirms = false;
+    n.reboot(0);
+    let queries: Vec<&TicketMsg> = n
+        .msgs
+        .values()
+        .filter(|m| m.header.from == 1000 && m.header.cmd == OP_STATUS)
+        .collect();
+    assert!(!queries.is_empty(), "m0 asks its peers at start");
+    for q in queries {
+        assert!(
+            q.body.leader == 1000 && q.body.term_valid_for > 0,
+            "the state query tells no hold: {q:?}"
+        );
+    }
+}

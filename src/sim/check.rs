@@ -285,6 +285,9 @@ pub const ELECTION_ROUNDS: u64 = 3;
 /// distribution of the part beyond expire + acquire-after). The winner's
 /// first heartbeat is acknowledged within 2d and the grant reaches the CIB
 /// after one crm_ticket run (a reacquire has no commit delay).
+///
+/// The bound counts from the loss; `failover_deadline` moves it on when
+/// the last heartbeat took longer than d.
 pub fn failover_bound(t: &TicketConfig, tm: &Timing) -> u64 {
     let d = tm.max_delay;
     let r = election_delay(t);
@@ -297,6 +300,29 @@ pub fn failover_bound(t: &TicketConfig, tm: &Timing) -> u64 {
         + ELECTION_ROUNDS * round
         + 2 * d
         + tm.max_crm
+}
+
+/// The failover deadline (true time) of a ticket whose leader was lost at
+/// `lost`, given `offer`, the last time a member acknowledged a heartbeat
+/// or update the leader had sent before (`World::late_lease_offer`):
+///
+/// ```text
+///   lost + failover_bound + max(0, offer - lost - d)
+/// ```
+///
+/// The bound's first term, d, is that last heartbeat in flight: a
+/// follower takes a heartbeat's lease from its arrival (`expire` from then,
+/// spec raft.md §5.3). One held back longer (a stale delivery left over
+/// from before the heal, which the healed network does not cause) arrives
+/// as a fresh one: booth's messages carry no send time or sequence
+/// number, and the follower cannot refuse it by its own lease having ended
+/// either, since a live leader's next renewal does that to a follower that
+/// missed the last one the others acknowledged. The follower's acknowledged
+/// lease then runs `expire` from that arrival, and the rest of the bound
+/// (acquire-after, the relay of that lease, the election) follows it.
+pub fn failover_deadline(t: &TicketConfig, tm: &Timing, lost: u64, offer: Option<u64>) -> u64 {
+    let late = offer.map_or(0, |a| a.saturating_sub(lost + tm.max_delay));
+    lost + failover_bound(t, tm) + late
 }
 
 /// A success reply waits until the CIB has the write it reports (the

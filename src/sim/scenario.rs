@@ -27,8 +27,10 @@
 //!   checked against its bound (`check::grant_bound`, `check::revoke_bound`).
 //! * **failover test**: one site holding tickets is crashed, isolated,
 //!   frozen or (time faults) suspended (leaving a majority); each ticket it
-//!   held must be granted elsewhere within `check::failover_bound`, and not
-//!   before its lease end plus acquire-after; the times are recorded. A
+//!   held must be granted elsewhere within `check::failover_bound` (moved
+//!   on by a heartbeat of the lost site that arrived late,
+//!   `check::failover_deadline`), and not before its lease end plus
+//!   acquire-after; the times are recorded. A
 //!   frozen victim resumes at the end (and must revoke first); a crashed
 //!   one comes back, with the time faults sometimes as a host reboot and
 //!   with its wall clock stepped.
@@ -511,8 +513,10 @@ impl Driver {
         by_deadline.sort_by_key(|e| e.2);
         let mut late = vec![];
         for &(t, _, deadline) in &by_deadline {
-            self.w.run_until(deadline);
-            if self.w.failover_time(t).is_some() {
+            let deadline = self
+                .w
+                .run_to_failover_deadline(t, &self.timing, deadline, window_end);
+            if self.w.failover_time(t).is_some_and(|at| at <= deadline) {
                 continue;
             }
             let rounds = self.w.rounds_since(t, elections_before[t], Some(victim));
@@ -526,11 +530,11 @@ impl Driver {
             } else {
                 None
             };
-            late.push((t, rounds, known));
+            late.push((t, rounds, known, deadline));
             self.w.stats.counters.failovers_late += 1;
         }
         self.w.run_until(window_end);
-        for (t, old_end, deadline) in expect {
+        for (t, old_end, _) in expect {
             let acquire_after = ms(self.w.cfg.tickets[t].acquire_after);
             if let Some((at, elections)) = self.w.failover_got(t) {
                 let rounds =
@@ -556,19 +560,29 @@ impl Driver {
                     );
                 }
             }
-            let Some(&(_, rounds, known)) = late.iter().find(|l| l.0 == t) else {
+            let Some(&(_, rounds, known, deadline)) = late.iter().find(|l| l.0 == t) else {
                 continue;
             };
             let when = match self.w.failover_time(t) {
                 Some(at) => format!("granted again {}ms", at - q),
                 None => format!("not granted anywhere {}ms", self.w.now - q),
             };
+            let offer = self
+                .w
+                .late_lease_offer(t)
+                .filter(|&a| a > q + self.timing.max_delay)
+                .map_or(String::new(), |a| {
+                    format!(
+                        " (a lease offer of m{victim} acknowledged {}ms after)",
+                        a - q
+                    )
+                });
             self.w.violation_known(
                 Kind::FailoverLate,
                 known,
                 Some(t),
                 format!(
-                    "{when} after m{victim} was lost, bound {}ms, {rounds} election rounds by then",
+                    "{when} after m{victim} was lost, bound {}ms{offer}, {rounds} election rounds by then",
                     deadline - q
                 ),
             );

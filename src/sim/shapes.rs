@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::check::Kind;
+use super::check::{self, Kind, Timing};
 use super::gen::{self, ChaosProfile, MemberProfile, NetProfile, Setup};
 use super::world::{HoldKind, Restart, SuspendClock, World};
 use crate::config::{MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
@@ -190,6 +190,55 @@ fn a_held_message_arrives_late_and_once() {
     assert!(w.hold_fired());
     assert_eq!(w.stats.counters.held, 1);
     assert_eq!(w.holder(0), Some(0), "the arbitrator's ack suffices");
+    assert_clean(&w);
+}
+
+#[test]
+fn a_late_heartbeat_of_a_lost_leader_moves_the_failover_deadline_on() {
+    // Seed 3025's shape: a renewal of m0 also reaches the others 27.5 s late,
+    // after m0 was lost. They take it as a fresh heartbeat and follow m0
+    // for another lease from its arrival, so the ticket fails over later
+    // than the bound from the loss allows, within the deadline that counts
+    // from that arrival.
+    let mut tk = ticket(false);
+    tk.timeout = Duration::from_secs(1);
+    let mut w = world(tk, 10);
+    granted_at(&mut w, 0, 8_000);
+    // m0 renews every 8 s: the held renewal arrives just before the lease
+    // of the next one ends, 19 s after m0 is lost.
+    w.hold_next(Some(0), HoldKind::Any, 27_500, 30_000, true);
+    while !w.hold_fired() && w.now < 30_000 {
+        w.run_until(w.now + 10);
+    }
+    assert!(w.hold_fired(), "m0 renewed");
+    let held = w.now;
+    w.run_until(held + 8_500);
+    let lost = w.now;
+    w.watch_failover(0, vec![0]);
+    w.suspend(0, 150_000);
+    let tm = Timing {
+        max_delay: 10,
+        max_crm: 5,
+        max_handler: 5,
+        unit: 1000,
+    };
+    let bound = check::failover_bound(&w.cfg.tickets[0], &tm);
+    let deadline = w.run_to_failover_deadline(0, &tm, lost + bound, lost + 140_000);
+    let offer = w
+        .late_lease_offer(0)
+        .expect("the late heartbeat was acknowledged");
+    assert!(offer >= held + 27_500, "acknowledged on arrival");
+    let at = w.failover_time(0).expect("failed over");
+    assert_eq!(w.holder(0), Some(1));
+    assert!(at > lost + bound, "later than the bound from the loss");
+    assert!(
+        at <= deadline,
+        "within the deadline from the late heartbeat"
+    );
+    assert_eq!(
+        deadline,
+        check::failover_deadline(&w.cfg.tickets[0], &tm, lost, Some(offer))
+    );
     assert_clean(&w);
 }
 

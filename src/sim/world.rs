@@ -48,7 +48,7 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
-use super::check::{Ack, Kind, Known, Violation};
+use super::check::{self, Ack, Kind, Known, Timing, Violation};
 use super::gen::{Setup, WALL0};
 use super::stats::Stats;
 use super::trace;
@@ -263,7 +263,13 @@ pub struct Link {
 #[derive(Debug)]
 struct FailoverWatch {
     victim: usize,
+    /// When the site was lost (true time).
+    since: u64,
     tickets: Vec<(usize, Option<(u64, usize)>)>,
+    /// Per watched ticket: the last time another member acknowledged a
+    /// heartbeat or update the lost site had sent before it was lost (see
+    /// `World::late_lease_offer`).
+    offers: BTreeMap<usize, u64>,
 }
 
 /// A grant or revoke client.

@@ -184,8 +184,51 @@ impl World {
     pub fn watch_failover(&mut self, victim: usize, tickets: Vec<usize>) {
         self.failover_watch = (!tickets.is_empty()).then(|| FailoverWatch {
             victim,
+            since: self.now,
             tickets: tickets.into_iter().map(|t| (t, None)).collect(),
+            offers: BTreeMap::new(),
         });
+    }
+
+    /// When another member last acknowledged a heartbeat or update of
+    /// watched ticket `t` that the lost site sent before it was lost: that
+    /// member follows the lost site for `expire` from then (spec raft.md
+    /// §5.3), so a message held back past the healed network's delay (a
+    /// stale delivery left over from before the heal) moves the failover on.
+    pub fn late_lease_offer(&self, t: usize) -> Option<u64> {
+        self.failover_watch.as_ref()?.offers.get(&t).copied()
+    }
+
+    /// Runs until watched ticket `t`'s failover deadline, `bound` (from the
+    /// loss) moved on by a lease offer of the lost site acknowledged late
+    /// (`check::failover_deadline`), at most to `cap`; returns it.
+    pub fn run_to_failover_deadline(&mut self, t: usize, tm: &Timing, bound: u64, cap: u64) -> u64 {
+        let mut deadline = bound;
+        loop {
+            self.run_until(deadline);
+            let Some(lost) = self.failover_watch.as_ref().map(|fw| fw.since) else {
+                return deadline;
+            };
+            let offer = self.late_lease_offer(t);
+            let next = check::failover_deadline(&self.cfg.tickets[t], tm, lost, offer).min(cap);
+            if next <= deadline || self.failover_time(t).is_some_and(|at| at <= deadline) {
+                return deadline;
+            }
+            deadline = next;
+        }
+    }
+
+    /// Member `m` acknowledged a heartbeat or update of ticket `t` that
+    /// `leader` sent at `sent` (see `late_lease_offer`).
+    pub(super) fn note_lease_offer(&mut self, m: usize, leader: usize, t: usize, sent: u64) {
+        let now = self.now;
+        let Some(fw) = self.failover_watch.as_mut() else {
+            return;
+        };
+        let watched = fw.tickets.iter().any(|&(wt, _)| wt == t);
+        if watched && fw.victim == leader && m != leader && sent <= fw.since {
+            fw.offers.insert(t, now);
+        }
     }
 
     /// When a watched ticket was first granted at another site.

@@ -27,6 +27,9 @@ impl World {
             }
             _ => u64::MAX,
         };
+        if acked_sent != u64::MAX {
+            self.note_lease_offer(m, to, t, acked_sent);
+        }
         self.acks[t][m] = Some(Ack {
             leader: v.leader,
             term: v.term,

@@ -36,9 +36,17 @@ impl Engine {
             // promise it a lease, which a vote of ours in the newer term may
             // contradict) rather than believe in none: we then neither
             // campaign against its lease nor show a stale view.
+            // Not a heartbeat of a term its sender has since left (held
+            // in the network: simulator seed 1692, a late failover): it
+            // would renew a lease nobody offers any more.
             let now = self.now.mono;
             let unled = !tk.is_owned() || tk.leader == m.leader;
-            if unled && m.valid_ms > 0 && tk.live_claim_besides(m.from, now).is_none() {
+            let left_since = m.term < tk.peers[m.from].heard_term && !mutated!(self, StaleFollow);
+            if unled
+                && !left_since
+                && m.valid_ms > 0
+                && tk.live_claim_besides(m.from, now).is_none()
+            {
                 self.become_follower(i, m, m.leader);
             }
             self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);

@@ -86,10 +86,13 @@ pub enum Mutation {
     /// its loaded, seemingly ended lease as over and holds its claim: the
     /// query tells no lease (simulator seed 9890).
     QueryBeforeHold,
+    /// A heartbeat of an older term than we heard its leader in is
+    /// followed all the same (simulator seed 1692).
+    StaleFollow,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 22] = [
+    pub const ALL: [Mutation; 23] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -112,6 +115,7 @@ impl Mutation {
         Mutation::HoldInAnyTerm,
         Mutation::TrustUnconfirmedGrant,
         Mutation::QueryBeforeHold,
+        Mutation::StaleFollow,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -139,6 +143,7 @@ impl Mutation {
             Mutation::HoldInAnyTerm => "hold-in-any-term",
             Mutation::TrustUnconfirmedGrant => "trust-unconfirmed-grant",
             Mutation::QueryBeforeHold => "query-before-hold",
+            Mutation::StaleFollow => "stale-follow",
         }
     }
 

@@ -617,3 +617,37 @@ fn a_rebooted_holder_tells_its_hold_in_its_first_state_query() {
         );
     }
 }
+
+/// Simulator seed 1692 (a failover 51 s late): a heartbeat the holder had
+/// sent 17 minutes earlier, in a term it had long left, reached a follower
+/// after the holder's host was suspended; the follower, following that
+/// same holder in its newer term, took it as a fresh lease and refused
+/// the other sites' votes for a lease longer. A leader's heartbeat of a
+/// term older than one we heard it in is stale: it renews nothing.
+#[test]
+fn a_heartbeat_of_a_term_its_leader_has_left_renews_nothing() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    n.client(0, 2, CMD_REVOKE, 0, "T");
+    n.run_until(10_000);
+    n.client(0, 3, CMD_GRANT, 0, "T");
+    n.run_until(14_000);
+    let old = 0;
+    let term = n.e(0).ticket_view(0).term;
+    assert!(term > old, "m0 leads a newer term");
+    assert_eq!(n.leader_of(1, 0), Leader::Member(0));
+    n.kill(0);
+    let before = n.e(1).ticket_view(0).term_expires;
+    n.run_until(20_000);
+    let c = n.clock_of(1);
+    let _ = n
+        .e_mut(1)
+        .handle_packet(c, 0, &msg(1000, OP_HEARTBEAT, 1000, old, 20));
+    n.drain(1);
+    let after = n.e(1).ticket_view(0).term_expires;
+    assert!(
+        after <= before,
+        "a stale heartbeat renewed the lease: {before:?} -> {after:?}"
+    );
+}

@@ -225,6 +225,14 @@ fn a_start_up_query_sent_before_the_hold_is_caught_as_a_dual_grant() {
     caught_on_one_of(Mutation::QueryBeforeHold, &[Kind::DualGrant], &[9890]);
 }
 
+#[test]
+fn a_stale_heartbeat_followed_is_caught_as_a_late_failover() {
+    // Seed 1692 found it: a heartbeat held 17 minutes in the network, of
+    // a term its leader had left, renewed a lease at a follower after the
+    // leader's host was suspended; the failover came a lease late.
+    caught_on_one_of(Mutation::StaleFollow, &[Kind::FailoverLate], &[1692]);
+}
+
 /// Like `first_catch`, on the first of `seeds` where the broken engine
 /// breaks one of the `expected` invariants and the real engine breaks
 /// none. Schedules move with every engine change, so a rule is pinned to

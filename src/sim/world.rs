@@ -61,6 +61,7 @@ use crate::engine::{
 use crate::wire::codes::*;
 use crate::wire::{TicketMsg, NO_ONE};
 
+mod availability;
 mod checks;
 mod cib;
 mod clients;
@@ -362,7 +363,7 @@ pub struct World {
     /// A stale delivery armed by the scenario.
     hold: Option<faults::Hold>,
     /// When faults last began or ended, for the availability check.
-    health: faults::Health,
+    health: availability::Health,
     /// Per ticket: since when two or more sites' CIBs say "granted".
     overlap_since: Vec<Option<u64>>,
     /// Per member, per ticket: geo attributes stored in the site's CIB.
@@ -465,7 +466,7 @@ impl World {
             aborted: false,
             failover_watch: None,
             hold: None,
-            health: faults::Health::new(n),
+            health: availability::Health::new(n),
             overlap_since: vec![None; nt],
             attrs: vec![vec![BTreeMap::new(); nt]; n],
             last_request: vec![0; nt],

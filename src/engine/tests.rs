@@ -533,6 +533,7 @@ fn three(t: TicketConfig) -> Net {
 
 mod cluster;
 mod leaders;
+mod list;
 mod messages;
 mod probe;
 mod restart;

@@ -271,7 +271,10 @@ impl Daemon {
                     self.text_reply(t, CL_LIST, doc.render().as_bytes());
                 }
                 CMD_LIST => {
-                    let text = self.core.engine().list_text(clock, &localtime::datetime);
+                    let mut text = String::new();
+                    self.core
+                        .engine()
+                        .write_list(clock, &localtime::datetime, &mut text);
                     self.text_reply(t, CL_LIST, text.as_bytes());
                 }
                 CMD_PEERS => {

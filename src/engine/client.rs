@@ -41,6 +41,7 @@ impl Engine {
             self.reply_unknown(client);
             return;
         };
+        self.query_first(i);
         match cmd {
             CMD_GRANT => self.client_grant(i, client, options),
             CMD_REVOKE => self.client_revoke(i, client, options),

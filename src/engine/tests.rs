@@ -535,6 +535,7 @@ mod cluster;
 mod leaders;
 mod list;
 mod messages;
+mod pacing;
 mod probe;
 mod restart;
 mod stale;

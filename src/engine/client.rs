@@ -41,6 +41,7 @@ impl Engine {
             self.reply_unknown(client);
             return;
         };
+        self.query_first(i);
         match cmd {
             CMD_GRANT => self.client_grant(i, client, options),
             CMD_REVOKE => self.client_revoke(i, client, options),
@@ -231,24 +232,73 @@ impl Engine {
     /// the daemon's local `YYYY-MM-DD HH:MM:SS`.
     pub fn list_text(&self, clock: Clock, fmt_time: &dyn Fn(i64) -> String) -> String {
         let mut s = String::new();
-        for e in self.list_entries(clock) {
-            let _ = write!(s, "ticket: {}, leader: {}", e.ticket, e.leader);
-            if e.owned {
-                match e.expires {
+        self.write_list(clock, fmt_time, &mut s);
+        s
+    }
+
+    /// Appends the text of a `booth list` reply to `out`, as
+    /// [`Engine::list_text`] returns it. At 10,000 tickets this is a
+    /// megabyte built within one turn of the daemon's loop, so it is
+    /// written straight from the tickets into a buffer sized beforehand,
+    /// and `fmt_time` is called once per distinct second: leases granted
+    /// or renewed together end in the same second.
+    pub fn write_list(&self, clock: Clock, fmt_time: &dyn Fn(i64) -> String, out: &mut String) {
+        let me = Leader::Member(self.me);
+        let to_unix = |t| (clock.wall_of(t) + 500).div_euclid(1000);
+        let mut times = TimeCache::new(fmt_time);
+        out.reserve(self.list_len_guess());
+        for tk in &self.tickets {
+            out.push_str("ticket: ");
+            out.push_str(&tk.cfg.name);
+            out.push_str(", leader: ");
+            out.push_str(self.addr_of(tk.leader));
+            let manual = tk.cfg.is_manual();
+            if tk.is_owned() {
+                match tk.term_expires.filter(|_| !manual) {
                     Some(t) => {
-                        let _ = write!(s, ", expires: {}", fmt_time(t));
+                        out.push_str(", expires: ");
+                        out.push_str(times.get(to_unix(t)));
                     }
-                    None => s.push_str(", expires: INF"),
+                    None => out.push_str(", expires: INF"),
                 }
-                if let Some(t) = e.commit_pending {
-                    let _ = write!(s, " (commit pending until {})", fmt_time(t));
+                let pending = tk
+                    .delay_commit
+                    .filter(|&dc| tk.leader == me && dc > clock.mono);
+                if let Some(t) = pending {
+                    out.push_str(" (commit pending until ");
+                    out.push_str(times.get(to_unix(t)));
+                    out.push(')');
                 }
             }
-            if e.manual {
-                s.push_str(" [manual mode]");
+            if manual {
+                out.push_str(" [manual mode]");
             }
-            s.push('\n');
+            out.push('\n');
         }
+        for w in self.list_warnings() {
+            out.push('\n');
+            out.push_str("WARNING: ");
+            out.push_str(&w);
+            out.push('\n');
+        }
+    }
+
+    /// Room for the list text: a little more than it takes with times of
+    /// 19 characters, so that building it never reallocates.
+    fn list_len_guess(&self) -> usize {
+        // "ticket: " ", leader: " ", expires: " " (commit pending until "
+        // ")" "\n" and two times.
+        const FIXED: usize = 8 + 10 + 11 + 23 + 1 + 1 + 2 * 19;
+        self.tickets
+            .iter()
+            .map(|tk| FIXED + tk.cfg.name.len() + self.addr_of(tk.leader).len())
+            .sum()
+    }
+
+    /// The warnings `booth list` ends with, without their "WARNING: "
+    /// prefix: manual tickets granted to several sites.
+    pub fn list_warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
         for tk in self.tickets.iter().filter(|t| t.cfg.is_manual()) {
             if tk.sites_where_granted.count_ones() > 1 {
                 let sites: Vec<&str> = self
@@ -258,15 +308,14 @@ impl Engine {
                     .filter(|m| tk.sites_where_granted & (1 << m.index) != 0)
                     .map(|m| m.addr_string.as_str())
                     .collect();
-                let _ = write!(
-                    s,
-                    "\nWARNING: The ticket {} is granted to multiple sites: {}. Revoke the ticket from the faulty sites.\n",
+                warnings.push(format!(
+                    "The ticket {} is granted to multiple sites: {}. Revoke the ticket from the faulty sites.",
                     tk.cfg.name,
                     sites.join(", ")
-                );
+                ));
             }
         }
-        s
+        warnings
     }
 
     /// Geo attributes the CIB holds for a ticket a reload added (read by
@@ -349,5 +398,32 @@ impl Engine {
             let _ = writeln!(s, "{name} {} {when}", a.value);
         }
         Ok(s)
+    }
+}
+
+/// Formatted times by second: a few slots, each holding the last second
+/// that mapped to it. Consecutive tickets mostly share their expiry
+/// second, so nearly every lookup hits.
+struct TimeCache<'a> {
+    fmt: &'a dyn Fn(i64) -> String,
+    slots: [Option<(i64, String)>; TimeCache::SLOTS],
+}
+
+impl<'a> TimeCache<'a> {
+    const SLOTS: usize = 16;
+
+    fn new(fmt: &'a dyn Fn(i64) -> String) -> TimeCache<'a> {
+        TimeCache {
+            fmt,
+            slots: Default::default(),
+        }
+    }
+
+    fn get(&mut self, secs: i64) -> &str {
+        let slot = &mut self.slots[secs.rem_euclid(Self::SLOTS as i64) as usize];
+        if slot.as_ref().is_none_or(|(s, _)| *s != secs) {
+            *slot = Some((secs, (self.fmt)(secs)));
+        }
+        slot.as_ref().map_or("", |(_, text)| text.as_str())
     }
 }

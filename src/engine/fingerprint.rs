@@ -68,6 +68,7 @@ impl Hash for Ticket {
             acked_lead,
             promised,
             promises_restored,
+            query_pending,
         } = self;
         (idx, state, next_state, next_cron, indexed_cron, leader).hash(h);
         (lost_leader, is_granted, term_expires, election_end).hash(h);
@@ -87,7 +88,7 @@ impl Hash for Ticket {
         )
             .hash(h);
         (unconfirmed, deferred_release, acked_lead, release_hold_term).hash(h);
-        (promised, promises_restored).hash(h);
+        (promised, promises_restored, query_pending).hash(h);
     }
 }
 
@@ -113,12 +114,13 @@ impl Hash for Engine {
             ids,
             by_id: _,
             next_id,
+            queries,
             #[cfg(feature = "mutations")]
             mutation,
         } = self;
         (me, tickets, rng, out.len(), crons, handler_exited).hash(h);
         (promises_dirty, started_at, started, now, next_run).hash(h);
-        (ids, next_id, removed).hash(h);
+        (ids, next_id, removed, queries).hash(h);
         #[cfg(feature = "mutations")]
         mutation.hash(h);
     }

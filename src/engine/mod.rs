@@ -223,6 +223,9 @@ pub struct Engine {
     removed: BTreeMap<String, Promise>,
     started_at: Time,
     started: bool,
+    /// Tickets whose start-up state query waits for a later turn, oldest
+    /// first (cron.rs, `send_queries`).
+    queries: VecDeque<TicketId>,
     now: Clock,
     next_run: HandlerRun,
     /// A deliberately broken variant, for showing that the simulator catches
@@ -258,6 +261,7 @@ impl Engine {
             removed: BTreeMap::new(),
             started_at: Time(0),
             started: false,
+            queries: VecDeque::new(),
             now: Clock::default(),
             next_run: 1,
             #[cfg(feature = "mutations")]
@@ -314,7 +318,7 @@ impl Engine {
 
     /// The earliest instant at which [`Engine::handle_timeout`] has work to do.
     pub fn next_deadline(&self) -> Option<Time> {
-        if !self.handler_exited.is_empty() {
+        if !self.handler_exited.is_empty() || !self.queries.is_empty() {
             return Some(self.now.mono);
         }
         self.crons.iter().next().map(|&(t, _)| t)
@@ -349,8 +353,10 @@ impl Engine {
         self.now = clock;
         self.started_at = clock.mono;
         self.started = true;
+        // The first tickets ask their peers now, the others on the next
+        // turns (`send_queries`).
         for i in 0..self.tickets.len() {
-            self.setup_ticket(i);
+            self.setup_ticket(i, i < cron::QUERIES_PER_TURN);
             self.reindex(i);
         }
     }
@@ -368,6 +374,7 @@ impl Engine {
             return Err(Dropped::Invalid);
         }
         let i = self.ticket_index(&msg.body.name).ok_or(Dropped::Invalid)?;
+        self.query_first(i);
         let r = self.ticket_recv(i, from, msg);
         self.wake_at_followed_lease_end(i);
         self.reindex(i);
@@ -412,6 +419,7 @@ impl Engine {
     pub fn handle_timeout(&mut self, clock: Clock) {
         self.advance(clock);
         self.run_due();
+        self.send_queries();
     }
 
     /// A before-acquire-handler run finished (`ok` = exit status 0).
@@ -445,6 +453,7 @@ impl Engine {
         if granted || !self.started {
             return;
         }
+        self.query_first(ticket);
         self.end_release_hold(ticket);
         self.reindex(ticket);
         self.run_due();
@@ -482,6 +491,7 @@ impl Engine {
         };
         let expired = due_where(&self.tickets, &due, lease_over, "lease end");
         for i in expired {
+            self.query_first(i);
             self.ticket_lost(i);
             self.reindex(i);
         }
@@ -496,6 +506,7 @@ impl Engine {
         };
         let stale = due_where(&self.tickets, &due, grant_over, "CIB grant end");
         for i in stale {
+            self.query_first(i);
             self.revoke_stale_cib_grant(i);
             self.reindex(i);
         }
@@ -510,7 +521,14 @@ impl Engine {
             .into_iter()
             .collect();
         let later = self.crons.split_off(&(Time(now.0 + 1), 0));
-        let expired = std::mem::replace(&mut self.crons, later);
+        let mut expired = std::mem::replace(&mut self.crons, later);
+        // The rest are still due and run at the next call, which the
+        // deadline asks for at once: other inputs get their turn between.
+        // Leases that ended were dropped before (`advance`), however many.
+        if let Some(&first_left) = expired.iter().nth(cron::CRONS_PER_TURN) {
+            let rest = expired.split_off(&first_left);
+            self.crons.extend(rest);
+        }
         for (_, i) in expired {
             self.tickets[i].indexed_cron = None;
             if self.tickets[i].release_hold.is_some_and(|h| h <= now) {
@@ -525,6 +543,7 @@ impl Engine {
             }
         }
         for i in due {
+            self.query_first(i);
             // The cron decides its next run; if it decides nothing, the
             // ticket's state does (C: "next_cron unchanged"). Comparing
             // values would mistake a re-set postponement for no decision.

@@ -111,9 +111,11 @@ impl Engine {
                 });
             }
         }
+        let mut queries = 0;
         for i in 0..self.tickets.len() {
             if added.contains(&i) && self.started {
-                self.setup_ticket(i);
+                self.setup_ticket(i, queries < super::cron::QUERIES_PER_TURN);
+                queries += 1;
             }
             self.reindex(i);
         }

@@ -533,7 +533,9 @@ fn three(t: TicketConfig) -> Net {
 
 mod cluster;
 mod leaders;
+mod list;
 mod messages;
+mod pacing;
 mod probe;
 mod restart;
 mod stale;

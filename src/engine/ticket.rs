@@ -243,6 +243,9 @@ pub struct Ticket {
     /// The promises of a previous run of the daemon were given back: what
     /// we may have promised is known, so no start-up fence is needed.
     pub promises_restored: bool,
+    /// The start-up state query waits for a later turn (`setup_ticket`):
+    /// sent before anything else happens to the ticket.
+    pub query_pending: bool,
 }
 
 impl Ticket {
@@ -303,6 +306,7 @@ impl Ticket {
             acked_lead: None,
             promised: None,
             promises_restored: false,
+            query_pending: false,
         }
     }
 

@@ -39,12 +39,7 @@ impl Daemon {
             .collect();
         // The warnings the text ends with (a manual ticket granted to
         // several sites), word for word.
-        let text = self.core.engine().list_text(clock, &localtime::datetime);
-        let warnings: Vec<String> = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("WARNING: "))
-            .map(str::to_string)
-            .collect();
+        let warnings = self.core.engine().list_warnings();
         json::list_doc("daemon", &tickets, &warnings)
     }
 

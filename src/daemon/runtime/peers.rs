@@ -253,6 +253,12 @@ impl Daemon {
         if sent > room {
             return;
         }
+        // So are waves the engine sends over several turns (it runs a
+        // bounded number of tickets per call): more of it is due now.
+        let now = self.now_ms();
+        if self.core.next_deadline().is_some_and(|d| d.ms() <= now) {
+            return;
+        }
         if let Err(e) = self.poll.registry().deregister(&mut self.udp) {
             debug!("cannot pause the UDP socket: {e}");
             return;

@@ -135,7 +135,32 @@ pub struct TicketConfig {
     pub attr_prereqs: Vec<AttrPrereq>,
     pub mode: TicketMode,
     /// Parsed for compatibility; the protocol does not use them (nor does C).
-    pub weights: [i32; MAX_MEMBERS],
+    pub weights: Weights,
+}
+
+/// A ticket's `weights`: sixteen numbers nobody uses, so they are boxed and
+/// only kept when one of them is set. At 10,000 tickets the array inline
+/// cost 64 bytes a ticket.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Weights(Option<Box<[i32; MAX_MEMBERS]>>);
+
+impl Weights {
+    pub fn new(w: [i32; MAX_MEMBERS]) -> Weights {
+        Weights((w != [0; MAX_MEMBERS]).then(|| Box::new(w)))
+    }
+}
+
+impl std::ops::Deref for Weights {
+    type Target = [i32; MAX_MEMBERS];
+    fn deref(&self) -> &[i32; MAX_MEMBERS] {
+        self.0.as_deref().unwrap_or(&[0; MAX_MEMBERS])
+    }
+}
+
+impl PartialEq<[i32; MAX_MEMBERS]> for Weights {
+    fn eq(&self, other: &[i32; MAX_MEMBERS]) -> bool {
+        **self == *other
+    }
 }
 
 impl TicketConfig {

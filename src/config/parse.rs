@@ -20,7 +20,7 @@ use super::lex::{self, Entry};
 use super::values::*;
 use super::{
     read_authkey, site_id, strerror, AttrPrereq, AuthKeyError, Config, Member, MemberKind,
-    TicketConfig, TicketMode, Transport, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_EXT,
+    TicketConfig, TicketMode, Transport, Weights, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_EXT,
     DEFAULT_MAX_TIME_SKEW, DEFAULT_PORT, MAX_MEMBERS, NAME_LEN,
 };
 
@@ -279,7 +279,7 @@ impl Section {
             before_acquire_handler: self.handler,
             attr_prereqs: self.prereqs,
             mode: self.mode,
-            weights: self.weights,
+            weights: Weights::new(self.weights),
         }
     }
 }

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::cib::writer::RunKind;
-use crate::config::{MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
+use crate::config::{MemberKind, TicketConfig, TicketMode};
 use crate::wire::codes::*;
 use crate::wire::OPT_IMMEDIATE;
 
@@ -22,7 +22,7 @@ fn ticket(name: &str) -> TicketConfig {
         before_acquire_handler: None,
         attr_prereqs: vec![],
         mode: TicketMode::Manual,
-        weights: [0; MAX_MEMBERS],
+        weights: Default::default(),
     }
 }
 

@@ -6,9 +6,7 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Duration;
 
 use super::*;
-use crate::config::{
-    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, MAX_MEMBERS,
-};
+use crate::config::{AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode};
 use crate::wire::codes::*;
 use crate::wire::{
     Header, TicketBody, MAGIC, NO_ONE, OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT, VERSION,
@@ -69,7 +67,7 @@ fn ticket(name: &str, expire: u64, timeout: u64, retries: u32) -> TicketConfig {
         before_acquire_handler: None,
         attr_prereqs: vec![],
         mode: TicketMode::Auto,
-        weights: [0; MAX_MEMBERS],
+        weights: Default::default(),
     }
 }
 

@@ -19,7 +19,7 @@ pub mod world;
 
 use std::time::Duration;
 
-use crate::config::{Config, MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
+use crate::config::{Config, MemberKind, TicketConfig, TicketMode};
 #[cfg(feature = "mutations")]
 use crate::engine::Mutation;
 use crate::wire::codes::CMD_GRANT;
@@ -74,7 +74,7 @@ pub fn cluster_config(handler: bool) -> Config {
         before_acquire_handler: handler.then(|| vec!["/usr/bin/check".into()]),
         attr_prereqs: vec![],
         mode: TicketMode::Auto,
-        weights: [0; MAX_MEMBERS],
+        weights: Default::default(),
     };
     Config::synthetic(&kinds, vec![ticket], |i| SITE_ID0 + i as u32)
 }

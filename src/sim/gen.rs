@@ -4,9 +4,7 @@
 
 use std::time::Duration;
 
-use crate::config::{
-    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, MAX_MEMBERS,
-};
+use crate::config::{AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode};
 use crate::engine::Rng;
 
 fn ms(d: Duration) -> u64 {
@@ -254,7 +252,7 @@ fn ticket(rng: &mut Rng, i: usize, subsecond: bool) -> TicketConfig {
         } else {
             TicketMode::Auto
         },
-        weights: [0; MAX_MEMBERS],
+        weights: Default::default(),
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use super::check::Kind;
 use super::gen::{self, ChaosProfile, MemberProfile, NetProfile, Setup};
 use super::world::{HoldKind, Restart, SuspendClock, World};
-use crate::config::{MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
+use crate::config::{MemberKind, TicketConfig, TicketMode};
 use crate::wire::codes::{CMD_GRANT, CMD_REVOKE};
 use crate::wire::OPT_WAIT;
 
@@ -24,7 +24,7 @@ fn ticket(handler: bool) -> TicketConfig {
         before_acquire_handler: handler.then(|| vec!["/bin/true".into()]),
         attr_prereqs: vec![],
         mode: TicketMode::Auto,
-        weights: [0; MAX_MEMBERS],
+        weights: Default::default(),
     }
 }
 

@@ -398,7 +398,8 @@ impl<R> Writer<R> {
     pub fn hold(&mut self, ticket: &str, reply: R) -> Option<R> {
         match self.slots.get_mut(ticket) {
             Some(s) if s.busy() => {
-                s.held.push((s.submitted, reply));
+                let seq = s.submitted;
+                s.held_mut().push((seq, reply));
                 None
             }
             _ => Some(reply),
@@ -558,10 +559,10 @@ impl<R> Writer<R> {
         self.stats.confirmed += 1;
         s.written = Some((write.granted, write.owner));
         s.absent = false;
-        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut s.held)
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(s.held_mut())
             .into_iter()
             .partition(|r| r.0 <= seq);
-        s.held = wait;
+        *s.held_mut() = wait;
         let id = s.id;
         for (_, r) in ready {
             self.out.push_back(Output::Release(r));
@@ -656,7 +657,7 @@ impl<R> Writer<R> {
             return;
         };
         s.settle();
-        if !s.configured && !s.busy() && s.held.is_empty() {
+        if !s.configured && !s.busy() && s.held().is_empty() {
             self.slots.remove(name);
         }
     }

@@ -121,7 +121,9 @@ pub struct AttrPrereq {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TicketConfig {
-    pub name: String,
+    /// Shared with the tables that name the ticket (the CIB writer's, the
+    /// promise record's): one copy of each name, however many keep it.
+    pub name: Arc<str>,
     /// Lease length.
     pub expire: Duration,
     /// Election length and resend interval.
@@ -218,7 +220,7 @@ impl Config {
     }
 
     pub fn ticket(&self, name: &str) -> Option<&TicketConfig> {
-        self.tickets.iter().map(|t| &**t).find(|t| t.name == name)
+        self.tickets.iter().map(|t| &**t).find(|t| &*t.name == name)
     }
 }
 

@@ -270,7 +270,7 @@ impl Section {
     fn into_ticket(self) -> TicketConfig {
         let ms = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(0));
         TicketConfig {
-            name: self.name,
+            name: self.name.into(),
             expire: ms(self.expire_ms),
             timeout: ms(self.timeout_ms),
             retries: u32::try_from(self.retries).unwrap_or(0),

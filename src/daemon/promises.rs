@@ -33,6 +33,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use log::{error, warn};
 
@@ -168,7 +169,8 @@ pub struct PromiseFile {
     file: File,
     path: PathBuf,
     slot: usize,
-    slots: HashMap<String, u64>,
+    /// Each ticket's slot, by the name the configuration shares.
+    slots: HashMap<Arc<str>, u64>,
     broken: bool,
 }
 
@@ -217,7 +219,7 @@ impl PromiseFile {
                     .and_then(|l| parse(l.trim_end()));
                 match line {
                     Some((name, p)) => {
-                        pf.slots.insert(name.clone(), k as u64);
+                        pf.slots.insert(name.as_str().into(), k as u64);
                         found.insert(name, p);
                     }
                     None => {
@@ -250,13 +252,26 @@ impl PromiseFile {
     /// Records changed promises. Never fails loudly more than once: after a
     /// failed write the file is removed and nothing more is recorded (the
     /// next start fences itself).
-    pub fn record(&mut self, changes: &[(String, Promise)]) {
+    pub fn record(&mut self, changes: &[(Arc<str>, Promise)]) {
         if self.broken {
             return;
         }
         for (name, p) in changes {
-            let next = self.slots.len() as u64 + 1;
-            let k = *self.slots.entry(name.clone()).or_insert(next);
+            let k = match self.slots.get_key_value(&**name) {
+                Some((key, &k)) if Arc::ptr_eq(key, name) => k,
+                // A slot read back at start-up: keep the configuration's
+                // copy of the name, not the one read from the file.
+                Some((_, &k)) => {
+                    self.slots.remove(&**name);
+                    self.slots.insert(name.clone(), k);
+                    k
+                }
+                None => {
+                    let k = self.slots.len() as u64 + 1;
+                    self.slots.insert(name.clone(), k);
+                    k
+                }
+            };
             let res = match pad(render(name, p), self.slot) {
                 Some(bytes) => self.file.write_all_at(&bytes, k * self.slot as u64),
                 None => Err(io::Error::other("promise record longer than its slot")),

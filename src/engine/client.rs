@@ -209,7 +209,7 @@ impl Engine {
             .map(|tk| {
                 let manual = tk.cfg.is_manual();
                 ListEntry {
-                    ticket: tk.cfg.name.clone(),
+                    ticket: tk.cfg.name.to_string(),
                     leader: self.addr_of(tk.leader).to_string(),
                     owned: tk.is_owned(),
                     expires: if manual {

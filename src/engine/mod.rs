@@ -98,6 +98,7 @@ mod votes;
 mod tests;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use crate::config::{Config, MemberKind};
 use crate::wire::TicketMsg;
@@ -138,7 +139,8 @@ pub struct CibState {
 /// The ticket as booth wants it recorded in the local CIB.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CibWrite {
-    pub ticket: String,
+    /// The configuration's copy of the name, shared.
+    pub ticket: Arc<str>,
     pub granted: bool,
     /// Leader's site id as a signed 32-bit number: -1 nobody, 0 unknown.
     pub owner: i32,
@@ -280,7 +282,7 @@ impl Engine {
     pub fn ticket_index(&self, name: &str) -> Option<usize> {
         let tickets = &self.cfg.tickets;
         self.by_name
-            .binary_search_by(|&i| tickets[i as usize].name.as_str().cmp(name))
+            .binary_search_by(|&i| (*tickets[i as usize].name).cmp(name))
             .ok()
             .map(|k| self.by_name[k] as usize)
     }
@@ -324,7 +326,7 @@ impl Engine {
     pub fn ticket_view(&self, i: usize) -> TicketView {
         let tk = &self.tickets[i];
         TicketView {
-            name: tk.cfg.name.clone(),
+            name: tk.cfg.name.to_string(),
             state: tk.state,
             leader: tk.leader,
             term: tk.current_term,

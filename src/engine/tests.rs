@@ -221,7 +221,7 @@ impl Net {
         let mut e = new_engine(self.cfg.clone(), m, self.seed ^ m as u64);
         let c = self.clock_of(m);
         for (t, tc) in self.cfg.tickets.iter().enumerate() {
-            if let Some(w) = self.cib[m].get(&tc.name) {
+            if let Some(w) = self.cib[m].get(&*tc.name) {
                 let st = CibState {
                     granted: w.granted,
                     owner: Some(w.owner as i64),
@@ -231,7 +231,7 @@ impl Net {
                 };
                 e.load_cib(c, t, &st);
             }
-            if let Some(p) = self.promises[m].get(&tc.name) {
+            if let Some(p) = self.promises[m].get(&*tc.name) {
                 assert!(e.restore_promise(t, p));
             }
         }
@@ -283,7 +283,7 @@ impl Net {
         // Promises are recorded before anything is sent (promise.rs).
         if let Some(e) = self.engines[m].as_mut() {
             for (name, p) in e.take_promises() {
-                self.promises[m].insert(name, p);
+                self.promises[m].insert(name.to_string(), p);
             }
         }
         while let Some(o) = self.engines[m].as_mut().and_then(|e| e.poll_output()) {
@@ -338,8 +338,8 @@ impl Net {
                         );
                     }
                     let end = w.expires * 1000 - WALL0 - self.wall_off[m];
-                    self.cib_true_end[m].insert(w.ticket.clone(), end);
-                    self.cib[m].insert(w.ticket.clone(), w);
+                    self.cib_true_end[m].insert(w.ticket.to_string(), end);
+                    self.cib[m].insert(w.ticket.to_string(), w);
                 }
                 Output::ClientReply { client, msg, last } => {
                     self.replies.push((m, client, msg.header.result, last));

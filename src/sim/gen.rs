@@ -239,7 +239,7 @@ fn ticket(rng: &mut Rng, i: usize, subsecond: bool) -> TicketConfig {
         vec![]
     };
     TicketConfig {
-        name: format!("tk{i}"),
+        name: format!("tk{i}").into(),
         expire: Duration::from_millis(expire),
         timeout: Duration::from_millis(timeout),
         retries,

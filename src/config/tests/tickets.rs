@@ -8,7 +8,7 @@ use super::*;
 #[test]
 fn ticket_built_in_defaults() {
     let t = ticket(&format!("{MEMBERS}ticket = T\n"));
-    assert_eq!(t.name, "T");
+    assert_eq!(&*t.name, "T");
     assert_eq!(t.expire, ms(600_000));
     assert_eq!(t.timeout, ms(5_000));
     assert_eq!(t.retries, 10);
@@ -24,10 +24,13 @@ fn ticket_built_in_defaults() {
 #[test]
 fn ticket_names() {
     let cfg = ok("ticket = a-b/C9\nticket = 'x'\n");
-    assert_eq!(cfg.tickets[0].name, "a-b/C9");
-    assert_eq!(cfg.tickets[1].name, "x");
+    assert_eq!(&*cfg.tickets[0].name, "a-b/C9");
+    assert_eq!(&*cfg.tickets[1].name, "x");
     let n63 = "t".repeat(63);
-    assert_eq!(ok(&format!("ticket = {n63}\n")).tickets[0].name, n63);
+    assert_eq!(
+        ok(&format!("ticket = {n63}\n")).tickets[0].name.to_string(),
+        n63
+    );
     let n64 = "t".repeat(64);
     assert_err(
         &format!("ticket = {n64}\n"),

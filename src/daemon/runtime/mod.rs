@@ -342,10 +342,10 @@ impl Daemon {
 
     // ---- outputs ----
 
-    fn record_promises(&mut self, changes: Vec<(String, Promise)>) {
+    fn record_promises(&mut self, changes: Vec<(std::sync::Arc<str>, Promise)>) {
         if let Some(f) = self.promises.as_mut() {
             let origin = self.clock.origin() as i64;
-            let abs: Vec<(String, Promise)> = changes
+            let abs: Vec<(std::sync::Arc<str>, Promise)> = changes
                 .iter()
                 .map(|(n, p)| (n.clone(), promises::shifted(p, origin)))
                 .collect();

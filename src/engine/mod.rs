@@ -543,6 +543,7 @@ impl Engine {
     /// A leader's own lease end is a deadline too, whatever its cron says.
     fn reindex(&mut self, i: usize) {
         self.check_promise(i);
+        self.tickets[i].settle_rare();
         let me = Leader::Member(self.me);
         let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];

@@ -101,7 +101,7 @@ impl Engine {
                     term: gone.current_term,
                 }));
             }
-            for w in gone.waiters {
+            for w in std::mem::take(&mut gone.waiters) {
                 let mut msg = crate::wire::TicketMsg::default();
                 msg.header.cmd = crate::wire::codes::CL_RESULT;
                 msg.header.result = crate::wire::codes::RLT_INVALID_ARG;

@@ -56,7 +56,7 @@ mod trace {
     }
 }
 
-fn ticket(name: &str, expire: u64, timeout: u64, retries: u32) -> TicketConfig {
+pub(super) fn ticket(name: &str, expire: u64, timeout: u64, retries: u32) -> TicketConfig {
     TicketConfig {
         name: name.into(),
         expire: Duration::from_secs(expire),

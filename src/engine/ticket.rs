@@ -157,7 +157,6 @@ pub struct Ticket {
     pub ticket_updated: u8,
     pub outcome: u32,
     pub election_reason: u32,
-    pub delay_commit: Option<Time>,
     pub delay_logged: bool,
     pub last_request: u32,
     pub last_reason: u32,
@@ -181,8 +180,6 @@ pub struct Ticket {
     /// Manual tickets: bitmap of sites that claim to hold the ticket.
     pub sites_where_granted: u32,
     pub handler: Handler,
-    pub attrs: BTreeMap<String, Attr>,
-    pub waiters: Vec<Waiter>,
     /// Last "granted" value the engine asked the CIB to hold.
     pub cib_granted: bool,
     /// The CIB held state for this ticket at start-up.
@@ -195,15 +192,40 @@ pub struct Ticket {
     /// (any message carrying the sender's view): once all have spoken, no
     /// lease can be hidden from us and the vote fence lifts.
     pub views_heard: u32,
+    /// Lease end of the last "granted" state asked of (or loaded from) the
+    /// CIB.
+    pub cib_granted_until: Option<Time>,
+    /// The leader whose heartbeat or update we last acknowledged, and the
+    /// term it leads in: a claim from another site in an older term cannot
+    /// be valid while that lease runs (that leader's election needed a
+    /// majority that had seen the older lease end), see `note_claim`.
+    pub acked_lead: Option<(usize, u32)>,
+    /// Our promises as last handed to the driver (see `promise.rs`).
+    pub promised: Option<super::Promise>,
+    /// The promises of a previous run of the daemon were given back: what
+    /// we may have promised is known, so no start-up fence is needed.
+    pub promises_restored: bool,
+    /// The fields of [`Rare`], reached through `Deref` (`tk.waiters`, ...):
+    /// None while all of them are empty (see [`Ticket::settle_rare`]).
+    pub(super) rare: Option<Box<Rare>>,
+}
+
+/// What a ticket seldom holds: client waits, geo attributes, a delayed
+/// commit, and what start-up, a failed election or a revoke leave behind
+/// for a while. At 10,000 tickets these fields inline cost 168 bytes a
+/// ticket, nearly all of them empty: they are boxed, the box allocated by
+/// the first write (`DerefMut`) and given back once all are empty again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rare {
+    pub delay_commit: Option<Time>,
+    pub attrs: BTreeMap<String, Attr>,
+    pub waiters: Vec<Waiter>,
     /// An election the start-up fence held back: (preference, update_term,
     /// reason), started as soon as the fence lifts.
     pub deferred_election: Option<(Option<usize>, u8, u32)>,
     /// An election nobody won, to be run again (with this `update_term`)
     /// at this time, after a random delay.
     pub election_retry: Option<(u8, Time)>,
-    /// Lease end of the last "granted" state asked of (or loaded from) the
-    /// CIB.
-    pub cib_granted_until: Option<Time>,
     /// A CIB revoke of a grant that was still within its lease is being
     /// written: until the driver confirms it (or that lease ends) we keep
     /// our own claim, so the rest of the cluster cannot take the ticket while
@@ -223,16 +245,32 @@ pub struct Ticket {
     /// The message that hands the ticket over (a revoke or a step-down),
     /// held back until `release_hold` ends: (cmd, expected answer, reason).
     pub deferred_release: Option<(u32, u32, u32)>,
-    /// The leader whose heartbeat or update we last acknowledged, and the
-    /// term it leads in: a claim from another site in an older term cannot
-    /// be valid while that lease runs (that leader's election needed a
-    /// majority that had seen the older lease end), see `note_claim`.
-    pub acked_lead: Option<(usize, u32)>,
-    /// Our promises as last handed to the driver (see `promise.rs`).
-    pub promised: Option<super::Promise>,
-    /// The promises of a previous run of the daemon were given back: what
-    /// we may have promised is known, so no start-up fence is needed.
-    pub promises_restored: bool,
+}
+
+/// A ticket without a box reads these.
+static NO_RARE: Rare = Rare {
+    delay_commit: None,
+    attrs: BTreeMap::new(),
+    waiters: Vec::new(),
+    deferred_election: None,
+    election_retry: None,
+    release_hold: None,
+    restart_claim: None,
+    loaded_grant_term: None,
+    deferred_release: None,
+};
+
+impl std::ops::Deref for Ticket {
+    type Target = Rare;
+    fn deref(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+}
+
+impl std::ops::DerefMut for Ticket {
+    fn deref_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
 }
 
 impl Ticket {
@@ -257,7 +295,6 @@ impl Ticket {
             ticket_updated: 0,
             outcome: 0,
             election_reason: 0,
-            delay_commit: None,
             delay_logged: false,
             last_request: 0,
             last_reason: 0,
@@ -275,22 +312,23 @@ impl Ticket {
             committed: None,
             sites_where_granted: 0,
             handler: Handler::Idle,
-            attrs: BTreeMap::new(),
-            waiters: Vec::new(),
             cib_granted: false,
             cib_loaded: false,
             lease_proven: false,
             views_heard: 0,
-            deferred_election: None,
-            election_retry: None,
             cib_granted_until: None,
-            release_hold: None,
-            restart_claim: None,
-            loaded_grant_term: None,
-            deferred_release: None,
             acked_lead: None,
             promised: None,
             promises_restored: false,
+            rare: None,
+        }
+    }
+
+    /// Gives the box of [`Rare`] fields back once they are all empty
+    /// (after every event that touched the ticket, see `Engine::reindex`).
+    pub fn settle_rare(&mut self) {
+        if self.rare.as_deref().is_some_and(|r| *r == NO_RARE) {
+            self.rare = None;
         }
     }
 
@@ -415,15 +453,36 @@ mod footprint {
     /// times (doc/bench-results.txt, "Memory per ticket"): a field added
     /// here should be small or boxed. 16-member arrays and a copy of the
     /// ticket's settings once made it 1,352 bytes; 616 with the promise
-    /// record's fence.
+    /// record's fence, 456 with the seldom used fields boxed (`Rare`).
     #[test]
     fn a_ticket_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<super::Ticket>() <= 616,
+            size_of::<super::Ticket>() <= 456,
             "{}",
             size_of::<super::Ticket>()
         );
         assert!(size_of::<super::PeerView>() <= 40);
+    }
+
+    /// The rare fields are boxed only while one of them holds something.
+    #[test]
+    fn the_rare_fields_are_boxed_while_used() {
+        use super::{Ticket, Waiter};
+        let cfg = std::sync::Arc::new(crate::engine::tests::ticket("t", 60, 3, 3));
+        let mut tk = Ticket::new(0, cfg, 3);
+        assert!(tk.rare.is_none() && tk.waiters.is_empty());
+        let w = Waiter {
+            client: 1,
+            cmd: 1,
+            options: 0,
+        };
+        tk.waiters.push(w);
+        tk.settle_rare();
+        assert_eq!(tk.waiters, [w]);
+        assert!(tk.rare.is_some());
+        tk.waiters.clear();
+        tk.settle_rare();
+        assert!(tk.rare.is_none());
     }
 }

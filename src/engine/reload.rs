@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use super::ticket::{Leader, Ticket};
-use super::{name_index, CibWrite, Clock, Engine, Output, Promise, TicketId};
+use super::{id_index, name_index, CibWrite, Clock, Engine, Output, Promise, TicketId};
 use crate::config::Config;
 
 impl Engine {
@@ -75,12 +75,7 @@ impl Engine {
                 }
             }
         }
-        self.by_id = self
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i))
-            .collect();
+        self.by_id = id_index(&self.ids);
         self.by_name = name_index(&cfg);
         self.cfg = cfg.into();
         let mut gone_tickets: Vec<Ticket> = old.into_values().map(|(t, _)| t).collect();

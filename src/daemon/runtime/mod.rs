@@ -82,6 +82,8 @@ enum TimerKind {
     GatherEnd,
     /// The time limit of the state directory's store process (by serial).
     StoreDeadline(u64),
+    /// Trim the heap again after a burst (peers.rs, `trim_after_burst`).
+    Trim,
 }
 
 /// Everything the loop needs to start.
@@ -144,6 +146,7 @@ pub struct Daemon {
     /// The UDP socket is unwatched until this timer (a wave's
     /// acknowledgements are gathered).
     gather_timer: Option<TimerId>,
+    trim_timer: Option<TimerId>,
     /// The largest wave gathered (datagrams the receive buffer holds).
     gather_max: Option<usize>,
     guards: Vec<ReplayGuard>,
@@ -230,6 +233,7 @@ impl Daemon {
             wave_timer: false,
             burst: 0,
             gather_timer: None,
+            trim_timer: None,
             gather_max: None,
             guards,
             client_guard,
@@ -392,6 +396,7 @@ impl Daemon {
                     self.arm_replay_timer();
                 }
                 TimerKind::AlertProbe => self.probe_tick(),
+                TimerKind::Trim => self.trim_again(),
                 TimerKind::GatherEnd => {
                     self.wave_timer = true;
                     self.gather_end();

@@ -5,25 +5,27 @@ use std::time::Duration;
 
 use super::*;
 use crate::cib::writer::RunKind;
-use crate::config::{MemberKind, TicketConfig, TicketMode};
+use crate::config::{MemberKind, TicketConfig, TicketMode, TicketSettings};
 use crate::wire::codes::*;
 use crate::wire::OPT_IMMEDIATE;
 
 const WALL0: i64 = 1_700_000_000_000;
 
 fn ticket(name: &str) -> TicketConfig {
-    TicketConfig {
-        name: name.into(),
-        expire: Duration::from_secs(20),
-        timeout: Duration::from_secs(2),
-        retries: 3,
-        renewal_freq: Duration::from_secs(10),
-        acquire_after: Duration::ZERO,
-        before_acquire_handler: None,
-        attr_prereqs: vec![],
-        mode: TicketMode::Manual,
-        weights: Default::default(),
-    }
+    TicketConfig::new(
+        name,
+        TicketSettings {
+            expire: Duration::from_secs(20),
+            timeout: Duration::from_secs(2),
+            retries: 3,
+            renewal_freq: Duration::from_secs(10),
+            acquire_after: Duration::ZERO,
+            before_acquire_handler: None,
+            attr_prereqs: vec![],
+            mode: TicketMode::Manual,
+            weights: Default::default(),
+        },
+    )
 }
 
 fn config(tickets: &[&str]) -> Config {

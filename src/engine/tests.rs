@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, BinaryHeap};
 use std::time::Duration;
 
 use super::*;
-use crate::config::{AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode};
+use crate::config::{
+    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, TicketSettings,
+};
 use crate::wire::codes::*;
 use crate::wire::{
     Header, TicketBody, MAGIC, NO_ONE, OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT, VERSION,
@@ -57,18 +59,20 @@ mod trace {
 }
 
 pub(super) fn ticket(name: &str, expire: u64, timeout: u64, retries: u32) -> TicketConfig {
-    TicketConfig {
-        name: name.into(),
-        expire: Duration::from_secs(expire),
-        timeout: Duration::from_secs(timeout),
-        retries,
-        renewal_freq: Duration::from_secs(expire / 2),
-        acquire_after: Duration::ZERO,
-        before_acquire_handler: None,
-        attr_prereqs: vec![],
-        mode: TicketMode::Auto,
-        weights: Default::default(),
-    }
+    TicketConfig::new(
+        name,
+        TicketSettings {
+            expire: Duration::from_secs(expire),
+            timeout: Duration::from_secs(timeout),
+            retries,
+            renewal_freq: Duration::from_secs(expire / 2),
+            acquire_after: Duration::ZERO,
+            before_acquire_handler: None,
+            attr_prereqs: vec![],
+            mode: TicketMode::Auto,
+            weights: Default::default(),
+        },
+    )
 }
 
 fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>) -> Config {

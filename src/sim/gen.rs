@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::config::{AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode};
+use crate::config::{
+    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, TicketSettings,
+};
 use crate::engine::Rng;
 
 fn ms(d: Duration) -> u64 {
@@ -238,22 +240,24 @@ fn ticket(rng: &mut Rng, i: usize, subsecond: bool) -> TicketConfig {
     } else {
         vec![]
     };
-    TicketConfig {
-        name: format!("tk{i}").into(),
-        expire: Duration::from_millis(expire),
-        timeout: Duration::from_millis(timeout),
-        retries,
-        renewal_freq: Duration::from_millis(renewal),
-        acquire_after: Duration::from_millis(acquire_after),
-        before_acquire_handler: handler,
-        attr_prereqs,
-        mode: if rng.below(10) == 0 {
-            TicketMode::Manual
-        } else {
-            TicketMode::Auto
+    TicketConfig::new(
+        format!("tk{i}"),
+        TicketSettings {
+            expire: Duration::from_millis(expire),
+            timeout: Duration::from_millis(timeout),
+            retries,
+            renewal_freq: Duration::from_millis(renewal),
+            acquire_after: Duration::from_millis(acquire_after),
+            before_acquire_handler: handler,
+            attr_prereqs,
+            mode: if rng.below(10) == 0 {
+                TicketMode::Manual
+            } else {
+                TicketMode::Auto
+            },
+            weights: Default::default(),
         },
-        weights: Default::default(),
-    }
+    )
 }
 
 /// A configuration as the config layer would produce it from a file.

@@ -24,7 +24,6 @@ impl Hash for Ticket {
             lost_leader,
             is_granted,
             term_expires,
-            election_end,
             voted_for,
             peers,
             vote_record,
@@ -61,6 +60,7 @@ impl Hash for Ticket {
         } = self;
         // Whether the rare fields are boxed does not count, only their values.
         let Rare {
+            election_end,
             delay_commit,
             attrs,
             waiters,

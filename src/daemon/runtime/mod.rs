@@ -141,7 +141,8 @@ pub struct Daemon {
     /// window: what it sends is a renewal wave (or its next round), not an
     /// answer a client may be waiting for.
     wave_timer: bool,
-    /// Datagrams sent in this iteration (peers.rs, `trim_after_burst`).
+    /// Datagrams sent in this iteration, and client replies by their size
+    /// (peers.rs, `trim_after_burst`).
     burst: usize,
     /// The UDP socket is unwatched until this timer (a wave's
     /// acknowledgements are gathered).

@@ -81,14 +81,9 @@ fn daemon_runs_as_site_user_without_supplementary_groups() {
     }
     let mut c = Cluster::new("privs", false);
     let conf = std::fs::read_to_string(&c.conf).unwrap();
-    std::fs::write(
-        &c.conf,
-        format!(
-            "site-user = daemon\nsite-group = daemon\n\
-             arbitrator-user = nobody\narbitrator-group = 65534\n{conf}"
-        ),
-    )
-    .unwrap();
+    let run_as = "site-user = daemon\nsite-group = daemon\n\
+                  arbitrator-user = nobody\narbitrator-group = 65534\n";
+    std::fs::write(&c.conf, common::set_run_as(&conf, run_as)).unwrap();
     c.start(LEADER);
     c.start(ARBITRATOR);
     // `daemon -S` stays in the foreground: the child is the daemon.
@@ -113,7 +108,7 @@ fn unknown_site_user_is_a_startup_error() {
     let conf = std::fs::read_to_string(&c.conf).unwrap();
     std::fs::write(
         &c.conf,
-        format!("site-user = no-such-user-booth-test\n{conf}"),
+        common::set_run_as(&conf, "site-user = no-such-user-booth-test\n"),
     )
     .unwrap();
     // A site that records tickets in Pacemaker's CIB (no --state-dir):

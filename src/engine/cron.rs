@@ -169,6 +169,22 @@ impl Engine {
             // The rest of a fence the record says is still up.
             tk.vote_fence.filter(|&f| f > now)
         };
+        // DIFF: a grant of ours that we hold only by our CIB and the wall
+        // clock's reading of its `expires`, without a record of the lease
+        // we proved (a host reboot), stands only as far as a majority
+        // confirms it in answer to the state query below (see
+        // `note_confirmation`). The C booth keeps it as long as the clock
+        // says, and a clock set back while the host was down makes that
+        // longer than the lease the grant was written for.
+        let (me, site) = (self.me, self.cfg.members[self.me].is_site());
+        let unsure = fence
+            && site
+            && tk.cib_granted
+            && tk.leader == Leader::Member(me)
+            && !tk.cfg.is_manual()
+            && tk.term_expires.is_some_and(|e| e > now)
+            && !mutated!(self, TrustUnconfirmedGrant);
+        tk.unconfirmed = if unsure { 1 << me } else { 0 };
         debug!("{}: broadcasting state query", tk.cfg.name);
         self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);
         // A lease loaded from the CIB that already ran out is dropped now.
@@ -201,6 +217,7 @@ impl Engine {
                     .claim
                     .map_or(now + tk.cfg.expire, |c| c.max(now + tk.cfg.expire));
                 tk.release_hold = Some(until);
+                tk.release_hold_term = tk.current_term;
                 tk.note_claim(me, until);
             }
         }
@@ -327,6 +344,10 @@ impl Engine {
             return;
         }
         tk.start_postpone = false;
+        if tk.unconfirmed != 0 && self.drop_unconfirmed_grant(i) {
+            return;
+        }
+        let tk = &mut self.tickets[i];
         if tk.vote_fence.is_none_or(|f| f <= now) {
             if let Some((pref, update, reason)) = tk.deferred_election.take() {
                 self.new_election(i, pref, update, reason);

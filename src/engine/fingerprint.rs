@@ -56,6 +56,8 @@ impl Hash for Ticket {
             acked_lead,
             promised,
             promises_restored,
+            release_hold_term,
+            unconfirmed,
             rare: _,
         } = self;
         // Whether the rare fields are boxed does not count, only their values.
@@ -88,7 +90,7 @@ impl Hash for Ticket {
             loaded_grant_term,
         )
             .hash(h);
-        (deferred_release, acked_lead).hash(h);
+        (unconfirmed, deferred_release, acked_lead, release_hold_term).hash(h);
         (promised, promises_restored).hash(h);
     }
 }

@@ -288,6 +288,7 @@ impl Engine {
     }
 
     pub(super) fn process_my_index(&mut self, i: usize, m: &In) {
+        self.note_confirmation(i, m);
         let now = self.now.mono;
         let tk = &self.tickets[i];
         let expired = m.valid_ms == 0;
@@ -390,6 +391,55 @@ impl Engine {
         if self.is_site() {
             self.ticket_write(i);
         }
+        true
+    }
+
+    /// A state answer naming us as holder with a live lease confirms a
+    /// grant we loaded without a record (`Ticket::unconfirmed`): its
+    /// sender holds that lease and votes for no one else while it runs.
+    /// Our own lease is cut to the shortest lease a confirming member
+    /// holds, counted safely: the answer was sent after we started, and
+    /// its figure is rounded up to the wire unit. (An answer held back in
+    /// the network since before our start is beyond what the wire can
+    /// tell, as for acknowledgements: the protocol takes any message older
+    /// than a timeout as lost.)
+    pub(super) fn note_confirmation(&mut self, i: usize, m: &In) {
+        let unit = self.valid_unit_ms();
+        let (me, now, started) = (self.me, self.now.mono, self.started_at);
+        let tk = &mut self.tickets[i];
+        if tk.unconfirmed == 0 || m.leader != Leader::Member(me) {
+            return;
+        }
+        let until = started + std::time::Duration::from_millis(m.valid_ms.saturating_sub(unit));
+        if until <= now {
+            return;
+        }
+        tk.unconfirmed |= 1 << m.from;
+        tk.term_expires = Some(tk.term_expires.map_or(until, |e| e.min(until)));
+    }
+
+    /// The start-up state query's round is over (every member answered, or
+    /// its timeout passed): a grant we loaded without a record that no
+    /// majority confirmed is revoked, whatever our wall clock makes of the
+    /// CIB's `expires` (simulator seed 8679: a holder cut off from
+    /// everyone, its host rebooted with the wall clock 8 s behind, kept
+    /// its grant 8 s past its lease while the others elected a new
+    /// holder). True when it was revoked.
+    pub(super) fn drop_unconfirmed_grant(&mut self, i: usize) -> bool {
+        let tk = &mut self.tickets[i];
+        let holders = std::mem::take(&mut tk.unconfirmed) as u32;
+        let ours = tk.leader == Leader::Member(self.me)
+            && tk.cib_granted
+            && tk.state != State::Leader
+            && !tk.lease_proven;
+        if !ours || self.majority(holders) {
+            return false;
+        }
+        warn!(
+            "{}: no majority confirms the grant our CIB holds, and without a record of our lease only our wall clock says how long it lasts: revoking it",
+            self.tickets[i].cfg.name
+        );
+        self.ticket_lost(i);
         true
     }
 

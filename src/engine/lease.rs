@@ -82,6 +82,7 @@ impl Engine {
         }
         if let Some(until) = tk.cib_granted_until.filter(|&u| u > now) {
             tk.release_hold = Some(until);
+            tk.release_hold_term = tk.current_term;
             tk.note_claim(self.me, until);
         }
     }
@@ -442,6 +443,13 @@ impl Engine {
             } else {
                 now + tk.cfg.timeout
             };
+        } else if tk.next_state.is_some() && next <= now {
+            // Waiting for the handler, the pending step comes first at
+            // every cron run: a deadline already past (an election's end)
+            // would run it again and again without time advancing
+            // (simulator seed 5827). The handler's exit wakes the ticket.
+            self.tickets[i].next_cron = None;
+            return;
         }
         self.tickets[i].next_cron = Some(next);
     }

@@ -74,10 +74,18 @@ pub enum Mutation {
     /// A reload that removes a ticket forgets its promises: added back,
     /// the ticket starts as never seen (simulator seed 9972).
     ForgetRemovedPromises,
+    /// A release hold is told in our current term, which may have moved
+    /// on to one another site leads (simulator seed 2074).
+    HoldInAnyTerm,
+    /// A grant loaded from the CIB by a daemon started without a record
+    /// (a host reboot) is kept as long as its wall clock reads the CIB's
+    /// `expires`, whether or not a majority confirms it (simulator seed
+    /// 8679).
+    TrustUnconfirmedGrant,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 19] = [
+    pub const ALL: [Mutation; 20] = [
         Mutation::LeaderKeepsExpiredTicket,
         Mutation::DoubleVote,
         Mutation::LeaseFromAckArrival,
@@ -97,6 +105,8 @@ impl Mutation {
         Mutation::LeadNewerTerm,
         Mutation::ForgetFence,
         Mutation::ForgetRemovedPromises,
+        Mutation::HoldInAnyTerm,
+        Mutation::TrustUnconfirmedGrant,
     ];
 
     /// Short name, as given on the command line (`MUTATION=...`).
@@ -121,6 +131,8 @@ impl Mutation {
             Mutation::LeadNewerTerm => "lead-newer-term",
             Mutation::ForgetFence => "forget-fence",
             Mutation::ForgetRemovedPromises => "forget-removed-promises",
+            Mutation::HoldInAnyTerm => "hold-in-any-term",
+            Mutation::TrustUnconfirmedGrant => "trust-unconfirmed-grant",
         }
     }
 

@@ -66,11 +66,17 @@ impl Engine {
                 s.term_expires.map_or(0, |e| e.0.saturating_sub(now.0)),
             ),
             // DIFF: while our CIB revoke is being written we still hold the
-            // ticket there, and say so (see Ticket::release_hold).
+            // ticket there, and say so (see Ticket::release_hold), in the
+            // term of that lease; a vote request of ours is in the term we
+            // campaign in.
             _ if tk.release_hold.is_some_and(|h| h > now) && cmd != OP_VOTE_FOR => (
                 Leader::Member(self.me),
                 None,
-                tk.current_term,
+                if cmd == OP_REQ_VOTE || mutated!(self, HoldInAnyTerm) {
+                    tk.current_term
+                } else {
+                    tk.release_hold_term
+                },
                 tk.release_hold.map_or(0, |h| h.0.saturating_sub(now.0)),
             ),
             _ => (tk.leader, tk.voted_for, tk.current_term, tk.time_left(now)),

@@ -204,6 +204,16 @@ pub struct Ticket {
     /// The promises of a previous run of the daemon were given back: what
     /// we may have promised is known, so no start-up fence is needed.
     pub promises_restored: bool,
+    /// The term of the lease the release hold (`Rare`) stands for: peers are told
+    /// of the hold in that term, even after ours has moved on (a hold told
+    /// in a newer term reads as a lease of that term: simulator seed 2074).
+    pub release_hold_term: u32,
+    /// A grant of ours loaded from the CIB by a daemon that started without
+    /// the record of its promises (a host reboot), until the start-up state
+    /// query's round ends: the members known to hold its lease (bitmap, we
+    /// ourselves included; 0 for none such grant). Only a majority keeps it
+    /// (see `Engine::note_confirmation`). 16 bits: at most 16 members.
+    pub unconfirmed: u16,
     /// The fields of [`Rare`], reached through `Deref` (`tk.waiters`, ...):
     /// None while all of them are empty (see [`Ticket::settle_rare`]).
     pub(super) rare: Option<Box<Rare>>,
@@ -318,6 +328,8 @@ impl Ticket {
             lease_proven: false,
             views_heard: 0,
             cib_granted_until: None,
+            release_hold_term: 0,
+            unconfirmed: 0,
             acked_lead: None,
             promised: None,
             promises_restored: false,
@@ -454,12 +466,13 @@ mod footprint {
     /// times (doc/bench-results.txt, "Memory per ticket"): a field added
     /// here should be small or boxed. 16-member arrays and a copy of the
     /// ticket's settings once made it 1,352 bytes; 616 with the promise
-    /// record's fence, 440 with the seldom used fields boxed (`Rare`).
+    /// record's fence, 624 with the release hold's term, 448 with the
+    /// seldom used fields boxed (`Rare`).
     #[test]
     fn a_ticket_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<super::Ticket>() <= 440,
+            size_of::<super::Ticket>() <= 448,
             "{}",
             size_of::<super::Ticket>()
         );

@@ -9,9 +9,13 @@
 //!   lease end (a host whose lease clock stood still in a suspend), or, for
 //!   a grant found in the CIB at start-up, until the daemon's own reading
 //!   of its `expires` (a restart with the wall clock behind). A restarted
-//!   daemon that keeps such a grant is given a grace period to hear from
-//!   its peers (two timeouts, 4d and a crm_ticket run) before the overlap
-//!   with a site it can reach counts. A CIB "granted" whose lease has
+//!   daemon is given a grace period to hear from its peers (two timeouts,
+//!   4d and a crm_ticket run) before such a grant stands by its reading:
+//!   until then it stands for its lease, as if the daemon were still down;
+//!   if the daemon still keeps it when the grace ends, the overlap with
+//!   any site counts, reachable or not (the engine keeps a grant loaded
+//!   without a record only as far as a majority confirms it). A CIB
+//!   "granted" whose lease has
 //!   ended and that no running daemon keeps does not count: Pacemaker would
 //!   still act on it, but no protocol can stop a frozen, dead or slow
 //!   member's CIB from lagging; such overlaps are measured apart (see

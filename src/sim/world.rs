@@ -233,6 +233,10 @@ struct MemberState {
     revoke_due: Option<(i64, usize)>,
     /// When its daemon last started.
     booted_at: u64,
+    /// The end of the grace its started daemon has to hear from its peers
+    /// before a grant it loaded from its CIB stands by its own reading
+    /// of `expires` (see `World::watch_kept_grants`).
+    kept_grace_until: u64,
     /// The host is suspended (the pause is a suspend, see `faults`).
     suspended: bool,
     /// The host went down with the daemon: the next boot is a host reboot.
@@ -404,6 +408,7 @@ impl World {
                 handler_failing: false,
                 revoke_due: None,
                 booted_at: 0,
+                kept_grace_until: 0,
                 suspended: false,
                 reboot_pending: false,
                 host_boots: 0,

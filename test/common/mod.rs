@@ -100,6 +100,17 @@ pub fn loopback_conf(port: u16, options: &str, tickets: &str) -> String {
     )
 }
 
+/// `conf` with its run-as lines (site-user, site-group) replaced by
+/// `lines`, for the tests of privilege dropping.
+pub fn set_run_as(conf: &str, lines: &str) -> String {
+    let rest: String = conf
+        .lines()
+        .filter(|l| !l.starts_with("site-user") && !l.starts_with("site-group"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    format!("{lines}{rest}")
+}
+
 /// Configuration lines that let a test daemon started as root run on a
 /// host without Pacemaker's account: root drops privileges to site-user
 /// and site-group (hacluster:haclient by default) and refuses to start

@@ -53,3 +53,39 @@ fn a_leader_told_of_a_live_lease_in_a_newer_term_follows_it() {
     assert!(!n.granted_at(0, "T"));
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
+
+/// Simulator seed 5827 (a livelock): a candidate whose election time had
+/// run out was told the ticket was its own; re-acquiring waits for the
+/// before-acquire-handler, and meanwhile its cron, which handles the
+/// pending re-acquire before the election's end, armed that past end
+/// again at every turn: the loop spun without time advancing until the
+/// handler exited. Waiting for the handler, a ticket arms no deadline in
+/// the past (the handler's exit wakes it).
+#[test]
+fn a_candidate_waiting_for_its_handler_arms_no_past_deadline() {
+    let mut t = ticket("T", 20, 2, 3);
+    t.before_acquire_handler = Some(vec!["/bin/true".into()]);
+    let mut n = three(t);
+    let now = n.now;
+    let c = n.clock_of(0);
+    let e = n.e_mut(0);
+    {
+        let tk = &mut e.tickets[0];
+        tk.state = State::Candidate;
+        tk.election_end = Some(Time(now - 100));
+        tk.next_state = Some(super::super::ticket::NextState::Leader);
+        tk.next_cron = Some(Time(now));
+    }
+    e.reindex(0);
+    e.handle_timeout(c);
+    let started =
+        std::iter::from_fn(|| e.poll_output()).any(|o| matches!(o, Output::RunHandler { .. }));
+    assert!(started, "the re-acquire runs the handler");
+    e.handle_timeout(c);
+    while e.poll_output().is_some() {}
+    assert!(
+        e.next_deadline().is_none_or(|d| d > Time(now)),
+        "a deadline in the past while the handler runs: {:?}",
+        e.next_deadline()
+    );
+}

@@ -51,6 +51,28 @@ fn a_rebooted_arbitrator_fences_itself_and_the_holder_survives_it_later() {
     );
 }
 
+/// The other side of the rule above (stale.rs, seed 8679): a holder whose
+/// host reboots (no record) while its peers hold its lease hears them
+/// confirm it and keeps the ticket without a break.
+#[test]
+fn a_rebooted_holder_its_peers_confirm_keeps_the_ticket() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    n.kill(0);
+    n.run_until(10_000);
+    n.reboot(0);
+    always(&mut n, 80_000, "A holds the ticket", |n| {
+        n.granted_at(0, "T")
+    });
+    assert!(
+        n.cib_log.iter().all(|(_, m, w)| *m != 0 || w.granted),
+        "A's grant was revoked on the way: {:?}",
+        n.cib_log
+    );
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+}
+
 #[test]
 fn restarted_arbitrator_with_its_promises_does_not_help_elect_a_second_leader() {
     // A leads and renews through the arbitrator; B is cut off from A, so

@@ -199,6 +199,45 @@ fn an_isolated_holder_restarted_with_its_clock_behind_revokes_at_once() {
     }
 }
 
+/// Simulator seed 8679: the holder is cut off from everyone while its lease
+/// runs, and its host reboots with the wall clock a few seconds behind (less
+/// than a lease: nothing looks wrong locally) and no record of what it
+/// promised. Its CIB's `expires`, read by that clock, says the grant runs
+/// on past the true lease end, and nobody can tell it otherwise. The rest
+/// of the cluster elects another site once the lease is over; by then the
+/// old holder must have revoked a grant that no majority confirmed (the
+/// peers' answers to its state query are the only clock it can trust).
+#[test]
+fn an_isolated_holder_rebooted_with_its_clock_seconds_behind_revokes_what_no_peer_confirms() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "T"));
+    n.isolate(0);
+    n.run_until(20_000);
+    // Its lease ends in a few seconds; 8 s behind, the CIB's grant seems
+    // to run for 8 s more than that.
+    n.wall_off[0] = -8_000;
+    n.reboot(0);
+    let booted = n.now;
+    let taken = run_until_cond(&mut n, 60_000, |n| n.granted_at(1, "T"));
+    assert!(
+        !n.granted_at(0, "T"),
+        "m1 granted at {taken} while m0 still holds its unconfirmed grant"
+    );
+    let revoked = n
+        .cib_log
+        .iter()
+        .find(|(t, m, w)| *m == 0 && *t >= booted && !w.granted)
+        .map(|x| x.0)
+        .expect("m0 revoked its grant");
+    assert!(
+        revoked <= booted + 2_000,
+        "revoked {} ms after the reboot, later than the state query's timeout",
+        revoked - booted
+    );
+}
+
 /// Rebooted with its clock a few seconds behind (less than a lease: nothing
 /// looks wrong locally), the old holder learns from its peers that another
 /// site holds the ticket in a newer term, and gives way at once.
@@ -502,4 +541,47 @@ fn a_revoke_waits_for_the_cib_revoke_asked_at_start() {
             if msg.header.cmd == OP_REVOKE)),
         "told the peers before the CIB revoke was written: {out:?}"
     );
+}
+
+/// Simulator seed 2074: a holder giving the ticket up keeps its claim
+/// while its CIB revoke is being written (the release hold), and a state
+/// answer meanwhile raised its term to a newer one led by another site.
+/// Its state answers must tell the hold in the term of the lease it holds:
+/// told in the newer term, the hold read as that term's lease, and a peer
+/// followed the old holder and refused the new leader's heartbeats until
+/// the hold ended (the new leader lost the ticket to a healthy majority).
+#[test]
+fn a_release_hold_is_told_in_the_term_of_its_lease() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    n.client(0, 1, CMD_GRANT, 0, "T");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "T"));
+    let term = n.e(0).ticket_view(0).term;
+    // The revoke hangs in crm_ticket: m0 holds its claim meanwhile.
+    n.cib_failing[0] = true;
+    n.client(0, 2, CMD_REVOKE, 0, "T");
+    // m1 answers a state query: m1 leads a newer term (no lease yet).
+    let c = n.clock_of(0);
+    let mut answer = msg(1001, OP_MY_INDEX, 1001, term + 3, 0);
+    answer.header.request = OP_STATUS;
+    let _ = n.e_mut(0).handle_packet(c, 1, &answer);
+    n.drain(0);
+    assert!(n.e(0).ticket_view(0).term > term, "m0 took the newer term");
+    // m2 asks m0 for its state.
+    let c = n.clock_of(0);
+    let _ = n
+        .e_mut(0)
+        .handle_packet(c, 2, &msg(1002, OP_STATUS, NO_ONE, term + 3, 0));
+    let told: Vec<TicketMsg> = std::iter::from_fn(|| n.e_mut(0).poll_output())
+        .filter_map(|o| match o {
+            Output::Send { to: 2, msg, .. } if msg.header.cmd == OP_MY_INDEX => Some(msg),
+            _ => None,
+        })
+        .collect();
+    assert!(!told.is_empty(), "m0 answers the state query");
+    for m in told {
+        if m.body.leader == 1000 && m.body.term_valid_for > 0 {
+            assert_eq!(m.body.term, term, "the hold told in another term: {m:?}");
+        }
+    }
 }

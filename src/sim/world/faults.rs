@@ -554,11 +554,17 @@ impl World {
         }
         // A grant it found in its CIB at start-up stands as long as its
         // daemon means to keep it: by its reading of the CIB's `expires`
-        // in its own wall clock (see `revoke_deadline`).
-        let loaded = self.members[o].cib[t]
-            .desired
-            .as_ref()
-            .is_some_and(|d| d.granted && d.loaded);
+        // in its own wall clock (see `revoke_deadline`), once its grace to
+        // hear from its peers is over (`watch_kept_grants` judges it then);
+        // until then it stands for its lease, as if the daemon were still
+        // down (seed 1460: a grant elsewhere 6 ms after the start counted,
+        // 7 ms earlier it would not have; the daemon revoked in 31 ms).
+        let judged = self.now >= self.members[o].kept_grace_until;
+        let loaded = judged
+            && self.members[o].cib[t]
+                .desired
+                .as_ref()
+                .is_some_and(|d| d.granted && d.loaded);
         let kept = if loaded {
             self.revoke_deadline(o, t).unwrap_or(lease_end)
         } else {
@@ -585,9 +591,12 @@ impl World {
 
     /// After a boot: a grant the new daemon found in its CIB and still keeps
     /// a grace period later (time to hear from its peers: two timeouts, the
-    /// messages both ways and a CIB write) while another site it can reach
-    /// holds the ticket is a dual grant (Pacemaker acts on both flags; the
-    /// other site may lose the ticket before either CIB is written again).
+    /// messages both ways and a CIB write) while another site holds the
+    /// ticket is a dual grant (Pacemaker acts on both flags; the other site
+    /// may lose the ticket before either CIB is written again), reachable
+    /// or not: the engine keeps a grant loaded without a record only as
+    /// far as a majority confirms it (seeds 804, 6003, 8679 got past an
+    /// exemption for sites it cannot reach).
     pub(super) fn watch_kept_grants(&mut self, m: usize) {
         let t_max = self
             .cfg
@@ -604,6 +613,7 @@ impl World {
             .max()
             .unwrap_or(0);
         let due = self.now + 2 * t_max + 4 * self.setup.net.max_delay() + crm;
+        self.members[m].kept_grace_until = due;
         let inc = self.members[m].incarnation;
         self.kept_watch.push((due, m, inc, self.now));
     }
@@ -649,8 +659,6 @@ impl World {
             }
             let other = (0..self.n()).find(|&o| {
                 o != m
-                    && self.link_healthy_since(o, m, booted)
-                    && self.link_healthy_since(m, o, booted)
                     && self.members[o].cib[t]
                         .value
                         .as_ref()

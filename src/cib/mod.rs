@@ -29,7 +29,7 @@ pub fn load_status_is_missing(code: i32) -> bool {
 pub fn write_argv(w: &CibWrite, cfg_name: &str) -> Vec<String> {
     vec![
         "-t".into(),
-        w.ticket.clone(),
+        w.ticket.to_string(),
         if w.granted { "-g" } else { "-r" }.into(),
         "--force".into(),
         "-S".into(),

@@ -134,7 +134,7 @@ pub fn select_ticket(config: &Config, given: Option<&str>) -> Result<String, Ref
     match given {
         Some(name) if !name.is_empty() => Ok(name.to_string()),
         _ => match config.tickets.as_slice() {
-            [only] => Ok(only.name.clone()),
+            [only] => Ok(only.name.to_string()),
             _ => Err(Refusal::new("No ticket given.", 1)),
         },
     }

@@ -20,8 +20,8 @@ use super::lex::{self, Entry};
 use super::values::*;
 use super::{
     read_authkey, site_id, strerror, AttrPrereq, AuthKeyError, Config, Member, MemberKind,
-    TicketConfig, TicketMode, Transport, DEFAULT_CONFIG_DIR, DEFAULT_CONFIG_EXT,
-    DEFAULT_MAX_TIME_SKEW, DEFAULT_PORT, MAX_MEMBERS, NAME_LEN,
+    TicketConfig, TicketMode, TicketSettings, Transport, Weights, DEFAULT_CONFIG_DIR,
+    DEFAULT_CONFIG_EXT, DEFAULT_MAX_TIME_SKEW, DEFAULT_PORT, MAX_MEMBERS, NAME_LEN,
 };
 
 /// The section name whose keys set the defaults of later tickets.
@@ -267,10 +267,9 @@ impl Section {
         Ok(())
     }
 
-    fn into_ticket(self) -> TicketConfig {
+    fn into_settings(self) -> TicketSettings {
         let ms = |v: i64| Duration::from_millis(u64::try_from(v).unwrap_or(0));
-        TicketConfig {
-            name: self.name,
+        TicketSettings {
             expire: ms(self.expire_ms),
             timeout: ms(self.timeout_ms),
             retries: u32::try_from(self.retries).unwrap_or(0),
@@ -279,7 +278,7 @@ impl Section {
             before_acquire_handler: self.handler,
             attr_prereqs: self.prereqs,
             mode: self.mode,
-            weights: self.weights,
+            weights: Weights::new(self.weights),
         }
     }
 }
@@ -664,13 +663,32 @@ impl<'r> Parser<'r> {
             debug: self.debug,
             // Collected anew, not in place: the parser's sections are some
             // 200 bytes a ticket, the configuration keeps a pointer each.
-            tickets: self
-                .tickets
-                .iter()
-                .map(|t| Arc::new(t.clone().into_ticket()))
-                .collect(),
+            tickets: share_settings(&self.tickets),
             subsecond_times: self.subsecond,
             warnings: self.warnings,
         })
     }
+}
+
+/// The parsed tickets, those with equal settings sharing one copy of them
+/// (see [`TicketConfig::settings`]).
+fn share_settings(sections: &[Section]) -> Vec<Arc<TicketConfig>> {
+    let mut seen: HashSet<Arc<TicketSettings>> = HashSet::new();
+    sections
+        .iter()
+        .map(|t| {
+            let settings = Arc::new(t.clone().into_settings());
+            let settings = match seen.get(&settings) {
+                Some(s) => s.clone(),
+                None => {
+                    seen.insert(settings.clone());
+                    settings
+                }
+            };
+            Arc::new(TicketConfig {
+                name: t.name.as_str().into(),
+                settings,
+            })
+        })
+        .collect()
 }

@@ -144,7 +144,7 @@ mod tests {
         let path = dir.join("booth.conf");
         std::fs::write(&path, format!("{BASE}ticket = C\n")).unwrap();
         let new = Config::reload_from(&path, &running()).unwrap();
-        assert_eq!(new.tickets[0].name, "C");
+        assert_eq!(&*new.tickets[0].name, "C");
         assert_eq!(new.path, path);
         let _ = std::fs::remove_dir_all(&dir);
     }

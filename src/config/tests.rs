@@ -136,7 +136,7 @@ fn man_page_example_is_accepted() {
     assert!(m.iter().all(|m| m.port == 9930));
 
     let t = &cfg.tickets[0];
-    assert_eq!(t.name, "ticket-db8");
+    assert_eq!(&*t.name, "ticket-db8");
     assert_eq!(t.expire, ms(600_000));
     assert_eq!(t.acquire_after, ms(60_000));
     assert_eq!(t.timeout, ms(10_000));

@@ -88,7 +88,7 @@ pub enum Reloaded {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Output {
     /// Record these promises durably before executing any later output.
-    Record(Vec<(String, Promise)>),
+    Record(Vec<(std::sync::Arc<str>, Promise)>),
     /// Send a ticket message to member `to` (authenticated by the driver).
     Send {
         to: usize,
@@ -227,7 +227,7 @@ impl Core {
     }
 
     fn names(cfg: &Config) -> Vec<String> {
-        cfg.tickets.iter().map(|t| t.name.clone()).collect()
+        cfg.tickets.iter().map(|t| t.name.to_string()).collect()
     }
 
     /// Loads every ticket's state from the CIB (Pacemaker sites); the
@@ -237,7 +237,12 @@ impl Core {
         self.advance(clock);
         let site = self.engine.is_site();
         if self.backend_kind == Kind::Pacemaker && site {
-            let names = Self::names(self.config());
+            let names: Vec<_> = self
+                .config()
+                .tickets
+                .iter()
+                .map(|t| t.name.clone())
+                .collect();
             self.writer.start_loading(self.now(), &names);
         } else {
             self.start(clock, Vec::new());
@@ -250,7 +255,12 @@ impl Core {
         self.advance(clock);
         let mut states = Vec::new();
         for (name, st) in loaded {
-            self.writer.note_loaded(&name, st.as_ref());
+            // The configuration's copy of the name: the writer keeps it.
+            let key = match self.engine.ticket_index(&name) {
+                Some(i) => self.config().tickets[i].name.clone(),
+                None => name.as_str().into(),
+            };
+            self.writer.note_loaded(key, st.as_ref());
             states.extend(st.map(|st| (name, st)));
         }
         self.start_engine(states);
@@ -391,7 +401,7 @@ impl Core {
             .tickets
             .iter()
             .filter(|t| self.engine.ticket_index(&t.name).is_none())
-            .map(|t| t.name.clone())
+            .map(|t| t.name.to_string())
             .collect();
         match self.engine.reconfigure(self.clock, new) {
             Ok(()) => {

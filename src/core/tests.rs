@@ -5,25 +5,27 @@ use std::time::Duration;
 
 use super::*;
 use crate::cib::writer::RunKind;
-use crate::config::{MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
+use crate::config::{MemberKind, TicketConfig, TicketMode, TicketSettings};
 use crate::wire::codes::*;
 use crate::wire::OPT_IMMEDIATE;
 
 const WALL0: i64 = 1_700_000_000_000;
 
 fn ticket(name: &str) -> TicketConfig {
-    TicketConfig {
-        name: name.into(),
-        expire: Duration::from_secs(20),
-        timeout: Duration::from_secs(2),
-        retries: 3,
-        renewal_freq: Duration::from_secs(10),
-        acquire_after: Duration::ZERO,
-        before_acquire_handler: None,
-        attr_prereqs: vec![],
-        mode: TicketMode::Manual,
-        weights: [0; MAX_MEMBERS],
-    }
+    TicketConfig::new(
+        name,
+        TicketSettings {
+            expire: Duration::from_secs(20),
+            timeout: Duration::from_secs(2),
+            retries: 3,
+            renewal_freq: Duration::from_secs(10),
+            acquire_after: Duration::ZERO,
+            before_acquire_handler: None,
+            attr_prereqs: vec![],
+            mode: TicketMode::Manual,
+            weights: Default::default(),
+        },
+    )
 }
 
 fn config(tickets: &[&str]) -> Config {
@@ -114,7 +116,7 @@ fn a_grant_reply_waits_for_its_cib_write() {
     assert!(!replies(&outs).contains(&(1, RLT_SUCCESS)), "{outs:?}");
     assert!(outs
         .iter()
-        .any(|o| matches!(o, Output::Submitted(w) if w.granted && w.ticket == "tA")));
+        .any(|o| matches!(o, Output::Submitted(w) if w.granted && &*w.ticket == "tA")));
     c.run_finished(clock(at + 300), run, Outcome::success());
     let outs = drain(&mut c);
     assert!(replies(&outs).contains(&(1, RLT_SUCCESS)), "{outs:?}");
@@ -127,7 +129,7 @@ fn the_run_kind_names_what_a_run_writes() {
     match c.writer().run_kind(run) {
         Some(RunKind::Write(ws)) => {
             assert_eq!(ws.len(), 1);
-            assert!(ws[0].granted && ws[0].ticket == "tA");
+            assert!(ws[0].granted && &*ws[0].ticket == "tA");
         }
         k => panic!("{k:?}"),
     }
@@ -214,7 +216,7 @@ fn a_rejected_reload_keeps_the_running_configuration() {
     let mut new = config(&["tB"]);
     new.members[0].site_id = 4242;
     assert!(matches!(c.reload(clock(100), new), Reloaded::Rejected(_)));
-    assert_eq!(c.config().tickets[0].name, "tA");
+    assert_eq!(&*c.config().tickets[0].name, "tA");
     // The writer still writes tA.
     let (run, at, _) = grant(&mut c, 200, 1, "tA");
     c.run_finished(clock(at + 100), run, Outcome::success());

@@ -111,7 +111,7 @@ pub fn ticket_lines(
             // The engine lists tickets in the configuration's order; look
             // the name up only if that ever stops being true.
             let manual = match cfg.tickets.get(i) {
-                Some(t) if t.name == v.name => t.is_manual(),
+                Some(t) if *t.name == *v.name => t.is_manual(),
                 _ => cfg.ticket(&v.name).is_some_and(|t| t.is_manual()),
             };
             ticket_line(&v, manual, cfg, clock, local)

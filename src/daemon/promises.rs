@@ -33,6 +33,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use log::{error, warn};
 
@@ -167,7 +168,8 @@ pub struct PromiseFile {
     file: File,
     path: PathBuf,
     slot: usize,
-    slots: HashMap<String, u64>,
+    /// Each ticket's slot, by the name the configuration shares.
+    slots: HashMap<Arc<str>, u64>,
     broken: bool,
 }
 
@@ -216,7 +218,7 @@ impl PromiseFile {
                     .and_then(|l| parse(l.trim_end()));
                 match line {
                     Some((name, p)) => {
-                        pf.slots.insert(name.clone(), k as u64);
+                        pf.slots.insert(name.as_str().into(), k as u64);
                         found.insert(name, p);
                     }
                     None => {
@@ -251,15 +253,22 @@ impl PromiseFile {
     /// next start fences itself). Slots that follow each other in the file
     /// are written together: at a start every ticket's fence is recorded,
     /// 10,000 slots in a row, and one `pwrite` each took tens of ms.
-    pub fn record(&mut self, changes: &[(String, Promise)]) {
+    pub fn record(&mut self, changes: &[(Arc<str>, Promise)]) {
         if self.broken {
             return;
         }
         // The run of adjacent slots not written yet: first slot, bytes.
         let mut run: Option<(u64, Vec<u8>)> = None;
         for (name, p) in changes {
-            let k = match self.slots.get(name) {
-                Some(&k) => k,
+            let k = match self.slots.get_key_value(&**name) {
+                Some((key, &k)) if Arc::ptr_eq(key, name) => k,
+                // A slot read back at start-up: keep the configuration's
+                // copy of the name, not the one read from the file.
+                Some((_, &k)) => {
+                    self.slots.remove(&**name);
+                    self.slots.insert(name.clone(), k);
+                    k
+                }
                 None => {
                     let k = self.slots.len() as u64 + 1;
                     self.slots.insert(name.clone(), k);
@@ -358,13 +367,13 @@ mod tests {
     fn slots_written_together_read_back_each() {
         let path = tmp("runs");
         let (mut f, _) = PromiseFile::open(&path, Some("boot-a"), 3).unwrap();
-        let names: Vec<String> = (0..1000).map(|i| format!("t{i}")).collect();
-        let all: Vec<(String, Promise)> = names.iter().map(|n| (n.clone(), p(1))).collect();
+        let names: Vec<Arc<str>> = (0..1000).map(|i| format!("t{i}").into()).collect();
+        let all: Vec<(Arc<str>, Promise)> = names.iter().map(|n| (n.clone(), p(1))).collect();
         f.record(&all);
         // Some slots again, in and out of order, with a new ticket between.
-        let some: Vec<(String, Promise)> = [7, 8, 9, 3, 500, 1000, 999]
+        let some: Vec<(Arc<str>, Promise)> = [7, 8, 9, 3, 500, 1000, 999]
             .iter()
-            .map(|&i| names.get(i).map_or("new".to_string(), |n| n.clone()))
+            .map(|&i| names.get(i).map_or("new".into(), |n| n.clone()))
             .map(|n| (n, p(2)))
             .collect();
         f.record(&some);
@@ -373,7 +382,7 @@ mod tests {
         assert_eq!(found.len(), 1001);
         for (i, n) in names.iter().enumerate() {
             let again = [7, 8, 9, 3, 500, 999].contains(&i);
-            assert_eq!(found[n], p(if again { 2 } else { 1 }), "{n}");
+            assert_eq!(found[&**n], p(if again { 2 } else { 1 }), "{n}");
         }
         assert_eq!(found["new"], p(2));
         let _ = std::fs::remove_file(&path);

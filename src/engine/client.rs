@@ -52,8 +52,11 @@ impl Engine {
 
     /// The connection of a waiting client went away.
     pub fn client_gone(&mut self, client: ClientId) {
-        for tk in &mut self.tickets {
+        // Only the tickets with waiters: a write would box the rare fields
+        // of every ticket (see `ticket::Rare`).
+        for tk in self.tickets.iter_mut().filter(|tk| !tk.waiters.is_empty()) {
             tk.waiters.retain(|w| w.client != client);
+            tk.settle_rare();
         }
     }
 
@@ -183,6 +186,9 @@ impl Engine {
     /// Sends the ticket's `outcome` to waiting clients (of `only` command, or
     /// all when 0); finished requests are dropped.
     pub(super) fn notify_waiters(&mut self, i: usize, only: u32) {
+        if self.tickets[i].waiters.is_empty() {
+            return;
+        }
         let outcome = self.tickets[i].outcome;
         let waiters = std::mem::take(&mut self.tickets[i].waiters);
         let mut keep = Vec::new();
@@ -210,7 +216,7 @@ impl Engine {
             .map(|tk| {
                 let manual = tk.cfg.is_manual();
                 ListEntry {
-                    ticket: tk.cfg.name.clone(),
+                    ticket: tk.cfg.name.to_string(),
                     leader: self.addr_of(tk.leader).to_string(),
                     owned: tk.is_owned(),
                     expires: if manual {

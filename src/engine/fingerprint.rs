@@ -8,7 +8,7 @@
 
 use std::hash::{Hash, Hasher};
 
-use super::ticket::Ticket;
+use super::ticket::{Rare, Ticket};
 use super::Engine;
 
 impl Hash for Ticket {
@@ -24,7 +24,6 @@ impl Hash for Ticket {
             lost_leader,
             is_granted,
             term_expires,
-            election_end,
             voted_for,
             peers,
             vote_record,
@@ -32,7 +31,6 @@ impl Hash for Ticket {
             ticket_updated,
             outcome,
             election_reason,
-            delay_commit,
             delay_logged,
             last_request,
             last_reason,
@@ -50,26 +48,32 @@ impl Hash for Ticket {
             committed,
             sites_where_granted,
             handler,
-            attrs,
-            waiters,
             cib_granted,
             cib_loaded,
             lease_proven,
             views_heard,
-            deferred_election,
-            election_retry,
             cib_granted_until,
-            release_hold,
-            release_hold_term,
-            restart_claim,
-            loaded_grant_term,
-            unconfirmed,
-            deferred_release,
             acked_lead,
             promised,
             promises_restored,
             query_pending,
+            release_hold_term,
+            unconfirmed,
+            rare: _,
         } = self;
+        // Whether the rare fields are boxed does not count, only their values.
+        let Rare {
+            election_end,
+            delay_commit,
+            attrs,
+            waiters,
+            deferred_election,
+            election_retry,
+            release_hold,
+            restart_claim,
+            loaded_grant_term,
+            deferred_release,
+        } = &**self;
         (idx, state, next_state, next_cron, indexed_cron, leader).hash(h);
         (lost_leader, is_granted, term_expires, election_end).hash(h);
         (voted_for, peers, vote_record, current_term, ticket_updated).hash(h);

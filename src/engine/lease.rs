@@ -205,7 +205,7 @@ impl Engine {
             _ => 0,
         };
         vec![
-            ("BOOTH_TICKET".into(), tk.cfg.name.clone()),
+            ("BOOTH_TICKET".into(), tk.cfg.name.to_string()),
             (
                 "BOOTH_LOCAL".into(),
                 self.cfg.members[self.me].addr_string.clone(),

@@ -97,7 +97,8 @@ mod votes;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
 
 use crate::config::{Config, MemberKind};
 use crate::wire::TicketMsg;
@@ -138,7 +139,8 @@ pub struct CibState {
 /// The ticket as booth wants it recorded in the local CIB.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CibWrite {
-    pub ticket: String,
+    /// The configuration's copy of the name, shared.
+    pub ticket: Arc<str>,
     pub granted: bool,
     /// Leader's site id as a signed 32-bit number: -1 nobody, 0 unknown.
     pub owner: i32,
@@ -200,9 +202,11 @@ pub struct Engine {
     cfg: std::sync::Arc<Config>,
     me: usize,
     tickets: Vec<Ticket>,
-    /// Each ticket's stable id, by position, and the reverse map.
+    /// Each ticket's stable id, by position, and the positions sorted by
+    /// id, for finding a ticket by id by binary search (4 bytes a ticket;
+    /// a hash map took some 28).
     ids: Vec<TicketId>,
-    by_id: HashMap<TicketId, usize>,
+    by_id: Vec<u32>,
     next_id: u64,
     /// Ticket positions sorted by name, for finding a ticket by name
     /// (packets and requests name their ticket) by binary search: 4 bytes
@@ -247,7 +251,7 @@ impl Engine {
         let ids: Vec<TicketId> = (1..=cfg.tickets.len() as u64).map(TicketId).collect();
         Engine {
             by_name: name_index(&cfg),
-            by_id: ids.iter().enumerate().map(|(i, &id)| (id, i)).collect(),
+            by_id: id_index(&ids),
             next_id: ids.len() as u64 + 1,
             ids,
             cfg: cfg.into(),
@@ -284,7 +288,7 @@ impl Engine {
     pub fn ticket_index(&self, name: &str) -> Option<usize> {
         let tickets = &self.cfg.tickets;
         self.by_name
-            .binary_search_by(|&i| tickets[i as usize].name.as_str().cmp(name))
+            .binary_search_by(|&i| (*tickets[i as usize].name).cmp(name))
             .ok()
             .map(|k| self.by_name[k] as usize)
     }
@@ -301,7 +305,10 @@ impl Engine {
 
     /// The current position of a ticket, if it is still configured.
     pub fn ticket_by_id(&self, id: TicketId) -> Option<usize> {
-        self.by_id.get(&id).copied()
+        self.by_id
+            .binary_search_by_key(&id, |&i| self.ids[i as usize])
+            .ok()
+            .map(|k| self.by_id[k] as usize)
     }
 
     /// Next output to execute, in the order the engine produced them.
@@ -328,7 +335,7 @@ impl Engine {
     pub fn ticket_view(&self, i: usize) -> TicketView {
         let tk = &self.tickets[i];
         TicketView {
-            name: tk.cfg.name.clone(),
+            name: tk.cfg.name.to_string(),
             state: tk.state,
             leader: tk.leader,
             term: tk.current_term,
@@ -560,6 +567,7 @@ impl Engine {
     /// A leader's own lease end is a deadline too, whatever its cron says.
     fn reindex(&mut self, i: usize) {
         self.check_promise(i);
+        self.tickets[i].settle_rare();
         let me = Leader::Member(self.me);
         let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];
@@ -640,6 +648,12 @@ pub struct TicketView {
     /// What the engine last asked to be written to the CIB: granted here.
     pub cib_granted: bool,
     pub delay_commit: Option<Time>,
+}
+
+fn id_index(ids: &[TicketId]) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..ids.len() as u32).collect();
+    v.sort_by_key(|&i| ids[i as usize]);
+    v
 }
 
 fn name_index(cfg: &Config) -> Vec<u32> {

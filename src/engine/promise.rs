@@ -69,7 +69,7 @@ impl Engine {
 
     /// Tickets whose promises changed since the last call, by name: record
     /// them before executing the outputs that follow (see the module docs).
-    pub fn take_promises(&mut self) -> Vec<(String, Promise)> {
+    pub fn take_promises(&mut self) -> Vec<(std::sync::Arc<str>, Promise)> {
         std::mem::take(&mut self.promises_dirty)
             .into_iter()
             .filter_map(|i| {

@@ -109,7 +109,7 @@ impl Engine {
                 ..Header::default()
             },
             body: TicketBody {
-                name: tk.cfg.name.clone(),
+                name: tk.cfg.name.to_string(),
                 leader,
                 term,
                 term_valid_for: valid,

@@ -1,9 +1,10 @@
 //! A re-read configuration (SIGHUP) applied to a running engine.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use super::ticket::{Leader, Ticket};
-use super::{name_index, CibWrite, Clock, Engine, Output, Promise, TicketId};
+use super::{id_index, name_index, CibWrite, Clock, Engine, Output, Promise, TicketId};
 use crate::config::Config;
 
 impl Engine {
@@ -33,7 +34,7 @@ impl Engine {
             let name = &self.tickets[i].cfg.name;
             if !forget && !cfg.tickets.iter().any(|t| &t.name == name) {
                 let p = self.promise_of(i);
-                self.removed.insert(name.clone(), p);
+                self.removed.insert(name.to_string(), p);
             }
         }
         let old: Vec<Ticket> = std::mem::take(&mut self.tickets);
@@ -44,7 +45,7 @@ impl Engine {
         }
         self.handler_exited.clear();
         let old_ids = std::mem::take(&mut self.ids);
-        let mut old: HashMap<String, (Ticket, TicketId)> = old
+        let mut old: HashMap<Arc<str>, (Ticket, TicketId)> = old
             .into_iter()
             .zip(old_ids)
             .map(|(t, id)| (t.cfg.name.clone(), (t, id)))
@@ -66,7 +67,7 @@ impl Engine {
                     self.ids.push(TicketId(self.next_id));
                     self.next_id += 1;
                     added.push(i);
-                    if let Some(p) = self.removed.remove(&tc.name) {
+                    if let Some(p) = self.removed.remove(&*tc.name) {
                         // The members are those the promises name (a
                         // changed list was refused above).
                         self.restore_promise(i, &p);
@@ -74,12 +75,7 @@ impl Engine {
                 }
             }
         }
-        self.by_id = self
-            .ids
-            .iter()
-            .enumerate()
-            .map(|(i, &id)| (id, i))
-            .collect();
+        self.by_id = id_index(&self.ids);
         self.by_name = name_index(&cfg);
         self.cfg = cfg.into();
         let mut gone_tickets: Vec<Ticket> = old.into_values().map(|(t, _)| t).collect();
@@ -100,7 +96,7 @@ impl Engine {
                     term: gone.current_term,
                 }));
             }
-            for w in gone.waiters {
+            for w in std::mem::take(&mut gone.waiters) {
                 let mut msg = crate::wire::TicketMsg::default();
                 msg.header.cmd = crate::wire::codes::CL_RESULT;
                 msg.header.result = crate::wire::codes::RLT_INVALID_ARG;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::*;
 use crate::config::{
-    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, MAX_MEMBERS,
+    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, TicketSettings,
 };
 use crate::wire::codes::*;
 use crate::wire::{
@@ -58,19 +58,21 @@ mod trace {
     }
 }
 
-fn ticket(name: &str, expire: u64, timeout: u64, retries: u32) -> TicketConfig {
-    TicketConfig {
-        name: name.into(),
-        expire: Duration::from_secs(expire),
-        timeout: Duration::from_secs(timeout),
-        retries,
-        renewal_freq: Duration::from_secs(expire / 2),
-        acquire_after: Duration::ZERO,
-        before_acquire_handler: None,
-        attr_prereqs: vec![],
-        mode: TicketMode::Auto,
-        weights: [0; MAX_MEMBERS],
-    }
+pub(super) fn ticket(name: &str, expire: u64, timeout: u64, retries: u32) -> TicketConfig {
+    TicketConfig::new(
+        name,
+        TicketSettings {
+            expire: Duration::from_secs(expire),
+            timeout: Duration::from_secs(timeout),
+            retries,
+            renewal_freq: Duration::from_secs(expire / 2),
+            acquire_after: Duration::ZERO,
+            before_acquire_handler: None,
+            attr_prereqs: vec![],
+            mode: TicketMode::Auto,
+            weights: Default::default(),
+        },
+    )
 }
 
 fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>) -> Config {
@@ -223,7 +225,7 @@ impl Net {
         let mut e = new_engine(self.cfg.clone(), m, self.seed ^ m as u64);
         let c = self.clock_of(m);
         for (t, tc) in self.cfg.tickets.iter().enumerate() {
-            if let Some(w) = self.cib[m].get(&tc.name) {
+            if let Some(w) = self.cib[m].get(&*tc.name) {
                 let st = CibState {
                     granted: w.granted,
                     owner: Some(w.owner as i64),
@@ -233,7 +235,7 @@ impl Net {
                 };
                 e.load_cib(c, t, &st);
             }
-            if let Some(p) = self.promises[m].get(&tc.name) {
+            if let Some(p) = self.promises[m].get(&*tc.name) {
                 assert!(e.restore_promise(t, p));
             }
         }
@@ -285,7 +287,7 @@ impl Net {
         // Promises are recorded before anything is sent (promise.rs).
         if let Some(e) = self.engines[m].as_mut() {
             for (name, p) in e.take_promises() {
-                self.promises[m].insert(name, p);
+                self.promises[m].insert(name.to_string(), p);
             }
         }
         while let Some(o) = self.engines[m].as_mut().and_then(|e| e.poll_output()) {
@@ -340,8 +342,8 @@ impl Net {
                         );
                     }
                     let end = w.expires * 1000 - WALL0 - self.wall_off[m];
-                    self.cib_true_end[m].insert(w.ticket.clone(), end);
-                    self.cib[m].insert(w.ticket.clone(), w);
+                    self.cib_true_end[m].insert(w.ticket.to_string(), end);
+                    self.cib[m].insert(w.ticket.to_string(), w);
                 }
                 Output::ClientReply { client, msg, last } => {
                     self.replies.push((m, client, msg.header.result, last));

@@ -141,7 +141,6 @@ pub struct Ticket {
     /// "granted" as loaded from the CIB at start-up.
     pub is_granted: bool,
     pub term_expires: Option<Time>,
-    pub election_end: Option<Time>,
     pub voted_for: Option<usize>,
     /// Per configured member, by index: its vote, its claimed lease and the
     /// highest term heard from it. Sized by the member count (three is the
@@ -157,7 +156,6 @@ pub struct Ticket {
     pub ticket_updated: u8,
     pub outcome: u32,
     pub election_reason: u32,
-    pub delay_commit: Option<Time>,
     pub delay_logged: bool,
     pub last_request: u32,
     pub last_reason: u32,
@@ -181,8 +179,6 @@ pub struct Ticket {
     /// Manual tickets: bitmap of sites that claim to hold the ticket.
     pub sites_where_granted: u32,
     pub handler: Handler,
-    pub attrs: BTreeMap<String, Attr>,
-    pub waiters: Vec<Waiter>,
     /// Last "granted" value the engine asked the CIB to hold.
     pub cib_granted: bool,
     /// The CIB held state for this ticket at start-up.
@@ -195,44 +191,9 @@ pub struct Ticket {
     /// (any message carrying the sender's view): once all have spoken, no
     /// lease can be hidden from us and the vote fence lifts.
     pub views_heard: u32,
-    /// An election the start-up fence held back: (preference, update_term,
-    /// reason), started as soon as the fence lifts.
-    pub deferred_election: Option<(Option<usize>, u8, u32)>,
-    /// An election nobody won, to be run again (with this `update_term`)
-    /// at this time, after a random delay.
-    pub election_retry: Option<(u8, Time)>,
     /// Lease end of the last "granted" state asked of (or loaded from) the
     /// CIB.
     pub cib_granted_until: Option<Time>,
-    /// A CIB revoke of a grant that was still within its lease is being
-    /// written: until the driver confirms it (or that lease ends) we keep
-    /// our own claim, so the rest of the cluster cannot take the ticket while
-    /// our CIB may still say "granted" (DIFF: the C booth writes the CIB
-    /// synchronously before it tells anyone; our writes are asynchronous).
-    pub release_hold: Option<Time>,
-    /// The term of the lease the release hold stands for: peers are told
-    /// of the hold in that term, even after ours has moved on (a hold told
-    /// in a newer term reads as a lease of that term: simulator seed 2074).
-    pub release_hold_term: u32,
-    /// A grant loaded from our CIB at start-up: the CIB keeps whole seconds,
-    /// rounded down, so the lease it stands for may run up to a second past
-    /// the loaded `expires`. Until then we tell peers our lease runs that
-    /// far (they must not elect anyone while our old grant may still be
-    /// valid) without extending our own lease or CIB grant.
-    pub restart_claim: Option<Time>,
-    /// The term of a grant of ours loaded from the CIB at start-up, while
-    /// nothing has proven it since: another site's lease in a newer term
-    /// makes it stale (see `give_way_if_stale_own`).
-    pub loaded_grant_term: Option<u32>,
-    /// A grant of ours loaded from the CIB by a daemon that started without
-    /// the record of its promises (a host reboot), until the start-up state
-    /// query's round ends: the members known to hold its lease (bitmap, we
-    /// ourselves included; 0 for none such grant). Only a majority keeps it
-    /// (see `Engine::note_confirmation`). 16 bits: at most 16 members.
-    pub unconfirmed: u16,
-    /// The message that hands the ticket over (a revoke or a step-down),
-    /// held back until `release_hold` ends: (cmd, expected answer, reason).
-    pub deferred_release: Option<(u32, u32, u32)>,
     /// The leader whose heartbeat or update we last acknowledged, and the
     /// term it leads in: a claim from another site in an older term cannot
     /// be valid while that lease runs (that leader's election needed a
@@ -246,6 +207,85 @@ pub struct Ticket {
     /// The start-up state query waits for a later turn (`setup_ticket`):
     /// sent before anything else happens to the ticket.
     pub query_pending: bool,
+    /// The term of the lease the release hold (`Rare`) stands for: peers are told
+    /// of the hold in that term, even after ours has moved on (a hold told
+    /// in a newer term reads as a lease of that term: simulator seed 2074).
+    pub release_hold_term: u32,
+    /// A grant of ours loaded from the CIB by a daemon that started without
+    /// the record of its promises (a host reboot), until the start-up state
+    /// query's round ends: the members known to hold its lease (bitmap, we
+    /// ourselves included; 0 for none such grant). Only a majority keeps it
+    /// (see `Engine::note_confirmation`). 16 bits: at most 16 members.
+    pub unconfirmed: u16,
+    /// The fields of [`Rare`], reached through `Deref` (`tk.waiters`, ...):
+    /// None while all of them are empty (see [`Ticket::settle_rare`]).
+    pub(super) rare: Option<Box<Rare>>,
+}
+
+/// What a ticket seldom holds: client waits, geo attributes, a delayed
+/// commit, a running election, and what start-up, a failed election or a
+/// revoke leave behind for a while. At 10,000 tickets these fields inline
+/// cost 184 bytes a ticket, nearly all of them empty: they are boxed, the box allocated by
+/// the first write (`DerefMut`) and given back once all are empty again.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Rare {
+    /// The end of the election we run.
+    pub election_end: Option<Time>,
+    pub delay_commit: Option<Time>,
+    pub attrs: BTreeMap<String, Attr>,
+    pub waiters: Vec<Waiter>,
+    /// An election the start-up fence held back: (preference, update_term,
+    /// reason), started as soon as the fence lifts.
+    pub deferred_election: Option<(Option<usize>, u8, u32)>,
+    /// An election nobody won, to be run again (with this `update_term`)
+    /// at this time, after a random delay.
+    pub election_retry: Option<(u8, Time)>,
+    /// A CIB revoke of a grant that was still within its lease is being
+    /// written: until the driver confirms it (or that lease ends) we keep
+    /// our own claim, so the rest of the cluster cannot take the ticket while
+    /// our CIB may still say "granted" (DIFF: the C booth writes the CIB
+    /// synchronously before it tells anyone; our writes are asynchronous).
+    pub release_hold: Option<Time>,
+    /// A grant loaded from our CIB at start-up: the CIB keeps whole seconds,
+    /// rounded down, so the lease it stands for may run up to a second past
+    /// the loaded `expires`. Until then we tell peers our lease runs that
+    /// far (they must not elect anyone while our old grant may still be
+    /// valid) without extending our own lease or CIB grant.
+    pub restart_claim: Option<Time>,
+    /// The term of a grant of ours loaded from the CIB at start-up, while
+    /// nothing has proven it since: another site's lease in a newer term
+    /// makes it stale (see `give_way_if_stale_own`).
+    pub loaded_grant_term: Option<u32>,
+    /// The message that hands the ticket over (a revoke or a step-down),
+    /// held back until `release_hold` ends: (cmd, expected answer, reason).
+    pub deferred_release: Option<(u32, u32, u32)>,
+}
+
+/// A ticket without a box reads these.
+static NO_RARE: Rare = Rare {
+    election_end: None,
+    delay_commit: None,
+    attrs: BTreeMap::new(),
+    waiters: Vec::new(),
+    deferred_election: None,
+    election_retry: None,
+    release_hold: None,
+    restart_claim: None,
+    loaded_grant_term: None,
+    deferred_release: None,
+};
+
+impl std::ops::Deref for Ticket {
+    type Target = Rare;
+    fn deref(&self) -> &Rare {
+        self.rare.as_deref().unwrap_or(&NO_RARE)
+    }
+}
+
+impl std::ops::DerefMut for Ticket {
+    fn deref_mut(&mut self) -> &mut Rare {
+        self.rare.get_or_insert_with(Box::default)
+    }
 }
 
 impl Ticket {
@@ -262,7 +302,6 @@ impl Ticket {
             lost_leader: Leader::Unknown,
             is_granted: false,
             term_expires: None,
-            election_end: None,
             voted_for: None,
             peers: vec![PeerView::default(); members].into_boxed_slice(),
             vote_record: None,
@@ -270,7 +309,6 @@ impl Ticket {
             ticket_updated: 0,
             outcome: 0,
             election_reason: 0,
-            delay_commit: None,
             delay_logged: false,
             last_request: 0,
             last_reason: 0,
@@ -288,25 +326,26 @@ impl Ticket {
             committed: None,
             sites_where_granted: 0,
             handler: Handler::Idle,
-            attrs: BTreeMap::new(),
-            waiters: Vec::new(),
             cib_granted: false,
             cib_loaded: false,
             lease_proven: false,
             views_heard: 0,
-            deferred_election: None,
-            election_retry: None,
             cib_granted_until: None,
-            release_hold: None,
             release_hold_term: 0,
-            restart_claim: None,
-            loaded_grant_term: None,
             unconfirmed: 0,
-            deferred_release: None,
             acked_lead: None,
             promised: None,
             promises_restored: false,
             query_pending: false,
+            rare: None,
+        }
+    }
+
+    /// Gives the box of [`Rare`] fields back once they are all empty
+    /// (after every event that touched the ticket, see `Engine::reindex`).
+    pub fn settle_rare(&mut self) {
+        if self.rare.as_deref().is_some_and(|r| *r == NO_RARE) {
+            self.rare = None;
         }
     }
 
@@ -431,15 +470,37 @@ mod footprint {
     /// times (doc/bench-results.txt, "Memory per ticket"): a field added
     /// here should be small or boxed. 16-member arrays and a copy of the
     /// ticket's settings once made it 1,352 bytes; 616 with the promise
-    /// record's fence, 624 with the release hold's term.
+    /// record's fence, 624 with the release hold's term, 448 with the
+    /// seldom used fields boxed (`Rare`).
     #[test]
     fn a_ticket_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<super::Ticket>() <= 624,
+            size_of::<super::Ticket>() <= 448,
             "{}",
             size_of::<super::Ticket>()
         );
         assert!(size_of::<super::PeerView>() <= 40);
+    }
+
+    /// The rare fields are boxed only while one of them holds something.
+    #[test]
+    fn the_rare_fields_are_boxed_while_used() {
+        use super::{Ticket, Waiter};
+        let cfg = std::sync::Arc::new(crate::engine::tests::ticket("t", 60, 3, 3));
+        let mut tk = Ticket::new(0, cfg, 3);
+        assert!(tk.rare.is_none() && tk.waiters.is_empty());
+        let w = Waiter {
+            client: 1,
+            cmd: 1,
+            options: 0,
+        };
+        tk.waiters.push(w);
+        tk.settle_rare();
+        assert_eq!(tk.waiters, [w]);
+        assert!(tk.rare.is_some());
+        tk.waiters.clear();
+        tk.settle_rare();
+        assert!(tk.rare.is_none());
     }
 }

@@ -19,7 +19,7 @@ pub mod world;
 
 use std::time::Duration;
 
-use crate::config::{Config, MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
+use crate::config::{Config, MemberKind, TicketConfig, TicketMode, TicketSettings};
 #[cfg(feature = "mutations")]
 use crate::engine::Mutation;
 use crate::wire::codes::CMD_GRANT;
@@ -64,18 +64,20 @@ pub const RETRIES: u32 = 3;
 /// Two sites (m0, m1) and an arbitrator (m2), one automatic ticket "T".
 pub fn cluster_config(handler: bool) -> Config {
     let kinds = [MemberKind::Site, MemberKind::Site, MemberKind::Arbitrator];
-    let ticket = TicketConfig {
-        name: "T".into(),
-        expire: Duration::from_secs(EXPIRE_S),
-        timeout: Duration::from_secs(TIMEOUT_S),
-        retries: RETRIES,
-        renewal_freq: Duration::from_secs(EXPIRE_S / 2),
-        acquire_after: Duration::ZERO,
-        before_acquire_handler: handler.then(|| vec!["/usr/bin/check".into()]),
-        attr_prereqs: vec![],
-        mode: TicketMode::Auto,
-        weights: [0; MAX_MEMBERS],
-    };
+    let ticket = TicketConfig::new(
+        "T",
+        TicketSettings {
+            expire: Duration::from_secs(EXPIRE_S),
+            timeout: Duration::from_secs(TIMEOUT_S),
+            retries: RETRIES,
+            renewal_freq: Duration::from_secs(EXPIRE_S / 2),
+            acquire_after: Duration::ZERO,
+            before_acquire_handler: handler.then(|| vec!["/usr/bin/check".into()]),
+            attr_prereqs: vec![],
+            mode: TicketMode::Auto,
+            weights: Default::default(),
+        },
+    );
     Config::synthetic(&kinds, vec![ticket], |i| SITE_ID0 + i as u32)
 }
 

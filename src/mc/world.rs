@@ -482,7 +482,7 @@ impl World {
                 ..Header::default()
             },
             body: TicketBody {
-                name: self.cfg.tickets[0].name.clone(),
+                name: self.cfg.tickets[0].name.to_string(),
                 leader: p.leader,
                 term: p.term,
                 term_valid_for: p.valid,

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use crate::config::{
-    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, MAX_MEMBERS,
+    AttrOp, AttrPrereq, Config, GrantType, MemberKind, TicketConfig, TicketMode, TicketSettings,
 };
 use crate::engine::Rng;
 
@@ -240,22 +240,24 @@ fn ticket(rng: &mut Rng, i: usize, subsecond: bool) -> TicketConfig {
     } else {
         vec![]
     };
-    TicketConfig {
-        name: format!("tk{i}"),
-        expire: Duration::from_millis(expire),
-        timeout: Duration::from_millis(timeout),
-        retries,
-        renewal_freq: Duration::from_millis(renewal),
-        acquire_after: Duration::from_millis(acquire_after),
-        before_acquire_handler: handler,
-        attr_prereqs,
-        mode: if rng.below(10) == 0 {
-            TicketMode::Manual
-        } else {
-            TicketMode::Auto
+    TicketConfig::new(
+        format!("tk{i}"),
+        TicketSettings {
+            expire: Duration::from_millis(expire),
+            timeout: Duration::from_millis(timeout),
+            retries,
+            renewal_freq: Duration::from_millis(renewal),
+            acquire_after: Duration::from_millis(acquire_after),
+            before_acquire_handler: handler,
+            attr_prereqs,
+            mode: if rng.below(10) == 0 {
+                TicketMode::Manual
+            } else {
+                TicketMode::Auto
+            },
+            weights: Default::default(),
         },
-        weights: [0; MAX_MEMBERS],
-    }
+    )
 }
 
 /// A configuration as the config layer would produce it from a file.

@@ -8,24 +8,26 @@ use std::time::Duration;
 use super::check::{self, Kind, Timing};
 use super::gen::{self, ChaosProfile, MemberProfile, NetProfile, Setup};
 use super::world::{HoldKind, Restart, SuspendClock, World};
-use crate::config::{MemberKind, TicketConfig, TicketMode, MAX_MEMBERS};
+use crate::config::{MemberKind, TicketConfig, TicketMode, TicketSettings};
 use crate::wire::codes::{CMD_GRANT, CMD_REVOKE};
 use crate::wire::OPT_WAIT;
 
 /// One automatic ticket: 20 s lease, 2 s timeout, 3 retries, renewal at 10 s.
 fn ticket(handler: bool) -> TicketConfig {
-    TicketConfig {
-        name: "tk0".into(),
-        expire: Duration::from_secs(20),
-        timeout: Duration::from_secs(2),
-        retries: 3,
-        renewal_freq: Duration::from_secs(10),
-        acquire_after: Duration::ZERO,
-        before_acquire_handler: handler.then(|| vec!["/bin/true".into()]),
-        attr_prereqs: vec![],
-        mode: TicketMode::Auto,
-        weights: [0; MAX_MEMBERS],
-    }
+    TicketConfig::new(
+        "tk0",
+        TicketSettings {
+            expire: Duration::from_secs(20),
+            timeout: Duration::from_secs(2),
+            retries: 3,
+            renewal_freq: Duration::from_secs(10),
+            acquire_after: Duration::ZERO,
+            before_acquire_handler: handler.then(|| vec!["/bin/true".into()]),
+            attr_prereqs: vec![],
+            mode: TicketMode::Auto,
+            weights: Default::default(),
+        },
+    )
 }
 
 /// Two sites and an arbitrator, 10 ms links (m0 -> m1 `slow_01` ms),

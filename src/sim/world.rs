@@ -422,7 +422,7 @@ impl World {
                 state_file: None,
             })
             .collect();
-        let ticket_names: Vec<String> = cfg.tickets.iter().map(|t| t.name.clone()).collect();
+        let ticket_names: Vec<String> = cfg.tickets.iter().map(|t| t.name.to_string()).collect();
         let ticket_index = ticket_names
             .iter()
             .enumerate()

@@ -3,13 +3,15 @@
 # in a state directory, in a 3-member configuration whose other members do
 # not run, started with 0 and with each N ungranted tickets. Prints RSS and
 # PSS (from /proc/PID/smaps_rollup) and (RSS(N) - RSS(0)) / N in bytes.
+# Measured SETTLE seconds after the start (default 25: the start-up's
+# resends, 3 s apart, are over and the heap was trimmed after them).
 #
 #   test/bench/per-ticket.sh [BOOTHD] [N...]   (default: target/release/boothd 1000 10000)
 set -eu
 bin=${1:-target/release/boothd}
 [ $# -gt 0 ] && shift
 counts=${*:-1000 10000}
-settle=${SETTLE:-4}
+settle=${SETTLE:-25}
 dir=$(mktemp -d /tmp/booth-per-ticket.XXXXXX)
 chmod 777 "$dir"
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT

@@ -27,7 +27,7 @@ impl<R> Writer<R> {
         let Some(program) = self.cibadmin().map(str::to_string) else {
             // Batching was given up: everyone goes to crm_ticket.
             for name in std::mem::take(&mut self.batch) {
-                if let Some(s) = self.slots.get_mut(&name) {
+                if let Some(s) = self.slots.get_mut(name.as_str()) {
                     s.batched = false;
                 }
                 self.next(&name);
@@ -40,7 +40,7 @@ impl<R> Writer<R> {
         let mut left = Vec::new();
         let mut reroute = Vec::new();
         for name in std::mem::take(&mut self.batch) {
-            let Some(s) = self.slots.get(&name) else {
+            let Some(s) = self.slots.get(name.as_str()) else {
                 continue;
             };
             if !s.batched {
@@ -51,11 +51,11 @@ impl<R> Writer<R> {
                 continue;
             }
             if !(self.batchable(s) && s.inflight.is_none() && s.retry_at.is_none()) {
-                self.slots.get_mut(&name).expect("slot").batched = false;
+                self.slots.get_mut(name.as_str()).expect("slot").batched = false;
                 reroute.push(name);
                 continue;
             }
-            let s = self.slots.get_mut(&name).expect("slot");
+            let s = self.slots.get_mut(name.as_str()).expect("slot");
             let Some(w) = s.pending.take() else { continue };
             let e = cib::batch_element(&w, &self.cfg_name);
             if bytes + e.len() > cib::MAX_BATCH_XML && !elements.is_empty() {
@@ -85,7 +85,7 @@ impl<R> Writer<R> {
         self.stats.batches += 1;
         self.stats.batched_writes += names.len() as u64;
         for n in names {
-            if let Some(s) = self.slots.get_mut(&n) {
+            if let Some(s) = self.slots.get_mut(n.as_str()) {
                 s.inflight = Some(run);
             }
         }
@@ -112,7 +112,7 @@ impl<R> Writer<R> {
         }
         let mut touched = Vec::with_capacity(items.len());
         for (name, w, seq) in items {
-            let Some(s) = self.slots.get_mut(&name) else {
+            let Some(s) = self.slots.get_mut(name.as_str()) else {
                 continue;
             };
             s.inflight = None;

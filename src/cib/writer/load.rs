@@ -1,6 +1,8 @@
 //! The start-up load of every ticket's state from the CIB, and the
 //! queries of tickets added by a reload or not read at start-up.
 
+use std::sync::Arc;
+
 use log::{error, info};
 
 use super::{Backend, Outcome, Output, Run, Slot, Writer, MAX_LOAD_ALL_OUTPUT, MAX_PARALLEL_LOADS};
@@ -11,7 +13,7 @@ impl<R> Writer<R> {
     /// Loads every ticket's state (Pacemaker only): one query for all,
     /// one per ticket (as the C booth does) if that fails. Ends with
     /// [`Output::Loaded`]; other backends end at once.
-    pub fn start_loading(&mut self, now: Time, names: &[String]) {
+    pub fn start_loading(&mut self, now: Time, names: &[Arc<str>]) {
         self.advance(now);
         self.loading = true;
         self.loads_pending = names.iter().rev().cloned().collect();
@@ -32,11 +34,8 @@ impl<R> Writer<R> {
 
     /// What the store held at start-up for a ticket (state directory,
     /// loaded by the driver): renewals keeping it may be batched.
-    pub fn note_loaded(&mut self, ticket: &str, st: Option<&CibState>) {
-        let s = self
-            .slots
-            .entry(ticket.to_string())
-            .or_insert_with(Slot::new);
+    pub fn note_loaded(&mut self, ticket: Arc<str>, st: Option<&CibState>) {
+        let s = self.slots.entry(ticket).or_insert_with(Slot::new);
         s.absent = st.is_none();
         s.written = st.and_then(|st| Some((st.granted, i32::try_from(st.owner?).ok()?)));
     }
@@ -67,11 +66,11 @@ impl<R> Writer<R> {
         if o.ok && !o.truncated {
             match cib::parse_load_all(&String::from_utf8_lossy(&o.stdout)) {
                 Ok(states) => {
-                    let wanted: std::collections::HashSet<&String> =
-                        self.loads_pending.iter().collect();
+                    let wanted: std::collections::HashSet<&str> =
+                        self.loads_pending.iter().map(|n| &**n).collect();
                     let found: Vec<(String, CibState)> = states
                         .into_iter()
-                        .filter(|(n, _)| wanted.contains(n))
+                        .filter(|(n, _)| wanted.contains(n.as_str()))
                         .collect();
                     info!(
                         "loaded the state of {} of {} tickets from the CIB",
@@ -79,8 +78,8 @@ impl<R> Writer<R> {
                         self.loads_pending.len()
                     );
                     for name in std::mem::take(&mut self.loads_pending) {
-                        let st = found.iter().find(|(n, _)| *n == name).map(|(_, s)| s);
-                        self.note_loaded(&name, st);
+                        let st = found.iter().find(|(n, _)| **n == *name).map(|(_, s)| s);
+                        self.note_loaded(name, st);
                     }
                     self.loaded.extend(found);
                     return true;
@@ -90,7 +89,7 @@ impl<R> Writer<R> {
         } else if !o.killed && cib::load_status_is_missing(o.code) {
             info!("command \"crm_ticket -q\", no ticket state in the CIB yet");
             for name in std::mem::take(&mut self.loads_pending) {
-                self.note_loaded(&name, None);
+                self.note_loaded(name, None);
             }
             return true;
         } else {
@@ -106,14 +105,14 @@ impl<R> Writer<R> {
         if o.ok {
             match cib::parse_load(&String::from_utf8_lossy(&o.stdout)) {
                 Ok(st) => {
-                    self.note_loaded(name, Some(&st));
+                    self.note_loaded(name.into(), Some(&st));
                     self.loaded.push((name.to_string(), st));
                 }
                 Err(e) => error!("{name}: {e}"),
             }
         } else if !o.killed && cib::load_status_is_missing(o.code) {
             info!("command \"crm_ticket -t {name} -q\", ticket not found");
-            self.note_loaded(name, None);
+            self.note_loaded(name.into(), None);
         } else {
             error!(
                 "command \"crm_ticket -t {name} -q\" exit code {}; trying again",
@@ -134,7 +133,7 @@ impl<R> Writer<R> {
                 break;
             };
             let argv = cib::load_argv(&name);
-            self.spawn(Run::Load(name), program.clone(), argv, None);
+            self.spawn(Run::Load(name.to_string()), program.clone(), argv, None);
             self.loads_running += 1;
         }
     }

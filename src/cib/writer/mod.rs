@@ -27,6 +27,7 @@
 //! write they depend on is in the store.
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
 
 use log::{debug, error};
 
@@ -200,7 +201,8 @@ enum Run {
 pub struct Writer<R> {
     backend: Backend,
     cfg_name: String,
-    slots: HashMap<String, Slot<R>>,
+    /// By the name the configuration shares (one copy of each name).
+    slots: HashMap<Arc<str>, Slot<R>>,
     /// Tickets waiting for a free writer, oldest first.
     queue: VecDeque<String>,
     /// Tickets whose renewal waits for the next batch.
@@ -222,7 +224,8 @@ pub struct Writer<R> {
     store_attrs: Vec<AttrChange>,
     store_running: bool,
     loading: bool,
-    loads_pending: Vec<String>,
+    /// The configuration's names, shared (see `note_loaded`).
+    loads_pending: Vec<Arc<str>>,
     /// Start-up queries of single tickets that failed, to run again: the
     /// engine starts only once every ticket's state is known (a grant it
     /// could not read would be one it neither keeps nor revokes).
@@ -330,7 +333,7 @@ impl<R> Writer<R> {
             }
             self.retries.pop_first();
             self.stats.retries += 1;
-            if let Some(s) = self.slots.get_mut(&name) {
+            if let Some(s) = self.slots.get_mut(name.as_str()) {
                 if s.retry_at == Some(at) {
                     s.retry_at = None;
                 }
@@ -354,7 +357,7 @@ impl<R> Writer<R> {
                 break;
             }
             self.load_retries.pop_first();
-            self.loads_pending.push(name);
+            self.loads_pending.push(name.into());
             due = true;
         }
         if due {
@@ -398,7 +401,8 @@ impl<R> Writer<R> {
     pub fn hold(&mut self, ticket: &str, reply: R) -> Option<R> {
         match self.slots.get_mut(ticket) {
             Some(s) if s.busy() => {
-                s.held.push((s.submitted, reply));
+                let seq = s.submitted;
+                s.held_mut().push((seq, reply));
                 None
             }
             _ => Some(reply),
@@ -417,10 +421,10 @@ impl<R> Writer<R> {
         self.stats.reloads += 1;
         let keep: std::collections::HashSet<&str> = names.iter().map(|n| n.as_str()).collect();
         self.rereads.retain(|(_, n)| keep.contains(n.as_str()));
-        let all: Vec<String> = self.slots.keys().cloned().collect();
+        let all: Vec<Arc<str>> = self.slots.keys().cloned().collect();
         for name in all {
             if let Some(s) = self.slots.get_mut(&name) {
-                s.configured = keep.contains(name.as_str());
+                s.configured = keep.contains(&*name);
             }
             self.gc(&name);
         }
@@ -442,7 +446,7 @@ impl<R> Writer<R> {
         match r {
             Run::Write { ticket, write } => {
                 self.writers -= 1;
-                if let Some(s) = self.slots.get_mut(&ticket) {
+                if let Some(s) = self.slots.get_mut(ticket.as_str()) {
                     s.inflight = None;
                     let seq = s.inflight_seq;
                     if o.ok {
@@ -476,7 +480,7 @@ impl<R> Writer<R> {
                     );
                 }
                 for (ticket, write, seq) in items {
-                    if let Some(s) = self.slots.get_mut(&ticket) {
+                    if let Some(s) = self.slots.get_mut(ticket.as_str()) {
                         s.inflight = None;
                         if o.ok {
                             self.confirmed(&ticket, write, seq);
@@ -558,10 +562,10 @@ impl<R> Writer<R> {
         self.stats.confirmed += 1;
         s.written = Some((write.granted, write.owner));
         s.absent = false;
-        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(&mut s.held)
+        let (ready, wait): (Vec<_>, Vec<_>) = std::mem::take(s.held_mut())
             .into_iter()
             .partition(|r| r.0 <= seq);
-        s.held = wait;
+        *s.held_mut() = wait;
         let id = s.id;
         for (_, r) in ready {
             self.out.push_back(Output::Release(r));
@@ -656,7 +660,7 @@ impl<R> Writer<R> {
             return;
         };
         s.settle();
-        if !s.configured && !s.busy() && s.held.is_empty() {
+        if !s.configured && !s.busy() && s.held().is_empty() {
             self.slots.remove(name);
         }
     }
@@ -672,7 +676,7 @@ impl<R> Writer<R> {
             let Some(name) = self.queue.pop_front() else {
                 return;
             };
-            if let Some(s) = self.slots.get_mut(&name) {
+            if let Some(s) = self.slots.get_mut(name.as_str()) {
                 s.queued = false;
                 self.next(&name);
             }

@@ -38,7 +38,7 @@ impl<R> Writer<R> {
         }
         let mut items = Vec::new();
         for name in std::mem::take(&mut self.store_queue) {
-            let Some(s) = self.slots.get_mut(&name) else {
+            let Some(s) = self.slots.get_mut(name.as_str()) else {
                 continue;
             };
             s.queued = false;
@@ -62,7 +62,7 @@ impl<R> Writer<R> {
         self.store_running = true;
         self.stats.stores += 1;
         for n in names {
-            if let Some(s) = self.slots.get_mut(&n) {
+            if let Some(s) = self.slots.get_mut(n.as_str()) {
                 s.inflight = Some(run);
             }
         }

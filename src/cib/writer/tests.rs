@@ -55,7 +55,7 @@ fn confirmed(outs: &[Output<&'static str>]) -> Vec<(String, bool, i64)> {
     outs.iter()
         .filter_map(|o| match o {
             Output::Confirmed { write, .. } => {
-                Some((write.ticket.clone(), write.granted, write.expires))
+                Some((write.ticket.to_string(), write.granted, write.expires))
             }
             _ => None,
         })
@@ -74,7 +74,7 @@ fn released(outs: &[Output<&'static str>]) -> Vec<&'static str> {
 /// A writer whose CIB holds `names` granted here (so renewals batch).
 fn granted_everywhere(names: &[&str], cibadmin: bool) -> W {
     let mut wr = pcmk(cibadmin, 4);
-    let names: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    let names: Vec<Arc<str>> = names.iter().map(|&s| s.into()).collect();
     wr.start_loading(t(0), &names);
     let outs = drain(&mut wr);
     let (run, _, argv) = spawns(&outs).remove(0);
@@ -257,7 +257,7 @@ fn failed_batches_go_one_by_one_and_three_failures_end_batching() {
 #[test]
 fn the_batch_waits_for_a_free_writer() {
     let mut wr = pcmk(true, 1);
-    let names = vec!["a".to_string(), "b".to_string()];
+    let names: Vec<Arc<str>> = vec!["a".into(), "b".into()];
     wr.start_loading(t(0), &names);
     let run = spawns(&drain(&mut wr))[0].0;
     let xml = "<tickets><ticket_state id=\"a\" granted=\"true\" owner=\"1\"/></tickets>";
@@ -290,7 +290,7 @@ fn the_batch_waits_for_a_free_writer() {
 #[test]
 fn start_up_loads_fall_back_to_one_by_one() {
     let mut wr = pcmk(true, 4);
-    let names: Vec<String> = (0..10).map(|k| format!("t{k}")).collect();
+    let names: Vec<Arc<str>> = (0..10).map(|k| format!("t{k}").into()).collect();
     wr.start_loading(t(0), &names);
     let run = spawns(&drain(&mut wr))[0].0;
     wr.finished(t(0), run, Outcome::failure(1));
@@ -320,7 +320,7 @@ fn start_up_loads_fall_back_to_one_by_one() {
 #[test]
 fn reload_during_loading_is_deferred_until_the_load_ends() {
     let mut wr = pcmk(true, 4);
-    wr.start_loading(t(0), &["a".to_string()]);
+    wr.start_loading(t(0), &["a".into()]);
     let run = spawns(&drain(&mut wr))[0].0;
     assert_eq!(wr.reload(t(1), &["b".to_string()]), Reload::Deferred);
     assert!(!wr.reload_due());
@@ -527,7 +527,7 @@ fn attribute_changes_join_the_next_store_in_order() {
 #[test]
 fn the_start_up_load_waits_until_every_ticket_is_read() {
     let mut wr = pcmk(false, 4);
-    wr.start_loading(t(0), &["tA".to_string()]);
+    wr.start_loading(t(0), &["tA".into()]);
     let all = spawns(&drain(&mut wr))[0].0;
     wr.finished(t(10), all, Outcome::failure(1));
     let one = spawns(&drain(&mut wr));

@@ -171,7 +171,7 @@ impl Daemon {
                 .cfg
                 .tickets
                 .first()
-                .is_some_and(|t| t.name == msg.body.name);
+                .is_some_and(|t| *t.name == *msg.body.name);
         if probe {
             self.alerting.probed[m] = false;
         }

@@ -371,6 +371,10 @@ impl Daemon {
     }
 
     fn reply_bytes(&mut self, t: Token, bytes: Vec<u8>, last: bool) {
+        // A large reply (`list` of thousands of tickets) leaves freed
+        // blocks behind like a burst of datagrams: 64 KiB count as 1,024
+        // datagrams (`trim_after_burst`).
+        self.burst += bytes.len() / 64;
         if let Some(c) = self.clients.get_mut(&t) {
             if c.out.is_empty() {
                 c.out = bytes;

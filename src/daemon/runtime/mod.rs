@@ -82,6 +82,8 @@ enum TimerKind {
     GatherEnd,
     /// The time limit of the state directory's store process (by serial).
     StoreDeadline(u64),
+    /// Trim the heap again after a burst (peers.rs, `trim_after_burst`).
+    Trim,
 }
 
 /// Everything the loop needs to start.
@@ -139,11 +141,13 @@ pub struct Daemon {
     /// window: what it sends is a renewal wave (or its next round), not an
     /// answer a client may be waiting for.
     wave_timer: bool,
-    /// Datagrams sent in this iteration (peers.rs, `trim_after_burst`).
+    /// Datagrams sent in this iteration, and client replies by their size
+    /// (peers.rs, `trim_after_burst`).
     burst: usize,
     /// The UDP socket is unwatched until this timer (a wave's
     /// acknowledgements are gathered).
     gather_timer: Option<TimerId>,
+    trim_timer: Option<TimerId>,
     /// The largest wave gathered (datagrams the receive buffer holds).
     gather_max: Option<usize>,
     guards: Vec<ReplayGuard>,
@@ -230,6 +234,7 @@ impl Daemon {
             wave_timer: false,
             burst: 0,
             gather_timer: None,
+            trim_timer: None,
             gather_max: None,
             guards,
             client_guard,
@@ -342,10 +347,10 @@ impl Daemon {
 
     // ---- outputs ----
 
-    fn record_promises(&mut self, changes: Vec<(String, Promise)>) {
+    fn record_promises(&mut self, changes: Vec<(std::sync::Arc<str>, Promise)>) {
         if let Some(f) = self.promises.as_mut() {
             let origin = self.clock.origin() as i64;
-            let abs: Vec<(String, Promise)> = changes
+            let abs: Vec<(std::sync::Arc<str>, Promise)> = changes
                 .iter()
                 .map(|(n, p)| (n.clone(), promises::shifted(p, origin)))
                 .collect();
@@ -392,6 +397,7 @@ impl Daemon {
                     self.arm_replay_timer();
                 }
                 TimerKind::AlertProbe => self.probe_tick(),
+                TimerKind::Trim => self.trim_again(),
                 TimerKind::GatherEnd => {
                     self.wave_timer = true;
                     self.gather_end();

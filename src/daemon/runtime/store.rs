@@ -67,7 +67,7 @@ impl Daemon {
                 let mut loaded = Vec::new();
                 for t in &self.cfg.tickets {
                     match sd.load(&t.name) {
-                        Ok(st) => loaded.push((t.name.clone(), st)),
+                        Ok(st) => loaded.push((t.name.to_string(), st)),
                         Err(e) => error!("{}: cannot read stored state: {e}", t.name),
                     }
                 }

@@ -77,7 +77,7 @@ impl Driver {
             .cfg
             .tickets
             .iter()
-            .find(|t| t.name == name)
+            .find(|t| &*t.name == name)
             .cloned()
             .expect("every ticket is in the first configuration")
     }

@@ -134,7 +134,13 @@ impl World {
             _ => self.members[m]
                 .core
                 .as_ref()
-                .map(|c| c.config().tickets.iter().map(|t| t.name.clone()).collect())
+                .map(|c| {
+                    c.config()
+                        .tickets
+                        .iter()
+                        .map(|t| t.name.to_string())
+                        .collect()
+                })
                 .unwrap_or_default(),
         };
         let mut xml = String::new();
@@ -186,7 +192,7 @@ impl World {
     /// One ticket state a run put in the CIB, with the exact lease of the
     /// write it came from.
     fn apply_write(&mut self, m: usize, w: &CibWrite) {
-        let Some(&t) = self.ticket_index.get(&w.ticket) else {
+        let Some(&t) = self.ticket_index.get(&*w.ticket) else {
             return;
         };
         let same = |e: &&CibEntry| {
@@ -294,7 +300,7 @@ impl World {
     /// The engine asked for a CIB write (the writer has it now): what the
     /// checks need to know about it, the exact lease it stands for first.
     pub(super) fn write_cib(&mut self, m: usize, w: CibWrite) {
-        let Some(&t) = self.ticket_index.get(&w.ticket) else {
+        let Some(&t) = self.ticket_index.get(&*w.ticket) else {
             return;
         };
         let mut lease_end = self.expires_to_true(m, w.expires);

@@ -253,7 +253,7 @@ impl World {
     pub(super) fn record_promises(
         &mut self,
         m: usize,
-        changes: Vec<(String, crate::engine::Promise)>,
+        changes: Vec<(std::sync::Arc<str>, crate::engine::Promise)>,
     ) {
         let mut all: std::collections::BTreeMap<String, crate::engine::Promise> = self
             .state_file(m)
@@ -264,7 +264,7 @@ impl World {
                     .collect()
             })
             .unwrap_or_default();
-        all.extend(changes);
+        all.extend(changes.into_iter().map(|(n, p)| (n.to_string(), p)));
         let text: String = all
             .iter()
             .map(|(n, p)| crate::daemon::promises::render(n, p) + "\n")

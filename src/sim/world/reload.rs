@@ -32,7 +32,7 @@ impl World {
                 .push_back(Pending::Reload(Box::new(cfg)));
             return;
         }
-        let names: Vec<&str> = cfg.tickets.iter().map(|t| t.name.as_str()).collect();
+        let names: Vec<&str> = cfg.tickets.iter().map(|t| &*t.name).collect();
         self.note(|| format!("reload m{m}: tickets {names:?}"));
         // A reload changes what a member does: the availability check
         // gives it its grace period again.

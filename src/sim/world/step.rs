@@ -174,7 +174,7 @@ impl World {
             Output::Send { msg, .. } | Output::ClientReply { msg, .. } => {
                 self.ticket_index.get(&msg.body.name).copied()
             }
-            Output::Submitted(w) => self.ticket_index.get(&w.ticket).copied(),
+            Output::Submitted(w) => self.ticket_index.get(&*w.ticket).copied(),
             Output::RunHandler { ticket, .. } | Output::StopHandler { ticket, .. } => {
                 self.position(m, *ticket)
             }

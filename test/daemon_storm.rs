@@ -45,51 +45,23 @@ fn with_fillers(tickets: &[&str]) -> Vec<String> {
 
 /// `booth list` figures at site 0 through a situation (see
 /// test/bad_day.rs: client process, raw first byte and whole reply).
-struct Lists {
-    client: measure::Times,
-    first_byte: measure::Times,
-    whole: measure::Times,
-    reply_len: usize,
-    pid: u32,
-    cpu0: Duration,
-    t0: Instant,
-}
+struct Lists(measure::ListTimes);
 
 impl Lists {
     fn start(c: &Cluster) -> Lists {
-        let pid = c.daemons[0].as_ref().unwrap().id();
-        Lists {
-            client: Default::default(),
-            first_byte: Default::default(),
-            whole: Default::default(),
-            reply_len: 0,
-            pid,
-            cpu0: measure::cpu_time(pid),
-            t0: Instant::now(),
-        }
+        Lists(measure::ListTimes::start(
+            c.daemons[0].as_ref().unwrap().id(),
+        ))
     }
 
     /// One `booth list` run and one raw request at site 0.
     fn sample(&mut self, c: &Cluster) {
-        self.client.push(timed_list(c, 0));
-        let raw = measure::raw_list("127.0.0.1", c.port);
-        self.first_byte.push(raw.first_byte);
-        self.whole.push(raw.whole);
-        self.reply_len = raw.text.len();
+        self.0.client.push(timed_list(c, 0));
+        self.0.raw("127.0.0.1", c.port);
     }
 
     fn report(&self, what: &str) {
-        let cpu = measure::cpu_time(self.pid).saturating_sub(self.cpu0);
-        eprintln!(
-            "{}",
-            measure::list_report(
-                what,
-                (&self.client, &self.first_byte, &self.whole),
-                self.reply_len,
-                cpu,
-                self.t0
-            )
-        );
+        eprintln!("{}", self.0.report_line(what));
     }
 }
 
@@ -127,7 +99,7 @@ fn a_geostore_storm_runs_bounded_children_and_answers_everyone() {
         lists.sample(&c);
     }
     lists.report("geostore storm");
-    let slowest = lists.client.slowest();
+    let slowest = lists.0.client.slowest();
     for (k, cl) in clients.into_iter().enumerate() {
         let out = common::wait_output(cl, Duration::from_secs(60));
         assert!(
@@ -213,7 +185,7 @@ fn a_datagram_flood_does_not_starve_the_loop() {
         std::thread::sleep(Duration::from_millis(200));
     }
     lists.report("datagram flood");
-    let slowest = lists.client.slowest();
+    let slowest = lists.0.client.slowest();
     stop.store(true, Ordering::Relaxed);
     let sent = flood.join().unwrap();
     for i in 0..3 {

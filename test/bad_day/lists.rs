@@ -1,55 +1,42 @@
 //! `booth list` at the bad-day site, timed three ways (see
 //! measure.rs), and the bounds the tests hold the daemon to.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::measure::{self, Times};
+use super::measure::ListTimes;
 use super::{Bed, CLIENT_BOUND, LIST_BOUND, SITE};
 
-/// `booth list` figures at the site through one situation: the client
-/// process as an administrator runs it (it reads the configuration with
-/// every ticket, too), and a raw request's first byte and whole reply
-/// (the daemon's share), with the daemon's CPU time meanwhile.
-pub struct Lists {
-    pub client: Times,
-    pub first_byte: Times,
-    whole: Times,
-    reply_len: usize,
-    pid: u32,
-    cpu0: Duration,
-    t0: Instant,
+/// `booth list` figures at the site through one situation (see
+/// [`ListTimes`]): the client process as an administrator runs
+/// it (it reads the configuration with every ticket, too), and a raw
+/// request's first byte and whole reply (the daemon's share), with the
+/// daemon's CPU time meanwhile.
+pub struct Lists(ListTimes);
+
+impl std::ops::Deref for Lists {
+    type Target = ListTimes;
+    fn deref(&self) -> &ListTimes {
+        &self.0
+    }
 }
 
 impl Lists {
     pub fn start(bed: &Bed) -> Lists {
-        let pid = bed.site_pid();
-        Lists {
-            client: Times::default(),
-            first_byte: Times::default(),
-            whole: Times::default(),
-            reply_len: 0,
-            pid,
-            cpu0: measure::cpu_time(pid),
-            t0: Instant::now(),
-        }
+        Lists(ListTimes::start(bed.site_pid()))
     }
 
     /// One `booth list` run and one raw request; both must answer.
     /// Returns the raw request's text.
     pub fn sample(&mut self, bed: &Bed) -> String {
         let (took, _) = bed.timed_list(SITE);
-        self.client.push(took);
+        self.0.client.push(took);
         self.sample_raw(bed)
     }
 
     /// A raw request only: many of these in a row find any long turn of
     /// the daemon's loop, without a client process's start-up between.
     pub fn sample_raw(&mut self, bed: &Bed) -> String {
-        let raw = measure::raw_list(SITE, bed.port);
-        self.first_byte.push(raw.first_byte);
-        self.whole.push(raw.whole);
-        self.reply_len = raw.text.len();
-        raw.text
+        self.0.raw(SITE, bed.port)
     }
 
     /// The daemon's first byte within [`LIST_BOUND`], the client within
@@ -68,16 +55,6 @@ impl Lists {
     }
 
     pub fn report(&self, what: &str) {
-        let cpu = measure::cpu_time(self.pid).saturating_sub(self.cpu0);
-        println!(
-            "{}",
-            measure::list_report(
-                what,
-                (&self.client, &self.first_byte, &self.whole),
-                self.reply_len,
-                cpu,
-                self.t0
-            )
-        );
+        println!("{}", self.report_line(what));
     }
 }

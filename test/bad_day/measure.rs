@@ -233,3 +233,54 @@ pub fn list_report(
         load()
     )
 }
+
+/// `booth list` figures at one daemon through one situation: the client
+/// process (timed by the suite, which knows how to run it), a raw
+/// request's first byte and whole reply, the reply's size and the daemon's
+/// CPU time meanwhile. Each suite wraps it with its own way of sampling.
+pub struct ListTimes {
+    pub client: Times,
+    pub first_byte: Times,
+    pub whole: Times,
+    pub reply_len: usize,
+    pid: u32,
+    cpu0: Duration,
+    t0: Instant,
+}
+
+impl ListTimes {
+    /// Starts counting the CPU time of daemon `pid` now.
+    pub fn start(pid: u32) -> ListTimes {
+        ListTimes {
+            client: Times::default(),
+            first_byte: Times::default(),
+            whole: Times::default(),
+            reply_len: 0,
+            pid,
+            cpu0: cpu_time(pid),
+            t0: Instant::now(),
+        }
+    }
+
+    /// One raw list request to `addr`: its times are kept; returns the
+    /// reply's text.
+    pub fn raw(&mut self, addr: &str, port: u16) -> String {
+        let raw = raw_list(addr, port);
+        self.first_byte.push(raw.first_byte);
+        self.whole.push(raw.whole);
+        self.reply_len = raw.text.len();
+        raw.text
+    }
+
+    /// The figures so far as one line (see [`list_report`]).
+    pub fn report_line(&self, what: &str) -> String {
+        let cpu = cpu_time(self.pid).saturating_sub(self.cpu0);
+        list_report(
+            what,
+            (&self.client, &self.first_byte, &self.whole),
+            self.reply_len,
+            cpu,
+            self.t0,
+        )
+    }
+}

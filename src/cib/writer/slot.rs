@@ -29,15 +29,22 @@ pub(super) struct Busy {
 }
 
 /// An idle slot's view of [`Busy`].
-static IDLE: Busy = Busy {
-    id: None,
-    pending: None,
-    inflight: None,
-    inflight_seq: 0,
-    retry_at: None,
-    failures: 0,
-    submitted: 0,
-};
+static IDLE: Busy = Busy::idle();
+
+impl Busy {
+    /// Nothing pending, running or retried.
+    const fn idle() -> Busy {
+        Busy {
+            id: None,
+            pending: None,
+            inflight: None,
+            inflight_seq: 0,
+            retry_at: None,
+            failures: 0,
+            submitted: 0,
+        }
+    }
+}
 
 /// The boxed part of a slot: the bookkeeping and the held replies.
 struct Boxed<R> {
@@ -98,15 +105,7 @@ impl<R> Slot<R> {
     fn boxed(&mut self) -> &mut Boxed<R> {
         self.busy.get_or_insert_with(|| {
             Box::new(Boxed {
-                busy: Busy {
-                    id: None,
-                    pending: None,
-                    inflight: None,
-                    inflight_seq: 0,
-                    retry_at: None,
-                    failures: 0,
-                    submitted: 0,
-                },
+                busy: Busy::idle(),
                 held: Vec::new(),
             })
         })

@@ -100,13 +100,7 @@ impl World {
     pub fn availability_grace(&self, t: usize) -> u64 {
         let tc = &self.cfg.tickets[t];
         let d = self.setup.net.max_delay();
-        let crm = self
-            .setup
-            .members
-            .iter()
-            .map(|p| p.crm_ms.1)
-            .max()
-            .unwrap_or(0);
+        let crm = self.longest_crm_run();
         let unit = if self.cfg.subsecond_times { 1 } else { 1000 };
         tc.renewal_freq.as_millis() as u64 + 2 * tc.timeout.as_millis() as u64 + 4 * d + crm + unit
     }
@@ -174,5 +168,15 @@ impl World {
                 view.map_or("down".to_string(), |v| format!("{} leader {:?} term {}", v.state.as_str(), v.leader, v.term))
             ),
         );
+    }
+
+    /// The longest a `crm_ticket` run takes at any member (ms).
+    pub(super) fn longest_crm_run(&self) -> u64 {
+        self.setup
+            .members
+            .iter()
+            .map(|p| p.crm_ms.1)
+            .max()
+            .unwrap_or(0)
     }
 }

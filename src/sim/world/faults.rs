@@ -434,13 +434,7 @@ impl World {
             .map(|t| t.timeout.as_millis() as u64)
             .max()
             .unwrap_or(0);
-        let crm = self
-            .setup
-            .members
-            .iter()
-            .map(|p| p.crm_ms.1)
-            .max()
-            .unwrap_or(0);
+        let crm = self.longest_crm_run();
         let due = self.now + 2 * t_max + 4 * self.setup.net.max_delay() + crm;
         self.members[m].kept_grace_until = due;
         let inc = self.members[m].incarnation;

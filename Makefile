@@ -22,6 +22,12 @@ PREFIX      ?= /usr
 SYSCONFDIR  ?= /etc
 DESTDIR     ?=
 CARGO       ?= cargo
+# A toolchain that test/setup.sh installed with rustup for this user comes
+# first (a distribution's older cargo may be in PATH too).
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+# SETUP=0: make changes nothing on the machine (test/setup.sh only says
+# what is missing).
+export SETUP ?= 1
 
 # The static build: musl libc linked in, no shared library needed, for
 # arbitrators on small or different hosts (doc/static-build.md).
@@ -102,14 +108,23 @@ DOCS        := README.md doc/compatibility.md doc/packaging.md
 DOCS        += doc/monitoring.md doc/booth-json.schema.json
 ALERTS      := alert_file.sh alert_smtp.sh alert_prometheus.sh
 
-.PHONY: all build static check check-static check-static-if-available fmt-check clippy test fuzz fuzz-replay sim model-check bench bench-scale demo install uninstall clean
+.PHONY: all setup-toolchain setup-packages build static check check-static check-static-if-available fmt-check clippy test fuzz fuzz-replay sim model-check bench bench-scale demo install uninstall clean
 
 all: build
 
-build:
+# A fresh machine: Rust through rustup when there is none (or too old a
+# one), and for make check the packages the tests use (root with apt-get)
+# and the musl target; see test/setup.sh.
+setup-toolchain:
+	@test/setup.sh toolchain
+
+setup-packages:
+	@test/setup.sh packages
+
+build: setup-toolchain
 	$(CARGO) build --release --locked
 
-check: fmt-check clippy test fuzz-replay check-static-if-available
+check: setup-toolchain setup-packages fmt-check clippy test fuzz-replay check-static-if-available
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -125,7 +140,7 @@ test:
 	$(CARGO) test --locked --features mutations --test sim_mutations
 	$(CARGO) test --locked --features mutations --test model_check
 
-static:
+static: setup-toolchain
 	$(CARGO) build --release --locked --target $(MUSL_TARGET)
 
 # The integration tests that run the boothd program, again against the

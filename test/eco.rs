@@ -281,6 +281,9 @@ fn scripts_pass_shellcheck() {
             "init/alerts/alert_smtp.sh",
             "init/alerts/alert_prometheus.sh",
             "conf/booth-generator",
+            "test/setup.sh",
+            "test/demo.sh",
+            ".ci/run",
         ])
         .current_dir(SRC)
         .output()

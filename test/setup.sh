@@ -92,10 +92,13 @@ toolchain() {
         # Makefile puts ~/.cargo/bin first in PATH); shell profiles stay
         # untouched.
         say "installing Rust $MIN_RUST or newer with rustup into $HOME/.cargo and $HOME/.rustup"
+        # rustup-init itself, as the script at sh.rustup.rs would fetch it.
+        host="$(uname -m)-unknown-linux-gnu"
         tmp=$(mktemp -d)
         trap 'rm -rf "$tmp"' EXIT
-        fetch https://sh.rustup.rs >"$tmp/rustup-init.sh"
-        sh "$tmp/rustup-init.sh" -y -q --no-modify-path --profile minimal \
+        fetch "https://static.rust-lang.org/rustup/dist/$host/rustup-init" >"$tmp/rustup-init"
+        chmod +x "$tmp/rustup-init"
+        "$tmp/rustup-init" -y -q --no-modify-path --profile minimal \
             --default-toolchain stable -c rustfmt -c clippy
         PATH="$HOME/.cargo/bin:$PATH"
         cargo_new_enough || { say "rustup installed, but cargo is still too old"; exit 1; }

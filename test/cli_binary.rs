@@ -4,7 +4,7 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::{assert_outcome, free_port, poll, run, text, TempDir, BIN};
@@ -240,6 +240,72 @@ fn daemon_with_debug_detaches_and_returns_0() {
         "daemon still runs"
     );
     reaper.0 = None;
+}
+
+/// A site whose CIB cannot be read (Pacemaker not running: crm_ticket
+/// exits 102, or no crm_ticket at all): as with the C binaries (and
+/// upstream's own test suite, which starts sites without Pacemaker),
+/// `boothd daemon` returns 0 while the daemon runs on and keeps trying; it
+/// says so on stderr, since the daemon answers nobody until the CIB is read.
+#[test]
+fn site_without_a_readable_cib_detaches_and_returns_0() {
+    use std::os::unix::fs::PermissionsExt;
+    for (tag, crm_ticket) in [("cli-nocib", Some("exit 102")), ("cli-nocrm", None)] {
+        let dir = TempDir::new(tag);
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+        let conf = dir.path().join("booth.conf");
+        let port = free_port();
+        std::fs::write(
+            &conf,
+            format!(
+                "port = {port}\nsite = 127.0.0.1\nsite = 198.51.100.2\n\
+                 arbitrator = 198.51.100.3\nticket = T\n"
+            ),
+        )
+        .unwrap();
+        let program = dir.path().join("crm_ticket");
+        if let Some(body) = crm_ticket {
+            common::write_script(&program, &format!("#!/bin/sh\n{body}\n"));
+        }
+        let lock = dir.path().join("s.pid");
+        let err = dir.path().join("err");
+        let mut child = Command::new(BIN)
+            .args(["daemon", "-c"])
+            .arg(&conf)
+            .arg("-l")
+            .arg(&lock)
+            .env("BOOTH_NO_REALTIME", "1")
+            .env("BOOTH_CRM_TICKET", &program)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&err).unwrap())
+            .spawn()
+            .expect("boothd runs");
+        let mut reaper = Reaper(None);
+        let mut status = None;
+        let returned = poll(Duration::from_secs(20), || {
+            reaper.0 = reaper.0.or_else(|| pid_in(&lock));
+            status = child.try_wait().unwrap();
+            status.is_some()
+        })
+        .is_some();
+        if !returned {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let err = std::fs::read_to_string(&err).unwrap_or_default();
+        assert!(returned, "{tag}: boothd daemon waited for the CIB:\n{err}");
+        assert_eq!(status.unwrap().code(), Some(0), "{tag}: {err}");
+        assert!(err.contains("cannot read the CIB"), "{tag}: {err}");
+        let pid = pid_in(&lock).expect("lock file names the daemon");
+        let proc_dir = std::path::PathBuf::from(format!("/proc/{pid}"));
+        assert!(proc_dir.exists(), "{tag}: daemon {pid} is gone:\n{err}");
+        Command::new("kill").arg(pid.to_string()).status().unwrap();
+        assert!(
+            poll(Duration::from_secs(10), || !lock.exists()).is_some(),
+            "{tag}: lock file left behind"
+        );
+        reaper.0 = None;
+    }
 }
 
 /// `-D -S`: foreground with debug output on stderr.

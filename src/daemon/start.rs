@@ -15,7 +15,7 @@ use log::{debug, error, info, warn};
 use mio::net::{TcpListener, UdpSocket};
 
 use super::addr;
-use super::lockfile::{self, LockFile, LockIdentity};
+use super::lockfile::{self, DaemonState, LockFile, LockIdentity};
 use super::logging;
 use super::privs::{self, RunAs};
 use super::promises;
@@ -245,13 +245,24 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
     );
 
     let lock_path = lockfile::lock_path(args.lockfile.as_deref(), &p.cfg.name);
-    let lock = match LockFile::create(&lock_path, LockIdentity::new(&p.cfg, &member)) {
+    let mut lock = match LockFile::create(&lock_path, LockIdentity::new(&p.cfg, &member)) {
         Ok(l) => l,
         Err(e) => {
             error!("{e}");
             return 1;
         }
     };
+    // As the C booth: the file names the daemon at once ("starting"), so
+    // that `boothd status`, start scripts and monitors see a daemon that
+    // is still loading its tickets' state.
+    if let Err(e) = lock.write_state(DaemonState::Starting) {
+        error!(
+            "write daemon state starting to lockfile error {}: {e}",
+            lock_path.display()
+        );
+        let _ = lock.remove();
+        return 1;
+    }
     // Opened now, while we may still create it; rewritten in place later.
     let replay = if p.key.is_some() {
         let path = replaymarks::path_for(&lock_path);

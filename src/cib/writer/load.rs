@@ -40,6 +40,13 @@ impl<R> Writer<R> {
         s.written = st.and_then(|st| Some((st.granted, i32::try_from(st.owner?).ok()?)));
     }
 
+    /// The start-up load waits to retry a ticket the CIB did not give
+    /// (Pacemaker not running, `crm_ticket` missing or failing): the
+    /// daemon runs on without answering anyone until it has every state.
+    pub fn load_retrying(&self) -> bool {
+        self.loading && !self.load_retries.is_empty()
+    }
+
     /// Reads what the CIB holds for tickets a reload added (Pacemaker
     /// only): geo attributes set before the ticket was configured, or
     /// kept from before it was removed. Ends with one

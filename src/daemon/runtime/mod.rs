@@ -370,6 +370,9 @@ impl Daemon {
             }
             self.reload();
         }
+        if self.on_ready.is_some() && self.core.writer().load_retrying() {
+            self.running_without_cib();
+        }
         self.arm_core_timer();
         self.watch_alerts();
     }

@@ -110,6 +110,21 @@ impl Daemon {
         self.accept_more = true;
     }
 
+    /// The CIB cannot be read at start-up. The C booth starts anyway (as if
+    /// no ticket were granted here); this daemon keeps trying and stays
+    /// silent until it knows what the CIB holds, but it runs: the command
+    /// that started it returns 0, as the C binaries' does (a start script
+    /// must not wait for Pacemaker), after saying so on its stderr.
+    pub(super) fn running_without_cib(&mut self) {
+        warn!(
+            "cannot read the CIB (is Pacemaker running?): the daemon runs on and \
+             keeps trying; it answers clients and peers once every ticket's state is read"
+        );
+        if let Some(f) = self.on_ready.take() {
+            f();
+        }
+    }
+
     pub(super) fn core_output(&mut self, o: CoreOut) {
         match o {
             CoreOut::Record(changes) => self.record_promises(changes),

@@ -5,6 +5,7 @@
 #   make sim        the cluster simulator over SEEDS seeds (see README)
 #   make model-check  exhaustive searches over the real engine (doc/model-check.md)
 #   make demo       a local demo cluster (see README)
+#   make upstream-suite UPSTREAM=dir  the C booth's own tests against ours
 #   make static     the static build (musl): one file for small hosts
 #   make check-static  the daemon and client integration tests against it
 #   make bench      our daemon next to the C booth (root; BENCH_QUICK=1,
@@ -108,7 +109,7 @@ DOCS        := README.md doc/compatibility.md doc/packaging.md
 DOCS        += doc/monitoring.md doc/booth-json.schema.json
 ALERTS      := alert_file.sh alert_smtp.sh alert_prometheus.sh
 
-.PHONY: all setup-toolchain setup-packages build static check check-static check-static-if-available fmt-check clippy test fuzz fuzz-replay sim model-check bench bench-scale demo install uninstall clean
+.PHONY: all setup-toolchain setup-packages build static check check-static check-static-if-available fmt-check clippy test fuzz fuzz-replay sim model-check upstream-suite bench bench-scale demo install uninstall clean
 
 all: build
 
@@ -227,6 +228,11 @@ fuzz-replay:
 			$(FUZZ) run --fuzz-dir test/fuzz -O $$t test/fuzz/corpus/$$t -- -runs=0 || exit 1; \
 		done; \
 	else echo "cargo-fuzz not installed: corpus replay skipped"; fi
+
+# The C booth's own Python test suite against our boothd (UPSTREAM: a
+# ClusterLabs booth source tree; test/upstream-suite.sh).
+upstream-suite: build
+	test/upstream-suite.sh '$(UPSTREAM)' target/release/boothd
 
 demo: $(if $(filter 1,$(STATIC)),static,build)
 	@test/demo.sh $(BIN)

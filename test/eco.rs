@@ -282,6 +282,7 @@ fn scripts_pass_shellcheck() {
             "init/alerts/alert_prometheus.sh",
             "conf/booth-generator",
             "test/setup.sh",
+            "test/upstream-suite.sh",
             "test/demo.sh",
             ".ci/run",
         ])

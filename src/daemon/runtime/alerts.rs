@@ -95,12 +95,10 @@ impl Daemon {
             self.alerting.cib = (st.failures, st.confirmed, false);
             // Silence is counted from now.
             let now = self.now_ms();
-            for r in &mut self.alerting.reach {
-                *r = Reach {
-                    since: now,
-                    reachable: None,
-                };
-            }
+            self.alerting.reach.fill(Reach {
+                since: now,
+                reachable: None,
+            });
         }
         if !self.alerting.alerts.enabled() {
             // Changes while nobody listens are not reported later.

@@ -172,6 +172,25 @@ pub struct TicketSettings {
     pub weights: Weights,
 }
 
+#[cfg(test)]
+impl TicketSettings {
+    /// The hand-driven tests' ticket: 20 s lease, 2 s timeout, 3 retries,
+    /// renewal at 10 s, no handler or prerequisite.
+    pub fn test_lease(mode: TicketMode) -> TicketSettings {
+        TicketSettings {
+            expire: Duration::from_secs(20),
+            timeout: Duration::from_secs(2),
+            retries: 3,
+            renewal_freq: Duration::from_secs(10),
+            acquire_after: Duration::ZERO,
+            before_acquire_handler: None,
+            attr_prereqs: vec![],
+            mode,
+            weights: Default::default(),
+        }
+    }
+}
+
 /// A ticket's `weights`: sixteen numbers nobody uses, so they are boxed and
 /// only kept when one of them is set. At 10,000 tickets the array inline
 /// cost 64 bytes a ticket.

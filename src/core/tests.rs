@@ -1,8 +1,6 @@
 //! The core driven by hand: a cluster of one site whose
 //! `crm_ticket` runs are answered by the test, at times it chooses.
 
-use std::time::Duration;
-
 use super::*;
 use crate::cib::writer::RunKind;
 use crate::config::{MemberKind, TicketConfig, TicketMode, TicketSettings};
@@ -12,20 +10,7 @@ use crate::wire::OPT_IMMEDIATE;
 const WALL0: i64 = 1_700_000_000_000;
 
 fn ticket(name: &str) -> TicketConfig {
-    TicketConfig::new(
-        name,
-        TicketSettings {
-            expire: Duration::from_secs(20),
-            timeout: Duration::from_secs(2),
-            retries: 3,
-            renewal_freq: Duration::from_secs(10),
-            acquire_after: Duration::ZERO,
-            before_acquire_handler: None,
-            attr_prereqs: vec![],
-            mode: TicketMode::Manual,
-            weights: Default::default(),
-        },
-    )
+    TicketConfig::new(name, TicketSettings::test_lease(TicketMode::Manual))
 }
 
 fn config(tickets: &[&str]) -> Config {

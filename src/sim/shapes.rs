@@ -17,15 +17,8 @@ fn ticket(handler: bool) -> TicketConfig {
     TicketConfig::new(
         "tk0",
         TicketSettings {
-            expire: Duration::from_secs(20),
-            timeout: Duration::from_secs(2),
-            retries: 3,
-            renewal_freq: Duration::from_secs(10),
-            acquire_after: Duration::ZERO,
             before_acquire_handler: handler.then(|| vec!["/bin/true".into()]),
-            attr_prereqs: vec![],
-            mode: TicketMode::Auto,
-            weights: Default::default(),
+            ..TicketSettings::test_lease(TicketMode::Auto)
         },
     )
 }

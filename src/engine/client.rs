@@ -8,7 +8,7 @@ use log::{info, warn};
 use super::ticket::{Attr, NextState, State, Waiter};
 use super::{ClientId, Clock, Engine, Leader, Output};
 use crate::wire::codes::*;
-use crate::wire::{OPT_IMMEDIATE, OPT_WAIT_COMMIT};
+use crate::wire::{Cmd, Rlt, OPT_IMMEDIATE, OPT_WAIT_COMMIT};
 
 /// One line of `booth list`, before formatting.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl Engine {
         &mut self,
         clock: Clock,
         client: ClientId,
-        cmd: u32,
+        cmd: Cmd,
         options: u32,
         ticket: &str,
     ) {
@@ -74,8 +74,8 @@ impl Engine {
         });
     }
 
-    fn reply(&mut self, i: usize, client: ClientId, result: u32, last: bool) {
-        let msg = self.build_msg(i, CL_RESULT, 0, 0, result);
+    fn reply(&mut self, i: usize, client: ClientId, result: Rlt, last: bool) {
+        let msg = self.build_msg(i, CL_RESULT, Cmd::NONE, OR_JUST_SO, result);
         self.emit(Output::ClientReply { client, msg, last });
     }
 
@@ -105,7 +105,7 @@ impl Engine {
             return;
         }
         let rv = self.do_grant_ticket(i, options);
-        if rv != 0 {
+        if rv != RLT_SUCCESS {
             self.tickets[i].delay_commit = None;
             self.reply(i, client, rv, true);
             return;
@@ -118,7 +118,9 @@ impl Engine {
         self.reply(i, client, RLT_MORE, false);
     }
 
-    fn do_grant_ticket(&mut self, i: usize, options: u32) -> u32 {
+    /// RLT_SUCCESS while the grant goes on (or the ticket is ours already),
+    /// else why it failed.
+    fn do_grant_ticket(&mut self, i: usize, options: u32) -> Rlt {
         let now = self.now.mono;
         let me = Leader::Member(self.me);
         let tk = &mut self.tickets[i];
@@ -143,7 +145,7 @@ impl Engine {
             );
             tk.delay_commit = None;
         }
-        tk.outcome = 0;
+        tk.outcome = RLT_SUCCESS;
         self.acquire_ticket(i, OR_ADMIN)
     }
 
@@ -164,7 +166,7 @@ impl Engine {
             self.reply(i, client, RLT_REDIRECT, true);
             return;
         }
-        if tk.acks_expected != 0 {
+        if tk.acks_expected.is_some() {
             info!(
                 "{}: delay ticket revoke until the current operation finishes",
                 tk.cfg.name
@@ -184,8 +186,8 @@ impl Engine {
     }
 
     /// Sends the ticket's `outcome` to waiting clients (of `only` command, or
-    /// all when 0); finished requests are dropped.
-    pub(super) fn notify_waiters(&mut self, i: usize, only: u32) {
+    /// all when None); finished requests are dropped.
+    pub(super) fn notify_waiters(&mut self, i: usize, only: Option<Cmd>) {
         if self.tickets[i].waiters.is_empty() {
             return;
         }
@@ -193,7 +195,7 @@ impl Engine {
         let waiters = std::mem::take(&mut self.tickets[i].waiters);
         let mut keep = Vec::new();
         for w in waiters {
-            if only != 0 && w.cmd != only {
+            if only.is_some_and(|c| w.cmd != c) {
                 keep.push(w);
                 continue;
             }
@@ -348,7 +350,7 @@ impl Engine {
         ticket: &str,
         name: &str,
         value: &str,
-    ) -> Result<(), u32> {
+    ) -> Result<(), Rlt> {
         self.advance(clock);
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
         if !self.is_site() {
@@ -370,7 +372,7 @@ impl Engine {
     }
 
     /// `geostore get`.
-    pub fn attr_get(&self, ticket: &str, name: &str) -> Result<String, u32> {
+    pub fn attr_get(&self, ticket: &str, name: &str) -> Result<String, Rlt> {
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
         self.tickets[i]
             .attrs
@@ -380,7 +382,7 @@ impl Engine {
     }
 
     /// `geostore delete`.
-    pub fn attr_delete(&mut self, clock: Clock, ticket: &str, name: &str) -> Result<(), u32> {
+    pub fn attr_delete(&mut self, clock: Clock, ticket: &str, name: &str) -> Result<(), Rlt> {
         self.advance(clock);
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
         self.tickets[i].attrs.remove(name).ok_or(RLT_NO_SUCH_ATTR)?;
@@ -393,7 +395,7 @@ impl Engine {
     }
 
     /// `geostore list` text: `<name> <value> <time>` per attribute.
-    pub fn attr_list(&self, ticket: &str, fmt_time: &dyn Fn(i64) -> String) -> Result<String, u32> {
+    pub fn attr_list(&self, ticket: &str, fmt_time: &dyn Fn(i64) -> String) -> Result<String, Rlt> {
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
         let mut s = String::new();
         for (name, a) in &self.tickets[i].attrs {

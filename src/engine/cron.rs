@@ -9,6 +9,7 @@ use log::{debug, info, warn};
 use super::ticket::{Handler, NextState, State};
 use super::{CibState, Engine, Leader, Output};
 use crate::wire::codes::*;
+use crate::wire::{Cmd, Reason, Rlt};
 
 /// "Near future" of the C booth: how soon a ticket with pending work runs.
 pub(super) const SOON: Duration = Duration::from_millis(10);
@@ -261,7 +262,7 @@ impl Engine {
         let tk = &mut self.tickets[i];
         tk.query_pending = false;
         debug!("{}: broadcasting state query", tk.cfg.name);
-        self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);
+        self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, OR_JUST_SO);
     }
 
     /// Anything that happens to a ticket happens after its start-up state
@@ -293,20 +294,26 @@ impl Engine {
     }
 
     /// C `ticket_broadcast`: send our view to every other member.
-    pub(super) fn broadcast(&mut self, i: usize, cmd: u32, expect: u32, result: u32, reason: u32) {
+    /// `expect` is the answer each member acknowledges with.
+    pub(super) fn broadcast(
+        &mut self,
+        i: usize,
+        cmd: Cmd,
+        expect: Cmd,
+        result: Rlt,
+        reason: Reason,
+    ) {
         let now = self.now.mono;
-        let msg = self.build_msg(i, cmd, 0, reason, result);
+        let msg = self.build_msg(i, cmd, Cmd::NONE, reason, result);
         let me_bit = 1u32 << self.me;
         let tk = &mut self.tickets[i];
         tk.deferred_release = None;
         tk.last_request = cmd;
         tk.last_reason = reason;
-        if expect != 0 {
-            tk.retry_number = 0;
-            tk.acks_expected = expect;
-            tk.acks_received = me_bit;
-            tk.req_sent_at = now;
-        }
+        tk.retry_number = 0;
+        tk.acks_expected = Some(expect);
+        tk.acks_received = me_bit;
+        tk.req_sent_at = now;
         if cmd == OP_HEARTBEAT {
             tk.hb_sent_at = Some(now);
         }
@@ -323,7 +330,7 @@ impl Engine {
     }
 
     /// C `schedule_election`: an election after a random delay (sites only).
-    pub(super) fn schedule_election(&mut self, i: usize, reason: u32) {
+    pub(super) fn schedule_election(&mut self, i: usize, reason: Reason) {
         if !self.is_site() {
             return;
         }
@@ -438,7 +445,7 @@ impl Engine {
             None => {}
         }
         let tk = &mut self.tickets[i];
-        if tk.acks_expected == OP_MY_INDEX {
+        if tk.acks_expected == Some(OP_MY_INDEX) {
             // DIFF: the C booth asks once. Members that were not up yet are
             // asked again while our vote fence is up, so that a cluster
             // started one member at a time can elect without waiting a lease;
@@ -486,9 +493,9 @@ impl Engine {
                         OR_ADMIN
                     };
                     let rv = self.acquire_ticket(i, reason);
-                    if rv != 0 {
+                    if rv != RLT_SUCCESS {
                         self.tickets[i].outcome = rv;
-                        self.notify_waiters(i, 0);
+                        self.notify_waiters(i, None);
                     }
                 } else {
                     self.log_reacquire_reason(i);
@@ -503,7 +510,7 @@ impl Engine {
                 self.tickets[i].no_resends();
                 self.start_revoke_ticket(i);
                 self.tickets[i].outcome = RLT_SUCCESS;
-                self.notify_waiters(i, 0);
+                self.notify_waiters(i, None);
             }
             NextState::Follower => {}
         }
@@ -560,10 +567,10 @@ impl Engine {
             }
             State::Candidate => self.elections_end(i),
             State::Leader => {
-                if tk.acks_expected != 0 {
+                if tk.acks_expected.is_some() {
                     self.handle_resends(i);
                 } else if let ExtProg::Pass = self.do_ext_prog(i, true) {
-                    self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+                    self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
                     self.tickets[i].ticket_updated = 0;
                 }
             }
@@ -573,12 +580,12 @@ impl Engine {
     pub(super) fn init_action(&mut self, i: usize) {
         if let Handler::Exited(_) = self.tickets[i].handler {
             let rv = self.acquire_ticket(i, OR_ADMIN);
-            if rv != 0 {
+            if rv != RLT_SUCCESS {
                 self.tickets[i].delay_commit = None;
                 self.tickets[i].outcome = rv;
-                self.notify_waiters(i, 0);
+                self.notify_waiters(i, None);
             }
-        } else if self.tickets[i].acks_expected != 0 {
+        } else if self.tickets[i].acks_expected.is_some() {
             self.handle_resends(i);
         }
     }

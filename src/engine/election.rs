@@ -6,6 +6,7 @@ use super::ticket::State;
 use super::{Engine, Leader, Output};
 use crate::config::GrantType;
 use crate::wire::codes::*;
+use crate::wire::{Cmd, Reason};
 use log::{debug, info, warn};
 use std::time::Duration;
 
@@ -18,7 +19,7 @@ impl Engine {
         i: usize,
         preference: Option<usize>,
         update_term: u8,
-        reason: u32,
+        reason: Reason,
     ) -> Option<bool> {
         if !self.is_site() {
             return None;
@@ -170,7 +171,7 @@ impl Engine {
             None => {
                 info!("{}: nobody won elections, new elections", tk.cfg.name);
                 self.tickets[i].outcome = RLT_MORE;
-                self.notify_waiters(i, 0);
+                self.notify_waiters(i, None);
                 // DIFF: the next round starts after a random delay, as the
                 // first one did. Candidates whose elections ended together
                 // would otherwise split the votes again, round after round
@@ -217,7 +218,7 @@ impl Engine {
             tk.delay_commit = None;
         }
         tk.save_committed();
-        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
         self.tickets[i].ticket_updated = 0;
     }
 
@@ -271,13 +272,13 @@ impl Engine {
                 tk.term_expires = Some(until);
                 tk.note_claim(self.me, until);
             }
-            self.broadcast(i, OP_UPDATE, OP_ACK, RLT_SUCCESS, 0);
+            self.broadcast(i, OP_UPDATE, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
         }
         match self.ticket_write(i) {
             Written::Yes => {
                 self.tickets[i].ticket_updated = 2;
                 self.tickets[i].outcome = RLT_SUCCESS;
-                self.notify_waiters(i, 0);
+                self.notify_waiters(i, None);
             }
             Written::Delayed => {
                 // Answers to this round may still complete the set of sites
@@ -285,10 +286,10 @@ impl Engine {
                 // site voted): announce "pending" only once a resend was
                 // needed, not a few milliseconds before the commit.
                 let tk = &self.tickets[i];
-                let round_open = tk.acks_expected != 0 && tk.retry_number == 0;
+                let round_open = tk.acks_expected.is_some() && tk.retry_number == 0;
                 if tk.outcome != RLT_CIB_PENDING && !round_open {
                     self.tickets[i].outcome = RLT_CIB_PENDING;
-                    self.notify_waiters(i, 0);
+                    self.notify_waiters(i, None);
                 }
             }
             Written::NotSite => {}
@@ -323,7 +324,7 @@ impl Engine {
             if stranded {
                 warn!("{name}: no majority acknowledged the grant");
                 tk.outcome = RLT_SYNC_FAIL;
-                self.notify_waiters(i, CMD_GRANT);
+                self.notify_waiters(i, Some(CMD_GRANT));
             }
             self.set_ticket_wakeup(i);
             return;
@@ -367,7 +368,7 @@ impl Engine {
         let tk = &self.tickets[i];
         let (cmd, reason, acks) = (tk.last_request, tk.last_reason, tk.acks_received);
         // DIFF: resends keep their reason (the C booth sends 0).
-        let msg = self.build_msg(i, cmd, 0, reason, RLT_SUCCESS);
+        let msg = self.build_msg(i, cmd, Cmd::NONE, reason, RLT_SUCCESS);
         let me = self.me;
         for to in (0..self.n_members()).filter(|&m| m != me && acks & (1 << m) == 0) {
             self.emit(Output::Send {

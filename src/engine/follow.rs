@@ -197,7 +197,7 @@ impl Engine {
         let sender = &self.cfg.members[m.from].addr_string;
         if self.tickets[i].state == State::Leader {
             warn!("{name}: {sender} wants to revoke ticket, but this site is itself a leader");
-            self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+            self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
         } else {
             warn!("{name}: {sender} wants to revoke ticket, but this site is not following it");
         }
@@ -279,7 +279,7 @@ impl Engine {
                     self.leave_candidacy(i);
                     if !self.tickets[i].waiters.is_empty() {
                         self.tickets[i].outcome = RLT_SYNC_FAIL;
-                        self.notify_waiters(i, 0);
+                        self.notify_waiters(i, None);
                     }
                 }
             }
@@ -501,7 +501,7 @@ impl Engine {
             self.become_follower(i, &m, m.leader);
             if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_REVOKE) {
                 self.tickets[i].outcome = RLT_SYNC_FAIL;
-                self.notify_waiters(i, CMD_REVOKE);
+                self.notify_waiters(i, Some(CMD_REVOKE));
             }
             self.tickets[i].save_committed();
             self.set_ticket_wakeup(i);

@@ -6,6 +6,7 @@ use super::ticket::{Handler, State};
 use super::{CibWrite, Engine, Leader, Output, Time};
 use crate::config::{AttrOp, GrantType};
 use crate::wire::codes::*;
+use crate::wire::{Cmd, Reason, Rlt};
 use log::{debug, info, warn};
 use std::time::Duration;
 
@@ -22,7 +23,7 @@ impl Engine {
             OR_LOCAL_FAIL
         } else {
             warn!("{}: lost majority (revoking locally)", tk.cfg.name);
-            if tk.election_reason != 0 {
+            if tk.election_reason != OR_JUST_SO {
                 tk.election_reason
             } else {
                 OR_REACQUIRE
@@ -47,7 +48,7 @@ impl Engine {
             .any(|w| w.cmd == CMD_GRANT || w.cmd == CMD_REVOKE)
         {
             self.tickets[i].outcome = RLT_SYNC_FAIL;
-            self.notify_waiters(i, 0);
+            self.notify_waiters(i, None);
         }
         if self.is_site() {
             self.ticket_write(i);
@@ -68,7 +69,7 @@ impl Engine {
         // over: say so instead of leaving the client waiting for good.
         if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
             self.tickets[i].outcome = RLT_SYNC_FAIL;
-            self.notify_waiters(i, CMD_GRANT);
+            self.notify_waiters(i, Some(CMD_GRANT));
         }
     }
 
@@ -89,7 +90,7 @@ impl Engine {
 
     /// Hands the ticket over (a revoke or a step-down) once our CIB no
     /// longer says "granted" within a lease: see `Ticket::release_hold`.
-    pub(super) fn release_broadcast(&mut self, i: usize, cmd: u32, expect: u32, reason: u32) {
+    pub(super) fn release_broadcast(&mut self, i: usize, cmd: Cmd, expect: Cmd, reason: Reason) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
         if tk.release_hold.is_some_and(|h| h > now) {
@@ -124,23 +125,23 @@ impl Engine {
     }
 
     /// C `acquire_ticket`: prerequisites, handler, then election or manual
-    /// selection. Returns 0 while in progress, else a result code.
-    pub(super) fn acquire_ticket(&mut self, i: usize, reason: u32) -> u32 {
+    /// selection. Returns RLT_SUCCESS while in progress, else why it failed.
+    pub(super) fn acquire_ticket(&mut self, i: usize, reason: Reason) -> Rlt {
         if reason == OR_ADMIN && !self.attr_prereqs_ok(i, GrantType::Manual) {
             return RLT_ATTR_PREREQ;
         }
         match self.do_ext_prog(i, false) {
             ExtProg::Pass => {}
-            ExtProg::Running => return 0,
+            ExtProg::Running => return RLT_SUCCESS,
             ExtProg::Failed => return RLT_EXT_FAILED,
         }
         if self.tickets[i].cfg.is_manual() {
             self.manual_selection(i);
-            0
+            RLT_SUCCESS
         } else if self.new_election(i, Some(self.me), 1, reason) == Some(false) {
             RLT_SYNC_FAIL
         } else {
-            0
+            RLT_SUCCESS
         }
     }
 
@@ -156,7 +157,7 @@ impl Engine {
         tk.election_end = None;
         tk.delay_commit = None;
         tk.save_committed();
-        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
         self.tickets[i].ticket_updated = 0;
     }
 
@@ -238,7 +239,7 @@ impl Engine {
                 // DIFF: a grant waiting for this acquisition has failed.
                 if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
                     self.tickets[i].outcome = RLT_EXT_FAILED;
-                    self.notify_waiters(i, CMD_GRANT);
+                    self.notify_waiters(i, Some(CMD_GRANT));
                 }
             }
             return;
@@ -255,7 +256,7 @@ impl Engine {
             // DIFF: a grant still waiting for its commit has failed.
             if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
                 self.tickets[i].outcome = RLT_EXT_FAILED;
-                self.notify_waiters(i, CMD_GRANT);
+                self.notify_waiters(i, Some(CMD_GRANT));
             }
         }
     }
@@ -438,7 +439,7 @@ impl Engine {
         // polling it every few milliseconds would only burn CPU.
         let handler_running = matches!(tk.handler, Handler::Running(_));
         if tk.next_state.is_some() && !handler_running {
-            next = if tk.acks_expected == 0 {
+            next = if tk.acks_expected.is_none() {
                 now + SOON
             } else {
                 now + tk.cfg.timeout

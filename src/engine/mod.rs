@@ -418,7 +418,7 @@ impl Engine {
         self.advance(clock);
         if self.started && !self.tickets.is_empty() && to != self.me {
             use crate::wire::codes::{OP_STATUS, RLT_SUCCESS};
-            self.send(0, to, OP_STATUS, 0, RLT_SUCCESS);
+            self.send(0, to, OP_STATUS, crate::wire::Cmd::NONE, RLT_SUCCESS);
         }
     }
 

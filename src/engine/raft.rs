@@ -8,17 +8,17 @@ use log::{debug, info, warn};
 use super::ticket::State;
 use super::{Dropped, Engine, Leader, Output};
 use crate::wire::codes::*;
-use crate::wire::{Header, TicketBody, TicketMsg, MAGIC, NO_ONE, VERSION};
+use crate::wire::{Cmd, Header, Reason, Rlt, TicketBody, TicketMsg, MAGIC, NO_ONE, VERSION};
 
 /// The fields of a received ticket message the handlers use, with the leader
 /// resolved to a member and the validity converted to milliseconds.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct In {
     pub from: usize,
-    pub cmd: u32,
-    pub request: u32,
-    pub reason: u32,
-    pub result: u32,
+    pub cmd: Cmd,
+    pub request: Cmd,
+    pub reason: Reason,
+    pub result: Rlt,
     pub leader: Leader,
     pub term: u32,
     pub valid_ms: u64,
@@ -50,10 +50,10 @@ impl Engine {
     pub(super) fn build_msg(
         &self,
         i: usize,
-        cmd: u32,
-        request: u32,
-        reason: u32,
-        result: u32,
+        cmd: Cmd,
+        request: Cmd,
+        reason: Reason,
+        result: Rlt,
     ) -> TicketMsg {
         let tk = &self.tickets[i];
         let now = self.now.mono;
@@ -117,8 +117,8 @@ impl Engine {
         }
     }
 
-    pub(super) fn send(&mut self, i: usize, to: usize, cmd: u32, request: u32, result: u32) {
-        let msg = self.build_msg(i, cmd, request, 0, result);
+    pub(super) fn send(&mut self, i: usize, to: usize, cmd: Cmd, request: Cmd, result: Rlt) {
+        let msg = self.build_msg(i, cmd, request, OR_JUST_SO, result);
         self.emit(Output::Send {
             to,
             msg,
@@ -126,7 +126,7 @@ impl Engine {
         });
     }
 
-    pub(super) fn send_reject(&mut self, i: usize, to: usize, result: u32, request: u32) {
+    pub(super) fn send_reject(&mut self, i: usize, to: usize, result: Rlt, request: Cmd) {
         self.send(i, to, OP_REJECTED, request, result);
     }
 
@@ -250,12 +250,14 @@ impl Engine {
         let tk = &mut self.tickets[i];
         // DIFF: the clause the C booth means to have — stop resending a
         // step-down once a site has started an election — actually works.
-        if tk.last_request == OP_VOTE_FOR && tk.acks_expected == OP_REQ_VOTE && m.cmd == OP_REQ_VOTE
+        if tk.last_request == OP_VOTE_FOR
+            && tk.acks_expected == Some(OP_REQ_VOTE)
+            && m.cmd == OP_REQ_VOTE
         {
             tk.no_resends();
             return;
         }
-        if m.request != tk.last_request || m.cmd != tk.acks_expected || tk.acks_expected == 0 {
+        if m.request != tk.last_request || Some(m.cmd) != tk.acks_expected {
             return;
         }
         // DIFF: an acknowledgement from another term answers an earlier
@@ -266,7 +268,7 @@ impl Engine {
         }
         tk.acks_received |= 1 << m.from;
         if tk.acks_received & all == all {
-            let was_state_query = tk.acks_expected == OP_MY_INDEX;
+            let was_state_query = tk.acks_expected == Some(OP_MY_INDEX);
             tk.no_resends();
             tk.start_postpone = false;
             if was_state_query {
@@ -476,7 +478,7 @@ impl Engine {
             && tk.waiters.iter().any(|w| w.cmd == CMD_GRANT)
         {
             self.tickets[i].outcome = RLT_SYNC_FAIL;
-            self.notify_waiters(i, CMD_GRANT);
+            self.notify_waiters(i, Some(CMD_GRANT));
         }
     }
 

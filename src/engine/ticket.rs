@@ -7,6 +7,7 @@ use super::{ClientId, HandlerRun, Time};
 use std::sync::Arc;
 
 use crate::config::TicketConfig;
+use crate::wire::{Cmd, Reason, Rlt};
 
 /// Raft role of this member for one ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +96,7 @@ impl Handler {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Waiter {
     pub client: ClientId,
-    pub cmd: u32,
+    pub cmd: Cmd,
     pub options: u32,
 }
 
@@ -154,12 +155,12 @@ pub struct Ticket {
     pub current_term: u32,
     /// 0 heartbeat sent, 1 lease extended and update sent, 2 written to CIB.
     pub ticket_updated: u8,
-    pub outcome: u32,
-    pub election_reason: u32,
+    pub outcome: Rlt,
+    pub election_reason: Reason,
     pub delay_logged: bool,
-    pub last_request: u32,
-    pub last_reason: u32,
-    pub acks_expected: u32,
+    pub last_request: Cmd,
+    pub last_reason: Reason,
+    pub acks_expected: Option<Cmd>,
     pub acks_received: u32,
     pub retry_number: u32,
     pub req_sent_at: Time,
@@ -236,7 +237,7 @@ pub struct Rare {
     pub waiters: Vec<Waiter>,
     /// An election the start-up fence held back: (preference, update_term,
     /// reason), started as soon as the fence lifts.
-    pub deferred_election: Option<(Option<usize>, u8, u32)>,
+    pub deferred_election: Option<(Option<usize>, u8, Reason)>,
     /// An election nobody won, to be run again (with this `update_term`)
     /// at this time, after a random delay.
     pub election_retry: Option<(u8, Time)>,
@@ -258,7 +259,7 @@ pub struct Rare {
     pub loaded_grant_term: Option<u32>,
     /// The message that hands the ticket over (a revoke or a step-down),
     /// held back until `release_hold` ends: (cmd, expected answer, reason).
-    pub deferred_release: Option<(u32, u32, u32)>,
+    pub deferred_release: Option<(Cmd, Cmd, Reason)>,
 }
 
 /// A ticket without a box reads these.
@@ -307,12 +308,12 @@ impl Ticket {
             vote_record: None,
             current_term: 0,
             ticket_updated: 0,
-            outcome: 0,
-            election_reason: 0,
+            outcome: Rlt::default(),
+            election_reason: Reason::default(),
             delay_logged: false,
-            last_request: 0,
-            last_reason: 0,
-            acks_expected: 0,
+            last_request: Cmd::NONE,
+            last_reason: Reason::default(),
+            acks_expected: None,
             acks_received: 0,
             retry_number: 0,
             req_sent_at: Time(0),
@@ -459,7 +460,7 @@ impl Ticket {
 
     /// Stops expecting replies to the outstanding broadcast.
     pub fn no_resends(&mut self) {
-        self.acks_expected = 0;
+        self.acks_expected = None;
         self.retry_number = 0;
     }
 }
@@ -492,7 +493,7 @@ mod footprint {
         assert!(tk.rare.is_none() && tk.waiters.is_empty());
         let w = Waiter {
             client: 1,
-            cmd: 1,
+            cmd: crate::wire::codes::CMD_GRANT,
             options: 0,
         };
         tk.waiters.push(w);

@@ -79,7 +79,7 @@ impl Engine {
             "{name}: answering vote request from {sender}: {}",
             voted.map_or("none", |v| self.cfg.members[v].addr_string.as_str())
         );
-        let mut reply = self.build_msg(i, OP_VOTE_FOR, OP_REQ_VOTE, 0, RLT_SUCCESS);
+        let mut reply = self.build_msg(i, OP_VOTE_FOR, OP_REQ_VOTE, OR_JUST_SO, RLT_SUCCESS);
         // A vote names the site voted for, whoever we believe leads.
         reply.body.leader = voted.map_or(NO_ONE, |v| self.site_id_of(v));
         self.emit(Output::Send {
@@ -168,7 +168,7 @@ impl Engine {
         // DIFF: a majority of votes decides at once (the C booth waits for
         // every vote or the election timeout, which delays every failover
         // by a timeout when a member is down).
-        if self.tickets[i].acks_expected == 0 || for_us * 2 > self.n_members() {
+        if self.tickets[i].acks_expected.is_none() || for_us * 2 > self.n_members() {
             self.elections_end(i);
         }
     }

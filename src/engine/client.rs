@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use log::{info, warn};
 
-use super::ticket::{Attr, NextState, State, Waiter};
+use super::ticket::{Attr, NextState, Renewal, State, Waiter};
 use super::{ClientId, Clock, Engine, Leader, Output};
 use crate::wire::codes::*;
 use crate::wire::{Cmd, Rlt, OPT_IMMEDIATE, OPT_WAIT_COMMIT};
@@ -92,7 +92,10 @@ impl Engine {
         if !tk.cfg.is_manual() && (tk.is_owned() || claimed) {
             // DIFF: granting again where the ticket is held and committed is
             // a success, not an error.
-            let rv = if tk.leader == me && tk.state == State::Leader && tk.ticket_updated >= 2 {
+            let rv = if tk.leader == me
+                && tk.state == State::Leader
+                && tk.lease.renewal == Renewal::Written
+            {
                 RLT_SUCCESS
             } else {
                 info!(
@@ -166,7 +169,7 @@ impl Engine {
             self.reply(i, client, RLT_REDIRECT, true);
             return;
         }
-        if tk.acks_expected.is_some() {
+        if tk.round.expect.is_some() {
             info!(
                 "{}: delay ticket revoke until the current operation finishes",
                 tk.cfg.name
@@ -224,7 +227,7 @@ impl Engine {
                     expires: if manual {
                         None
                     } else {
-                        tk.term_expires.map(to_unix)
+                        tk.lease.expires.map(to_unix)
                     },
                     commit_pending: tk
                         .delay_commit
@@ -262,7 +265,7 @@ impl Engine {
             out.push_str(self.addr_of(tk.leader));
             let manual = tk.cfg.is_manual();
             if tk.is_owned() {
-                match tk.term_expires.filter(|_| !manual) {
+                match tk.lease.expires.filter(|_| !manual) {
                     Some(t) => {
                         out.push_str(", expires: ");
                         out.push_str(times.get(to_unix(t)));

@@ -2,7 +2,7 @@
 //! the heartbeat/update cycle and resends (spec raft.md §6–§8).
 
 use super::cron::*;
-use super::ticket::State;
+use super::ticket::{DeferredElection, ElectionRetry, Renewal, State, TermBump, VoteRecord};
 use super::{Engine, Leader, Output};
 use crate::config::GrantType;
 use crate::wire::codes::*;
@@ -18,7 +18,7 @@ impl Engine {
         &mut self,
         i: usize,
         preference: Option<usize>,
-        update_term: u8,
+        bump: TermBump,
         reason: Reason,
     ) -> Option<bool> {
         if !self.is_site() {
@@ -26,7 +26,7 @@ impl Engine {
         }
         let now = self.now.mono;
         let effective = if reason == OR_AGAIN {
-            self.tickets[i].election_reason
+            self.tickets[i].election.reason
         } else {
             reason
         };
@@ -70,14 +70,18 @@ impl Engine {
         // acknowledged. Only re-taking a lease our own CIB says we hold is
         // allowed (a restarted leader must not lose its ticket for it).
         let tk = &mut self.tickets[i];
-        let fenced = tk.vote_fence.filter(|&f| f > now);
-        let own = tk.leader == Leader::Member(self.me) || tk.is_granted;
+        let fenced = tk.startup.vote_fence.filter(|&f| f > now);
+        let own = tk.leader == Leader::Member(self.me) || tk.cib.is_granted;
         if let (Some(lifts), false) = (fenced, own) {
             info!(
                 "{}: election deferred: started too recently to know every lease",
                 tk.cfg.name
             );
-            tk.deferred_election = Some((preference, update_term, reason));
+            tk.deferred_election = Some(DeferredElection {
+                preference,
+                bump,
+                reason,
+            });
             tk.next_cron = Some(lifts);
             return Some(true);
         }
@@ -87,8 +91,9 @@ impl Engine {
         }
         // DIFF: never campaign in a term in which we voted for another site.
         let voted_other = tk
+            .election
             .vote_record
-            .is_some_and(|(term, who)| term == tk.current_term && who != self.me);
+            .is_some_and(|v| v.term == tk.current_term && v.candidate() != self.me);
         // DIFF: the C booth keeps the term for the first election after a
         // start (no snapshot yet); after a restart that term came back from
         // the CIB or our record and may be one we led (or revoked) in
@@ -96,12 +101,12 @@ impl Engine {
         // one of the new (simulator seed 2181: a revoke held back in the
         // network reset the followers of the re-won term). A fresh
         // cluster's first grant keeps term 0.
-        let restarted = tk.committed.is_none() && (tk.cib_loaded || tk.promises_restored);
-        let bump = update_term > 1
+        let restarted = tk.committed.is_none() && (tk.cib.loaded || tk.startup.promises_restored);
+        let raise = bump == TermBump::Always
             || voted_other
-            || (update_term == 1
+            || (bump == TermBump::IfUsed
                 && (restarted || tk.committed.is_some_and(|s| s.term >= tk.current_term)));
-        if bump {
+        if raise {
             if tk.state != State::Candidate {
                 tk.save_committed();
             }
@@ -109,7 +114,7 @@ impl Engine {
             tk.current_term = tk.current_term.saturating_add(1);
         }
         tk.election_end = Some(now + tk.cfg.timeout);
-        tk.in_election = true;
+        tk.election.running = true;
         info!(
             "{}: starting new election (term={})",
             tk.cfg.name, tk.current_term
@@ -117,11 +122,11 @@ impl Engine {
         tk.clear_votes();
         let choice = preference.unwrap_or(self.me);
         tk.peers[self.me].vote = Some(Leader::Member(choice));
-        tk.voted_for = Some(choice);
-        tk.vote_record = Some((tk.current_term, choice));
+        tk.election.voted_for = Some(choice);
+        tk.election.vote_record = Some(VoteRecord::new(tk.current_term, choice));
         tk.state = State::Candidate;
         if reason != OR_AGAIN {
-            tk.election_reason = reason;
+            tk.election.reason = reason;
         }
         self.broadcast(i, OP_REQ_VOTE, OP_VOTE_FOR, RLT_SUCCESS, effective);
         // DIFF: every election, re-elections included, starts after a random
@@ -136,7 +141,7 @@ impl Engine {
     pub(super) fn elections_end(&mut self, i: usize) {
         let now = self.now.mono;
         let n = self.n_members();
-        self.tickets[i].in_election = false;
+        self.tickets[i].election.running = false;
         let tk = &self.tickets[i];
         let mut counts = [0usize; crate::config::MAX_MEMBERS];
         for v in tk.peers.iter().filter_map(|p| p.vote) {
@@ -163,7 +168,7 @@ impl Engine {
                 let tk = &mut self.tickets[i];
                 tk.state = State::Follower;
                 tk.election_end = None;
-                tk.term_expires = Some(now + tk.cfg.timeout);
+                tk.lease.expires = Some(now + tk.cfg.timeout);
                 self.set_leader(i, Leader::Member(w));
                 self.leave_candidacy(i);
                 self.set_ticket_wakeup(i);
@@ -178,16 +183,23 @@ impl Engine {
                 // (two sites without an arbitrator never elected anyone).
                 let delay = self.random_delay(i);
                 let tk = &mut self.tickets[i];
-                tk.election_retry = Some((if tie { 2 } else { 0 }, now + delay));
+                tk.election_retry = Some(ElectionRetry {
+                    bump: if tie {
+                        TermBump::Always
+                    } else {
+                        TermBump::Keep
+                    },
+                    at: now + delay,
+                });
                 tk.next_cron = Some(now + delay);
             }
         }
     }
 
     /// The next round after an election nobody won (see elections_end).
-    pub(super) fn retry_election(&mut self, i: usize, update_term: u8) {
+    pub(super) fn retry_election(&mut self, i: usize, bump: TermBump) {
         let now = self.now.mono;
-        match self.new_election(i, None, update_term, OR_AGAIN) {
+        match self.new_election(i, None, bump, OR_AGAIN) {
             Some(true) => {}
             Some(false) => {
                 // All votes came in early; re-elect when this one ends.
@@ -207,19 +219,19 @@ impl Engine {
         self.set_leader(i, Leader::Member(self.me));
         let tk = &mut self.tickets[i];
         tk.state = State::Leader;
-        tk.lease_proven = false;
+        tk.lease.proven = false;
         // Tentative: nothing is written to the CIB before a majority has
         // acknowledged the first heartbeat.
-        tk.term_expires = Some(now + tk.cfg.expire);
+        tk.lease.expires = Some(now + tk.cfg.expire);
         tk.election_end = None;
-        tk.voted_for = None;
-        if tk.delay_commit.is_some() && tk.acks_received & all_sites == all_sites {
+        tk.election.voted_for = None;
+        if tk.delay_commit.is_some() && tk.round.acked & all_sites == all_sites {
             debug!("{}: reset delay commit as all sites replied", tk.cfg.name);
             tk.delay_commit = None;
         }
         tk.save_committed();
         self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
-        self.tickets[i].ticket_updated = 0;
+        self.tickets[i].lease.renewal = Renewal::HeartbeatSent;
     }
 
     /// C `leader_update_ticket`: a majority acknowledged our heartbeat.
@@ -227,18 +239,18 @@ impl Engine {
         let now = self.now.mono;
         let from_arrival = mutated!(self, LeaseFromAckArrival);
         let tk = &mut self.tickets[i];
-        let was_proven = tk.lease_proven;
-        tk.lease_proven = true;
-        if tk.ticket_updated >= 2 {
+        let was_proven = tk.lease.proven;
+        tk.lease.proven = true;
+        if tk.lease.renewal == Renewal::Written {
             return;
         }
-        if !tk.cfg.is_manual() && tk.ticket_updated < 1 {
-            tk.ticket_updated = 1;
-            tk.last_renewal = Some(now);
+        if !tk.cfg.is_manual() && tk.lease.renewal == Renewal::HeartbeatSent {
+            tk.lease.renewal = Renewal::Extended;
+            tk.lease.last_renewal = Some(now);
             // DIFF: the lease runs from when the acknowledged heartbeat was
             // first sent, not from when the acks arrived: every member that
             // acknowledged holds the lease at least that long.
-            if let Some(sent) = tk.hb_sent_at {
+            if let Some(sent) = tk.lease.hb_sent_at {
                 let base = if from_arrival { now } else { sent };
                 // DIFF: an acknowledgement names no heartbeat, so one sent
                 // for the previous round just before this round began may be
@@ -255,7 +267,7 @@ impl Engine {
                 let mut until = base + (tk.cfg.expire - margin);
                 if was_proven {
                     // A round answered late never shortens a proven lease.
-                    until = until.max(tk.term_expires.unwrap_or(until));
+                    until = until.max(tk.lease.expires.unwrap_or(until));
                 }
                 if until <= now {
                     // Answered so late (say, after a pause) that what it
@@ -264,19 +276,19 @@ impl Engine {
                         "{}: acknowledged too late to prove a lease, giving the ticket up",
                         tk.cfg.name
                     );
-                    tk.term_expires = Some(until);
-                    tk.lease_proven = false;
+                    tk.lease.expires = Some(until);
+                    tk.lease.proven = false;
                     self.ticket_lost(i);
                     return;
                 }
-                tk.term_expires = Some(until);
+                tk.lease.expires = Some(until);
                 tk.note_claim(self.me, until);
             }
             self.broadcast(i, OP_UPDATE, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
         }
         match self.ticket_write(i) {
             Written::Yes => {
-                self.tickets[i].ticket_updated = 2;
+                self.tickets[i].lease.renewal = Renewal::Written;
                 self.tickets[i].outcome = RLT_SUCCESS;
                 self.notify_waiters(i, None);
             }
@@ -286,7 +298,7 @@ impl Engine {
                 // site voted): announce "pending" only once a resend was
                 // needed, not a few milliseconds before the commit.
                 let tk = &self.tickets[i];
-                let round_open = tk.acks_expected.is_some() && tk.retry_number == 0;
+                let round_open = tk.round.expect.is_some() && tk.round.retry_number == 0;
                 if tk.outcome != RLT_CIB_PENDING && !round_open {
                     self.tickets[i].outcome = RLT_CIB_PENDING;
                     self.notify_waiters(i, None);
@@ -303,23 +315,24 @@ impl Engine {
         // DIFF: a vote request is resent only while we are still a
         // candidate of that term: once we have voted for another site in it,
         // asking again would be a second vote of ours in the same term.
-        if tk.last_request == OP_REQ_VOTE
-            && (tk.state != State::Candidate || tk.vote_record != Some((tk.current_term, me)))
+        if tk.round.request == OP_REQ_VOTE
+            && (tk.state != State::Candidate
+                || tk.election.vote_record != Some(VoteRecord::new(tk.current_term, me)))
         {
             tk.no_resends();
             self.set_ticket_wakeup(i);
             return;
         }
-        tk.retry_number += 1;
+        tk.round.retry_number += 1;
         let name = tk.cfg.name.clone();
-        if tk.retry_number > tk.cfg.retries {
+        if tk.round.retry_number > tk.cfg.retries {
             info!("{name}: giving up on sending retries");
             tk.no_resends();
             // DIFF: a manual ticket has no lease whose end would answer a
             // waiting grant: a grant no majority acknowledged has failed.
             let stranded = tk.cfg.is_manual()
-                && tk.last_request == OP_HEARTBEAT
-                && !tk.lease_proven
+                && tk.round.request == OP_HEARTBEAT
+                && !tk.lease.proven
                 && tk.waiters.iter().any(|w| w.cmd == CMD_GRANT);
             if stranded {
                 warn!("{name}: no majority acknowledged the grant");
@@ -329,9 +342,9 @@ impl Engine {
             self.set_ticket_wakeup(i);
             return;
         }
-        let acks = tk.acks_received;
-        let try_no = tk.retry_number;
-        if tk.last_request == OP_VOTE_FOR {
+        let acks = tk.round.acked;
+        let try_no = tk.round.retry_number;
+        if tk.round.request == OP_VOTE_FOR {
             warn!(
                 "{name}: no answers to our VtFr request to step down (try #{try_no}), we are alone"
             );
@@ -351,14 +364,14 @@ impl Engine {
                     "{name}: {} {} didn't acknowledge our {}, will retry {} times",
                     mem.kind.as_str(),
                     mem.addr_string,
-                    code_to_string(self.tickets[i].last_request),
+                    code_to_string(self.tickets[i].round.request),
                     self.tickets[i].cfg.retries
                 );
             }
         }
         self.resend_msg(i);
         let tk = &self.tickets[i];
-        if tk.state == State::Leader && self.majority(tk.acks_received) {
+        if tk.state == State::Leader && self.majority(tk.round.acked) {
             self.leader_update_ticket(i);
         }
     }
@@ -366,7 +379,7 @@ impl Engine {
     pub(super) fn resend_msg(&mut self, i: usize) {
         let now = self.now.mono;
         let tk = &self.tickets[i];
-        let (cmd, reason, acks) = (tk.last_request, tk.last_reason, tk.acks_received);
+        let (cmd, reason, acks) = (tk.round.request, tk.round.reason, tk.round.acked);
         // DIFF: resends keep their reason (the C booth sends 0).
         let msg = self.build_msg(i, cmd, Cmd::NONE, reason, RLT_SUCCESS);
         let me = self.me;

@@ -2,7 +2,7 @@
 //! rejects and state answers (spec raft.md §3, §5).
 
 use super::raft::In;
-use super::ticket::{NextState, State};
+use super::ticket::{AckedLead, NextState, State};
 use super::{Dropped, Engine, Leader};
 use crate::wire::codes::*;
 use log::{debug, error, info, warn};
@@ -55,10 +55,10 @@ impl Engine {
         if self.refuse_other_leader(i, m) {
             return Ok(());
         }
-        self.tickets[i].expect_more_rejects = false;
+        self.tickets[i].election.expect_more_rejects = false;
         self.newer_term(i, m, false);
         self.become_follower(i, m, m.leader);
-        self.tickets[i].acked_lead = Some((m.from, m.term));
+        self.tickets[i].lease.acked_lead = Some(AckedLead::new(m.from, m.term));
         self.send(i, m.from, OP_ACK, OP_HEARTBEAT, RLT_SUCCESS);
         Ok(())
     }
@@ -72,7 +72,7 @@ impl Engine {
         // DIFF: after a start the fence covers acknowledgements as well as
         // votes: what we promised before may be forgotten, and the leader we
         // forgot is known only once every member has told us its view.
-        if self.tickets[i].vote_fence.is_some_and(|f| now < f) {
+        if self.tickets[i].startup.vote_fence.is_some_and(|f| now < f) {
             debug!(
                 "{}: not acknowledging {} from {} yet: started too recently to know every lease",
                 self.tickets[i].cfg.name,
@@ -121,7 +121,7 @@ impl Engine {
             self.ticket_write(i);
         }
         self.set_ticket_wakeup(i);
-        self.tickets[i].acked_lead = Some((m.from, m.term));
+        self.tickets[i].lease.acked_lead = Some(AckedLead::new(m.from, m.term));
         self.send(i, m.from, OP_ACK, OP_UPDATE, RLT_SUCCESS);
     }
 
@@ -147,7 +147,7 @@ impl Engine {
         if matches!(m.request, OP_HEARTBEAT | OP_UPDATE)
             && m.term == tk.current_term
             && m.leader == Leader::Member(self.me)
-            && self.majority(tk.acks_received)
+            && self.majority(tk.round.acked)
         {
             self.leader_update_ticket(i);
         }
@@ -215,7 +215,7 @@ impl Engine {
             return;
         }
         if tk.state != State::Candidate {
-            if !tk.expect_more_rejects {
+            if !tk.election.expect_more_rejects {
                 warn!(
                     "{name}: from {sender}: in state {}, got {} (unexpected reject)",
                     tk.state.as_str(),
@@ -226,7 +226,7 @@ impl Engine {
         }
         if m.leader == Leader::Member(self.me) {
             warn!("{name}: ticket was granted to us (and we didn't know)");
-            self.tickets[i].expect_more_rejects = true;
+            self.tickets[i].election.expect_more_rejects = true;
             return;
         }
         match m.result {
@@ -236,7 +236,7 @@ impl Engine {
                     m.term,
                     self.addr_of(m.leader)
                 );
-                self.tickets[i].expect_more_rejects = true;
+                self.tickets[i].election.expect_more_rejects = true;
                 self.become_follower(i, m, m.leader);
             }
             RLT_TERM_STILL_VALID if m.leader.member().is_none() && tk.state == State::Candidate => {
@@ -248,7 +248,7 @@ impl Engine {
                 warn!("{name}: {sender} still counts a lease and refuses its vote");
             }
             RLT_TERM_STILL_VALID => {
-                if tk.lost_leader == m.leader && tk.election_reason == OR_TKT_LOST {
+                if tk.lost_leader == m.leader && tk.election.reason == OR_TKT_LOST {
                     warn!("{name}: {sender} still has the ticket valid, we'll backup a bit");
                 } else if tk.lost_leader == m.leader {
                     warn!("{name}: {sender} unexpectedly rejects elections");
@@ -258,11 +258,11 @@ impl Engine {
                         self.addr_of(m.leader)
                     );
                 }
-                self.tickets[i].expect_more_rejects = true;
+                self.tickets[i].election.expect_more_rejects = true;
                 self.become_follower(i, m, m.leader);
             }
             RLT_YOU_OUTDATED => {
-                self.tickets[i].expect_more_rejects = true;
+                self.tickets[i].election.expect_more_rejects = true;
                 if m.leader.member().is_some() {
                     warn!(
                         "{name}: our ticket is outdated, granted to {}",
@@ -274,7 +274,7 @@ impl Engine {
                     self.set_leader(i, m.leader);
                     self.update_ticket_from_msg(i, m);
                     self.tickets[i].state = State::Init;
-                    self.tickets[i].in_election = false;
+                    self.tickets[i].election.running = false;
                     self.tickets[i].election_retry = None;
                     self.leave_candidacy(i);
                     if !self.tickets[i].waiters.is_empty() {
@@ -284,7 +284,7 @@ impl Engine {
                 }
             }
             other => {
-                if !tk.expect_more_rejects {
+                if !tk.election.expect_more_rejects {
                     warn!(
                         "{name}: from {sender}: in state {}, got {} (unexpected reject)",
                         tk.state.as_str(),
@@ -369,7 +369,7 @@ impl Engine {
         let tk = &self.tickets[i];
         let grant_term = tk.loaded_grant_term.unwrap_or(tk.current_term);
         let stale_own = tk.leader == Leader::Member(self.me)
-            && !tk.lease_proven
+            && !tk.lease.proven
             && tk.state != State::Leader
             && m.valid_ms > 0
             && m.leader.member().is_some_and(|l| l != self.me)
@@ -390,8 +390,8 @@ impl Engine {
         tk.restart_claim = None;
         tk.loaded_grant_term = None;
         tk.peers[self.me].claim = None;
-        tk.term_expires = None;
-        tk.is_granted = false;
+        tk.lease.expires = None;
+        tk.cib.is_granted = false;
         tk.state = State::Follower;
         self.set_leader(i, m.leader);
         // Revoke it in the CIB now, whatever else this message leads to
@@ -403,7 +403,7 @@ impl Engine {
     }
 
     /// A state answer naming us as holder with a live lease confirms a
-    /// grant we loaded without a record (`Ticket::unconfirmed`): its
+    /// grant we loaded without a record (`Startup::unconfirmed`): its
     /// sender holds that lease and votes for no one else while it runs.
     /// Our own lease is cut to the shortest lease a confirming member
     /// holds, counted safely: the answer was sent after we started, and
@@ -415,15 +415,15 @@ impl Engine {
         let unit = self.valid_unit_ms();
         let (me, now, started) = (self.me, self.now.mono, self.started_at);
         let tk = &mut self.tickets[i];
-        if tk.unconfirmed == 0 || m.leader != Leader::Member(me) {
+        if tk.startup.unconfirmed == 0 || m.leader != Leader::Member(me) {
             return;
         }
         let until = started + std::time::Duration::from_millis(m.valid_ms.saturating_sub(unit));
         if until <= now {
             return;
         }
-        tk.unconfirmed |= 1 << m.from;
-        tk.term_expires = Some(tk.term_expires.map_or(until, |e| e.min(until)));
+        tk.startup.unconfirmed |= 1 << m.from;
+        tk.lease.expires = Some(tk.lease.expires.map_or(until, |e| e.min(until)));
     }
 
     /// The start-up state query's round is over (every member answered, or
@@ -435,11 +435,11 @@ impl Engine {
     /// holder). True when it was revoked.
     pub(super) fn drop_unconfirmed_grant(&mut self, i: usize) -> bool {
         let tk = &mut self.tickets[i];
-        let holders = std::mem::take(&mut tk.unconfirmed) as u32;
+        let holders = std::mem::take(&mut tk.startup.unconfirmed) as u32;
         let ours = tk.leader == Leader::Member(self.me)
-            && tk.cib_granted
+            && tk.cib.granted
             && tk.state != State::Leader
-            && !tk.lease_proven;
+            && !tk.lease.proven;
         if !ours || self.majority(holders) {
             return false;
         }
@@ -525,9 +525,9 @@ impl Engine {
         let tk = &mut self.tickets[i];
         if tk.state == State::Candidate {
             info!("{name}: learned from {from} about newer ticket, stopping elections");
-            tk.expect_more_rejects = true;
+            tk.election.expect_more_rejects = true;
         }
-        if tk.leader == me || tk.is_granted {
+        if tk.leader == me || tk.cib.is_granted {
             // DIFF: whoever tells us (the C booth listens to the leader only).
             let live_elsewhere = sender.is_some()
                 && tk.leader.member().is_some_and(|l| l != self.me)
@@ -536,7 +536,7 @@ impl Engine {
                 warn!("{name}: ticket was granted here, but it's live at {leader_addr} (revoking here)");
                 // DIFF: keep the live leader and its lease (the C booth forgets
                 // both); only our CIB needs correcting.
-                tk.is_granted = false;
+                tk.cib.is_granted = false;
                 tk.state = State::Follower;
                 tk.next_state = Some(NextState::Follower);
                 if self.is_site() {

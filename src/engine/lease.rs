@@ -2,7 +2,7 @@
 //! (handler, prerequisites), CIB writes and wake-ups (spec raft.md §12–§20).
 
 use super::cron::*;
-use super::ticket::{Handler, State};
+use super::ticket::{DeferredRelease, Handler, Renewal, State, TermBump};
 use super::{CibWrite, Engine, Leader, Output, Time};
 use crate::config::{AttrOp, GrantType};
 use crate::wire::codes::*;
@@ -23,8 +23,8 @@ impl Engine {
             OR_LOCAL_FAIL
         } else {
             warn!("{}: lost majority (revoking locally)", tk.cfg.name);
-            if tk.election_reason != OR_JUST_SO {
-                tk.election_reason
+            if tk.election.reason != OR_JUST_SO {
+                tk.election.reason
             } else {
                 OR_REACQUIRE
             }
@@ -74,22 +74,22 @@ impl Engine {
     }
 
     /// We give up a ticket our CIB may say we hold within its lease: until
-    /// the revoke is written, our claim stays (see `Ticket::release_hold`).
+    /// the revoke is written, our claim stays (see `Rare::release_hold`).
     pub(super) fn begin_release_hold(&mut self, i: usize) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
-        if !tk.cib_granted || tk.cfg.is_manual() || mutated!(self, NoReleaseHold) {
+        if !tk.cib.granted || tk.cfg.is_manual() || mutated!(self, NoReleaseHold) {
             return;
         }
-        if let Some(until) = tk.cib_granted_until.filter(|&u| u > now) {
+        if let Some(until) = tk.cib.granted_until.filter(|&u| u > now) {
             tk.release_hold = Some(until);
-            tk.release_hold_term = tk.current_term;
+            tk.lease.release_hold_term = tk.current_term;
             tk.note_claim(self.me, until);
         }
     }
 
     /// Hands the ticket over (a revoke or a step-down) once our CIB no
-    /// longer says "granted" within a lease: see `Ticket::release_hold`.
+    /// longer says "granted" within a lease: see `Rare::release_hold`.
     pub(super) fn release_broadcast(&mut self, i: usize, cmd: Cmd, expect: Cmd, reason: Reason) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
@@ -98,7 +98,11 @@ impl Engine {
                 "{}: telling the other members once the CIB revoke is written",
                 tk.cfg.name
             );
-            tk.deferred_release = Some((cmd, expect, reason));
+            tk.deferred_release = Some(DeferredRelease {
+                cmd,
+                expect,
+                reason,
+            });
             return;
         }
         tk.release_hold = None;
@@ -117,9 +121,9 @@ impl Engine {
         if tk.peers[me].claim == Some(hold) {
             tk.peers[me].claim = None;
         }
-        if let Some((cmd, expect, reason)) = tk.deferred_release.take() {
+        if let Some(d) = tk.deferred_release.take() {
             if tk.state != State::Leader && tk.state != State::Candidate && !tk.is_owned() {
-                self.broadcast(i, cmd, expect, RLT_SUCCESS, reason);
+                self.broadcast(i, d.cmd, d.expect, RLT_SUCCESS, d.reason);
             }
         }
     }
@@ -138,7 +142,7 @@ impl Engine {
         if self.tickets[i].cfg.is_manual() {
             self.manual_selection(i);
             RLT_SUCCESS
-        } else if self.new_election(i, Some(self.me), 1, reason) == Some(false) {
+        } else if self.new_election(i, Some(self.me), TermBump::IfUsed, reason) == Some(false) {
             RLT_SYNC_FAIL
         } else {
             RLT_SUCCESS
@@ -153,12 +157,12 @@ impl Engine {
         self.set_leader(i, Leader::Member(self.me));
         let tk = &mut self.tickets[i];
         tk.state = State::Leader;
-        tk.lease_proven = false;
+        tk.lease.proven = false;
         tk.election_end = None;
         tk.delay_commit = None;
         tk.save_committed();
         self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
-        self.tickets[i].ticket_updated = 0;
+        self.tickets[i].lease.renewal = Renewal::HeartbeatSent;
     }
 
     /// The before-acquire-handler's verdict (C `do_ext_prog`).
@@ -201,7 +205,7 @@ impl Engine {
         let tk = &self.tickets[i];
         // DIFF: 0 when the ticket is not owned, as documented (the C booth
         // passes the moment of its last reset).
-        let expires = match (tk.is_owned(), tk.term_expires) {
+        let expires = match (tk.is_owned(), tk.lease.expires) {
             (true, Some(e)) => (self.now.wall_of(e) + 500).div_euclid(1000),
             _ => 0,
         };
@@ -285,17 +289,17 @@ impl Engine {
         let Some(dc) = tk.delay_commit else {
             return false;
         };
-        if now >= dc || tk.acks_received & all_sites == all_sites {
+        if now >= dc || tk.round.acked & all_sites == all_sites {
             if now >= dc {
                 info!("{}: ticket delay expired, committing to CIB", tk.cfg.name);
             } else {
                 info!("{}: all sites replied, committing to CIB", tk.cfg.name);
             }
             tk.delay_commit = None;
-            tk.delay_logged = false;
+            tk.cib.delay_logged = false;
             return false;
         }
-        if !tk.delay_logged {
+        if !tk.cib.delay_logged {
             let left = dc.saturating_sub(now);
             info!(
                 "{}: delaying ticket commit to CIB for {}.{:03}s (or all sites are reached)",
@@ -303,7 +307,7 @@ impl Engine {
                 left.as_secs(),
                 left.subsec_millis()
             );
-            tk.delay_logged = true;
+            tk.cib.delay_logged = true;
         }
         true
     }
@@ -319,7 +323,7 @@ impl Engine {
             if self.ticket_dangerous(i) {
                 return Written::Delayed;
             }
-            if self.tickets[i].state != State::Leader || !self.tickets[i].lease_proven {
+            if self.tickets[i].state != State::Leader || !self.tickets[i].lease.proven {
                 debug!(
                     "{}: ticket state not yet consistent, delaying ticket grant to CIB",
                     self.tickets[i].cfg.name
@@ -329,9 +333,9 @@ impl Engine {
         }
         let owner = self.cib_owner(self.tickets[i].leader);
         let tk = &mut self.tickets[i];
-        let expires_at = tk.term_expires.unwrap_or(self.now.mono);
+        let expires_at = tk.lease.expires.unwrap_or(self.now.mono);
         if granted {
-            tk.cib_granted_until = Some(expires_at);
+            tk.cib.granted_until = Some(expires_at);
         }
         let w = CibWrite {
             ticket: tk.cfg.name.clone(),
@@ -342,8 +346,8 @@ impl Engine {
             expires: self.now.wall_of(expires_at).div_euclid(1000),
             term: tk.current_term,
         };
-        tk.update_cib = false;
-        tk.cib_granted = granted;
+        tk.cib.update = false;
+        tk.cib.granted = granted;
         self.emit(Output::WriteCib(w));
         Written::Yes
     }
@@ -366,12 +370,12 @@ impl Engine {
     pub(super) fn revoke_stale_cib_grant(&mut self, i: usize) {
         let owner = self.cib_owner(self.tickets[i].leader);
         let tk = &mut self.tickets[i];
-        let until = tk.cib_granted_until.unwrap_or(self.now.mono);
+        let until = tk.cib.granted_until.unwrap_or(self.now.mono);
         warn!(
             "{}: the lease in the CIB has ended and no newer one is proven yet, revoking it there",
             tk.cfg.name
         );
-        tk.cib_granted = false;
+        tk.cib.granted = false;
         let w = CibWrite {
             ticket: tk.cfg.name.clone(),
             granted: false,
@@ -398,11 +402,12 @@ impl Engine {
                     let slack = tk.cfg.expire.saturating_sub(tk.cfg.renewal_freq);
                     let by_lease = (!tk.cfg.is_manual())
                         .then(|| {
-                            tk.term_expires
+                            tk.lease
+                                .expires
                                 .map(|e| Time(e.0.saturating_sub(slack.as_millis() as u64)))
                         })
                         .flatten();
-                    let mut t = tk.last_renewal.map(|r| r + tk.cfg.renewal_freq);
+                    let mut t = tk.lease.last_renewal.map(|r| r + tk.cfg.renewal_freq);
                     if let (Some(a), Some(b)) = (t, by_lease) {
                         t = Some(a.min(b));
                     }
@@ -418,13 +423,13 @@ impl Engine {
                         _ => now + SOON,
                     };
                     // The leader must notice its own expiry on time.
-                    tk.term_expires.map_or(t, |e| t.min(e.max(now)))
+                    tk.lease.expires.map_or(t, |e| t.min(e.max(now)))
                 }
                 State::Candidate => match tk.election_retry {
-                    Some((_, at)) => at.max(now),
+                    Some(r) => r.at.max(now),
                     None => tk.election_end.unwrap_or(now + SOON),
                 },
-                State::Init | State::Follower => match (tk.is_owned(), tk.term_expires) {
+                State::Init | State::Follower => match (tk.is_owned(), tk.lease.expires) {
                     (true, Some(e)) => e + tk.cfg.acquire_after,
                     _ => idle,
                 },
@@ -432,14 +437,14 @@ impl Engine {
         };
         // A deferred election goes ahead when the start-up fence lifts.
         if tk.deferred_election.is_some() {
-            let at = tk.vote_fence.map_or(now, |f| f.max(now));
+            let at = tk.startup.vote_fence.map_or(now, |f| f.max(now));
             next = next.min(at);
         }
         // A running handler's exit wakes the ticket (handle_handler_exit);
         // polling it every few milliseconds would only burn CPU.
         let handler_running = matches!(tk.handler, Handler::Running(_));
         if tk.next_state.is_some() && !handler_running {
-            next = if tk.acks_expected.is_none() {
+            next = if tk.round.expect.is_none() {
                 now + SOON
             } else {
                 now + tk.cfg.timeout
@@ -458,8 +463,8 @@ impl Engine {
     /// The lease end a leader can prove, for checks: `None` unless leading.
     pub fn proven_lease(&self, i: usize) -> Option<Time> {
         let tk = &self.tickets[i];
-        (tk.state == State::Leader && tk.leader == Leader::Member(self.me) && tk.cib_granted)
-            .then_some(tk.term_expires)
+        (tk.state == State::Leader && tk.leader == Leader::Member(self.me) && tk.cib.granted)
+            .then_some(tk.lease.expires)
             .flatten()
     }
 
@@ -472,9 +477,9 @@ impl Engine {
         let tk = &self.tickets[i];
         (tk.state == State::Leader
             && tk.leader == Leader::Member(self.me)
-            && tk.lease_proven
+            && tk.lease.proven
             && !tk.cfg.is_manual())
-        .then_some(tk.term_expires)
+        .then_some(tk.lease.expires)
         .flatten()
     }
 

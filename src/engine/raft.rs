@@ -66,7 +66,7 @@ impl Engine {
                 s.term_expires.map_or(0, |e| e.0.saturating_sub(now.0)),
             ),
             // DIFF: while our CIB revoke is being written we still hold the
-            // ticket there, and say so (see Ticket::release_hold), in the
+            // ticket there, and say so (see Rare::release_hold), in the
             // term of that lease; a vote request of ours is in the term we
             // campaign in.
             _ if tk.release_hold.is_some_and(|h| h > now) && cmd != OP_VOTE_FOR => (
@@ -75,11 +75,16 @@ impl Engine {
                 if cmd == OP_REQ_VOTE || mutated!(self, HoldInAnyTerm) {
                     tk.current_term
                 } else {
-                    tk.release_hold_term
+                    tk.lease.release_hold_term
                 },
                 tk.release_hold.map_or(0, |h| h.0.saturating_sub(now.0)),
             ),
-            _ => (tk.leader, tk.voted_for, tk.current_term, tk.time_left(now)),
+            _ => (
+                tk.leader,
+                tk.election.voted_for,
+                tk.current_term,
+                tk.time_left(now),
+            ),
         };
         // A restarted holder's claim may reach past its own lease.
         let left = match tk.restart_claim {
@@ -180,8 +185,10 @@ impl Engine {
             }
             let others = self.all_bits() & !(1 << self.me);
             let tk = &mut self.tickets[i];
-            tk.views_heard |= 1 << from;
-            if tk.views_heard & others == others && tk.vote_fence.take().is_some() {
+            tk.startup.views_heard |= 1 << from;
+            if u32::from(tk.startup.views_heard) & others == others
+                && tk.startup.vote_fence.take().is_some()
+            {
                 // A deferred election may go ahead now.
                 if tk.deferred_election.is_some() {
                     tk.next_cron = Some(self.now.mono);
@@ -214,7 +221,7 @@ impl Engine {
     /// CIB may round away), so a peer whose wall clock is wrong cannot lock
     /// the cluster out for longer; and not a claim of an older term than the
     /// lease of another site we acknowledged and that still runs (the C
-    /// booth has no claims; see `Ticket::acked_lead`).
+    /// booth has no claims; see `Lease::acked_lead`).
     pub(super) fn note_claim_from(&mut self, i: usize, m: &In, site: usize) {
         let now = self.now.mono;
         // Our own lease we know better than anyone: a peer's figure runs
@@ -227,7 +234,8 @@ impl Engine {
         let tk = &self.tickets[i];
         let cap = tk.expire_ms() + 1000;
         let until = now + std::time::Duration::from_millis(m.valid_ms.min(cap));
-        if let Some((lead, term)) = tk.acked_lead {
+        if let Some(acked) = tk.lease.acked_lead {
+            let (lead, term) = (acked.leader(), acked.term);
             let running = tk.peers[lead].claim.is_some_and(|c| c > now);
             if lead != site && m.term < term && running && !mutated!(self, StaleClaim) {
                 debug!(
@@ -250,14 +258,14 @@ impl Engine {
         let tk = &mut self.tickets[i];
         // DIFF: the clause the C booth means to have — stop resending a
         // step-down once a site has started an election — actually works.
-        if tk.last_request == OP_VOTE_FOR
-            && tk.acks_expected == Some(OP_REQ_VOTE)
+        if tk.round.request == OP_VOTE_FOR
+            && tk.round.expect == Some(OP_REQ_VOTE)
             && m.cmd == OP_REQ_VOTE
         {
             tk.no_resends();
             return;
         }
-        if m.request != tk.last_request || Some(m.cmd) != tk.acks_expected {
+        if m.request != tk.round.request || Some(m.cmd) != tk.round.expect {
             return;
         }
         // DIFF: an acknowledgement from another term answers an earlier
@@ -266,14 +274,14 @@ impl Engine {
         if m.cmd == OP_ACK && m.term != tk.current_term && !mutated!(self, AcksOfAnyTerm) {
             return;
         }
-        tk.acks_received |= 1 << m.from;
-        if tk.acks_received & all == all {
-            let was_state_query = tk.acks_expected == Some(OP_MY_INDEX);
+        tk.round.acked |= 1 << m.from;
+        if tk.round.acked & all == all {
+            let was_state_query = tk.round.expect == Some(OP_MY_INDEX);
             tk.no_resends();
-            tk.start_postpone = false;
+            tk.startup.postpone = false;
             if was_state_query {
                 // Everyone told us what it knows: no lease can be hidden from us.
-                tk.vote_fence = None;
+                tk.startup.vote_fence = None;
             }
             self.set_ticket_wakeup(i);
         }
@@ -290,7 +298,7 @@ impl Engine {
             && m.result == RLT_YOU_OUTDATED
             && m.leader == Leader::NoOne
             && tk.state == State::Candidate
-            && tk.election_reason == OR_TKT_LOST;
+            && tk.election.reason == OR_TKT_LOST;
         if m.cmd != OP_STATUS && tk.is_term_invalid(m.term) && !revoked_answer {
             info!(
                 "{}: got invalid term from {} ({}), ignoring",
@@ -340,7 +348,7 @@ impl Engine {
             OP_REVOKE => self.process_revoke(i, m),
             OP_MY_INDEX => self.process_my_index(i, m),
             OP_STATUS => {
-                if !tk.in_election {
+                if !tk.election.running {
                     debug!(
                         "{}: sending status to {}",
                         tk.cfg.name, self.cfg.members[m.from].addr_string
@@ -447,7 +455,7 @@ impl Engine {
         let copy_term = mutated!(self, TermRegression);
         let tk = &mut self.tickets[i];
         let offered = now + std::time::Duration::from_millis(m.valid_ms);
-        tk.term_expires = Some(tk.extended_expiry(self.me, leader, offered));
+        tk.lease.expires = Some(tk.extended_expiry(self.me, leader, offered));
         // DIFF: terms never go backwards (C copies the message's term).
         tk.current_term = tk.current_term.max(m.term);
         if copy_term {
@@ -455,8 +463,8 @@ impl Engine {
         }
         tk.state = State::Follower;
         tk.delay_commit = None;
-        tk.in_election = false;
-        let was_granted = std::mem::take(&mut tk.is_granted) || tk.cib_granted;
+        tk.election.running = false;
+        let was_granted = std::mem::take(&mut tk.cib.is_granted) || tk.cib.granted;
         self.set_leader(i, leader);
         self.leave_candidacy(i);
         // DIFF: the C booth also resets the expiry it just copied when the CIB
@@ -488,7 +496,7 @@ impl Engine {
         let tk = &mut self.tickets[i];
         let valid = m.valid_ms.min(tk.expire_ms());
         let offered = now + std::time::Duration::from_millis(valid);
-        tk.term_expires = Some(tk.extended_expiry(self.me, m.leader, offered));
+        tk.lease.expires = Some(tk.extended_expiry(self.me, m.leader, offered));
         // DIFF: never backwards, also for a candidate (C copies it then).
         tk.current_term = m.term.max(tk.current_term);
         debug!(

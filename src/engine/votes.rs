@@ -2,7 +2,7 @@
 //! (spec raft.md §4).
 
 use super::raft::In;
-use super::ticket::State;
+use super::ticket::{State, VoteRecord};
 use super::{Engine, Leader, Output};
 use crate::wire::codes::*;
 use crate::wire::NO_ONE;
@@ -52,17 +52,17 @@ impl Engine {
         // acknowledged before; it votes only for the leader it knows until a
         // lease could have run out or every peer has told it its state.
         let tk = &self.tickets[i];
-        if tk.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::Member(m.from) {
+        if tk.startup.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::Member(m.from) {
             info!("{name}: not voting for {sender} yet: started too recently to know every lease");
             return;
         }
         if mutated!(self, DoubleVote) {
             // Forget this term's vote, so that every candidate gets one.
             let tk = &mut self.tickets[i];
-            tk.voted_for = None;
-            tk.vote_record = None;
+            tk.election.voted_for = None;
+            tk.election.vote_record = None;
         }
-        self.tickets[i].in_election = true;
+        self.tickets[i].election.running = true;
         if left == 0 {
             self.set_leader(i, Leader::Unknown);
         }
@@ -74,7 +74,7 @@ impl Engine {
         // whatever term it was set in, so a vote never recorded for the
         // current term could be followed by one for ourselves in it.
         self.cast_vote(i, m);
-        let voted = self.tickets[i].voted_for;
+        let voted = self.tickets[i].election.voted_for;
         debug!(
             "{name}: answering vote request from {sender}: {}",
             voted.map_or("none", |v| self.cfg.members[v].addr_string.as_str())
@@ -93,12 +93,12 @@ impl Engine {
     /// term (the vote then stands, whatever reset happened in between).
     pub(super) fn cast_vote(&mut self, i: usize, m: &In) {
         let tk = &mut self.tickets[i];
-        let choice = match tk.vote_record {
-            Some((term, who)) if term == tk.current_term => who,
+        let choice = match tk.election.vote_record {
+            Some(v) if v.term == tk.current_term => v.candidate(),
             _ => m.from,
         };
-        tk.voted_for = Some(choice);
-        tk.vote_record = Some((tk.current_term, choice));
+        tk.election.voted_for = Some(choice);
+        tk.election.vote_record = Some(VoteRecord::new(tk.current_term, choice));
         if choice == m.from {
             tk.peers[m.from].vote = Some(m.leader);
         }
@@ -168,7 +168,7 @@ impl Engine {
         // DIFF: a majority of votes decides at once (the C booth waits for
         // every vote or the election timeout, which delays every failover
         // by a timeout when a member is down).
-        if self.tickets[i].acks_expected.is_none() || for_us * 2 > self.n_members() {
+        if self.tickets[i].round.expect.is_none() || for_us * 2 > self.n_members() {
             self.elections_end(i);
         }
     }

@@ -564,9 +564,9 @@ impl Core {
                 Some(id) => self
                     .engine
                     .handle_cib_written(self.clock, id, write.granted),
-                None if self.engine.ticket_id_by_name(&write.ticket).is_none() => info!(
-                    "{}: {} in the CIB (no longer configured)",
+                None if self.engine.ticket_id_by_name(&write.ticket).is_none() => tk_info!(
                     write.ticket,
+                    "{} in the CIB (no longer configured)",
                     if write.granted { "granted" } else { "revoked" }
                 ),
                 None => {}

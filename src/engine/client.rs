@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use log::{info, warn};
+use log::info;
 
 use super::ticket::{Attr, NextState, Renewal, State, Waiter};
 use super::{ClientId, Clock, Engine, Leader, Output};
@@ -84,7 +84,7 @@ impl Engine {
         let tk = &self.tickets[i];
         if !self.is_site() {
             // DIFF: the C daemon answers "in progress" and never completes.
-            warn!("{}: grant requested at an arbitrator, refused", tk.cfg.name);
+            tk_warn!(tk, "grant requested at an arbitrator, refused");
             self.reply(i, client, RLT_SYNC_FAIL, true);
             return;
         }
@@ -98,10 +98,7 @@ impl Engine {
             {
                 RLT_SUCCESS
             } else {
-                info!(
-                    "{}: client wants to grant an (already granted!) ticket",
-                    tk.cfg.name
-                );
+                tk_info!(tk, "client wants to grant an (already granted!) ticket");
                 RLT_OVERGRANT
             };
             self.reply(i, client, rv, true);
@@ -127,7 +124,7 @@ impl Engine {
         let now = self.now.mono;
         let me = Leader::Member(self.me);
         let tk = &mut self.tickets[i];
-        info!("{}: granting ticket", tk.cfg.name);
+        tk_info!(tk, "granting ticket");
         if tk.leader == me {
             return RLT_SUCCESS;
         }
@@ -135,17 +132,11 @@ impl Engine {
             if options & OPT_IMMEDIATE == 0 {
                 return RLT_OVERGRANT;
             }
-            warn!(
-                "{}: manual ticket forced to be granted! be aware that you may end up with the ticket granted to multiple sites",
-                tk.cfg.name
-            );
+            tk_warn!(tk, "manual ticket forced to be granted! be aware that you may end up with the ticket granted to multiple sites");
         }
         tk.delay_commit = Some(now + tk.cfg.expire + tk.cfg.acquire_after);
         if options & OPT_IMMEDIATE != 0 {
-            warn!(
-                "{}: granting ticket immediately! If there are unreachable sites, _hope_ you are sure that they don't have the ticket!",
-                tk.cfg.name
-            );
+            tk_warn!(tk, "granting ticket immediately! If there are unreachable sites, _hope_ you are sure that they don't have the ticket!");
             tk.delay_commit = None;
         }
         tk.outcome = RLT_SUCCESS;
@@ -156,23 +147,23 @@ impl Engine {
         let me = Leader::Member(self.me);
         let tk = &self.tickets[i];
         if !tk.is_owned() {
-            info!("{}: client wants to revoke a free ticket", tk.cfg.name);
+            tk_info!(tk, "client wants to revoke a free ticket");
             self.reply(i, client, RLT_TICKET_IDLE, true);
             return;
         }
         if tk.leader != me {
-            info!(
-                "{}: not granted here, redirect to {}",
-                tk.cfg.name,
+            tk_info!(
+                tk,
+                "not granted here, redirect to {}",
                 self.addr_of(tk.leader)
             );
             self.reply(i, client, RLT_REDIRECT, true);
             return;
         }
         if tk.round.expect.is_some() {
-            info!(
-                "{}: delay ticket revoke until the current operation finishes",
-                tk.cfg.name
+            tk_info!(
+                tk,
+                "delay ticket revoke until the current operation finishes"
             );
             self.tickets[i].next_state = Some(NextState::Init);
             self.tickets[i].waiters.push(Waiter {

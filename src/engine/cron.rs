@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use log::{debug, info, warn};
-
 use super::ticket::{Handler, NextState, Renewal, State, TermBump};
 use super::{CibState, Engine, Leader, Output};
 use crate::wire::codes::*;
@@ -65,7 +63,7 @@ impl Engine {
             Some(o) => match self.cfg.member_by_id(o as u32) {
                 Some(m) if m.is_site() => Leader::Member(m.index),
                 _ => {
-                    warn!("{name}: error storing attribute owner ({o})");
+                    tk_warn!(name, "error storing attribute owner ({o})");
                     Leader::Unknown
                 }
             },
@@ -88,20 +86,13 @@ impl Engine {
         let behind = loaded.is_some_and(|e| e > cap + second) && !trust_clock;
         let implausible = st.granted && behind;
         if implausible {
-            warn!(
-                "{name}: the CIB's grant runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the grant as over",
-                loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000)
-            );
+            tk_warn!(name, "the CIB's grant runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the grant as over", loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000));
         } else if behind && leader.member().is_some() {
             // DIFF: the same for another site's lease our CIB recorded as
             // we followed it: announced (capped at `expire`), it made our
             // peers refuse the live holder (simulator seed 3730). What we
             // promised is in our record, or fenced.
-            warn!(
-                "{name}: the CIB's lease of {} runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the lease as over",
-                self.addr_of(leader),
-                loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000)
-            );
+            tk_warn!(name, "the CIB's lease of {} runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the lease as over", self.addr_of(leader), loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000));
         }
         let tk = &mut self.tickets[i];
         tk.lease.expires = if behind {
@@ -126,10 +117,10 @@ impl Engine {
         tk.leader = leader;
         if leader == Leader::Unknown {
             if st.owner.is_some_and(|o| o != 0) || st.granted {
-                warn!("{name}: no site matches; site got reconfigured?");
+                tk_warn!(name, "no site matches; site got reconfigured?");
             }
             if st.granted {
-                warn!("{name}: granted here, assume it belonged to us");
+                tk_warn!(name, "granted here, assume it belonged to us");
                 tk.leader = Leader::Member(me);
             }
         }
@@ -261,7 +252,7 @@ impl Engine {
     fn state_query(&mut self, i: usize) {
         let tk = &mut self.tickets[i];
         tk.startup.query_pending = false;
-        debug!("{}: broadcasting state query", tk.cfg.name);
+        tk_debug!(tk, "broadcasting state query");
         self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, OR_JUST_SO);
     }
 
@@ -415,7 +406,7 @@ impl Engine {
         let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];
         if tk.startup.postpone && now < self.started_at + tk.cfg.timeout {
-            debug!("{}: ticket processing postponed", tk.cfg.name);
+            tk_debug!(tk, "ticket processing postponed");
             tk.next_cron = Some(self.started_at + tk.cfg.timeout);
             return;
         }
@@ -522,23 +513,23 @@ impl Engine {
         let now = self.now.mono;
         let me = Leader::Member(self.me);
         if tk.leader == me && tk.time_left(now) == 0 {
-            warn!(
-                "{}: granted here, but not valid anymore (will try to reacquire)",
-                tk.cfg.name
+            tk_warn!(
+                tk,
+                "granted here, but not valid anymore (will try to reacquire)"
             );
         } else if tk.cib.is_granted && tk.leader != me && tk.is_owned() {
-            warn!(
-                "{}: granted here, but also {}, that's really too bad (will try to reacquire)",
-                tk.cfg.name,
+            tk_warn!(
+                tk,
+                "granted here, but also {}, that's really too bad (will try to reacquire)",
                 self.addr_of(tk.leader)
             );
         } else if tk.cib.is_granted && tk.leader != me {
-            warn!(
-                "{}: granted here, but we're not recorded as the grantee (will try to reacquire)",
-                tk.cfg.name
+            tk_warn!(
+                tk,
+                "granted here, but we're not recorded as the grantee (will try to reacquire)"
             );
         } else {
-            info!("{}: reacquiring ticket", tk.cfg.name);
+            tk_info!(tk, "reacquiring ticket");
         }
     }
 

@@ -7,7 +7,6 @@ use super::{Engine, Leader, Output};
 use crate::config::GrantType;
 use crate::wire::codes::*;
 use crate::wire::{Cmd, Reason};
-use log::{debug, info, warn};
 use std::time::Duration;
 
 impl Engine {
@@ -33,9 +32,9 @@ impl Engine {
         if matches!(effective, OR_TKT_LOST | OR_STEPDOWN)
             && !self.attr_prereqs_ok(i, GrantType::Auto)
         {
-            info!(
-                "{}: attribute prerequisite not met, not starting elections",
-                self.tickets[i].cfg.name
+            tk_info!(
+                self.tickets[i],
+                "attribute prerequisite not met, not starting elections"
             );
             return None;
         }
@@ -52,9 +51,9 @@ impl Engine {
             Duration::ZERO
         };
         if let Some((holder, until)) = tk.claim_besides_within(self.me, now, grace) {
-            info!(
-                "{}: not starting elections: {} holds a lease for {}ms more{}",
-                tk.cfg.name,
+            tk_info!(
+                tk,
+                "not starting elections: {} holds a lease for {}ms more{}",
                 self.cfg.members[holder].addr_string,
                 until.0 - now.0,
                 if grace.is_zero() {
@@ -73,9 +72,9 @@ impl Engine {
         let fenced = tk.startup.vote_fence.filter(|&f| f > now);
         let own = tk.leader == Leader::Member(self.me) || tk.cib.is_granted;
         if let (Some(lifts), false) = (fenced, own) {
-            info!(
-                "{}: election deferred: started too recently to know every lease",
-                tk.cfg.name
+            tk_info!(
+                tk,
+                "election deferred: started too recently to know every lease"
             );
             tk.deferred_election = Some(DeferredElection {
                 preference,
@@ -115,10 +114,7 @@ impl Engine {
         }
         tk.election_end = Some(now + tk.cfg.timeout);
         tk.election.running = true;
-        info!(
-            "{}: starting new election (term={})",
-            tk.cfg.name, tk.current_term
-        );
+        tk_info!(tk, "starting new election (term={})", tk.current_term);
         tk.clear_votes();
         let choice = preference.unwrap_or(self.me);
         tk.peers[self.me].vote = Some(Leader::Member(choice));
@@ -154,14 +150,11 @@ impl Engine {
         let tie = top > 0 && counts.iter().filter(|&&c| c == top).count() > 1;
         match winner {
             Some(w) if w == self.me => {
-                info!("{}: granted successfully here", tk.cfg.name);
+                tk_info!(tk, "granted successfully here");
                 self.won_elections(i);
             }
             Some(w) => {
-                info!(
-                    "{}: ticket granted at {}",
-                    tk.cfg.name, self.cfg.members[w].addr_string
-                );
+                tk_info!(tk, "ticket granted at {}", self.cfg.members[w].addr_string);
                 // DIFF: follow the winner right away (its heartbeat will set the
                 // real lease) and tell waiting clients; the C booth keeps
                 // re-checking the votes and leaves the clients waiting.
@@ -174,7 +167,7 @@ impl Engine {
                 self.set_ticket_wakeup(i);
             }
             None => {
-                info!("{}: nobody won elections, new elections", tk.cfg.name);
+                tk_info!(tk, "nobody won elections, new elections");
                 self.tickets[i].outcome = RLT_MORE;
                 self.notify_waiters(i, None);
                 // DIFF: the next round starts after a random delay, as the
@@ -226,7 +219,7 @@ impl Engine {
         tk.election_end = None;
         tk.election.voted_for = None;
         if tk.delay_commit.is_some() && tk.round.acked & all_sites == all_sites {
-            debug!("{}: reset delay commit as all sites replied", tk.cfg.name);
+            tk_debug!(tk, "reset delay commit as all sites replied");
             tk.delay_commit = None;
         }
         tk.save_committed();
@@ -272,9 +265,9 @@ impl Engine {
                 if until <= now {
                     // Answered so late (say, after a pause) that what it
                     // proves is already over.
-                    warn!(
-                        "{}: acknowledged too late to prove a lease, giving the ticket up",
-                        tk.cfg.name
+                    tk_warn!(
+                        tk,
+                        "acknowledged too late to prove a lease, giving the ticket up"
                     );
                     tk.lease.expires = Some(until);
                     tk.lease.proven = false;
@@ -326,7 +319,7 @@ impl Engine {
         tk.round.retry_number += 1;
         let name = tk.cfg.name.clone();
         if tk.round.retry_number > tk.cfg.retries {
-            info!("{name}: giving up on sending retries");
+            tk_info!(name, "giving up on sending retries");
             tk.no_resends();
             // DIFF: a manual ticket has no lease whose end would answer a
             // waiting grant: a grant no majority acknowledged has failed.
@@ -335,7 +328,7 @@ impl Engine {
                 && !tk.lease.proven
                 && tk.waiters.iter().any(|w| w.cmd == CMD_GRANT);
             if stranded {
-                warn!("{name}: no majority acknowledged the grant");
+                tk_warn!(name, "no majority acknowledged the grant");
                 tk.outcome = RLT_SYNC_FAIL;
                 self.notify_waiters(i, Some(CMD_GRANT));
             }
@@ -345,23 +338,29 @@ impl Engine {
         let acks = tk.round.acked;
         let try_no = tk.round.retry_number;
         if tk.round.request == OP_VOTE_FOR {
-            warn!(
-                "{name}: no answers to our VtFr request to step down (try #{try_no}), we are alone"
+            tk_warn!(
+                name,
+                "no answers to our VtFr request to step down (try #{try_no}), we are alone"
             );
         } else if !self.majority(acks) {
             if acks.count_ones() <= 1 {
-                warn!("{name}: no answers to our request (try #{try_no}), we are alone");
+                tk_warn!(
+                    name,
+                    "no answers to our request (try #{try_no}), we are alone"
+                );
             } else {
-                warn!(
-                    "{name}: not enough answers to our request (try #{try_no}): only got {} answers",
+                tk_warn!(
+                    name,
+                    "not enough answers to our request (try #{try_no}): only got {} answers",
                     acks.count_ones()
                 );
             }
         } else if try_no == 1 {
             for m in (0..self.n_members()).filter(|m| acks & (1 << m) == 0) {
                 let mem = &self.cfg.members[m];
-                warn!(
-                    "{name}: {} {} didn't acknowledge our {}, will retry {} times",
+                tk_warn!(
+                    name,
+                    "{} {} didn't acknowledge our {}, will retry {} times",
                     mem.kind.as_str(),
                     mem.addr_string,
                     code_to_string(self.tickets[i].round.request),

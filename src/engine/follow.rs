@@ -5,16 +5,15 @@ use super::raft::In;
 use super::ticket::{AckedLead, NextState, State};
 use super::{Dropped, Engine, Leader};
 use crate::wire::codes::*;
-use log::{debug, error, info, warn};
 
 impl Engine {
     pub(super) fn answer_heartbeat(&mut self, i: usize, m: &In) -> Result<(), Dropped> {
         // DIFF: the C booth aborts on a heartbeat whose leader field names
         // someone other than its sender; such a message is simply invalid.
         if m.leader != Leader::Member(m.from) {
-            warn!(
-                "{}: heartbeat from {} names another leader ({}), dropped",
-                self.tickets[i].cfg.name,
+            tk_warn!(
+                self.tickets[i],
+                "heartbeat from {} names another leader ({}), dropped",
                 self.cfg.members[m.from].addr_string,
                 self.addr_of(m.leader)
             );
@@ -26,9 +25,12 @@ impl Engine {
             // when the ticket is not owned here, even after voting in a newer
             // term; acknowledging it would promise a lease to one leader while
             // our vote elects another. The sender learns our term instead.
-            warn!(
-                "{}: heartbeat from {} with an outdated term {} (ours {})",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
+            tk_warn!(
+                tk,
+                "heartbeat from {} with an outdated term {} (ours {})",
+                self.cfg.members[m.from].addr_string,
+                m.term,
+                tk.current_term
             );
             // Our newer term may come from elections nobody won (say, while
             // we were cut off), and a C leader never takes it up. Follow
@@ -73,9 +75,9 @@ impl Engine {
         // votes: what we promised before may be forgotten, and the leader we
         // forgot is known only once every member has told us its view.
         if self.tickets[i].startup.vote_fence.is_some_and(|f| now < f) {
-            debug!(
-                "{}: not acknowledging {} from {} yet: started too recently to know every lease",
-                self.tickets[i].cfg.name,
+            tk_debug!(
+                self.tickets[i],
+                "not acknowledging {} from {} yet: started too recently to know every lease",
                 code_to_string(m.cmd),
                 self.cfg.members[m.from].addr_string
             );
@@ -85,9 +87,9 @@ impl Engine {
         let Some((holder, until)) = claim.filter(|_| !mutated!(self, IgnoreClaims)) else {
             return false;
         };
-        warn!(
-            "{}: {} from {} refused: {} holds a lease for {}ms more",
-            self.tickets[i].cfg.name,
+        tk_warn!(
+            self.tickets[i],
+            "{} from {} refused: {} holds a lease for {}ms more",
             code_to_string(m.cmd),
             self.cfg.members[m.from].addr_string,
             self.cfg.members[holder].addr_string,
@@ -101,17 +103,19 @@ impl Engine {
         let tk = &self.tickets[i];
         let outdated = m.term < tk.current_term;
         if outdated || (tk.is_owned() && tk.leader != Leader::Member(m.from)) {
-            warn!(
-                "{}: different leader {} wants to update our ticket, sending reject",
-                tk.cfg.name, self.cfg.members[m.from].addr_string
+            tk_warn!(
+                tk,
+                "different leader {} wants to update our ticket, sending reject",
+                self.cfg.members[m.from].addr_string
             );
             self.mark_granted(i, m.from);
             self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);
             return;
         }
-        debug!(
-            "{}: leader {} wants to update our ticket",
-            tk.cfg.name, self.cfg.members[m.from].addr_string
+        tk_debug!(
+            tk,
+            "leader {} wants to update our ticket",
+            self.cfg.members[m.from].addr_string
         );
         if self.refuse_other_leader(i, m) {
             return;
@@ -127,17 +131,22 @@ impl Engine {
 
     pub(super) fn process_ack(&mut self, i: usize, m: &In) {
         if self.newer_term(i, m, false) {
-            warn!(
-                "{}: got higher term from {} ({})",
-                self.tickets[i].cfg.name, self.cfg.members[m.from].addr_string, m.term
+            tk_warn!(
+                self.tickets[i],
+                "got higher term from {} ({})",
+                self.cfg.members[m.from].addr_string,
+                m.term
             );
             return;
         }
         let tk = &self.tickets[i];
         if m.term < tk.current_term {
-            warn!(
-                "{}: unexpected term from {} ({} vs. {}) (ignoring)",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
+            tk_warn!(
+                tk,
+                "unexpected term from {} ({} vs. {}) (ignoring)",
+                self.cfg.members[m.from].addr_string,
+                m.term,
+                tk.current_term
             );
             return;
         }
@@ -165,22 +174,22 @@ impl Engine {
             if tk.cfg.is_manual() {
                 self.process_revoke_for_manual(i, m);
             } else {
-                error!(
-                    "{}: {sender} wants to revoke ticket, but it is not granted there (ignoring)",
-                    tk.cfg.name
+                tk_error!(
+                    tk,
+                    "{sender} wants to revoke ticket, but it is not granted there (ignoring)"
                 );
             }
             return;
         }
         if tk.state != State::Follower {
-            error!(
-                "{}: unexpected ticket revoke from {sender} (in state {}) (ignoring)",
-                tk.cfg.name,
+            tk_error!(
+                tk,
+                "unexpected ticket revoke from {sender} (in state {}) (ignoring)",
                 tk.state.as_str()
             );
             return;
         }
-        info!("{}: {sender} revokes ticket", tk.cfg.name);
+        tk_info!(tk, "{sender} revokes ticket");
         self.tickets[i].peers[m.from].claim = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
@@ -196,10 +205,16 @@ impl Engine {
         let name = self.tickets[i].cfg.name.clone();
         let sender = &self.cfg.members[m.from].addr_string;
         if self.tickets[i].state == State::Leader {
-            warn!("{name}: {sender} wants to revoke ticket, but this site is itself a leader");
+            tk_warn!(
+                name,
+                "{sender} wants to revoke ticket, but this site is itself a leader"
+            );
             self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
         } else {
-            warn!("{name}: {sender} wants to revoke ticket, but this site is not following it");
+            tk_warn!(
+                name,
+                "{sender} wants to revoke ticket, but this site is not following it"
+            );
         }
     }
 
@@ -216,8 +231,9 @@ impl Engine {
         }
         if tk.state != State::Candidate {
             if !tk.election.expect_more_rejects {
-                warn!(
-                    "{name}: from {sender}: in state {}, got {} (unexpected reject)",
+                tk_warn!(
+                    name,
+                    "from {sender}: in state {}, got {} (unexpected reject)",
                     tk.state.as_str(),
                     code_to_string(m.result)
                 );
@@ -225,14 +241,15 @@ impl Engine {
             return;
         }
         if m.leader == Leader::Member(self.me) {
-            warn!("{name}: ticket was granted to us (and we didn't know)");
+            tk_warn!(name, "ticket was granted to us (and we didn't know)");
             self.tickets[i].election.expect_more_rejects = true;
             return;
         }
         match m.result {
             RLT_TERM_OUTDATED => {
-                warn!(
-                    "{name}: ticket outdated (term {}), granted to {}",
+                tk_warn!(
+                    name,
+                    "ticket outdated (term {}), granted to {}",
                     m.term,
                     self.addr_of(m.leader)
                 );
@@ -245,16 +262,20 @@ impl Engine {
                 // refused vote, not a leader to follow. The C booth gives up
                 // its campaign here, even when the other voters granted
                 // their votes, and nothing restarts it.
-                warn!("{name}: {sender} still counts a lease and refuses its vote");
+                tk_warn!(name, "{sender} still counts a lease and refuses its vote");
             }
             RLT_TERM_STILL_VALID => {
                 if tk.lost_leader == m.leader && tk.election.reason == OR_TKT_LOST {
-                    warn!("{name}: {sender} still has the ticket valid, we'll backup a bit");
+                    tk_warn!(
+                        name,
+                        "{sender} still has the ticket valid, we'll backup a bit"
+                    );
                 } else if tk.lost_leader == m.leader {
-                    warn!("{name}: {sender} unexpectedly rejects elections");
+                    tk_warn!(name, "{sender} unexpectedly rejects elections");
                 } else {
-                    warn!(
-                        "{name}: ticket was granted to {} (and we didn't know)",
+                    tk_warn!(
+                        name,
+                        "ticket was granted to {} (and we didn't know)",
                         self.addr_of(m.leader)
                     );
                 }
@@ -264,13 +285,14 @@ impl Engine {
             RLT_YOU_OUTDATED => {
                 self.tickets[i].election.expect_more_rejects = true;
                 if m.leader.member().is_some() {
-                    warn!(
-                        "{name}: our ticket is outdated, granted to {}",
+                    tk_warn!(
+                        name,
+                        "our ticket is outdated, granted to {}",
                         self.addr_of(m.leader)
                     );
                     self.become_follower(i, m, m.leader);
                 } else {
-                    warn!("{name}: our ticket is outdated and revoked");
+                    tk_warn!(name, "our ticket is outdated and revoked");
                     self.set_leader(i, m.leader);
                     self.update_ticket_from_msg(i, m);
                     self.tickets[i].state = State::Init;
@@ -285,8 +307,9 @@ impl Engine {
             }
             other => {
                 if !tk.election.expect_more_rejects {
-                    warn!(
-                        "{name}: from {sender}: in state {}, got {} (unexpected reject)",
+                    tk_warn!(
+                        name,
+                        "from {sender}: in state {}, got {} (unexpected reject)",
                         tk.state.as_str(),
                         code_to_string(other)
                     );
@@ -306,10 +329,7 @@ impl Engine {
             // We know a newer term: tell the sender.
             self.send(i, m.from, OP_MY_INDEX, OP_MY_INDEX, RLT_SUCCESS);
             if self.tickets[i].state == State::Leader {
-                info!(
-                    "{}: sending ticket update to {sender}",
-                    self.tickets[i].cfg.name
-                );
+                tk_info!(self.tickets[i], "sending ticket update to {sender}");
                 self.send(i, m.from, OP_UPDATE, OP_MY_INDEX, RLT_SUCCESS);
             }
             return;
@@ -319,9 +339,9 @@ impl Engine {
         }
         if tk.state == State::Leader {
             if diff < 0 && !expired {
-                warn!(
-                    "{}: from {sender}: more up to date ticket at {}",
-                    tk.cfg.name,
+                tk_warn!(
+                    tk,
+                    "from {sender}: more up to date ticket at {}",
                     self.addr_of(m.leader)
                 );
                 self.leader_handle_newer_ticket(i, m);
@@ -378,9 +398,9 @@ impl Engine {
         if !stale_own {
             return false;
         }
-        warn!(
-            "{}: {} reports a lease at {} in term {} (our grant: term {}), our CIB grant is stale",
-            tk.cfg.name,
+        tk_warn!(
+            tk,
+            "{} reports a lease at {} in term {} (our grant: term {}), our CIB grant is stale",
             self.cfg.members[m.from].addr_string,
             self.addr_of(m.leader),
             m.term,
@@ -443,10 +463,7 @@ impl Engine {
         if !ours || self.majority(holders) {
             return false;
         }
-        warn!(
-            "{}: no majority confirms the grant our CIB holds, and without a record of our lease only our wall clock says how long it lasts: revoking it",
-            self.tickets[i].cfg.name
-        );
+        tk_warn!(self.tickets[i], "no majority confirms the grant our CIB holds, and without a record of our lease only our wall clock says how long it lasts: revoking it");
         self.ticket_lost(i);
         true
     }
@@ -459,9 +476,11 @@ impl Engine {
         if m.term <= tk.current_term || tk.next_state == Some(NextState::Leader) {
             return;
         }
-        info!(
-            "{}: {} has seen term {}, reacquiring in a newer term",
-            tk.cfg.name, self.cfg.members[m.from].addr_string, m.term
+        tk_info!(
+            tk,
+            "{} has seen term {}, reacquiring in a newer term",
+            self.cfg.members[m.from].addr_string,
+            m.term
         );
         tk.current_term = m.term;
         tk.save_committed();
@@ -476,9 +495,9 @@ impl Engine {
         let other_leader = m.leader.member().is_some_and(|l| l != self.me);
         if other_leader || self.tickets[i].time_left(now) > 0 {
             let tk = &self.tickets[i];
-            error!(
-                "{}: from {}: ticket granted to {}! (revoking locally)",
-                tk.cfg.name,
+            tk_error!(
+                tk,
+                "from {}: ticket granted to {}! (revoking locally)",
                 self.cfg.members[m.from].addr_string,
                 self.addr_of(m.leader)
             );
@@ -524,7 +543,10 @@ impl Engine {
         let leader_addr = self.addr_of(self.tickets[i].leader).to_string();
         let tk = &mut self.tickets[i];
         if tk.state == State::Candidate {
-            info!("{name}: learned from {from} about newer ticket, stopping elections");
+            tk_info!(
+                name,
+                "learned from {from} about newer ticket, stopping elections"
+            );
             tk.election.expect_more_rejects = true;
         }
         if tk.leader == me || tk.cib.is_granted {
@@ -533,7 +555,10 @@ impl Engine {
                 && tk.leader.member().is_some_and(|l| l != self.me)
                 && tk.time_left(now) > 0;
             if live_elsewhere {
-                warn!("{name}: ticket was granted here, but it's live at {leader_addr} (revoking here)");
+                tk_warn!(
+                    name,
+                    "ticket was granted here, but it's live at {leader_addr} (revoking here)"
+                );
                 // DIFF: keep the live leader and its lease (the C booth forgets
                 // both); only our CIB needs correcting.
                 tk.cib.is_granted = false;
@@ -549,10 +574,10 @@ impl Engine {
                 tk.next_state = Some(NextState::Leader);
             }
         } else if !tk.is_owned() {
-            info!("{name}: ticket is not granted (from {from})");
+            tk_info!(name, "ticket is not granted (from {from})");
             tk.state = State::Init;
         } else {
-            info!("{name}: ticket granted to {leader_addr} (says {from})");
+            tk_info!(name, "ticket granted to {leader_addr} (says {from})");
             tk.state = State::Follower;
             tk.next_state = Some(NextState::Follower);
         }

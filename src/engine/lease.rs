@@ -7,7 +7,6 @@ use super::{CibWrite, Engine, Leader, Output, Time};
 use crate::config::{AttrOp, GrantType};
 use crate::wire::codes::*;
 use crate::wire::{Cmd, Reason, Rlt};
-use log::{debug, info, warn};
 use std::time::Duration;
 
 impl Engine {
@@ -16,13 +15,13 @@ impl Engine {
         let me = Leader::Member(self.me);
         let tk = &self.tickets[i];
         let reason = if tk.leader != me {
-            warn!("{}: lost at {}", tk.cfg.name, self.addr_of(tk.leader));
+            tk_warn!(tk, "lost at {}", self.addr_of(tk.leader));
             OR_TKT_LOST
         } else if matches!(tk.handler, Handler::Running(_)) {
-            warn!("{}: handler timed out", tk.cfg.name);
+            tk_warn!(tk, "handler timed out");
             OR_LOCAL_FAIL
         } else {
-            warn!("{}: lost majority (revoking locally)", tk.cfg.name);
+            tk_warn!(tk, "lost majority (revoking locally)");
             if tk.election.reason != OR_JUST_SO {
                 tk.election.reason
             } else {
@@ -58,7 +57,7 @@ impl Engine {
 
     /// C `start_revoke_ticket`.
     pub(super) fn start_revoke_ticket(&mut self, i: usize) {
-        info!("{}: revoking ticket", self.tickets[i].cfg.name);
+        tk_info!(self.tickets[i], "revoking ticket");
         self.tickets[i].peers[self.me].claim = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
@@ -94,9 +93,9 @@ impl Engine {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
         if tk.release_hold.is_some_and(|h| h > now) {
-            info!(
-                "{}: telling the other members once the CIB revoke is written",
-                tk.cfg.name
+            tk_info!(
+                tk,
+                "telling the other members once the CIB revoke is written"
             );
             tk.deferred_release = Some(DeferredRelease {
                 cmd,
@@ -190,10 +189,7 @@ impl Engine {
                 if ok {
                     ExtProg::Pass
                 } else {
-                    warn!(
-                        "{}: we are not allowed to acquire ticket",
-                        self.tickets[i].cfg.name
-                    );
+                    tk_warn!(self.tickets[i], "we are not allowed to acquire ticket");
                     self.ext_prog_failed(i, start_election);
                     ExtProg::Failed
                 }
@@ -233,9 +229,9 @@ impl Engine {
         let tk = &self.tickets[i];
         if tk.cfg.is_manual() {
             if tk.leader == me {
-                warn!(
-                    "{}: external test failed on the specified machine, cannot acquire a manual ticket",
-                    tk.cfg.name
+                tk_warn!(
+                    tk,
+                    "external test failed on the specified machine, cannot acquire a manual ticket"
                 );
                 self.tickets[i].save_committed();
                 self.reset_ticket(i);
@@ -250,7 +246,7 @@ impl Engine {
         }
         if start_election && tk.leader == me && tk.time_left(now) > 0 {
             // Step down: give the ticket away so that another site can take it.
-            warn!("{}: handler failed, giving the ticket away", tk.cfg.name);
+            tk_warn!(tk, "handler failed, giving the ticket away");
             self.tickets[i].peers[self.me].claim = None;
             self.tickets[i].save_committed();
             self.reset_ticket(i);
@@ -274,7 +270,7 @@ impl Engine {
                 AttrOp::Ne => have != Some(p.value.as_str()),
             };
             if !ok {
-                warn!("{}: '{}' attr-prereq failed", tk.cfg.name, p.name);
+                tk_warn!(tk, "'{}' attr-prereq failed", p.name);
                 return false;
             }
         }
@@ -291,9 +287,9 @@ impl Engine {
         };
         if now >= dc || tk.round.acked & all_sites == all_sites {
             if now >= dc {
-                info!("{}: ticket delay expired, committing to CIB", tk.cfg.name);
+                tk_info!(tk, "ticket delay expired, committing to CIB");
             } else {
-                info!("{}: all sites replied, committing to CIB", tk.cfg.name);
+                tk_info!(tk, "all sites replied, committing to CIB");
             }
             tk.delay_commit = None;
             tk.cib.delay_logged = false;
@@ -301,9 +297,9 @@ impl Engine {
         }
         if !tk.cib.delay_logged {
             let left = dc.saturating_sub(now);
-            info!(
-                "{}: delaying ticket commit to CIB for {}.{:03}s (or all sites are reached)",
-                tk.cfg.name,
+            tk_info!(
+                tk,
+                "delaying ticket commit to CIB for {}.{:03}s (or all sites are reached)",
                 left.as_secs(),
                 left.subsec_millis()
             );
@@ -324,9 +320,9 @@ impl Engine {
                 return Written::Delayed;
             }
             if self.tickets[i].state != State::Leader || !self.tickets[i].lease.proven {
-                debug!(
-                    "{}: ticket state not yet consistent, delaying ticket grant to CIB",
-                    self.tickets[i].cfg.name
+                tk_debug!(
+                    self.tickets[i],
+                    "ticket state not yet consistent, delaying ticket grant to CIB"
                 );
                 return Written::Delayed;
             }
@@ -371,9 +367,9 @@ impl Engine {
         let owner = self.cib_owner(self.tickets[i].leader);
         let tk = &mut self.tickets[i];
         let until = tk.cib.granted_until.unwrap_or(self.now.mono);
-        warn!(
-            "{}: the lease in the CIB has ended and no newer one is proven yet, revoking it there",
-            tk.cfg.name
+        tk_warn!(
+            tk,
+            "the lease in the CIB has ended and no newer one is proven yet, revoking it there"
         );
         tk.cib.granted = false;
         let w = CibWrite {

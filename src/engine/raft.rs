@@ -3,8 +3,6 @@
 //! handlers in votes.rs and follow.rs; the follower's shared steps (spec
 //! raft.md §3–§5).
 
-use log::{debug, info, warn};
-
 use super::ticket::State;
 use super::{Dropped, Engine, Leader, Output};
 use crate::wire::codes::*;
@@ -148,9 +146,10 @@ impl Engine {
                 // Only sites can hold tickets; anything else is a forgery.
                 Some(m) if m.is_site() => Leader::Member(m.index),
                 _ => {
-                    warn!(
-                        "{}: message with unknown leader {:#x} received",
-                        self.tickets[i].cfg.name, id
+                    tk_warn!(
+                        self.tickets[i],
+                        "message with unknown leader {:#x} received",
+                        id
                     );
                     return Err(Dropped::Invalid);
                 }
@@ -201,9 +200,9 @@ impl Engine {
         let heard = self.tickets[i].peers[from].heard_term;
         let release = (m.cmd == OP_VOTE_FOR && m.leader == Leader::NoOne) || m.cmd == OP_REVOKE;
         if release && m.term < heard && !mutated!(self, ReleaseOfAnyTerm) {
-            warn!(
-                "{}: {} from {} in term {} is stale (it has sent term {} since), ignoring",
-                self.tickets[i].cfg.name,
+            tk_warn!(
+                self.tickets[i],
+                "{} from {} in term {} is stale (it has sent term {} since), ignoring",
                 code_to_string(m.cmd),
                 self.cfg.members[from].addr_string,
                 m.term,
@@ -238,9 +237,9 @@ impl Engine {
             let (lead, term) = (acked.leader(), acked.term);
             let running = tk.peers[lead].claim.is_some_and(|c| c > now);
             if lead != site && m.term < term && running && !mutated!(self, StaleClaim) {
-                debug!(
-                    "{}: {} claims a lease for {} in term {}, older than {}'s (term {}): stale",
-                    tk.cfg.name,
+                tk_debug!(
+                    tk,
+                    "{} claims a lease for {} in term {}, older than {}'s (term {}): stale",
                     self.cfg.members[m.from].addr_string,
                     self.cfg.members[site].addr_string,
                     m.term,
@@ -300,9 +299,11 @@ impl Engine {
             && tk.state == State::Candidate
             && tk.election.reason == OR_TKT_LOST;
         if m.cmd != OP_STATUS && tk.is_term_invalid(m.term) && !revoked_answer {
-            info!(
-                "{}: got invalid term from {} ({}), ignoring",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, m.term
+            tk_info!(
+                tk,
+                "got invalid term from {} ({}), ignoring",
+                self.cfg.members[m.from].addr_string,
+                m.term
             );
             // DIFF: tell the sender which term we have seen, so that a member
             // that restarted with an old term can catch up instead of being
@@ -349,17 +350,18 @@ impl Engine {
             OP_MY_INDEX => self.process_my_index(i, m),
             OP_STATUS => {
                 if !tk.election.running {
-                    debug!(
-                        "{}: sending status to {}",
-                        tk.cfg.name, self.cfg.members[m.from].addr_string
+                    tk_debug!(
+                        tk,
+                        "sending status to {}",
+                        self.cfg.members[m.from].addr_string
                     );
                     self.send(i, m.from, OP_MY_INDEX, OP_STATUS, RLT_SUCCESS);
                 }
             }
             _ => {
-                warn!(
-                    "{}: unknown message {} from {}",
-                    tk.cfg.name,
+                tk_warn!(
+                    tk,
+                    "unknown message {} from {}",
                     code_to_string(m.cmd),
                     self.cfg.members[m.from].addr_string
                 );
@@ -372,9 +374,9 @@ impl Engine {
     /// A heartbeat or update we did not expect (we lead, or another leader).
     pub(super) fn unexpected(&mut self, i: usize, m: &In) {
         let now = self.now.mono;
-        warn!(
-            "{}: unexpected message {} from {} in state {}",
-            self.tickets[i].cfg.name,
+        tk_warn!(
+            self.tickets[i],
+            "unexpected message {} from {} in state {}",
             code_to_string(m.cmd),
             self.cfg.members[m.from].addr_string,
             self.tickets[i].state.as_str()
@@ -419,9 +421,9 @@ impl Engine {
         if m.leader == Leader::Member(self.me) || m.term <= tk.current_term {
             return false;
         }
-        info!(
-            "{}: from {}: higher term {} vs. {}, following {}",
-            tk.cfg.name,
+        tk_info!(
+            tk,
+            "from {}: higher term {} vs. {}, following {}",
             self.cfg.members[m.from].addr_string,
             m.term,
             tk.current_term,
@@ -441,9 +443,12 @@ impl Engine {
         if m.term >= tk.current_term {
             return false;
         }
-        info!(
-            "{}: sending reject to {}, its term too low ({} vs. {})",
-            tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
+        tk_info!(
+            tk,
+            "sending reject to {}, its term too low ({} vs. {})",
+            self.cfg.members[m.from].addr_string,
+            m.term,
+            tk.current_term
         );
         self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);
         true
@@ -499,9 +504,12 @@ impl Engine {
         tk.lease.expires = Some(tk.extended_expiry(self.me, m.leader, offered));
         // DIFF: never backwards, also for a candidate (C copies it then).
         tk.current_term = m.term.max(tk.current_term);
-        debug!(
-            "{}: updating from {} ({}/{})",
-            tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, m.valid_ms
+        tk_debug!(
+            tk,
+            "updating from {} ({}/{})",
+            self.cfg.members[m.from].addr_string,
+            m.term,
+            m.valid_ms
         );
     }
 }

@@ -83,10 +83,7 @@ impl Engine {
         for mut gone in gone_tickets {
             if gone.cib.granted && self.is_site() {
                 // A ticket booth no longer manages must not stay granted here.
-                log::warn!(
-                    "{}: removed from the configuration, revoking here",
-                    gone.cfg.name
-                );
+                tk_warn!(gone, "removed from the configuration, revoking here");
                 gone.leader = Leader::Unknown;
                 self.emit(Output::WriteCib(CibWrite {
                     ticket: gone.cfg.name.clone(),

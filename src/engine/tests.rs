@@ -38,7 +38,7 @@ mod trace {
                 t / 1000,
                 t % 1000,
                 r.level(),
-                r.args()
+                crate::logline::text(r)
             );
         }
         fn flush(&self) {}

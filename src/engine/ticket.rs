@@ -427,6 +427,12 @@ impl std::ops::DerefMut for Ticket {
     }
 }
 
+impl crate::logline::TicketName for Ticket {
+    fn ticket_name(&self) -> &str {
+        &self.cfg.name
+    }
+}
+
 impl Ticket {
     /// A ticket in a cluster of `members` members.
     pub fn new(idx: usize, cfg: Arc<TicketConfig>, members: usize) -> Ticket {

@@ -6,7 +6,6 @@ use super::ticket::{State, VoteRecord};
 use super::{Engine, Leader, Output};
 use crate::wire::codes::*;
 use crate::wire::NO_ONE;
-use log::{debug, info, warn};
 
 impl Engine {
     pub(super) fn answer_req_vote(&mut self, i: usize, m: &In) {
@@ -26,12 +25,7 @@ impl Engine {
         }
         let left = tk.time_left(now);
         if tk.leader != Leader::Member(m.from) && left > 0 && m.reason != OR_STEPDOWN {
-            warn!(
-                "{name}: election from {sender} with reason {} rejected (we have {} as ticket owner), ticket still valid for {}ms",
-                code_to_string(m.reason),
-                self.addr_of(tk.leader),
-                left
-            );
+            tk_warn!(name, "election from {sender} with reason {} rejected (we have {} as ticket owner), ticket still valid for {}ms", code_to_string(m.reason), self.addr_of(tk.leader), left);
             self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
             return;
         }
@@ -40,8 +34,9 @@ impl Engine {
         }
         let claim = self.tickets[i].live_claim_besides(m.from, now);
         if let Some((holder, until)) = claim.filter(|_| !mutated!(self, IgnoreClaims)) {
-            warn!(
-                "{name}: election from {sender} rejected: {} holds a lease for {}ms more",
+            tk_warn!(
+                name,
+                "election from {sender} rejected: {} holds a lease for {}ms more",
                 self.cfg.members[holder].addr_string,
                 until.0 - now.0
             );
@@ -53,7 +48,10 @@ impl Engine {
         // lease could have run out or every peer has told it its state.
         let tk = &self.tickets[i];
         if tk.startup.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::Member(m.from) {
-            info!("{name}: not voting for {sender} yet: started too recently to know every lease");
+            tk_info!(
+                name,
+                "not voting for {sender} yet: started too recently to know every lease"
+            );
             return;
         }
         if mutated!(self, DoubleVote) {
@@ -75,8 +73,9 @@ impl Engine {
         // current term could be followed by one for ourselves in it.
         self.cast_vote(i, m);
         let voted = self.tickets[i].election.voted_for;
-        debug!(
-            "{name}: answering vote request from {sender}: {}",
+        tk_debug!(
+            name,
+            "answering vote request from {sender}: {}",
             voted.map_or("none", |v| self.cfg.members[v].addr_string.as_str())
         );
         let mut reply = self.build_msg(i, OP_VOTE_FOR, OP_REQ_VOTE, OR_JUST_SO, RLT_SUCCESS);
@@ -108,9 +107,12 @@ impl Engine {
         let tk = &mut self.tickets[i];
         match tk.peers[m.from].vote {
             None => tk.peers[m.from].vote = Some(m.leader),
-            Some(v) if v != m.leader => info!(
-                "{}: {} voted previously for {:?} and now wants {:?}, ignoring",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, v, m.leader
+            Some(v) if v != m.leader => tk_info!(
+                tk,
+                "{} voted previously for {:?} and now wants {:?}, ignoring",
+                self.cfg.members[m.from].addr_string,
+                v,
+                m.leader
             ),
             Some(_) => {}
         }
@@ -123,9 +125,9 @@ impl Engine {
             if tk.leader == Leader::Member(m.from)
                 && matches!(tk.state, State::Follower | State::Candidate)
             {
-                info!(
-                    "{}: {sender} wants to give the ticket away (ticket release)",
-                    tk.cfg.name
+                tk_info!(
+                    tk,
+                    "{sender} wants to give the ticket away (ticket release)"
                 );
                 self.tickets[i].peers[m.from].claim = None;
                 self.tickets[i].save_committed();
@@ -136,18 +138,15 @@ impl Engine {
                     self.schedule_election(i, OR_STEPDOWN);
                 }
             } else {
-                info!(
-                    "{}: {sender} votes for none, ignoring (duplicate ticket release?)",
-                    tk.cfg.name
+                tk_info!(
+                    tk,
+                    "{sender} votes for none, ignoring (duplicate ticket release?)"
                 );
             }
             return;
         }
         if tk.state != State::Candidate {
-            debug!(
-                "{}: candidate status lost, ignoring VtFr from {sender}",
-                tk.cfg.name
-            );
+            tk_debug!(tk, "candidate status lost, ignoring VtFr from {sender}");
             return;
         }
         if self.term_too_low(i, m) {

@@ -7,6 +7,11 @@
 //! runtime and the host-facing pieces, `boothd status`), [`client`] (the
 //! `booth` and `geostore` clients), [`cib`] (where sites record tickets).
 //! [`check`] is the `config-check` command built on the config layer.
+//! [`logline`]: log lines that carry their ticket (its macros come first,
+//! for every module after it).
+
+#[macro_use]
+pub mod logline;
 
 pub mod check;
 pub mod cib;

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use booth::config::site_id;
 use booth::wire::codes::{ATTR_GET, CL_LIST, CMD_LIST};
-use booth::wire::{encode_text_reply, Header};
+use booth::wire::{encode_text_reply, Cmd, Header};
 
 mod common;
 use common::{assert_outcome, run, text, TempDir, BIN};
@@ -27,7 +27,7 @@ fn write_config(dir: &Path, port: u16) -> String {
 
 /// Answers one request with a text reply of command `cmd`; returns the
 /// request's command.
-fn fake_daemon(listener: TcpListener, cmd: u32, reply: &'static str) -> JoinHandle<u32> {
+fn fake_daemon(listener: TcpListener, cmd: Cmd, reply: &'static str) -> JoinHandle<Cmd> {
     thread::spawn(move || {
         let (mut s, _) = listener.accept().expect("client connects");
         s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
@@ -40,7 +40,7 @@ fn fake_daemon(listener: TcpListener, cmd: u32, reply: &'static str) -> JoinHand
         let h = Header::new(cmd, from);
         s.write_all(&encode_text_reply(&h, reply.as_bytes(), None).unwrap())
             .unwrap();
-        u32::from_be_bytes(header[28..32].try_into().unwrap())
+        Cmd(u32::from_be_bytes(header[28..32].try_into().unwrap()))
     })
 }
 

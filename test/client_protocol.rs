@@ -19,7 +19,7 @@ use booth::config::{site_id, Config};
 use booth::wire::codes::*;
 use booth::wire::{
     decode_request, encode_header_only, encode_text_reply, encode_ticket_msg, AttrBody, AttrMsg,
-    AuthKey, Framing, Header, Request, TicketBody, TicketMsg, Timestamp, NO_ONE,
+    AuthKey, Cmd, Framing, Header, Request, Rlt, TicketBody, TicketMsg, Timestamp, NO_ONE,
 };
 
 mod common;
@@ -51,7 +51,7 @@ fn list_text_goes_to_stdout_byte_for_byte() {
     assert_eq!(seen.request.len(), 124);
     assert_eq!(seen.extra, 0);
     assert_eq!(be32(&seen.request, 20), id_of(A), "from = local site");
-    assert_eq!(be32(&seen.request, 28), CMD_LIST);
+    assert_eq!(be32(&seen.request, 28), CMD_LIST.0);
     assert_eq!(be32(&seen.request, 36), 0, "options");
 }
 
@@ -68,7 +68,7 @@ fn peers_asks_the_site_named_by_s() {
     let seen = daemon.join().unwrap();
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.stdout, text.as_bytes());
-    assert_eq!(be32(&seen.request, 28), CMD_PEERS);
+    assert_eq!(be32(&seen.request, 28), CMD_PEERS.0);
 }
 
 #[test]
@@ -222,7 +222,7 @@ fn revoke_follows_a_redirect_to_the_leader() {
     let (first, second) = (first.join().unwrap(), second.join().unwrap());
     assert_eq!(out.code, 0, "{}", out.stderr);
     assert_eq!(out.lines(), ["revoke succeeded!"]);
-    assert_eq!(be32(&first.request, 28), CMD_REVOKE);
+    assert_eq!(be32(&first.request, 28), CMD_REVOKE.0);
     // The same request again (without auth there is no timestamp to renew).
     assert_eq!(first.request, second.request);
 }

@@ -28,6 +28,13 @@ fn grant_list_revoke_and_failover() {
     let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
     assert!(g.status.success(), "{}", stderr(&g));
     assert!(stderr(&g).ends_with("grant succeeded!\n"), "{}", stderr(&g));
+    // The engine's lines about a ticket read as booth's: "<ticket>: ..."
+    // (the ticket travels as a log key, see src/logline.rs).
+    assert!(
+        c.log(0).contains("ticketA: granting ticket"),
+        "{}",
+        c.log(0)
+    );
     for i in 0..3 {
         assert!(c
             .list(i)

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use booth::config::Config;
 use booth::wire::{
-    self, codes::*, AuthKey, Header, TicketBody, TicketMsg, Timestamp, HEADER_LEN, NO_ONE,
+    self, codes::*, AuthKey, Cmd, Header, Rlt, TicketBody, TicketMsg, Timestamp, HEADER_LEN, NO_ONE,
 };
 
 #[path = "hostile/auth.rs"]
@@ -149,7 +149,7 @@ fn unknown_site_user_is_a_startup_error() {
 
 /// A raw attribute request: ticket, name and value fields filled exactly
 /// with the given bytes (no NUL added when a field is full).
-fn attr_request(cmd: u32, ticket: &[u8], name: &[u8], value: &[u8]) -> Vec<u8> {
+fn attr_request(cmd: Cmd, ticket: &[u8], name: &[u8], value: &[u8]) -> Vec<u8> {
     let mut h = Header::new(cmd, 0);
     h.length = (HEADER_LEN + wire::ATTR_BODY_LEN) as u32;
     let mut out = h.encode().to_vec();
@@ -161,7 +161,7 @@ fn attr_request(cmd: u32, ticket: &[u8], name: &[u8], value: &[u8]) -> Vec<u8> {
     out
 }
 
-fn attr_result(c: &Cluster, req: &[u8]) -> u32 {
+fn attr_result(c: &Cluster, req: &[u8]) -> Rlt {
     let mut s = connect(c, LEADER);
     s.write_all(req).unwrap();
     read_reply(&mut s).0.result

@@ -241,7 +241,7 @@ struct Seen {
     non_monotonic: usize,
 }
 
-fn count(map: &mut BTreeMap<String, usize>, code: u32) {
+fn count(map: &mut BTreeMap<String, usize>, code: Cmd) {
     *map.entry(code_to_string(code)).or_default() += 1;
 }
 

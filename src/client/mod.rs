@@ -56,6 +56,8 @@
 //!   repeated by the clients.
 
 use std::io::Write;
+
+use crate::wire::Rlt;
 use std::time::{Duration, SystemTime};
 
 use crate::cli::{ClientArgs, ClientOp, ConfigChoice, GeoOp, GeostoreArgs};
@@ -384,8 +386,8 @@ impl Run<'_> {
         target: usize,
         request: &[u8],
         print: Print,
-        failure: &dyn Fn(u32) -> Vec<String>,
-    ) -> Result<u32, i32> {
+        failure: &dyn Fn(Rlt) -> Vec<String>,
+    ) -> Result<Rlt, i32> {
         let timeout = self.session.reply_timeout;
         let reply = {
             let mut conn = match self.session.send_to(target, Some(timeout), request) {

@@ -6,7 +6,7 @@
 
 use crate::cli::{ClientOp, GeoOp};
 use crate::wire::codes::*;
-use crate::wire::{OPT_WAIT, OPT_WAIT_COMMIT};
+use crate::wire::{Rlt, OPT_WAIT, OPT_WAIT_COMMIT};
 
 /// Verdict of C's `test_reply` for one result code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,7 +37,7 @@ fn op_word(op: ClientOp) -> &'static str {
 /// ticket's leader, if any.
 fn test_reply(
     op: ClientOp,
-    result: u32,
+    result: Rlt,
     ticket: &str,
     wait_commit: bool,
     granted_to: Option<&str>,
@@ -117,13 +117,13 @@ fn test_reply(
     }
 }
 
-fn unknown_code(code: u32) -> String {
+fn unknown_code(code: Rlt) -> String {
     format!("got an error code: {}", code_to_string(code))
 }
 
 /// The outcome of a `booth list` or `booth peers` reply (its text, if any,
 /// has already been printed): message lines and exit status.
-pub fn query_result(op: ClientOp, result: u32, ticket: &str) -> (Vec<String>, i32) {
+pub fn query_result(op: ClientOp, result: Rlt, ticket: &str) -> (Vec<String>, i32) {
     let mut lines = Vec::new();
     let code = match test_reply(op, result, ticket, false, None, &mut lines) {
         Verdict::Final(code) => code,
@@ -193,7 +193,7 @@ impl CommandProgress {
     /// site it names when that is another site than the one asked.
     pub fn on_reply(
         &mut self,
-        result: u32,
+        result: Rlt,
         leader: Option<u32>,
         granted_to: Option<&str>,
         lines: &mut Vec<String>,
@@ -236,7 +236,7 @@ impl CommandProgress {
     /// trusted or was cut short (failed authentication, connection closed
     /// early): C still reports it. Only failures are reported; a success
     /// code from an unauthenticated or incomplete reply proves nothing.
-    pub fn failure_lines(&self, result: u32) -> Vec<String> {
+    pub fn failure_lines(&self, result: Rlt) -> Vec<String> {
         let mut lines = Vec::new();
         match test_reply(self.op, result, &self.ticket, false, None, &mut lines) {
             Verdict::Final(code) if code != 0 => lines,
@@ -246,7 +246,7 @@ impl CommandProgress {
 }
 
 /// C's `test_attr_reply`: message lines and exit status of a geostore reply.
-pub fn attr_result(op: GeoOp, result: u32, ticket: &str, attr: &str) -> (Vec<String>, i32) {
+pub fn attr_result(op: GeoOp, result: Rlt, ticket: &str, attr: &str) -> (Vec<String>, i32) {
     let word = match op {
         GeoOp::Set => "set",
         GeoOp::Get => "get",
@@ -274,7 +274,7 @@ pub fn attr_result(op: GeoOp, result: u32, ticket: &str, attr: &str) -> (Vec<Str
 
 /// [`attr_result`] for a reply that could not be trusted or was cut short:
 /// only failures are reported.
-pub fn attr_failure_lines(op: GeoOp, result: u32, ticket: &str, attr: &str) -> Vec<String> {
+pub fn attr_failure_lines(op: GeoOp, result: Rlt, ticket: &str, attr: &str) -> Vec<String> {
     match attr_result(op, result, ticket, attr) {
         (lines, code) if code != 0 => lines,
         _ => Vec::new(),

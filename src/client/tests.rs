@@ -9,7 +9,7 @@ use super::*;
 use crate::cli::SiteArg;
 use crate::config::SystemResolver;
 use crate::wire::codes::*;
-use crate::wire::{OPT_WAIT, OPT_WAIT_COMMIT};
+use crate::wire::{Rlt, OPT_WAIT, OPT_WAIT_COMMIT};
 
 /// Two sites and an arbitrator (the spec's example addresses).
 const THREE: &str = "site = \"192.168.201.100\"\n\
@@ -212,7 +212,7 @@ fn the_default_reply_timeout_covers_two_election_rounds() {
 // grant / revoke replies
 
 /// Feeds results to a fresh progress; returns all lines and the last step.
-fn run_replies(op: ClientOp, options: u32, results: &[u32]) -> (Vec<String>, Step) {
+fn run_replies(op: ClientOp, options: u32, results: &[Rlt]) -> (Vec<String>, Step) {
     let mut p = CommandProgress::new(op, "ticketA", options);
     let mut lines = Vec::new();
     let mut step = Step::ReadMore;
@@ -225,7 +225,7 @@ fn run_replies(op: ClientOp, options: u32, results: &[u32]) -> (Vec<String>, Ste
 
 #[test]
 fn final_grant_results_have_the_c_texts_and_statuses() {
-    let cases: &[(u32, &str, i32)] = &[
+    let cases: &[(Rlt, &str, i32)] = &[
         (RLT_SUCCESS, "grant succeeded!", 0),
         (RLT_SYNC_SUCC, "grant succeeded!", 0),
         (RLT_CIB_PENDING, "grant succeeded (CIB commit pending)", 0),
@@ -257,7 +257,7 @@ fn final_grant_results_have_the_c_texts_and_statuses() {
         ),
         // Unknown codes show the code itself (C printed 0).
         (RLT_BUSY, "got an error code: Busy", 1),
-        (0x0102_0304, "got an error code: 0x01020304", 1),
+        (Rlt(0x0102_0304), "got an error code: 0x01020304", 1),
     ];
     for &(result, text, code) in cases {
         let (lines, step) = run_replies(ClientOp::Grant, 0, &[result]);
@@ -427,10 +427,13 @@ fn query_results() {
 #[test]
 fn attribute_results() {
     let r = |op, code| attr_result(op, code, "ticketA", "color");
-    assert_eq!(r(GeoOp::Set, 0), (vec!["set succeeded!".to_string()], 0));
-    assert_eq!(r(GeoOp::Delete, 0), (Vec::new(), 0));
-    assert_eq!(r(GeoOp::Get, 0), (Vec::new(), 0));
-    assert_eq!(r(GeoOp::List, 0), (Vec::new(), 0));
+    assert_eq!(
+        r(GeoOp::Set, RLT_SUCCESS),
+        (vec!["set succeeded!".to_string()], 0)
+    );
+    assert_eq!(r(GeoOp::Delete, RLT_SUCCESS), (Vec::new(), 0));
+    assert_eq!(r(GeoOp::Get, RLT_SUCCESS), (Vec::new(), 0));
+    assert_eq!(r(GeoOp::List, RLT_SUCCESS), (Vec::new(), 0));
     assert_eq!(
         r(GeoOp::Get, RLT_NO_SUCH_ATTR),
         (vec!["attribute \"color\" not set".to_string()], 1)

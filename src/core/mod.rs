@@ -314,7 +314,7 @@ impl Core {
         &mut self,
         clock: Clock,
         client: ClientId,
-        cmd: u32,
+        cmd: crate::wire::Cmd,
         options: u32,
         ticket: &str,
     ) {
@@ -329,13 +329,24 @@ impl Core {
     }
 
     /// `geostore set` (the engine's answer code on refusal).
-    pub fn attr_set(&mut self, clock: Clock, ticket: &str, name: &str, v: &str) -> Result<(), u32> {
+    pub fn attr_set(
+        &mut self,
+        clock: Clock,
+        ticket: &str,
+        name: &str,
+        v: &str,
+    ) -> Result<(), crate::wire::Rlt> {
         self.advance(clock);
         self.engine.attr_set(clock, ticket, name, v)
     }
 
     /// `geostore delete`.
-    pub fn attr_delete(&mut self, clock: Clock, ticket: &str, name: &str) -> Result<(), u32> {
+    pub fn attr_delete(
+        &mut self,
+        clock: Clock,
+        ticket: &str,
+        name: &str,
+    ) -> Result<(), crate::wire::Rlt> {
         self.advance(clock);
         self.engine.attr_delete(clock, ticket, name)
     }
@@ -553,9 +564,9 @@ impl Core {
                 Some(id) => self
                     .engine
                     .handle_cib_written(self.clock, id, write.granted),
-                None if self.engine.ticket_id_by_name(&write.ticket).is_none() => info!(
-                    "{}: {} in the CIB (no longer configured)",
+                None if self.engine.ticket_id_by_name(&write.ticket).is_none() => tk_info!(
                     write.ticket,
+                    "{} in the CIB (no longer configured)",
                     if write.granted { "granted" } else { "revoked" }
                 ),
                 None => {}

@@ -62,7 +62,7 @@ fn spawned(outs: &[Output]) -> Vec<(RunId, Vec<String>)> {
         .collect()
 }
 
-fn replies(outs: &[Output]) -> Vec<(ClientId, u32)> {
+fn replies(outs: &[Output]) -> Vec<(ClientId, crate::wire::Rlt)> {
     outs.iter()
         .filter_map(|o| match o {
             Output::ClientReply { client, msg, .. } => Some((*client, msg.header.result)),

@@ -285,7 +285,8 @@ impl Log for DaemonLogger {
                 .unwrap_or("unknown"),
             r.line().unwrap_or(0),
         );
-        let msg = r.args().to_string();
+        // A line about a ticket gets its "<ticket>: " prefix back.
+        let msg = crate::logline::text(r);
         with_state(|s| {
             s.emit(
                 Instant::now(),

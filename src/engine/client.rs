@@ -3,12 +3,12 @@
 
 use std::fmt::Write as _;
 
-use log::{info, warn};
+use log::info;
 
-use super::ticket::{Attr, NextState, State, Waiter};
+use super::ticket::{Attr, NextState, Renewal, State, Waiter};
 use super::{ClientId, Clock, Engine, Leader, Output};
 use crate::wire::codes::*;
-use crate::wire::{OPT_IMMEDIATE, OPT_WAIT_COMMIT};
+use crate::wire::{Cmd, Rlt, OPT_IMMEDIATE, OPT_WAIT_COMMIT};
 
 /// One line of `booth list`, before formatting.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,7 +31,7 @@ impl Engine {
         &mut self,
         clock: Clock,
         client: ClientId,
-        cmd: u32,
+        cmd: Cmd,
         options: u32,
         ticket: &str,
     ) {
@@ -74,8 +74,8 @@ impl Engine {
         });
     }
 
-    fn reply(&mut self, i: usize, client: ClientId, result: u32, last: bool) {
-        let msg = self.build_msg(i, CL_RESULT, 0, 0, result);
+    fn reply(&mut self, i: usize, client: ClientId, result: Rlt, last: bool) {
+        let msg = self.build_msg(i, CL_RESULT, Cmd::NONE, OR_JUST_SO, result);
         self.emit(Output::ClientReply { client, msg, last });
     }
 
@@ -84,7 +84,7 @@ impl Engine {
         let tk = &self.tickets[i];
         if !self.is_site() {
             // DIFF: the C daemon answers "in progress" and never completes.
-            warn!("{}: grant requested at an arbitrator, refused", tk.cfg.name);
+            tk_warn!(tk, "grant requested at an arbitrator, refused");
             self.reply(i, client, RLT_SYNC_FAIL, true);
             return;
         }
@@ -92,20 +92,20 @@ impl Engine {
         if !tk.cfg.is_manual() && (tk.is_owned() || claimed) {
             // DIFF: granting again where the ticket is held and committed is
             // a success, not an error.
-            let rv = if tk.leader == me && tk.state == State::Leader && tk.ticket_updated >= 2 {
+            let rv = if tk.leader == me
+                && tk.state == State::Leader
+                && tk.lease.renewal == Renewal::Written
+            {
                 RLT_SUCCESS
             } else {
-                info!(
-                    "{}: client wants to grant an (already granted!) ticket",
-                    tk.cfg.name
-                );
+                tk_info!(tk, "client wants to grant an (already granted!) ticket");
                 RLT_OVERGRANT
             };
             self.reply(i, client, rv, true);
             return;
         }
         let rv = self.do_grant_ticket(i, options);
-        if rv != 0 {
+        if rv != RLT_SUCCESS {
             self.tickets[i].delay_commit = None;
             self.reply(i, client, rv, true);
             return;
@@ -118,11 +118,13 @@ impl Engine {
         self.reply(i, client, RLT_MORE, false);
     }
 
-    fn do_grant_ticket(&mut self, i: usize, options: u32) -> u32 {
+    /// RLT_SUCCESS while the grant goes on (or the ticket is ours already),
+    /// else why it failed.
+    fn do_grant_ticket(&mut self, i: usize, options: u32) -> Rlt {
         let now = self.now.mono;
         let me = Leader::Member(self.me);
         let tk = &mut self.tickets[i];
-        info!("{}: granting ticket", tk.cfg.name);
+        tk_info!(tk, "granting ticket");
         if tk.leader == me {
             return RLT_SUCCESS;
         }
@@ -130,20 +132,14 @@ impl Engine {
             if options & OPT_IMMEDIATE == 0 {
                 return RLT_OVERGRANT;
             }
-            warn!(
-                "{}: manual ticket forced to be granted! be aware that you may end up with the ticket granted to multiple sites",
-                tk.cfg.name
-            );
+            tk_warn!(tk, "manual ticket forced to be granted! be aware that you may end up with the ticket granted to multiple sites");
         }
         tk.delay_commit = Some(now + tk.cfg.expire + tk.cfg.acquire_after);
         if options & OPT_IMMEDIATE != 0 {
-            warn!(
-                "{}: granting ticket immediately! If there are unreachable sites, _hope_ you are sure that they don't have the ticket!",
-                tk.cfg.name
-            );
+            tk_warn!(tk, "granting ticket immediately! If there are unreachable sites, _hope_ you are sure that they don't have the ticket!");
             tk.delay_commit = None;
         }
-        tk.outcome = 0;
+        tk.outcome = RLT_SUCCESS;
         self.acquire_ticket(i, OR_ADMIN)
     }
 
@@ -151,23 +147,23 @@ impl Engine {
         let me = Leader::Member(self.me);
         let tk = &self.tickets[i];
         if !tk.is_owned() {
-            info!("{}: client wants to revoke a free ticket", tk.cfg.name);
+            tk_info!(tk, "client wants to revoke a free ticket");
             self.reply(i, client, RLT_TICKET_IDLE, true);
             return;
         }
         if tk.leader != me {
-            info!(
-                "{}: not granted here, redirect to {}",
-                tk.cfg.name,
+            tk_info!(
+                tk,
+                "not granted here, redirect to {}",
                 self.addr_of(tk.leader)
             );
             self.reply(i, client, RLT_REDIRECT, true);
             return;
         }
-        if tk.acks_expected != 0 {
-            info!(
-                "{}: delay ticket revoke until the current operation finishes",
-                tk.cfg.name
+        if tk.round.expect.is_some() {
+            tk_info!(
+                tk,
+                "delay ticket revoke until the current operation finishes"
             );
             self.tickets[i].next_state = Some(NextState::Init);
             self.tickets[i].waiters.push(Waiter {
@@ -184,8 +180,8 @@ impl Engine {
     }
 
     /// Sends the ticket's `outcome` to waiting clients (of `only` command, or
-    /// all when 0); finished requests are dropped.
-    pub(super) fn notify_waiters(&mut self, i: usize, only: u32) {
+    /// all when None); finished requests are dropped.
+    pub(super) fn notify_waiters(&mut self, i: usize, only: Option<Cmd>) {
         if self.tickets[i].waiters.is_empty() {
             return;
         }
@@ -193,7 +189,7 @@ impl Engine {
         let waiters = std::mem::take(&mut self.tickets[i].waiters);
         let mut keep = Vec::new();
         for w in waiters {
-            if only != 0 && w.cmd != only {
+            if only.is_some_and(|c| w.cmd != c) {
                 keep.push(w);
                 continue;
             }
@@ -222,7 +218,7 @@ impl Engine {
                     expires: if manual {
                         None
                     } else {
-                        tk.term_expires.map(to_unix)
+                        tk.lease.expires.map(to_unix)
                     },
                     commit_pending: tk
                         .delay_commit
@@ -260,7 +256,7 @@ impl Engine {
             out.push_str(self.addr_of(tk.leader));
             let manual = tk.cfg.is_manual();
             if tk.is_owned() {
-                match tk.term_expires.filter(|_| !manual) {
+                match tk.lease.expires.filter(|_| !manual) {
                     Some(t) => {
                         out.push_str(", expires: ");
                         out.push_str(times.get(to_unix(t)));
@@ -348,7 +344,7 @@ impl Engine {
         ticket: &str,
         name: &str,
         value: &str,
-    ) -> Result<(), u32> {
+    ) -> Result<(), Rlt> {
         self.advance(clock);
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
         if !self.is_site() {
@@ -370,7 +366,7 @@ impl Engine {
     }
 
     /// `geostore get`.
-    pub fn attr_get(&self, ticket: &str, name: &str) -> Result<String, u32> {
+    pub fn attr_get(&self, ticket: &str, name: &str) -> Result<String, Rlt> {
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
         self.tickets[i]
             .attrs
@@ -380,7 +376,7 @@ impl Engine {
     }
 
     /// `geostore delete`.
-    pub fn attr_delete(&mut self, clock: Clock, ticket: &str, name: &str) -> Result<(), u32> {
+    pub fn attr_delete(&mut self, clock: Clock, ticket: &str, name: &str) -> Result<(), Rlt> {
         self.advance(clock);
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
         self.tickets[i].attrs.remove(name).ok_or(RLT_NO_SUCH_ATTR)?;
@@ -393,7 +389,7 @@ impl Engine {
     }
 
     /// `geostore list` text: `<name> <value> <time>` per attribute.
-    pub fn attr_list(&self, ticket: &str, fmt_time: &dyn Fn(i64) -> String) -> Result<String, u32> {
+    pub fn attr_list(&self, ticket: &str, fmt_time: &dyn Fn(i64) -> String) -> Result<String, Rlt> {
         let i = self.ticket_index(ticket).ok_or(RLT_INVALID_ARG)?;
         let mut s = String::new();
         for (name, a) in &self.tickets[i].attrs {

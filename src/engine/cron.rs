@@ -4,11 +4,10 @@
 
 use std::time::Duration;
 
-use log::{debug, info, warn};
-
-use super::ticket::{Handler, NextState, State};
+use super::ticket::{Handler, NextState, Renewal, State, TermBump};
 use super::{CibState, Engine, Leader, Output};
 use crate::wire::codes::*;
+use crate::wire::{Cmd, Reason, Rlt};
 
 /// "Near future" of the C booth: how soon a ticket with pending work runs.
 pub(super) const SOON: Duration = Duration::from_millis(10);
@@ -64,7 +63,7 @@ impl Engine {
             Some(o) => match self.cfg.member_by_id(o as u32) {
                 Some(m) if m.is_site() => Leader::Member(m.index),
                 _ => {
-                    warn!("{name}: error storing attribute owner ({o})");
+                    tk_warn!(name, "error storing attribute owner ({o})");
                     Leader::Unknown
                 }
             },
@@ -87,23 +86,16 @@ impl Engine {
         let behind = loaded.is_some_and(|e| e > cap + second) && !trust_clock;
         let implausible = st.granted && behind;
         if implausible {
-            warn!(
-                "{name}: the CIB's grant runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the grant as over",
-                loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000)
-            );
+            tk_warn!(name, "the CIB's grant runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the grant as over", loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000));
         } else if behind && leader.member().is_some() {
             // DIFF: the same for another site's lease our CIB recorded as
             // we followed it: announced (capped at `expire`), it made our
             // peers refuse the live holder (simulator seed 3730). What we
             // promised is in our record, or fenced.
-            warn!(
-                "{name}: the CIB's lease of {} runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the lease as over",
-                self.addr_of(leader),
-                loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000)
-            );
+            tk_warn!(name, "the CIB's lease of {} runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the lease as over", self.addr_of(leader), loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000));
         }
         let tk = &mut self.tickets[i];
-        tk.term_expires = if behind {
+        tk.lease.expires = if behind {
             Some(clock.mono)
         } else {
             loaded.map(|e| e.min(cap))
@@ -114,21 +106,21 @@ impl Engine {
         // "granted" until that revoke is written, so we hold our claim
         // until then (`begin_release_hold`), for a lease at most.
         let looks_over = st.granted && loaded.is_some_and(|e| e <= clock.mono);
-        tk.cib_granted_until = if implausible || (looks_over && !trust_clock) {
+        tk.cib.granted_until = if implausible || (looks_over && !trust_clock) {
             Some(cap)
         } else {
-            tk.term_expires.filter(|_| st.granted)
+            tk.lease.expires.filter(|_| st.granted)
         };
         tk.current_term = st.term.unwrap_or(0);
-        tk.is_granted = st.granted;
-        tk.cib_granted = st.granted;
+        tk.cib.is_granted = st.granted;
+        tk.cib.granted = st.granted;
         tk.leader = leader;
         if leader == Leader::Unknown {
             if st.owner.is_some_and(|o| o != 0) || st.granted {
-                warn!("{name}: no site matches; site got reconfigured?");
+                tk_warn!(name, "no site matches; site got reconfigured?");
             }
             if st.granted {
-                warn!("{name}: granted here, assume it belonged to us");
+                tk_warn!(name, "granted here, assume it belonged to us");
                 tk.leader = Leader::Member(me);
             }
         }
@@ -143,7 +135,7 @@ impl Engine {
         }
         // DIFF: the CIB's `expires` is rounded down to the second; a grant of
         // ours may stand for a lease until the next second: claim that much
-        // towards peers (see `Ticket::restart_claim`). The C booth announces
+        // towards peers (see `Rare::restart_claim`). The C booth announces
         // the rounded-down lease, and its peers may elect a successor while
         // the old grant is still valid.
         let claim = !mutated!(self, NoRestartClaim);
@@ -157,31 +149,31 @@ impl Engine {
         if st.granted && tk.leader == Leader::Member(me) {
             tk.loaded_grant_term = Some(tk.current_term);
         }
-        tk.cib_loaded = true;
+        tk.cib.loaded = true;
     }
 
     /// C `setup_ticket`: state query to all peers at start-up; `query_now`
     /// false puts the query off to a later turn (`send_queries`).
     pub(super) fn setup_ticket(&mut self, i: usize, query_now: bool) {
         let now = self.now.mono;
-        if self.is_site() && self.tickets[i].cib_loaded {
+        if self.is_site() && self.tickets[i].cib.loaded {
             self.update_ticket_state(i, None);
-            self.tickets[i].update_cib = true;
+            self.tickets[i].cib.update = true;
         } else if self.is_site() {
-            self.tickets[i].update_cib = true;
+            self.tickets[i].cib.update = true;
         }
         let tk = &mut self.tickets[i];
-        tk.start_postpone = true;
+        tk.startup.postpone = true;
         // DIFF: a member that cannot know what it promised before it
-        // started fences itself (see `Ticket::vote_fence`); one that got its
+        // started fences itself (see `Startup::vote_fence`); one that got its
         // promises back (promise.rs) knows them.
         let forget = mutated!(self, ForgetPromises);
-        let fence = (!tk.promises_restored || forget) && !mutated!(self, NoStartupFence);
-        tk.vote_fence = if fence {
+        let fence = (!tk.startup.promises_restored || forget) && !mutated!(self, NoStartupFence);
+        tk.startup.vote_fence = if fence {
             Some(now + tk.cfg.expire)
         } else {
             // The rest of a fence the record says is still up.
-            tk.vote_fence.filter(|&f| f > now)
+            tk.startup.vote_fence.filter(|&f| f > now)
         };
         // DIFF: a grant of ours that we hold only by our CIB and the wall
         // clock's reading of its `expires`, without a record of the lease
@@ -193,16 +185,16 @@ impl Engine {
         let (me, site) = (self.me, self.cfg.members[self.me].is_site());
         let unsure = fence
             && site
-            && tk.cib_granted
+            && tk.cib.granted
             && tk.leader == Leader::Member(me)
             && !tk.cfg.is_manual()
-            && tk.term_expires.is_some_and(|e| e > now)
+            && tk.lease.expires.is_some_and(|e| e > now)
             && !mutated!(self, TrustUnconfirmedGrant);
-        tk.unconfirmed = if unsure { 1 << me } else { 0 };
+        tk.startup.unconfirmed = if unsure { 1 << me } else { 0 };
         // A lease loaded from the CIB that already ran out is dropped now.
         let ran_out = !tk.cfg.is_manual()
             && tk.leader == Leader::Member(self.me)
-            && tk.term_expires.is_some_and(|e| e <= now);
+            && tk.lease.expires.is_some_and(|e| e <= now);
         // After a host reboot (no record) it is dropped before the state
         // query: the hold it leaves (below) goes out with the query. Said
         // afterwards, the query's "leader: us, no lease" lifted the
@@ -211,10 +203,10 @@ impl Engine {
         // daemon restart the record bounds the hold; told in the query as
         // well, a hold of a whole lease made peers refuse a live holder of
         // the same term (seed 2363).
-        let query_first = tk.promises_restored || mutated!(self, QueryBeforeHold);
+        let query_first = tk.startup.promises_restored || mutated!(self, QueryBeforeHold);
         let ask_now = query_now || ran_out;
         if !ask_now {
-            tk.query_pending = true;
+            tk.startup.query_pending = true;
             let id = self.ticket_id(i);
             self.queries.push_back(id);
         } else if query_first {
@@ -226,14 +218,14 @@ impl Engine {
             // `expires`, and the clock may be ahead (a reboot before NTP
             // synced): the grant may still stand in truth. Until the CIB revoke is written we
             // keep our claim and report ourselves as holder, as for any
-            // revoke within a lease (`Ticket::release_hold`), for at most
+            // revoke within a lease (`Rare::release_hold`), for at most
             // `expire`; the peers that acknowledged the lease may have
             // rebooted too (simulator seed 2796: a second site granted
             // while the revoke was being written). With a record too: its
             // lease may run on while the clock, ahead, ends the CIB's
             // (seed 861: a later admin revoke was announced at once, the
             // grant no longer looking like ours).
-            let unsure = tk.cib_granted && self.is_site();
+            let unsure = tk.cib.granted && self.is_site();
             self.ticket_lost(i);
             if unsure && !mutated!(self, NoReleaseHold) {
                 // One claim, the restart claim included, withdrawn when the
@@ -246,7 +238,7 @@ impl Engine {
                     .claim
                     .map_or(now + tk.cfg.expire, |c| c.max(now + tk.cfg.expire));
                 tk.release_hold = Some(until);
-                tk.release_hold_term = tk.current_term;
+                tk.lease.release_hold_term = tk.current_term;
                 tk.note_claim(me, until);
             }
         }
@@ -259,16 +251,16 @@ impl Engine {
     /// peers.
     fn state_query(&mut self, i: usize) {
         let tk = &mut self.tickets[i];
-        tk.query_pending = false;
-        debug!("{}: broadcasting state query", tk.cfg.name);
-        self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, 0);
+        tk.startup.query_pending = false;
+        tk_debug!(tk, "broadcasting state query");
+        self.broadcast(i, OP_STATUS, OP_MY_INDEX, RLT_SUCCESS, OR_JUST_SO);
     }
 
     /// Anything that happens to a ticket happens after its start-up state
     /// query, as in the C booth, where every ticket asks before the first
     /// event: a query still put off goes out first.
     pub(super) fn query_first(&mut self, i: usize) {
-        if self.tickets[i].query_pending {
+        if self.tickets[i].startup.query_pending {
             self.state_query(i);
         }
     }
@@ -284,7 +276,7 @@ impl Engine {
             let Some(i) = self.ticket_by_id(id) else {
                 continue;
             };
-            if self.tickets[i].query_pending {
+            if self.tickets[i].startup.query_pending {
                 self.state_query(i);
                 self.reindex(i);
                 sent += 1;
@@ -293,22 +285,28 @@ impl Engine {
     }
 
     /// C `ticket_broadcast`: send our view to every other member.
-    pub(super) fn broadcast(&mut self, i: usize, cmd: u32, expect: u32, result: u32, reason: u32) {
+    /// `expect` is the answer each member acknowledges with.
+    pub(super) fn broadcast(
+        &mut self,
+        i: usize,
+        cmd: Cmd,
+        expect: Cmd,
+        result: Rlt,
+        reason: Reason,
+    ) {
         let now = self.now.mono;
-        let msg = self.build_msg(i, cmd, 0, reason, result);
+        let msg = self.build_msg(i, cmd, Cmd::NONE, reason, result);
         let me_bit = 1u32 << self.me;
         let tk = &mut self.tickets[i];
         tk.deferred_release = None;
-        tk.last_request = cmd;
-        tk.last_reason = reason;
-        if expect != 0 {
-            tk.retry_number = 0;
-            tk.acks_expected = expect;
-            tk.acks_received = me_bit;
-            tk.req_sent_at = now;
-        }
+        tk.round.request = cmd;
+        tk.round.reason = reason;
+        tk.round.retry_number = 0;
+        tk.round.expect = Some(expect);
+        tk.round.acked = me_bit;
+        tk.round.sent_at = now;
         if cmd == OP_HEARTBEAT {
-            tk.hb_sent_at = Some(now);
+            tk.lease.hb_sent_at = Some(now);
         }
         tk.next_cron = Some(now + tk.cfg.timeout);
         for to in 0..self.n_members() {
@@ -323,7 +321,7 @@ impl Engine {
     }
 
     /// C `schedule_election`: an election after a random delay (sites only).
-    pub(super) fn schedule_election(&mut self, i: usize, reason: u32) {
+    pub(super) fn schedule_election(&mut self, i: usize, reason: Reason) {
         if !self.is_site() {
             return;
         }
@@ -334,7 +332,7 @@ impl Engine {
         };
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
-        tk.election_reason = reason;
+        tk.election.reason = reason;
         tk.next_cron = Some(now + delay);
     }
 
@@ -375,8 +373,8 @@ impl Engine {
         self.set_leader(i, Leader::Unknown);
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
-        tk.is_granted = false;
-        tk.term_expires = Some(now);
+        tk.cib.is_granted = false;
+        tk.lease.expires = Some(now);
     }
 
     /// C `reset_ticket`.
@@ -389,11 +387,11 @@ impl Engine {
         self.disown_ticket(i);
         let tk = &mut self.tickets[i];
         tk.no_resends();
-        tk.lease_proven = false;
+        tk.lease.proven = false;
         tk.state = State::Init;
         tk.next_state = None;
-        tk.voted_for = None;
-        tk.in_election = false;
+        tk.election.voted_for = None;
+        tk.election.running = false;
         tk.election_end = None;
     }
 
@@ -407,47 +405,48 @@ impl Engine {
         let now = self.now.mono;
         let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];
-        if tk.start_postpone && now < self.started_at + tk.cfg.timeout {
-            debug!("{}: ticket processing postponed", tk.cfg.name);
+        if tk.startup.postpone && now < self.started_at + tk.cfg.timeout {
+            tk_debug!(tk, "ticket processing postponed");
             tk.next_cron = Some(self.started_at + tk.cfg.timeout);
             return;
         }
-        tk.start_postpone = false;
-        if tk.unconfirmed != 0 && self.drop_unconfirmed_grant(i) {
+        tk.startup.postpone = false;
+        if tk.startup.unconfirmed != 0 && self.drop_unconfirmed_grant(i) {
             return;
         }
         let tk = &mut self.tickets[i];
-        if tk.vote_fence.is_none_or(|f| f <= now) {
-            if let Some((pref, update, reason)) = tk.deferred_election.take() {
-                self.new_election(i, pref, update, reason);
+        if tk.startup.vote_fence.is_none_or(|f| f <= now) {
+            if let Some(d) = tk.deferred_election.take() {
+                self.new_election(i, d.preference, d.bump, d.reason);
                 return;
             }
         }
         let tk = &mut self.tickets[i];
         match tk.election_retry {
             Some(_) if tk.state != State::Candidate => tk.election_retry = None,
-            Some((update_term, at)) if at <= now => {
+            Some(r) if r.at <= now => {
                 tk.election_retry = None;
-                self.retry_election(i, update_term);
+                self.retry_election(i, r.bump);
                 return;
             }
-            Some((_, at)) => {
-                tk.next_cron = Some(at);
+            Some(r) => {
+                tk.next_cron = Some(r.at);
                 return;
             }
             None => {}
         }
         let tk = &mut self.tickets[i];
-        if tk.acks_expected == OP_MY_INDEX {
+        if tk.round.expect == Some(OP_MY_INDEX) {
             // DIFF: the C booth asks once. Members that were not up yet are
             // asked again while our vote fence is up, so that a cluster
             // started one member at a time can elect without waiting a lease;
             // also after a restart with our promises given back (no fence),
             // so that we learn the leader before its next renewal.
-            let fenced = tk.vote_fence.is_some_and(|f| f > now);
-            let asking = fenced || (tk.promises_restored && now < self.started_at + tk.cfg.expire);
-            if asking && tk.retry_number < tk.cfg.retries {
-                tk.retry_number += 1;
+            let fenced = tk.startup.vote_fence.is_some_and(|f| f > now);
+            let asking =
+                fenced || (tk.startup.promises_restored && now < self.started_at + tk.cfg.expire);
+            if asking && tk.round.retry_number < tk.cfg.retries {
+                tk.round.retry_number += 1;
                 self.resend_msg(i);
             } else {
                 self.tickets[i].no_resends();
@@ -458,7 +457,7 @@ impl Engine {
         let expired_owned = !tk.cfg.is_manual()
             && !keep_own
             && tk.is_owned()
-            && tk.term_expires.is_some_and(|e| e <= now);
+            && tk.lease.expires.is_some_and(|e| e <= now);
         if let Some(ns) = tk.next_state.take() {
             self.process_next_state(i, ns);
         } else if expired_owned {
@@ -467,7 +466,7 @@ impl Engine {
             self.next_action(i);
         }
         let tk = &self.tickets[i];
-        if !tk.in_election && tk.update_cib {
+        if !tk.election.running && tk.cib.update {
             self.ticket_write(i);
         }
     }
@@ -486,9 +485,9 @@ impl Engine {
                         OR_ADMIN
                     };
                     let rv = self.acquire_ticket(i, reason);
-                    if rv != 0 {
+                    if rv != RLT_SUCCESS {
                         self.tickets[i].outcome = rv;
-                        self.notify_waiters(i, 0);
+                        self.notify_waiters(i, None);
                     }
                 } else {
                     self.log_reacquire_reason(i);
@@ -503,7 +502,7 @@ impl Engine {
                 self.tickets[i].no_resends();
                 self.start_revoke_ticket(i);
                 self.tickets[i].outcome = RLT_SUCCESS;
-                self.notify_waiters(i, 0);
+                self.notify_waiters(i, None);
             }
             NextState::Follower => {}
         }
@@ -514,23 +513,23 @@ impl Engine {
         let now = self.now.mono;
         let me = Leader::Member(self.me);
         if tk.leader == me && tk.time_left(now) == 0 {
-            warn!(
-                "{}: granted here, but not valid anymore (will try to reacquire)",
-                tk.cfg.name
+            tk_warn!(
+                tk,
+                "granted here, but not valid anymore (will try to reacquire)"
             );
-        } else if tk.is_granted && tk.leader != me && tk.is_owned() {
-            warn!(
-                "{}: granted here, but also {}, that's really too bad (will try to reacquire)",
-                tk.cfg.name,
+        } else if tk.cib.is_granted && tk.leader != me && tk.is_owned() {
+            tk_warn!(
+                tk,
+                "granted here, but also {}, that's really too bad (will try to reacquire)",
                 self.addr_of(tk.leader)
             );
-        } else if tk.is_granted && tk.leader != me {
-            warn!(
-                "{}: granted here, but we're not recorded as the grantee (will try to reacquire)",
-                tk.cfg.name
+        } else if tk.cib.is_granted && tk.leader != me {
+            tk_warn!(
+                tk,
+                "granted here, but we're not recorded as the grantee (will try to reacquire)"
             );
         } else {
-            info!("{}: reacquiring ticket", tk.cfg.name);
+            tk_info!(tk, "reacquiring ticket");
         }
     }
 
@@ -544,9 +543,9 @@ impl Engine {
                 if tk.leader != Leader::Unknown {
                     return;
                 }
-                if tk.voted_for.is_none() || !tk.in_election {
+                if tk.election.voted_for.is_none() || !tk.election.running {
                     self.disown_ticket(i);
-                    let started = self.new_election(i, None, 1, OR_AGAIN);
+                    let started = self.new_election(i, None, TermBump::IfUsed, OR_AGAIN);
                     if started != Some(true) {
                         let tk = &mut self.tickets[i];
                         tk.next_cron = Some(now + tk.cfg.timeout);
@@ -554,17 +553,17 @@ impl Engine {
                 } else {
                     // We voted in someone's election: give it a timeout to end.
                     let tk = &mut self.tickets[i];
-                    tk.in_election = false;
+                    tk.election.running = false;
                     tk.next_cron = Some(now + tk.cfg.timeout);
                 }
             }
             State::Candidate => self.elections_end(i),
             State::Leader => {
-                if tk.acks_expected != 0 {
+                if tk.round.expect.is_some() {
                     self.handle_resends(i);
                 } else if let ExtProg::Pass = self.do_ext_prog(i, true) {
-                    self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
-                    self.tickets[i].ticket_updated = 0;
+                    self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
+                    self.tickets[i].lease.renewal = Renewal::HeartbeatSent;
                 }
             }
         }
@@ -573,12 +572,12 @@ impl Engine {
     pub(super) fn init_action(&mut self, i: usize) {
         if let Handler::Exited(_) = self.tickets[i].handler {
             let rv = self.acquire_ticket(i, OR_ADMIN);
-            if rv != 0 {
+            if rv != RLT_SUCCESS {
                 self.tickets[i].delay_commit = None;
                 self.tickets[i].outcome = rv;
-                self.notify_waiters(i, 0);
+                self.notify_waiters(i, None);
             }
-        } else if self.tickets[i].acks_expected != 0 {
+        } else if self.tickets[i].round.expect.is_some() {
             self.handle_resends(i);
         }
     }

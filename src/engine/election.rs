@@ -2,11 +2,11 @@
 //! the heartbeat/update cycle and resends (spec raft.md §6–§8).
 
 use super::cron::*;
-use super::ticket::State;
+use super::ticket::{DeferredElection, ElectionRetry, Renewal, State, TermBump, VoteRecord};
 use super::{Engine, Leader, Output};
 use crate::config::GrantType;
 use crate::wire::codes::*;
-use log::{debug, info, warn};
+use crate::wire::{Cmd, Reason};
 use std::time::Duration;
 
 impl Engine {
@@ -17,24 +17,24 @@ impl Engine {
         &mut self,
         i: usize,
         preference: Option<usize>,
-        update_term: u8,
-        reason: u32,
+        bump: TermBump,
+        reason: Reason,
     ) -> Option<bool> {
         if !self.is_site() {
             return None;
         }
         let now = self.now.mono;
         let effective = if reason == OR_AGAIN {
-            self.tickets[i].election_reason
+            self.tickets[i].election.reason
         } else {
             reason
         };
         if matches!(effective, OR_TKT_LOST | OR_STEPDOWN)
             && !self.attr_prereqs_ok(i, GrantType::Auto)
         {
-            info!(
-                "{}: attribute prerequisite not met, not starting elections",
-                self.tickets[i].cfg.name
+            tk_info!(
+                self.tickets[i],
+                "attribute prerequisite not met, not starting elections"
             );
             return None;
         }
@@ -51,9 +51,9 @@ impl Engine {
             Duration::ZERO
         };
         if let Some((holder, until)) = tk.claim_besides_within(self.me, now, grace) {
-            info!(
-                "{}: not starting elections: {} holds a lease for {}ms more{}",
-                tk.cfg.name,
+            tk_info!(
+                tk,
+                "not starting elections: {} holds a lease for {}ms more{}",
                 self.cfg.members[holder].addr_string,
                 until.0 - now.0,
                 if grace.is_zero() {
@@ -69,14 +69,18 @@ impl Engine {
         // acknowledged. Only re-taking a lease our own CIB says we hold is
         // allowed (a restarted leader must not lose its ticket for it).
         let tk = &mut self.tickets[i];
-        let fenced = tk.vote_fence.filter(|&f| f > now);
-        let own = tk.leader == Leader::Member(self.me) || tk.is_granted;
+        let fenced = tk.startup.vote_fence.filter(|&f| f > now);
+        let own = tk.leader == Leader::Member(self.me) || tk.cib.is_granted;
         if let (Some(lifts), false) = (fenced, own) {
-            info!(
-                "{}: election deferred: started too recently to know every lease",
-                tk.cfg.name
+            tk_info!(
+                tk,
+                "election deferred: started too recently to know every lease"
             );
-            tk.deferred_election = Some((preference, update_term, reason));
+            tk.deferred_election = Some(DeferredElection {
+                preference,
+                bump,
+                reason,
+            });
             tk.next_cron = Some(lifts);
             return Some(true);
         }
@@ -86,8 +90,9 @@ impl Engine {
         }
         // DIFF: never campaign in a term in which we voted for another site.
         let voted_other = tk
+            .election
             .vote_record
-            .is_some_and(|(term, who)| term == tk.current_term && who != self.me);
+            .is_some_and(|v| v.term == tk.current_term && v.candidate() != self.me);
         // DIFF: the C booth keeps the term for the first election after a
         // start (no snapshot yet); after a restart that term came back from
         // the CIB or our record and may be one we led (or revoked) in
@@ -95,12 +100,12 @@ impl Engine {
         // one of the new (simulator seed 2181: a revoke held back in the
         // network reset the followers of the re-won term). A fresh
         // cluster's first grant keeps term 0.
-        let restarted = tk.committed.is_none() && (tk.cib_loaded || tk.promises_restored);
-        let bump = update_term > 1
+        let restarted = tk.committed.is_none() && (tk.cib.loaded || tk.startup.promises_restored);
+        let raise = bump == TermBump::Always
             || voted_other
-            || (update_term == 1
+            || (bump == TermBump::IfUsed
                 && (restarted || tk.committed.is_some_and(|s| s.term >= tk.current_term)));
-        if bump {
+        if raise {
             if tk.state != State::Candidate {
                 tk.save_committed();
             }
@@ -108,19 +113,16 @@ impl Engine {
             tk.current_term = tk.current_term.saturating_add(1);
         }
         tk.election_end = Some(now + tk.cfg.timeout);
-        tk.in_election = true;
-        info!(
-            "{}: starting new election (term={})",
-            tk.cfg.name, tk.current_term
-        );
+        tk.election.running = true;
+        tk_info!(tk, "starting new election (term={})", tk.current_term);
         tk.clear_votes();
         let choice = preference.unwrap_or(self.me);
         tk.peers[self.me].vote = Some(Leader::Member(choice));
-        tk.voted_for = Some(choice);
-        tk.vote_record = Some((tk.current_term, choice));
+        tk.election.voted_for = Some(choice);
+        tk.election.vote_record = Some(VoteRecord::new(tk.current_term, choice));
         tk.state = State::Candidate;
         if reason != OR_AGAIN {
-            tk.election_reason = reason;
+            tk.election.reason = reason;
         }
         self.broadcast(i, OP_REQ_VOTE, OP_VOTE_FOR, RLT_SUCCESS, effective);
         // DIFF: every election, re-elections included, starts after a random
@@ -135,7 +137,7 @@ impl Engine {
     pub(super) fn elections_end(&mut self, i: usize) {
         let now = self.now.mono;
         let n = self.n_members();
-        self.tickets[i].in_election = false;
+        self.tickets[i].election.running = false;
         let tk = &self.tickets[i];
         let mut counts = [0usize; crate::config::MAX_MEMBERS];
         for v in tk.peers.iter().filter_map(|p| p.vote) {
@@ -148,45 +150,49 @@ impl Engine {
         let tie = top > 0 && counts.iter().filter(|&&c| c == top).count() > 1;
         match winner {
             Some(w) if w == self.me => {
-                info!("{}: granted successfully here", tk.cfg.name);
+                tk_info!(tk, "granted successfully here");
                 self.won_elections(i);
             }
             Some(w) => {
-                info!(
-                    "{}: ticket granted at {}",
-                    tk.cfg.name, self.cfg.members[w].addr_string
-                );
+                tk_info!(tk, "ticket granted at {}", self.cfg.members[w].addr_string);
                 // DIFF: follow the winner right away (its heartbeat will set the
                 // real lease) and tell waiting clients; the C booth keeps
                 // re-checking the votes and leaves the clients waiting.
                 let tk = &mut self.tickets[i];
                 tk.state = State::Follower;
                 tk.election_end = None;
-                tk.term_expires = Some(now + tk.cfg.timeout);
+                tk.lease.expires = Some(now + tk.cfg.timeout);
                 self.set_leader(i, Leader::Member(w));
                 self.leave_candidacy(i);
                 self.set_ticket_wakeup(i);
             }
             None => {
-                info!("{}: nobody won elections, new elections", tk.cfg.name);
+                tk_info!(tk, "nobody won elections, new elections");
                 self.tickets[i].outcome = RLT_MORE;
-                self.notify_waiters(i, 0);
+                self.notify_waiters(i, None);
                 // DIFF: the next round starts after a random delay, as the
                 // first one did. Candidates whose elections ended together
                 // would otherwise split the votes again, round after round
                 // (two sites without an arbitrator never elected anyone).
                 let delay = self.random_delay(i);
                 let tk = &mut self.tickets[i];
-                tk.election_retry = Some((if tie { 2 } else { 0 }, now + delay));
+                tk.election_retry = Some(ElectionRetry {
+                    bump: if tie {
+                        TermBump::Always
+                    } else {
+                        TermBump::Keep
+                    },
+                    at: now + delay,
+                });
                 tk.next_cron = Some(now + delay);
             }
         }
     }
 
     /// The next round after an election nobody won (see elections_end).
-    pub(super) fn retry_election(&mut self, i: usize, update_term: u8) {
+    pub(super) fn retry_election(&mut self, i: usize, bump: TermBump) {
         let now = self.now.mono;
-        match self.new_election(i, None, update_term, OR_AGAIN) {
+        match self.new_election(i, None, bump, OR_AGAIN) {
             Some(true) => {}
             Some(false) => {
                 // All votes came in early; re-elect when this one ends.
@@ -206,19 +212,19 @@ impl Engine {
         self.set_leader(i, Leader::Member(self.me));
         let tk = &mut self.tickets[i];
         tk.state = State::Leader;
-        tk.lease_proven = false;
+        tk.lease.proven = false;
         // Tentative: nothing is written to the CIB before a majority has
         // acknowledged the first heartbeat.
-        tk.term_expires = Some(now + tk.cfg.expire);
+        tk.lease.expires = Some(now + tk.cfg.expire);
         tk.election_end = None;
-        tk.voted_for = None;
-        if tk.delay_commit.is_some() && tk.acks_received & all_sites == all_sites {
-            debug!("{}: reset delay commit as all sites replied", tk.cfg.name);
+        tk.election.voted_for = None;
+        if tk.delay_commit.is_some() && tk.round.acked & all_sites == all_sites {
+            tk_debug!(tk, "reset delay commit as all sites replied");
             tk.delay_commit = None;
         }
         tk.save_committed();
-        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
-        self.tickets[i].ticket_updated = 0;
+        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
+        self.tickets[i].lease.renewal = Renewal::HeartbeatSent;
     }
 
     /// C `leader_update_ticket`: a majority acknowledged our heartbeat.
@@ -226,18 +232,18 @@ impl Engine {
         let now = self.now.mono;
         let from_arrival = mutated!(self, LeaseFromAckArrival);
         let tk = &mut self.tickets[i];
-        let was_proven = tk.lease_proven;
-        tk.lease_proven = true;
-        if tk.ticket_updated >= 2 {
+        let was_proven = tk.lease.proven;
+        tk.lease.proven = true;
+        if tk.lease.renewal == Renewal::Written {
             return;
         }
-        if !tk.cfg.is_manual() && tk.ticket_updated < 1 {
-            tk.ticket_updated = 1;
-            tk.last_renewal = Some(now);
+        if !tk.cfg.is_manual() && tk.lease.renewal == Renewal::HeartbeatSent {
+            tk.lease.renewal = Renewal::Extended;
+            tk.lease.last_renewal = Some(now);
             // DIFF: the lease runs from when the acknowledged heartbeat was
             // first sent, not from when the acks arrived: every member that
             // acknowledged holds the lease at least that long.
-            if let Some(sent) = tk.hb_sent_at {
+            if let Some(sent) = tk.lease.hb_sent_at {
                 let base = if from_arrival { now } else { sent };
                 // DIFF: an acknowledgement names no heartbeat, so one sent
                 // for the previous round just before this round began may be
@@ -254,30 +260,30 @@ impl Engine {
                 let mut until = base + (tk.cfg.expire - margin);
                 if was_proven {
                     // A round answered late never shortens a proven lease.
-                    until = until.max(tk.term_expires.unwrap_or(until));
+                    until = until.max(tk.lease.expires.unwrap_or(until));
                 }
                 if until <= now {
                     // Answered so late (say, after a pause) that what it
                     // proves is already over.
-                    warn!(
-                        "{}: acknowledged too late to prove a lease, giving the ticket up",
-                        tk.cfg.name
+                    tk_warn!(
+                        tk,
+                        "acknowledged too late to prove a lease, giving the ticket up"
                     );
-                    tk.term_expires = Some(until);
-                    tk.lease_proven = false;
+                    tk.lease.expires = Some(until);
+                    tk.lease.proven = false;
                     self.ticket_lost(i);
                     return;
                 }
-                tk.term_expires = Some(until);
+                tk.lease.expires = Some(until);
                 tk.note_claim(self.me, until);
             }
-            self.broadcast(i, OP_UPDATE, OP_ACK, RLT_SUCCESS, 0);
+            self.broadcast(i, OP_UPDATE, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
         }
         match self.ticket_write(i) {
             Written::Yes => {
-                self.tickets[i].ticket_updated = 2;
+                self.tickets[i].lease.renewal = Renewal::Written;
                 self.tickets[i].outcome = RLT_SUCCESS;
-                self.notify_waiters(i, 0);
+                self.notify_waiters(i, None);
             }
             Written::Delayed => {
                 // Answers to this round may still complete the set of sites
@@ -285,10 +291,10 @@ impl Engine {
                 // site voted): announce "pending" only once a resend was
                 // needed, not a few milliseconds before the commit.
                 let tk = &self.tickets[i];
-                let round_open = tk.acks_expected != 0 && tk.retry_number == 0;
+                let round_open = tk.round.expect.is_some() && tk.round.retry_number == 0;
                 if tk.outcome != RLT_CIB_PENDING && !round_open {
                     self.tickets[i].outcome = RLT_CIB_PENDING;
-                    self.notify_waiters(i, 0);
+                    self.notify_waiters(i, None);
                 }
             }
             Written::NotSite => {}
@@ -302,62 +308,69 @@ impl Engine {
         // DIFF: a vote request is resent only while we are still a
         // candidate of that term: once we have voted for another site in it,
         // asking again would be a second vote of ours in the same term.
-        if tk.last_request == OP_REQ_VOTE
-            && (tk.state != State::Candidate || tk.vote_record != Some((tk.current_term, me)))
+        if tk.round.request == OP_REQ_VOTE
+            && (tk.state != State::Candidate
+                || tk.election.vote_record != Some(VoteRecord::new(tk.current_term, me)))
         {
             tk.no_resends();
             self.set_ticket_wakeup(i);
             return;
         }
-        tk.retry_number += 1;
+        tk.round.retry_number += 1;
         let name = tk.cfg.name.clone();
-        if tk.retry_number > tk.cfg.retries {
-            info!("{name}: giving up on sending retries");
+        if tk.round.retry_number > tk.cfg.retries {
+            tk_info!(name, "giving up on sending retries");
             tk.no_resends();
             // DIFF: a manual ticket has no lease whose end would answer a
             // waiting grant: a grant no majority acknowledged has failed.
             let stranded = tk.cfg.is_manual()
-                && tk.last_request == OP_HEARTBEAT
-                && !tk.lease_proven
+                && tk.round.request == OP_HEARTBEAT
+                && !tk.lease.proven
                 && tk.waiters.iter().any(|w| w.cmd == CMD_GRANT);
             if stranded {
-                warn!("{name}: no majority acknowledged the grant");
+                tk_warn!(name, "no majority acknowledged the grant");
                 tk.outcome = RLT_SYNC_FAIL;
-                self.notify_waiters(i, CMD_GRANT);
+                self.notify_waiters(i, Some(CMD_GRANT));
             }
             self.set_ticket_wakeup(i);
             return;
         }
-        let acks = tk.acks_received;
-        let try_no = tk.retry_number;
-        if tk.last_request == OP_VOTE_FOR {
-            warn!(
-                "{name}: no answers to our VtFr request to step down (try #{try_no}), we are alone"
+        let acks = tk.round.acked;
+        let try_no = tk.round.retry_number;
+        if tk.round.request == OP_VOTE_FOR {
+            tk_warn!(
+                name,
+                "no answers to our VtFr request to step down (try #{try_no}), we are alone"
             );
         } else if !self.majority(acks) {
             if acks.count_ones() <= 1 {
-                warn!("{name}: no answers to our request (try #{try_no}), we are alone");
+                tk_warn!(
+                    name,
+                    "no answers to our request (try #{try_no}), we are alone"
+                );
             } else {
-                warn!(
-                    "{name}: not enough answers to our request (try #{try_no}): only got {} answers",
+                tk_warn!(
+                    name,
+                    "not enough answers to our request (try #{try_no}): only got {} answers",
                     acks.count_ones()
                 );
             }
         } else if try_no == 1 {
             for m in (0..self.n_members()).filter(|m| acks & (1 << m) == 0) {
                 let mem = &self.cfg.members[m];
-                warn!(
-                    "{name}: {} {} didn't acknowledge our {}, will retry {} times",
+                tk_warn!(
+                    name,
+                    "{} {} didn't acknowledge our {}, will retry {} times",
                     mem.kind.as_str(),
                     mem.addr_string,
-                    code_to_string(self.tickets[i].last_request),
+                    code_to_string(self.tickets[i].round.request),
                     self.tickets[i].cfg.retries
                 );
             }
         }
         self.resend_msg(i);
         let tk = &self.tickets[i];
-        if tk.state == State::Leader && self.majority(tk.acks_received) {
+        if tk.state == State::Leader && self.majority(tk.round.acked) {
             self.leader_update_ticket(i);
         }
     }
@@ -365,9 +378,9 @@ impl Engine {
     pub(super) fn resend_msg(&mut self, i: usize) {
         let now = self.now.mono;
         let tk = &self.tickets[i];
-        let (cmd, reason, acks) = (tk.last_request, tk.last_reason, tk.acks_received);
+        let (cmd, reason, acks) = (tk.round.request, tk.round.reason, tk.round.acked);
         // DIFF: resends keep their reason (the C booth sends 0).
-        let msg = self.build_msg(i, cmd, 0, reason, RLT_SUCCESS);
+        let msg = self.build_msg(i, cmd, Cmd::NONE, reason, RLT_SUCCESS);
         let me = self.me;
         for to in (0..self.n_members()).filter(|&m| m != me && acks & (1 << m) == 0) {
             self.emit(Output::Send {

@@ -12,6 +12,8 @@ use super::ticket::{Rare, Ticket};
 use super::Engine;
 
 impl Hash for Ticket {
+    /// The groups (`Election`, `Lease`, ...) derive `Hash`, which covers
+    /// every field of theirs.
     fn hash<H: Hasher>(&self, h: &mut H) {
         let Ticket {
             idx,
@@ -22,43 +24,18 @@ impl Hash for Ticket {
             indexed_cron,
             leader,
             lost_leader,
-            is_granted,
-            term_expires,
-            voted_for,
-            peers,
-            vote_record,
             current_term,
-            ticket_updated,
-            outcome,
-            election_reason,
-            delay_logged,
-            last_request,
-            last_reason,
-            acks_expected,
-            acks_received,
-            retry_number,
-            req_sent_at,
-            hb_sent_at,
-            start_postpone,
-            vote_fence,
-            last_renewal,
-            update_cib,
-            in_election,
-            expect_more_rejects,
+            peers,
             committed,
+            outcome,
             sites_where_granted,
             handler,
-            cib_granted,
-            cib_loaded,
-            lease_proven,
-            views_heard,
-            cib_granted_until,
-            acked_lead,
             promised,
-            promises_restored,
-            query_pending,
-            release_hold_term,
-            unconfirmed,
+            election,
+            lease,
+            cib,
+            round,
+            startup,
             rare: _,
         } = self;
         // Whether the rare fields are boxed does not count, only their values.
@@ -75,24 +52,12 @@ impl Hash for Ticket {
             deferred_release,
         } = &**self;
         (idx, state, next_state, next_cron, indexed_cron, leader).hash(h);
-        (lost_leader, is_granted, term_expires, election_end).hash(h);
-        (voted_for, peers, vote_record, current_term, ticket_updated).hash(h);
-        (outcome, election_reason, delay_commit, delay_logged).hash(h);
-        (last_request, last_reason, acks_expected, acks_received).hash(h);
-        (retry_number, req_sent_at, hb_sent_at, start_postpone).hash(h);
-        (vote_fence, last_renewal, update_cib, in_election).hash(h);
-        (expect_more_rejects, committed, sites_where_granted, handler).hash(h);
-        (attrs, waiters, cib_granted, cib_loaded, lease_proven).hash(h);
-        (views_heard, deferred_election, election_retry).hash(h);
-        (
-            cib_granted_until,
-            release_hold,
-            restart_claim,
-            loaded_grant_term,
-        )
-            .hash(h);
-        (unconfirmed, deferred_release, acked_lead, release_hold_term).hash(h);
-        (promised, promises_restored, query_pending).hash(h);
+        (lost_leader, current_term, peers, committed, outcome).hash(h);
+        (sites_where_granted, handler, promised).hash(h);
+        (election, lease, cib, round, startup).hash(h);
+        (election_end, delay_commit, attrs, waiters).hash(h);
+        (deferred_election, election_retry, release_hold).hash(h);
+        (restart_claim, loaded_grant_term, deferred_release).hash(h);
     }
 }
 

@@ -2,19 +2,18 @@
 //! rejects and state answers (spec raft.md §3, §5).
 
 use super::raft::In;
-use super::ticket::{NextState, State};
+use super::ticket::{AckedLead, NextState, State};
 use super::{Dropped, Engine, Leader};
 use crate::wire::codes::*;
-use log::{debug, error, info, warn};
 
 impl Engine {
     pub(super) fn answer_heartbeat(&mut self, i: usize, m: &In) -> Result<(), Dropped> {
         // DIFF: the C booth aborts on a heartbeat whose leader field names
         // someone other than its sender; such a message is simply invalid.
         if m.leader != Leader::Member(m.from) {
-            warn!(
-                "{}: heartbeat from {} names another leader ({}), dropped",
-                self.tickets[i].cfg.name,
+            tk_warn!(
+                self.tickets[i],
+                "heartbeat from {} names another leader ({}), dropped",
                 self.cfg.members[m.from].addr_string,
                 self.addr_of(m.leader)
             );
@@ -26,9 +25,12 @@ impl Engine {
             // when the ticket is not owned here, even after voting in a newer
             // term; acknowledging it would promise a lease to one leader while
             // our vote elects another. The sender learns our term instead.
-            warn!(
-                "{}: heartbeat from {} with an outdated term {} (ours {})",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
+            tk_warn!(
+                tk,
+                "heartbeat from {} with an outdated term {} (ours {})",
+                self.cfg.members[m.from].addr_string,
+                m.term,
+                tk.current_term
             );
             // Our newer term may come from elections nobody won (say, while
             // we were cut off), and a C leader never takes it up. Follow
@@ -55,10 +57,10 @@ impl Engine {
         if self.refuse_other_leader(i, m) {
             return Ok(());
         }
-        self.tickets[i].expect_more_rejects = false;
+        self.tickets[i].election.expect_more_rejects = false;
         self.newer_term(i, m, false);
         self.become_follower(i, m, m.leader);
-        self.tickets[i].acked_lead = Some((m.from, m.term));
+        self.tickets[i].lease.acked_lead = Some(AckedLead::new(m.from, m.term));
         self.send(i, m.from, OP_ACK, OP_HEARTBEAT, RLT_SUCCESS);
         Ok(())
     }
@@ -72,10 +74,10 @@ impl Engine {
         // DIFF: after a start the fence covers acknowledgements as well as
         // votes: what we promised before may be forgotten, and the leader we
         // forgot is known only once every member has told us its view.
-        if self.tickets[i].vote_fence.is_some_and(|f| now < f) {
-            debug!(
-                "{}: not acknowledging {} from {} yet: started too recently to know every lease",
-                self.tickets[i].cfg.name,
+        if self.tickets[i].startup.vote_fence.is_some_and(|f| now < f) {
+            tk_debug!(
+                self.tickets[i],
+                "not acknowledging {} from {} yet: started too recently to know every lease",
                 code_to_string(m.cmd),
                 self.cfg.members[m.from].addr_string
             );
@@ -85,9 +87,9 @@ impl Engine {
         let Some((holder, until)) = claim.filter(|_| !mutated!(self, IgnoreClaims)) else {
             return false;
         };
-        warn!(
-            "{}: {} from {} refused: {} holds a lease for {}ms more",
-            self.tickets[i].cfg.name,
+        tk_warn!(
+            self.tickets[i],
+            "{} from {} refused: {} holds a lease for {}ms more",
             code_to_string(m.cmd),
             self.cfg.members[m.from].addr_string,
             self.cfg.members[holder].addr_string,
@@ -101,17 +103,19 @@ impl Engine {
         let tk = &self.tickets[i];
         let outdated = m.term < tk.current_term;
         if outdated || (tk.is_owned() && tk.leader != Leader::Member(m.from)) {
-            warn!(
-                "{}: different leader {} wants to update our ticket, sending reject",
-                tk.cfg.name, self.cfg.members[m.from].addr_string
+            tk_warn!(
+                tk,
+                "different leader {} wants to update our ticket, sending reject",
+                self.cfg.members[m.from].addr_string
             );
             self.mark_granted(i, m.from);
             self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);
             return;
         }
-        debug!(
-            "{}: leader {} wants to update our ticket",
-            tk.cfg.name, self.cfg.members[m.from].addr_string
+        tk_debug!(
+            tk,
+            "leader {} wants to update our ticket",
+            self.cfg.members[m.from].addr_string
         );
         if self.refuse_other_leader(i, m) {
             return;
@@ -121,23 +125,28 @@ impl Engine {
             self.ticket_write(i);
         }
         self.set_ticket_wakeup(i);
-        self.tickets[i].acked_lead = Some((m.from, m.term));
+        self.tickets[i].lease.acked_lead = Some(AckedLead::new(m.from, m.term));
         self.send(i, m.from, OP_ACK, OP_UPDATE, RLT_SUCCESS);
     }
 
     pub(super) fn process_ack(&mut self, i: usize, m: &In) {
         if self.newer_term(i, m, false) {
-            warn!(
-                "{}: got higher term from {} ({})",
-                self.tickets[i].cfg.name, self.cfg.members[m.from].addr_string, m.term
+            tk_warn!(
+                self.tickets[i],
+                "got higher term from {} ({})",
+                self.cfg.members[m.from].addr_string,
+                m.term
             );
             return;
         }
         let tk = &self.tickets[i];
         if m.term < tk.current_term {
-            warn!(
-                "{}: unexpected term from {} ({} vs. {}) (ignoring)",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
+            tk_warn!(
+                tk,
+                "unexpected term from {} ({} vs. {}) (ignoring)",
+                self.cfg.members[m.from].addr_string,
+                m.term,
+                tk.current_term
             );
             return;
         }
@@ -147,7 +156,7 @@ impl Engine {
         if matches!(m.request, OP_HEARTBEAT | OP_UPDATE)
             && m.term == tk.current_term
             && m.leader == Leader::Member(self.me)
-            && self.majority(tk.acks_received)
+            && self.majority(tk.round.acked)
         {
             self.leader_update_ticket(i);
         }
@@ -165,22 +174,22 @@ impl Engine {
             if tk.cfg.is_manual() {
                 self.process_revoke_for_manual(i, m);
             } else {
-                error!(
-                    "{}: {sender} wants to revoke ticket, but it is not granted there (ignoring)",
-                    tk.cfg.name
+                tk_error!(
+                    tk,
+                    "{sender} wants to revoke ticket, but it is not granted there (ignoring)"
                 );
             }
             return;
         }
         if tk.state != State::Follower {
-            error!(
-                "{}: unexpected ticket revoke from {sender} (in state {}) (ignoring)",
-                tk.cfg.name,
+            tk_error!(
+                tk,
+                "unexpected ticket revoke from {sender} (in state {}) (ignoring)",
                 tk.state.as_str()
             );
             return;
         }
-        info!("{}: {sender} revokes ticket", tk.cfg.name);
+        tk_info!(tk, "{sender} revokes ticket");
         self.tickets[i].peers[m.from].claim = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
@@ -196,10 +205,16 @@ impl Engine {
         let name = self.tickets[i].cfg.name.clone();
         let sender = &self.cfg.members[m.from].addr_string;
         if self.tickets[i].state == State::Leader {
-            warn!("{name}: {sender} wants to revoke ticket, but this site is itself a leader");
-            self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
+            tk_warn!(
+                name,
+                "{sender} wants to revoke ticket, but this site is itself a leader"
+            );
+            self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
         } else {
-            warn!("{name}: {sender} wants to revoke ticket, but this site is not following it");
+            tk_warn!(
+                name,
+                "{sender} wants to revoke ticket, but this site is not following it"
+            );
         }
     }
 
@@ -215,9 +230,10 @@ impl Engine {
             return;
         }
         if tk.state != State::Candidate {
-            if !tk.expect_more_rejects {
-                warn!(
-                    "{name}: from {sender}: in state {}, got {} (unexpected reject)",
+            if !tk.election.expect_more_rejects {
+                tk_warn!(
+                    name,
+                    "from {sender}: in state {}, got {} (unexpected reject)",
                     tk.state.as_str(),
                     code_to_string(m.result)
                 );
@@ -225,18 +241,19 @@ impl Engine {
             return;
         }
         if m.leader == Leader::Member(self.me) {
-            warn!("{name}: ticket was granted to us (and we didn't know)");
-            self.tickets[i].expect_more_rejects = true;
+            tk_warn!(name, "ticket was granted to us (and we didn't know)");
+            self.tickets[i].election.expect_more_rejects = true;
             return;
         }
         match m.result {
             RLT_TERM_OUTDATED => {
-                warn!(
-                    "{name}: ticket outdated (term {}), granted to {}",
+                tk_warn!(
+                    name,
+                    "ticket outdated (term {}), granted to {}",
                     m.term,
                     self.addr_of(m.leader)
                 );
-                self.tickets[i].expect_more_rejects = true;
+                self.tickets[i].election.expect_more_rejects = true;
                 self.become_follower(i, m, m.leader);
             }
             RLT_TERM_STILL_VALID if m.leader.member().is_none() && tk.state == State::Candidate => {
@@ -245,48 +262,54 @@ impl Engine {
                 // refused vote, not a leader to follow. The C booth gives up
                 // its campaign here, even when the other voters granted
                 // their votes, and nothing restarts it.
-                warn!("{name}: {sender} still counts a lease and refuses its vote");
+                tk_warn!(name, "{sender} still counts a lease and refuses its vote");
             }
             RLT_TERM_STILL_VALID => {
-                if tk.lost_leader == m.leader && tk.election_reason == OR_TKT_LOST {
-                    warn!("{name}: {sender} still has the ticket valid, we'll backup a bit");
+                if tk.lost_leader == m.leader && tk.election.reason == OR_TKT_LOST {
+                    tk_warn!(
+                        name,
+                        "{sender} still has the ticket valid, we'll backup a bit"
+                    );
                 } else if tk.lost_leader == m.leader {
-                    warn!("{name}: {sender} unexpectedly rejects elections");
+                    tk_warn!(name, "{sender} unexpectedly rejects elections");
                 } else {
-                    warn!(
-                        "{name}: ticket was granted to {} (and we didn't know)",
+                    tk_warn!(
+                        name,
+                        "ticket was granted to {} (and we didn't know)",
                         self.addr_of(m.leader)
                     );
                 }
-                self.tickets[i].expect_more_rejects = true;
+                self.tickets[i].election.expect_more_rejects = true;
                 self.become_follower(i, m, m.leader);
             }
             RLT_YOU_OUTDATED => {
-                self.tickets[i].expect_more_rejects = true;
+                self.tickets[i].election.expect_more_rejects = true;
                 if m.leader.member().is_some() {
-                    warn!(
-                        "{name}: our ticket is outdated, granted to {}",
+                    tk_warn!(
+                        name,
+                        "our ticket is outdated, granted to {}",
                         self.addr_of(m.leader)
                     );
                     self.become_follower(i, m, m.leader);
                 } else {
-                    warn!("{name}: our ticket is outdated and revoked");
+                    tk_warn!(name, "our ticket is outdated and revoked");
                     self.set_leader(i, m.leader);
                     self.update_ticket_from_msg(i, m);
                     self.tickets[i].state = State::Init;
-                    self.tickets[i].in_election = false;
+                    self.tickets[i].election.running = false;
                     self.tickets[i].election_retry = None;
                     self.leave_candidacy(i);
                     if !self.tickets[i].waiters.is_empty() {
                         self.tickets[i].outcome = RLT_SYNC_FAIL;
-                        self.notify_waiters(i, 0);
+                        self.notify_waiters(i, None);
                     }
                 }
             }
             other => {
-                if !tk.expect_more_rejects {
-                    warn!(
-                        "{name}: from {sender}: in state {}, got {} (unexpected reject)",
+                if !tk.election.expect_more_rejects {
+                    tk_warn!(
+                        name,
+                        "from {sender}: in state {}, got {} (unexpected reject)",
                         tk.state.as_str(),
                         code_to_string(other)
                     );
@@ -306,10 +329,7 @@ impl Engine {
             // We know a newer term: tell the sender.
             self.send(i, m.from, OP_MY_INDEX, OP_MY_INDEX, RLT_SUCCESS);
             if self.tickets[i].state == State::Leader {
-                info!(
-                    "{}: sending ticket update to {sender}",
-                    self.tickets[i].cfg.name
-                );
+                tk_info!(self.tickets[i], "sending ticket update to {sender}");
                 self.send(i, m.from, OP_UPDATE, OP_MY_INDEX, RLT_SUCCESS);
             }
             return;
@@ -319,9 +339,9 @@ impl Engine {
         }
         if tk.state == State::Leader {
             if diff < 0 && !expired {
-                warn!(
-                    "{}: from {sender}: more up to date ticket at {}",
-                    tk.cfg.name,
+                tk_warn!(
+                    tk,
+                    "from {sender}: more up to date ticket at {}",
                     self.addr_of(m.leader)
                 );
                 self.leader_handle_newer_ticket(i, m);
@@ -369,7 +389,7 @@ impl Engine {
         let tk = &self.tickets[i];
         let grant_term = tk.loaded_grant_term.unwrap_or(tk.current_term);
         let stale_own = tk.leader == Leader::Member(self.me)
-            && !tk.lease_proven
+            && !tk.lease.proven
             && tk.state != State::Leader
             && m.valid_ms > 0
             && m.leader.member().is_some_and(|l| l != self.me)
@@ -378,9 +398,9 @@ impl Engine {
         if !stale_own {
             return false;
         }
-        warn!(
-            "{}: {} reports a lease at {} in term {} (our grant: term {}), our CIB grant is stale",
-            tk.cfg.name,
+        tk_warn!(
+            tk,
+            "{} reports a lease at {} in term {} (our grant: term {}), our CIB grant is stale",
             self.cfg.members[m.from].addr_string,
             self.addr_of(m.leader),
             m.term,
@@ -390,8 +410,8 @@ impl Engine {
         tk.restart_claim = None;
         tk.loaded_grant_term = None;
         tk.peers[self.me].claim = None;
-        tk.term_expires = None;
-        tk.is_granted = false;
+        tk.lease.expires = None;
+        tk.cib.is_granted = false;
         tk.state = State::Follower;
         self.set_leader(i, m.leader);
         // Revoke it in the CIB now, whatever else this message leads to
@@ -403,7 +423,7 @@ impl Engine {
     }
 
     /// A state answer naming us as holder with a live lease confirms a
-    /// grant we loaded without a record (`Ticket::unconfirmed`): its
+    /// grant we loaded without a record (`Startup::unconfirmed`): its
     /// sender holds that lease and votes for no one else while it runs.
     /// Our own lease is cut to the shortest lease a confirming member
     /// holds, counted safely: the answer was sent after we started, and
@@ -415,15 +435,15 @@ impl Engine {
         let unit = self.valid_unit_ms();
         let (me, now, started) = (self.me, self.now.mono, self.started_at);
         let tk = &mut self.tickets[i];
-        if tk.unconfirmed == 0 || m.leader != Leader::Member(me) {
+        if tk.startup.unconfirmed == 0 || m.leader != Leader::Member(me) {
             return;
         }
         let until = started + std::time::Duration::from_millis(m.valid_ms.saturating_sub(unit));
         if until <= now {
             return;
         }
-        tk.unconfirmed |= 1 << m.from;
-        tk.term_expires = Some(tk.term_expires.map_or(until, |e| e.min(until)));
+        tk.startup.unconfirmed |= 1 << m.from;
+        tk.lease.expires = Some(tk.lease.expires.map_or(until, |e| e.min(until)));
     }
 
     /// The start-up state query's round is over (every member answered, or
@@ -435,18 +455,15 @@ impl Engine {
     /// holder). True when it was revoked.
     pub(super) fn drop_unconfirmed_grant(&mut self, i: usize) -> bool {
         let tk = &mut self.tickets[i];
-        let holders = std::mem::take(&mut tk.unconfirmed) as u32;
+        let holders = std::mem::take(&mut tk.startup.unconfirmed) as u32;
         let ours = tk.leader == Leader::Member(self.me)
-            && tk.cib_granted
+            && tk.cib.granted
             && tk.state != State::Leader
-            && !tk.lease_proven;
+            && !tk.lease.proven;
         if !ours || self.majority(holders) {
             return false;
         }
-        warn!(
-            "{}: no majority confirms the grant our CIB holds, and without a record of our lease only our wall clock says how long it lasts: revoking it",
-            self.tickets[i].cfg.name
-        );
+        tk_warn!(self.tickets[i], "no majority confirms the grant our CIB holds, and without a record of our lease only our wall clock says how long it lasts: revoking it");
         self.ticket_lost(i);
         true
     }
@@ -459,9 +476,11 @@ impl Engine {
         if m.term <= tk.current_term || tk.next_state == Some(NextState::Leader) {
             return;
         }
-        info!(
-            "{}: {} has seen term {}, reacquiring in a newer term",
-            tk.cfg.name, self.cfg.members[m.from].addr_string, m.term
+        tk_info!(
+            tk,
+            "{} has seen term {}, reacquiring in a newer term",
+            self.cfg.members[m.from].addr_string,
+            m.term
         );
         tk.current_term = m.term;
         tk.save_committed();
@@ -476,9 +495,9 @@ impl Engine {
         let other_leader = m.leader.member().is_some_and(|l| l != self.me);
         if other_leader || self.tickets[i].time_left(now) > 0 {
             let tk = &self.tickets[i];
-            error!(
-                "{}: from {}: ticket granted to {}! (revoking locally)",
-                tk.cfg.name,
+            tk_error!(
+                tk,
+                "from {}: ticket granted to {}! (revoking locally)",
                 self.cfg.members[m.from].addr_string,
                 self.addr_of(m.leader)
             );
@@ -501,7 +520,7 @@ impl Engine {
             self.become_follower(i, &m, m.leader);
             if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_REVOKE) {
                 self.tickets[i].outcome = RLT_SYNC_FAIL;
-                self.notify_waiters(i, CMD_REVOKE);
+                self.notify_waiters(i, Some(CMD_REVOKE));
             }
             self.tickets[i].save_committed();
             self.set_ticket_wakeup(i);
@@ -524,19 +543,25 @@ impl Engine {
         let leader_addr = self.addr_of(self.tickets[i].leader).to_string();
         let tk = &mut self.tickets[i];
         if tk.state == State::Candidate {
-            info!("{name}: learned from {from} about newer ticket, stopping elections");
-            tk.expect_more_rejects = true;
+            tk_info!(
+                name,
+                "learned from {from} about newer ticket, stopping elections"
+            );
+            tk.election.expect_more_rejects = true;
         }
-        if tk.leader == me || tk.is_granted {
+        if tk.leader == me || tk.cib.is_granted {
             // DIFF: whoever tells us (the C booth listens to the leader only).
             let live_elsewhere = sender.is_some()
                 && tk.leader.member().is_some_and(|l| l != self.me)
                 && tk.time_left(now) > 0;
             if live_elsewhere {
-                warn!("{name}: ticket was granted here, but it's live at {leader_addr} (revoking here)");
+                tk_warn!(
+                    name,
+                    "ticket was granted here, but it's live at {leader_addr} (revoking here)"
+                );
                 // DIFF: keep the live leader and its lease (the C booth forgets
                 // both); only our CIB needs correcting.
-                tk.is_granted = false;
+                tk.cib.is_granted = false;
                 tk.state = State::Follower;
                 tk.next_state = Some(NextState::Follower);
                 if self.is_site() {
@@ -549,10 +574,10 @@ impl Engine {
                 tk.next_state = Some(NextState::Leader);
             }
         } else if !tk.is_owned() {
-            info!("{name}: ticket is not granted (from {from})");
+            tk_info!(name, "ticket is not granted (from {from})");
             tk.state = State::Init;
         } else {
-            info!("{name}: ticket granted to {leader_addr} (says {from})");
+            tk_info!(name, "ticket granted to {leader_addr} (says {from})");
             tk.state = State::Follower;
             tk.next_state = Some(NextState::Follower);
         }

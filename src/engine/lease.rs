@@ -2,11 +2,11 @@
 //! (handler, prerequisites), CIB writes and wake-ups (spec raft.md §12–§20).
 
 use super::cron::*;
-use super::ticket::{Handler, State};
+use super::ticket::{DeferredRelease, Handler, Renewal, State, TermBump};
 use super::{CibWrite, Engine, Leader, Output, Time};
 use crate::config::{AttrOp, GrantType};
 use crate::wire::codes::*;
-use log::{debug, info, warn};
+use crate::wire::{Cmd, Reason, Rlt};
 use std::time::Duration;
 
 impl Engine {
@@ -15,15 +15,15 @@ impl Engine {
         let me = Leader::Member(self.me);
         let tk = &self.tickets[i];
         let reason = if tk.leader != me {
-            warn!("{}: lost at {}", tk.cfg.name, self.addr_of(tk.leader));
+            tk_warn!(tk, "lost at {}", self.addr_of(tk.leader));
             OR_TKT_LOST
         } else if matches!(tk.handler, Handler::Running(_)) {
-            warn!("{}: handler timed out", tk.cfg.name);
+            tk_warn!(tk, "handler timed out");
             OR_LOCAL_FAIL
         } else {
-            warn!("{}: lost majority (revoking locally)", tk.cfg.name);
-            if tk.election_reason != 0 {
-                tk.election_reason
+            tk_warn!(tk, "lost majority (revoking locally)");
+            if tk.election.reason != OR_JUST_SO {
+                tk.election.reason
             } else {
                 OR_REACQUIRE
             }
@@ -47,7 +47,7 @@ impl Engine {
             .any(|w| w.cmd == CMD_GRANT || w.cmd == CMD_REVOKE)
         {
             self.tickets[i].outcome = RLT_SYNC_FAIL;
-            self.notify_waiters(i, 0);
+            self.notify_waiters(i, None);
         }
         if self.is_site() {
             self.ticket_write(i);
@@ -57,7 +57,7 @@ impl Engine {
 
     /// C `start_revoke_ticket`.
     pub(super) fn start_revoke_ticket(&mut self, i: usize) {
-        info!("{}: revoking ticket", self.tickets[i].cfg.name);
+        tk_info!(self.tickets[i], "revoking ticket");
         self.tickets[i].peers[self.me].claim = None;
         self.tickets[i].save_committed();
         self.reset_ticket_and_set_no_leader(i);
@@ -68,36 +68,40 @@ impl Engine {
         // over: say so instead of leaving the client waiting for good.
         if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
             self.tickets[i].outcome = RLT_SYNC_FAIL;
-            self.notify_waiters(i, CMD_GRANT);
+            self.notify_waiters(i, Some(CMD_GRANT));
         }
     }
 
     /// We give up a ticket our CIB may say we hold within its lease: until
-    /// the revoke is written, our claim stays (see `Ticket::release_hold`).
+    /// the revoke is written, our claim stays (see `Rare::release_hold`).
     pub(super) fn begin_release_hold(&mut self, i: usize) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
-        if !tk.cib_granted || tk.cfg.is_manual() || mutated!(self, NoReleaseHold) {
+        if !tk.cib.granted || tk.cfg.is_manual() || mutated!(self, NoReleaseHold) {
             return;
         }
-        if let Some(until) = tk.cib_granted_until.filter(|&u| u > now) {
+        if let Some(until) = tk.cib.granted_until.filter(|&u| u > now) {
             tk.release_hold = Some(until);
-            tk.release_hold_term = tk.current_term;
+            tk.lease.release_hold_term = tk.current_term;
             tk.note_claim(self.me, until);
         }
     }
 
     /// Hands the ticket over (a revoke or a step-down) once our CIB no
-    /// longer says "granted" within a lease: see `Ticket::release_hold`.
-    pub(super) fn release_broadcast(&mut self, i: usize, cmd: u32, expect: u32, reason: u32) {
+    /// longer says "granted" within a lease: see `Rare::release_hold`.
+    pub(super) fn release_broadcast(&mut self, i: usize, cmd: Cmd, expect: Cmd, reason: Reason) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
         if tk.release_hold.is_some_and(|h| h > now) {
-            info!(
-                "{}: telling the other members once the CIB revoke is written",
-                tk.cfg.name
+            tk_info!(
+                tk,
+                "telling the other members once the CIB revoke is written"
             );
-            tk.deferred_release = Some((cmd, expect, reason));
+            tk.deferred_release = Some(DeferredRelease {
+                cmd,
+                expect,
+                reason,
+            });
             return;
         }
         tk.release_hold = None;
@@ -116,31 +120,31 @@ impl Engine {
         if tk.peers[me].claim == Some(hold) {
             tk.peers[me].claim = None;
         }
-        if let Some((cmd, expect, reason)) = tk.deferred_release.take() {
+        if let Some(d) = tk.deferred_release.take() {
             if tk.state != State::Leader && tk.state != State::Candidate && !tk.is_owned() {
-                self.broadcast(i, cmd, expect, RLT_SUCCESS, reason);
+                self.broadcast(i, d.cmd, d.expect, RLT_SUCCESS, d.reason);
             }
         }
     }
 
     /// C `acquire_ticket`: prerequisites, handler, then election or manual
-    /// selection. Returns 0 while in progress, else a result code.
-    pub(super) fn acquire_ticket(&mut self, i: usize, reason: u32) -> u32 {
+    /// selection. Returns RLT_SUCCESS while in progress, else why it failed.
+    pub(super) fn acquire_ticket(&mut self, i: usize, reason: Reason) -> Rlt {
         if reason == OR_ADMIN && !self.attr_prereqs_ok(i, GrantType::Manual) {
             return RLT_ATTR_PREREQ;
         }
         match self.do_ext_prog(i, false) {
             ExtProg::Pass => {}
-            ExtProg::Running => return 0,
+            ExtProg::Running => return RLT_SUCCESS,
             ExtProg::Failed => return RLT_EXT_FAILED,
         }
         if self.tickets[i].cfg.is_manual() {
             self.manual_selection(i);
-            0
-        } else if self.new_election(i, Some(self.me), 1, reason) == Some(false) {
+            RLT_SUCCESS
+        } else if self.new_election(i, Some(self.me), TermBump::IfUsed, reason) == Some(false) {
             RLT_SYNC_FAIL
         } else {
-            0
+            RLT_SUCCESS
         }
     }
 
@@ -152,12 +156,12 @@ impl Engine {
         self.set_leader(i, Leader::Member(self.me));
         let tk = &mut self.tickets[i];
         tk.state = State::Leader;
-        tk.lease_proven = false;
+        tk.lease.proven = false;
         tk.election_end = None;
         tk.delay_commit = None;
         tk.save_committed();
-        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, 0);
-        self.tickets[i].ticket_updated = 0;
+        self.broadcast(i, OP_HEARTBEAT, OP_ACK, RLT_SUCCESS, OR_JUST_SO);
+        self.tickets[i].lease.renewal = Renewal::HeartbeatSent;
     }
 
     /// The before-acquire-handler's verdict (C `do_ext_prog`).
@@ -185,10 +189,7 @@ impl Engine {
                 if ok {
                     ExtProg::Pass
                 } else {
-                    warn!(
-                        "{}: we are not allowed to acquire ticket",
-                        self.tickets[i].cfg.name
-                    );
+                    tk_warn!(self.tickets[i], "we are not allowed to acquire ticket");
                     self.ext_prog_failed(i, start_election);
                     ExtProg::Failed
                 }
@@ -200,7 +201,7 @@ impl Engine {
         let tk = &self.tickets[i];
         // DIFF: 0 when the ticket is not owned, as documented (the C booth
         // passes the moment of its last reset).
-        let expires = match (tk.is_owned(), tk.term_expires) {
+        let expires = match (tk.is_owned(), tk.lease.expires) {
             (true, Some(e)) => (self.now.wall_of(e) + 500).div_euclid(1000),
             _ => 0,
         };
@@ -228,9 +229,9 @@ impl Engine {
         let tk = &self.tickets[i];
         if tk.cfg.is_manual() {
             if tk.leader == me {
-                warn!(
-                    "{}: external test failed on the specified machine, cannot acquire a manual ticket",
-                    tk.cfg.name
+                tk_warn!(
+                    tk,
+                    "external test failed on the specified machine, cannot acquire a manual ticket"
                 );
                 self.tickets[i].save_committed();
                 self.reset_ticket(i);
@@ -238,14 +239,14 @@ impl Engine {
                 // DIFF: a grant waiting for this acquisition has failed.
                 if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
                     self.tickets[i].outcome = RLT_EXT_FAILED;
-                    self.notify_waiters(i, CMD_GRANT);
+                    self.notify_waiters(i, Some(CMD_GRANT));
                 }
             }
             return;
         }
         if start_election && tk.leader == me && tk.time_left(now) > 0 {
             // Step down: give the ticket away so that another site can take it.
-            warn!("{}: handler failed, giving the ticket away", tk.cfg.name);
+            tk_warn!(tk, "handler failed, giving the ticket away");
             self.tickets[i].peers[self.me].claim = None;
             self.tickets[i].save_committed();
             self.reset_ticket(i);
@@ -255,7 +256,7 @@ impl Engine {
             // DIFF: a grant still waiting for its commit has failed.
             if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
                 self.tickets[i].outcome = RLT_EXT_FAILED;
-                self.notify_waiters(i, CMD_GRANT);
+                self.notify_waiters(i, Some(CMD_GRANT));
             }
         }
     }
@@ -269,7 +270,7 @@ impl Engine {
                 AttrOp::Ne => have != Some(p.value.as_str()),
             };
             if !ok {
-                warn!("{}: '{}' attr-prereq failed", tk.cfg.name, p.name);
+                tk_warn!(tk, "'{}' attr-prereq failed", p.name);
                 return false;
             }
         }
@@ -284,25 +285,25 @@ impl Engine {
         let Some(dc) = tk.delay_commit else {
             return false;
         };
-        if now >= dc || tk.acks_received & all_sites == all_sites {
+        if now >= dc || tk.round.acked & all_sites == all_sites {
             if now >= dc {
-                info!("{}: ticket delay expired, committing to CIB", tk.cfg.name);
+                tk_info!(tk, "ticket delay expired, committing to CIB");
             } else {
-                info!("{}: all sites replied, committing to CIB", tk.cfg.name);
+                tk_info!(tk, "all sites replied, committing to CIB");
             }
             tk.delay_commit = None;
-            tk.delay_logged = false;
+            tk.cib.delay_logged = false;
             return false;
         }
-        if !tk.delay_logged {
+        if !tk.cib.delay_logged {
             let left = dc.saturating_sub(now);
-            info!(
-                "{}: delaying ticket commit to CIB for {}.{:03}s (or all sites are reached)",
-                tk.cfg.name,
+            tk_info!(
+                tk,
+                "delaying ticket commit to CIB for {}.{:03}s (or all sites are reached)",
                 left.as_secs(),
                 left.subsec_millis()
             );
-            tk.delay_logged = true;
+            tk.cib.delay_logged = true;
         }
         true
     }
@@ -318,19 +319,19 @@ impl Engine {
             if self.ticket_dangerous(i) {
                 return Written::Delayed;
             }
-            if self.tickets[i].state != State::Leader || !self.tickets[i].lease_proven {
-                debug!(
-                    "{}: ticket state not yet consistent, delaying ticket grant to CIB",
-                    self.tickets[i].cfg.name
+            if self.tickets[i].state != State::Leader || !self.tickets[i].lease.proven {
+                tk_debug!(
+                    self.tickets[i],
+                    "ticket state not yet consistent, delaying ticket grant to CIB"
                 );
                 return Written::Delayed;
             }
         }
         let owner = self.cib_owner(self.tickets[i].leader);
         let tk = &mut self.tickets[i];
-        let expires_at = tk.term_expires.unwrap_or(self.now.mono);
+        let expires_at = tk.lease.expires.unwrap_or(self.now.mono);
         if granted {
-            tk.cib_granted_until = Some(expires_at);
+            tk.cib.granted_until = Some(expires_at);
         }
         let w = CibWrite {
             ticket: tk.cfg.name.clone(),
@@ -341,8 +342,8 @@ impl Engine {
             expires: self.now.wall_of(expires_at).div_euclid(1000),
             term: tk.current_term,
         };
-        tk.update_cib = false;
-        tk.cib_granted = granted;
+        tk.cib.update = false;
+        tk.cib.granted = granted;
         self.emit(Output::WriteCib(w));
         Written::Yes
     }
@@ -365,12 +366,12 @@ impl Engine {
     pub(super) fn revoke_stale_cib_grant(&mut self, i: usize) {
         let owner = self.cib_owner(self.tickets[i].leader);
         let tk = &mut self.tickets[i];
-        let until = tk.cib_granted_until.unwrap_or(self.now.mono);
-        warn!(
-            "{}: the lease in the CIB has ended and no newer one is proven yet, revoking it there",
-            tk.cfg.name
+        let until = tk.cib.granted_until.unwrap_or(self.now.mono);
+        tk_warn!(
+            tk,
+            "the lease in the CIB has ended and no newer one is proven yet, revoking it there"
         );
-        tk.cib_granted = false;
+        tk.cib.granted = false;
         let w = CibWrite {
             ticket: tk.cfg.name.clone(),
             granted: false,
@@ -397,11 +398,12 @@ impl Engine {
                     let slack = tk.cfg.expire.saturating_sub(tk.cfg.renewal_freq);
                     let by_lease = (!tk.cfg.is_manual())
                         .then(|| {
-                            tk.term_expires
+                            tk.lease
+                                .expires
                                 .map(|e| Time(e.0.saturating_sub(slack.as_millis() as u64)))
                         })
                         .flatten();
-                    let mut t = tk.last_renewal.map(|r| r + tk.cfg.renewal_freq);
+                    let mut t = tk.lease.last_renewal.map(|r| r + tk.cfg.renewal_freq);
                     if let (Some(a), Some(b)) = (t, by_lease) {
                         t = Some(a.min(b));
                     }
@@ -417,13 +419,13 @@ impl Engine {
                         _ => now + SOON,
                     };
                     // The leader must notice its own expiry on time.
-                    tk.term_expires.map_or(t, |e| t.min(e.max(now)))
+                    tk.lease.expires.map_or(t, |e| t.min(e.max(now)))
                 }
                 State::Candidate => match tk.election_retry {
-                    Some((_, at)) => at.max(now),
+                    Some(r) => r.at.max(now),
                     None => tk.election_end.unwrap_or(now + SOON),
                 },
-                State::Init | State::Follower => match (tk.is_owned(), tk.term_expires) {
+                State::Init | State::Follower => match (tk.is_owned(), tk.lease.expires) {
                     (true, Some(e)) => e + tk.cfg.acquire_after,
                     _ => idle,
                 },
@@ -431,14 +433,14 @@ impl Engine {
         };
         // A deferred election goes ahead when the start-up fence lifts.
         if tk.deferred_election.is_some() {
-            let at = tk.vote_fence.map_or(now, |f| f.max(now));
+            let at = tk.startup.vote_fence.map_or(now, |f| f.max(now));
             next = next.min(at);
         }
         // A running handler's exit wakes the ticket (handle_handler_exit);
         // polling it every few milliseconds would only burn CPU.
         let handler_running = matches!(tk.handler, Handler::Running(_));
         if tk.next_state.is_some() && !handler_running {
-            next = if tk.acks_expected == 0 {
+            next = if tk.round.expect.is_none() {
                 now + SOON
             } else {
                 now + tk.cfg.timeout
@@ -457,8 +459,8 @@ impl Engine {
     /// The lease end a leader can prove, for checks: `None` unless leading.
     pub fn proven_lease(&self, i: usize) -> Option<Time> {
         let tk = &self.tickets[i];
-        (tk.state == State::Leader && tk.leader == Leader::Member(self.me) && tk.cib_granted)
-            .then_some(tk.term_expires)
+        (tk.state == State::Leader && tk.leader == Leader::Member(self.me) && tk.cib.granted)
+            .then_some(tk.lease.expires)
             .flatten()
     }
 
@@ -471,9 +473,9 @@ impl Engine {
         let tk = &self.tickets[i];
         (tk.state == State::Leader
             && tk.leader == Leader::Member(self.me)
-            && tk.lease_proven
+            && tk.lease.proven
             && !tk.cfg.is_manual())
-        .then_some(tk.term_expires)
+        .then_some(tk.lease.expires)
         .flatten()
     }
 

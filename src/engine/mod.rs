@@ -339,8 +339,8 @@ impl Engine {
             state: tk.state,
             leader: tk.leader,
             term: tk.current_term,
-            term_expires: tk.term_expires,
-            cib_granted: tk.cib_granted,
+            term_expires: tk.lease.expires,
+            cib_granted: tk.cib.granted,
             delay_commit: tk.delay_commit,
         }
     }
@@ -401,7 +401,7 @@ impl Engine {
         {
             return;
         }
-        if let Some(e) = tk.term_expires {
+        if let Some(e) = tk.lease.expires {
             let at = e + tk.cfg.acquire_after;
             if tk.next_cron.is_none_or(|c| c > at) {
                 tk.next_cron = Some(at);
@@ -418,7 +418,7 @@ impl Engine {
         self.advance(clock);
         if self.started && !self.tickets.is_empty() && to != self.me {
             use crate::wire::codes::{OP_STATUS, RLT_SUCCESS};
-            self.send(0, to, OP_STATUS, 0, RLT_SUCCESS);
+            self.send(0, to, OP_STATUS, crate::wire::Cmd::NONE, RLT_SUCCESS);
         }
     }
 
@@ -494,7 +494,7 @@ impl Engine {
             !t.cfg.is_manual()
                 && !keep_expired
                 && t.leader == Leader::Member(self.me)
-                && t.term_expires.is_some_and(|e| e <= now)
+                && t.lease.expires.is_some_and(|e| e <= now)
         };
         let expired = due_where(&self.tickets, &due, lease_over, "lease end");
         for i in expired {
@@ -508,8 +508,8 @@ impl Engine {
         let grant_over = |t: &Ticket| {
             !t.cfg.is_manual()
                 && !keep_expired
-                && t.cib_granted
-                && t.cib_granted_until.is_some_and(|u| u <= now)
+                && t.cib.granted
+                && t.cib.granted_until.is_some_and(|u| u <= now)
         };
         let stale = due_where(&self.tickets, &due, grant_over, "CIB grant end");
         for i in stale {
@@ -572,15 +572,15 @@ impl Engine {
         let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];
         let expiry = (tk.leader == me && !tk.cfg.is_manual() && !keep_expired)
-            .then_some(tk.term_expires)
+            .then_some(tk.lease.expires)
             .flatten();
         let mut due = match (tk.next_cron, expiry) {
             (Some(c), Some(e)) => Some(c.min(e)),
             (c, e) => c.or(e),
         };
         // So does the end of the lease our CIB's grant stands for.
-        if tk.cib_granted && !tk.cfg.is_manual() && !keep_expired {
-            if let Some(u) = tk.cib_granted_until {
+        if tk.cib.granted && !tk.cfg.is_manual() && !keep_expired {
+            if let Some(u) = tk.cib.granted_until {
                 due = Some(due.map_or(u, |d| d.min(u)));
             }
         }

@@ -4,7 +4,7 @@
 //! vote or acknowledgement for another site while a lease we acknowledged
 //! runs (the claims). A daemon that restarts and forgets them could elect a
 //! second leader; without a record it must fence itself until it has heard
-//! every member's view or a lease has run out (`Ticket::vote_fence`), which
+//! every member's view or a lease has run out (`Startup::vote_fence`), which
 //! costs availability: a restarted arbitrator with one site down would not
 //! acknowledge the other site's renewals for up to `expire`.
 //!
@@ -42,14 +42,14 @@ impl Engine {
         let id = |m: usize| self.cfg.members[m].site_id;
         Promise {
             term: tk.current_term,
-            vote: tk.vote_record.map(|(t, m)| (t, id(m))),
+            vote: tk.election.vote_record.map(|v| (v.term, id(v.candidate()))),
             claims: tk
                 .peers
                 .iter()
                 .enumerate()
                 .filter_map(|(m, p)| p.claim.map(|t| (id(m), t)))
                 .collect(),
-            fence: tk.vote_fence,
+            fence: tk.startup.vote_fence,
         }
     }
 
@@ -113,10 +113,10 @@ impl Engine {
         // started without one misses whatever was promised before
         // (simulator seed 5328).
         if !forget_fence {
-            tk.vote_fence = p.fence;
+            tk.startup.vote_fence = p.fence;
         }
-        if vote.is_some() {
-            tk.vote_record = vote;
+        if let Some((term, candidate)) = vote {
+            tk.election.vote_record = Some(super::ticket::VoteRecord::new(term, candidate));
         }
         if !forget_claims {
             for (m, until) in claims {
@@ -137,7 +137,7 @@ impl Engine {
         let use_record = !ignore_record;
         let no_restart_claim = mutated!(self, NoRestartClaim);
         let tk = &mut self.tickets[i];
-        let ours = tk.cib_granted && tk.leader == super::Leader::Member(me);
+        let ours = tk.cib.granted && tk.leader == super::Leader::Member(me);
         if ours && !tk.cfg.is_manual() && use_record {
             let proven = p
                 .claims
@@ -146,15 +146,15 @@ impl Engine {
                 .map(|&(_, t)| t);
             let now = self.now.mono;
             let end = proven.unwrap_or(now);
-            tk.term_expires = Some(tk.term_expires.map_or(end, |t| t.min(end)));
-            tk.cib_granted_until = Some(tk.cib_granted_until.map_or(end, |t| t.min(end)));
+            tk.lease.expires = Some(tk.lease.expires.map_or(end, |t| t.min(end)));
+            tk.cib.granted_until = Some(tk.cib.granted_until.map_or(end, |t| t.min(end)));
             // (The broken variant without a restart claim announces only
             // what its CIB says, as before the record existed.)
             let claim = proven.filter(|_| !no_restart_claim);
             tk.restart_claim = claim;
             tk.peers[me].claim = claim;
         }
-        tk.promises_restored = true;
+        tk.startup.promises_restored = true;
         true
     }
 }

@@ -3,22 +3,20 @@
 //! handlers in votes.rs and follow.rs; the follower's shared steps (spec
 //! raft.md §3–§5).
 
-use log::{debug, info, warn};
-
 use super::ticket::State;
 use super::{Dropped, Engine, Leader, Output};
 use crate::wire::codes::*;
-use crate::wire::{Header, TicketBody, TicketMsg, MAGIC, NO_ONE, VERSION};
+use crate::wire::{Cmd, Header, Reason, Rlt, TicketBody, TicketMsg, MAGIC, NO_ONE, VERSION};
 
 /// The fields of a received ticket message the handlers use, with the leader
 /// resolved to a member and the validity converted to milliseconds.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct In {
     pub from: usize,
-    pub cmd: u32,
-    pub request: u32,
-    pub reason: u32,
-    pub result: u32,
+    pub cmd: Cmd,
+    pub request: Cmd,
+    pub reason: Reason,
+    pub result: Rlt,
     pub leader: Leader,
     pub term: u32,
     pub valid_ms: u64,
@@ -50,10 +48,10 @@ impl Engine {
     pub(super) fn build_msg(
         &self,
         i: usize,
-        cmd: u32,
-        request: u32,
-        reason: u32,
-        result: u32,
+        cmd: Cmd,
+        request: Cmd,
+        reason: Reason,
+        result: Rlt,
     ) -> TicketMsg {
         let tk = &self.tickets[i];
         let now = self.now.mono;
@@ -66,7 +64,7 @@ impl Engine {
                 s.term_expires.map_or(0, |e| e.0.saturating_sub(now.0)),
             ),
             // DIFF: while our CIB revoke is being written we still hold the
-            // ticket there, and say so (see Ticket::release_hold), in the
+            // ticket there, and say so (see Rare::release_hold), in the
             // term of that lease; a vote request of ours is in the term we
             // campaign in.
             _ if tk.release_hold.is_some_and(|h| h > now) && cmd != OP_VOTE_FOR => (
@@ -75,11 +73,16 @@ impl Engine {
                 if cmd == OP_REQ_VOTE || mutated!(self, HoldInAnyTerm) {
                     tk.current_term
                 } else {
-                    tk.release_hold_term
+                    tk.lease.release_hold_term
                 },
                 tk.release_hold.map_or(0, |h| h.0.saturating_sub(now.0)),
             ),
-            _ => (tk.leader, tk.voted_for, tk.current_term, tk.time_left(now)),
+            _ => (
+                tk.leader,
+                tk.election.voted_for,
+                tk.current_term,
+                tk.time_left(now),
+            ),
         };
         // A restarted holder's claim may reach past its own lease.
         let left = match tk.restart_claim {
@@ -117,8 +120,8 @@ impl Engine {
         }
     }
 
-    pub(super) fn send(&mut self, i: usize, to: usize, cmd: u32, request: u32, result: u32) {
-        let msg = self.build_msg(i, cmd, request, 0, result);
+    pub(super) fn send(&mut self, i: usize, to: usize, cmd: Cmd, request: Cmd, result: Rlt) {
+        let msg = self.build_msg(i, cmd, request, OR_JUST_SO, result);
         self.emit(Output::Send {
             to,
             msg,
@@ -126,7 +129,7 @@ impl Engine {
         });
     }
 
-    pub(super) fn send_reject(&mut self, i: usize, to: usize, result: u32, request: u32) {
+    pub(super) fn send_reject(&mut self, i: usize, to: usize, result: Rlt, request: Cmd) {
         self.send(i, to, OP_REJECTED, request, result);
     }
 
@@ -143,9 +146,10 @@ impl Engine {
                 // Only sites can hold tickets; anything else is a forgery.
                 Some(m) if m.is_site() => Leader::Member(m.index),
                 _ => {
-                    warn!(
-                        "{}: message with unknown leader {:#x} received",
-                        self.tickets[i].cfg.name, id
+                    tk_warn!(
+                        self.tickets[i],
+                        "message with unknown leader {:#x} received",
+                        id
                     );
                     return Err(Dropped::Invalid);
                 }
@@ -180,8 +184,10 @@ impl Engine {
             }
             let others = self.all_bits() & !(1 << self.me);
             let tk = &mut self.tickets[i];
-            tk.views_heard |= 1 << from;
-            if tk.views_heard & others == others && tk.vote_fence.take().is_some() {
+            tk.startup.views_heard |= 1 << from;
+            if u32::from(tk.startup.views_heard) & others == others
+                && tk.startup.vote_fence.take().is_some()
+            {
                 // A deferred election may go ahead now.
                 if tk.deferred_election.is_some() {
                     tk.next_cron = Some(self.now.mono);
@@ -194,9 +200,9 @@ impl Engine {
         let heard = self.tickets[i].peers[from].heard_term;
         let release = (m.cmd == OP_VOTE_FOR && m.leader == Leader::NoOne) || m.cmd == OP_REVOKE;
         if release && m.term < heard && !mutated!(self, ReleaseOfAnyTerm) {
-            warn!(
-                "{}: {} from {} in term {} is stale (it has sent term {} since), ignoring",
-                self.tickets[i].cfg.name,
+            tk_warn!(
+                self.tickets[i],
+                "{} from {} in term {} is stale (it has sent term {} since), ignoring",
                 code_to_string(m.cmd),
                 self.cfg.members[from].addr_string,
                 m.term,
@@ -214,7 +220,7 @@ impl Engine {
     /// CIB may round away), so a peer whose wall clock is wrong cannot lock
     /// the cluster out for longer; and not a claim of an older term than the
     /// lease of another site we acknowledged and that still runs (the C
-    /// booth has no claims; see `Ticket::acked_lead`).
+    /// booth has no claims; see `Lease::acked_lead`).
     pub(super) fn note_claim_from(&mut self, i: usize, m: &In, site: usize) {
         let now = self.now.mono;
         // Our own lease we know better than anyone: a peer's figure runs
@@ -227,12 +233,13 @@ impl Engine {
         let tk = &self.tickets[i];
         let cap = tk.expire_ms() + 1000;
         let until = now + std::time::Duration::from_millis(m.valid_ms.min(cap));
-        if let Some((lead, term)) = tk.acked_lead {
+        if let Some(acked) = tk.lease.acked_lead {
+            let (lead, term) = (acked.leader(), acked.term);
             let running = tk.peers[lead].claim.is_some_and(|c| c > now);
             if lead != site && m.term < term && running && !mutated!(self, StaleClaim) {
-                debug!(
-                    "{}: {} claims a lease for {} in term {}, older than {}'s (term {}): stale",
-                    tk.cfg.name,
+                tk_debug!(
+                    tk,
+                    "{} claims a lease for {} in term {}, older than {}'s (term {}): stale",
                     self.cfg.members[m.from].addr_string,
                     self.cfg.members[site].addr_string,
                     m.term,
@@ -250,12 +257,14 @@ impl Engine {
         let tk = &mut self.tickets[i];
         // DIFF: the clause the C booth means to have — stop resending a
         // step-down once a site has started an election — actually works.
-        if tk.last_request == OP_VOTE_FOR && tk.acks_expected == OP_REQ_VOTE && m.cmd == OP_REQ_VOTE
+        if tk.round.request == OP_VOTE_FOR
+            && tk.round.expect == Some(OP_REQ_VOTE)
+            && m.cmd == OP_REQ_VOTE
         {
             tk.no_resends();
             return;
         }
-        if m.request != tk.last_request || m.cmd != tk.acks_expected || tk.acks_expected == 0 {
+        if m.request != tk.round.request || Some(m.cmd) != tk.round.expect {
             return;
         }
         // DIFF: an acknowledgement from another term answers an earlier
@@ -264,14 +273,14 @@ impl Engine {
         if m.cmd == OP_ACK && m.term != tk.current_term && !mutated!(self, AcksOfAnyTerm) {
             return;
         }
-        tk.acks_received |= 1 << m.from;
-        if tk.acks_received & all == all {
-            let was_state_query = tk.acks_expected == OP_MY_INDEX;
+        tk.round.acked |= 1 << m.from;
+        if tk.round.acked & all == all {
+            let was_state_query = tk.round.expect == Some(OP_MY_INDEX);
             tk.no_resends();
-            tk.start_postpone = false;
+            tk.startup.postpone = false;
             if was_state_query {
                 // Everyone told us what it knows: no lease can be hidden from us.
-                tk.vote_fence = None;
+                tk.startup.vote_fence = None;
             }
             self.set_ticket_wakeup(i);
         }
@@ -288,11 +297,13 @@ impl Engine {
             && m.result == RLT_YOU_OUTDATED
             && m.leader == Leader::NoOne
             && tk.state == State::Candidate
-            && tk.election_reason == OR_TKT_LOST;
+            && tk.election.reason == OR_TKT_LOST;
         if m.cmd != OP_STATUS && tk.is_term_invalid(m.term) && !revoked_answer {
-            info!(
-                "{}: got invalid term from {} ({}), ignoring",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, m.term
+            tk_info!(
+                tk,
+                "got invalid term from {} ({}), ignoring",
+                self.cfg.members[m.from].addr_string,
+                m.term
             );
             // DIFF: tell the sender which term we have seen, so that a member
             // that restarted with an old term can catch up instead of being
@@ -338,18 +349,19 @@ impl Engine {
             OP_REVOKE => self.process_revoke(i, m),
             OP_MY_INDEX => self.process_my_index(i, m),
             OP_STATUS => {
-                if !tk.in_election {
-                    debug!(
-                        "{}: sending status to {}",
-                        tk.cfg.name, self.cfg.members[m.from].addr_string
+                if !tk.election.running {
+                    tk_debug!(
+                        tk,
+                        "sending status to {}",
+                        self.cfg.members[m.from].addr_string
                     );
                     self.send(i, m.from, OP_MY_INDEX, OP_STATUS, RLT_SUCCESS);
                 }
             }
             _ => {
-                warn!(
-                    "{}: unknown message {} from {}",
-                    tk.cfg.name,
+                tk_warn!(
+                    tk,
+                    "unknown message {} from {}",
                     code_to_string(m.cmd),
                     self.cfg.members[m.from].addr_string
                 );
@@ -362,9 +374,9 @@ impl Engine {
     /// A heartbeat or update we did not expect (we lead, or another leader).
     pub(super) fn unexpected(&mut self, i: usize, m: &In) {
         let now = self.now.mono;
-        warn!(
-            "{}: unexpected message {} from {} in state {}",
-            self.tickets[i].cfg.name,
+        tk_warn!(
+            self.tickets[i],
+            "unexpected message {} from {} in state {}",
             code_to_string(m.cmd),
             self.cfg.members[m.from].addr_string,
             self.tickets[i].state.as_str()
@@ -409,9 +421,9 @@ impl Engine {
         if m.leader == Leader::Member(self.me) || m.term <= tk.current_term {
             return false;
         }
-        info!(
-            "{}: from {}: higher term {} vs. {}, following {}",
-            tk.cfg.name,
+        tk_info!(
+            tk,
+            "from {}: higher term {} vs. {}, following {}",
             self.cfg.members[m.from].addr_string,
             m.term,
             tk.current_term,
@@ -431,9 +443,12 @@ impl Engine {
         if m.term >= tk.current_term {
             return false;
         }
-        info!(
-            "{}: sending reject to {}, its term too low ({} vs. {})",
-            tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, tk.current_term
+        tk_info!(
+            tk,
+            "sending reject to {}, its term too low ({} vs. {})",
+            self.cfg.members[m.from].addr_string,
+            m.term,
+            tk.current_term
         );
         self.send_reject(i, m.from, RLT_TERM_OUTDATED, m.cmd);
         true
@@ -445,7 +460,7 @@ impl Engine {
         let copy_term = mutated!(self, TermRegression);
         let tk = &mut self.tickets[i];
         let offered = now + std::time::Duration::from_millis(m.valid_ms);
-        tk.term_expires = Some(tk.extended_expiry(self.me, leader, offered));
+        tk.lease.expires = Some(tk.extended_expiry(self.me, leader, offered));
         // DIFF: terms never go backwards (C copies the message's term).
         tk.current_term = tk.current_term.max(m.term);
         if copy_term {
@@ -453,8 +468,8 @@ impl Engine {
         }
         tk.state = State::Follower;
         tk.delay_commit = None;
-        tk.in_election = false;
-        let was_granted = std::mem::take(&mut tk.is_granted) || tk.cib_granted;
+        tk.election.running = false;
+        let was_granted = std::mem::take(&mut tk.cib.is_granted) || tk.cib.granted;
         self.set_leader(i, leader);
         self.leave_candidacy(i);
         // DIFF: the C booth also resets the expiry it just copied when the CIB
@@ -476,7 +491,7 @@ impl Engine {
             && tk.waiters.iter().any(|w| w.cmd == CMD_GRANT)
         {
             self.tickets[i].outcome = RLT_SYNC_FAIL;
-            self.notify_waiters(i, CMD_GRANT);
+            self.notify_waiters(i, Some(CMD_GRANT));
         }
     }
 
@@ -486,12 +501,15 @@ impl Engine {
         let tk = &mut self.tickets[i];
         let valid = m.valid_ms.min(tk.expire_ms());
         let offered = now + std::time::Duration::from_millis(valid);
-        tk.term_expires = Some(tk.extended_expiry(self.me, m.leader, offered));
+        tk.lease.expires = Some(tk.extended_expiry(self.me, m.leader, offered));
         // DIFF: never backwards, also for a candidate (C copies it then).
         tk.current_term = m.term.max(tk.current_term);
-        debug!(
-            "{}: updating from {} ({}/{})",
-            tk.cfg.name, self.cfg.members[m.from].addr_string, m.term, m.valid_ms
+        tk_debug!(
+            tk,
+            "updating from {} ({}/{})",
+            self.cfg.members[m.from].addr_string,
+            m.term,
+            m.valid_ms
         );
     }
 }

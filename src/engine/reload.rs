@@ -81,12 +81,9 @@ impl Engine {
         let mut gone_tickets: Vec<Ticket> = old.into_values().map(|(t, _)| t).collect();
         gone_tickets.sort_by_key(|t| t.idx);
         for mut gone in gone_tickets {
-            if gone.cib_granted && self.is_site() {
+            if gone.cib.granted && self.is_site() {
                 // A ticket booth no longer manages must not stay granted here.
-                log::warn!(
-                    "{}: removed from the configuration, revoking here",
-                    gone.cfg.name
-                );
+                tk_warn!(gone, "removed from the configuration, revoking here");
                 gone.leader = Leader::Unknown;
                 self.emit(Output::WriteCib(CibWrite {
                     ticket: gone.cfg.name.clone(),

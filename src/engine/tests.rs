@@ -11,7 +11,7 @@ use crate::config::{
 };
 use crate::wire::codes::*;
 use crate::wire::{
-    Header, TicketBody, MAGIC, NO_ONE, OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT, VERSION,
+    Cmd, Header, Rlt, TicketBody, MAGIC, NO_ONE, OPT_IMMEDIATE, OPT_WAIT, OPT_WAIT_COMMIT, VERSION,
 };
 
 const WALL0: i64 = 1_700_000_000_000;
@@ -38,7 +38,7 @@ mod trace {
                 t / 1000,
                 t % 1000,
                 r.level(),
-                r.args()
+                crate::logline::text(r)
             );
         }
         fn flush(&self) {}
@@ -146,7 +146,7 @@ struct Net {
     /// The true time (ms) at which each CIB entry's `expires` falls, as
     /// the wall clock that wrote it meant it.
     cib_true_end: Vec<BTreeMap<String, i64>>,
-    replies: Vec<(usize, ClientId, u32, bool)>,
+    replies: Vec<(usize, ClientId, Rlt, bool)>,
     handler: Vec<HandlerPolicy>,
     handler_runs: usize,
     /// Whether CIB writes are reported back (a hung crm_ticket is not).
@@ -483,7 +483,7 @@ impl Net {
         self.cib_true_end[m][ticket] > self.now as i64
     }
 
-    fn client(&mut self, m: usize, id: ClientId, cmd: u32, options: u32, ticket: &str) {
+    fn client(&mut self, m: usize, id: ClientId, cmd: Cmd, options: u32, ticket: &str) {
         let c = self.clock_of(m);
         trace::at(self.now, m);
         if std::env::var_os("ENGINE_TRACE").is_some() {
@@ -497,7 +497,7 @@ impl Net {
         self.drain(m);
     }
 
-    fn results(&self, id: ClientId) -> Vec<u32> {
+    fn results(&self, id: ClientId) -> Vec<Rlt> {
         self.replies
             .iter()
             .filter(|r| r.1 == id)
@@ -542,7 +542,7 @@ mod probe;
 mod restart;
 mod stale;
 
-fn msg(from: u32, cmd: u32, leader: u32, term: u32, valid: u32) -> TicketMsg {
+fn msg(from: u32, cmd: Cmd, leader: u32, term: u32, valid: u32) -> TicketMsg {
     TicketMsg {
         header: Header {
             magic: MAGIC,

@@ -7,6 +7,7 @@ use super::{ClientId, HandlerRun, Time};
 use std::sync::Arc;
 
 use crate::config::TicketConfig;
+use crate::wire::{Cmd, Reason, Rlt};
 
 /// Raft role of this member for one ticket.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,7 +96,7 @@ impl Handler {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Waiter {
     pub client: ClientId,
-    pub cmd: u32,
+    pub cmd: Cmd,
     pub options: u32,
 }
 
@@ -138,88 +139,191 @@ pub struct Ticket {
     pub indexed_cron: Option<Time>,
     pub leader: Leader,
     pub lost_leader: Leader,
-    /// "granted" as loaded from the CIB at start-up.
-    pub is_granted: bool,
-    pub term_expires: Option<Time>,
-    pub voted_for: Option<usize>,
+    pub current_term: u32,
     /// Per configured member, by index: its vote, its claimed lease and the
     /// highest term heard from it. Sized by the member count (three is the
     /// norm), not by the 16 members allowed: at 10,000 tickets every byte
     /// here counts ten thousand times.
     pub peers: Box<[PeerView]>,
-    /// The candidate this member voted for, per term, surviving ticket resets
-    /// (DIFF: the C booth forgets its vote on reset and may vote twice in one
-    /// term).
-    pub vote_record: Option<(u32, usize)>,
-    pub current_term: u32,
-    /// 0 heartbeat sent, 1 lease extended and update sent, 2 written to CIB.
-    pub ticket_updated: u8,
-    pub outcome: u32,
-    pub election_reason: u32,
-    pub delay_logged: bool,
-    pub last_request: u32,
-    pub last_reason: u32,
-    pub acks_expected: u32,
-    pub acks_received: u32,
-    pub retry_number: u32,
-    pub req_sent_at: Time,
-    /// First transmission of the current heartbeat: the base of the lease a
-    /// majority of acknowledgements proves.
-    pub hb_sent_at: Option<Time>,
-    pub start_postpone: bool,
-    /// Until this instant (after a start) the member does not vote for a
-    /// candidate other than the leader it knows, because it may have forgotten
-    /// a lease it acknowledged before it started (DIFF).
-    pub vote_fence: Option<Time>,
-    pub last_renewal: Option<Time>,
-    pub update_cib: bool,
-    pub in_election: bool,
-    pub expect_more_rejects: bool,
     pub committed: Option<Snapshot>,
+    /// What waiting grant and revoke clients are told next (see
+    /// `Engine::notify_waiters`).
+    pub outcome: Rlt,
     /// Manual tickets: bitmap of sites that claim to hold the ticket.
     pub sites_where_granted: u32,
     pub handler: Handler,
-    /// Last "granted" value the engine asked the CIB to hold.
-    pub cib_granted: bool,
-    /// The CIB held state for this ticket at start-up.
-    pub cib_loaded: bool,
+    /// Our promises as last handed to the driver (see `promise.rs`).
+    pub promised: Option<super::Promise>,
+    pub election: Election,
+    pub lease: Lease,
+    pub cib: CibView,
+    pub round: Round,
+    pub startup: Startup,
+    /// The fields of [`Rare`], reached through `Deref` (`tk.waiters`, ...):
+    /// None while all of them are empty (see [`Ticket::settle_rare`]).
+    pub(super) rare: Option<Box<Rare>>,
+}
+
+/// Our part in elections: the one we run or vote in, and our vote.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Election {
+    /// An election is under way that we run or voted in (C: `in_election`).
+    pub running: bool,
+    /// Why we campaign (C: `election_reason`); sent with our vote requests.
+    pub reason: Reason,
+    pub voted_for: Option<usize>,
+    /// The candidate this member voted for, per term, surviving ticket resets
+    /// (DIFF: the C booth forgets its vote on reset and may vote twice in one
+    /// term).
+    pub vote_record: Option<VoteRecord>,
+    /// Rejects of our candidacy are expected: no warning for each.
+    pub expect_more_rejects: bool,
+}
+
+/// A vote: the candidate voted for in a term. The member index is kept in
+/// a byte (at most 16 members): 12 bytes with the Option instead of 24.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct VoteRecord {
+    pub term: u32,
+    candidate: u8,
+}
+
+impl VoteRecord {
+    pub fn new(term: u32, candidate: usize) -> VoteRecord {
+        debug_assert!(candidate < crate::config::MAX_MEMBERS);
+        VoteRecord {
+            term,
+            candidate: candidate as u8,
+        }
+    }
+
+    pub fn candidate(self) -> usize {
+        self.candidate as usize
+    }
+}
+
+/// The lease of whoever holds the ticket, and our leader's renewal cycle.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Lease {
+    /// When the lease we know of ends (C: `term_expires`).
+    pub expires: Option<Time>,
+    /// First transmission of the current heartbeat: the base of the lease a
+    /// majority of acknowledgements proves.
+    pub hb_sent_at: Option<Time>,
+    pub last_renewal: Option<Time>,
     /// A majority acknowledged our leadership since we last took the ticket:
     /// only then may the CIB say "granted" (DIFF: the C booth's forced CIB
     /// write can record a grant right after an election win).
-    pub lease_proven: bool,
-    /// Members whose own view of the ticket we have heard since we started
-    /// (any message carrying the sender's view): once all have spoken, no
-    /// lease can be hidden from us and the vote fence lifts.
-    pub views_heard: u32,
-    /// Lease end of the last "granted" state asked of (or loaded from) the
-    /// CIB.
-    pub cib_granted_until: Option<Time>,
+    pub proven: bool,
+    /// How far the current renewal round has got (C: `ticket_updated`).
+    pub renewal: Renewal,
     /// The leader whose heartbeat or update we last acknowledged, and the
     /// term it leads in: a claim from another site in an older term cannot
     /// be valid while that lease runs (that leader's election needed a
     /// majority that had seen the older lease end), see `note_claim`.
-    pub acked_lead: Option<(usize, u32)>,
-    /// Our promises as last handed to the driver (see `promise.rs`).
-    pub promised: Option<super::Promise>,
+    pub acked_lead: Option<AckedLead>,
+    /// The term of the lease the release hold (`Rare`) stands for: peers are told
+    /// of the hold in that term, even after ours has moved on (a hold told
+    /// in a newer term reads as a lease of that term: simulator seed 2074).
+    pub release_hold_term: u32,
+}
+
+/// A leader's renewal round (C: `ticket_updated` 0, 1, 2).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Renewal {
+    /// Heartbeat sent, no majority has acknowledged it yet.
+    #[default]
+    HeartbeatSent,
+    /// A majority acknowledged: the lease is extended and the update sent.
+    Extended,
+    /// Written to the CIB as well.
+    Written,
+}
+
+/// A leader we acknowledged, in the term it leads in (the member index in
+/// a byte, as in [`VoteRecord`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct AckedLead {
+    leader: u8,
+    pub term: u32,
+}
+
+impl AckedLead {
+    pub fn new(leader: usize, term: u32) -> AckedLead {
+        debug_assert!(leader < crate::config::MAX_MEMBERS);
+        AckedLead {
+            leader: leader as u8,
+            term,
+        }
+    }
+
+    pub fn leader(self) -> usize {
+        self.leader as usize
+    }
+}
+
+/// The ticket as our CIB holds it, or as we asked it to.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct CibView {
+    /// Last "granted" value the engine asked the CIB to hold.
+    pub granted: bool,
+    /// Lease end of the last "granted" state asked of (or loaded from) the
+    /// CIB.
+    pub granted_until: Option<Time>,
+    /// The CIB held state for this ticket at start-up.
+    pub loaded: bool,
+    /// "granted" as loaded from the CIB at start-up (C: `is_granted`).
+    pub is_granted: bool,
+    /// Our view is to be written at the next cron run (C: `update_cib`).
+    pub update: bool,
+    /// The delay of the CIB commit has been logged.
+    pub delay_logged: bool,
+}
+
+/// Our last broadcast and its retransmission until every member has
+/// acknowledged it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Round {
+    /// What we broadcast last (C: `last_request`), and why.
+    pub request: Cmd,
+    pub reason: Reason,
+    /// The answer each member acknowledges with; None once no more are
+    /// expected (C: `acks_expected`, 0).
+    pub expect: Option<Cmd>,
+    /// Members that acknowledged, as bits, ourselves included (C:
+    /// `acks_received`).
+    pub acked: u32,
+    pub retry_number: u32,
+    pub sent_at: Time,
+}
+
+/// What a start (or a reload that adds the ticket) leaves for a while.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Startup {
+    /// Ticket processing waits a timeout after the start (C:
+    /// `start_postpone`).
+    pub postpone: bool,
+    /// Until this instant (after a start) the member does not vote for a
+    /// candidate other than the leader it knows, because it may have forgotten
+    /// a lease it acknowledged before it started (DIFF).
+    pub vote_fence: Option<Time>,
+    /// Members whose own view of the ticket we have heard since we started
+    /// (any message carrying the sender's view): once all have spoken, no
+    /// lease can be hidden from us and the vote fence lifts. 16 bits: at
+    /// most 16 members.
+    pub views_heard: u16,
     /// The promises of a previous run of the daemon were given back: what
     /// we may have promised is known, so no start-up fence is needed.
     pub promises_restored: bool,
     /// The start-up state query waits for a later turn (`setup_ticket`):
     /// sent before anything else happens to the ticket.
     pub query_pending: bool,
-    /// The term of the lease the release hold (`Rare`) stands for: peers are told
-    /// of the hold in that term, even after ours has moved on (a hold told
-    /// in a newer term reads as a lease of that term: simulator seed 2074).
-    pub release_hold_term: u32,
     /// A grant of ours loaded from the CIB by a daemon that started without
     /// the record of its promises (a host reboot), until the start-up state
     /// query's round ends: the members known to hold its lease (bitmap, we
     /// ourselves included; 0 for none such grant). Only a majority keeps it
     /// (see `Engine::note_confirmation`). 16 bits: at most 16 members.
     pub unconfirmed: u16,
-    /// The fields of [`Rare`], reached through `Deref` (`tk.waiters`, ...):
-    /// None while all of them are empty (see [`Ticket::settle_rare`]).
-    pub(super) rare: Option<Box<Rare>>,
 }
 
 /// What a ticket seldom holds: client waits, geo attributes, a delayed
@@ -234,12 +338,11 @@ pub struct Rare {
     pub delay_commit: Option<Time>,
     pub attrs: BTreeMap<String, Attr>,
     pub waiters: Vec<Waiter>,
-    /// An election the start-up fence held back: (preference, update_term,
-    /// reason), started as soon as the fence lifts.
-    pub deferred_election: Option<(Option<usize>, u8, u32)>,
-    /// An election nobody won, to be run again (with this `update_term`)
-    /// at this time, after a random delay.
-    pub election_retry: Option<(u8, Time)>,
+    /// An election the start-up fence held back, started as soon as the
+    /// fence lifts.
+    pub deferred_election: Option<DeferredElection>,
+    /// An election nobody won, to be run again after a random delay.
+    pub election_retry: Option<ElectionRetry>,
     /// A CIB revoke of a grant that was still within its lease is being
     /// written: until the driver confirms it (or that lease ends) we keep
     /// our own claim, so the rest of the cluster cannot take the ticket while
@@ -257,8 +360,44 @@ pub struct Rare {
     /// makes it stale (see `give_way_if_stale_own`).
     pub loaded_grant_term: Option<u32>,
     /// The message that hands the ticket over (a revoke or a step-down),
-    /// held back until `release_hold` ends: (cmd, expected answer, reason).
-    pub deferred_release: Option<(u32, u32, u32)>,
+    /// held back until `release_hold` ends.
+    pub deferred_release: Option<DeferredRelease>,
+}
+
+/// Whether a new election raises the term (C: `update_term` 0, 1, 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TermBump {
+    /// Keep it (unless we voted for another site in it).
+    Keep,
+    /// Raise it if an election has been held in it (or may have been,
+    /// before a restart).
+    IfUsed,
+    /// Raise it: the last round ended in a tie.
+    Always,
+}
+
+/// The arguments of an election the start-up fence held back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeferredElection {
+    pub preference: Option<usize>,
+    pub bump: TermBump,
+    pub reason: Reason,
+}
+
+/// The next round of an election nobody won, and when it starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ElectionRetry {
+    pub bump: TermBump,
+    pub at: Time,
+}
+
+/// A broadcast that hands the ticket over, held back (see
+/// `Engine::release_broadcast`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeferredRelease {
+    pub cmd: Cmd,
+    pub expect: Cmd,
+    pub reason: Reason,
 }
 
 /// A ticket without a box reads these.
@@ -288,6 +427,12 @@ impl std::ops::DerefMut for Ticket {
     }
 }
 
+impl crate::logline::TicketName for Ticket {
+    fn ticket_name(&self) -> &str {
+        &self.cfg.name
+    }
+}
+
 impl Ticket {
     /// A ticket in a cluster of `members` members.
     pub fn new(idx: usize, cfg: Arc<TicketConfig>, members: usize) -> Ticket {
@@ -300,43 +445,18 @@ impl Ticket {
             indexed_cron: None,
             leader: Leader::Unknown,
             lost_leader: Leader::Unknown,
-            is_granted: false,
-            term_expires: None,
-            voted_for: None,
-            peers: vec![PeerView::default(); members].into_boxed_slice(),
-            vote_record: None,
             current_term: 0,
-            ticket_updated: 0,
-            outcome: 0,
-            election_reason: 0,
-            delay_logged: false,
-            last_request: 0,
-            last_reason: 0,
-            acks_expected: 0,
-            acks_received: 0,
-            retry_number: 0,
-            req_sent_at: Time(0),
-            hb_sent_at: None,
-            start_postpone: false,
-            vote_fence: None,
-            last_renewal: None,
-            update_cib: false,
-            in_election: false,
-            expect_more_rejects: false,
+            peers: vec![PeerView::default(); members].into_boxed_slice(),
             committed: None,
+            outcome: Rlt::default(),
             sites_where_granted: 0,
             handler: Handler::Idle,
-            cib_granted: false,
-            cib_loaded: false,
-            lease_proven: false,
-            views_heard: 0,
-            cib_granted_until: None,
-            release_hold_term: 0,
-            unconfirmed: 0,
-            acked_lead: None,
             promised: None,
-            promises_restored: false,
-            query_pending: false,
+            election: Election::default(),
+            lease: Lease::default(),
+            cib: CibView::default(),
+            round: Round::default(),
+            startup: Startup::default(),
             rare: None,
         }
     }
@@ -355,7 +475,7 @@ impl Ticket {
 
     /// Milliseconds left of the current term (0 when unset or past).
     pub fn time_left(&self, now: Time) -> u64 {
-        self.term_expires.map_or(0, |e| e.0.saturating_sub(now.0))
+        self.lease.expires.map_or(0, |e| e.0.saturating_sub(now.0))
     }
 
     pub fn expire_ms(&self) -> u64 {
@@ -375,7 +495,7 @@ impl Ticket {
     /// peer's figure runs later than ours (it counts from the arrival of our
     /// heartbeat and is rounded up on the wire).
     pub fn extended_expiry(&self, me: usize, leader: Leader, offered: Time) -> Time {
-        match self.term_expires {
+        match self.lease.expires {
             Some(known) if self.is_owned() && self.leader == leader => {
                 if leader == Leader::Member(me) {
                     known
@@ -446,8 +566,8 @@ impl Ticket {
         self.committed = Some(Snapshot {
             term: self.current_term,
             leader: self.leader,
-            voted_for: self.voted_for,
-            term_expires: self.term_expires,
+            voted_for: self.election.voted_for,
+            term_expires: self.lease.expires,
         });
     }
 
@@ -459,8 +579,8 @@ impl Ticket {
 
     /// Stops expecting replies to the outstanding broadcast.
     pub fn no_resends(&mut self) {
-        self.acks_expected = 0;
-        self.retry_number = 0;
+        self.round.expect = None;
+        self.round.retry_number = 0;
     }
 }
 
@@ -471,12 +591,14 @@ mod footprint {
     /// here should be small or boxed. 16-member arrays and a copy of the
     /// ticket's settings once made it 1,352 bytes; 616 with the promise
     /// record's fence, 624 with the release hold's term, 448 with the
-    /// seldom used fields boxed (`Rare`).
+    /// seldom used fields boxed (`Rare`), 440 grouped (`Election`, `Lease`,
+    /// ...; each group pads on its own, so member indices and bitmaps in the
+    /// groups are kept in bytes).
     #[test]
     fn a_ticket_stays_small() {
         use std::mem::size_of;
         assert!(
-            size_of::<super::Ticket>() <= 448,
+            size_of::<super::Ticket>() <= 440,
             "{}",
             size_of::<super::Ticket>()
         );
@@ -492,7 +614,7 @@ mod footprint {
         assert!(tk.rare.is_none() && tk.waiters.is_empty());
         let w = Waiter {
             client: 1,
-            cmd: 1,
+            cmd: crate::wire::codes::CMD_GRANT,
             options: 0,
         };
         tk.waiters.push(w);

@@ -2,11 +2,10 @@
 //! (spec raft.md §4).
 
 use super::raft::In;
-use super::ticket::State;
+use super::ticket::{State, VoteRecord};
 use super::{Engine, Leader, Output};
 use crate::wire::codes::*;
 use crate::wire::NO_ONE;
-use log::{debug, info, warn};
 
 impl Engine {
     pub(super) fn answer_req_vote(&mut self, i: usize, m: &In) {
@@ -26,12 +25,7 @@ impl Engine {
         }
         let left = tk.time_left(now);
         if tk.leader != Leader::Member(m.from) && left > 0 && m.reason != OR_STEPDOWN {
-            warn!(
-                "{name}: election from {sender} with reason {} rejected (we have {} as ticket owner), ticket still valid for {}ms",
-                code_to_string(m.reason),
-                self.addr_of(tk.leader),
-                left
-            );
+            tk_warn!(name, "election from {sender} with reason {} rejected (we have {} as ticket owner), ticket still valid for {}ms", code_to_string(m.reason), self.addr_of(tk.leader), left);
             self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
             return;
         }
@@ -40,8 +34,9 @@ impl Engine {
         }
         let claim = self.tickets[i].live_claim_besides(m.from, now);
         if let Some((holder, until)) = claim.filter(|_| !mutated!(self, IgnoreClaims)) {
-            warn!(
-                "{name}: election from {sender} rejected: {} holds a lease for {}ms more",
+            tk_warn!(
+                name,
+                "election from {sender} rejected: {} holds a lease for {}ms more",
                 self.cfg.members[holder].addr_string,
                 until.0 - now.0
             );
@@ -52,17 +47,20 @@ impl Engine {
         // acknowledged before; it votes only for the leader it knows until a
         // lease could have run out or every peer has told it its state.
         let tk = &self.tickets[i];
-        if tk.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::Member(m.from) {
-            info!("{name}: not voting for {sender} yet: started too recently to know every lease");
+        if tk.startup.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::Member(m.from) {
+            tk_info!(
+                name,
+                "not voting for {sender} yet: started too recently to know every lease"
+            );
             return;
         }
         if mutated!(self, DoubleVote) {
             // Forget this term's vote, so that every candidate gets one.
             let tk = &mut self.tickets[i];
-            tk.voted_for = None;
-            tk.vote_record = None;
+            tk.election.voted_for = None;
+            tk.election.vote_record = None;
         }
-        self.tickets[i].in_election = true;
+        self.tickets[i].election.running = true;
         if left == 0 {
             self.set_leader(i, Leader::Unknown);
         }
@@ -74,12 +72,13 @@ impl Engine {
         // whatever term it was set in, so a vote never recorded for the
         // current term could be followed by one for ourselves in it.
         self.cast_vote(i, m);
-        let voted = self.tickets[i].voted_for;
-        debug!(
-            "{name}: answering vote request from {sender}: {}",
+        let voted = self.tickets[i].election.voted_for;
+        tk_debug!(
+            name,
+            "answering vote request from {sender}: {}",
             voted.map_or("none", |v| self.cfg.members[v].addr_string.as_str())
         );
-        let mut reply = self.build_msg(i, OP_VOTE_FOR, OP_REQ_VOTE, 0, RLT_SUCCESS);
+        let mut reply = self.build_msg(i, OP_VOTE_FOR, OP_REQ_VOTE, OR_JUST_SO, RLT_SUCCESS);
         // A vote names the site voted for, whoever we believe leads.
         reply.body.leader = voted.map_or(NO_ONE, |v| self.site_id_of(v));
         self.emit(Output::Send {
@@ -93,12 +92,12 @@ impl Engine {
     /// term (the vote then stands, whatever reset happened in between).
     pub(super) fn cast_vote(&mut self, i: usize, m: &In) {
         let tk = &mut self.tickets[i];
-        let choice = match tk.vote_record {
-            Some((term, who)) if term == tk.current_term => who,
+        let choice = match tk.election.vote_record {
+            Some(v) if v.term == tk.current_term => v.candidate(),
             _ => m.from,
         };
-        tk.voted_for = Some(choice);
-        tk.vote_record = Some((tk.current_term, choice));
+        tk.election.voted_for = Some(choice);
+        tk.election.vote_record = Some(VoteRecord::new(tk.current_term, choice));
         if choice == m.from {
             tk.peers[m.from].vote = Some(m.leader);
         }
@@ -108,9 +107,12 @@ impl Engine {
         let tk = &mut self.tickets[i];
         match tk.peers[m.from].vote {
             None => tk.peers[m.from].vote = Some(m.leader),
-            Some(v) if v != m.leader => info!(
-                "{}: {} voted previously for {:?} and now wants {:?}, ignoring",
-                tk.cfg.name, self.cfg.members[m.from].addr_string, v, m.leader
+            Some(v) if v != m.leader => tk_info!(
+                tk,
+                "{} voted previously for {:?} and now wants {:?}, ignoring",
+                self.cfg.members[m.from].addr_string,
+                v,
+                m.leader
             ),
             Some(_) => {}
         }
@@ -123,9 +125,9 @@ impl Engine {
             if tk.leader == Leader::Member(m.from)
                 && matches!(tk.state, State::Follower | State::Candidate)
             {
-                info!(
-                    "{}: {sender} wants to give the ticket away (ticket release)",
-                    tk.cfg.name
+                tk_info!(
+                    tk,
+                    "{sender} wants to give the ticket away (ticket release)"
                 );
                 self.tickets[i].peers[m.from].claim = None;
                 self.tickets[i].save_committed();
@@ -136,18 +138,15 @@ impl Engine {
                     self.schedule_election(i, OR_STEPDOWN);
                 }
             } else {
-                info!(
-                    "{}: {sender} votes for none, ignoring (duplicate ticket release?)",
-                    tk.cfg.name
+                tk_info!(
+                    tk,
+                    "{sender} votes for none, ignoring (duplicate ticket release?)"
                 );
             }
             return;
         }
         if tk.state != State::Candidate {
-            debug!(
-                "{}: candidate status lost, ignoring VtFr from {sender}",
-                tk.cfg.name
-            );
+            tk_debug!(tk, "candidate status lost, ignoring VtFr from {sender}");
             return;
         }
         if self.term_too_low(i, m) {
@@ -168,7 +167,7 @@ impl Engine {
         // DIFF: a majority of votes decides at once (the C booth waits for
         // every vote or the election timeout, which delays every failover
         // by a timeout when a member is down).
-        if self.tickets[i].acks_expected == 0 || for_us * 2 > self.n_members() {
+        if self.tickets[i].round.expect.is_none() || for_us * 2 > self.n_members() {
             self.elections_end(i);
         }
     }

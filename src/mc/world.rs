@@ -10,7 +10,9 @@ use std::sync::Arc;
 use crate::config::{Config, MemberKind};
 use crate::engine::{CibState, CibWrite, Clock, Engine, Leader, Output, Promise, Time};
 use crate::wire::codes::*;
-use crate::wire::{Header, TicketBody, TicketMsg, MAGIC, NO_ONE, OPT_IMMEDIATE, VERSION};
+use crate::wire::{
+    Cmd, Header, Reason, Rlt, TicketBody, TicketMsg, MAGIC, NO_ONE, OPT_IMMEDIATE, VERSION,
+};
 
 use super::props::{Ghost, Violation};
 use super::Limits;
@@ -26,10 +28,10 @@ pub const CLOCK_STEP_MS: i64 = 3_600_000;
 pub struct Packet {
     pub from: u8,
     pub to: u8,
-    pub cmd: u32,
-    pub request: u32,
-    pub reason: u32,
-    pub result: u32,
+    pub cmd: Cmd,
+    pub request: Cmd,
+    pub reason: Reason,
+    pub result: Rlt,
     pub options: u32,
     pub leader: u32,
     pub term: u32,
@@ -75,7 +77,7 @@ pub enum Action {
     /// reboot), otherwise it is given back (a daemon restart).
     Start { m: usize, reboot: bool },
     /// `booth grant [-F]` or `booth revoke` at a site.
-    Admin { m: usize, cmd: u32, force: bool },
+    Admin { m: usize, cmd: Cmd, force: bool },
     /// The site's before-acquire-handler starts failing (`true`) or works
     /// again (`false`, free).
     HandlerFails { m: usize, fails: bool },
@@ -291,7 +293,7 @@ impl World {
         self.ghost.crashed = true;
     }
 
-    pub fn admin(&mut self, m: usize, cmd: u32, force: bool) {
+    pub fn admin(&mut self, m: usize, cmd: Cmd, force: bool) {
         let c = self.clock_of(m);
         let opts = if force { OPT_IMMEDIATE } else { 0 };
         let name = self.cfg.tickets[0].name.clone();

@@ -32,11 +32,11 @@ impl log::Log for Logger {
         if !on() {
             return;
         }
-        let text = r.args().to_string();
-        // Engine lines about a ticket start with "<ticket>: ".
-        let ticket = text.split_once(": ").map(|(t, _)| t.to_string());
+        // Engine (and CIB writer) lines about a ticket carry it as a key.
+        let ticket = crate::logline::ticket_of(r);
+        let text = crate::logline::text(r);
         let (t, m) = CTX.with(|c| c.get());
-        push(ticket.as_deref(), || {
+        push(ticket, || {
             format!("{} m{m} {:5} {text}", stamp(t), r.level())
         });
     }

@@ -59,7 +59,7 @@ use crate::engine::{
     ClientId, Clock, Engine, HandlerRun, Leader, Rng, State, TicketId, TicketView, Time,
 };
 use crate::wire::codes::*;
-use crate::wire::{TicketMsg, NO_ONE};
+use crate::wire::{Cmd, Reason, Rlt, TicketMsg, NO_ONE};
 
 mod availability;
 mod checks;
@@ -73,7 +73,7 @@ mod step;
 pub use faults::{HoldKind, Restart, SuspendClock};
 /// Result recorded for a client whose connection was closed (member crashed
 /// or not running).
-pub const CLOSED: u32 = u32::MAX;
+pub const CLOSED: Rlt = Rlt(u32::MAX);
 /// Steps at one instant after which the run counts as a livelock.
 const SPIN_LIMIT: u64 = 200_000;
 /// Violations kept per run (the first ones matter).
@@ -276,7 +276,7 @@ struct FailoverWatch {
 /// A grant or revoke client.
 #[derive(Clone, Debug)]
 pub struct Client {
-    pub cmd: u32,
+    pub cmd: Cmd,
     pub ticket: usize,
     pub options: u32,
     /// The member it is connected to.
@@ -287,7 +287,7 @@ pub struct Client {
     intermediates: u32,
     redirects: u32,
     /// Final answer: time and result (`CLOSED` for a closed connection).
-    pub answer: Option<(u64, u32)>,
+    pub answer: Option<(u64, Rlt)>,
     /// The CIB grant at the requesting site (grants), for latencies.
     pub committed: Option<u64>,
     /// Elections started for the ticket when it was issued.
@@ -340,7 +340,7 @@ pub struct World {
     /// A resumed member's first engine call must revoke these tickets first.
     resume_watch: Option<(usize, Vec<usize>)>,
     /// The message being handled: sender, send time, command.
-    delivering: Option<(usize, u64, u32)>,
+    delivering: Option<(usize, u64, Cmd)>,
     /// Per ticket, per member: first transmission of its latest heartbeat.
     hb_sent: Vec<Vec<u64>>,
     /// Per ticket: every election started (vote request broadcast) as
@@ -348,7 +348,7 @@ pub struct World {
     elections: Vec<Vec<(usize, u32)>>,
     last_election: Vec<(usize, u64)>,
     /// Per ticket, per member: the reason and term of its last vote request.
-    vote_reason: Vec<Vec<(u32, u32)>>,
+    vote_reason: Vec<Vec<(Reason, u32)>>,
     /// Per ticket: every vote cast, as (voter, its incarnation, term,
     /// candidate).
     votes: Vec<std::collections::BTreeSet<(usize, u32, u32, usize)>>,
@@ -457,7 +457,7 @@ impl World {
             hb_sent: vec![vec![0; n]; nt],
             elections: vec![vec![]; nt],
             last_election: vec![(usize::MAX, 0); nt],
-            vote_reason: vec![vec![(0, 0); n]; nt],
+            vote_reason: vec![vec![(Reason::default(), 0); n]; nt],
             votes: vec![Default::default(); nt],
             violations: vec![],
             stats: Stats::default(),

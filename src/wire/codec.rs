@@ -33,8 +33,9 @@ use super::codes::{
     CMD_REVOKE,
 };
 use super::{
-    AttrBody, AttrMsg, Header, TicketBody, TicketMsg, ATTR_BODY_LEN, BOOTH_OPT_ATTR, HEADER_LEN,
-    MAGIC, MAX_MSG_LEN, TICKET_BODY_LEN, TICKET_MSG_LEN, TRAILER_LEN, VERSION,
+    AttrBody, AttrMsg, Cmd, Header, Reason, Rlt, TicketBody, TicketMsg, ATTR_BODY_LEN,
+    BOOTH_OPT_ATTR, HEADER_LEN, MAGIC, MAX_MSG_LEN, TICKET_BODY_LEN, TICKET_MSG_LEN, TRAILER_LEN,
+    VERSION,
 };
 
 /// Size of the ticket-name and attribute-name fields.
@@ -76,7 +77,7 @@ pub enum DecodeError {
     /// A UDP message with the `BOOTH_OPT_ATTR` bit: C logs and drops it.
     AttrMessage,
     /// A reply whose `cmd` is none of Rslt, RLst, ALst, AGet.
-    UnexpectedCommand(u32),
+    UnexpectedCommand(Cmd),
     Auth(AuthError),
 }
 
@@ -214,7 +215,7 @@ pub struct AuthCheck<'a> {
 
 impl Header {
     /// A header with magic, version, `from` and `cmd` set, all else zero.
-    pub fn new(cmd: u32, from: u32) -> Header {
+    pub fn new(cmd: Cmd, from: u32) -> Header {
         Header {
             magic: MAGIC,
             version: VERSION,
@@ -235,11 +236,11 @@ impl Header {
             self.version,
             self.from,
             self.length,
-            self.cmd,
-            self.request,
+            self.cmd.0,
+            self.request.0,
             self.options,
-            self.reason,
-            self.result,
+            self.reason.0,
+            self.result.0,
         ];
         for (i, v) in fields.iter().enumerate() {
             put32(&mut b, 4 * i, *v);
@@ -261,11 +262,11 @@ impl Header {
             version: f(4),
             from: f(5),
             length: f(6),
-            cmd: f(7),
-            request: f(8),
+            cmd: Cmd(f(7)),
+            request: Cmd(f(8)),
             options: f(9),
-            reason: f(10),
-            result: f(11),
+            reason: Reason(f(10)),
+            result: Rlt(f(11)),
         })
     }
 

@@ -2,64 +2,121 @@
 //!
 //! Each is four ASCII characters packed big-endian (`CHAR2CONST` in C), so on
 //! the wire and in a hex dump they read as text, e.g. `HrtB` for a heartbeat.
+//!
+//! The three kinds are distinct types ([`Cmd`], [`Rlt`], [`Reason`]), so
+//! that a result passed where a command belongs does not compile. Each is
+//! a plain `u32` underneath, encoded as such in the header, and any value
+//! received is representable: a code this build does not know is still a
+//! `Cmd` (answered as unknown), not a decoding error.
+
+use std::fmt;
+
+/// Defines a code type: a `u32` as it is on the wire, printed as booth
+/// logs it (see [`code_to_string`]).
+macro_rules! code_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[repr(transparent)]
+        pub struct $name(pub u32);
+
+        impl From<$name> for u32 {
+            fn from(c: $name) -> u32 {
+                c.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&code_to_string(self.0))
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), code_to_string(self.0))
+            }
+        }
+    };
+}
+
+code_type!(
+    /// A command: the header's `cmd` (what a message is) and `request`
+    /// (what a reply answers).
+    Cmd
+);
+impl Cmd {
+    /// No command: the `request` of a message that answers none.
+    pub const NONE: Cmd = Cmd(0);
+}
+
+code_type!(
+    /// A result: the header's `result`.
+    Rlt
+);
+code_type!(
+    /// Why a message was sent: the header's `reason`.
+    Reason
+);
 
 // Commands (header `cmd` and `request`).
-pub const CMD_LIST: u32 = 0x434C_7374; // CLst
-pub const CMD_GRANT: u32 = 0x4347_6E74; // CGnt
-pub const CMD_REVOKE: u32 = 0x4352_766B; // CRvk
-pub const CMD_PEERS: u32 = 0x5065_6572; // Peer
-pub const CL_RESULT: u32 = 0x5273_6C74; // Rslt
-pub const CL_LIST: u32 = 0x524C_7374; // RLst
-pub const CL_GRANT: u32 = 0x5247_6E74; // RGnt
-pub const CL_REVOKE: u32 = 0x5252_766B; // RRvk
-pub const OP_STATUS: u32 = 0x5374_6174; // Stat
-pub const OP_MY_INDEX: u32 = 0x4D49_6478; // MIdx
-pub const OP_REQ_VOTE: u32 = 0x5256_6F74; // RVot
-pub const OP_VOTE_FOR: u32 = 0x5674_4672; // VtFr
-pub const OP_HEARTBEAT: u32 = 0x4872_7442; // HrtB
-pub const OP_ACK: u32 = 0x4163_6B2E; // Ack.
-pub const OP_UPDATE: u32 = 0x5570_6445; // UpdE
-pub const OP_REVOKE: u32 = 0x5265_766B; // Revk
-pub const OP_REJECTED: u32 = 0x524A_4321; // RJC!
-pub const ATTR_SET: u32 = 0x4153_6574; // ASet
-pub const ATTR_GET: u32 = 0x4147_6574; // AGet
-pub const ATTR_DEL: u32 = 0x4144_656C; // ADel
-pub const ATTR_LIST: u32 = 0x414C_7374; // ALst
+pub const CMD_LIST: Cmd = Cmd(0x434C_7374); // CLst
+pub const CMD_GRANT: Cmd = Cmd(0x4347_6E74); // CGnt
+pub const CMD_REVOKE: Cmd = Cmd(0x4352_766B); // CRvk
+pub const CMD_PEERS: Cmd = Cmd(0x5065_6572); // Peer
+pub const CL_RESULT: Cmd = Cmd(0x5273_6C74); // Rslt
+pub const CL_LIST: Cmd = Cmd(0x524C_7374); // RLst
+pub const CL_GRANT: Cmd = Cmd(0x5247_6E74); // RGnt
+pub const CL_REVOKE: Cmd = Cmd(0x5252_766B); // RRvk
+pub const OP_STATUS: Cmd = Cmd(0x5374_6174); // Stat
+pub const OP_MY_INDEX: Cmd = Cmd(0x4D49_6478); // MIdx
+pub const OP_REQ_VOTE: Cmd = Cmd(0x5256_6F74); // RVot
+pub const OP_VOTE_FOR: Cmd = Cmd(0x5674_4672); // VtFr
+pub const OP_HEARTBEAT: Cmd = Cmd(0x4872_7442); // HrtB
+pub const OP_ACK: Cmd = Cmd(0x4163_6B2E); // Ack.
+pub const OP_UPDATE: Cmd = Cmd(0x5570_6445); // UpdE
+pub const OP_REVOKE: Cmd = Cmd(0x5265_766B); // Revk
+pub const OP_REJECTED: Cmd = Cmd(0x524A_4321); // RJC!
+pub const ATTR_SET: Cmd = Cmd(0x4153_6574); // ASet
+pub const ATTR_GET: Cmd = Cmd(0x4147_6574); // AGet
+pub const ATTR_DEL: Cmd = Cmd(0x4144_656C); // ADel
+pub const ATTR_LIST: Cmd = Cmd(0x414C_7374); // ALst
 
 // Results (header `result`).
-pub const RLT_SUCCESS: u32 = 0;
-pub const RLT_ASYNC: u32 = 0x4173_796E; // Asyn
-pub const RLT_MORE: u32 = 0x4D6F_7265; // More
-pub const RLT_SYNC_SUCC: u32 = 0x5363_6373; // Sccs
-pub const RLT_SYNC_FAIL: u32 = 0x4661_696C; // Fail
-pub const RLT_INVALID_ARG: u32 = 0x4941_7267; // IArg
-pub const RLT_NO_SUCH_ATTR: u32 = 0x4E41_7472; // NAtr
-pub const RLT_CIB_PENDING: u32 = 0x5065_6E64; // Pend
-pub const RLT_EXT_FAILED: u32 = 0x5850_7267; // XPrg
-pub const RLT_ATTR_PREREQ: u32 = 0x4150_7271; // APrq
-pub const RLT_TICKET_IDLE: u32 = 0x5469_646C; // Tidl
-pub const RLT_OVERGRANT: u32 = 0x4F76_6572; // Over
-pub const RLT_PROBABLY_SUCCESS: u32 = 0x5375_633F; // Suc?
-pub const RLT_BUSY: u32 = 0x4275_7379; // Busy
-pub const RLT_AUTH: u32 = 0x4175_7468; // Auth
-pub const RLT_TERM_OUTDATED: u32 = 0x544F_6474; // TOdt
-pub const RLT_TERM_STILL_VALID: u32 = 0x5456_6C64; // TVld
-pub const RLT_YOU_OUTDATED: u32 = 0x4F75_7464; // Outd
-pub const RLT_REDIRECT: u32 = 0x5265_6472; // Redr
+pub const RLT_SUCCESS: Rlt = Rlt(0);
+pub const RLT_ASYNC: Rlt = Rlt(0x4173_796E); // Asyn
+pub const RLT_MORE: Rlt = Rlt(0x4D6F_7265); // More
+pub const RLT_SYNC_SUCC: Rlt = Rlt(0x5363_6373); // Sccs
+pub const RLT_SYNC_FAIL: Rlt = Rlt(0x4661_696C); // Fail
+pub const RLT_INVALID_ARG: Rlt = Rlt(0x4941_7267); // IArg
+pub const RLT_NO_SUCH_ATTR: Rlt = Rlt(0x4E41_7472); // NAtr
+pub const RLT_CIB_PENDING: Rlt = Rlt(0x5065_6E64); // Pend
+pub const RLT_EXT_FAILED: Rlt = Rlt(0x5850_7267); // XPrg
+pub const RLT_ATTR_PREREQ: Rlt = Rlt(0x4150_7271); // APrq
+pub const RLT_TICKET_IDLE: Rlt = Rlt(0x5469_646C); // Tidl
+pub const RLT_OVERGRANT: Rlt = Rlt(0x4F76_6572); // Over
+pub const RLT_PROBABLY_SUCCESS: Rlt = Rlt(0x5375_633F); // Suc?
+pub const RLT_BUSY: Rlt = Rlt(0x4275_7379); // Busy
+pub const RLT_AUTH: Rlt = Rlt(0x4175_7468); // Auth
+pub const RLT_TERM_OUTDATED: Rlt = Rlt(0x544F_6474); // TOdt
+pub const RLT_TERM_STILL_VALID: Rlt = Rlt(0x5456_6C64); // TVld
+pub const RLT_YOU_OUTDATED: Rlt = Rlt(0x4F75_7464); // Outd
+pub const RLT_REDIRECT: Rlt = Rlt(0x5265_6472); // Redr
 
 // Reasons (header `reason`).
-pub const OR_JUST_SO: u32 = 0;
-pub const OR_AGAIN: u32 = 0x4161_6161; // Aaaa
-pub const OR_TKT_LOST: u32 = 0x544C_7374; // TLst
-pub const OR_REACQUIRE: u32 = 0x5261_6371; // Racq
-pub const OR_ADMIN: u32 = 0x4164_6D6E; // Admn
-pub const OR_LOCAL_FAIL: u32 = 0x4C6F_6346; // LocF
-pub const OR_STEPDOWN: u32 = 0x5370_646E; // Spdn
-pub const OR_SPLIT: u32 = 0x5370_6C74; // Splt
+pub const OR_JUST_SO: Reason = Reason(0);
+pub const OR_AGAIN: Reason = Reason(0x4161_6161); // Aaaa
+pub const OR_TKT_LOST: Reason = Reason(0x544C_7374); // TLst
+pub const OR_REACQUIRE: Reason = Reason(0x5261_6371); // Racq
+pub const OR_ADMIN: Reason = Reason(0x4164_6D6E); // Admn
+pub const OR_LOCAL_FAIL: Reason = Reason(0x4C6F_6346); // LocF
+pub const OR_STEPDOWN: Reason = Reason(0x5370_646E); // Spdn
+pub const OR_SPLIT: Reason = Reason(0x5370_6C74); // Splt
 
 /// Renders a code as booth logs it: its four characters when printable,
 /// otherwise hex (0 prints as "0").
-pub fn code_to_string(code: u32) -> String {
+pub fn code_to_string(code: impl Into<u32>) -> String {
+    let code: u32 = code.into();
     if code == 0 {
         return "0".to_string();
     }
@@ -77,15 +134,17 @@ mod tests {
 
     #[test]
     fn codes_are_their_ascii_letters() {
-        assert_eq!(OP_HEARTBEAT.to_be_bytes(), *b"HrtB");
-        assert_eq!(OP_ACK.to_be_bytes(), *b"Ack.");
-        assert_eq!(OP_REJECTED.to_be_bytes(), *b"RJC!");
-        assert_eq!(RLT_PROBABLY_SUCCESS.to_be_bytes(), *b"Suc?");
-        assert_eq!(CMD_LIST, 0x434C7374);
-        assert_eq!(RLT_REDIRECT, 0x52656472);
-        assert_eq!(OR_STEPDOWN, 0x5370646E);
+        assert_eq!(OP_HEARTBEAT.0.to_be_bytes(), *b"HrtB");
+        assert_eq!(OP_ACK.0.to_be_bytes(), *b"Ack.");
+        assert_eq!(OP_REJECTED.0.to_be_bytes(), *b"RJC!");
+        assert_eq!(RLT_PROBABLY_SUCCESS.0.to_be_bytes(), *b"Suc?");
+        assert_eq!(CMD_LIST, Cmd(0x434C7374));
+        assert_eq!(RLT_REDIRECT, Rlt(0x52656472));
+        assert_eq!(OR_STEPDOWN, Reason(0x5370646E));
         assert_eq!(code_to_string(RLT_MORE), "More");
-        assert_eq!(code_to_string(0), "0");
-        assert_eq!(code_to_string(0x0102_0304), "0x01020304");
+        assert_eq!(code_to_string(0u32), "0");
+        assert_eq!(code_to_string(0x0102_0304u32), "0x01020304");
+        assert_eq!(RLT_MORE.to_string(), "More");
+        assert_eq!(format!("{:?}", Cmd(0x0102_0304)), "Cmd(0x01020304)");
     }
 }

@@ -28,6 +28,8 @@ mod encode;
 #[cfg(test)]
 mod tests;
 
+pub use codes::{Cmd, Reason, Rlt};
+
 pub use auth::{AuthError, AuthKey, AuthTag, KeyLengthError, ReplayGuard, Timestamp};
 pub use codec::*;
 pub use encode::*;
@@ -66,11 +68,12 @@ pub struct Header {
     pub version: u32,
     pub from: u32,
     pub length: u32,
-    pub cmd: u32,
-    pub request: u32,
+    pub cmd: Cmd,
+    /// The command a reply answers.
+    pub request: Cmd,
     pub options: u32,
-    pub reason: u32,
-    pub result: u32,
+    pub reason: Reason,
+    pub result: Rlt,
 }
 
 /// The ticket body (76 bytes) as carried by every daemon-to-daemon message and

@@ -462,7 +462,7 @@ fn header_checks_and_counters() {
     b[20..24].copy_from_slice(&NO_ONE.to_be_bytes());
     b[28..32].copy_from_slice(b"Zzz?");
     let m = decode_datagram(&b, None).unwrap().msg;
-    assert_eq!((m.header.from, m.header.cmd), (NO_ONE, 0x5A7A_7A3F));
+    assert_eq!((m.header.from, m.header.cmd), (NO_ONE, Cmd(0x5A7A_7A3F)));
     assert_eq!(peek_from(&b), Some(NO_ONE));
     assert_eq!(peek_from(&b[..23]), None);
     assert_eq!(peek_from(&b[..24]), Some(NO_ONE));

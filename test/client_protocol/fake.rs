@@ -107,23 +107,23 @@ impl Cluster {
     }
 
     /// A grant/revoke result as the daemon at `from` sends it.
-    pub(crate) fn result(&self, from: Ipv4Addr, result: u32, ticket: &str, leader: u32) -> Vec<u8> {
+    pub(crate) fn result(&self, from: Ipv4Addr, result: Rlt, ticket: &str, leader: u32) -> Vec<u8> {
         ticket_result(from, result, ticket, leader, self.signing())
     }
 
-    pub(crate) fn text(&self, cmd: u32, text: &str) -> Vec<u8> {
+    pub(crate) fn text(&self, cmd: Cmd, text: &str) -> Vec<u8> {
         let h = Header::new(cmd, id_of(A));
         encode_text_reply(&h, text.as_bytes(), self.signing()).unwrap()
     }
 
-    pub(crate) fn header_only(&self, result: u32) -> Vec<u8> {
+    pub(crate) fn header_only(&self, result: Rlt) -> Vec<u8> {
         header_only(result, self.signing())
     }
 }
 
 pub(crate) fn ticket_result(
     from: Ipv4Addr,
-    result: u32,
+    result: Rlt,
     ticket: &str,
     leader: u32,
     auth: Option<(&AuthKey, Timestamp)>,
@@ -143,7 +143,7 @@ pub(crate) fn ticket_result(
     encode_ticket_msg(&msg, auth).unwrap()
 }
 
-pub(crate) fn header_only(result: u32, auth: Option<(&AuthKey, Timestamp)>) -> Vec<u8> {
+pub(crate) fn header_only(result: Rlt, auth: Option<(&AuthKey, Timestamp)>) -> Vec<u8> {
     let h = Header {
         result,
         ..Header::new(CL_RESULT, id_of(A))

@@ -221,7 +221,7 @@ impl Cluster {
 
     /// The next datagram from `from` with command `cmd` that reaches the
     /// test's socket, raw.
-    pub(crate) fn capture(&self, from: usize, cmd: u32) -> Vec<u8> {
+    pub(crate) fn capture(&self, from: usize, cmd: Cmd) -> Vec<u8> {
         let sock = self.peer.as_ref().unwrap();
         let t0 = Instant::now();
         let mut buf = [0u8; 2048];
@@ -280,14 +280,14 @@ impl Cluster {
 
     /// A ticket message as member `from` would send it, signed with the
     /// cluster key when there is one.
-    pub(crate) fn message(&self, cmd: u32, from: u32, leader: u32, term: u32) -> Vec<u8> {
+    pub(crate) fn message(&self, cmd: Cmd, from: u32, leader: u32, term: u32) -> Vec<u8> {
         self.message_at(cmd, from, leader, term, SystemTime::now())
     }
 
     /// [`Cluster::message`] with the timestamp `at`.
     pub(crate) fn message_at(
         &self,
-        cmd: u32,
+        cmd: Cmd,
         from: u32,
         leader: u32,
         term: u32,
@@ -306,7 +306,7 @@ impl Drop for Cluster {
     }
 }
 
-pub(crate) fn ticket_msg(cmd: u32, from: u32, leader: u32, term: u32) -> TicketMsg {
+pub(crate) fn ticket_msg(cmd: Cmd, from: u32, leader: u32, term: u32) -> TicketMsg {
     TicketMsg {
         header: Header::new(cmd, from),
         body: TicketBody {

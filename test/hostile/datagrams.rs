@@ -152,9 +152,9 @@ fn unknown_command_codes() {
     let mut c = Cluster::granted("unknown-cmd", false);
     let term = c.heartbeat().body.term;
     for cmd in [
-        0,
-        0x1234_5678,
-        u32::MAX,
+        Cmd(0),
+        Cmd(0x1234_5678),
+        Cmd(u32::MAX),
         CMD_GRANT,
         CMD_REVOKE,
         CL_RESULT,
@@ -162,7 +162,7 @@ fn unknown_command_codes() {
     ] {
         let bytes = c.message(cmd, c.id(ME), c.id(ME), term + 1);
         let d = c.send_and_count(LEADER, &bytes);
-        assert_eq!((d.recv, d.error, d.authfail), (1, 0, 0), "{cmd:x}: {d:?}");
+        assert_eq!((d.recv, d.error, d.authfail), (1, 0, 0), "{cmd:?}: {d:?}");
     }
     // An unknown ticket name counts as invalid.
     let mut msg = ticket_msg(OP_HEARTBEAT, c.id(ME), c.id(ME), term);

@@ -6,7 +6,7 @@ use super::*;
 // TCP clients
 
 /// A raw client request: header and ticket body, unsigned.
-pub(crate) fn request(cmd: u32, ticket: &str) -> Vec<u8> {
+pub(crate) fn request(cmd: Cmd, ticket: &str) -> Vec<u8> {
     let msg = TicketMsg {
         header: Header::new(cmd, 0),
         body: TicketBody {
@@ -98,7 +98,7 @@ fn tcp_bad_requests_are_closed_or_refused() {
         }
     }
     let mut s = connect(&c, LEADER);
-    s.write_all(&request(0x1234_5678, "ticketA")).unwrap();
+    s.write_all(&request(Cmd(0x1234_5678), "ticketA")).unwrap();
     let (h, _) = read_reply(&mut s);
     assert_eq!(h.result, RLT_INVALID_ARG);
     c.assert_unchanged();

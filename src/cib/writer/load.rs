@@ -115,7 +115,7 @@ impl<R> Writer<R> {
                     self.note_loaded(name.into(), Some(&st));
                     self.loaded.push((name.to_string(), st));
                 }
-                Err(e) => error!("{name}: {e}"),
+                Err(e) => tk_error!(name, "{e}"),
             }
         } else if !o.killed && cib::load_status_is_missing(o.code) {
             info!("command \"crm_ticket -t {name} -q\", ticket not found");

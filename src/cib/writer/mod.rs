@@ -29,7 +29,7 @@
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 
-use log::{debug, error};
+use log::error;
 
 use crate::cib;
 use crate::engine::{CibState, CibWrite, TicketId, Time};
@@ -450,11 +450,12 @@ impl<R> Writer<R> {
                     s.inflight = None;
                     let seq = s.inflight_seq;
                     if o.ok {
-                        debug!("{ticket}: CIB updated (granted={})", write.granted);
+                        tk_debug!(ticket, "CIB updated (granted={})", write.granted);
                         self.confirmed(&ticket, write, seq);
                     } else {
-                        error!(
-                            "{ticket}: crm_ticket failed (exit code {}), will retry",
+                        tk_error!(
+                            ticket,
+                            "crm_ticket failed (exit code {}), will retry",
                             o.code
                         );
                         self.stats.failures += 1;

@@ -14,7 +14,7 @@ use crate::daemon::localtime;
 use crate::daemon::timer::{Ms, TimerId};
 use crate::engine::ClientId;
 use crate::wire::codes::*;
-use crate::wire::{self, AuthKey, Framing, Header, Request, Timestamp};
+use crate::wire::{self, AuthKey, Cmd, Framing, Header, Request, Rlt, Timestamp};
 
 /// Connections served at once; more are closed at accept.
 const MAX_CLIENTS: usize = 64;
@@ -338,19 +338,19 @@ impl Daemon {
             .map(|k| (k, Timestamp::from_system_time(SystemTime::now())))
     }
 
-    fn result_header(&self, cmd: u32, result: u32) -> Header {
+    fn result_header(&self, cmd: Cmd, result: Rlt) -> Header {
         let mut h = Header::new(cmd, self.cfg.members[self.me].site_id);
         h.result = result;
         h
     }
 
-    fn header_reply(&mut self, t: Token, result: u32) {
+    fn header_reply(&mut self, t: Token, result: Rlt) {
         let h = self.result_header(CL_RESULT, result);
         let bytes = wire::encode_header_only(&h, self.sign());
         self.reply_bytes(t, bytes, true);
     }
 
-    fn text_reply(&mut self, t: Token, cmd: u32, text: &[u8]) {
+    fn text_reply(&mut self, t: Token, cmd: Cmd, text: &[u8]) {
         let h = self.result_header(cmd, RLT_SUCCESS);
         match wire::encode_text_reply(&h, text, self.sign()) {
             Ok(bytes) => self.reply_bytes(t, bytes, true),

@@ -144,7 +144,9 @@ fn paused_leader_drops_ticket_before_reacting_to_anything() {
     let lease_end = n.e(0).ticket_view(0).term_expires.unwrap().0;
     let mut a = n.engines[0].take().unwrap();
     n.run_until(lease_end + 5_000);
-    let hb = n.e(1).build_msg(0, OP_HEARTBEAT, 0, 0, 0);
+    let hb = n
+        .e(1)
+        .build_msg(0, OP_HEARTBEAT, Cmd::NONE, OR_JUST_SO, RLT_SUCCESS);
     let _ = a.handle_packet(clock(lease_end + 5_000), 1, &hb);
     match a.poll_output() {
         Some(Output::WriteCib(w)) => assert!(!w.granted),
@@ -416,8 +418,8 @@ fn losing_candidate_tells_its_client() {
     n.run_until(20_000);
     let a = n.results(1);
     let b = n.results(2);
-    let won = |r: &[u32]| r.last() == Some(&RLT_SUCCESS);
-    let lost = |r: &[u32]| r.last() == Some(&RLT_SYNC_FAIL);
+    let won = |r: &[Rlt]| r.last() == Some(&RLT_SUCCESS);
+    let lost = |r: &[Rlt]| r.last() == Some(&RLT_SYNC_FAIL);
     assert!(
         (won(&a) && lost(&b)) || (won(&b) && lost(&a)),
         "one wins, the other is told: {a:?} {b:?}"

@@ -34,7 +34,7 @@ fn malformed_peer_messages_change_nothing() {
     m.body.name = "other".into();
     assert_eq!(e.handle_packet(c, 0, &m), Err(Dropped::Invalid));
     assert_eq!(
-        e.handle_packet(c, 0, &msg(1000, 0x1234_5678, 1000, 9, 60)),
+        e.handle_packet(c, 0, &msg(1000, Cmd(0x1234_5678), 1000, 9, 60)),
         Err(Dropped::Invalid)
     );
     assert_eq!(
@@ -431,7 +431,12 @@ fn every_message_in_every_state() {
         OP_REVOKE,
         OP_REJECTED,
     ];
-    let results = [0, RLT_TERM_OUTDATED, RLT_TERM_STILL_VALID, RLT_YOU_OUTDATED];
+    let results = [
+        RLT_SUCCESS,
+        RLT_TERM_OUTDATED,
+        RLT_TERM_STILL_VALID,
+        RLT_YOU_OUTDATED,
+    ];
     let mut cases = 0;
     for (state, base) in &states {
         let t0 = base.ticket_view(0).term;
@@ -446,7 +451,11 @@ fn every_message_in_every_state() {
                                 while e.poll_output().is_some() {}
                                 let mut m = msg(1000 + from as u32, cmd, leader, term, valid);
                                 m.header.result = result;
-                                m.header.request = if cmd == OP_ACK { OP_HEARTBEAT } else { 0 };
+                                m.header.request = if cmd == OP_ACK {
+                                    OP_HEARTBEAT
+                                } else {
+                                    Cmd::NONE
+                                };
                                 let _ = e.handle_packet(clock(now), from, &m);
                                 cases += 1;
                                 let after = e.ticket_view(0);

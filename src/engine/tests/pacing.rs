@@ -12,7 +12,7 @@ fn names(n: usize) -> Vec<TicketConfig> {
 }
 
 /// The messages sent since the last call: (ticket, command, to).
-fn sent(e: &mut Engine) -> Vec<(String, u32, usize)> {
+fn sent(e: &mut Engine) -> Vec<(String, Cmd, usize)> {
     let mut v = Vec::new();
     while let Some(o) = e.poll_output() {
         if let Output::Send { to, msg, .. } = o {
@@ -22,7 +22,7 @@ fn sent(e: &mut Engine) -> Vec<(String, u32, usize)> {
     v
 }
 
-fn queried(msgs: &[(String, u32, usize)]) -> Vec<String> {
+fn queried(msgs: &[(String, Cmd, usize)]) -> Vec<String> {
     let mut v: Vec<String> = msgs
         .iter()
         .filter(|(_, cmd, _)| *cmd == OP_STATUS)

@@ -74,7 +74,7 @@ impl World {
 
     /// A reload removed ticket `t` at member `m`: its engine forgot what
     /// it knew and promised of it, and fences a re-added ticket as after a
-    /// restart without a record (`Ticket::vote_fence`); the checks of one
+    /// restart without a record (`Startup::vote_fence`); the checks of one
     /// process lifetime start over for it.
     pub(super) fn forget_ticket(&mut self, m: usize, t: usize) {
         self.members[m].forgotten[t] += 1;

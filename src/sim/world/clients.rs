@@ -16,7 +16,7 @@ impl World {
     pub fn client_request(
         &mut self,
         m: usize,
-        cmd: u32,
+        cmd: Cmd,
         options: u32,
         t: usize,
         due: Option<u64>,
@@ -82,7 +82,7 @@ impl World {
         &mut self,
         m: usize,
         id: ClientId,
-        result: u32,
+        result: Rlt,
         last: bool,
         leader: u32,
     ) {
@@ -125,7 +125,7 @@ impl World {
         }
     }
 
-    pub(super) fn finish(&mut self, id: ClientId, result: u32) {
+    pub(super) fn finish(&mut self, id: ClientId, result: Rlt) {
         let now = self.now;
         let Some(c) = self.clients.get_mut(&id) else {
             return;

@@ -191,7 +191,7 @@ fn attr_request_roundtrip_and_bad_strings() {
 #[test]
 fn lenient_ticket_names_never_look_configured() {
     let mut wire = heartbeat_plain_bytes();
-    wire[28..32].copy_from_slice(&CMD_GRANT.to_be_bytes());
+    wire[28..32].copy_from_slice(&CMD_GRANT.0.to_be_bytes());
     wire[48..112].fill(b'a');
     let (got, _) = complete(decode_request(&wire, None).unwrap());
     assert!(matches!(&got.msg, Request::Ticket(m) if m.body.name.len() == 64));

@@ -109,7 +109,7 @@ fn seeds(k: &AuthKey) -> Vec<Vec<u8>> {
     ]
 }
 
-const CODES: &[u32] = &[
+const CODES: &[Cmd] = &[
     CMD_LIST,
     CMD_GRANT,
     CMD_REVOKE,
@@ -129,9 +129,9 @@ const CODES: &[u32] = &[
     ATTR_GET,
     ATTR_DEL,
     ATTR_LIST,
-    0,
-    0xFFFF_FFFF,
-    0x1234_5678,
+    Cmd(0),
+    Cmd(0xFFFF_FFFF),
+    Cmd(0x1234_5678),
 ];
 
 #[test]
@@ -152,7 +152,7 @@ fn fuzz_random_bytes() {
             }
             if rng.below(2) == 0 {
                 let c = CODES[rng.below(CODES.len())];
-                b[28..32].copy_from_slice(&c.to_be_bytes());
+                b[28..32].copy_from_slice(&c.0.to_be_bytes());
             }
         }
         run_all_decoders(&b, &k, &mut guard);
@@ -200,7 +200,7 @@ fn fuzz_mutated_messages() {
                 4 if b.len() >= 24 => b[20..24].copy_from_slice(&NO_ONE.to_be_bytes()),
                 5 if b.len() >= 32 => {
                     let c = if rng.below(2) == 0 {
-                        CODES[rng.below(CODES.len())]
+                        CODES[rng.below(CODES.len())].0
                     } else {
                         rng.next() as u32
                     };
@@ -239,10 +239,10 @@ fn fuzz_roundtrip_of_valid_messages() {
             .map(|_| NAME_CHARS[rng.below(NAME_CHARS.len())] as char)
             .collect();
         let mut h = Header::new(CODES[rng.below(CODES.len())], rng.next() as u32);
-        h.request = rng.next() as u32;
+        h.request = Cmd(rng.next() as u32);
         h.options = rng.next() as u32;
-        h.reason = rng.next() as u32;
-        h.result = rng.next() as u32;
+        h.reason = Reason(rng.next() as u32);
+        h.result = Rlt(rng.next() as u32);
         let m = TicketMsg {
             header: h,
             body: TicketBody {

@@ -27,7 +27,7 @@ impl Resolver for Literal {
 /// .2, arbitrator .3), so captured datagrams in the seeds reach the engine.
 const CONF: &str = include_str!("../../data/c-booth-noauth.conf");
 
-const CMDS: [u32; 9] = [
+const CMDS: [wire::Cmd; 9] = [
     OP_STATUS,
     OP_MY_INDEX,
     OP_REQ_VOTE,
@@ -39,7 +39,7 @@ const CMDS: [u32; 9] = [
     OP_REJECTED,
 ];
 
-const RESULTS: [u32; 6] = [
+const RESULTS: [wire::Rlt; 6] = [
     RLT_SUCCESS,
     RLT_TERM_OUTDATED,
     RLT_TERM_STILL_VALID,
@@ -48,7 +48,7 @@ const RESULTS: [u32; 6] = [
     RLT_INVALID_ARG,
 ];
 
-const REASONS: [u32; 8] = [
+const REASONS: [wire::Reason; 8] = [
     OR_JUST_SO,
     OR_AGAIN,
     OR_TKT_LOST,

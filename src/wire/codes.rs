@@ -113,6 +113,32 @@ pub const OR_LOCAL_FAIL: Reason = Reason(0x4C6F_6346); // LocF
 pub const OR_STEPDOWN: Reason = Reason(0x5370_646E); // Spdn
 pub const OR_SPLIT: Reason = Reason(0x5370_6C74); // Splt
 
+/// Every command members send each other (the ticket protocol), for tests
+/// and fuzzers that try them all.
+pub const PEER_OPS: [Cmd; 9] = [
+    OP_STATUS,
+    OP_MY_INDEX,
+    OP_REQ_VOTE,
+    OP_VOTE_FOR,
+    OP_HEARTBEAT,
+    OP_ACK,
+    OP_UPDATE,
+    OP_REVOKE,
+    OP_REJECTED,
+];
+
+/// Every reason a member gives for a message.
+pub const REASONS: [Reason; 8] = [
+    OR_JUST_SO,
+    OR_AGAIN,
+    OR_TKT_LOST,
+    OR_REACQUIRE,
+    OR_ADMIN,
+    OR_LOCAL_FAIL,
+    OR_STEPDOWN,
+    OR_SPLIT,
+];
+
 /// Renders a code as booth logs it: its four characters when printable,
 /// otherwise hex (0 prints as "0").
 pub fn code_to_string(code: impl Into<u32>) -> String {

@@ -420,17 +420,7 @@ fn every_message_in_every_state() {
         assert_eq!(e.ticket_view(0).state, *s, "setup of {s:?}");
     }
 
-    let cmds = [
-        OP_STATUS,
-        OP_MY_INDEX,
-        OP_REQ_VOTE,
-        OP_VOTE_FOR,
-        OP_HEARTBEAT,
-        OP_ACK,
-        OP_UPDATE,
-        OP_REVOKE,
-        OP_REJECTED,
-    ];
+    let cmds = PEER_OPS;
     let results = [
         RLT_SUCCESS,
         RLT_TERM_OUTDATED,

@@ -109,33 +109,20 @@ fn seeds(k: &AuthKey) -> Vec<Vec<u8>> {
     ]
 }
 
-const CODES: &[Cmd] = &[
-    CMD_LIST,
-    CMD_GRANT,
-    CMD_REVOKE,
-    CMD_PEERS,
-    CL_RESULT,
-    CL_LIST,
-    OP_STATUS,
-    OP_MY_INDEX,
-    OP_REQ_VOTE,
-    OP_VOTE_FOR,
-    OP_HEARTBEAT,
-    OP_ACK,
-    OP_UPDATE,
-    OP_REVOKE,
-    OP_REJECTED,
-    ATTR_SET,
-    ATTR_GET,
-    ATTR_DEL,
-    ATTR_LIST,
-    Cmd(0),
-    Cmd(0xFFFF_FFFF),
-    Cmd(0x1234_5678),
-];
+/// Every command of the protocol, and codes that are none.
+fn codes() -> Vec<Cmd> {
+    let mut v = vec![
+        CMD_LIST, CMD_GRANT, CMD_REVOKE, CMD_PEERS, CL_RESULT, CL_LIST,
+    ];
+    v.extend(PEER_OPS);
+    v.extend([ATTR_SET, ATTR_GET, ATTR_DEL, ATTR_LIST]);
+    v.extend([Cmd(0), Cmd(0xFFFF_FFFF), Cmd(0x1234_5678)]);
+    v
+}
 
 #[test]
 fn fuzz_random_bytes() {
+    let codes = codes();
     let k = key();
     let mut guard = ReplayGuard::new(600);
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -151,7 +138,7 @@ fn fuzz_random_bytes() {
                 b[24..28].copy_from_slice(&(len as u32).to_be_bytes());
             }
             if rng.below(2) == 0 {
-                let c = CODES[rng.below(CODES.len())];
+                let c = codes[rng.below(codes.len())];
                 b[28..32].copy_from_slice(&c.0.to_be_bytes());
             }
         }
@@ -161,6 +148,7 @@ fn fuzz_random_bytes() {
 
 #[test]
 fn fuzz_mutated_messages() {
+    let codes = codes();
     let k = key();
     let seeds = seeds(&k);
     let mut guard = ReplayGuard::new(600);
@@ -200,7 +188,7 @@ fn fuzz_mutated_messages() {
                 4 if b.len() >= 24 => b[20..24].copy_from_slice(&NO_ONE.to_be_bytes()),
                 5 if b.len() >= 32 => {
                     let c = if rng.below(2) == 0 {
-                        CODES[rng.below(CODES.len())].0
+                        codes[rng.below(codes.len())].0
                     } else {
                         rng.next() as u32
                     };
@@ -230,6 +218,7 @@ fn fuzz_mutated_messages() {
 
 #[test]
 fn fuzz_roundtrip_of_valid_messages() {
+    let codes = codes();
     const NAME_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/-";
     let k = key();
     let mut rng = Rng(42);
@@ -238,7 +227,7 @@ fn fuzz_roundtrip_of_valid_messages() {
         let name: String = (0..name_len)
             .map(|_| NAME_CHARS[rng.below(NAME_CHARS.len())] as char)
             .collect();
-        let mut h = Header::new(CODES[rng.below(CODES.len())], rng.next() as u32);
+        let mut h = Header::new(codes[rng.below(codes.len())], rng.next() as u32);
         h.request = Cmd(rng.next() as u32);
         h.options = rng.next() as u32;
         h.reason = Reason(rng.next() as u32);

@@ -27,18 +27,6 @@ impl Resolver for Literal {
 /// .2, arbitrator .3), so captured datagrams in the seeds reach the engine.
 const CONF: &str = include_str!("../../data/c-booth-noauth.conf");
 
-const CMDS: [wire::Cmd; 9] = [
-    OP_STATUS,
-    OP_MY_INDEX,
-    OP_REQ_VOTE,
-    OP_VOTE_FOR,
-    OP_HEARTBEAT,
-    OP_ACK,
-    OP_UPDATE,
-    OP_REVOKE,
-    OP_REJECTED,
-];
-
 const RESULTS: [wire::Rlt; 6] = [
     RLT_SUCCESS,
     RLT_TERM_OUTDATED,
@@ -46,17 +34,6 @@ const RESULTS: [wire::Rlt; 6] = [
     RLT_YOU_OUTDATED,
     RLT_REDIRECT,
     RLT_INVALID_ARG,
-];
-
-const REASONS: [wire::Reason; 8] = [
-    OR_JUST_SO,
-    OR_AGAIN,
-    OR_TKT_LOST,
-    OR_REACQUIRE,
-    OR_ADMIN,
-    OR_LOCAL_FAIL,
-    OR_STEPDOWN,
-    OR_SPLIT,
 ];
 
 /// Reads the script; running out of bytes yields zeros, so every input is
@@ -114,7 +91,7 @@ fuzz_target!(|data: &[u8]| {
             // A structured message from a peer.
             2 => {
                 let from = s.u8() as usize % ids.len();
-                let mut h = Header::new(s.pick(&CMDS), ids[from]);
+                let mut h = Header::new(s.pick(&PEER_OPS), ids[from]);
                 h.result = s.pick(&RESULTS);
                 h.reason = s.pick(&REASONS);
                 let leader = match s.u8() % 5 {

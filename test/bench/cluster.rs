@@ -120,41 +120,14 @@ pub fn new_cluster(what: &str, side: Side, tail: &str) -> Cluster {
 }
 
 pub fn cib_path(lab: &Lab, k: usize) -> std::path::PathBuf {
-    lab.dir.join(format!("cib{k}.xml"))
+    lab.cib(k)
 }
 
 /// Starts member `k` as in production (detached from us only by `-S`: no
 /// fork, so the child we hold is the daemon itself); returns its PID.
 pub fn spawn(cl: &mut Cluster, k: usize, realtime: bool) -> u32 {
-    let cib = cib_path(cl, k);
-    if !cib.exists() {
-        empty_cib(&cib);
-    }
     let bin = cl.side.daemon();
-    let log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(cl.dir.join(format!("m{k}.log")))
-        .unwrap();
-    let mut cmd = Command::new("ip");
-    cmd.args(["netns", "exec", &cl.hosts[k].ns, "env"])
-        .arg(format!("CIB_file={}", cib.display()));
-    if !realtime {
-        cmd.arg("BOOTH_NO_REALTIME=1");
-    }
-    let child = cmd
-        .args([bin.as_str(), "daemon", "-S", "-c"])
-        .arg(&cl.conf)
-        .arg("-l")
-        .arg(cl.dir.join(format!("m{k}.pid")))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let pid = child.id();
-    cl.hosts[k].daemon = Some(child);
-    pid
+    cl.start_program(k, &bin, realtime)
 }
 
 /// The PID of member `k`'s daemon.

@@ -8,6 +8,7 @@
 #
 #   test/bench/per-ticket.sh [BOOTHD] [N...]   (default: target/release/boothd 1000 10000)
 set -eu
+. "$(dirname "$0")/loopback-conf.sh"
 bin=${1:-target/release/boothd}
 [ $# -gt 0 ] && shift
 counts=${*:-1000 10000}
@@ -20,17 +21,7 @@ port=$(( 20000 + $$ % 20000 ))
 
 # rss_pss N: starts the daemon with N tickets, prints "RSS PSS" in kB.
 rss_pss() {
-    {
-        echo "port = $port"
-        echo "site = 127.0.0.1"
-        echo "site = 127.0.0.2"
-        echo "arbitrator = 127.0.0.3"
-        i=0
-        while [ $i -lt "$1" ]; do
-            printf 'ticket = "t%05d"\n  expire = 60\n  timeout = 3\n  retries = 3\n' $i
-            i=$((i + 1))
-        done
-    } > "$dir/booth.conf"
+    loopback_conf "$port" "$1" "t%05d" > "$dir/booth.conf"
     rm -rf "$dir/state"; mkdir -p "$dir/state"; chmod 777 "$dir/state"
     BOOTH_NO_REALTIME=1 "$bin" daemon -S -c "$dir/booth.conf" -s 127.0.0.1 \
         -l "$dir/pid" --state-dir "$dir/state" 2>"$dir/log-$1" &

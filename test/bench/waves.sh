@@ -12,6 +12,7 @@
 # filesystem the per-ticket file writes sleep in its journal and count as
 # wake-ups of their own (doc/bench-results.txt section 17).
 set -eu
+. "$(dirname "$0")/loopback-conf.sh"
 bin=$(realpath "${1:-target/release/boothd}")
 n=${2:-1000}
 settle=${SETTLE:-10}
@@ -21,17 +22,7 @@ chmod 777 "$dir"
 pids=
 trap 'for p in $pids; do kill $p 2>/dev/null; done; sleep 0.5; rm -rf "$dir"' EXIT
 port=$(( 20000 + $$ % 20000 ))
-{
-    echo "port = $port"
-    echo "site = 127.0.0.1"
-    echo "site = 127.0.0.2"
-    echo "arbitrator = 127.0.0.3"
-    i=1
-    while [ $i -le "$n" ]; do
-        printf 'ticket = "tk%d"\n  expire = 60\n  timeout = 3\n  retries = 3\n' $i
-        i=$((i + 1))
-    done
-} > "$dir/booth.conf"
+loopback_conf "$port" "$n" "tk%d" > "$dir/booth.conf"
 for m in 1 2 3; do
     set --
     if [ $m -lt 3 ]; then

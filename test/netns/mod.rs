@@ -295,15 +295,23 @@ impl Lab {
     /// Starts member `k`'s daemon (sites record tickets in a CIB file
     /// through the real crm_ticket).
     pub fn start(&mut self, k: usize) {
+        let bin = match self.hosts[k].imp {
+            Impl::Rust => OURS,
+            Impl::C => C_BOOTHD,
+        };
+        self.start_program(k, bin, false);
+    }
+
+    /// Starts `bin` as member `k`'s daemon, as in production but for `-S`
+    /// (no fork: the child we hold is the daemon itself), without realtime
+    /// scheduling unless `realtime`; returns its PID. Its stderr goes to
+    /// `m<k>.log`.
+    pub fn start_program(&mut self, k: usize, bin: &str, realtime: bool) -> u32 {
         let cib = self.cib(k);
         if !cib.exists() && !self.hosts[k].pcmk {
             empty_cib(&cib);
         }
         let h = &self.hosts[k];
-        let bin = match h.imp {
-            Impl::Rust => OURS,
-            Impl::C => C_BOOTHD,
-        };
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -314,8 +322,10 @@ impl Lab {
         if !h.pcmk {
             cmd.arg(format!("CIB_file={}", cib.display()));
         }
+        if !realtime {
+            cmd.arg("BOOTH_NO_REALTIME=1");
+        }
         let child = cmd
-            .arg("BOOTH_NO_REALTIME=1")
             .args([bin, "daemon", "-S", "-c"])
             .arg(&self.conf)
             .arg("-l")
@@ -325,7 +335,9 @@ impl Lab {
             .stderr(log)
             .spawn()
             .unwrap();
+        let pid = child.id();
         self.hosts[k].daemon = Some(child);
+        pid
     }
 
     pub fn start_all(&mut self) {

@@ -166,35 +166,29 @@ impl Bed {
         ]
     }
 
-    fn start_arbitrator(&mut self) {
-        let mut args = self.daemon_args(&self.client_conf, ARBITRATOR, "arb");
+    /// Starts a daemon in the foreground (`-S`), logging to `<tag>.log`.
+    fn spawn_foreground(&self, conf: &Path, addr: &str, tag: &str) -> Child {
+        let mut args = self.daemon_args(conf, addr, tag);
         args.insert(1, "-S".into());
         let child = Command::new(BIN)
             .args(&args)
             .env("BOOTH_NO_REALTIME", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.path("arb.log")).unwrap())
+            .stderr(std::fs::File::create(self.path(&format!("{tag}.log"))).unwrap())
             .spawn()
             .unwrap();
-        self.arbitrator = Some(child);
-        self.wait_listening(ARBITRATOR);
+        self.wait_listening(addr);
+        child
+    }
+
+    fn start_arbitrator(&mut self) {
+        self.arbitrator = Some(self.spawn_foreground(&self.client_conf, ARBITRATOR, "arb"));
     }
 
     /// Starts the site in the foreground (`-S`), logging to site.log.
     fn start_site_foreground(&mut self) {
-        let mut args = self.daemon_args(&self.conf, SITE, "site");
-        args.insert(1, "-S".into());
-        let child = Command::new(BIN)
-            .args(&args)
-            .env("BOOTH_NO_REALTIME", "1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(self.path("site.log")).unwrap())
-            .spawn()
-            .unwrap();
-        self.site = Site::Child(child);
-        self.wait_listening(SITE);
+        self.site = Site::Child(self.spawn_foreground(&self.conf, SITE, "site"));
     }
 
     /// Starts the site detached (so logging to syslog) in a mount namespace

@@ -141,10 +141,13 @@ impl Engine {
         if self.tickets[i].cfg.is_manual() {
             self.manual_selection(i);
             RLT_SUCCESS
-        } else if self.new_election(i, Some(self.me), TermBump::IfUsed, reason) == Some(false) {
-            RLT_SYNC_FAIL
-        } else {
+        } else if self.new_election(i, Some(self.me), TermBump::IfUsed, reason) == Some(true) {
             RLT_SUCCESS
+        } else {
+            // DIFF: nothing started (another site's claimed lease runs) is
+            // a failure too; the C booth reported success and its waiting
+            // client was never answered.
+            RLT_SYNC_FAIL
         }
     }
 

@@ -605,6 +605,9 @@ impl Engine {
             self.acquire_ticket(i, OR_ADMIN)
         };
         if rv != RLT_SUCCESS {
+            // The verdict was for this grant, which is over (unmet
+            // prerequisites return before the verdict is taken).
+            self.tickets[i].handler = Handler::Idle;
             self.tickets[i].delay_commit = None;
             self.tickets[i].outcome = rv;
             self.notify_waiters(i, None);

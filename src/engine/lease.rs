@@ -439,6 +439,15 @@ impl Engine {
             let at = tk.startup.vote_fence.map_or(now, |f| f.max(now));
             next = next.min(at);
         }
+        // An exited handler's verdict is taken by the Init and Follower
+        // crons (a grant waiting for it): soon, not at the idle hour (a
+        // state answer re-arming the wake-up of a ticket still postponed
+        // at start-up left a grant waiting, simulator seed 2001).
+        if matches!(tk.handler, Handler::Exited(_))
+            && matches!(tk.state, State::Init | State::Follower)
+        {
+            next = next.min(now + SOON);
+        }
         // A running handler's exit wakes the ticket (handle_handler_exit);
         // polling it every few milliseconds would only burn CPU.
         let handler_running = matches!(tk.handler, Handler::Running(_));

@@ -148,3 +148,36 @@ fn a_deferred_grant_that_cannot_start_is_answered() {
     assert_eq!(n.results(1), vec![RLT_MORE, RLT_SYNC_FAIL]);
     assert!(!n.granted_at(0, "T"));
 }
+
+/// Simulator seed 2001 (waiter-stranded): a grant's handler exited while
+/// the ticket's processing was still postponed at start-up; the state
+/// answers that came next re-armed the ticket's wake-up for an idle hour,
+/// so the handler's verdict was not taken and the client waited.
+#[test]
+fn a_handler_verdict_waiting_out_the_start_up_postponement_is_taken() {
+    let mut t = ticket("T", 20, 2, 3);
+    t.before_acquire_handler = Some(vec!["/bin/true".into()]);
+    let mut n = Net::new(&[S, S, A], vec![t]);
+    // Only A runs: it postpones the ticket for its first `timeout`.
+    n.kill(1);
+    n.kill(2);
+    n.run_until(100);
+    n.client(0, 1, CMD_GRANT, OPT_WAIT, "T");
+    n.run_until(300);
+    assert!(matches!(
+        n.e(0).tickets[0].handler,
+        super::super::ticket::Handler::Exited(true)
+    ));
+    // Answers to A's state query arrive late, while it is still postponed.
+    for (k, from) in [(1, 1001), (2, 1002)] {
+        let mut m = msg(from, OP_MY_INDEX, NO_ONE, 0, 0);
+        m.header.request = OP_STATUS;
+        let c = n.clock_of(0);
+        let _ = n.e_mut(0).handle_packet(c, k, &m);
+        n.drain(0);
+    }
+    n.boot(1);
+    n.boot(2);
+    n.run_until(10_000);
+    assert_eq!(n.results(1), vec![RLT_MORE, RLT_SUCCESS]);
+}

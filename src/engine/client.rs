@@ -88,8 +88,8 @@ impl Engine {
             self.reply(i, client, RLT_SYNC_FAIL, true);
             return;
         }
-        let claimed = tk.live_claim_besides(self.me, self.now.mono).is_some();
-        if !tk.cfg.is_manual() && (tk.is_owned() || claimed) {
+        let claim = tk.live_claim_besides(self.me, self.now.mono);
+        if !tk.cfg.is_manual() && (tk.is_owned() || claim.is_some()) {
             // DIFF: granting again where the ticket is held and committed is
             // a success, not an error.
             let rv = if tk.leader == me
@@ -97,6 +97,17 @@ impl Engine {
                 && tk.lease.renewal == Renewal::Written
             {
                 RLT_SUCCESS
+            } else if let (false, Some((site, until))) = (tk.is_owned(), claim) {
+                // No leader known here (after a restart of every member,
+                // say), but a lease this member acknowledged may still run
+                // there: say so, `booth list` shows no leader.
+                tk_info!(
+                    tk,
+                    "client wants to grant a ticket whose lease at {} may run for {} ms more, refused",
+                    self.addr_of(Leader::Member(site)),
+                    until.0.saturating_sub(self.now.mono.0)
+                );
+                RLT_OVERGRANT
             } else {
                 tk_info!(tk, "client wants to grant an (already granted!) ticket");
                 RLT_OVERGRANT

@@ -417,7 +417,14 @@ impl Engine {
         let tk = &mut self.tickets[i];
         if tk.startup.vote_fence.is_none_or(|f| f <= now) {
             if let Some(d) = tk.deferred_election.take() {
-                self.new_election(i, d.preference, d.bump, d.reason);
+                let started = self.new_election(i, d.preference, d.bump, d.reason);
+                // A grant deferred by the start-up fence that cannot go on
+                // now (a lease learned meanwhile) is over: say so rather
+                // than leave its client waiting (simulator seed 303).
+                if started.is_none() && self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+                    self.tickets[i].outcome = RLT_SYNC_FAIL;
+                    self.notify_waiters(i, Some(CMD_GRANT));
+                }
                 return;
             }
         }
@@ -540,6 +547,15 @@ impl Engine {
             State::Init => self.init_action(i),
             State::Follower if tk.cfg.is_manual() => self.init_action(i),
             State::Follower => {
+                if let Handler::Exited(_) = tk.handler {
+                    // DIFF: a grant asked for while we follow no one (told
+                    // "granted to none") ran the before-acquire-handler; the
+                    // C booth takes such a grant further only in the Init
+                    // state, so its client waited for good (simulator seed
+                    // 1465).
+                    self.grant_after_handler(i);
+                    return;
+                }
                 if tk.leader != Leader::Unknown {
                     return;
                 }
@@ -571,14 +587,30 @@ impl Engine {
 
     pub(super) fn init_action(&mut self, i: usize) {
         if let Handler::Exited(_) = self.tickets[i].handler {
-            let rv = self.acquire_ticket(i, OR_ADMIN);
-            if rv != RLT_SUCCESS {
-                self.tickets[i].delay_commit = None;
-                self.tickets[i].outcome = rv;
-                self.notify_waiters(i, None);
-            }
+            self.grant_after_handler(i);
         } else if self.tickets[i].round.expect.is_some() {
             self.handle_resends(i);
+        }
+    }
+
+    /// An admin grant whose before-acquire-handler has exited: acquire
+    /// (the handler's verdict is taken there), or answer the waiting
+    /// clients why not. A follower that learned of a leader while the
+    /// handler ran does not contest it: the grant is over.
+    fn grant_after_handler(&mut self, i: usize) {
+        let rv = if self.tickets[i].state == State::Follower && self.tickets[i].is_owned() {
+            self.tickets[i].handler = Handler::Idle;
+            RLT_OVERGRANT
+        } else {
+            self.acquire_ticket(i, OR_ADMIN)
+        };
+        if rv != RLT_SUCCESS {
+            // The verdict was for this grant, which is over (unmet
+            // prerequisites return before the verdict is taken).
+            self.tickets[i].handler = Handler::Idle;
+            self.tickets[i].delay_commit = None;
+            self.tickets[i].outcome = rv;
+            self.notify_waiters(i, None);
         }
     }
 }

@@ -141,10 +141,13 @@ impl Engine {
         if self.tickets[i].cfg.is_manual() {
             self.manual_selection(i);
             RLT_SUCCESS
-        } else if self.new_election(i, Some(self.me), TermBump::IfUsed, reason) == Some(false) {
-            RLT_SYNC_FAIL
-        } else {
+        } else if self.new_election(i, Some(self.me), TermBump::IfUsed, reason) == Some(true) {
             RLT_SUCCESS
+        } else {
+            // DIFF: nothing started (another site's claimed lease runs) is
+            // a failure too; the C booth reported success and its waiting
+            // client was never answered.
+            RLT_SYNC_FAIL
         }
     }
 
@@ -435,6 +438,15 @@ impl Engine {
         if tk.deferred_election.is_some() {
             let at = tk.startup.vote_fence.map_or(now, |f| f.max(now));
             next = next.min(at);
+        }
+        // An exited handler's verdict is taken by the Init and Follower
+        // crons (a grant waiting for it): soon, not at the idle hour (a
+        // state answer re-arming the wake-up of a ticket still postponed
+        // at start-up left a grant waiting, simulator seed 2001).
+        if matches!(tk.handler, Handler::Exited(_))
+            && matches!(tk.state, State::Init | State::Follower)
+        {
+            next = next.min(now + SOON);
         }
         // A running handler's exit wakes the ticket (handle_handler_exit);
         // polling it every few milliseconds would only burn CPU.

@@ -136,12 +136,6 @@ pub enum Known {
     /// their own election after one timeout, split votes re-run in the same
     /// term, or a candidate stuck in an outdated term.
     ElectionRounds,
-    /// A waiting client is never answered because the ticket was revoked
-    /// or lost before its request completed: the revoke and loss paths
-    /// answer only some of the waiters (a -w/-C grant waiting for its
-    /// commit; a -w revoke delayed behind a broadcast, whose pending revoke
-    /// the loss of the ticket discards).
-    WaiterStranded,
     /// A follower that learned of its leader from heartbeats alone keeps
     /// the wakeup it had before (up to an hour away when it was idle), so it
     /// notices the leader's loss only then.
@@ -162,10 +156,9 @@ pub enum Known {
 }
 
 impl Known {
-    pub const ALL: [Known; 6] = [
+    pub const ALL: [Known; 5] = [
         Known::AckBeyondTimeout,
         Known::ElectionRounds,
-        Known::WaiterStranded,
         Known::FollowerAsleep,
         Known::ManualGrantStuck,
         Known::ReacquireLost,
@@ -175,7 +168,6 @@ impl Known {
         match self {
             Known::AckBeyondTimeout => "ack-beyond-timeout",
             Known::ElectionRounds => "election-rounds",
-            Known::WaiterStranded => "waiter-stranded",
             Known::FollowerAsleep => "follower-asleep",
             Known::ManualGrantStuck => "manual-grant-stuck",
             Known::ReacquireLost => "reacquire-lost",

@@ -657,14 +657,11 @@ impl Driver {
         }
         for (id, c) in self.w.unanswered() {
             if c.waits {
-                // Left waiting at a member that neither leads nor campaigns
-                // for the ticket any more.
-                let state = self.w.view(c.member, c.ticket).map(|v| v.state);
-                let stranded = state != Some(State::Candidate)
-                    && self.w.believed_leader(c.member, c.ticket) != Some(c.member);
-                // Or at a candidate whose elections never conclude.
+                // A waiting client is always answered (a violation), but
+                // at a candidate whose elections never conclude (a known
+                // liveness limit)...
                 let rounds = self.w.rounds_since(c.ticket, c.elections_before, None);
-                // Or for a manual ticket another site leads as well.
+                // ...or for a manual ticket another site leads as well.
                 let contested = self.w.is_manual(c.ticket)
                     && (0..self.n()).any(|o| {
                         o != c.member
@@ -675,8 +672,6 @@ impl Driver {
                     });
                 let known = if contested {
                     Some(Known::ManualGrantStuck)
-                } else if stranded {
-                    Some(Known::WaiterStranded)
                 } else if rounds > check::ELECTION_ROUNDS {
                     Some(Known::ElectionRounds)
                 } else {

@@ -89,3 +89,95 @@ fn a_candidate_waiting_for_its_handler_arms_no_past_deadline() {
         e.next_deadline()
     );
 }
+
+/// Simulator seed 1465 (waiter-stranded): a site whose campaign was
+/// answered "term outdated, granted to none" follows no one. A grant there
+/// runs the before-acquire-handler; when it exits, only the Init state
+/// (and manual tickets) took the grant further, so the follower left the
+/// `-w` client waiting for good (the C booth does the same).
+#[test]
+fn a_grant_at_a_follower_of_no_one_goes_on_after_its_handler() {
+    let mut t = ticket("T", 20, 2, 3);
+    t.before_acquire_handler = Some(vec!["/bin/true".into()]);
+    let mut n = three(t);
+    // A campaigns cut off from everyone, then hears from the arbitrator
+    // that a newer term exists with nobody holding the ticket.
+    n.isolate(0);
+    n.client(0, 1, CMD_GRANT, OPT_WAIT, "T");
+    n.run_until(n.now + 1_000);
+    assert_eq!(n.e(0).ticket_view(0).state, State::Candidate);
+    let term = n.e(0).ticket_view(0).term;
+    let mut m = msg(1002, OP_REJECTED, NO_ONE, term + 1, 0);
+    m.header.request = OP_REQ_VOTE;
+    m.header.result = RLT_TERM_OUTDATED;
+    let c = n.clock_of(0);
+    let _ = n.e_mut(0).handle_packet(c, 2, &m);
+    n.drain(0);
+    let v = n.e(0).ticket_view(0);
+    assert_eq!((v.state, v.leader), (State::Follower, Leader::NoOne));
+    // The first client has its answer; the campaign's time runs out.
+    assert_eq!(n.results(1), vec![RLT_MORE, RLT_SYNC_FAIL]);
+    n.run_until(n.now + 3_000);
+    n.heal();
+    n.client(0, 2, CMD_GRANT, OPT_WAIT, "T");
+    n.run_until(n.now + 10_000);
+    assert_eq!(
+        n.results(2).last(),
+        Some(&RLT_SUCCESS),
+        "{:?}",
+        n.results(2)
+    );
+    assert!(n.granted_at(0, "T"));
+}
+
+/// Simulator seed 303 (waiter-stranded): a grant at a site still behind
+/// its start-up fence is deferred until the fence lifts; when a lease of
+/// another site became known meanwhile, the deferred election does not
+/// start, and the client waited for good. It is told the grant failed.
+#[test]
+fn a_deferred_grant_that_cannot_start_is_answered() {
+    let mut n = three(ticket("T", 20, 2, 3));
+    let now = n.now;
+    n.e_mut(0).tickets[0].startup.vote_fence = Some(Time(now + 1_000));
+    n.client(0, 1, CMD_GRANT, OPT_WAIT, "T");
+    assert_eq!(n.results(1), vec![RLT_MORE]);
+    assert!(n.e(0).tickets[0].deferred_election.is_some());
+    // B's lease, learned while the fence is up (as from a state answer).
+    n.e_mut(0).tickets[0].note_claim(1, Time(now + 60_000));
+    n.run_until(now + 3_000);
+    assert_eq!(n.results(1), vec![RLT_MORE, RLT_SYNC_FAIL]);
+    assert!(!n.granted_at(0, "T"));
+}
+
+/// Simulator seed 2001 (waiter-stranded): a grant's handler exited while
+/// the ticket's processing was still postponed at start-up; the state
+/// answers that came next re-armed the ticket's wake-up for an idle hour,
+/// so the handler's verdict was not taken and the client waited.
+#[test]
+fn a_handler_verdict_waiting_out_the_start_up_postponement_is_taken() {
+    let mut t = ticket("T", 20, 2, 3);
+    t.before_acquire_handler = Some(vec!["/bin/true".into()]);
+    let mut n = Net::new(&[S, S, A], vec![t]);
+    // Only A runs: it postpones the ticket for its first `timeout`.
+    n.kill(1);
+    n.kill(2);
+    n.run_until(100);
+    n.client(0, 1, CMD_GRANT, OPT_WAIT, "T");
+    n.run_until(300);
+    assert!(matches!(
+        n.e(0).tickets[0].handler,
+        super::super::ticket::Handler::Exited(true)
+    ));
+    // Answers to A's state query arrive late, while it is still postponed.
+    for (k, from) in [(1, 1001), (2, 1002)] {
+        let mut m = msg(from, OP_MY_INDEX, NO_ONE, 0, 0);
+        m.header.request = OP_STATUS;
+        let c = n.clock_of(0);
+        let _ = n.e_mut(0).handle_packet(c, k, &m);
+        n.drain(0);
+    }
+    n.boot(1);
+    n.boot(2);
+    n.run_until(10_000);
+    assert_eq!(n.results(1), vec![RLT_MORE, RLT_SUCCESS]);
+}

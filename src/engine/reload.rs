@@ -1,6 +1,6 @@
 //! A re-read configuration (SIGHUP) applied to a running engine.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::ticket::{Leader, Ticket};
@@ -29,10 +29,13 @@ impl Engine {
             );
         }
         // What was promised for the tickets that go, kept for their return.
+        // (Names looked up in a set: a reload of 10,000 tickets compared
+        // every pair of names, 0.4 s on the loop.)
         let forget = mutated!(self, ForgetRemovedPromises);
+        let configured: HashSet<&str> = cfg.tickets.iter().map(|t| &*t.name).collect();
         for i in 0..self.tickets.len() {
             let name = &self.tickets[i].cfg.name;
-            if !forget && !cfg.tickets.iter().any(|t| &t.name == name) {
+            if !forget && !configured.contains(&**name) {
                 let p = self.promise_of(i);
                 self.removed.insert(name.to_string(), p);
             }
@@ -50,7 +53,7 @@ impl Engine {
             .zip(old_ids)
             .map(|(t, id)| (t.cfg.name.clone(), (t, id)))
             .collect();
-        let mut added = Vec::new();
+        let mut added = vec![false; cfg.tickets.len()];
         for (i, tc) in cfg.tickets.iter().enumerate() {
             match old.remove(&tc.name) {
                 Some((tk, id)) => {
@@ -66,7 +69,7 @@ impl Engine {
                         .push(Ticket::new(i, tc.clone(), self.n_members()));
                     self.ids.push(TicketId(self.next_id));
                     self.next_id += 1;
-                    added.push(i);
+                    added[i] = true;
                     if let Some(p) = self.removed.remove(&*tc.name) {
                         // The members are those the promises name (a
                         // changed list was refused above).
@@ -105,8 +108,8 @@ impl Engine {
             }
         }
         let mut queries = 0;
-        for i in 0..self.tickets.len() {
-            if added.contains(&i) && self.started {
+        for (i, added) in added.into_iter().enumerate() {
+            if added && self.started {
                 self.setup_ticket(i, queries < super::cron::QUERIES_PER_TURN);
                 queries += 1;
             }

@@ -84,8 +84,12 @@ impl<R> Writer<R> {
                         found.len(),
                         self.loads_pending.len()
                     );
+                    // By name: with 10,000 tickets a search of the list
+                    // per ticket was 50 million comparisons on the loop.
+                    let by_name: std::collections::HashMap<&str, &CibState> =
+                        found.iter().map(|(n, s)| (n.as_str(), s)).collect();
                     for name in std::mem::take(&mut self.loads_pending) {
-                        let st = found.iter().find(|(n, _)| **n == *name).map(|(_, s)| s);
+                        let st = by_name.get(&*name).copied();
                         self.note_loaded(name, st);
                     }
                     self.loaded.extend(found);

@@ -270,6 +270,31 @@ impl StateDir {
         self.dir.join(ticket.replace('/', "%2F"))
     }
 
+    /// The stored states of `tickets` (None: never written), reading the
+    /// directory once and only the files in it: at a first start with
+    /// 10,000 tickets that is one `readdir` instead of 10,000 failed
+    /// opens. Errors are per ticket.
+    pub fn load_all<'a>(
+        &self,
+        tickets: impl Iterator<Item = &'a str>,
+    ) -> Vec<(&'a str, io::Result<Option<CibState>>)> {
+        let present: Option<std::collections::HashSet<std::ffi::OsString>> =
+            fs::read_dir(&self.dir)
+                .and_then(|d| d.map(|e| e.map(|e| e.file_name())).collect())
+                .ok();
+        tickets
+            .map(|t| {
+                let file = self.path(t);
+                let there = match (&present, file.file_name()) {
+                    (Some(p), Some(f)) => p.contains(f),
+                    // Unlisted: ask the file itself.
+                    _ => true,
+                };
+                (t, if there { self.load(t) } else { Ok(None) })
+            })
+            .collect()
+    }
+
     /// The stored state, or None when the ticket was never written.
     pub fn load(&self, ticket: &str) -> io::Result<Option<CibState>> {
         let text = match fs::read_to_string(self.path(ticket)) {
@@ -533,6 +558,11 @@ mod tests {
         sd.write(&w(false, -1)).unwrap();
         let st = sd.load("ticketA").unwrap().unwrap();
         assert!(!st.granted);
+        // Read together: the written one as by itself, the others absent.
+        let all = sd.load_all(["ticketA", "nothing", "a/b"].into_iter());
+        assert_eq!(all[0].1.as_ref().unwrap(), &Some(st.clone()));
+        assert!(matches!(all[1], ("nothing", Ok(None))));
+        assert!(matches!(all[2], ("a/b", Ok(None))));
         assert_eq!(st.attrs.len(), 1, "attributes survive ticket writes");
         sd.set_attr("ticketA", "a=b\nc", None).unwrap();
         assert!(sd.load("ticketA").unwrap().unwrap().attrs.is_empty());

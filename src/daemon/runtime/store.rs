@@ -65,10 +65,10 @@ impl Daemon {
         match &self.store {
             Store::StateDir(sd) if self.cfg.members[self.me].kind == MemberKind::Site => {
                 let mut loaded = Vec::new();
-                for t in &self.cfg.tickets {
-                    match sd.load(&t.name) {
-                        Ok(st) => loaded.push((t.name.to_string(), st)),
-                        Err(e) => error!("{}: cannot read stored state: {e}", t.name),
+                for (name, st) in sd.load_all(self.cfg.tickets.iter().map(|t| &*t.name)) {
+                    match st {
+                        Ok(st) => loaded.push((name.to_string(), st)),
+                        Err(e) => error!("{name}: cannot read stored state: {e}"),
                     }
                 }
                 self.core.start(clock, loaded);

@@ -402,7 +402,9 @@ fn ocf_agent_actions_and_exit_codes() {
     for name in ["boothd", "booth"] {
         std::os::unix::fs::symlink(BIN, bindir.join(name)).unwrap();
     }
-    let port = 20000 + (std::process::id() % 20000);
+    // A port the kernel just handed out and nobody holds: a fixed formula
+    // can land on another process's ephemeral port.
+    let port = common::free_port();
     let conf = dir.path().join("eco.conf");
     let run_as = common::run_as_lines();
     fs::write(
@@ -544,10 +546,13 @@ fn lsb_init_script_starts_reports_and_stops_an_arbitrator() {
     std::os::unix::fs::symlink(BIN, bindir.join("boothd")).unwrap();
     let name = format!("eco-lsb-{}", std::process::id());
     let conf = dir.path().join(format!("{name}.conf"));
-    let port = 40000 + (std::process::id() % 20000);
+    let port = common::free_port();
     fs::write(
         &conf,
-        format!("port = {port}\narbitrator = 127.0.0.1\nticket = \"ticket-eco\"\n"),
+        format!(
+            "port = {port}\n{}arbitrator = 127.0.0.1\nticket = \"ticket-eco\"\n",
+            common::run_as_lines()
+        ),
     )
     .unwrap();
     let script = |action: &str| -> (i32, String) {
@@ -559,13 +564,19 @@ fn lsb_init_script_starts_reports_and_stops_an_arbitrator() {
                 .env("BOOTH_NO_REALTIME", "1"),
             Duration::from_secs(20),
         );
-        (out.status.code().expect("exit code"), text(&out.stdout))
+        // stderr too: a daemon that cannot start says why there.
+        let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        (out.status.code().expect("exit code"), said)
     };
     struct Cleanup<'a>(&'a dyn Fn(&str) -> (i32, String), PathBuf);
     impl Drop for Cleanup<'_> {
         fn drop(&mut self) {
             let _ = (self.0)("stop");
             let _ = fs::remove_file(&self.1);
+            // The promise record kept next to the lock across restarts.
+            let mut record = self.1.clone().into_os_string();
+            record.push(".promises");
+            let _ = fs::remove_file(record);
         }
     }
     let _cleanup = Cleanup(&script, PathBuf::from(format!("/var/run/booth/{name}.pid")));

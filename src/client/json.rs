@@ -153,6 +153,44 @@ pub struct ListTicket {
 }
 
 impl ListTicket {
+    /// The same text as `self.json().render()`, written straight into `s`
+    /// (see [`write_list_doc`]).
+    pub fn write_json(&self, s: &mut String) {
+        let opt_str = |s: &mut String, v: Option<&str>| match v {
+            Some(v) => write_str(s, v),
+            None => s.push_str("null"),
+        };
+        let opt_int = |s: &mut String, v: Option<i64>| match v {
+            Some(n) => {
+                let _ = write!(s, "{n}");
+            }
+            None => s.push_str("null"),
+        };
+        s.push_str("{\"ticket\":");
+        write_str(s, &self.ticket);
+        s.push_str(",\"leader\":");
+        write_str(s, &self.leader);
+        s.push_str(",\"expires\":");
+        opt_str(s, self.expires.as_deref());
+        s.push_str(",\"commit_pending_until\":");
+        opt_str(s, self.commit_pending_until.as_deref());
+        s.push_str(",\"manual\":");
+        s.push_str(if self.manual { "true" } else { "false" });
+        s.push_str(",\"state\":");
+        opt_str(s, self.state.as_deref());
+        s.push_str(",\"term\":");
+        opt_int(s, self.term);
+        s.push_str(",\"lease_end\":");
+        opt_int(s, self.lease_end);
+        s.push_str(",\"granted_in_cib\":");
+        s.push_str(match self.granted_in_cib {
+            Some(true) => "true",
+            Some(false) => "false",
+            None => "null",
+        });
+        s.push('}');
+    }
+
     fn json(&self) -> Json {
         Json::obj(vec![
             ("ticket", Json::str(&self.ticket)),
@@ -184,6 +222,30 @@ pub fn list_doc(source: &str, tickets: &[ListTicket], warnings: &[String]) -> Js
     let w = warnings.iter().map(|w| Json::str(w)).collect();
     f.push(("warnings", Json::Arr(w)));
     Json::obj(f)
+}
+
+/// The `booth list --json` document as text (the same as
+/// `list_doc(..).render()`), each ticket written as it comes: a daemon
+/// with 10,000 tickets builds no tree of the whole document first.
+pub fn write_list_doc(
+    out: &mut String,
+    source: &str,
+    tickets: impl IntoIterator<Item = ListTicket>,
+    warnings: &[String],
+) {
+    let mut head = Json::obj(head("booth-list", source)).render();
+    head.pop(); // the closing brace: the document goes on
+    out.push_str(&head);
+    out.push_str(",\"tickets\":[");
+    for (i, t) in tickets.into_iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        t.write_json(out);
+    }
+    out.push_str("],\"warnings\":");
+    Json::Arr(warnings.iter().map(|w| Json::str(w)).collect()).write(out);
+    out.push('}');
 }
 
 /// Reads a `booth list` text reply (C's layout, which ours shares).
@@ -446,6 +508,46 @@ mod tests {
             "{j}"
         );
         assert!(j.ends_with(r#""warnings":["The ticket C is granted to multiple sites: 10.0.0.1, 10.0.0.2. Revoke the ticket from the faulty sites."]}"#), "{j}");
+    }
+
+    #[test]
+    fn the_streamed_list_is_the_document_rendered() {
+        let full = ListTicket {
+            ticket: "a\"b".into(),
+            leader: "10.0.0.1".into(),
+            expires: Some("2026-12-02 11:09:30".into()),
+            commit_pending_until: Some("x\\y\n\u{1}".into()),
+            manual: true,
+            state: Some("LEADER".into()),
+            term: Some(-7),
+            lease_end: Some(1_800_000_000),
+            granted_in_cib: Some(false),
+        };
+        let empty = ListTicket {
+            ticket: "c".into(),
+            leader: "NONE".into(),
+            expires: None,
+            commit_pending_until: None,
+            manual: false,
+            state: None,
+            term: None,
+            lease_end: None,
+            granted_in_cib: None,
+        };
+        let shown = |t: &ListTicket| ListTicket {
+            granted_in_cib: t.granted_in_cib.map(|g| !g),
+            ..t.clone()
+        };
+        let tickets = vec![full.clone(), empty.clone(), shown(&full), shown(&empty)];
+        for (tickets, warnings) in [
+            (&tickets[..0], vec![]),
+            (&tickets[..1], vec!["w\"1".to_string()]),
+            (&tickets[..], vec!["w1".to_string(), "w2".to_string()]),
+        ] {
+            let mut out = String::new();
+            write_list_doc(&mut out, "daemon", tickets.iter().cloned(), &warnings);
+            assert_eq!(out, list_doc("daemon", tickets, &warnings).render());
+        }
     }
 
     #[test]

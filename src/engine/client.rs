@@ -417,7 +417,7 @@ impl Engine {
 /// Formatted times by second: a few slots, each holding the last second
 /// that mapped to it. Consecutive tickets mostly share their expiry
 /// second, so nearly every lookup hits.
-struct TimeCache<'a> {
+pub struct TimeCache<'a> {
     fmt: &'a dyn Fn(i64) -> String,
     slots: [Option<(i64, String)>; TimeCache::SLOTS],
 }
@@ -425,14 +425,14 @@ struct TimeCache<'a> {
 impl<'a> TimeCache<'a> {
     const SLOTS: usize = 16;
 
-    fn new(fmt: &'a dyn Fn(i64) -> String) -> TimeCache<'a> {
+    pub fn new(fmt: &'a dyn Fn(i64) -> String) -> TimeCache<'a> {
         TimeCache {
             fmt,
             slots: Default::default(),
         }
     }
 
-    fn get(&mut self, secs: i64) -> &str {
+    pub fn get(&mut self, secs: i64) -> &str {
         let slot = &mut self.slots[secs.rem_euclid(Self::SLOTS as i64) as usize];
         if slot.as_ref().is_none_or(|(s, _)| *s != secs) {
             *slot = Some((secs, (self.fmt)(secs)));

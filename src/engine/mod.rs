@@ -103,7 +103,7 @@ use std::sync::Arc;
 use crate::config::{Config, MemberKind};
 use crate::wire::TicketMsg;
 
-pub use client::ListEntry;
+pub use client::{ListEntry, TimeCache};
 #[cfg(feature = "mutations")]
 pub use mutation::Mutation;
 pub use promise::Promise;

@@ -272,9 +272,9 @@ impl Daemon {
                     let doc = if msg.header.cmd == CMD_LIST {
                         self.list_json(clock)
                     } else {
-                        self.peers_json()
+                        self.peers_json().render()
                     };
-                    self.text_reply(t, CL_LIST, doc.render().as_bytes());
+                    self.text_reply(t, CL_LIST, doc.as_bytes());
                 }
                 CMD_LIST => {
                     let mut text = String::new();

@@ -538,7 +538,7 @@ mod tests {
             granted_in_cib: t.granted_in_cib.map(|g| !g),
             ..t.clone()
         };
-        let tickets = vec![full.clone(), empty.clone(), shown(&full), shown(&empty)];
+        let tickets = [full.clone(), empty.clone(), shown(&full), shown(&empty)];
         for (tickets, warnings) in [
             (&tickets[..0], vec![]),
             (&tickets[..1], vec!["w\"1".to_string()]),

@@ -290,3 +290,30 @@ fn a_host_reboot_forgets_the_state_file_and_a_daemon_restart_keeps_it() {
     assert_eq!(w.host_boots(2), 1);
     assert_eq!(w.setup.members[2].wall_offset_ms, -5_000);
 }
+
+#[test]
+fn a_geostore_change_queued_while_loading_counts_for_the_attributes() {
+    // Seed 3260: a wrong value queued at a site still loading its CIB
+    // landed after "heal everything" had found its attributes right, and
+    // a failover test then expected that site to take the ticket.
+    use crate::config::{AttrOp, AttrPrereq, GrantType};
+    use crate::sim::gen::{PREREQ_ATTR, PREREQ_OK};
+    let mut t = ticket(false);
+    t.attr_prereqs = vec![AttrPrereq {
+        grant_type: GrantType::Auto,
+        name: PREREQ_ATTR.into(),
+        op: AttrOp::Eq,
+        value: PREREQ_OK.into(),
+    }];
+    let mut w = world(t, 10);
+    w.set_attr(0, 0, PREREQ_ATTR, Some(PREREQ_OK));
+    w.run_until(w.now + 1_000);
+    assert!(w.attrs_ok(0, 0));
+    // m0's daemon restarts and cannot read its CIB: geostore waits.
+    w.set_crm(0, false, true);
+    w.crash(0);
+    w.boot(0);
+    w.set_attr(0, 0, PREREQ_ATTR, Some("DEGRADED"));
+    assert!(w.attrs_ok(0, 0), "nothing stored yet");
+    assert!(!w.attrs_ok_once_applied(0, 0), "the queued change counts");
+}

@@ -383,6 +383,14 @@ impl Engine {
             let ticket = self.ticket_id(i);
             self.emit(Output::StopHandler { ticket, run });
         }
+        // DIFF: a grant waiting for the handler this reset stops (or whose
+        // verdict it drops) is over; the C booth left its client waiting
+        // (simulator seed 5174: a peer's revoke during the handler).
+        let handler_busy = self.tickets[i].handler != Handler::Idle;
+        if handler_busy && self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+            self.tickets[i].outcome = RLT_SYNC_FAIL;
+            self.notify_waiters(i, Some(CMD_GRANT));
+        }
         self.tickets[i].handler = Handler::Idle;
         self.disown_ticket(i);
         let tk = &mut self.tickets[i];

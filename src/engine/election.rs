@@ -305,6 +305,12 @@ impl Engine {
     pub(super) fn handle_resends(&mut self, i: usize) {
         let me = self.me;
         let tk = &mut self.tickets[i];
+        // The state query's resends are the cron's (`ticket_cron`, which
+        // decides whether to ask again); resending here as well sent every
+        // retry twice and used up the retries twice as fast.
+        if tk.round.request == OP_STATUS {
+            return;
+        }
         // DIFF: a vote request is resent only while we are still a
         // candidate of that term: once we have voted for another site in it,
         // asking again would be a second vote of ours in the same term.

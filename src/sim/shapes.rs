@@ -26,15 +26,22 @@ fn ticket(handler: bool) -> TicketConfig {
 /// Two sites and an arbitrator, 10 ms links (m0 -> m1 `slow_01` ms),
 /// synchronised clocks, fast crm_ticket and handlers.
 fn world(t: TicketConfig, slow_01: u64) -> World {
+    world_with(t, slow_01, 5, 1)
+}
+
+/// As [`world`], with every CIB write at m0 taking `crm0_ms` and the
+/// world's random choices from `seed`.
+fn world_with(t: TicketConfig, slow_01: u64, crm0_ms: u64, seed: u64) -> World {
     use MemberKind::{Arbitrator as A, Site as S};
     let kinds = [S, S, A];
     let members = kinds
         .iter()
-        .map(|&kind| MemberProfile {
+        .enumerate()
+        .map(|(m, &kind)| MemberProfile {
             kind,
             wall_offset_ms: 0,
             mono_offset_ms: 1_000_000,
-            crm_ms: (5, 5),
+            crm_ms: if m == 0 { (crm0_ms, crm0_ms) } else { (5, 5) },
             handler_ms: (5, 5),
             inbox_cap: 16,
         })
@@ -60,7 +67,7 @@ fn world(t: TicketConfig, slow_01: u64) -> World {
             epochs: 1,
         },
     };
-    let mut w = World::new(setup, 1);
+    let mut w = World::new(setup, seed);
     for m in 0..3 {
         w.boot(m);
     }
@@ -130,6 +137,35 @@ fn a_restart_with_the_wall_clock_behind_keeps_no_stale_grant() {
     w.boot(0);
     w.run_until(w.now + 120_000);
     assert_clean(&w);
+}
+
+#[test]
+fn a_write_landing_as_its_daemon_dies_keeps_the_lease_it_asked_for() {
+    // m0 holds the ticket; its CIB writes take 3 s. A renewal's write is
+    // running when m0's wall clock steps back 10 s and its daemon dies; the
+    // write may land as it dies. The checks must see the lease that write
+    // was asked for, not its expiry re-read with the stepped clock (which
+    // made a later, correct grant elsewhere look like a dual grant:
+    // simulator seed 7386).
+    let mut landed = 0;
+    for seed in 1..=8 {
+        let mut w = world_with(ticket(false), 10, 3_000, seed);
+        granted_at(&mut w, 0, 12_000);
+        let granted = w.view(0, 0).and_then(|v| v.term_expires);
+        while w.view(0, 0).and_then(|v| v.term_expires) == granted {
+            w.run_until(w.now + 10);
+        }
+        let asked = w.view(0, 0).and_then(|v| v.term_expires).unwrap();
+        let asked = asked.0 as i64 - 1_000_000;
+        // The writer batches renewals for up to 2 s, then runs for 3 s.
+        w.run_until(w.now + 2_500);
+        w.step_wall(0, -10_000);
+        w.crash(0);
+        let end = w.cib_lease_end(0, 0).unwrap();
+        assert!(end <= asked, "seed {seed}: CIB lease {end}, asked {asked}");
+        landed += usize::from(end == asked);
+    }
+    assert!(landed > 0, "no write landed as its daemon died");
 }
 
 #[test]
@@ -253,4 +289,31 @@ fn a_host_reboot_forgets_the_state_file_and_a_daemon_restart_keeps_it() {
     assert!(w.engine(2).unwrap().ticket_view(0).term < 99);
     assert_eq!(w.host_boots(2), 1);
     assert_eq!(w.setup.members[2].wall_offset_ms, -5_000);
+}
+
+#[test]
+fn a_geostore_change_queued_while_loading_counts_for_the_attributes() {
+    // Seed 3260: a wrong value queued at a site still loading its CIB
+    // landed after "heal everything" had found its attributes right, and
+    // a failover test then expected that site to take the ticket.
+    use crate::config::{AttrOp, AttrPrereq, GrantType};
+    use crate::sim::gen::{PREREQ_ATTR, PREREQ_OK};
+    let mut t = ticket(false);
+    t.attr_prereqs = vec![AttrPrereq {
+        grant_type: GrantType::Auto,
+        name: PREREQ_ATTR.into(),
+        op: AttrOp::Eq,
+        value: PREREQ_OK.into(),
+    }];
+    let mut w = world(t, 10);
+    w.set_attr(0, 0, PREREQ_ATTR, Some(PREREQ_OK));
+    w.run_until(w.now + 1_000);
+    assert!(w.attrs_ok(0, 0));
+    // m0's daemon restarts and cannot read its CIB: geostore waits.
+    w.set_crm(0, false, true);
+    w.crash(0);
+    w.boot(0);
+    w.set_attr(0, 0, PREREQ_ATTR, Some("DEGRADED"));
+    assert!(w.attrs_ok(0, 0), "nothing stored yet");
+    assert!(!w.attrs_ok_once_applied(0, 0), "the queued change counts");
 }

@@ -181,3 +181,27 @@ fn a_handler_verdict_waiting_out_the_start_up_postponement_is_taken() {
     n.run_until(10_000);
     assert_eq!(n.results(1), vec![RLT_MORE, RLT_SUCCESS]);
 }
+
+/// Simulator seed 5174: a forced grant of a manual ticket at B ran its
+/// before-acquire-handler when A, the ticket's holder, revoked it; the
+/// revoke stopped B's handler and the `-w` client waited for good. A
+/// reset that stops the handler of a grant ends the grant.
+#[test]
+fn a_grant_whose_handler_a_revoke_stops_is_answered() {
+    let mut t = ticket("M", 20, 2, 3);
+    t.mode = TicketMode::Manual;
+    t.before_acquire_handler = Some(vec!["/bin/true".into()]);
+    let mut n = three(t);
+    n.client(0, 1, CMD_GRANT, 0, "M");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "M"));
+    n.client(1, 2, CMD_GRANT, OPT_IMMEDIATE | OPT_WAIT, "M");
+    assert!(matches!(
+        n.e(1).tickets[0].handler,
+        super::super::ticket::Handler::Running(_)
+    ));
+    n.client(0, 3, CMD_REVOKE, 0, "M");
+    n.run_until(20_000);
+    let r = n.results(2);
+    assert!(r.len() == 2 && r[1] != RLT_MORE, "{r:?}");
+}

@@ -117,3 +117,23 @@ fn a_reload_adding_many_tickets_asks_a_turn_at_a_time() {
     assert_eq!(queried(&sent(&mut e)).len(), n - 1 - QUERIES_PER_TURN);
     assert!(e.next_deadline().is_some_and(|d| d > Time(2)));
 }
+
+/// A member that has not answered is asked again once per timeout, as
+/// many times as `retries` says: the cron's resend of the state query and
+/// the state's own resend handling each sent it, so every retry went out
+/// twice and the retries were used up in half the time.
+#[test]
+fn a_silent_member_is_asked_again_once_per_retry() {
+    let mut n = Net::new(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
+    n.kill(2);
+    n.run_until(1_000);
+    // Rebooted (no record of its promises), A asks everyone before it
+    // campaigns or votes; B answers, the arbitrator is gone.
+    n.reboot(0);
+    let before = n.resends;
+    // One resend a timeout (2 s), 3 in all.
+    n.run_until(1_000 + 2_500);
+    assert_eq!(n.resends - before, 1);
+    n.run_until(15_000);
+    assert_eq!(n.resends - before, 3);
+}

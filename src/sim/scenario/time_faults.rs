@@ -209,7 +209,7 @@ impl Driver {
                 continue;
             }
             for m in 0..self.n() {
-                if self.w.is_site(m) && !self.w.attrs_ok(m, t) {
+                if self.w.is_site(m) && !self.w.attrs_ok_once_applied(m, t) {
                     self.w.set_attr(m, t, ATTR, Some(ATTR_OK));
                 }
             }

@@ -360,8 +360,31 @@ impl World {
 
     /// Do the attributes at `m` meet every prerequisite of ticket `t`?
     pub fn attrs_ok(&self, m: usize, t: usize) -> bool {
+        self.attrs_meet(m, t, false)
+    }
+
+    /// As [`World::attrs_ok`], once the `geostore` changes waiting for
+    /// `m`'s daemon to finish loading are applied too: a change queued
+    /// then lands after anything decided now (seed 3260: a wrong value
+    /// queued during a fault phase landed after "heal everything" had
+    /// found the attributes right).
+    pub fn attrs_ok_once_applied(&self, m: usize, t: usize) -> bool {
+        self.attrs_meet(m, t, true)
+    }
+
+    fn attrs_meet(&self, m: usize, t: usize, queued: bool) -> bool {
         self.cfg.tickets[t].attr_prereqs.iter().all(|p| {
-            let have = self.attrs[m][t].get(&p.name).map(String::as_str);
+            let waiting = queued
+                .then(|| {
+                    self.members[m].waiting.iter().rev().find_map(|w| match w {
+                        Waiting::Attr { t: wt, name, value } if *wt == t && *name == p.name => {
+                            Some(value.as_deref())
+                        }
+                        _ => None,
+                    })
+                })
+                .flatten();
+            let have = waiting.unwrap_or_else(|| self.attrs[m][t].get(&p.name).map(String::as_str));
             match p.op {
                 crate::config::AttrOp::Eq => have == Some(p.value.as_str()),
                 crate::config::AttrOp::Ne => have != Some(p.value.as_str()),

@@ -81,6 +81,11 @@ impl World {
         self.note(|| format!("crash m{m}"));
         self.health.member[m] = self.health.member[m].max(self.now);
         self.harvest_writer(m);
+        // Writes that land as the daemon dies land with the lease they were
+        // asked for: matched against the requests before those are
+        // forgotten (reading the expiry with a wall clock stepped since
+        // would move the lease).
+        self.kill_runs(m);
         let ms = &mut self.members[m];
         ms.core = None;
         ms.paused = None;
@@ -94,7 +99,6 @@ impl World {
             slot.desired = None;
             slot.requested.clear();
         }
-        self.kill_runs(m);
         self.refresh_revoke_due(m);
         let gone: Vec<ClientId> = self
             .clients

@@ -257,7 +257,7 @@ impl Core {
         for (name, st) in loaded {
             // The configuration's copy of the name: the writer keeps it.
             let key = match self.engine.ticket_index(&name) {
-                Some(i) => self.config().tickets[i].name.clone(),
+                Some(i) => self.config().tickets[i.index()].name.clone(),
                 None => name.as_str().into(),
             };
             self.writer.note_loaded(key, st.as_ref());

@@ -1,6 +1,7 @@
 //! Requests from `booth` and `geostore` clients: grant, revoke, list, and the
 //! geo attributes (spec raft.md §10–§11, §14; client.md §5–§6).
 
+use super::Tix;
 use std::fmt::Write as _;
 
 use log::info;
@@ -74,12 +75,12 @@ impl Engine {
         });
     }
 
-    fn reply(&mut self, i: usize, client: ClientId, result: Rlt, last: bool) {
+    fn reply(&mut self, i: Tix, client: ClientId, result: Rlt, last: bool) {
         let msg = self.build_msg(i, CL_RESULT, Cmd::NONE, OR_JUST_SO, result);
         self.emit(Output::ClientReply { client, msg, last });
     }
 
-    fn client_grant(&mut self, i: usize, client: ClientId, options: u32) {
+    fn client_grant(&mut self, i: Tix, client: ClientId, options: u32) {
         let me = Leader::Member(self.me);
         let tk = &self.tickets[i];
         if !self.is_site() {
@@ -131,7 +132,7 @@ impl Engine {
 
     /// RLT_SUCCESS while the grant goes on (or the ticket is ours already),
     /// else why it failed.
-    fn do_grant_ticket(&mut self, i: usize, options: u32) -> Rlt {
+    fn do_grant_ticket(&mut self, i: Tix, options: u32) -> Rlt {
         let now = self.now.mono;
         let me = Leader::Member(self.me);
         let tk = &mut self.tickets[i];
@@ -154,7 +155,7 @@ impl Engine {
         self.acquire_ticket(i, OR_ADMIN)
     }
 
-    fn client_revoke(&mut self, i: usize, client: ClientId, options: u32) {
+    fn client_revoke(&mut self, i: Tix, client: ClientId, options: u32) {
         let me = Leader::Member(self.me);
         let tk = &self.tickets[i];
         if !tk.is_owned() {
@@ -192,7 +193,7 @@ impl Engine {
 
     /// Sends the ticket's `outcome` to waiting clients (of `only` command, or
     /// all when None); finished requests are dropped.
-    pub(super) fn notify_waiters(&mut self, i: usize, only: Option<Cmd>) {
+    pub(super) fn notify_waiters(&mut self, i: Tix, only: Option<Cmd>) {
         if self.tickets[i].waiters.is_empty() {
             return;
         }

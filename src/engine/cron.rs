@@ -2,6 +2,7 @@
 //! per-ticket cron and what it decides next; elections are in election.rs,
 //! the lease and CIB writes in lease.rs (spec raft.md §6, §15, §18–§20).
 
+use super::Tix;
 use std::time::Duration;
 
 use super::ticket::{Handler, NextState, Renewal, State, TermBump};
@@ -50,7 +51,7 @@ pub(super) enum Written {
 }
 
 impl Engine {
-    pub(super) fn apply_cib_state(&mut self, i: usize, st: &CibState) {
+    pub(super) fn apply_cib_state(&mut self, i: Tix, st: &CibState) {
         let me = self.me;
         let clock = self.now;
         let name = self.tickets[i].cfg.name.clone();
@@ -154,7 +155,7 @@ impl Engine {
 
     /// C `setup_ticket`: state query to all peers at start-up; `query_now`
     /// false puts the query off to a later turn (`send_queries`).
-    pub(super) fn setup_ticket(&mut self, i: usize, query_now: bool) {
+    pub(super) fn setup_ticket(&mut self, i: Tix, query_now: bool) {
         let now = self.now.mono;
         if self.is_site() && self.tickets[i].cib.loaded {
             self.update_ticket_state(i, None);
@@ -249,7 +250,7 @@ impl Engine {
 
     /// The state query (`OP_STATUS`, answered with `OP_MY_INDEX`) to all
     /// peers.
-    fn state_query(&mut self, i: usize) {
+    fn state_query(&mut self, i: Tix) {
         let tk = &mut self.tickets[i];
         tk.startup.query_pending = false;
         tk_debug!(tk, "broadcasting state query");
@@ -259,7 +260,7 @@ impl Engine {
     /// Anything that happens to a ticket happens after its start-up state
     /// query, as in the C booth, where every ticket asks before the first
     /// event: a query still put off goes out first.
-    pub(super) fn query_first(&mut self, i: usize) {
+    pub(super) fn query_first(&mut self, i: Tix) {
         if self.tickets[i].startup.query_pending {
             self.state_query(i);
         }
@@ -286,14 +287,7 @@ impl Engine {
 
     /// C `ticket_broadcast`: send our view to every other member.
     /// `expect` is the answer each member acknowledges with.
-    pub(super) fn broadcast(
-        &mut self,
-        i: usize,
-        cmd: Cmd,
-        expect: Cmd,
-        result: Rlt,
-        reason: Reason,
-    ) {
+    pub(super) fn broadcast(&mut self, i: Tix, cmd: Cmd, expect: Cmd, result: Rlt, reason: Reason) {
         let now = self.now.mono;
         let msg = self.build_msg(i, cmd, Cmd::NONE, reason, result);
         let me_bit = 1u32 << self.me;
@@ -321,7 +315,7 @@ impl Engine {
     }
 
     /// C `schedule_election`: an election after a random delay (sites only).
-    pub(super) fn schedule_election(&mut self, i: usize, reason: Reason) {
+    pub(super) fn schedule_election(&mut self, i: Tix, reason: Reason) {
         if !self.is_site() {
             return;
         }
@@ -346,7 +340,7 @@ impl Engine {
     /// of each other, and a silent first site only delays the next by its
     /// slot. Votes, not delays, keep the ticket single: this is liveness
     /// only.
-    pub(super) fn failover_delay(&mut self, i: usize) -> Duration {
+    pub(super) fn failover_delay(&mut self, i: Tix) -> Duration {
         let window = self.tickets[i].timeout_ms().min(MAX_ELECTION_DELAY_MS);
         let lost = self.tickets[i].lost_leader;
         let me = self.me;
@@ -363,13 +357,13 @@ impl Engine {
         Duration::from_millis(rank * slot + self.rng.below(jitter))
     }
 
-    pub(super) fn random_delay(&mut self, i: usize) -> Duration {
+    pub(super) fn random_delay(&mut self, i: Tix) -> Duration {
         let max = self.tickets[i].timeout_ms().min(MAX_ELECTION_DELAY_MS);
         Duration::from_millis(self.rng.below(max))
     }
 
     /// C `disown_ticket`.
-    pub(super) fn disown_ticket(&mut self, i: usize) {
+    pub(super) fn disown_ticket(&mut self, i: Tix) {
         self.set_leader(i, Leader::Unknown);
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
@@ -378,7 +372,7 @@ impl Engine {
     }
 
     /// C `reset_ticket`.
-    pub(super) fn reset_ticket(&mut self, i: usize) {
+    pub(super) fn reset_ticket(&mut self, i: Tix) {
         if let Handler::Running(run) = self.tickets[i].handler {
             let ticket = self.ticket_id(i);
             self.emit(Output::StopHandler { ticket, run });
@@ -403,13 +397,13 @@ impl Engine {
         tk.election_end = None;
     }
 
-    pub(super) fn reset_ticket_and_set_no_leader(&mut self, i: usize) {
+    pub(super) fn reset_ticket_and_set_no_leader(&mut self, i: Tix) {
         self.reset_ticket(i);
         self.set_leader(i, Leader::NoOne);
     }
 
     /// C `ticket_cron`.
-    pub(super) fn ticket_cron(&mut self, i: usize) {
+    pub(super) fn ticket_cron(&mut self, i: Tix) {
         let now = self.now.mono;
         let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];
@@ -486,7 +480,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn process_next_state(&mut self, i: usize, ns: NextState) {
+    pub(super) fn process_next_state(&mut self, i: Tix, ns: NextState) {
         match ns {
             NextState::Leader => {
                 if let Handler::Exited(_) = self.tickets[i].handler {
@@ -523,7 +517,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn log_reacquire_reason(&self, i: usize) {
+    pub(super) fn log_reacquire_reason(&self, i: Tix) {
         let tk = &self.tickets[i];
         let now = self.now.mono;
         let me = Leader::Member(self.me);
@@ -548,7 +542,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn next_action(&mut self, i: usize) {
+    pub(super) fn next_action(&mut self, i: Tix) {
         let now = self.now.mono;
         let tk = &self.tickets[i];
         match tk.state {
@@ -593,7 +587,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn init_action(&mut self, i: usize) {
+    pub(super) fn init_action(&mut self, i: Tix) {
         if let Handler::Exited(_) = self.tickets[i].handler {
             self.grant_after_handler(i);
         } else if self.tickets[i].round.expect.is_some() {
@@ -605,7 +599,7 @@ impl Engine {
     /// (the handler's verdict is taken there), or answer the waiting
     /// clients why not. A follower that learned of a leader while the
     /// handler ran does not contest it: the grant is over.
-    fn grant_after_handler(&mut self, i: usize) {
+    fn grant_after_handler(&mut self, i: Tix) {
         let rv = if self.tickets[i].state == State::Follower && self.tickets[i].is_owned() {
             self.tickets[i].handler = Handler::Idle;
             RLT_OVERGRANT

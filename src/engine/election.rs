@@ -3,6 +3,7 @@
 
 use super::cron::*;
 use super::ticket::{DeferredElection, ElectionRetry, Renewal, State, TermBump, VoteRecord};
+use super::Tix;
 use super::{Engine, Leader, Output};
 use crate::config::GrantType;
 use crate::wire::codes::*;
@@ -15,7 +16,7 @@ impl Engine {
     /// Some(true) when one was started.
     pub(super) fn new_election(
         &mut self,
-        i: usize,
+        i: Tix,
         preference: Option<usize>,
         bump: TermBump,
         reason: Reason,
@@ -134,7 +135,7 @@ impl Engine {
     }
 
     /// C `elections_end`.
-    pub(super) fn elections_end(&mut self, i: usize) {
+    pub(super) fn elections_end(&mut self, i: Tix) {
         let now = self.now.mono;
         let n = self.n_members();
         self.tickets[i].election.running = false;
@@ -190,7 +191,7 @@ impl Engine {
     }
 
     /// The next round after an election nobody won (see elections_end).
-    pub(super) fn retry_election(&mut self, i: usize, bump: TermBump) {
+    pub(super) fn retry_election(&mut self, i: Tix, bump: TermBump) {
         let now = self.now.mono;
         match self.new_election(i, None, bump, OR_AGAIN) {
             Some(true) => {}
@@ -206,7 +207,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn won_elections(&mut self, i: usize) {
+    pub(super) fn won_elections(&mut self, i: Tix) {
         let now = self.now.mono;
         let all_sites = self.site_bits();
         self.set_leader(i, Leader::Member(self.me));
@@ -228,7 +229,7 @@ impl Engine {
     }
 
     /// C `leader_update_ticket`: a majority acknowledged our heartbeat.
-    pub(super) fn leader_update_ticket(&mut self, i: usize) {
+    pub(super) fn leader_update_ticket(&mut self, i: Tix) {
         let now = self.now.mono;
         let from_arrival = mutated!(self, LeaseFromAckArrival);
         let tk = &mut self.tickets[i];
@@ -302,7 +303,7 @@ impl Engine {
     }
 
     /// C `handle_resends`.
-    pub(super) fn handle_resends(&mut self, i: usize) {
+    pub(super) fn handle_resends(&mut self, i: Tix) {
         let me = self.me;
         let tk = &mut self.tickets[i];
         // The state query's resends are the cron's (`ticket_cron`, which
@@ -381,7 +382,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn resend_msg(&mut self, i: usize) {
+    pub(super) fn resend_msg(&mut self, i: Tix) {
         let now = self.now.mono;
         let tk = &self.tickets[i];
         let (cmd, reason, acks) = (tk.round.request, tk.round.reason, tk.round.acked);

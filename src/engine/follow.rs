@@ -3,11 +3,12 @@
 
 use super::raft::In;
 use super::ticket::{AckedLead, NextState, State};
+use super::Tix;
 use super::{Dropped, Engine, Leader};
 use crate::wire::codes::*;
 
 impl Engine {
-    pub(super) fn answer_heartbeat(&mut self, i: usize, m: &In) -> Result<(), Dropped> {
+    pub(super) fn answer_heartbeat(&mut self, i: Tix, m: &In) -> Result<(), Dropped> {
         // DIFF: the C booth aborts on a heartbeat whose leader field names
         // someone other than its sender; such a message is simply invalid.
         if m.leader != Leader::Member(m.from) {
@@ -69,7 +70,7 @@ impl Engine {
     /// while another site's claimed lease runs we refuse (TVld) instead of
     /// following a new leader — even one with a higher term, whose election
     /// may rest on a vote we cast before restarting and forgot.
-    pub(super) fn refuse_other_leader(&mut self, i: usize, m: &In) -> bool {
+    pub(super) fn refuse_other_leader(&mut self, i: Tix, m: &In) -> bool {
         let now = self.now.mono;
         // DIFF: after a start the fence covers acknowledgements as well as
         // votes: what we promised before may be forgotten, and the leader we
@@ -99,7 +100,7 @@ impl Engine {
         true
     }
 
-    pub(super) fn process_update(&mut self, i: usize, m: &In) {
+    pub(super) fn process_update(&mut self, i: Tix, m: &In) {
         let tk = &self.tickets[i];
         let outdated = m.term < tk.current_term;
         if outdated || (tk.is_owned() && tk.leader != Leader::Member(m.from)) {
@@ -129,7 +130,7 @@ impl Engine {
         self.send(i, m.from, OP_ACK, OP_UPDATE, RLT_SUCCESS);
     }
 
-    pub(super) fn process_ack(&mut self, i: usize, m: &In) {
+    pub(super) fn process_ack(&mut self, i: Tix, m: &In) {
         if self.newer_term(i, m, false) {
             tk_warn!(
                 self.tickets[i],
@@ -162,7 +163,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn process_revoke(&mut self, i: usize, m: &In) {
+    pub(super) fn process_revoke(&mut self, i: Tix, m: &In) {
         let tk = &self.tickets[i];
         let sender = self.cfg.members[m.from].addr_string.clone();
         if tk.state == State::Init && tk.leader == Leader::NoOne {
@@ -199,7 +200,7 @@ impl Engine {
         self.send(i, m.from, OP_ACK, OP_REVOKE, RLT_SUCCESS);
     }
 
-    pub(super) fn process_revoke_for_manual(&mut self, i: usize, m: &In) {
+    pub(super) fn process_revoke_for_manual(&mut self, i: Tix, m: &In) {
         self.send(i, m.from, OP_ACK, OP_REVOKE, RLT_SUCCESS);
         self.unmark_granted(i, Leader::Member(m.from));
         let name = self.tickets[i].cfg.name.clone();
@@ -218,7 +219,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn process_rejected(&mut self, i: usize, m: &In) {
+    pub(super) fn process_rejected(&mut self, i: Tix, m: &In) {
         let tk = &self.tickets[i];
         let name = tk.cfg.name.clone();
         let sender = self.cfg.members[m.from].addr_string.clone();
@@ -318,7 +319,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn process_my_index(&mut self, i: usize, m: &In) {
+    pub(super) fn process_my_index(&mut self, i: Tix, m: &In) {
         self.note_confirmation(i, m);
         let now = self.now.mono;
         let tk = &self.tickets[i];
@@ -385,7 +386,7 @@ impl Engine {
     /// start by an answer naming no leader, so the comparison is with the
     /// term of the grant. True when we gave way (the caller then follows
     /// the message's leader).
-    pub(super) fn give_way_if_stale_own(&mut self, i: usize, m: &In) -> bool {
+    pub(super) fn give_way_if_stale_own(&mut self, i: Tix, m: &In) -> bool {
         let tk = &self.tickets[i];
         let grant_term = tk.loaded_grant_term.unwrap_or(tk.current_term);
         let stale_own = tk.leader == Leader::Member(self.me)
@@ -431,7 +432,7 @@ impl Engine {
     /// the network since before our start is beyond what the wire can
     /// tell, as for acknowledgements: the protocol takes any message older
     /// than a timeout as lost.)
-    pub(super) fn note_confirmation(&mut self, i: usize, m: &In) {
+    pub(super) fn note_confirmation(&mut self, i: Tix, m: &In) {
         let unit = self.valid_unit_ms();
         let (me, now, started) = (self.me, self.now.mono, self.started_at);
         let tk = &mut self.tickets[i];
@@ -453,7 +454,7 @@ impl Engine {
     /// everyone, its host rebooted with the wall clock 8 s behind, kept
     /// its grant 8 s past its lease while the others elected a new
     /// holder). True when it was revoked.
-    pub(super) fn drop_unconfirmed_grant(&mut self, i: usize) -> bool {
+    pub(super) fn drop_unconfirmed_grant(&mut self, i: Tix) -> bool {
         let tk = &mut self.tickets[i];
         let holders = std::mem::take(&mut tk.startup.unconfirmed) as u32;
         let ours = tk.leader == Leader::Member(self.me)
@@ -471,7 +472,7 @@ impl Engine {
     /// DIFF: a peer has seen a newer term than ours, without a live lease
     /// elsewhere. The C booth ignores this and the peer then ignores our
     /// (older) heartbeats for good; we take the ticket again above that term.
-    pub(super) fn leader_behind_peer(&mut self, i: usize, m: &In) {
+    pub(super) fn leader_behind_peer(&mut self, i: Tix, m: &In) {
         let tk = &mut self.tickets[i];
         if m.term <= tk.current_term || tk.next_state == Some(NextState::Leader) {
             return;
@@ -490,7 +491,7 @@ impl Engine {
 
     /// C `leader_handle_newer_ticket`: we lead, and a state answer tells
     /// of a newer term with a live lease (the caller checked both).
-    pub(super) fn leader_handle_newer_ticket(&mut self, i: usize, m: &In) {
+    pub(super) fn leader_handle_newer_ticket(&mut self, i: Tix, m: &In) {
         let now = self.now.mono;
         let other_leader = m.leader.member().is_some_and(|l| l != self.me);
         if other_leader || self.tickets[i].time_left(now) > 0 {
@@ -533,7 +534,7 @@ impl Engine {
 
     /// C `update_ticket_state`: what our copy means after a state answer (or,
     /// with no sender, after loading the CIB).
-    pub(super) fn update_ticket_state(&mut self, i: usize, sender: Option<usize>) {
+    pub(super) fn update_ticket_state(&mut self, i: Tix, sender: Option<usize>) {
         let now = self.now.mono;
         let me = Leader::Member(self.me);
         let from = sender.map_or("CIB".to_string(), |s| {

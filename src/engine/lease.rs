@@ -3,6 +3,7 @@
 
 use super::cron::*;
 use super::ticket::{DeferredRelease, Handler, Renewal, State, TermBump};
+use super::Tix;
 use super::{CibWrite, Engine, Leader, Output, Time};
 use crate::config::{AttrOp, GrantType};
 use crate::wire::codes::*;
@@ -11,7 +12,7 @@ use std::time::Duration;
 
 impl Engine {
     /// C `ticket_lost`: the lease ran out without renewal.
-    pub(super) fn ticket_lost(&mut self, i: usize) {
+    pub(super) fn ticket_lost(&mut self, i: Tix) {
         let me = Leader::Member(self.me);
         let tk = &self.tickets[i];
         let reason = if tk.leader != me {
@@ -56,7 +57,7 @@ impl Engine {
     }
 
     /// C `start_revoke_ticket`.
-    pub(super) fn start_revoke_ticket(&mut self, i: usize) {
+    pub(super) fn start_revoke_ticket(&mut self, i: Tix) {
         tk_info!(self.tickets[i], "revoking ticket");
         self.tickets[i].peers[self.me].claim = None;
         self.tickets[i].save_committed();
@@ -74,7 +75,7 @@ impl Engine {
 
     /// We give up a ticket our CIB may say we hold within its lease: until
     /// the revoke is written, our claim stays (see `Rare::release_hold`).
-    pub(super) fn begin_release_hold(&mut self, i: usize) {
+    pub(super) fn begin_release_hold(&mut self, i: Tix) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
         if !tk.cib.granted || tk.cfg.is_manual() || mutated!(self, NoReleaseHold) {
@@ -89,7 +90,7 @@ impl Engine {
 
     /// Hands the ticket over (a revoke or a step-down) once our CIB no
     /// longer says "granted" within a lease: see `Rare::release_hold`.
-    pub(super) fn release_broadcast(&mut self, i: usize, cmd: Cmd, expect: Cmd, reason: Reason) {
+    pub(super) fn release_broadcast(&mut self, i: Tix, cmd: Cmd, expect: Cmd, reason: Reason) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
         if tk.release_hold.is_some_and(|h| h > now) {
@@ -111,7 +112,7 @@ impl Engine {
     /// The CIB revoke is written or its lease is over: withdraw our claim
     /// and send what was held back, unless we have since taken the ticket
     /// again or started something else.
-    pub(super) fn end_release_hold(&mut self, i: usize) {
+    pub(super) fn end_release_hold(&mut self, i: Tix) {
         let me = self.me;
         let tk = &mut self.tickets[i];
         let Some(hold) = tk.release_hold.take() else {
@@ -129,7 +130,7 @@ impl Engine {
 
     /// C `acquire_ticket`: prerequisites, handler, then election or manual
     /// selection. Returns RLT_SUCCESS while in progress, else why it failed.
-    pub(super) fn acquire_ticket(&mut self, i: usize, reason: Reason) -> Rlt {
+    pub(super) fn acquire_ticket(&mut self, i: Tix, reason: Reason) -> Rlt {
         if reason == OR_ADMIN && !self.attr_prereqs_ok(i, GrantType::Manual) {
             return RLT_ATTR_PREREQ;
         }
@@ -152,7 +153,7 @@ impl Engine {
     }
 
     /// C `manual_selection`: a manual ticket is taken without an election.
-    pub(super) fn manual_selection(&mut self, i: usize) {
+    pub(super) fn manual_selection(&mut self, i: Tix) {
         if !self.is_site() {
             return;
         }
@@ -168,7 +169,7 @@ impl Engine {
     }
 
     /// The before-acquire-handler's verdict (C `do_ext_prog`).
-    pub(super) fn do_ext_prog(&mut self, i: usize, start_election: bool) -> ExtProg {
+    pub(super) fn do_ext_prog(&mut self, i: Tix, start_election: bool) -> ExtProg {
         let Some(argv) = self.tickets[i].cfg.before_acquire_handler.clone() else {
             return ExtProg::Pass;
         };
@@ -200,7 +201,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn handler_env(&self, i: usize) -> Vec<(String, String)> {
+    pub(super) fn handler_env(&self, i: Tix) -> Vec<(String, String)> {
         let tk = &self.tickets[i];
         // DIFF: 0 when the ticket is not owned, as documented (the C booth
         // passes the moment of its last reset).
@@ -226,7 +227,7 @@ impl Engine {
     }
 
     /// C `ext_prog_failed`.
-    pub(super) fn ext_prog_failed(&mut self, i: usize, start_election: bool) {
+    pub(super) fn ext_prog_failed(&mut self, i: Tix, start_election: bool) {
         let now = self.now.mono;
         let me = Leader::Member(self.me);
         let tk = &self.tickets[i];
@@ -264,7 +265,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn attr_prereqs_ok(&self, i: usize, kind: GrantType) -> bool {
+    pub(super) fn attr_prereqs_ok(&self, i: Tix, kind: GrantType) -> bool {
         let tk = &self.tickets[i];
         for p in tk.cfg.attr_prereqs.iter().filter(|p| p.grant_type == kind) {
             let have = tk.attrs.get(&p.name).map(|a| a.value.as_str());
@@ -281,7 +282,7 @@ impl Engine {
     }
 
     /// C `ticket_dangerous`: must the CIB grant still wait for the commit delay?
-    pub(super) fn ticket_dangerous(&mut self, i: usize) -> bool {
+    pub(super) fn ticket_dangerous(&mut self, i: Tix) -> bool {
         let now = self.now.mono;
         let all_sites = self.site_bits();
         let tk = &mut self.tickets[i];
@@ -312,7 +313,7 @@ impl Engine {
     }
 
     /// C `ticket_write`: record our view in the local CIB (sites only).
-    pub(super) fn ticket_write(&mut self, i: usize) -> Written {
+    pub(super) fn ticket_write(&mut self, i: Tix) -> Written {
         if !self.is_site() {
             return Written::NotSite;
         }
@@ -366,7 +367,7 @@ impl Engine {
     /// the new term not yet acknowledged): revoke it in the CIB now. The
     /// engine's state is left alone; a lease proven later is written as
     /// usual.
-    pub(super) fn revoke_stale_cib_grant(&mut self, i: usize) {
+    pub(super) fn revoke_stale_cib_grant(&mut self, i: Tix) {
         let owner = self.cib_owner(self.tickets[i].leader);
         let tk = &mut self.tickets[i];
         let until = tk.cib.granted_until.unwrap_or(self.now.mono);
@@ -386,7 +387,7 @@ impl Engine {
     }
 
     /// C `set_ticket_wakeup`: when the ticket's cron must run next.
-    pub(super) fn set_ticket_wakeup(&mut self, i: usize) {
+    pub(super) fn set_ticket_wakeup(&mut self, i: Tix) {
         let now = self.now.mono;
         let tk = &self.tickets[i];
         let mut next = if tk.cfg.is_manual() {
@@ -469,7 +470,7 @@ impl Engine {
     }
 
     /// The lease end a leader can prove, for checks: `None` unless leading.
-    pub fn proven_lease(&self, i: usize) -> Option<Time> {
+    pub fn proven_lease(&self, i: Tix) -> Option<Time> {
         let tk = &self.tickets[i];
         (tk.state == State::Leader && tk.leader == Leader::Member(self.me) && tk.cib.granted)
             .then_some(tk.lease.expires)
@@ -481,7 +482,7 @@ impl Engine {
     /// latest leadership acknowledged): what the simulator checks against the
     /// acknowledgements the followers sent. `None` otherwise, including right
     /// after an election win, whose lease is still tentative.
-    pub fn acknowledged_lease(&self, i: usize) -> Option<Time> {
+    pub fn acknowledged_lease(&self, i: Tix) -> Option<Time> {
         let tk = &self.tickets[i];
         (tk.state == State::Leader
             && tk.leader == Leader::Member(self.me)
@@ -493,7 +494,7 @@ impl Engine {
 
     /// When the ticket's periodic work is next due (its `next_cron`), for
     /// checks that a member does not sleep through a leader's loss.
-    pub fn ticket_wakeup(&self, i: usize) -> Option<Time> {
+    pub fn ticket_wakeup(&self, i: Tix) -> Option<Time> {
         self.tickets[i].next_cron
     }
 }

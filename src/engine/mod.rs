@@ -110,7 +110,7 @@ pub use promise::Promise;
 pub use rng::Rng;
 use ticket::Ticket;
 pub use ticket::{Leader, State};
-pub use ticket_id::TicketId;
+pub use ticket_id::{TicketId, Tickets, Tix};
 pub use time::{Clock, Time};
 
 /// Outputs the queue keeps room for once drained (see `poll_output`).
@@ -201,7 +201,7 @@ pub struct Engine {
     /// Shared: clones of an engine (the model checker's) share it.
     cfg: std::sync::Arc<Config>,
     me: usize,
-    tickets: Vec<Ticket>,
+    tickets: Tickets<Ticket>,
     /// Each ticket's stable id, by position, and the positions sorted by
     /// id, for finding a ticket by id by binary search (4 bytes a ticket;
     /// a hash map took some 28).
@@ -216,11 +216,11 @@ pub struct Engine {
     out: VecDeque<Output>,
     /// Pending cron deadlines, ordered, so that finding due tickets never
     /// scans every ticket.
-    crons: BTreeSet<(Time, usize)>,
+    crons: BTreeSet<(Time, Tix)>,
     /// Tickets whose handler finished and must be looked at right away.
-    handler_exited: BTreeSet<usize>,
+    handler_exited: BTreeSet<Tix>,
     /// Tickets whose promises changed since `take_promises` (promise.rs).
-    promises_dirty: BTreeSet<usize>,
+    promises_dirty: BTreeSet<Tix>,
     /// The promises of tickets a reload removed (or that the record holds
     /// but the configuration does not), by name: a ticket added back takes
     /// them back (reload.rs).
@@ -246,7 +246,7 @@ impl Engine {
             .tickets
             .iter()
             .enumerate()
-            .map(|(i, t)| Ticket::new(i, t.clone(), cfg.members.len()))
+            .map(|(i, t)| Ticket::new(Tix::at(i), t.clone(), cfg.members.len()))
             .collect();
         let ids: Vec<TicketId> = (1..=cfg.tickets.len() as u64).map(TicketId).collect();
         Engine {
@@ -285,30 +285,30 @@ impl Engine {
         self.cfg.members[self.me].kind == MemberKind::Site
     }
 
-    pub fn ticket_index(&self, name: &str) -> Option<usize> {
+    pub fn ticket_index(&self, name: &str) -> Option<Tix> {
         let tickets = &self.cfg.tickets;
         self.by_name
             .binary_search_by(|&i| (*tickets[i as usize].name).cmp(name))
             .ok()
-            .map(|k| self.by_name[k] as usize)
+            .map(|k| Tix::at(self.by_name[k] as usize))
     }
 
     /// The stable id of the ticket now at position `i`.
-    pub fn ticket_id(&self, i: usize) -> TicketId {
-        self.ids[i]
+    pub fn ticket_id(&self, i: Tix) -> TicketId {
+        self.ids[i.index()]
     }
 
     /// The stable id of the ticket of this name, if configured.
     pub fn ticket_id_by_name(&self, name: &str) -> Option<TicketId> {
-        self.ticket_index(name).map(|i| self.ids[i])
+        self.ticket_index(name).map(|i| self.ids[i.index()])
     }
 
     /// The current position of a ticket, if it is still configured.
-    pub fn ticket_by_id(&self, id: TicketId) -> Option<usize> {
+    pub fn ticket_by_id(&self, id: TicketId) -> Option<Tix> {
         self.by_id
             .binary_search_by_key(&id, |&i| self.ids[i as usize])
             .ok()
-            .map(|k| self.by_id[k] as usize)
+            .map(|k| Tix::at(self.by_id[k] as usize))
     }
 
     /// Next output to execute, in the order the engine produced them.
@@ -332,7 +332,7 @@ impl Engine {
     }
 
     /// Read-only view of a ticket for tests, the simulator and `booth list`.
-    pub fn ticket_view(&self, i: usize) -> TicketView {
+    pub fn ticket_view(&self, i: Tix) -> TicketView {
         let tk = &self.tickets[i];
         TicketView {
             name: tk.cfg.name.to_string(),
@@ -349,8 +349,14 @@ impl Engine {
         self.tickets.len()
     }
 
+    /// Every ticket's current position, in configuration order (the
+    /// order of `Config::tickets`): for views over all tickets.
+    pub fn ticket_positions(&self) -> impl DoubleEndedIterator<Item = Tix> + ExactSizeIterator {
+        self.tickets.ids()
+    }
+
     /// Applies the CIB state read at start-up, before [`Engine::start`].
-    pub fn load_cib(&mut self, clock: Clock, ticket: usize, state: &CibState) {
+    pub fn load_cib(&mut self, clock: Clock, ticket: Tix, state: &CibState) {
         self.now = clock;
         self.apply_cib_state(ticket, state);
     }
@@ -362,8 +368,8 @@ impl Engine {
         self.started = true;
         // The first tickets ask their peers now, the others on the next
         // turns (`send_queries`).
-        for i in 0..self.tickets.len() {
-            self.setup_ticket(i, i < cron::QUERIES_PER_TURN);
+        for i in self.tickets.ids() {
+            self.setup_ticket(i, i.index() < cron::QUERIES_PER_TURN);
             self.reindex(i);
         }
     }
@@ -391,7 +397,7 @@ impl Engine {
     /// DIFF: a member that follows a leader looks at the ticket again when
     /// that lease (plus acquire-after) is over, however it learned of the
     /// lease; the C booth may keep an earlier wakeup of up to an hour.
-    fn wake_at_followed_lease_end(&mut self, i: usize) {
+    fn wake_at_followed_lease_end(&mut self, i: Tix) {
         let me = Leader::Member(self.me);
         let tk = &mut self.tickets[i];
         if tk.cfg.is_manual()
@@ -418,7 +424,13 @@ impl Engine {
         self.advance(clock);
         if self.started && !self.tickets.is_empty() && to != self.me {
             use crate::wire::codes::{OP_STATUS, RLT_SUCCESS};
-            self.send(0, to, OP_STATUS, crate::wire::Cmd::NONE, RLT_SUCCESS);
+            self.send(
+                Tix::FIRST,
+                to,
+                OP_STATUS,
+                crate::wire::Cmd::NONE,
+                RLT_SUCCESS,
+            );
         }
     }
 
@@ -485,9 +497,9 @@ impl Engine {
         // Every lease end and CIB grant end is also a cron deadline (see
         // `reindex`): only tickets whose deadline has come can qualify, so
         // no event costs a pass over all tickets.
-        let due: Vec<usize> = self
+        let due: Vec<Tix> = self
             .crons
-            .range(..(Time(now.0 + 1), 0))
+            .range(..(Time(now.0 + 1), Tix::FIRST))
             .map(|&(_, i)| i)
             .collect();
         let lease_over = |t: &Ticket| {
@@ -524,10 +536,10 @@ impl Engine {
             return;
         }
         let now = self.now.mono;
-        let mut due: Vec<usize> = std::mem::take(&mut self.handler_exited)
+        let mut due: Vec<Tix> = std::mem::take(&mut self.handler_exited)
             .into_iter()
             .collect();
-        let later = self.crons.split_off(&(Time(now.0 + 1), 0));
+        let later = self.crons.split_off(&(Time(now.0 + 1), Tix::FIRST));
         let mut expired = std::mem::replace(&mut self.crons, later);
         // The rest are still due and run at the next call, which the
         // deadline asks for at once: other inputs get their turn between.
@@ -565,7 +577,7 @@ impl Engine {
 
     /// Keeps the ordered deadline set in step with a ticket's `next_cron`.
     /// A leader's own lease end is a deadline too, whatever its cron says.
-    fn reindex(&mut self, i: usize) {
+    fn reindex(&mut self, i: Tix) {
         self.check_promise(i);
         self.tickets[i].settle_rare();
         let me = Leader::Member(self.me);
@@ -670,12 +682,12 @@ fn name_index(cfg: &Config) -> Vec<u32> {
 /// `pred` holds. Debug builds check that no other ticket qualifies: every
 /// `what` must be in the cron index.
 fn due_where(
-    tickets: &[Ticket],
-    due: &[usize],
+    tickets: &Tickets<Ticket>,
+    due: &[Tix],
     pred: impl Fn(&Ticket) -> bool,
     what: &str,
-) -> Vec<usize> {
-    let found: Vec<usize> = due.iter().copied().filter(|&i| pred(&tickets[i])).collect();
+) -> Vec<Tix> {
+    let found: Vec<Tix> = due.iter().copied().filter(|&i| pred(&tickets[i])).collect();
     debug_assert_eq!(
         found.iter().copied().collect::<BTreeSet<_>>(),
         tickets

@@ -18,6 +18,7 @@
 //! uses CLOCK_BOOTTIME and keeps the record in a file that a host reboot
 //! discards or invalidates: after a reboot the fence applies again).
 
+use super::Tix;
 use super::{Engine, Time};
 
 /// One ticket's promises.
@@ -37,7 +38,7 @@ pub struct Promise {
 
 impl Engine {
     /// The promises of ticket `i` as they stand.
-    pub(super) fn promise_of(&self, i: usize) -> Promise {
+    pub(super) fn promise_of(&self, i: Tix) -> Promise {
         let tk = &self.tickets[i];
         let id = |m: usize| self.cfg.members[m].site_id;
         Promise {
@@ -55,7 +56,7 @@ impl Engine {
 
     /// Notes that ticket `i`'s promises may have changed (after every event
     /// that touched it).
-    pub(super) fn check_promise(&mut self, i: usize) {
+    pub(super) fn check_promise(&mut self, i: Tix) {
         if !self.started {
             return;
         }
@@ -83,7 +84,7 @@ impl Engine {
     /// `i` (before [`Engine::start`]). A record naming a site that is no
     /// longer configured is refused (false): the ticket is then fenced as
     /// after a first start.
-    pub fn restore_promise(&mut self, i: usize, p: &Promise) -> bool {
+    pub fn restore_promise(&mut self, i: Tix, p: &Promise) -> bool {
         // The broken variant without a start-up fence has no record either:
         // a restarted member that knows nothing and fences nothing.
         if mutated!(self, NoStartupFence) {

@@ -4,6 +4,7 @@
 //! raft.md §3–§5).
 
 use super::ticket::State;
+use super::Tix;
 use super::{Dropped, Engine, Leader, Output};
 use crate::wire::codes::*;
 use crate::wire::{Cmd, Header, Reason, Rlt, TicketBody, TicketMsg, MAGIC, NO_ONE, VERSION};
@@ -47,7 +48,7 @@ impl Engine {
     /// Our view of ticket `i` as a message (C `init_ticket_msg`).
     pub(super) fn build_msg(
         &self,
-        i: usize,
+        i: Tix,
         cmd: Cmd,
         request: Cmd,
         reason: Reason,
@@ -120,7 +121,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn send(&mut self, i: usize, to: usize, cmd: Cmd, request: Cmd, result: Rlt) {
+    pub(super) fn send(&mut self, i: Tix, to: usize, cmd: Cmd, request: Cmd, result: Rlt) {
         let msg = self.build_msg(i, cmd, request, OR_JUST_SO, result);
         self.emit(Output::Send {
             to,
@@ -129,14 +130,14 @@ impl Engine {
         });
     }
 
-    pub(super) fn send_reject(&mut self, i: usize, to: usize, result: Rlt, request: Cmd) {
+    pub(super) fn send_reject(&mut self, i: Tix, to: usize, result: Rlt, request: Cmd) {
         self.send(i, to, OP_REJECTED, request, result);
     }
 
     /// C `ticket_recv`: resolve the leader, count acknowledgements, dispatch.
     pub(super) fn ticket_recv(
         &mut self,
-        i: usize,
+        i: Tix,
         from: usize,
         msg: &TicketMsg,
     ) -> Result<(), Dropped> {
@@ -221,7 +222,7 @@ impl Engine {
     /// the cluster out for longer; and not a claim of an older term than the
     /// lease of another site we acknowledged and that still runs (the C
     /// booth has no claims; see `Lease::acked_lead`).
-    pub(super) fn note_claim_from(&mut self, i: usize, m: &In, site: usize) {
+    pub(super) fn note_claim_from(&mut self, i: Tix, m: &In, site: usize) {
         let now = self.now.mono;
         // Our own lease we know better than anyone: a peer's figure runs
         // longer (it counts from the arrival of our heartbeat), and taking
@@ -252,7 +253,7 @@ impl Engine {
         self.tickets[i].note_claim(site, until);
     }
 
-    pub(super) fn update_acks(&mut self, i: usize, m: &In) {
+    pub(super) fn update_acks(&mut self, i: Tix, m: &In) {
         let all = self.all_bits();
         let tk = &mut self.tickets[i];
         // DIFF: the clause the C booth means to have — stop resending a
@@ -286,7 +287,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn raft_answer(&mut self, i: usize, m: &In) -> Result<(), Dropped> {
+    pub(super) fn raft_answer(&mut self, i: Tix, m: &In) -> Result<(), Dropped> {
         let tk = &self.tickets[i];
         // DIFF: "you are outdated, the ticket is revoked" answers a
         // candidate that re-takes a ticket it thinks was lost; the voters
@@ -372,7 +373,7 @@ impl Engine {
     }
 
     /// A heartbeat or update we did not expect (we lead, or another leader).
-    pub(super) fn unexpected(&mut self, i: usize, m: &In) {
+    pub(super) fn unexpected(&mut self, i: Tix, m: &In) {
         let now = self.now.mono;
         tk_warn!(
             self.tickets[i],
@@ -388,14 +389,14 @@ impl Engine {
     }
 
     /// Manual tickets track every site that claims to hold them.
-    pub(super) fn mark_granted(&mut self, i: usize, site: usize) {
+    pub(super) fn mark_granted(&mut self, i: Tix, site: usize) {
         let tk = &mut self.tickets[i];
         if tk.cfg.is_manual() {
             tk.sites_where_granted |= 1 << site;
         }
     }
 
-    pub(super) fn unmark_granted(&mut self, i: usize, l: Leader) {
+    pub(super) fn unmark_granted(&mut self, i: Tix, l: Leader) {
         let tk = &mut self.tickets[i];
         if let (true, Some(m)) = (tk.cfg.is_manual(), l.member()) {
             tk.sites_where_granted &= !(1 << m);
@@ -404,7 +405,7 @@ impl Engine {
 
     /// C `set_leader`: forgetting a leader unmarks it; a manual ticket's new
     /// leader is marked as holding it.
-    pub(super) fn set_leader(&mut self, i: usize, l: Leader) {
+    pub(super) fn set_leader(&mut self, i: Tix, l: Leader) {
         if l == Leader::Unknown {
             let old = self.tickets[i].leader;
             self.unmark_granted(i, old);
@@ -416,7 +417,7 @@ impl Engine {
     }
 
     /// C `newer_term`: a higher term from another site makes us its follower.
-    pub(super) fn newer_term(&mut self, i: usize, m: &In, in_election: bool) -> bool {
+    pub(super) fn newer_term(&mut self, i: Tix, m: &In, in_election: bool) -> bool {
         let tk = &self.tickets[i];
         if m.leader == Leader::Member(self.me) || m.term <= tk.current_term {
             return false;
@@ -438,7 +439,7 @@ impl Engine {
         true
     }
 
-    pub(super) fn term_too_low(&mut self, i: usize, m: &In) -> bool {
+    pub(super) fn term_too_low(&mut self, i: Tix, m: &In) -> bool {
         let tk = &self.tickets[i];
         if m.term >= tk.current_term {
             return false;
@@ -455,7 +456,7 @@ impl Engine {
     }
 
     /// C `become_follower`, with the leader set in the same step.
-    pub(super) fn become_follower(&mut self, i: usize, m: &In, leader: Leader) {
+    pub(super) fn become_follower(&mut self, i: Tix, m: &In, leader: Leader) {
         let now = self.now.mono;
         let copy_term = mutated!(self, TermRegression);
         let tk = &mut self.tickets[i];
@@ -484,7 +485,7 @@ impl Engine {
 
     /// A grant client waiting on an election we no longer run learns the
     /// outcome now (DIFF: the C booth leaves such clients waiting forever).
-    pub(super) fn leave_candidacy(&mut self, i: usize) {
+    pub(super) fn leave_candidacy(&mut self, i: Tix) {
         let tk = &self.tickets[i];
         if tk.state != State::Candidate
             && tk.leader != Leader::Member(self.me)
@@ -496,7 +497,7 @@ impl Engine {
     }
 
     /// C `update_ticket_from_msg`.
-    pub(super) fn update_ticket_from_msg(&mut self, i: usize, m: &In) {
+    pub(super) fn update_ticket_from_msg(&mut self, i: Tix, m: &In) {
         let now = self.now.mono;
         let tk = &mut self.tickets[i];
         let valid = m.valid_ms.min(tk.expire_ms());

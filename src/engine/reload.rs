@@ -4,7 +4,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::ticket::{Leader, Ticket};
-use super::{id_index, name_index, CibWrite, Clock, Engine, Output, Promise, TicketId};
+use super::{
+    id_index, name_index, CibWrite, Clock, Engine, Output, Promise, TicketId, Tickets, Tix,
+};
 use crate::config::Config;
 
 impl Engine {
@@ -33,14 +35,14 @@ impl Engine {
         // every pair of names, 0.4 s on the loop.)
         let forget = mutated!(self, ForgetRemovedPromises);
         let configured: HashSet<&str> = cfg.tickets.iter().map(|t| &*t.name).collect();
-        for i in 0..self.tickets.len() {
+        for i in self.tickets.ids() {
             let name = &self.tickets[i].cfg.name;
             if !forget && !configured.contains(&**name) {
                 let p = self.promise_of(i);
                 self.removed.insert(name.to_string(), p);
             }
         }
-        let old: Vec<Ticket> = std::mem::take(&mut self.tickets);
+        let old: Tickets<Ticket> = std::mem::take(&mut self.tickets);
         for tk in &old {
             if let Some(at) = tk.indexed_cron {
                 self.crons.remove(&(at, tk.idx));
@@ -54,7 +56,8 @@ impl Engine {
             .map(|(t, id)| (t.cfg.name.clone(), (t, id)))
             .collect();
         let mut added = vec![false; cfg.tickets.len()];
-        for (i, tc) in cfg.tickets.iter().enumerate() {
+        for (n, tc) in cfg.tickets.iter().enumerate() {
+            let i = Tix::at(n);
             match old.remove(&tc.name) {
                 Some((tk, id)) => {
                     let mut tk = tk;
@@ -69,7 +72,7 @@ impl Engine {
                         .push(Ticket::new(i, tc.clone(), self.n_members()));
                     self.ids.push(TicketId(self.next_id));
                     self.next_id += 1;
-                    added[i] = true;
+                    added[n] = true;
                     if let Some(p) = self.removed.remove(&*tc.name) {
                         // The members are those the promises name (a
                         // changed list was refused above).
@@ -108,7 +111,7 @@ impl Engine {
             }
         }
         let mut queries = 0;
-        for (i, added) in added.into_iter().enumerate() {
+        for (i, added) in self.tickets.ids().zip(added) {
             if added && self.started {
                 self.setup_ticket(i, queries < super::cron::QUERIES_PER_TURN);
                 queries += 1;

@@ -233,10 +233,10 @@ impl Net {
                     term: Some(w.term),
                     attrs: vec![],
                 };
-                e.load_cib(c, t, &st);
+                e.load_cib(c, Tix::at(t), &st);
             }
             if let Some(p) = self.promises[m].get(&*tc.name) {
-                assert!(e.restore_promise(t, p));
+                assert!(e.restore_promise(Tix::at(t), p));
             }
         }
         e.start(c);
@@ -259,7 +259,7 @@ impl Net {
     fn views(&self) -> Vec<Option<TicketView>> {
         self.engines
             .iter()
-            .map(|e| e.as_ref().map(|e| e.ticket_view(0)))
+            .map(|e| e.as_ref().map(|e| e.ticket_view(Tix::at(0))))
             .collect()
     }
 
@@ -510,7 +510,7 @@ impl Net {
     }
 
     fn leader_of(&self, m: usize, t: usize) -> Leader {
-        self.e(m).ticket_view(t).leader
+        self.e(m).ticket_view(Tix::at(t)).leader
     }
 
     fn isolate(&mut self, m: usize) {

@@ -6,6 +6,8 @@ use std::time::Duration;
 use super::{ClientId, HandlerRun, Time};
 use std::sync::Arc;
 
+use super::Tix;
+
 use crate::config::TicketConfig;
 use crate::wire::{Cmd, Reason, Rlt};
 
@@ -129,7 +131,7 @@ pub struct PeerView {
 
 #[derive(Clone, Debug)]
 pub struct Ticket {
-    pub idx: usize,
+    pub idx: Tix,
     /// Shared with the engine's configuration (not a copy of it).
     pub cfg: Arc<TicketConfig>,
     pub state: State,
@@ -435,7 +437,7 @@ impl crate::logline::TicketName for Ticket {
 
 impl Ticket {
     /// A ticket in a cluster of `members` members.
-    pub fn new(idx: usize, cfg: Arc<TicketConfig>, members: usize) -> Ticket {
+    pub fn new(idx: Tix, cfg: Arc<TicketConfig>, members: usize) -> Ticket {
         Ticket {
             idx,
             cfg,
@@ -608,9 +610,9 @@ mod footprint {
     /// The rare fields are boxed only while one of them holds something.
     #[test]
     fn the_rare_fields_are_boxed_while_used() {
-        use super::{Ticket, Waiter};
+        use super::{Ticket, Tix, Waiter};
         let cfg = std::sync::Arc::new(crate::engine::tests::ticket("t", 60, 3, 3));
-        let mut tk = Ticket::new(0, cfg, 3);
+        let mut tk = Ticket::new(Tix::FIRST, cfg, 3);
         assert!(tk.rare.is_none() && tk.waiters.is_empty());
         let w = Waiter {
             client: 1,

@@ -3,12 +3,13 @@
 
 use super::raft::In;
 use super::ticket::{State, VoteRecord};
+use super::Tix;
 use super::{Engine, Leader, Output};
 use crate::wire::codes::*;
 use crate::wire::NO_ONE;
 
 impl Engine {
-    pub(super) fn answer_req_vote(&mut self, i: usize, m: &In) {
+    pub(super) fn answer_req_vote(&mut self, i: Tix, m: &In) {
         let now = self.now.mono;
         let tk = &self.tickets[i];
         let name = tk.cfg.name.clone();
@@ -90,7 +91,7 @@ impl Engine {
 
     /// Votes for the sender, unless we already voted for someone else in this
     /// term (the vote then stands, whatever reset happened in between).
-    pub(super) fn cast_vote(&mut self, i: usize, m: &In) {
+    pub(super) fn cast_vote(&mut self, i: Tix, m: &In) {
         let tk = &mut self.tickets[i];
         let choice = match tk.election.vote_record {
             Some(v) if v.term == tk.current_term => v.candidate(),
@@ -103,7 +104,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn record_vote(&mut self, i: usize, m: &In) {
+    pub(super) fn record_vote(&mut self, i: Tix, m: &In) {
         let tk = &mut self.tickets[i];
         match tk.peers[m.from].vote {
             None => tk.peers[m.from].vote = Some(m.leader),
@@ -118,7 +119,7 @@ impl Engine {
         }
     }
 
-    pub(super) fn process_vote_for(&mut self, i: usize, m: &In) {
+    pub(super) fn process_vote_for(&mut self, i: Tix, m: &In) {
         let tk = &self.tickets[i];
         let sender = self.cfg.members[m.from].addr_string.clone();
         if m.leader == Leader::NoOne {

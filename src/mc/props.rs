@@ -244,7 +244,7 @@ pub fn stays_granted(w: &World, horizon_ms: u64) -> Option<Violation> {
     let holder = (0..w.n()).find(|&m| {
         w.holds(m)
             && w.engines[m].as_ref().is_some_and(|e| {
-                let v = e.ticket_view(0);
+                let v = e.ticket_view(crate::engine::Tix::FIRST);
                 v.state == State::Leader && v.leader == Leader::Member(m)
             })
     })?;

@@ -127,7 +127,7 @@ fn expandable(w: &World, limits: &Limits) -> Vec<Action> {
         .engines
         .iter()
         .flatten()
-        .any(|e| e.ticket_view(0).term > limits.max_term);
+        .any(|e| e.ticket_view(crate::engine::Tix::FIRST).term > limits.max_term);
     if over {
         Vec::new()
     } else {

@@ -387,10 +387,13 @@ impl World {
                 term: Some(w.term),
                 attrs: vec![],
             };
-            e.load_cib(c, 0, &st);
+            e.load_cib(c, crate::engine::Tix::FIRST, &st);
         }
         if let Some(p) = &self.promises[m] {
-            assert!(e.restore_promise(0, p), "promise record refused");
+            assert!(
+                e.restore_promise(crate::engine::Tix::FIRST, p),
+                "promise record refused"
+            );
         }
         e.start(c);
         self.engines[m] = Some(e);
@@ -416,7 +419,7 @@ impl World {
                         if p.cmd == OP_ACK {
                             p.sent = self.now;
                         }
-                        let v = e.ticket_view(0);
+                        let v = e.ticket_view(crate::engine::Tix::FIRST);
                         let until = (v.leader == Leader::Member(to))
                             .then_some(v.term_expires)
                             .flatten();
@@ -450,7 +453,9 @@ impl World {
             let e = self.engines[m].as_mut().unwrap();
             for f in follow {
                 match f {
-                    Follow::Written(granted) => e.handle_cib_written(c, e.ticket_id(0), granted),
+                    Follow::Written(granted) => {
+                        e.handle_cib_written(c, e.ticket_id(crate::engine::Tix::FIRST), granted)
+                    }
                     Follow::Handler(t, run) => e.handle_handler_exit(c, t, run, ok),
                 }
             }
@@ -459,7 +464,11 @@ impl World {
 
     /// Ghost bookkeeping after one engine event of member `m`.
     fn after_event(&mut self, m: usize) {
-        let term = self.engines[m].as_ref().unwrap().ticket_view(0).term;
+        let term = self.engines[m]
+            .as_ref()
+            .unwrap()
+            .ticket_view(crate::engine::Tix::FIRST)
+            .term;
         self.ghost.after_event(m, term, &mut self.found);
     }
 
@@ -497,7 +506,7 @@ impl World {
         let Some(e) = self.engines[m].as_ref() else {
             return format!("m{m} down");
         };
-        let v = e.ticket_view(0);
+        let v = e.ticket_view(crate::engine::Tix::FIRST);
         let leader = match v.leader {
             Leader::Member(l) => format!("m{l}"),
             Leader::NoOne => "none".into(),

@@ -282,11 +282,23 @@ fn a_host_reboot_forgets_the_state_file_and_a_daemon_restart_keeps_it() {
     let record = |term: u32| format!("T {name} {term} -\n").into_bytes();
     w.set_state_file(2, Some(record(77)));
     w.restart(2, Restart::Daemon, 0);
-    assert!(w.engine(2).unwrap().ticket_view(0).term >= 77);
+    assert!(
+        w.engine(2)
+            .unwrap()
+            .ticket_view(crate::engine::Tix::FIRST)
+            .term
+            >= 77
+    );
     assert_eq!(w.host_boots(2), 0);
     w.set_state_file(2, Some(record(99)));
     w.restart(2, Restart::Host, -5_000);
-    assert!(w.engine(2).unwrap().ticket_view(0).term < 99);
+    assert!(
+        w.engine(2)
+            .unwrap()
+            .ticket_view(crate::engine::Tix::FIRST)
+            .term
+            < 99
+    );
     assert_eq!(w.host_boots(2), 1);
     assert_eq!(w.setup.members[2].wall_offset_ms, -5_000);
 }

@@ -530,7 +530,7 @@ impl World {
 
     /// Where member `m`'s engine keeps ticket `t` now (a reload may add,
     /// remove and reorder its tickets; None: not configured there).
-    pub fn eidx(&self, m: usize, t: usize) -> Option<usize> {
+    pub fn eidx(&self, m: usize, t: usize) -> Option<crate::engine::Tix> {
         self.engine(m)?.ticket_index(&self.ticket_names[t])
     }
 

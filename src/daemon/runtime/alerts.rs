@@ -238,7 +238,7 @@ impl Daemon {
             return;
         }
         let clock = self.engine_clock();
-        for i in 0..self.core.engine().ticket_count() {
+        for i in self.core.engine().ticket_positions() {
             let v = self.core.engine().ticket_view(i);
             let Some(seen) = self.alerting.tickets.get_mut(&v.name) else {
                 self.alerting

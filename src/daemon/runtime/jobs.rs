@@ -239,7 +239,7 @@ impl Daemon {
                     warn!("handler \"{}\" failed: {why}", f.program);
                     if let Some(name) = self
                         .position(ticket)
-                        .map(|i| self.cfg.tickets[i].name.clone())
+                        .map(|i| self.cfg.tickets[i.index()].name.clone())
                     {
                         self.handler_failed(&name, &f.program, &why);
                     }
@@ -327,7 +327,7 @@ impl Daemon {
     fn handler_limit(&self, ticket: TicketId) -> Ms {
         // A handler slower than the renewal period cannot keep a ticket.
         self.position(ticket)
-            .and_then(|i| self.cfg.tickets.get(i))
+            .and_then(|i| self.cfg.tickets.get(i.index()))
             .map_or(60_000, |t| t.renewal_freq.as_millis() as Ms)
     }
 

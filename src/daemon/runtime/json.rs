@@ -16,7 +16,7 @@ impl Daemon {
         let entries = engine.list_entries(clock);
         let fmt = |secs: i64| localtime::datetime(secs);
         let mut times = TimeCache::new(&fmt);
-        let tickets = entries.into_iter().enumerate().map(|(i, e)| {
+        let tickets = engine.ticket_positions().zip(entries).map(|(i, e)| {
             let v = engine.ticket_view(i);
             let mut shown = |t: Option<i64>| t.map(|t| times.get(t).to_string());
             ListTicket {

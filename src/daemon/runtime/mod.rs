@@ -480,8 +480,8 @@ impl Daemon {
 
     fn log_tickets(&self) {
         let local = |t| super::dump::LocalTime::from(localtime::local(t));
-        let views =
-            (0..self.core.engine().ticket_count()).map(|i| self.core.engine().ticket_view(i));
+        let engine = self.core.engine();
+        let views = engine.ticket_positions().map(|i| engine.ticket_view(i));
         // Asked for: every line of it, whatever the rate limit.
         for line in super::dump::ticket_lines(views, &self.cfg, self.engine_clock(), &local) {
             info!(target: logging::UNLIMITED, "{line}");
@@ -497,7 +497,7 @@ impl Daemon {
     }
 
     /// The current position of a ticket known by id (None once removed).
-    fn position(&self, id: TicketId) -> Option<usize> {
+    fn position(&self, id: TicketId) -> Option<crate::engine::Tix> {
         self.core.engine().ticket_by_id(id)
     }
 }

@@ -20,7 +20,7 @@ fn grant_on_fresh_cluster_commits_when_all_sites_answer() {
     assert!(!b.granted);
     assert_eq!(b.owner, 1000, "follower records the leader as owner");
     assert_eq!(n.leader_of(2, 0), Leader::Member(0));
-    assert_eq!(n.e(0).ticket_view(0).state, State::Leader);
+    assert_eq!(n.e(0).ticket_view(Tix::at(0)).state, State::Leader);
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
 
@@ -56,7 +56,7 @@ fn leader_renews_and_keeps_ticket_for_many_leases() {
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(200_000);
     assert!(n.granted_at(0, "T"));
-    let v = n.e(0).ticket_view(0);
+    let v = n.e(0).ticket_view(Tix::at(0));
     assert_eq!(v.state, State::Leader);
     assert!(
         v.term_expires.unwrap().0 > n.now,
@@ -76,7 +76,7 @@ fn ticket_fails_over_when_leader_dies() {
     let mut n = three(ticket("T", 20, 2, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);
-    let lease_end = n.e(0).ticket_view(0).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
     n.kill(0);
     n.run_until(lease_end + 10_000);
     assert!(n.granted_at(1, "T"), "site B took over");
@@ -89,27 +89,30 @@ fn ticket_fails_over_when_leader_dies() {
 fn failover_delay_orders_the_surviving_sites() {
     // Two sites: the survivor starts within a quarter of the 1 s window.
     let mut e = Engine::new(config(&[S, S, A], vec![ticket("T", 20, 2, 3)]), 1, 7);
-    e.tickets[0].lost_leader = Leader::Member(0);
-    let most = (0..500).map(|_| e.failover_delay(0)).max().unwrap();
+    e.tickets[Tix::at(0)].lost_leader = Leader::Member(0);
+    let most = (0..500)
+        .map(|_| e.failover_delay(Tix::at(0)))
+        .max()
+        .unwrap();
     assert!(most < Duration::from_millis(250), "{most:?}");
     // Three sites, the first lost: one slot of 500 ms each for the others.
     let cfg = config(&[S, S, S, A], vec![ticket("T", 20, 2, 3)]);
     let mut b = Engine::new(cfg.clone(), 1, 7);
     let mut c = Engine::new(cfg, 2, 7);
-    b.tickets[0].lost_leader = Leader::Member(0);
-    c.tickets[0].lost_leader = Leader::Member(0);
+    b.tickets[Tix::at(0)].lost_leader = Leader::Member(0);
+    c.tickets[Tix::at(0)].lost_leader = Leader::Member(0);
     for _ in 0..500 {
-        assert!(b.failover_delay(0) < Duration::from_millis(125));
-        let d = c.failover_delay(0).as_millis();
+        assert!(b.failover_delay(Tix::at(0)) < Duration::from_millis(125));
+        let d = c.failover_delay(Tix::at(0)).as_millis();
         assert!((500..625).contains(&d), "{d}");
     }
     // Ranks count only the sites that may campaign: with site 1 lost,
     // site 2 comes second (after site 0); with site 2 lost, site 1 does.
-    c.tickets[0].lost_leader = Leader::Member(1);
-    let d = c.failover_delay(0).as_millis();
+    c.tickets[Tix::at(0)].lost_leader = Leader::Member(1);
+    let d = c.failover_delay(Tix::at(0)).as_millis();
     assert!((500..625).contains(&d), "{d}");
-    b.tickets[0].lost_leader = Leader::Member(2);
-    assert!(b.failover_delay(0) >= Duration::from_millis(500));
+    b.tickets[Tix::at(0)].lost_leader = Leader::Member(2);
+    assert!(b.failover_delay(Tix::at(0)) >= Duration::from_millis(500));
 }
 
 #[test]
@@ -118,7 +121,7 @@ fn isolated_leader_revokes_at_its_expiry_and_other_site_takes_over() {
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(8_000);
     n.isolate(0);
-    let lease_end = n.e(0).ticket_view(0).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
     n.run_until(lease_end);
     assert!(
         !n.granted_at(0, "T"),
@@ -141,12 +144,12 @@ fn paused_leader_drops_ticket_before_reacting_to_anything() {
     n.run_until(8_000);
     // Freeze A (no events delivered to it) past its lease, then feed it one
     // message: its first output must be the CIB revoke.
-    let lease_end = n.e(0).ticket_view(0).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
     let mut a = n.engines[0].take().unwrap();
     n.run_until(lease_end + 5_000);
     let hb = n
         .e(1)
-        .build_msg(0, OP_HEARTBEAT, Cmd::NONE, OR_JUST_SO, RLT_SUCCESS);
+        .build_msg(Tix::at(0), OP_HEARTBEAT, Cmd::NONE, OR_JUST_SO, RLT_SUCCESS);
     let _ = a.handle_packet(clock(lease_end + 5_000), 1, &hb);
     match a.poll_output() {
         Some(Output::WriteCib(w)) => assert!(!w.granted),
@@ -208,7 +211,7 @@ fn grant_with_a_site_down_waits_for_the_commit_delay() {
     n.run_until(10_000);
     assert_eq!(n.results(1), vec![RLT_MORE, RLT_CIB_PENDING]);
     assert!(!n.granted_at(0, "T"), "not in the CIB during the delay");
-    assert_eq!(n.e(0).ticket_view(0).state, State::Leader);
+    assert_eq!(n.e(0).ticket_view(Tix::at(0)).state, State::Leader);
     let pending = n.e(0).list_text(clock(n.now), &|t| t.to_string());
     assert!(pending.contains("(commit pending until"), "{pending}");
     n.run_until(6_000 + 25_000 + 3_000);
@@ -352,7 +355,7 @@ fn restarted_leader_reacquires_without_revoking_in_between() {
     let mut n = three(ticket("T", 60, 3, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);
-    let term = n.e(0).ticket_view(0).term;
+    let term = n.e(0).ticket_view(Tix::at(0)).term;
     n.kill(0);
     n.run_until(11_000);
     n.boot(0);
@@ -363,9 +366,9 @@ fn restarted_leader_reacquires_without_revoking_in_between() {
         .filter(|(t, m, w)| *t >= 11_000 && *m == 0 && !w.granted)
         .count();
     assert_eq!(revokes, 0, "no spurious revoke while re-acquiring");
-    assert_eq!(n.e(0).ticket_view(0).state, State::Leader);
+    assert_eq!(n.e(0).ticket_view(Tix::at(0)).state, State::Leader);
     assert!(
-        n.e(0).ticket_view(0).term > term,
+        n.e(0).ticket_view(Tix::at(0)).term > term,
         "re-acquired in a new term"
     );
     assert!(n.granted_at(0, "T"));
@@ -442,7 +445,10 @@ fn renewals_of_tickets_granted_apart_leave_in_one_wave() {
     let mut prev: Option<(Time, Time)> = None;
     for step in 1..=60u64 {
         n.run_until(700 + step * 1_000);
-        let (t, u) = (n.e(0).ticket_view(0), n.e(0).ticket_view(1));
+        let (t, u) = (
+            n.e(0).ticket_view(Tix::at(0)),
+            n.e(0).ticket_view(Tix::at(1)),
+        );
         assert_eq!((t.state, u.state), (State::Leader, State::Leader));
         let (te, ue) = (t.term_expires.unwrap(), u.term_expires.unwrap());
         // A renewal is never late: each lease is extended before half of
@@ -457,9 +463,12 @@ fn renewals_of_tickets_granted_apart_leave_in_one_wave() {
     }
     let (te, ue) = prev.unwrap();
     assert_eq!(te, ue, "both leases run from the same wave");
-    assert_eq!(n.e(0).ticket_wakeup(0), n.e(0).ticket_wakeup(1));
     assert_eq!(
-        n.e(0).ticket_wakeup(0).unwrap().0 % 2_000,
+        n.e(0).ticket_wakeup(Tix::at(0)),
+        n.e(0).ticket_wakeup(Tix::at(1))
+    );
+    assert_eq!(
+        n.e(0).ticket_wakeup(Tix::at(0)).unwrap().0 % 2_000,
         0,
         "a wave is a multiple of its period"
     );

@@ -23,12 +23,12 @@ fn a_leader_told_of_a_live_lease_in_a_newer_term_follows_it() {
     n.slow.push((1, 0, is_ack, 3_000));
     n.slow.push((2, 0, is_ack, 3_000));
     n.client(0, 1, CMD_GRANT, 0, "T");
-    while n.e(0).ticket_view(0).state != State::Leader {
+    while n.e(0).ticket_view(Tix::at(0)).state != State::Leader {
         assert!(n.now < 10_000, "m0 never leads");
         let next = n.now + 10;
         n.run_until(next);
     }
-    let term = n.e(0).ticket_view(0).term;
+    let term = n.e(0).ticket_view(Tix::at(0)).term;
     // m1's state answer: it leads term T+1 with 15 s of lease left.
     let c = n.clock_of(0);
     let mut answer = msg(1001, OP_MY_INDEX, 1001, term + 1, 15);
@@ -39,7 +39,7 @@ fn a_leader_told_of_a_live_lease_in_a_newer_term_follows_it() {
     while n.now < until {
         let next = n.now + 10;
         n.run_until(next);
-        let v = n.e(0).ticket_view(0);
+        let v = n.e(0).ticket_view(Tix::at(0));
         assert!(
             !(v.state == State::Leader && v.term > term),
             "t={}: m0 leads term {}, which it did not win",
@@ -47,7 +47,7 @@ fn a_leader_told_of_a_live_lease_in_a_newer_term_follows_it() {
             v.term
         );
     }
-    let v = n.e(0).ticket_view(0);
+    let v = n.e(0).ticket_view(Tix::at(0));
     assert_eq!(v.leader, Leader::Member(1), "m0 follows the live lease");
     assert_eq!(v.state, State::Follower);
     assert!(!n.granted_at(0, "T"));
@@ -70,13 +70,13 @@ fn a_candidate_waiting_for_its_handler_arms_no_past_deadline() {
     let c = n.clock_of(0);
     let e = n.e_mut(0);
     {
-        let tk = &mut e.tickets[0];
+        let tk = &mut e.tickets[Tix::at(0)];
         tk.state = State::Candidate;
         tk.election_end = Some(Time(now - 100));
         tk.next_state = Some(super::super::ticket::NextState::Leader);
         tk.next_cron = Some(Time(now));
     }
-    e.reindex(0);
+    e.reindex(Tix::at(0));
     e.handle_timeout(c);
     let started =
         std::iter::from_fn(|| e.poll_output()).any(|o| matches!(o, Output::RunHandler { .. }));
@@ -105,15 +105,15 @@ fn a_grant_at_a_follower_of_no_one_goes_on_after_its_handler() {
     n.isolate(0);
     n.client(0, 1, CMD_GRANT, OPT_WAIT, "T");
     n.run_until(n.now + 1_000);
-    assert_eq!(n.e(0).ticket_view(0).state, State::Candidate);
-    let term = n.e(0).ticket_view(0).term;
+    assert_eq!(n.e(0).ticket_view(Tix::at(0)).state, State::Candidate);
+    let term = n.e(0).ticket_view(Tix::at(0)).term;
     let mut m = msg(1002, OP_REJECTED, NO_ONE, term + 1, 0);
     m.header.request = OP_REQ_VOTE;
     m.header.result = RLT_TERM_OUTDATED;
     let c = n.clock_of(0);
     let _ = n.e_mut(0).handle_packet(c, 2, &m);
     n.drain(0);
-    let v = n.e(0).ticket_view(0);
+    let v = n.e(0).ticket_view(Tix::at(0));
     assert_eq!((v.state, v.leader), (State::Follower, Leader::NoOne));
     // The first client has its answer; the campaign's time runs out.
     assert_eq!(n.results(1), vec![RLT_MORE, RLT_SYNC_FAIL]);
@@ -138,12 +138,12 @@ fn a_grant_at_a_follower_of_no_one_goes_on_after_its_handler() {
 fn a_deferred_grant_that_cannot_start_is_answered() {
     let mut n = three(ticket("T", 20, 2, 3));
     let now = n.now;
-    n.e_mut(0).tickets[0].startup.vote_fence = Some(Time(now + 1_000));
+    n.e_mut(0).tickets[Tix::at(0)].startup.vote_fence = Some(Time(now + 1_000));
     n.client(0, 1, CMD_GRANT, OPT_WAIT, "T");
     assert_eq!(n.results(1), vec![RLT_MORE]);
-    assert!(n.e(0).tickets[0].deferred_election.is_some());
+    assert!(n.e(0).tickets[Tix::at(0)].deferred_election.is_some());
     // B's lease, learned while the fence is up (as from a state answer).
-    n.e_mut(0).tickets[0].note_claim(1, Time(now + 60_000));
+    n.e_mut(0).tickets[Tix::at(0)].note_claim(1, Time(now + 60_000));
     n.run_until(now + 3_000);
     assert_eq!(n.results(1), vec![RLT_MORE, RLT_SYNC_FAIL]);
     assert!(!n.granted_at(0, "T"));
@@ -165,7 +165,7 @@ fn a_handler_verdict_waiting_out_the_start_up_postponement_is_taken() {
     n.client(0, 1, CMD_GRANT, OPT_WAIT, "T");
     n.run_until(300);
     assert!(matches!(
-        n.e(0).tickets[0].handler,
+        n.e(0).tickets[Tix::at(0)].handler,
         super::super::ticket::Handler::Exited(true)
     ));
     // Answers to A's state query arrive late, while it is still postponed.
@@ -197,7 +197,7 @@ fn a_grant_whose_handler_a_revoke_stops_is_answered() {
     assert!(n.granted_at(0, "M"));
     n.client(1, 2, CMD_GRANT, OPT_IMMEDIATE | OPT_WAIT, "M");
     assert!(matches!(
-        n.e(1).tickets[0].handler,
+        n.e(1).tickets[Tix::at(0)].handler,
         super::super::ticket::Handler::Running(_)
     ));
     n.client(0, 3, CMD_REVOKE, 0, "M");

@@ -64,7 +64,7 @@ fn varied(n: usize) -> (Engine, Clock) {
         }
     }
     if n > 5 {
-        e.tickets[5].sites_where_granted = 0b11;
+        e.tickets[Tix::at(5)].sites_where_granted = 0b11;
     }
     (e, now)
 }

@@ -8,7 +8,7 @@ fn malformed_peer_messages_change_nothing() {
     let mut n = three(ticket("T", 60, 3, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);
-    let before = n.e(1).ticket_view(0);
+    let before = n.e(1).ticket_view(Tix::at(0));
     let c = clock(n.now);
     let e = n.e_mut(1);
     // Heartbeat from the arbitrator naming A as leader (C aborts here).
@@ -43,7 +43,7 @@ fn malformed_peer_messages_change_nothing() {
     );
     // A vote for nobody from a non-leader: ignored.
     let _ = e.handle_packet(c, 2, &msg(1002, OP_VOTE_FOR, NO_ONE, 9, 0));
-    assert_eq!(e.ticket_view(0), before);
+    assert_eq!(e.ticket_view(Tix::at(0)), before);
 }
 
 #[test]
@@ -56,16 +56,16 @@ fn older_terms_change_nothing() {
     n.run_until(12_000);
     n.client(1, 3, CMD_GRANT, 0, "T");
     n.run_until(20_000);
-    let before = n.e(0).ticket_view(0);
+    let before = n.e(0).ticket_view(Tix::at(0));
     assert!(before.term >= 1);
     let c = clock(n.now);
     let e = n.e_mut(0);
     for cmd in [OP_HEARTBEAT, OP_UPDATE, OP_REVOKE, OP_REQ_VOTE] {
         let _ = e.handle_packet(c, 2, &msg(1002, cmd, NO_ONE, 0, 0));
     }
-    assert_eq!(e.ticket_view(0).leader, before.leader);
-    assert_eq!(e.ticket_view(0).term, before.term);
-    assert_eq!(e.ticket_view(0).state, before.state);
+    assert_eq!(e.ticket_view(Tix::at(0)).leader, before.leader);
+    assert_eq!(e.ticket_view(Tix::at(0)).term, before.term);
+    assert_eq!(e.ticket_view(Tix::at(0)).state, before.state);
 }
 
 #[test]
@@ -74,7 +74,7 @@ fn vote_requests_are_refused_while_lease_valid() {
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);
     let c = clock(n.now);
-    let term = n.e(2).ticket_view(0).term;
+    let term = n.e(2).ticket_view(Tix::at(0)).term;
     let e = n.e_mut(2);
     let mut m = msg(1001, OP_REQ_VOTE, 1001, term + 1, 0);
     m.header.reason = OR_ADMIN;
@@ -254,7 +254,7 @@ fn reload_keeps_held_tickets_adds_and_removes_others() {
     n.cfg = cfg.clone();
     n.run_until(200_000);
     assert!(n.granted_at(0, "T"), "held ticket survives the reload");
-    assert_eq!(n.e(0).ticket_view(0).state, State::Leader);
+    assert_eq!(n.e(0).ticket_view(Tix::at(0)).state, State::Leader);
     n.client(1, 2, CMD_GRANT, 0, "U");
     n.run_until(210_000);
     assert_eq!(n.results(2), vec![RLT_MORE, RLT_SUCCESS]);
@@ -346,7 +346,7 @@ fn revoke_is_announced_once_the_cib_has_it() {
     let mut n = three(ticket("T", 60, 3, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);
-    let lease_end = n.e(0).ticket_view(0).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
     n.cib_confirms = false;
     n.client(0, 2, CMD_REVOKE, 0, "T");
     n.client(1, 3, CMD_GRANT, 0, "T");
@@ -417,7 +417,7 @@ fn every_message_in_every_state() {
     n.run_until(10_000);
     states.push((Leader, n.e(1).clone()));
     for (s, e) in &states {
-        assert_eq!(e.ticket_view(0).state, *s, "setup of {s:?}");
+        assert_eq!(e.ticket_view(Tix::at(0)).state, *s, "setup of {s:?}");
     }
 
     let cmds = PEER_OPS;
@@ -429,7 +429,7 @@ fn every_message_in_every_state() {
     ];
     let mut cases = 0;
     for (state, base) in &states {
-        let t0 = base.ticket_view(0).term;
+        let t0 = base.ticket_view(Tix::at(0)).term;
         let now = 10_500;
         for from in [0usize, 2] {
             for &cmd in &cmds {
@@ -448,7 +448,7 @@ fn every_message_in_every_state() {
                                 };
                                 let _ = e.handle_packet(clock(now), from, &m);
                                 cases += 1;
-                                let after = e.ticket_view(0);
+                                let after = e.ticket_view(Tix::at(0));
                                 let what = format!(
                                     "{state:?} + {} from m{from} term {term} leader {leader:#x} result {} valid {valid} -> {after:?}",
                                     code_to_string(cmd),
@@ -484,14 +484,14 @@ fn failover_waits_for_acquire_after() {
     let mut n = three(t);
     n.client(0, 1, CMD_GRANT, OPT_IMMEDIATE, "T");
     n.run_until(8_000);
-    let lease_end = n.e(0).ticket_view(0).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
     n.kill(0);
     n.run_until(lease_end + 4_900);
     assert!(
         !n.granted_at(1, "T"),
         "no election before expiry + acquire-after"
     );
-    assert_eq!(n.e(1).ticket_view(0).state, State::Follower);
+    assert_eq!(n.e(1).ticket_view(Tix::at(0)).state, State::Follower);
     n.run_until(lease_end + 5_000 + 3 * 2_000);
     assert!(
         n.granted_at(1, "T"),
@@ -552,10 +552,10 @@ fn the_highest_term_does_not_wrap() {
         .e_mut(0)
         .handle_packet(c, 1, &msg(1001, OP_HEARTBEAT, 1001, u32::MAX, 20));
     n.drain(0);
-    assert_eq!(n.e(0).ticket_view(0).term, u32::MAX);
+    assert_eq!(n.e(0).ticket_view(Tix::at(0)).term, u32::MAX);
     n.kill(1);
     n.run_until(n.now + 60_000);
-    assert_eq!(n.e(0).ticket_view(0).term, u32::MAX);
+    assert_eq!(n.e(0).ticket_view(Tix::at(0)).term, u32::MAX);
 }
 
 #[test]
@@ -572,7 +572,7 @@ fn a_restarted_holder_claims_the_second_its_cib_rounds_away() {
         term: Some(1),
         attrs: vec![],
     };
-    e.load_cib(clock(0), 0, &st);
+    e.load_cib(clock(0), Tix::at(0), &st);
     e.start(clock(0));
     let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
     let sent: Vec<&TicketMsg> = out
@@ -588,7 +588,7 @@ fn a_restarted_holder_claims_the_second_its_cib_rounds_away() {
         assert_eq!(m.body.term_valid_for, 11_000, "{m:?}");
     }
     // Our own lease is not extended.
-    assert_eq!(e.ticket_view(0).term_expires, Some(Time(10_000)));
+    assert_eq!(e.ticket_view(Tix::at(0)).term_expires, Some(Time(10_000)));
     // The peers answer the state query with the rounded-down lease.
     for (k, id) in [(1, 1001), (2, 1002)] {
         let _ = e.handle_packet(clock(100), k, &msg(id, OP_MY_INDEX, 1000, 1, 9_900));

@@ -20,7 +20,7 @@ fn a_probe_is_one_status_query_to_the_member_asked() {
     let c = n.clock_of(0);
     let e = n.engines[0].as_mut().unwrap();
     sends(e);
-    let before = e.ticket_view(0);
+    let before = e.ticket_view(Tix::at(0));
     e.probe(c, 2);
     let out = sends(e);
     assert_eq!(out.len(), 1, "{out:?}");
@@ -28,7 +28,11 @@ fn a_probe_is_one_status_query_to_the_member_asked() {
     assert_eq!(*to, 2);
     assert_eq!(msg.header.cmd, OP_STATUS);
     assert_eq!(msg.body.name, "T");
-    assert_eq!(e.ticket_view(0), before, "the probe changes nothing");
+    assert_eq!(
+        e.ticket_view(Tix::at(0)),
+        before,
+        "the probe changes nothing"
+    );
     e.probe(c, 0);
     assert!(sends(e).is_empty(), "no probe to ourselves");
 }

@@ -117,7 +117,7 @@ fn a_fence_survives_a_daemon_restart() {
     n.run_until(13_000);
     // m1 asks for the arbitrator's vote in a newer term: m0's lease, which
     // the arbitrator acknowledged before its reboot, may still run.
-    let term = n.e(2).ticket_view(0).term;
+    let term = n.e(2).ticket_view(Tix::at(0)).term;
     let c = n.clock_of(2);
     let mut v = msg(1001, OP_REQ_VOTE, 1001, term + 1, 0);
     v.header.reason = OR_TKT_LOST;

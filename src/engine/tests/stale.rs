@@ -56,7 +56,7 @@ fn a_late_release_from_an_older_term_changes_nothing() {
     n.slow.push((0, 1, any, 20));
     n.client(0, 2, CMD_GRANT, 0, "T");
     let granted = run_until_cond(&mut n, 40_000, |n| n.granted_at(0, "T"));
-    let term = n.e(0).ticket_view(0).term;
+    let term = n.e(0).ticket_view(Tix::at(0)).term;
     // The old release arrives now; m0's lease must keep it alone.
     n.run_until(granted + 20_000);
     assert!(n.violations.is_empty(), "{:?}", n.violations);
@@ -65,7 +65,7 @@ fn a_late_release_from_an_older_term_changes_nothing() {
     for m in [1, 2] {
         assert_eq!(n.leader_of(m, 0), Leader::Member(0), "m{m} follows m0");
     }
-    assert!(n.e(1).ticket_view(0).term >= term);
+    assert!(n.e(1).ticket_view(Tix::at(0)).term >= term);
 }
 
 #[test]
@@ -276,7 +276,7 @@ fn a_restarted_stale_holder_gives_way_whoever_raised_its_term_or_by_heartbeat() 
             term: Some(0),
             attrs: vec![],
         };
-        e.load_cib(clock(0), 0, &st);
+        e.load_cib(clock(0), Tix::at(0), &st);
         e.start(clock(0));
         while e.poll_output().is_some() {}
         e
@@ -315,7 +315,7 @@ fn a_holder_rebooted_with_its_clock_ahead_votes_only_once_its_revoke_is_written(
         term: Some(1),
         attrs: vec![],
     };
-    e.load_cib(c(0), 0, &st);
+    e.load_cib(c(0), Tix::at(0), &st);
     e.start(c(0));
     // Both peers answer the state query (nobody holds the ticket, they
     // say): every view heard, no start-up fence holds our vote back.
@@ -343,7 +343,7 @@ fn a_holder_rebooted_with_its_clock_ahead_votes_only_once_its_revoke_is_written(
     assert!(revoke_asked, "the grant is revoked");
     assert!(!voted, "voted for another site while the CIB says granted");
     // Written: now it may vote.
-    e.handle_cib_written(c(at), e.ticket_id(0), false);
+    e.handle_cib_written(c(at), e.ticket_id(Tix::at(0)), false);
     while e.poll_output().is_some() {}
     at += 100;
     let _ = e.handle_packet(c(at), 1, &msg(1001, OP_REQ_VOTE, 1001, 30, 0));
@@ -440,7 +440,7 @@ fn a_follower_rebooted_with_its_clock_behind_announces_no_old_lease() {
         attrs: vec![],
     };
     let behind = Clock::new(Time(60_000), WALL0 + 60_000 - 3_600_000);
-    e.load_cib(behind, 0, &st);
+    e.load_cib(behind, Tix::at(0), &st);
     e.start(behind);
     let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
     for o in &out {
@@ -448,7 +448,7 @@ fn a_follower_rebooted_with_its_clock_behind_announces_no_old_lease() {
             assert_eq!(msg.body.term_valid_for, 0, "announced a lease: {msg:?}");
         }
     }
-    let v = e.ticket_view(0);
+    let v = e.ticket_view(Tix::at(0));
     assert!(
         v.term_expires.is_none_or(|x| x <= Time(60_000)),
         "follows a lease until {:?}",
@@ -474,7 +474,7 @@ fn a_restarted_site_campaigns_in_a_new_term() {
         term: Some(10),
         attrs: vec![],
     };
-    e.load_cib(clock(60_000), 0, &st);
+    e.load_cib(clock(60_000), Tix::at(0), &st);
     e.start(clock(60_000));
     while e.poll_output().is_some() {}
     for (from, id) in [(1, 1001), (2, 1002)] {
@@ -516,14 +516,14 @@ fn a_revoke_waits_for_the_cib_revoke_asked_at_start() {
         attrs: vec![],
     };
     let ahead = Clock::new(Time(50_000), WALL0 + 50_000 + 3_600_000);
-    e.load_cib(ahead, 0, &st);
+    e.load_cib(ahead, Tix::at(0), &st);
     let p = Promise {
         term: 4,
         vote: Some((4, 1000)),
         claims: vec![(1000, Time(100_000))],
         fence: None,
     };
-    assert!(e.restore_promise(0, &p));
+    assert!(e.restore_promise(Tix::at(0), &p));
     e.start(ahead);
     while e.poll_output().is_some() {}
     // The arbitrator's answer: m0 holds it, 49 s left.
@@ -556,7 +556,7 @@ fn a_release_hold_is_told_in_the_term_of_its_lease() {
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(8_000);
     assert!(n.granted_at(0, "T"));
-    let term = n.e(0).ticket_view(0).term;
+    let term = n.e(0).ticket_view(Tix::at(0)).term;
     // The revoke hangs in crm_ticket: m0 holds its claim meanwhile.
     n.cib_failing[0] = true;
     n.client(0, 2, CMD_REVOKE, 0, "T");
@@ -566,7 +566,10 @@ fn a_release_hold_is_told_in_the_term_of_its_lease() {
     answer.header.request = OP_STATUS;
     let _ = n.e_mut(0).handle_packet(c, 1, &answer);
     n.drain(0);
-    assert!(n.e(0).ticket_view(0).term > term, "m0 took the newer term");
+    assert!(
+        n.e(0).ticket_view(Tix::at(0)).term > term,
+        "m0 took the newer term"
+    );
     // m2 asks m0 for its state.
     let c = n.clock_of(0);
     let _ = n
@@ -634,18 +637,18 @@ fn a_heartbeat_of_a_term_its_leader_has_left_renews_nothing() {
     n.client(0, 3, CMD_GRANT, 0, "T");
     n.run_until(14_000);
     let old = 0;
-    let term = n.e(0).ticket_view(0).term;
+    let term = n.e(0).ticket_view(Tix::at(0)).term;
     assert!(term > old, "m0 leads a newer term");
     assert_eq!(n.leader_of(1, 0), Leader::Member(0));
     n.kill(0);
-    let before = n.e(1).ticket_view(0).term_expires;
+    let before = n.e(1).ticket_view(Tix::at(0)).term_expires;
     n.run_until(20_000);
     let c = n.clock_of(1);
     let _ = n
         .e_mut(1)
         .handle_packet(c, 0, &msg(1000, OP_HEARTBEAT, 1000, old, 20));
     n.drain(1);
-    let after = n.e(1).ticket_view(0).term_expires;
+    let after = n.e(1).ticket_view(Tix::at(0)).term_expires;
     assert!(
         after <= before,
         "a stale heartbeat renewed the lease: {before:?} -> {after:?}"

@@ -183,10 +183,15 @@ fn a_start_up_fence_forgotten_at_a_daemon_restart_is_caught_as_a_dual_grant() {
     // predecessor wrote; m0 then voted for m1 at once, and m1 was granted
     // tk15 in term 7 while m2's grant of term 6 ran. Since a rebooted
     // holder tells its hold in its first state query: 2286 and 6670.
+    // Since a silent member is asked again once per retry (and the
+    // simulator's crash applies the writes that land with it), none of
+    // seeds 1-10,000 ends in a dual grant with the variant (7438 in an
+    // availability loss); of seeds 10,001-20,000, 13126, 14687 and 16813
+    // do (votes cast before a restart counted).
     caught_on_one_of(
         Mutation::ForgetFence,
         &[Kind::DualGrant],
-        &[2024, 6749, 7468, 2286, 6670],
+        &[2024, 6749, 7468, 2286, 6670, 13126, 14687, 16813],
     );
 }
 
@@ -203,7 +208,12 @@ fn a_release_hold_told_in_a_newer_term_is_caught_as_an_availability_loss() {
     // Seed 2074 found it: a restarted holder's hold, told in the term an
     // answer had just raised it to, was taken for that term's lease and
     // the real leader's heartbeats were refused until the hold ended.
-    caught_on_one_of(Mutation::HoldInAnyTerm, &[Kind::Availability], &[2074]);
+    // Since a silent member is asked again once per retry: 1536.
+    caught_on_one_of(
+        Mutation::HoldInAnyTerm,
+        &[Kind::Availability],
+        &[2074, 1536],
+    );
 }
 
 #[test]
@@ -218,10 +228,14 @@ fn an_unconfirmed_grant_kept_by_the_wall_clock_is_caught_as_a_dual_grant() {
 }
 
 #[test]
+#[ignore = "no seed of 1-30,000 reaches it since state queries are resent once per retry; its unit test does (ENGINE_MUTATION=query-before-hold cargo test --features mutations --lib a_rebooted_holder_tells_its_hold_in_its_first_state_query)"]
 fn a_start_up_query_sent_before_the_hold_is_caught_as_a_dual_grant() {
     // Seed 9890 found it: the holder's host rebooted with its clock
     // ahead, its first state query told no lease, and peers rebooted too
     // lifted their fence on it and elected another site.
+    // Since a silent member is asked again once per retry, no seed of
+    // 1-30,000 reaches it (the variant's one dual grant there, 22948, the
+    // real engine has too: doc/simulator.md).
     caught_on_one_of(Mutation::QueryBeforeHold, &[Kind::DualGrant], &[9890]);
 }
 
@@ -230,7 +244,9 @@ fn a_stale_heartbeat_followed_is_caught_as_a_late_failover() {
     // Seed 1692 found it: a heartbeat held 17 minutes in the network, of
     // a term its leader had left, renewed a lease at a follower after the
     // leader's host was suspended; the failover came a lease late.
-    caught_on_one_of(Mutation::StaleFollow, &[Kind::FailoverLate], &[1692]);
+    // Since a silent member is asked again once per retry, none of seeds
+    // 1-10,000 reaches it; 15646 does (a failover 479 s late, bound 319 s).
+    caught_on_one_of(Mutation::StaleFollow, &[Kind::FailoverLate], &[1692, 15646]);
 }
 
 /// Like `first_catch`, on the first of `seeds` where the broken engine

@@ -31,6 +31,29 @@ impl fmt::Display for TicketId {
 /// asynchronous boundary (that is [`TicketId`]'s job). A type of its own,
 /// not a `usize`, so that a member index passed where a ticket belongs
 /// (both were `usize`) fails to compile.
+///
+/// Positions come from the engine itself ([`Engine::ticket_index`],
+/// [`Engine::ticket_by_id`], [`Engine::ticket_positions`]):
+///
+/// ```
+/// use booth::engine::{Engine, TicketView};
+/// fn view(e: &Engine, name: &str) -> Option<TicketView> {
+///     e.ticket_index(name).map(|i| e.ticket_view(i))
+/// }
+/// ```
+///
+/// A member index, or any other number, is no ticket position:
+///
+/// ```compile_fail
+/// use booth::engine::{Engine, TicketView};
+/// fn view(e: &Engine, member: usize) -> TicketView {
+///     e.ticket_view(member)
+/// }
+/// ```
+///
+/// [`Engine::ticket_index`]: super::Engine::ticket_index
+/// [`Engine::ticket_by_id`]: super::Engine::ticket_by_id
+/// [`Engine::ticket_positions`]: super::Engine::ticket_positions
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Tix(u32);
 
@@ -49,7 +72,21 @@ impl Tix {
     }
 }
 
-/// The engine's tickets, indexed by [`Tix`] only.
+/// The engine's tickets, indexed by [`Tix`] only: no `Deref` to a slice,
+/// so that indexing with a bare `usize` does not compile.
+///
+/// ```
+/// use booth::engine::{Tickets, Tix};
+/// let t: Tickets<&str> = vec!["a", "b"].into();
+/// assert_eq!(t[Tix::FIRST], "a");
+/// assert_eq!(t.ids().map(|i| t[i]).collect::<Vec<_>>(), ["a", "b"]);
+/// ```
+///
+/// ```compile_fail
+/// use booth::engine::Tickets;
+/// let t: Tickets<&str> = vec!["a", "b"].into();
+/// let _ = t[1usize];
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Tickets<T>(Vec<T>);
 

@@ -110,6 +110,7 @@ pub use promise::Promise;
 pub use rng::Rng;
 use ticket::Ticket;
 pub use ticket::{Leader, State};
+use ticket_id::{id_index, name_index};
 pub use ticket_id::{TicketId, Tickets, Tix};
 pub use time::{Clock, Time};
 
@@ -660,22 +661,6 @@ pub struct TicketView {
     /// What the engine last asked to be written to the CIB: granted here.
     pub cib_granted: bool,
     pub delay_commit: Option<Time>,
-}
-
-fn id_index(ids: &[TicketId]) -> Vec<u32> {
-    let mut v: Vec<u32> = (0..ids.len() as u32).collect();
-    v.sort_by_key(|&i| ids[i as usize]);
-    v
-}
-
-fn name_index(cfg: &Config) -> Vec<u32> {
-    let mut v: Vec<u32> = (0..cfg.tickets.len() as u32).collect();
-    v.sort_by(|&a, &b| {
-        cfg.tickets[a as usize]
-            .name
-            .cmp(&cfg.tickets[b as usize].name)
-    });
-    v
 }
 
 /// The tickets among `due` (those whose cron deadline has come) for which

@@ -1,6 +1,8 @@
-//! A ticket's stable identity.
+//! A ticket's stable identity, and its position in the engine's current list.
 
 use std::fmt;
+
+use crate::config::Config;
 
 /// A ticket's identity for as long as it stays configured: unlike its
 /// position in the configuration, it survives reloads that add, remove or
@@ -176,4 +178,24 @@ impl<T> IntoIterator for Tickets<T> {
     fn into_iter(self) -> Self::IntoIter {
         self.0.into_iter()
     }
+}
+
+/// Positions sorted by their tickets' ids, for finding a ticket's position
+/// by id by binary search (`Engine::ticket_by_id`).
+pub(super) fn id_index(ids: &[TicketId]) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..ids.len() as u32).collect();
+    v.sort_by_key(|&i| ids[i as usize]);
+    v
+}
+
+/// Positions sorted by their tickets' names, for finding a ticket's
+/// position by name by binary search (`Engine::ticket_index`).
+pub(super) fn name_index(cfg: &Config) -> Vec<u32> {
+    let mut v: Vec<u32> = (0..cfg.tickets.len() as u32).collect();
+    v.sort_by(|&a, &b| {
+        cfg.tickets[a as usize]
+            .name
+            .cmp(&cfg.tickets[b as usize].name)
+    });
+    v
 }

@@ -153,7 +153,7 @@ pub struct ListTicket {
 }
 
 impl ListTicket {
-    /// The same text as `self.json().render()`, written straight into `s`
+    /// The ticket's object in the document, written straight into `s`
     /// (see [`write_list_doc`]).
     pub fn write_json(&self, s: &mut String) {
         let opt_str = |s: &mut String, v: Option<&str>| match v {
@@ -190,43 +190,10 @@ impl ListTicket {
         });
         s.push('}');
     }
-
-    fn json(&self) -> Json {
-        Json::obj(vec![
-            ("ticket", Json::str(&self.ticket)),
-            ("leader", Json::str(&self.leader)),
-            ("expires", Json::opt_str(self.expires.as_deref())),
-            (
-                "commit_pending_until",
-                Json::opt_str(self.commit_pending_until.as_deref()),
-            ),
-            ("manual", Json::Bool(self.manual)),
-            ("state", Json::opt_str(self.state.as_deref())),
-            ("term", Json::opt_int(self.term)),
-            ("lease_end", Json::opt_int(self.lease_end)),
-            (
-                "granted_in_cib",
-                self.granted_in_cib.map_or(Json::Null, Json::Bool),
-            ),
-        ])
-    }
 }
 
-/// The `booth list --json` document.
-pub fn list_doc(source: &str, tickets: &[ListTicket], warnings: &[String]) -> Json {
-    let mut f = head("booth-list", source);
-    f.push((
-        "tickets",
-        Json::Arr(tickets.iter().map(|t| t.json()).collect()),
-    ));
-    let w = warnings.iter().map(|w| Json::str(w)).collect();
-    f.push(("warnings", Json::Arr(w)));
-    Json::obj(f)
-}
-
-/// The `booth list --json` document as text (the same as
-/// `list_doc(..).render()`), each ticket written as it comes: a daemon
-/// with 10,000 tickets builds no tree of the whole document first.
+/// The `booth list --json` document, each ticket written as it comes: a
+/// daemon with 10,000 tickets builds no tree of the whole document.
 pub fn write_list_doc(
     out: &mut String,
     source: &str,
@@ -249,7 +216,7 @@ pub fn write_list_doc(
 }
 
 /// Reads a `booth list` text reply (C's layout, which ours shares).
-pub fn list_from_text(text: &str) -> Json {
+pub fn list_from_text(text: &str) -> String {
     let mut tickets = Vec::new();
     let mut warnings = Vec::new();
     for line in text.lines() {
@@ -282,7 +249,9 @@ pub fn list_from_text(text: &str) -> Json {
             ..ListTicket::default()
         });
     }
-    list_doc("text", &tickets, &warnings)
+    let mut out = String::new();
+    write_list_doc(&mut out, "text", tickets, &warnings);
+    out
 }
 
 /// One peer of `booth peers --json`.
@@ -500,7 +469,7 @@ mod tests {
                     ticket: B, leader: NONE [manual mode]\n\
                     ticket: C, leader: 10.0.0.2, expires: INF [manual mode]\n\
                     \nWARNING: The ticket C is granted to multiple sites: 10.0.0.1, 10.0.0.2. Revoke the ticket from the faulty sites.\n";
-        let j = list_from_text(text).render();
+        let j = list_from_text(text);
         assert!(j.starts_with(r#"{"format":"booth-list","version":1,"source":"text","tickets":[{"ticket":"A","leader":"10.0.0.1","expires":"2026-12-02 11:09:30","commit_pending_until":"2026-12-02 11:09:20","manual":false,"state":null,"term":null,"lease_end":null,"granted_in_cib":null}"#), "{j}");
         assert!(j.contains(r#"{"ticket":"B","leader":"NONE","expires":null,"commit_pending_until":null,"manual":true"#), "{j}");
         assert!(
@@ -511,43 +480,46 @@ mod tests {
     }
 
     #[test]
-    fn the_streamed_list_is_the_document_rendered() {
+    fn the_list_document_writes_every_field_and_escapes() {
         let full = ListTicket {
             ticket: "a\"b".into(),
             leader: "10.0.0.1".into(),
             expires: Some("2026-12-02 11:09:30".into()),
             commit_pending_until: Some("x\\y\n\u{1}".into()),
             manual: true,
-            state: Some("LEADER".into()),
+            state: Some("Lead".into()),
             term: Some(-7),
             lease_end: Some(1_800_000_000),
-            granted_in_cib: Some(false),
+            granted_in_cib: Some(true),
         };
         let empty = ListTicket {
             ticket: "c".into(),
             leader: "NONE".into(),
-            expires: None,
-            commit_pending_until: None,
-            manual: false,
-            state: None,
-            term: None,
-            lease_end: None,
-            granted_in_cib: None,
+            granted_in_cib: Some(false),
+            ..ListTicket::default()
         };
-        let shown = |t: &ListTicket| ListTicket {
-            granted_in_cib: t.granted_in_cib.map(|g| !g),
-            ..t.clone()
+        let unknown = ListTicket {
+            ticket: "d".into(),
+            ..ListTicket::default()
         };
-        let tickets = [full.clone(), empty.clone(), shown(&full), shown(&empty)];
-        for (tickets, warnings) in [
-            (&tickets[..0], vec![]),
-            (&tickets[..1], vec!["w\"1".to_string()]),
-            (&tickets[..], vec!["w1".to_string(), "w2".to_string()]),
-        ] {
-            let mut out = String::new();
-            write_list_doc(&mut out, "daemon", tickets.iter().cloned(), &warnings);
-            assert_eq!(out, list_doc("daemon", tickets, &warnings).render());
-        }
+        let mut out = String::new();
+        write_list_doc(&mut out, "daemon", [full, empty, unknown], &["w\"1".into()]);
+        assert_eq!(
+            out,
+            concat!(
+                r#"{"format":"booth-list","version":1,"source":"daemon","tickets":["#,
+                r#"{"ticket":"a\"b","leader":"10.0.0.1","expires":"2026-12-02 11:09:30","commit_pending_until":"x\\y\n\u0001","manual":true,"state":"Lead","term":-7,"lease_end":1800000000,"granted_in_cib":true},"#,
+                r#"{"ticket":"c","leader":"NONE","expires":null,"commit_pending_until":null,"manual":false,"state":null,"term":null,"lease_end":null,"granted_in_cib":false},"#,
+                r#"{"ticket":"d","leader":"","expires":null,"commit_pending_until":null,"manual":false,"state":null,"term":null,"lease_end":null,"granted_in_cib":null}"#,
+                r#"],"warnings":["w\"1"]}"#
+            )
+        );
+        let mut none = String::new();
+        write_list_doc(&mut none, "text", [], &[]);
+        assert!(
+            none.ends_with(r#""source":"text","tickets":[],"warnings":[]}"#),
+            "{none}"
+        );
     }
 
     #[test]

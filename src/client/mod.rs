@@ -266,7 +266,7 @@ fn json_reply(op: ClientOp, text: &[u8]) -> String {
     if trimmed.starts_with('{') {
         trimmed.to_string()
     } else if op == ClientOp::List {
-        json::list_from_text(&text).render()
+        json::list_from_text(&text)
     } else {
         json::peers_from_text(&text).render()
     }

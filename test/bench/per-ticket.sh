@@ -17,7 +17,9 @@ dir=$(mktemp -d /tmp/booth-per-ticket.XXXXXX)
 chmod 777 "$dir"
 trap '[ -n "$pid" ] && kill $pid 2>/dev/null; rm -rf "$dir"' EXIT
 pid=
-port=$(( 20000 + $$ % 20000 ))
+# Below the kernel's ephemeral range (32768-60999), where a client
+# socket of any other program may hold the port.
+port=$(( 10000 + $$ % 20000 ))
 
 # rss_pss N: starts the daemon with N tickets, prints "RSS PSS" in kB.
 rss_pss() {

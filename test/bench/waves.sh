@@ -21,7 +21,9 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/booth-waves.XXXXXX")
 chmod 777 "$dir"
 pids=
 trap 'for p in $pids; do kill $p 2>/dev/null; done; sleep 0.5; rm -rf "$dir"' EXIT
-port=$(( 20000 + $$ % 20000 ))
+# Below the kernel's ephemeral range (32768-60999), where a client
+# socket of any other program may hold the port.
+port=$(( 10000 + $$ % 20000 ))
 loopback_conf "$port" "$n" "tk%d" > "$dir/booth.conf"
 for m in 1 2 3; do
     set --

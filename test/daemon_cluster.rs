@@ -163,6 +163,51 @@ fn sighup_reloads_without_dropping_the_held_ticket() {
     assert!(!c.list(0).contains("ticketA"), "{}", c.list(0));
 }
 
+/// A site's host reboots while its ticket is granted, and its daemon comes
+/// back with a configuration that lacks the ticket; a reload adds it back.
+/// The ticket starts from what the store holds (the grant, whose lease the
+/// peers still count), as at start-up, not as never granted: otherwise the
+/// site votes for another one while its own lease runs (simulator seed
+/// 22948). The peers stay down, so only the store can tell it.
+#[test]
+fn a_ticket_added_by_a_reload_starts_from_its_stored_grant() {
+    let mut c = Cluster::new("back", TICKET);
+    c.start_all();
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert!(g.status.success(), "{}", stderr(&g));
+    let state = c.dir.join("state0").join("ticketA");
+    wait_for(Duration::from_secs(3), || {
+        std::fs::read_to_string(&state)
+            .unwrap_or_default()
+            .contains("granted=true")
+    });
+    for i in 0..3 {
+        c.kill(i);
+    }
+    // The reboot: the promises recorded next to the lock file (in /run)
+    // are gone; the store is not.
+    let record = c.lock(0).with_extension("pid.promises");
+    std::fs::remove_file(&record).unwrap();
+    let text = std::fs::read_to_string(&c.conf).unwrap();
+    std::fs::write(&c.conf, text.replace("ticketA", "ticketB")).unwrap();
+    c.start(0);
+    assert!(!c.list(0).contains("ticketA"), "{}", c.list(0));
+    std::fs::write(
+        &c.conf,
+        format!("{text}{}", TICKET.replace("ticketA", "ticketB")),
+    )
+    .unwrap();
+    c.signal(0, "HUP");
+    wait_for(Duration::from_secs(3), || c.list(0).contains("ticketA"));
+    assert!(
+        c.list(0)
+            .starts_with("ticket: ticketA, leader: 127.0.0.1, expires: "),
+        "{}\n{}",
+        c.list(0),
+        c.log(0)
+    );
+}
+
 #[test]
 fn a_hung_handler_is_killed_and_the_grant_denied() {
     let tickets = "ticket = ticketA\n  expire = 10\n  timeout = 1\n  retries = 3\n  renewal-freq = 4\n  before-acquire-handler = /bin/sleep 1000\n";

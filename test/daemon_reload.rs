@@ -125,7 +125,8 @@ fn reload_during_the_start_up_load_is_applied_after_it() {
     std::thread::sleep(Duration::from_millis(1000));
     c.reload(&["tA", "tB"], 0..1);
     c.wait_all();
-    wait_for(Duration::from_secs(3), || c.list(0).contains("ticket: tA"));
+    // The added tA is read first (slowly too).
+    wait_for(Duration::from_secs(8), || c.list(0).contains("ticket: tA"));
     assert!(c.list(0).contains("ticket: tB"), "{}", c.list(0));
     assert!(c.log(0).contains("applied after"), "{}", c.log(0));
     let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "tB"]);

@@ -43,9 +43,11 @@
 //!   the CIB write it depends on is in the store, as with the C booth,
 //!   which runs `crm_ticket` before it answers.
 //! - **Reload.** [`Core::reload`] takes the new configuration and answers
-//!   at once: applied, rejected (the running one stays), or deferred while
-//!   the start-up load runs; a deferred one is applied when the load ends
-//!   and reported with [`Output::Reloaded`]. Writes of removed tickets still
+//!   at once: applied, rejected (the running one stays), deferred while
+//!   the start-up load runs, or (a Pacemaker site) waiting for the CIB
+//!   states of the tickets it adds, which start from them as at start-up;
+//!   a deferred or waiting one is applied when that ends and reported with
+//!   [`Output::Reloaded`]. Writes of removed tickets still
 //!   go out and are retried; handler runs of removed tickets are stopped
 //!   ([`Output::StopHandler`]). Tickets are named across every asynchronous
 //!   boundary by [`TicketId`] or name, never by position.
@@ -80,6 +82,10 @@ pub enum Reloaded {
     Applied,
     /// The start-up load runs: applied when it ends.
     Deferred,
+    /// The CIB states of the tickets it adds are being read: applied once
+    /// read, each added ticket starting from its state (a grant its CIB
+    /// still holds stands for a lease that may run; simulator seed 22948).
+    Reading,
     /// Not applicable; the running configuration stays.
     Rejected(String),
 }
@@ -153,10 +159,21 @@ pub struct Core {
     clock: Clock,
     started: bool,
     recorded: BTreeMap<String, Promise>,
-    /// A reload waiting for the start-up load to end (the newest).
-    deferred: Option<Config>,
+    /// A reload waiting for the start-up load to end (the newest), with
+    /// the stored states of the tickets it adds (state directory).
+    deferred: Option<(Config, Vec<(String, CibState)>)>,
+    /// A reload waiting for the CIB states of the tickets it adds (see
+    /// [`Reloaded::Reading`]).
+    adding: Option<Adding>,
     /// Handler runs started and not yet ended or stopped.
     handlers: BTreeSet<(TicketId, HandlerRun)>,
+}
+
+/// See `Core::adding`.
+struct Adding {
+    cfg: Config,
+    waiting: BTreeSet<String>,
+    states: Vec<(String, CibState)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -183,6 +200,7 @@ impl Core {
             started: false,
             recorded: BTreeMap::new(),
             deferred: None,
+            adding: None,
             handlers: BTreeSet::new(),
         }
     }
@@ -395,32 +413,85 @@ impl Core {
         self.engine.handle_handler_exit(clock, ticket, run, ok);
     }
 
-    /// Applies a re-read configuration now, or after the start-up load
-    /// (deferred: reported with [`Output::Reloaded`]), or refuses it.
+    /// Applies a re-read configuration now, after the start-up load
+    /// ([`Reloaded::Deferred`]) or once the tickets it adds are read from
+    /// the CIB ([`Reloaded::Reading`]), both reported later with
+    /// [`Output::Reloaded`], or refuses it.
     pub fn reload(&mut self, clock: Clock, new: Config) -> Reloaded {
-        self.advance(clock);
-        if self.writer.reload(self.now(), &Self::names(&new)) == Reload::Deferred {
-            self.deferred = Some(new);
-            return Reloaded::Deferred;
-        }
-        self.apply(new)
+        self.reload_stored(clock, new, Vec::new())
     }
 
-    /// The writer agreed to the reload: the engine decides.
-    fn apply(&mut self, new: Config) -> Reloaded {
-        let added: Vec<String> = new
-            .tickets
+    /// [`Core::reload`] at a site keeping its tickets in a state
+    /// directory: `stored` holds what the directory has for the tickets
+    /// the configuration adds ([`Core::added_by`]), read by the driver as
+    /// at start-up.
+    pub fn reload_stored(
+        &mut self,
+        clock: Clock,
+        new: Config,
+        stored: Vec<(String, CibState)>,
+    ) -> Reloaded {
+        self.advance(clock);
+        // Refused before anything waits: the operator hears it now.
+        if let Err(e) = self.engine.check_reconfigure(&new) {
+            return Reloaded::Rejected(e);
+        }
+        if self.writer.reload(self.now(), &Self::names(&new)) == Reload::Deferred {
+            self.deferred = Some((new, stored));
+            return Reloaded::Deferred;
+        }
+        self.apply(new, stored)
+    }
+
+    /// The names of the tickets `cfg` configures that run nowhere here.
+    pub fn added_by(&self, cfg: &Config) -> Vec<String> {
+        cfg.tickets
             .iter()
             .filter(|t| self.engine.ticket_index(&t.name).is_none())
             .map(|t| t.name.to_string())
-            .collect();
-        match self.engine.reconfigure(self.clock, new) {
+            .collect()
+    }
+
+    /// The writer agreed to the reload: the engine decides, at a
+    /// Pacemaker site once the added tickets' CIB states are read.
+    fn apply(&mut self, new: Config, stored: Vec<(String, CibState)>) -> Reloaded {
+        let added = self.added_by(&new);
+        if self.engine.is_site() && self.backend_kind == Kind::Pacemaker && !added.is_empty() {
+            // Read again, also a name an earlier waiting reload asked
+            // for: the newest reload waits for answers to its own reads.
+            self.writer.load_added(self.now(), &added);
+            self.adding = Some(Adding {
+                cfg: new,
+                waiting: added.into_iter().collect(),
+                states: Vec::new(),
+            });
+            return Reloaded::Reading;
+        }
+        self.adding = None;
+        self.apply_loaded(new, stored)
+    }
+
+    /// Applies a reload whose added tickets' stored states are `loaded`
+    /// (tickets with no state are absent).
+    fn apply_loaded(&mut self, new: Config, loaded: Vec<(String, CibState)>) -> Reloaded {
+        let added = self.added_by(&new);
+        match self.engine.reconfigure_loaded(self.clock, new, &loaded) {
             Ok(()) => {
                 self.stop_orphan_handlers();
-                // What the CIB holds for the added tickets: their geo
-                // attributes (attr-prereq) are known as after a start.
-                if self.engine.is_site() {
-                    self.writer.load_added(self.now(), &added);
+                let loaded: std::collections::HashMap<&str, &CibState> =
+                    loaded.iter().map(|(n, s)| (n.as_str(), s)).collect();
+                for name in added {
+                    let st = loaded.get(name.as_str()).copied();
+                    // The configuration's copy of the name: the writer
+                    // keeps it.
+                    if let Some(i) = self.engine.ticket_index(&name) {
+                        let key = self.config().tickets[i.index()].name.clone();
+                        self.writer.note_loaded(key, st);
+                    }
+                    // Geo attributes (attr-prereq) known as after a start.
+                    if let Some(st) = st.filter(|st| !st.attrs.is_empty()) {
+                        self.engine.load_attrs(self.clock, &name, &st.attrs);
+                    }
                 }
                 Reloaded::Applied
             }
@@ -468,8 +539,8 @@ impl Core {
                 continue;
             }
             if self.writer.reload_due() {
-                if let Some(cfg) = self.deferred.take() {
-                    let r = self.apply(cfg);
+                if let Some((cfg, stored)) = self.deferred.take() {
+                    let r = self.apply(cfg, stored);
                     self.out.push_back(Output::Reloaded(r));
                     continue;
                 }
@@ -576,9 +647,19 @@ impl Core {
                 .push_back(Output::ClientReply { client, msg, last }),
             writer::Output::Loaded(states) => self.start_engine(states),
             writer::Output::LoadedAdded(name, st) => {
-                if let Some(st) = st.filter(|st| !st.attrs.is_empty()) {
-                    self.engine.load_attrs(self.clock, &name, &st.attrs);
+                if let Some(a) = self.adding.as_mut().filter(|a| a.waiting.contains(&name)) {
+                    a.waiting.remove(&name);
+                    if let Some(st) = st {
+                        a.states.push((name, st));
+                    }
+                    if a.waiting.is_empty() {
+                        let a = self.adding.take().expect("waiting");
+                        let r = self.apply_loaded(a.cfg, a.states);
+                        self.out.push_back(Output::Reloaded(r));
+                    }
                 }
+                // Otherwise an answer to a reload a newer one replaced,
+                // which reads its added tickets again.
             }
         }
     }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use super::ticket::{Leader, Ticket};
 use super::{
-    id_index, name_index, CibWrite, Clock, Engine, Output, Promise, TicketId, Tickets, Tix,
+    id_index, name_index, CibState, CibWrite, Clock, Engine, Output, Promise, TicketId, Tickets,
+    Tix,
 };
 use crate::config::Config;
 
@@ -21,7 +22,11 @@ impl Engine {
     /// running (indices and site ids are baked into every ticket's state):
     /// such a configuration is refused and the old one stays in force.
     pub fn reconfigure(&mut self, clock: Clock, cfg: Config) -> Result<(), String> {
-        self.advance(clock);
+        self.reconfigure_loaded(clock, cfg, &[])
+    }
+
+    /// Why [`Engine::reconfigure`] would refuse `cfg`, if it would.
+    pub fn check_reconfigure(&self, cfg: &Config) -> Result<(), String> {
         if cfg.members != self.cfg.members {
             return Err("the member list changed; restart the daemon to apply it".into());
         }
@@ -30,6 +35,22 @@ impl Engine {
                 "the time unit on the wire changed (sub-second times); restart all members".into(),
             );
         }
+        Ok(())
+    }
+
+    /// [`Engine::reconfigure`] with the CIB states read for the tickets it
+    /// adds (a site): each added ticket starts from its state, as one
+    /// loaded with [`Engine::load_cib`] before the start does.
+    pub fn reconfigure_loaded(
+        &mut self,
+        clock: Clock,
+        cfg: Config,
+        loaded: &[(String, CibState)],
+    ) -> Result<(), String> {
+        self.advance(clock);
+        self.check_reconfigure(&cfg)?;
+        // By name (a reload may add 10,000 tickets).
+        let loaded: HashMap<&str, &CibState> = loaded.iter().map(|(n, s)| (&**n, s)).collect();
         // What was promised for the tickets that go, kept for their return.
         // (Names looked up in a set: a reload of 10,000 tickets compared
         // every pair of names, 0.4 s on the loop.)
@@ -73,6 +94,10 @@ impl Engine {
                     self.ids.push(TicketId(self.next_id));
                     self.next_id += 1;
                     added[n] = true;
+                    // As at start-up: the CIB state, then the promises.
+                    if let Some(st) = loaded.get(&*tc.name) {
+                        self.apply_cib_state(i, st);
+                    }
                     if let Some(p) = self.removed.remove(&*tc.name) {
                         // The members are those the promises name (a
                         // changed list was refused above).

@@ -84,9 +84,12 @@ pub struct Counters {
     pub cib_coalesced: u64,
     pub cib_retries: u64,
     pub cib_killed: u64,
-    /// SIGHUP reloads: applied, deferred (start-up load running), rejected.
+    /// SIGHUP reloads: applied, deferred (start-up load running), waiting
+    /// for the added tickets' CIB states (then applied or rejected, and
+    /// counted again), rejected.
     pub reloads: u64,
     pub reloads_deferred: u64,
+    pub reloads_reading: u64,
     pub reloads_rejected: u64,
     pub handler_runs: u64,
     pub handler_failures: u64,
@@ -157,6 +160,7 @@ impl Counters {
             cib_killed,
             reloads,
             reloads_deferred,
+            reloads_reading,
             reloads_rejected,
             handler_runs,
             handler_failures,
@@ -282,8 +286,8 @@ impl Stats {
         );
         let _ = writeln!(
             s,
-            "CIB writer: {} single runs, {} cibadmin batches ({} renewals), {} superseded writes, {} retries, {} runs failed ({} killed hanging); reloads: {} applied, {} deferred, {} rejected",
-            c.cib_single_runs, c.cib_batches, c.cib_batched_writes, c.cib_coalesced, c.cib_retries, c.cib_failures, c.cib_killed, c.reloads, c.reloads_deferred, c.reloads_rejected
+            "CIB writer: {} single runs, {} cibadmin batches ({} renewals), {} superseded writes, {} retries, {} runs failed ({} killed hanging); reloads: {} applied, {} deferred, {} reading added tickets, {} rejected",
+            c.cib_single_runs, c.cib_batches, c.cib_batched_writes, c.cib_coalesced, c.cib_retries, c.cib_failures, c.cib_killed, c.reloads, c.reloads_deferred, c.reloads_reading, c.reloads_rejected
         );
         let _ = writeln!(
             s,

@@ -458,7 +458,8 @@ impl Daemon {
             warn!("authfile changed: it takes effect at the next restart");
         }
         let clock = self.engine_clock();
-        let r = self.core.reload(clock, new);
+        let stored = self.stored_states(&self.core.added_by(&new));
+        let r = self.core.reload_stored(clock, new, stored);
         self.reloaded(r);
     }
 
@@ -471,6 +472,9 @@ impl Daemon {
             }
             Reloaded::Deferred => {
                 info!("the tickets' state is still loading: the new configuration is applied after")
+            }
+            Reloaded::Reading => {
+                info!("reading the added tickets' state from the CIB: the new configuration is applied after")
             }
             Reloaded::Rejected(e) => {
                 error!("cannot apply the new configuration: {e}; keeping the running one")

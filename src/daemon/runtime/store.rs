@@ -12,7 +12,7 @@ use crate::cib::writer::{AttrChange, Backend, Outcome, RunId};
 use crate::config::MemberKind;
 use crate::core::Output as CoreOut;
 use crate::daemon::lockfile::DaemonState;
-use crate::engine::CibWrite;
+use crate::engine::{CibState, CibWrite};
 
 /// Environment variable naming the `cibadmin` program; empty disables
 /// batched renewal writes.
@@ -57,6 +57,25 @@ fn batch_program() -> Option<String> {
 }
 
 impl Daemon {
+    /// What the state directory holds for `tickets` at a site (none
+    /// elsewhere): tickets a reload adds start from it, as at start-up.
+    /// (Read on the loop, as the configuration file is: a few small local
+    /// files; the stores that may take seconds run in a child.)
+    pub(super) fn stored_states(&self, tickets: &[String]) -> Vec<(String, CibState)> {
+        let mut loaded = Vec::new();
+        if let Store::StateDir(sd) = &self.store {
+            if self.cfg.members[self.me].kind == MemberKind::Site {
+                for (name, st) in sd.load_all(tickets.iter().map(|t| t.as_str())) {
+                    match st {
+                        Ok(st) => loaded.extend(st.map(|st| (name.to_string(), st))),
+                        Err(e) => error!("{name}: cannot read stored state: {e}"),
+                    }
+                }
+            }
+        }
+        loaded
+    }
+
     /// Sites load every ticket's state first (Pacemaker through the
     /// writer's child runs, the state directory at once); the engine
     /// starts when that is done ([`CoreOut::Started`]).

@@ -51,6 +51,7 @@ impl World {
         match r {
             Reloaded::Applied => c.reloads += 1,
             Reloaded::Deferred => c.reloads_deferred += 1,
+            Reloaded::Reading => c.reloads_reading += 1,
             Reloaded::Rejected(_) => c.reloads_rejected += 1,
         }
         self.note(|| format!("m{m}: reload {r:?}"));

@@ -174,6 +174,11 @@ struct Adding {
     cfg: Config,
     waiting: BTreeSet<String>,
     states: Vec<(String, CibState)>,
+    /// `geostore` changes of added tickets meanwhile (ticket, name,
+    /// value; None: delete), answered as done: applied after the states
+    /// read, as the newer word. (Lost, as on any unconfigured ticket, if
+    /// a newer reload drops the ticket before it starts.)
+    attrs: Vec<(String, String, Option<String>)>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -355,6 +360,9 @@ impl Core {
         v: &str,
     ) -> Result<(), crate::wire::Rlt> {
         self.advance(clock);
+        if self.hold_attr(ticket, name, Some(v)) {
+            return Ok(());
+        }
         self.engine.attr_set(clock, ticket, name, v)
     }
 
@@ -366,7 +374,21 @@ impl Core {
         name: &str,
     ) -> Result<(), crate::wire::Rlt> {
         self.advance(clock);
+        if self.hold_attr(ticket, name, None) {
+            return Ok(());
+        }
         self.engine.attr_delete(clock, ticket, name)
+    }
+
+    /// A `geostore` change of a ticket a waiting reload adds: kept for the
+    /// ticket's start (see `Adding::attrs`). True when kept.
+    fn hold_attr(&mut self, ticket: &str, name: &str, v: Option<&str>) -> bool {
+        let Some(a) = self.adding.as_mut().filter(|a| a.waiting.contains(ticket)) else {
+            return false;
+        };
+        a.attrs
+            .push((ticket.into(), name.into(), v.map(str::to_string)));
+        true
     }
 
     /// A deadline may have passed (early calls are harmless).
@@ -432,6 +454,8 @@ impl Core {
         stored: Vec<(String, CibState)>,
     ) -> Reloaded {
         self.advance(clock);
+        // Whatever becomes of the reload, the engine has seen the time.
+        self.engine.see_time(clock);
         // Refused before anything waits: the operator hears it now.
         if let Err(e) = self.engine.check_reconfigure(&new) {
             return Reloaded::Rejected(e);
@@ -460,10 +484,16 @@ impl Core {
             // Read again, also a name an earlier waiting reload asked
             // for: the newest reload waits for answers to its own reads.
             self.writer.load_added(self.now(), &added);
+            let waiting: BTreeSet<String> = added.into_iter().collect();
+            // Changes kept for a reload this one replaces stay, for the
+            // tickets it adds too.
+            let mut attrs = self.adding.take().map(|a| a.attrs).unwrap_or_default();
+            attrs.retain(|(t, _, _)| waiting.contains(t));
             self.adding = Some(Adding {
                 cfg: new,
-                waiting: added.into_iter().collect(),
+                waiting,
                 states: Vec::new(),
+                attrs,
             });
             return Reloaded::Reading;
         }
@@ -500,6 +530,17 @@ impl Core {
                 self.writer.reload(self.now(), &names);
                 Reloaded::Rejected(e)
             }
+        }
+    }
+
+    /// The `geostore` changes kept while the tickets were read, in order.
+    fn apply_held_attrs(&mut self, attrs: Vec<(String, String, Option<String>)>) {
+        let clock = self.clock;
+        for (ticket, name, v) in attrs {
+            let _ = match v {
+                Some(v) => self.engine.attr_set(clock, &ticket, &name, &v),
+                None => self.engine.attr_delete(clock, &ticket, &name),
+            };
         }
     }
 
@@ -655,6 +696,9 @@ impl Core {
                     if a.waiting.is_empty() {
                         let a = self.adding.take().expect("waiting");
                         let r = self.apply_loaded(a.cfg, a.states);
+                        if r == Reloaded::Applied {
+                            self.apply_held_attrs(a.attrs);
+                        }
                         self.out.push_back(Output::Reloaded(r));
                     }
                 }

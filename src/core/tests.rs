@@ -351,3 +351,55 @@ fn a_ticket_added_by_a_reload_starts_from_its_cib_grant() {
     assert!(v.cib_granted, "{v:?}");
     assert!(v.term >= 3, "{v:?}");
 }
+
+/// A `geostore set` of a ticket whose reload waits for its CIB read is
+/// answered as done and applied once the ticket starts, over the value the
+/// read found (simulator seed 182: refused as of an unknown ticket, the
+/// attribute the operator set was never stored).
+#[test]
+fn a_geostore_change_while_an_added_ticket_is_read_is_kept() {
+    let mut c = started(&["tA"]);
+    assert_eq!(
+        c.reload(clock(100), config(&["tA", "tB"])),
+        Reloaded::Reading
+    );
+    let outs = drain(&mut c);
+    assert_eq!(c.attr_set(clock(150), "tB", "repl", "ACTIVE"), Ok(()));
+    assert_eq!(c.attr_set(clock(160), "tB", "site", "x"), Ok(()));
+    assert_eq!(c.attr_delete(clock(170), "tB", "site"), Ok(()));
+    let xml = "<ticket_state id=\"tB\" granted=\"false\" repl=\"DEGRADED\" site=\"y\"/>";
+    let outs = answer_read(&mut c, 200, &outs, "tB", Some(xml));
+    assert!(
+        outs.contains(&Output::Reloaded(Reloaded::Applied)),
+        "{outs:?}"
+    );
+    assert_eq!(c.engine().attr_get("tB", "repl"), Ok("ACTIVE".to_string()));
+    assert!(c.engine().attr_get("tB", "site").is_err());
+    // And stored in the CIB.
+    assert!(
+        outs.iter()
+            .any(|o| matches!(o, Output::StoreAttr { name, value, .. }
+            if name == "repl" && value.as_deref() == Some("ACTIVE"))),
+        "{outs:?}"
+    );
+}
+
+/// A reload waiting for its reads still lets the engine see the time: a
+/// lease that ended is given up at this event, not at the next timer
+/// (simulator seed 202: a resumed member kept an expired grant).
+#[test]
+fn a_reading_reload_lets_the_engine_see_the_time() {
+    let mut cfg = config(&["tA"]);
+    std::sync::Arc::make_mut(&mut cfg.tickets[0]).mode = TicketMode::Auto;
+    let mut c = started_with(cfg.clone());
+    let (run, at, _) = grant(&mut c, 100, 1, "tA");
+    c.run_finished(clock(at + 100), run, Outcome::success());
+    let _ = drain(&mut c);
+    let i = c.engine().ticket_index("tA").unwrap();
+    assert_eq!(c.engine().ticket_view(i).leader.member(), Some(0));
+    // Frozen past the lease; the first event is a reload adding tB.
+    let mut new = cfg;
+    new.tickets.push(std::sync::Arc::new(ticket("tB")));
+    assert_eq!(c.reload(clock(at + 100_000), new), Reloaded::Reading);
+    assert_eq!(c.engine().ticket_view(i).leader.member(), None);
+}

@@ -122,7 +122,9 @@ impl World {
                 }
                 continue;
             };
-            self.members[m].absent[t] = false;
+            if std::mem::replace(&mut self.members[m].absent[t], false) {
+                self.adopt_cib_grant(m, t);
+            }
             let last = self.last_term[m][t];
             if term < last {
                 self.violation(

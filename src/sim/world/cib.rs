@@ -165,8 +165,9 @@ impl World {
             }
             xml += "/>\n";
             // A grant found at start-up is the new daemon's to revoke, by
-            // the lease end it can read from the CIB. (A ticket a reload
-            // added takes only its geo attributes from the CIB.)
+            // the lease end it can read from the CIB. (One found for a
+            // ticket a reload adds becomes so when the reload is applied:
+            // `adopt_cib_grant`.)
             let startup = !matches!(kind, RunKind::LoadAdded(_));
             if let Some(v) = value.filter(|_| startup) {
                 let by = self.expires_to_true(m, v.expires);
@@ -187,6 +188,25 @@ impl World {
             }
             _ => (format!("<tickets>\n{xml}</tickets>\n").into_bytes(), 0),
         }
+    }
+
+    /// Ticket `t` starts at site `m` by a reload (its CIB state read): a
+    /// grant its CIB holds is the daemon's to revoke, as one found at
+    /// start-up (the engine starts the ticket from it; seed 22948).
+    pub(super) fn adopt_cib_grant(&mut self, m: usize, t: usize) {
+        if !self.is_site(m) || self.members[m].cib[t].desired.is_some() {
+            return;
+        }
+        let Some(v) = self.members[m].cib[t].value.clone() else {
+            return;
+        };
+        let by = self.expires_to_true(m, v.expires);
+        self.members[m].cib[t].desired = Some(CibEntry {
+            revoke_by: Some(by),
+            loaded: true,
+            ..v
+        });
+        self.refresh_revoke_due(m);
     }
 
     /// One ticket state a run put in the CIB, with the exact lease of the

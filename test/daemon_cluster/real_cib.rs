@@ -238,3 +238,54 @@ fn failing_batches_fall_back_to_crm_ticket() {
     });
     assert!(c.log(0).contains("with cibadmin failed"), "{}", c.log(0));
 }
+
+/// The reload sequence of simulator seed 22948 with Pacemaker's own
+/// crm_ticket: site 0's host reboots while it holds ticketA (the grant is
+/// in its CIB, the promise record in /run is gone), its daemon comes back
+/// with a configuration without ticketA, and a reload adds it back. The
+/// ticket starts from the grant its CIB holds (a lease its peers may still
+/// count), not as never granted; the log says the reload waited for the
+/// read.
+#[test]
+fn a_ticket_added_by_a_reload_starts_from_the_grant_in_a_real_cib() {
+    if !have_crm_ticket() {
+        return;
+    }
+    let mut c = Cluster::new("cib-reload", TICKET);
+    let cib = site_cib(&c.dir, 0);
+    c.start_with_cib_at_site0(&cib, &[]);
+    let g = c.client(&["grant", "-w", "-s", "127.0.0.1", "ticketA"]);
+    assert!(g.status.success(), "{}", stderr(&g));
+    wait_for(Duration::from_secs(5), || {
+        cib_query(&cib, &["-t", "ticketA", "-q"]).contains("granted=\"true\"")
+    });
+    for i in 0..3 {
+        c.kill(i);
+    }
+    std::fs::remove_file(c.lock(0).with_extension("pid.promises")).unwrap();
+    let text = std::fs::read_to_string(&c.conf).unwrap();
+    std::fs::write(&c.conf, text.replace("ticketA", "ticketB")).unwrap();
+    let mut cmd = c.pacemaker_command(0);
+    cmd.env("CIB_file", &cib);
+    c.daemons[0] = Some(cmd.spawn().unwrap());
+    wait_for(Duration::from_secs(10), || {
+        c.client(&["list", "-s", &addr(0)]).status.success()
+    });
+    assert!(!c.list(0).contains("ticketA"), "{}", c.list(0));
+    std::fs::write(&c.conf, &text).unwrap();
+    c.signal(0, "HUP");
+    wait_for(Duration::from_secs(5), || c.list(0).contains("ticketA"));
+    assert!(
+        c.list(0)
+            .starts_with("ticket: ticketA, leader: 127.0.0.1, expires: "),
+        "{}\n{}",
+        c.list(0),
+        c.log(0)
+    );
+    assert!(
+        c.log(0)
+            .contains("reading the added tickets' state from the CIB"),
+        "{}",
+        c.log(0)
+    );
+}

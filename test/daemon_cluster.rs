@@ -181,31 +181,9 @@ fn a_ticket_added_by_a_reload_starts_from_its_stored_grant() {
             .unwrap_or_default()
             .contains("granted=true")
     });
-    for i in 0..3 {
-        c.kill(i);
-    }
-    // The reboot: the promises recorded next to the lock file (in /run)
-    // are gone; the store is not.
-    let record = c.lock(0).with_extension("pid.promises");
-    std::fs::remove_file(&record).unwrap();
-    let text = std::fs::read_to_string(&c.conf).unwrap();
-    std::fs::write(&c.conf, text.replace("ticketA", "ticketB")).unwrap();
+    let text = c.reboot_all_without_ticket_a();
     c.start(0);
-    assert!(!c.list(0).contains("ticketA"), "{}", c.list(0));
-    std::fs::write(
-        &c.conf,
-        format!("{text}{}", TICKET.replace("ticketA", "ticketB")),
-    )
-    .unwrap();
-    c.signal(0, "HUP");
-    wait_for(Duration::from_secs(3), || c.list(0).contains("ticketA"));
-    assert!(
-        c.list(0)
-            .starts_with("ticket: ticketA, leader: 127.0.0.1, expires: "),
-        "{}\n{}",
-        c.list(0),
-        c.log(0)
-    );
+    c.reload_site0_expecting_ticket_a_held(&text);
 }
 
 #[test]

@@ -99,6 +99,35 @@ impl Cluster {
         }
     }
 
+    /// Every member's host goes down; site 0's promise record (in /run)
+    /// is gone with its reboot, and its configuration now names ticketB
+    /// where it named ticketA. Returns the configuration as it was.
+    pub(crate) fn reboot_all_without_ticket_a(&mut self) -> String {
+        for i in 0..3 {
+            self.kill(i);
+        }
+        std::fs::remove_file(self.lock(0).with_extension("pid.promises")).unwrap();
+        let text = std::fs::read_to_string(&self.conf).unwrap();
+        std::fs::write(&self.conf, text.replace("ticketA", "ticketB")).unwrap();
+        text
+    }
+
+    /// Site 0 runs without ticketA; `text` (which has it) is reloaded
+    /// there; ticketA must then be held by site 0.
+    pub(crate) fn reload_site0_expecting_ticket_a_held(&self, text: &str) {
+        assert!(!self.list(0).contains("ticketA"), "{}", self.list(0));
+        std::fs::write(&self.conf, text).unwrap();
+        self.signal(0, "HUP");
+        wait_for(Duration::from_secs(5), || self.list(0).contains("ticketA"));
+        assert!(
+            self.list(0)
+                .starts_with("ticket: ticketA, leader: 127.0.0.1, expires: "),
+            "{}\n{}",
+            self.list(0),
+            self.log(0)
+        );
+    }
+
     pub(crate) fn start_all(&mut self) {
         for i in 0..3 {
             self.start(i);

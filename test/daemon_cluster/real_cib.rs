@@ -259,29 +259,14 @@ fn a_ticket_added_by_a_reload_starts_from_the_grant_in_a_real_cib() {
     wait_for(Duration::from_secs(5), || {
         cib_query(&cib, &["-t", "ticketA", "-q"]).contains("granted=\"true\"")
     });
-    for i in 0..3 {
-        c.kill(i);
-    }
-    std::fs::remove_file(c.lock(0).with_extension("pid.promises")).unwrap();
-    let text = std::fs::read_to_string(&c.conf).unwrap();
-    std::fs::write(&c.conf, text.replace("ticketA", "ticketB")).unwrap();
+    let text = c.reboot_all_without_ticket_a();
     let mut cmd = c.pacemaker_command(0);
     cmd.env("CIB_file", &cib);
     c.daemons[0] = Some(cmd.spawn().unwrap());
     wait_for(Duration::from_secs(10), || {
         c.client(&["list", "-s", &addr(0)]).status.success()
     });
-    assert!(!c.list(0).contains("ticketA"), "{}", c.list(0));
-    std::fs::write(&c.conf, &text).unwrap();
-    c.signal(0, "HUP");
-    wait_for(Duration::from_secs(5), || c.list(0).contains("ticketA"));
-    assert!(
-        c.list(0)
-            .starts_with("ticket: ticketA, leader: 127.0.0.1, expires: "),
-        "{}\n{}",
-        c.list(0),
-        c.log(0)
-    );
+    c.reload_site0_expecting_ticket_a_held(&text);
     assert!(
         c.log(0)
             .contains("reading the added tickets' state from the CIB"),

@@ -170,12 +170,7 @@ impl World {
             // `adopt_cib_grant`.)
             let startup = !matches!(kind, RunKind::LoadAdded(_));
             if let Some(v) = value.filter(|_| startup) {
-                let by = self.expires_to_true(m, v.expires);
-                self.members[m].cib[t].desired = Some(CibEntry {
-                    revoke_by: Some(by),
-                    loaded: true,
-                    ..v
-                });
+                self.want_loaded_grant_revoked(m, t, v);
             }
         }
         self.refresh_revoke_due(m);
@@ -200,13 +195,19 @@ impl World {
         let Some(v) = self.members[m].cib[t].value.clone() else {
             return;
         };
+        self.want_loaded_grant_revoked(m, t, v);
+        self.refresh_revoke_due(m);
+    }
+
+    /// The grant `v` site `m`'s daemon read from its CIB is the daemon's
+    /// to revoke by the lease end the CIB records.
+    fn want_loaded_grant_revoked(&mut self, m: usize, t: usize, v: CibEntry) {
         let by = self.expires_to_true(m, v.expires);
         self.members[m].cib[t].desired = Some(CibEntry {
             revoke_by: Some(by),
             loaded: true,
             ..v
         });
-        self.refresh_revoke_due(m);
     }
 
     /// One ticket state a run put in the CIB, with the exact lease of the

@@ -234,10 +234,11 @@ struct MemberState {
     revoke_due: Option<(i64, usize)>,
     /// When its daemon last started.
     booted_at: u64,
-    /// The end of the grace its started daemon has to hear from its peers
-    /// before a grant it loaded from its CIB stands by its own reading
-    /// of `expires` (see `World::watch_kept_grants`).
-    kept_grace_until: u64,
+    /// Per ticket: the end of the grace its daemon has to hear from its
+    /// peers before a grant it loaded from its CIB (at start-up, or for a
+    /// ticket a reload added) stands by its own reading of `expires` (see
+    /// `World::watch_kept_grants`).
+    kept_grace_until: Vec<u64>,
     /// The host is suspended (the pause is a suspend, see `faults`).
     suspended: bool,
     /// The host went down with the daemon: the next boot is a host reboot.
@@ -372,7 +373,9 @@ pub struct World {
     last_request: Vec<u64>,
     /// Boots whose kept CIB grants are to be checked: (due, member, its
     /// incarnation, boot time).
-    kept_watch: Vec<(u64, usize, u32, u64)>,
+    /// Grants loaded from a CIB to judge once their grace is over: (due,
+    /// member, its incarnation, loaded at, ticket or None for all).
+    kept_watch: Vec<(u64, usize, u32, u64, Option<usize>)>,
     /// Which clock the daemons time leases with (what a suspend does).
     pub suspend_clock: SuspendClock,
     #[cfg(feature = "mutations")]
@@ -415,7 +418,7 @@ impl World {
                 handler_failing: false,
                 revoke_due: None,
                 booted_at: 0,
-                kept_grace_until: 0,
+                kept_grace_until: vec![0; nt],
                 suspended: false,
                 reboot_pending: false,
                 host_boots: 0,

@@ -187,7 +187,10 @@ impl World {
 
     /// Ticket `t` starts at site `m` by a reload (its CIB state read): a
     /// grant its CIB holds is the daemon's to revoke, as one found at
-    /// start-up (the engine starts the ticket from it; seed 22948).
+    /// start-up (the engine starts the ticket from it; seed 22948), and
+    /// is judged as one after the same grace (seed 17670: counted at once,
+    /// a grant held by a wall clock behind was a dual grant before the
+    /// state query's answers could be heard).
     pub(super) fn adopt_cib_grant(&mut self, m: usize, t: usize) {
         if !self.is_site(m) || self.members[m].cib[t].desired.is_some() {
             return;
@@ -197,6 +200,8 @@ impl World {
         };
         self.want_loaded_grant_revoked(m, t, v);
         self.refresh_revoke_due(m);
+        // The same grace to hear from its peers as after a start.
+        self.watch_kept_grant(m, t);
     }
 
     /// The grant `v` site `m`'s daemon read from its CIB is the daemon's

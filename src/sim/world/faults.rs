@@ -411,7 +411,7 @@ impl World {
         // until then it stands for its lease, as if the daemon were still
         // down (seed 1460: a grant elsewhere 6 ms after the start counted,
         // 7 ms earlier it would not have; the daemon revoked in 31 ms).
-        let judged = self.now >= self.members[o].kept_grace_until;
+        let judged = self.now >= self.members[o].kept_grace_until[t];
         let loaded = judged
             && self.members[o].cib[t]
                 .desired
@@ -450,6 +450,16 @@ impl World {
     /// far as a majority confirms it (seeds 804, 6003, 8679 got past an
     /// exemption for sites it cannot reach).
     pub(super) fn watch_kept_grants(&mut self, m: usize) {
+        self.watch_kept(m, None);
+    }
+
+    /// As [`World::watch_kept_grants`], for ticket `t` only, started by a
+    /// reload from the state read from its CIB.
+    pub(super) fn watch_kept_grant(&mut self, m: usize, t: usize) {
+        self.watch_kept(m, Some(t));
+    }
+
+    fn watch_kept(&mut self, m: usize, ticket: Option<usize>) {
         let t_max = self
             .cfg
             .tickets
@@ -459,15 +469,19 @@ impl World {
             .unwrap_or(0);
         let crm = self.longest_crm_run();
         let due = self.now + 2 * t_max + 4 * self.setup.net.max_delay() + crm;
-        self.members[m].kept_grace_until = due;
+        for (t, g) in self.members[m].kept_grace_until.iter_mut().enumerate() {
+            if ticket.is_none_or(|x| x == t) {
+                *g = due;
+            }
+        }
         let inc = self.members[m].incarnation;
-        self.kept_watch.push((due, m, inc, self.now));
+        self.kept_watch.push((due, m, inc, self.now, ticket));
     }
 
     /// The boots whose grace period is over (see `watch_kept_grants`).
     pub(super) fn check_kept_grants(&mut self) {
         let now = self.now;
-        let due: Vec<(u64, usize, u32, u64)> = self
+        let due: Vec<(u64, usize, u32, u64, Option<usize>)> = self
             .kept_watch
             .iter()
             .copied()
@@ -477,17 +491,17 @@ impl World {
             return;
         }
         self.kept_watch.retain(|w| w.0 > now);
-        for (_, m, inc, booted) in due {
+        for (_, m, inc, booted, ticket) in due {
             if self.members[m].incarnation == inc {
-                self.check_kept(m, booted);
+                self.check_kept(m, booted, ticket);
             }
         }
     }
 
-    fn check_kept(&mut self, m: usize, booted: u64) {
+    fn check_kept(&mut self, m: usize, booted: u64, ticket: Option<usize>) {
         let now = self.now as i64;
         for t in 0..self.n_tickets() {
-            if self.is_manual(t) {
+            if self.is_manual(t) || ticket.is_some_and(|x| x != t) {
                 continue;
             }
             let Some(d) = self.members[m].cib[t].desired.as_ref() else {
@@ -517,7 +531,8 @@ impl World {
                     Kind::DualGrant,
                     Some(t),
                     format!(
-                        "m{m} restarted at {booted} (wall clock offset {wall}ms) and keeps the grant in its CIB until {kept} (its lease ended at {lease_end}) while m{o} holds the ticket"
+                        "m{m} {} at {booted} (wall clock offset {wall}ms) and keeps the grant in its CIB until {kept} (its lease ended at {lease_end}) while m{o} holds the ticket",
+                        if ticket.is_some() { "started the ticket by a reload" } else { "restarted" }
                     ),
                 );
             }

@@ -135,10 +135,13 @@ clippy:
 	$(CARGO) clippy --locked --all-targets --features mutations -- -D warnings
 
 # Includes the cluster simulator over 400 seeds (test/sim.rs) and the
-# deliberately broken engines it must catch (test/sim_mutations.rs).
+# deliberately broken engines it must catch (test/sim_mutations.rs), or,
+# for the rules its seeds no longer reach, their unit tests must
+# (engine::tests::rules_out_of_the_simulators_reach_fail_their_unit_tests).
 test:
 	$(CARGO) test --locked --all-targets
 	$(CARGO) test --locked --features mutations --test sim_mutations
+	$(CARGO) test --locked --features mutations --lib out_of_the_simulators_reach
 	$(CARGO) test --locked --features mutations --test model_check
 
 static: setup-toolchain

@@ -85,6 +85,46 @@ fn clock(ms: u64) -> Clock {
     Clock::new(Time(ms), WALL0 + ms as i64)
 }
 
+#[cfg(feature = "mutations")]
+thread_local! {
+    /// The mutation `rules_out_of_the_simulators_reach_fail_their_unit_tests`
+    /// runs a test with (this thread only).
+    static FORCED_MUTATION: std::cell::Cell<Option<Mutation>> = const { std::cell::Cell::new(None) };
+}
+
+/// Rules the simulator's seeds no longer reach (test/sim_mutations.rs
+/// says which and why): broken, each still fails the unit test that shows
+/// it, so a rule cannot silently stop mattering to any test.
+/// (`make check` runs it: `cargo test --features mutations --lib
+/// out_of_the_simulators_reach`.)
+#[cfg(feature = "mutations")]
+#[test]
+fn rules_out_of_the_simulators_reach_fail_their_unit_tests() {
+    let cases: [(Mutation, fn()); 3] = [
+        (
+            Mutation::QueryBeforeHold,
+            stale::a_rebooted_holder_tells_its_hold_in_its_first_state_query,
+        ),
+        (
+            Mutation::ForgetRemovedPromises,
+            messages::a_ticket_removed_and_added_back_keeps_its_promises,
+        ),
+        (
+            Mutation::HoldInAnyTerm,
+            stale::a_release_hold_is_told_in_the_term_of_its_lease,
+        ),
+    ];
+    for (m, test) in cases {
+        // The real engine passes it...
+        test();
+        // ...the broken one does not.
+        FORCED_MUTATION.with(|f| f.set(Some(m)));
+        let caught = std::panic::catch_unwind(test).is_err();
+        FORCED_MUTATION.with(|f| f.set(None));
+        assert!(caught, "{}: not caught by its unit test", m.name());
+    }
+}
+
 /// An engine for tests. ENGINE_MUTATION=name (with the `mutations`
 /// feature) makes it a deliberately broken one, to show which test needs
 /// which rule.
@@ -92,7 +132,9 @@ fn new_engine(cfg: Config, me: usize, seed: u64) -> Engine {
     #[allow(unused_mut)]
     let mut e = Engine::new(cfg, me, seed);
     #[cfg(feature = "mutations")]
-    if let Some(name) = std::env::var("ENGINE_MUTATION")
+    if let Some(m) = FORCED_MUTATION.with(|f| f.get()) {
+        e.set_mutation(Some(m));
+    } else if let Some(name) = std::env::var("ENGINE_MUTATION")
         .ok()
         .filter(|n| !n.is_empty())
     {

@@ -283,7 +283,7 @@ fn reload_keeps_held_tickets_adds_and_removes_others() {
 /// member acknowledged its lease. Forgotten, a second site was elected in
 /// the very term of that lease (simulator seed 9972).
 #[test]
-fn a_ticket_removed_and_added_back_keeps_its_promises() {
+pub(super) fn a_ticket_removed_and_added_back_keeps_its_promises() {
     let mut n = three(ticket("T", 60, 3, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);

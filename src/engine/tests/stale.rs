@@ -551,7 +551,7 @@ fn a_revoke_waits_for_the_cib_revoke_asked_at_start() {
 /// followed the old holder and refused the new leader's heartbeats until
 /// the hold ended (the new leader lost the ticket to a healthy majority).
 #[test]
-fn a_release_hold_is_told_in_the_term_of_its_lease() {
+pub(super) fn a_release_hold_is_told_in_the_term_of_its_lease() {
     let mut n = three(ticket("T", 20, 2, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(8_000);
@@ -596,7 +596,7 @@ fn a_release_hold_is_told_in_the_term_of_its_lease() {
 /// view lifted their start-up fence, and they elected another site within
 /// the old lease. The query must carry the hold.
 #[test]
-fn a_rebooted_holder_tells_its_hold_in_its_first_state_query() {
+pub(super) fn a_rebooted_holder_tells_its_hold_in_its_first_state_query() {
     let mut n = three(ticket("T", 20, 2, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(8_000);

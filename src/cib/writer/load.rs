@@ -53,8 +53,56 @@ impl<R> Writer<R> {
     /// [`Output::LoadedAdded`] per ticket.
     pub fn load_added(&mut self, now: Time, names: &[String]) {
         self.advance(now);
+        if names.len() > MAX_PARALLEL_LOADS {
+            // One query for all, as at start-up: a reload adding 10,000
+            // tickets read them one `crm_ticket` at a time, 16 children at
+            // once, with the renewals of the running tickets queued behind.
+            if let Backend::Pacemaker { crm_ticket, .. } = &self.backend {
+                let program = crm_ticket.clone();
+                self.spawn(
+                    Run::LoadAddedAll(names.to_vec()),
+                    program,
+                    cib::load_all_argv(),
+                    Some(MAX_LOAD_ALL_OUTPUT),
+                );
+            }
+            return;
+        }
         for name in names {
             self.read_added(name.clone());
+        }
+    }
+
+    /// The one query for many added tickets ended: each gets its state,
+    /// or is read alone if the query failed.
+    pub(super) fn loaded_added_all(&mut self, names: Vec<String>, o: &Outcome) {
+        let states = if o.ok && !o.truncated {
+            match cib::parse_load_all(&String::from_utf8_lossy(&o.stdout)) {
+                Ok(states) => Some(states),
+                Err(e) => {
+                    error!("command \"crm_ticket -q\": {e}; reading the added tickets one by one");
+                    None
+                }
+            }
+        } else if !o.killed && cib::load_status_is_missing(o.code) {
+            Some(Vec::new())
+        } else {
+            error!(
+                "command \"crm_ticket -q\" exit code {}; reading the added tickets one by one",
+                o.code
+            );
+            None
+        };
+        let Some(states) = states else {
+            for name in names {
+                self.read_added(name);
+            }
+            return;
+        };
+        let mut by_name: std::collections::HashMap<String, CibState> = states.into_iter().collect();
+        for name in names {
+            let st = by_name.remove(&name);
+            self.out.push_back(Output::LoadedAdded(name, st));
         }
     }
 

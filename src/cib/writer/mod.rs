@@ -74,8 +74,11 @@ pub enum RunKind {
     LoadAll,
     /// The start-up query of one ticket.
     Load(String),
-    /// The query of a ticket a reload added (its geo attributes).
+    /// The query of a ticket a reload added.
     LoadAdded(String),
+    /// One query of every ticket (`crm_ticket -q`) for these, which a
+    /// reload added.
+    LoadAddedAll(Vec<String>),
 }
 
 /// Identifies one run the writer asked for.
@@ -195,6 +198,8 @@ enum Run {
     Load(String),
     /// The query of a ticket a reload added.
     LoadAdded(String),
+    /// One query of every ticket, for the many a reload added.
+    LoadAddedAll(Vec<String>),
 }
 
 /// The writer of one site. `R` is the driver's held reply.
@@ -322,6 +327,7 @@ impl<R> Writer<R> {
             Run::LoadAll => RunKind::LoadAll,
             Run::Load(name) => RunKind::Load(name.clone()),
             Run::LoadAdded(name) => RunKind::LoadAdded(name.clone()),
+            Run::LoadAddedAll(names) => RunKind::LoadAddedAll(names.clone()),
         })
     }
 
@@ -507,6 +513,7 @@ impl<R> Writer<R> {
                 self.start_loads();
                 self.maybe_loads_done();
             }
+            Run::LoadAddedAll(names) => self.loaded_added_all(names, &o),
             Run::LoadAdded(name) => {
                 let missing = !o.killed && cib::load_status_is_missing(o.code);
                 let st =

@@ -561,3 +561,43 @@ fn the_start_up_load_waits_until_every_ticket_is_read() {
     }
     assert_eq!(wr.next_deadline(), None);
 }
+
+/// Many tickets added by one reload are read with one query, as at
+/// start-up (10,000 single reads queued the running tickets' renewals
+/// behind them); each gets its own answer, and if the query fails each
+/// is read alone.
+#[test]
+fn many_added_tickets_are_read_with_one_query() {
+    let names: Vec<String> = (0..20).map(|k| format!("t{k}")).collect();
+    let added = |outs: Vec<Output<&'static str>>| -> Vec<(String, Option<bool>)> {
+        outs.into_iter()
+            .filter_map(|o| match o {
+                Output::LoadedAdded(n, st) => Some((n, st.map(|s| s.granted))),
+                _ => None,
+            })
+            .collect()
+    };
+    let mut wr = pcmk(true, 4);
+    wr.load_added(t(0), &names);
+    let s = spawns(&drain(&mut wr));
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert_eq!(s[0].2, crate::cib::load_all_argv());
+    let o = Outcome {
+        ok: true,
+        stdout: b"<tickets>\n  <ticket_state id=\"t3\" granted=\"true\" owner=\"1\" expires=\"5\" term=\"2\"/>\n  <ticket_state id=\"other\" granted=\"true\"/>\n</tickets>\n".to_vec(),
+        ..Outcome::default()
+    };
+    wr.finished(t(1), s[0].0, o);
+    let got = added(drain(&mut wr));
+    assert_eq!(got.len(), 20);
+    assert_eq!(got[3], ("t3".to_string(), Some(true)));
+    assert!(got.iter().filter(|g| g.0 != "t3").all(|g| g.1.is_none()));
+
+    let mut wr = pcmk(true, 4);
+    wr.load_added(t(0), &names);
+    let run = spawns(&drain(&mut wr))[0].0;
+    wr.finished(t(1), run, Outcome::failure(1));
+    let s = spawns(&drain(&mut wr));
+    assert_eq!(s.len(), 20);
+    assert_eq!(s[0].2, vec!["-t", "t0", "-q"]);
+}

@@ -86,7 +86,10 @@ impl World {
                 }
                 self.run_outcome(&r, Vec::new(), 0)
             }
-            RunKind::LoadAll | RunKind::Load(_) | RunKind::LoadAdded(_) => {
+            RunKind::LoadAll
+            | RunKind::Load(_)
+            | RunKind::LoadAdded(_)
+            | RunKind::LoadAddedAll(_) => {
                 let (stdout, code) = self.load_output(m, &r.kind, r.fails);
                 self.run_outcome(&r, stdout, code)
             }
@@ -131,6 +134,7 @@ impl World {
         }
         let names: Vec<String> = match kind {
             RunKind::Load(n) | RunKind::LoadAdded(n) => vec![n.clone()],
+            RunKind::LoadAddedAll(names) => names.clone(),
             _ => self.members[m]
                 .core
                 .as_ref()
@@ -168,7 +172,7 @@ impl World {
             // the lease end it can read from the CIB. (One found for a
             // ticket a reload adds becomes so when the reload is applied:
             // `adopt_cib_grant`.)
-            let startup = !matches!(kind, RunKind::LoadAdded(_));
+            let startup = !matches!(kind, RunKind::LoadAdded(_) | RunKind::LoadAddedAll(_));
             if let Some(v) = value.filter(|_| startup) {
                 self.want_loaded_grant_revoked(m, t, v);
             }

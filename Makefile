@@ -34,8 +34,11 @@ export SETUP ?= 1
 # arbitrators on small or different hosts (doc/static-build.md).
 # "make install STATIC=1" builds and installs it instead.
 MUSL_TARGET ?= x86_64-unknown-linux-musl
-STATIC_BIN  := target/$(MUSL_TARGET)/release/boothd
-BIN         := $(if $(filter 1,$(STATIC)),$(STATIC_BIN),target/release/boothd)
+# Where cargo builds: CARGO_TARGET_DIR if the user sets one (a shared
+# build cache), else ./target.
+TARGET_DIR  := $(or $(CARGO_TARGET_DIR),target)
+STATIC_BIN  := $(TARGET_DIR)/$(MUSL_TARGET)/release/boothd
+BIN         := $(if $(filter 1,$(STATIC)),$(STATIC_BIN),$(TARGET_DIR)/release/boothd)
 ifeq ($(STATIC),1)
 INSTALL_BUILD ?= static
 endif
@@ -193,7 +196,8 @@ model-check:
 
 # Benchmarks against the C booth 1.0 in network namespaces (root, the C
 # booth and Pacemaker's crm_ticket needed). Not part of check. The output
-# also goes to target/bench-results.txt (target/bench-scale-results.txt).
+# also goes to target/bench-results.txt (target/bench-scale-results.txt;
+# in CARGO_TARGET_DIR if set).
 BENCH_SOAK  ?=
 BENCH_ENV    = BENCH_QUICK='$(BENCH_QUICK)' BENCH_SOAK='$(BENCH_SOAK)' \
 	BENCH_WINDOW='$(BENCH_WINDOW)' BENCH_TICKETS='$(BENCH_TICKETS)' BENCH_RUNS='$(BENCH_RUNS)' \
@@ -205,12 +209,12 @@ bench: build
 	@if $(MUSL_INSTALLED); then $(MAKE) --no-print-directory static; fi
 	set -o pipefail; BENCH_STATIC='$(abspath $(STATIC_BIN))' $(BENCH_ENV) \
 		$(CARGO) test --locked --release --test bench 2>&1 \
-		| tee target/bench-results.txt
+		| tee $(TARGET_DIR)/bench-results.txt
 
 bench-scale: build
 	set -o pipefail; $(BENCH_ENV) BENCH_MODE=scale BENCH_SCALE='$(BENCH_SCALE)' \
 		BENCH_SCALE_OURS='$(BENCH_SCALE_OURS)' BENCH_SETTLE='$(BENCH_SETTLE)' \
-		$(CARGO) test --locked --release --test bench 2>&1 | tee target/bench-scale-results.txt
+		$(CARGO) test --locked --release --test bench 2>&1 | tee $(TARGET_DIR)/bench-scale-results.txt
 
 # Each target runs FUZZ_SECONDS; new inputs go to test/fuzz/corpus-run/
 # (not committed), the committed seeds in test/fuzz/corpus/ are read too.
@@ -235,7 +239,7 @@ fuzz-replay:
 # The C booth's own Python test suite against our boothd (UPSTREAM: a
 # ClusterLabs booth source tree; test/upstream-suite.sh).
 upstream-suite: build
-	test/upstream-suite.sh '$(UPSTREAM)' target/release/boothd
+	test/upstream-suite.sh '$(UPSTREAM)' $(TARGET_DIR)/release/boothd
 
 demo: $(if $(filter 1,$(STATIC)),static,build)
 	@test/demo.sh $(BIN)

@@ -244,6 +244,14 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         env!("CARGO_PKG_VERSION")
     );
 
+    // Before anything names our pid (see `Daemon::signals`).
+    let signals = match Daemon::signals() {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot install the signal handlers: {e}");
+            return 1;
+        }
+    };
     let lock_path = lockfile::lock_path(args.lockfile.as_deref(), &p.cfg.name);
     let mut lock = match LockFile::create(&lock_path, LockIdentity::new(&p.cfg, &member)) {
         Ok(l) => l,
@@ -373,6 +381,7 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         promises,
         seed,
         on_ready,
+        signals,
     };
     match Daemon::new(setup) {
         Ok(d) => d.run(),

@@ -104,6 +104,9 @@ pub struct Setup {
     pub alerts_dir: std::path::PathBuf,
     /// Called once the daemon answers clients (to release the parent).
     pub on_ready: Option<Box<dyn FnOnce()>>,
+    /// Installed before the lock file names the daemon (see
+    /// [`Daemon::signals`]).
+    pub signals: Signals,
 }
 
 pub struct Daemon {
@@ -169,15 +172,23 @@ pub struct Daemon {
 const LOG_TICK: Duration = Duration::from_secs(1);
 
 impl Daemon {
-    pub fn new(s: Setup) -> io::Result<Daemon> {
-        let poll = Poll::new()?;
-        let signals = Signals::install(&[
+    /// The signals the daemon handles. Installed before the lock file
+    /// names the daemon: a monitor or a test that sends SIGUSR1 or SIGHUP
+    /// as soon as it sees the pid killed the daemon (their default action)
+    /// while it was still loading (found by `cli_binary` run as non-root).
+    pub fn signals() -> io::Result<Signals> {
+        Signals::install(&[
             libc::SIGTERM,
             libc::SIGINT,
             libc::SIGHUP,
             libc::SIGUSR1,
             libc::SIGCHLD,
-        ])?;
+        ])
+    }
+
+    pub fn new(s: Setup) -> io::Result<Daemon> {
+        let poll = Poll::new()?;
+        let signals = s.signals;
         jobs::raise_fd_limit();
         let n = s.cfg.members.len();
         let skew = s.cfg.maxtimeskew;

@@ -172,6 +172,8 @@ pub struct Core {
 /// See `Core::adding`.
 struct Adding {
     cfg: Config,
+    /// The tickets it adds, and those of them whose state is not read yet.
+    added: BTreeSet<String>,
     waiting: BTreeSet<String>,
     states: Vec<(String, CibState)>,
     /// `geostore` changes of added tickets meanwhile (ticket, name,
@@ -383,7 +385,9 @@ impl Core {
     /// A `geostore` change of a ticket a waiting reload adds: kept for the
     /// ticket's start (see `Adding::attrs`). True when kept.
     fn hold_attr(&mut self, ticket: &str, name: &str, v: Option<&str>) -> bool {
-        let Some(a) = self.adding.as_mut().filter(|a| a.waiting.contains(ticket)) else {
+        // (Any ticket the reload adds: one already read still waits for
+        // the others; simulator seed 2804.)
+        let Some(a) = self.adding.as_mut().filter(|a| a.added.contains(ticket)) else {
             return false;
         };
         a.attrs
@@ -485,12 +489,14 @@ impl Core {
             // for: the newest reload waits for answers to its own reads.
             self.writer.load_added(self.now(), &added);
             let waiting: BTreeSet<String> = added.into_iter().collect();
+            let added = waiting.clone();
             // Changes kept for a reload this one replaces stay, for the
             // tickets it adds too.
             let mut attrs = self.adding.take().map(|a| a.attrs).unwrap_or_default();
             attrs.retain(|(t, _, _)| waiting.contains(t));
             self.adding = Some(Adding {
                 cfg: new,
+                added,
                 waiting,
                 states: Vec::new(),
                 attrs,

@@ -403,3 +403,26 @@ fn a_reading_reload_lets_the_engine_see_the_time() {
     assert_eq!(c.reload(clock(at + 100_000), new), Reloaded::Reading);
     assert_eq!(c.engine().ticket_view(i).leader.member(), None);
 }
+
+/// A `geostore set` of an added ticket whose state is read while another
+/// added ticket's read still runs is kept too (simulator seed 2804: it
+/// reached the engine, which did not have the ticket yet, and was lost).
+#[test]
+fn a_geostore_change_of_an_added_ticket_already_read_is_kept() {
+    let mut c = started(&["tA"]);
+    assert_eq!(
+        c.reload(clock(100), config(&["tA", "tB", "tC"])),
+        Reloaded::Reading
+    );
+    let outs = drain(&mut c);
+    let xml = "<ticket_state id=\"tB\" granted=\"false\" repl=\"DEGRADED\"/>";
+    let after_b = answer_read(&mut c, 150, &outs, "tB", Some(xml));
+    assert!(!after_b.contains(&Output::Reloaded(Reloaded::Applied)));
+    assert_eq!(c.attr_set(clock(160), "tB", "repl", "ACTIVE"), Ok(()));
+    let done = answer_read(&mut c, 200, &outs, "tC", None);
+    assert!(
+        done.contains(&Output::Reloaded(Reloaded::Applied)),
+        "{done:?}"
+    );
+    assert_eq!(c.engine().attr_get("tB", "repl"), Ok("ACTIVE".to_string()));
+}

@@ -241,6 +241,18 @@ impl Engine {
                 tk.release_hold = Some(until);
                 tk.lease.release_hold_term = tk.current_term;
                 tk.note_claim(me, until);
+                // The hold is told in the state answers (up to a whole
+                // lease) and ends once the revoke is written, usually at
+                // once: then say so, or peers keep the told hold and
+                // refuse the leader we may follow meanwhile until it runs
+                // out (simulator seeds 26065, 28391, 15376). A revoke
+                // withdraws its sender's claim wherever it arrives.
+                tk.deferred_release = Some(super::ticket::DeferredRelease {
+                    cmd: OP_REVOKE,
+                    expect: OP_ACK,
+                    reason: OR_ADMIN,
+                    hold_end: true,
+                });
             }
         }
         if ask_now && !query_first {

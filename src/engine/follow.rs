@@ -179,6 +179,11 @@ impl Engine {
                     tk,
                     "{sender} wants to revoke ticket, but it is not granted there (ignoring)"
                 );
+                // DIFF: its claim goes all the same: a claimant's own
+                // revoke withdraws it (`PeerView::claim`), also where the
+                // claim came from another member's word (a restarted
+                // holder's release hold, relayed).
+                self.tickets[i].peers[m.from].claim = None;
             }
             return;
         }

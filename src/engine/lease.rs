@@ -102,6 +102,7 @@ impl Engine {
                 cmd,
                 expect,
                 reason,
+                hold_end: false,
             });
             return;
         }
@@ -122,7 +123,8 @@ impl Engine {
             tk.peers[me].claim = None;
         }
         if let Some(d) = tk.deferred_release.take() {
-            if tk.state != State::Leader && tk.state != State::Candidate && !tk.is_owned() {
+            let free = !tk.is_owned() || d.hold_end;
+            if tk.state != State::Leader && tk.state != State::Candidate && free {
                 self.broadcast(i, d.cmd, d.expect, RLT_SUCCESS, d.reason);
             }
         }

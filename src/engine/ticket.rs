@@ -400,6 +400,9 @@ pub struct DeferredRelease {
     pub cmd: Cmd,
     pub expect: Cmd,
     pub reason: Reason,
+    /// Sent also if we follow another leader by then: it only says our
+    /// hold is over (a restarted holder's, see `setup_ticket`).
+    pub hold_end: bool,
 }
 
 /// A ticket without a box reads these.

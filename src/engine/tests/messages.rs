@@ -617,3 +617,40 @@ fn a_restarted_holder_claims_the_second_its_cib_rounds_away() {
     let out = ask(11_100, 3);
     assert!(voted(&out), "{out:?}");
 }
+
+/// Simulator seeds 26065 and 28391: a restarted holder told its release
+/// hold (a whole lease) in its state answers, and a peer relayed it; once
+/// the CIB revoke was written the hold ended and the holder followed a
+/// new leader, but members that had the hold only from the relay kept it
+/// and refused the new leader until it ran out. The holder now announces
+/// the end of its hold with a revoke, and a claimant's revoke withdraws
+/// its claim also where it is not taken for the leader.
+#[test]
+fn a_claimants_revoke_withdraws_its_relayed_claim() {
+    let mut n = three(ticket("T", 60, 3, 3));
+    let c = clock(n.now);
+    let now = n.now;
+    let e = n.e_mut(2);
+    let outputs =
+        |e: &mut Engine| -> Vec<Output> { std::iter::from_fn(|| e.poll_output()).collect() };
+    // Site 0's hold, as relayed: a claim, site 0 not our leader.
+    e.tickets[Tix::at(0)].note_claim(0, Time(now + 60_000));
+    assert_ne!(e.ticket_view(Tix::at(0)).leader, Leader::Member(0));
+    let hb = msg(1001, OP_HEARTBEAT, 1001, 2, 60);
+    e.handle_packet(c, 1, &hb).unwrap();
+    assert!(!outputs(e)
+        .iter()
+        .any(|o| matches!(o, Output::Send { msg, .. } if msg.header.cmd == OP_ACK)));
+    // Site 0's revoke: its hold is over.
+    e.handle_packet(c, 0, &msg(1000, OP_REVOKE, 1000, 1, 0))
+        .unwrap();
+    let _ = outputs(e);
+    assert!(e.tickets[Tix::at(0)].peers[0].claim.is_none());
+    e.handle_packet(c, 1, &hb).unwrap();
+    let out = outputs(e);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Send { to: 1, msg, .. } if msg.header.cmd == OP_ACK)),
+        "{out:?}"
+    );
+}

@@ -83,11 +83,13 @@ fn first_dual_grant(m: Mutation, classic: bool, seeds: std::ops::RangeInclusive<
 
 #[test]
 fn ignoring_claims_is_caught_as_a_dual_grant() {
-    // Since the simulator runs the real CIB writer the first catch is seed
+    // Since the simulator runs the real CIB writer the first catch was seed
     // 351 (`make sim MUTATION=ignore-claims FAULTS=classic SEEDS=1000`: 83
-    // dual grants in 48 seeds; the real engine: none); the seeds before it
-    // take a minute and a half in a debug build.
-    first_dual_grant(Mutation::IgnoreClaims, true, 340..=360);
+    // dual grants in 48 seeds; the real engine: none); since a claimant's
+    // revoke withdraws its claim everywhere, 160 (14 dual grants in seeds
+    // 1-1000, then 211, 469, ...); the seeds before it take a minute in a
+    // debug build.
+    first_dual_grant(Mutation::IgnoreClaims, true, 155..=215);
 }
 
 #[test]
@@ -211,6 +213,7 @@ fn promises_forgotten_by_a_reload_that_removes_a_ticket_are_caught_as_a_dual_gra
 }
 
 #[test]
+#[ignore = "no seed of 1-10,000 reaches it since a restarted holder says its hold is over; its unit test does (engine::tests::rules_out_of_the_simulators_reach_fail_their_unit_tests, run by make check)"]
 fn a_release_hold_told_in_a_newer_term_is_caught_as_an_availability_loss() {
     // Seed 2074 found it: a restarted holder's hold, told in the term an
     // answer had just raised it to, was taken for that term's lease and
@@ -218,6 +221,9 @@ fn a_release_hold_told_in_a_newer_term_is_caught_as_an_availability_loss() {
     // Since a silent member is asked again once per retry: 1536. Since a
     // ticket a reload adds starts from its CIB state, none of seeds
     // 1-20,000; 29726 (`make sim MUTATION=hold-in-any-term FIRST_SEED=20001`).
+    // Since a restarted holder announces the end of its hold with a revoke
+    // (which withdraws its claim everywhere), a hold told in the wrong term
+    // is withdrawn with it: none of seeds 1-10,000 (nor 29726).
     caught_on_one_of(
         Mutation::HoldInAnyTerm,
         &[Kind::Availability],

@@ -524,10 +524,6 @@ impl Core {
                         let key = self.config().tickets[i.index()].name.clone();
                         self.writer.note_loaded(key, st);
                     }
-                    // Geo attributes (attr-prereq) known as after a start.
-                    if let Some(st) = st.filter(|st| !st.attrs.is_empty()) {
-                        self.engine.load_attrs(self.clock, &name, &st.attrs);
-                    }
                 }
                 Reloaded::Applied
             }

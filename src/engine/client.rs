@@ -332,23 +332,6 @@ impl Engine {
         warnings
     }
 
-    /// Geo attributes the CIB holds for a ticket a reload added (read by
-    /// the driver): remembered as at start-up, not written back. Those set
-    /// since the ticket was added win.
-    pub fn load_attrs(&mut self, clock: Clock, ticket: &str, attrs: &[(String, String)]) {
-        self.advance(clock);
-        let Some(i) = self.ticket_index(ticket) else {
-            return;
-        };
-        for (k, v) in attrs {
-            self.tickets[i].attrs.entry(k.clone()).or_insert(Attr {
-                value: v.clone(),
-                set_at: None,
-            });
-        }
-        self.run_due();
-    }
-
     /// `geostore set`: remembered here (for attr-prereq) and stored in the CIB.
     pub fn attr_set(
         &mut self,

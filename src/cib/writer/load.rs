@@ -76,23 +76,7 @@ impl<R> Writer<R> {
     /// The one query for many added tickets ended: each gets its state,
     /// or is read alone if the query failed.
     pub(super) fn loaded_added_all(&mut self, names: Vec<String>, o: &Outcome) {
-        let states = if o.ok && !o.truncated {
-            match cib::parse_load_all(&String::from_utf8_lossy(&o.stdout)) {
-                Ok(states) => Some(states),
-                Err(e) => {
-                    error!("command \"crm_ticket -q\": {e}; reading the added tickets one by one");
-                    None
-                }
-            }
-        } else if !o.killed && cib::load_status_is_missing(o.code) {
-            Some(Vec::new())
-        } else {
-            error!(
-                "command \"crm_ticket -q\" exit code {}; reading the added tickets one by one",
-                o.code
-            );
-            None
-        };
+        let states = all_states(o, "reading the added tickets one by one");
         let Some(states) = states else {
             for name in names {
                 self.read_added(name);
@@ -118,46 +102,30 @@ impl<R> Writer<R> {
 
     /// The result of the all-tickets query: true when it was used.
     pub(super) fn loaded_all(&mut self, o: &Outcome) -> bool {
-        if o.ok && !o.truncated {
-            match cib::parse_load_all(&String::from_utf8_lossy(&o.stdout)) {
-                Ok(states) => {
-                    let wanted: std::collections::HashSet<&str> =
-                        self.loads_pending.iter().map(|n| &**n).collect();
-                    let found: Vec<(String, CibState)> = states
-                        .into_iter()
-                        .filter(|(n, _)| wanted.contains(n.as_str()))
-                        .collect();
-                    info!(
-                        "loaded the state of {} of {} tickets from the CIB",
-                        found.len(),
-                        self.loads_pending.len()
-                    );
-                    // By name: with 10,000 tickets a search of the list
-                    // per ticket was 50 million comparisons on the loop.
-                    let by_name: std::collections::HashMap<&str, &CibState> =
-                        found.iter().map(|(n, s)| (n.as_str(), s)).collect();
-                    for name in std::mem::take(&mut self.loads_pending) {
-                        let st = by_name.get(&*name).copied();
-                        self.note_loaded(name, st);
-                    }
-                    self.loaded.extend(found);
-                    return true;
-                }
-                Err(e) => error!("command \"crm_ticket -q\": {e}; loading tickets one by one"),
-            }
-        } else if !o.killed && cib::load_status_is_missing(o.code) {
-            info!("command \"crm_ticket -q\", no ticket state in the CIB yet");
-            for name in std::mem::take(&mut self.loads_pending) {
-                self.note_loaded(name, None);
-            }
-            return true;
-        } else {
-            error!(
-                "command \"crm_ticket -q\" exit code {}; loading tickets one by one",
-                o.code
-            );
+        let Some(states) = all_states(o, "loading tickets one by one") else {
+            return false;
+        };
+        let wanted: std::collections::HashSet<&str> =
+            self.loads_pending.iter().map(|n| &**n).collect();
+        let found: Vec<(String, CibState)> = states
+            .into_iter()
+            .filter(|(n, _)| wanted.contains(n.as_str()))
+            .collect();
+        info!(
+            "loaded the state of {} of {} tickets from the CIB",
+            found.len(),
+            self.loads_pending.len()
+        );
+        // By name: with 10,000 tickets a search of the list per ticket was
+        // 50 million comparisons on the loop.
+        let by_name: std::collections::HashMap<&str, &CibState> =
+            found.iter().map(|(n, s)| (n.as_str(), s)).collect();
+        for name in std::mem::take(&mut self.loads_pending) {
+            let st = by_name.get(&*name).copied();
+            self.note_loaded(name, st);
         }
-        false
+        self.loaded.extend(found);
+        true
     }
 
     pub(super) fn loaded_one(&mut self, name: &str, o: &Outcome) {
@@ -222,5 +190,26 @@ impl<R> Writer<R> {
         if std::mem::take(&mut self.reload_deferred) {
             self.reload_due = true;
         }
+    }
+}
+
+/// What the all-tickets query (`crm_ticket -q`) found: every ticket state
+/// in the CIB (none when it has none yet), or None when the query failed
+/// (logged, saying what happens instead: `then`).
+fn all_states(o: &Outcome, then: &str) -> Option<Vec<(String, CibState)>> {
+    if o.ok && !o.truncated {
+        match cib::parse_load_all(&String::from_utf8_lossy(&o.stdout)) {
+            Ok(states) => Some(states),
+            Err(e) => {
+                error!("command \"crm_ticket -q\": {e}; {then}");
+                None
+            }
+        }
+    } else if !o.killed && cib::load_status_is_missing(o.code) {
+        info!("command \"crm_ticket -q\", no ticket state in the CIB yet");
+        Some(Vec::new())
+    } else {
+        error!("command \"crm_ticket -q\" exit code {}; {then}", o.code);
+        None
     }
 }

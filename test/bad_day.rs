@@ -172,7 +172,7 @@ impl Bed {
         args.insert(1, "-S".into());
         let child = Command::new(BIN)
             .args(&args)
-            .env("BOOTH_NO_REALTIME", "1")
+            .envs(common::scheduling_env())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.path(&format!("{tag}.log"))).unwrap())
@@ -203,7 +203,7 @@ impl Bed {
             .args(self.daemon_args(&self.conf, SITE, "site"))
             .env("BNB_DEVLOG", devlog)
             .env("BNB_BIN", BIN)
-            .env("BOOTH_NO_REALTIME", "1")
+            .envs(common::scheduling_env())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(self.path("site.err")).unwrap())
@@ -465,7 +465,7 @@ fn without_syslog_a_detached_daemon_lets_go_of_a_pipe() {
         .args(["-m", "sh", "-c", script, "sh"])
         .args(bed.daemon_args(&bed.conf, SITE, "site"))
         .env("BNB_BIN", BIN)
-        .env("BOOTH_NO_REALTIME", "1")
+        .envs(common::scheduling_env())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -545,7 +545,7 @@ fn a_reload_asks_no_nameserver() {
     args.insert(1, "-S".into());
     let child = site
         .args(&args)
-        .env("BOOTH_NO_REALTIME", "1")
+        .envs(common::scheduling_env())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(bed.path("site.log")).unwrap())
@@ -623,7 +623,7 @@ fn under_systemd_warnings_carry_the_journal_priority() {
             // Without Pacemaker's account a site needs its own store.
             .arg("--state-dir")
             .arg(dir.path().join("state"))
-            .env("BOOTH_NO_REALTIME", "1")
+            .envs(common::scheduling_env())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::os::fd::OwnedFd::from(theirs));

@@ -35,10 +35,17 @@ pub fn ticket_total(default: usize) -> usize {
 }
 
 /// The machine's load averages (1, 5, 15 min), to print beside a figure.
+/// Says too whether the daemons run at realtime priority (see
+/// `common::REALTIME_ENV`), which changes what a load means for them.
 pub fn load() -> String {
-    std::fs::read_to_string("/proc/loadavg")
+    let avg = std::fs::read_to_string("/proc/loadavg")
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_else(|_| "?".into())
+        .unwrap_or_else(|_| "?".into());
+    if std::env::var_os(super::common::REALTIME_ENV).is_some() {
+        format!("{avg}, daemons at realtime priority")
+    } else {
+        avg
+    }
 }
 
 /// CPU time (user + system) a process has used so far.

@@ -136,7 +136,7 @@ impl Cluster {
             .args(["-s", &addr(i), "-l"])
             .arg(self.dir.join(format!("m{i}.pid")))
             .args(&self.daemon_args)
-            .env("BOOTH_NO_REALTIME", "1")
+            .envs(super::scheduling_env())
             .env("BOOTH_CRM_TICKET", self.site(i.min(1)).join("crm_ticket"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())

@@ -26,6 +26,22 @@ pub const BIN: &str = match option_env!("BOOTH_BIN") {
     None => env!("CARGO_BIN_EXE_boothd"),
 };
 
+/// Set (to anything) to run the test daemons as in production, at realtime
+/// priority with their memory locked: for timing runs on a loaded machine
+/// (`BOOTH_TEST_REALTIME=1 cargo test --release --test bad_day`). Unset,
+/// the daemons are told to skip both (a runaway realtime test daemon could
+/// starve the machine the tests share).
+pub const REALTIME_ENV: &str = "BOOTH_TEST_REALTIME";
+
+/// The environment that sets a test daemon's scheduling (see [`REALTIME_ENV`]).
+pub fn scheduling_env() -> Vec<(&'static str, &'static str)> {
+    if std::env::var_os(REALTIME_ENV).is_some() {
+        Vec::new()
+    } else {
+        vec![("BOOTH_NO_REALTIME", "1")]
+    }
+}
+
 pub fn run(program: &Path, args: &[&str]) -> Output {
     Command::new(program)
         .args(args)

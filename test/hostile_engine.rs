@@ -24,7 +24,7 @@ const CONF: &str = include_str!("data/c-booth-noauth.conf");
 const WALL0: i64 = 1_700_000_000_000;
 
 fn clock(ms: u64) -> Clock {
-    Clock::new(Time(ms), WALL0 + ms as i64)
+    Clock::new(Time::from_ms(ms), WALL0 + ms as i64)
 }
 
 /// Found by the `engine` fuzz target (reduced): an idle site gets a

@@ -20,7 +20,7 @@ fn config(tickets: &[&str]) -> Config {
 }
 
 fn clock(ms: u64) -> Clock {
-    Clock::new(Time(ms), WALL0 + ms as i64)
+    Clock::new(Time::from_ms(ms), WALL0 + ms as i64)
 }
 
 fn pacemaker() -> Backend {
@@ -87,7 +87,7 @@ fn grant(c: &mut Core, ms: u64, client: ClientId, name: &str) -> (RunId, u64, Ve
             // Another ticket's write (its state at start-up): done.
             c.run_finished(clock(now), run, Outcome::success());
         }
-        let d = c.next_deadline().expect("a deadline").0;
+        let d = c.next_deadline().expect("a deadline").ms();
         assert!(d < ms + 60_000, "no write within a minute: {all:?}");
         now = now.max(d);
         c.handle_timeout(clock(now));
@@ -140,8 +140,8 @@ fn a_reload_removing_a_ticket_whose_write_waits_to_retry() {
     // The retry comes due and writes tB's latest wanted state.
     let mut now = at + 400;
     let mut writes = Vec::new();
-    while let Some(d) = c.next_deadline().filter(|d| d.0 < 40_000) {
-        now = now.max(d.0);
+    while let Some(d) = c.next_deadline().filter(|d| d.ms() < 40_000) {
+        now = now.max(d.ms());
         c.handle_timeout(clock(now));
         for (run, argv) in spawned(&drain(&mut c)) {
             writes.push(argv);

@@ -78,7 +78,7 @@ pub fn ticket_line(
 ) -> String {
     let left = v
         .term_expires
-        .map_or(0, |e| e.0.saturating_sub(clock.mono.0));
+        .map_or(0, |e| e.ms().saturating_sub(clock.mono.ms()));
     let leader = match v.leader {
         Leader::Unknown => "NONE",
         Leader::NoOne => "none",
@@ -156,7 +156,7 @@ mod tests {
             state,
             leader,
             term: 7,
-            term_expires: expires.map(Time),
+            term_expires: expires.map(Time::from_ms),
             cib_granted: false,
             delay_commit: None,
         }
@@ -164,7 +164,7 @@ mod tests {
 
     /// Monotonic 50,000 ms is wall time 1,699,999,950.4 s.
     fn clock() -> Clock {
-        Clock::new(Time(50_000), 1_699_999_950_400)
+        Clock::new(Time::from_ms(50_000), 1_699_999_950_400)
     }
 
     #[test]

@@ -108,10 +108,10 @@ pub fn parse(line: &str) -> Option<(String, Promise)> {
     for c in f {
         let (id, until) = c.split_once(':')?;
         if id == "F" && fence.is_none() {
-            fence = Some(Time(until.parse().ok()?));
+            fence = Some(Time::from_ms(until.parse().ok()?));
             continue;
         }
-        claims.push((id.parse().ok()?, Time(until.parse().ok()?)));
+        claims.push((id.parse().ok()?, Time::from_ms(until.parse().ok()?)));
     }
     Some((
         name,
@@ -148,13 +148,13 @@ pub fn shifted(p: &Promise, by: i64) -> Promise {
         .iter()
         .filter_map(|&(id, t)| {
             let ms = t.ms() as i64 + by;
-            (ms > 0).then_some((id, Time(ms as u64)))
+            (ms > 0).then_some((id, Time::from_ms(ms as u64)))
         })
         .collect();
     // A fence that ends before the engine's zero is over.
     let fence = p.fence.and_then(|t| {
         let ms = t.ms() as i64 + by;
-        (ms > 0).then_some(Time(ms as u64))
+        (ms > 0).then_some(Time::from_ms(ms as u64))
     });
     Promise {
         claims,
@@ -318,7 +318,7 @@ mod tests {
         Promise {
             term,
             vote: Some((term, 1001)),
-            claims: vec![(1001, Time(123_456_789)), (1002, Time(5))],
+            claims: vec![(1001, Time::from_ms(123_456_789)), (1002, Time::from_ms(5))],
             fence: None,
         }
     }
@@ -332,7 +332,7 @@ mod tests {
     #[test]
     fn slots_round_trip() {
         let fenced = Promise {
-            fence: Some(Time(600_000)),
+            fence: Some(Time::from_ms(600_000)),
             ..p(8)
         };
         for q in [p(7), Promise::default(), fenced] {

@@ -106,7 +106,7 @@ impl Engine {
                     tk,
                     "client wants to grant a ticket whose lease at {} may run for {} ms more, refused",
                     self.addr_of(Leader::Member(site)),
-                    until.0.saturating_sub(self.now.mono.0)
+                    until.ms().saturating_sub(self.now.mono.ms())
                 );
                 RLT_OVERGRANT
             } else {

@@ -87,13 +87,13 @@ impl Engine {
         let behind = loaded.is_some_and(|e| e > cap + second) && !trust_clock;
         let implausible = st.granted && behind;
         if implausible {
-            tk_warn!(name, "the CIB's grant runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the grant as over", loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000));
+            tk_warn!(name, "the CIB's grant runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the grant as over", loaded.map_or(0, |e| e.ms().saturating_sub(clock.mono.ms()) / 1000));
         } else if behind && leader.member().is_some() {
             // DIFF: the same for another site's lease our CIB recorded as
             // we followed it: announced (capped at `expire`), it made our
             // peers refuse the live holder (simulator seed 3730). What we
             // promised is in our record, or fenced.
-            tk_warn!(name, "the CIB's lease of {} runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the lease as over", self.addr_of(leader), loaded.map_or(0, |e| e.0.saturating_sub(clock.mono.0) / 1000));
+            tk_warn!(name, "the CIB's lease of {} runs out {} s from now by our clock, longer than a lease can: our wall clock must be behind; taking the lease as over", self.addr_of(leader), loaded.map_or(0, |e| e.ms().saturating_sub(clock.mono.ms()) / 1000));
         }
         let tk = &mut self.tickets[i];
         tk.lease.expires = if behind {

@@ -56,7 +56,7 @@ impl Engine {
                 tk,
                 "not starting elections: {} holds a lease for {}ms more{}",
                 self.cfg.members[holder].addr_string,
-                until.0 - now.0,
+                until.ms() - now.ms(),
                 if grace.is_zero() {
                     ""
                 } else {

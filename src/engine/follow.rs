@@ -94,7 +94,7 @@ impl Engine {
             code_to_string(m.cmd),
             self.cfg.members[m.from].addr_string,
             self.cfg.members[holder].addr_string,
-            until.0 - now.0
+            until.ms() - now.ms()
         );
         self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
         true

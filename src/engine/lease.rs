@@ -404,9 +404,9 @@ impl Engine {
                     let slack = tk.cfg.expire.saturating_sub(tk.cfg.renewal_freq);
                     let by_lease = (!tk.cfg.is_manual())
                         .then(|| {
-                            tk.lease
-                                .expires
-                                .map(|e| Time(e.0.saturating_sub(slack.as_millis() as u64)))
+                            tk.lease.expires.map(|e| {
+                                Time::from_ms(e.ms().saturating_sub(slack.as_millis() as u64))
+                            })
                         })
                         .flatten();
                     let mut t = tk.lease.last_renewal.map(|r| r + tk.cfg.renewal_freq);
@@ -520,7 +520,7 @@ pub(super) fn wave_period(renewal_freq: Duration) -> u64 {
 /// waited for: the renewal keeps `due`.
 pub(super) fn renewal_wave(due: Time, now: Time, renewal_freq: Duration) -> Time {
     let q = wave_period(renewal_freq);
-    let wave = Time(due.0 - due.0 % q);
+    let wave = Time::from_ms(due.ms() - due.ms() % q);
     if wave > now {
         wave
     } else {

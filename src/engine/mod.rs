@@ -264,7 +264,7 @@ impl Engine {
             handler_exited: BTreeSet::new(),
             promises_dirty: BTreeSet::new(),
             removed: BTreeMap::new(),
-            started_at: Time(0),
+            started_at: Time::from_ms(0),
             started: false,
             queries: VecDeque::new(),
             now: Clock::default(),
@@ -508,7 +508,7 @@ impl Engine {
         // no event costs a pass over all tickets.
         let due: Vec<Tix> = self
             .crons
-            .range(..(Time(now.0 + 1), Tix::FIRST))
+            .range(..(Time::from_ms(now.ms() + 1), Tix::FIRST))
             .map(|&(_, i)| i)
             .collect();
         let lease_over = |t: &Ticket| {
@@ -548,7 +548,9 @@ impl Engine {
         let mut due: Vec<Tix> = std::mem::take(&mut self.handler_exited)
             .into_iter()
             .collect();
-        let later = self.crons.split_off(&(Time(now.0 + 1), Tix::FIRST));
+        let later = self
+            .crons
+            .split_off(&(Time::from_ms(now.ms() + 1), Tix::FIRST));
         let mut expired = std::mem::replace(&mut self.crons, later);
         // The rest are still due and run at the next call, which the
         // deadline asks for at once: other inputs get their turn between.

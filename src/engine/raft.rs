@@ -62,7 +62,8 @@ impl Engine {
                 s.leader,
                 s.voted_for,
                 s.term,
-                s.term_expires.map_or(0, |e| e.0.saturating_sub(now.0)),
+                s.term_expires
+                    .map_or(0, |e| e.ms().saturating_sub(now.ms())),
             ),
             // DIFF: while our CIB revoke is being written we still hold the
             // ticket there, and say so (see Rare::release_hold), in the
@@ -76,7 +77,8 @@ impl Engine {
                 } else {
                     tk.lease.release_hold_term
                 },
-                tk.release_hold.map_or(0, |h| h.0.saturating_sub(now.0)),
+                tk.release_hold
+                    .map_or(0, |h| h.ms().saturating_sub(now.ms())),
             ),
             _ => (
                 tk.leader,
@@ -87,7 +89,9 @@ impl Engine {
         };
         // A restarted holder's claim may reach past its own lease.
         let left = match tk.restart_claim {
-            Some(c) if leader == Leader::Member(self.me) => left.max(c.0.saturating_sub(now.0)),
+            Some(c) if leader == Leader::Member(self.me) => {
+                left.max(c.ms().saturating_sub(now.ms()))
+            }
             _ => left,
         };
         let leader = self

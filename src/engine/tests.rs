@@ -82,7 +82,7 @@ fn config(kinds: &[MemberKind], tickets: Vec<TicketConfig>) -> Config {
 use MemberKind::{Arbitrator as A, Site as S};
 
 fn clock(ms: u64) -> Clock {
-    Clock::new(Time(ms), WALL0 + ms as i64)
+    Clock::new(Time::from_ms(ms), WALL0 + ms as i64)
 }
 
 #[cfg(feature = "mutations")]
@@ -288,7 +288,10 @@ impl Net {
 
     /// Member m's clock: true time, and its wall clock with its offset.
     fn clock_of(&self, m: usize) -> Clock {
-        Clock::new(Time(self.now), WALL0 + self.now as i64 + self.wall_off[m])
+        Clock::new(
+            Time::from_ms(self.now),
+            WALL0 + self.now as i64 + self.wall_off[m],
+        )
     }
 
     /// The host of member m reboots: its daemon starts without the
@@ -413,7 +416,7 @@ impl Net {
             .iter()
             .flatten()
             .filter_map(|e| e.next_deadline())
-            .map(|t| t.0)
+            .map(|t| t.ms())
             .min();
         match (ev, dl) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -486,7 +489,7 @@ impl Net {
             for m in 0..self.engines.len() {
                 let c = self.clock_of(m);
                 if let Some(e) = self.engines[m].as_mut() {
-                    if e.next_deadline().is_some_and(|d| d.0 <= self.now) {
+                    if e.next_deadline().is_some_and(|d| d.ms() <= self.now) {
                         trace::at(self.now, m);
                         e.handle_timeout(c);
                         self.drain(m);

@@ -39,7 +39,7 @@ impl Engine {
                 name,
                 "election from {sender} rejected: {} holds a lease for {}ms more",
                 self.cfg.members[holder].addr_string,
-                until.0 - now.0
+                until.ms() - now.ms()
             );
             self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
             return;

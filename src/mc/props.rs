@@ -211,7 +211,7 @@ impl Ghost {
                     || self.acks[o].is_some_and(|(l, term, until)| {
                         l as usize == m
                             && term == w.term
-                            && until.is_some_and(|u| u.0 as i64 + 1000 >= end)
+                            && until.is_some_and(|u| u.ms() as i64 + 1000 >= end)
                     })
             })
             .collect();

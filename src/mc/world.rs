@@ -155,7 +155,10 @@ impl World {
     }
 
     pub fn clock_of(&self, m: usize) -> Clock {
-        Clock::new(Time(self.now), WALL0 + self.now as i64 + self.wall_off[m])
+        Clock::new(
+            Time::from_ms(self.now),
+            WALL0 + self.now as i64 + self.wall_off[m],
+        )
     }
 
     /// Does site `m` hold a CIB grant whose lease still runs?
@@ -171,7 +174,7 @@ impl World {
             .iter()
             .flatten()
             .filter_map(|e| e.next_deadline())
-            .map(|t| t.0)
+            .map(|t| t.ms())
             .min()
     }
 
@@ -358,7 +361,7 @@ impl World {
         for m in 0..self.n() {
             let c = self.clock_of(m);
             if let Some(e) = self.engines[m].as_mut() {
-                if e.next_deadline().is_some_and(|d| d.0 <= self.now) {
+                if e.next_deadline().is_some_and(|d| d.ms() <= self.now) {
                     e.handle_timeout(c);
                     self.drain(m);
                 }
@@ -520,7 +523,7 @@ impl World {
             "m{m} {} term {} leader {leader} expires {:?}{cib}",
             v.state.as_str(),
             v.term,
-            v.term_expires.map(|t| t.0)
+            v.term_expires.map(|t| t.ms())
         )
     }
 

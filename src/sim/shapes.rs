@@ -156,7 +156,7 @@ fn a_write_landing_as_its_daemon_dies_keeps_the_lease_it_asked_for() {
             w.run_until(w.now + 10);
         }
         let asked = w.view(0, 0).and_then(|v| v.term_expires).unwrap();
-        let asked = asked.0 as i64 - 1_000_000;
+        let asked = asked.ms() as i64 - 1_000_000;
         // The writer batches renewals for up to 2 s, then runs for 3 s.
         w.run_until(w.now + 2_500);
         w.step_wall(0, -10_000);

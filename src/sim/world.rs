@@ -546,7 +546,7 @@ impl World {
     pub fn clock(&self, m: usize) -> Clock {
         let p = &self.setup.members[m];
         Clock::new(
-            Time(self.now + p.mono_offset_ms),
+            Time::from_ms(self.now + p.mono_offset_ms),
             WALL0 + self.now as i64 + p.wall_offset_ms,
         )
     }
@@ -557,7 +557,7 @@ impl World {
     }
 
     fn mono_to_true(&self, m: usize, t: Time) -> u64 {
-        t.0.saturating_sub(self.setup.members[m].mono_offset_ms)
+        t.ms().saturating_sub(self.setup.members[m].mono_offset_ms)
     }
 
     /// True time of a CIB `expires` (Unix seconds) written or read at `m`.

@@ -278,7 +278,7 @@ impl<R> Writer<R> {
             loaded: Vec::new(),
             reload_due: false,
             reload_deferred: false,
-            now: Time(0),
+            now: Time::from_ms(0),
             out: VecDeque::new(),
             stats: Stats::default(),
         }

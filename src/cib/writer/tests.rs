@@ -31,7 +31,7 @@ fn id(n: u64) -> Option<TicketId> {
 }
 
 fn t(ms: u64) -> Time {
-    Time(ms)
+    Time::from_ms(ms)
 }
 
 /// Everything the writer has to say now.
@@ -167,7 +167,7 @@ fn failures_back_off_and_keep_the_newest_state() {
     for _ in 0..6 {
         wr.finished(t(now), run, Outcome::failure(1));
         drain(&mut wr);
-        let at = wr.next_deadline().unwrap().0;
+        let at = wr.next_deadline().unwrap().ms();
         pauses.push(at - now);
         now = at;
         wr.handle_timeout(t(now));
@@ -238,7 +238,7 @@ fn failed_batches_go_one_by_one_and_three_failures_end_batching() {
     let mut now = 0;
     for round in 0..3 {
         wr.submit(t(now), id(1), w("a", true, 20 + round));
-        now = wr.next_deadline().unwrap().0;
+        now = wr.next_deadline().unwrap().ms();
         wr.handle_timeout(t(now));
         let s = spawns(&drain(&mut wr));
         assert_eq!(s[0].1, "cibadmin", "round {round}");

@@ -267,7 +267,7 @@ impl Daemon {
     }
 
     fn now(&self) -> Time {
-        Time(self.now_ms())
+        Time::from_ms(self.now_ms())
     }
 
     fn engine_clock(&self) -> Clock {

@@ -59,7 +59,7 @@ fn leader_renews_and_keeps_ticket_for_many_leases() {
     let v = n.e(0).ticket_view(Tix::at(0));
     assert_eq!(v.state, State::Leader);
     assert!(
-        v.term_expires.unwrap().0 > n.now,
+        v.term_expires.unwrap().ms() > n.now,
         "lease keeps running ahead"
     );
     assert_eq!(n.leader_of(1, 0), Leader::Member(0));
@@ -76,7 +76,7 @@ fn ticket_fails_over_when_leader_dies() {
     let mut n = three(ticket("T", 20, 2, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);
-    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().ms();
     n.kill(0);
     n.run_until(lease_end + 10_000);
     assert!(n.granted_at(1, "T"), "site B took over");
@@ -121,7 +121,7 @@ fn isolated_leader_revokes_at_its_expiry_and_other_site_takes_over() {
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(8_000);
     n.isolate(0);
-    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().ms();
     n.run_until(lease_end);
     assert!(
         !n.granted_at(0, "T"),
@@ -144,7 +144,7 @@ fn paused_leader_drops_ticket_before_reacting_to_anything() {
     n.run_until(8_000);
     // Freeze A (no events delivered to it) past its lease, then feed it one
     // message: its first output must be the CIB revoke.
-    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().ms();
     let mut a = n.engines[0].take().unwrap();
     n.run_until(lease_end + 5_000);
     let hb = n
@@ -455,7 +455,7 @@ fn renewals_of_tickets_granted_apart_leave_in_one_wave() {
         // it (the renewal period) is used up, so a lease always has more
         // than expire - renewal-freq left.
         assert!(
-            te.0 > n.now + 9_000 && ue.0 > n.now + 9_000,
+            te.ms() > n.now + 9_000 && ue.ms() > n.now + 9_000,
             "{te:?} {ue:?} at {}",
             n.now
         );
@@ -468,7 +468,7 @@ fn renewals_of_tickets_granted_apart_leave_in_one_wave() {
         n.e(0).ticket_wakeup(Tix::at(1))
     );
     assert_eq!(
-        n.e(0).ticket_wakeup(Tix::at(0)).unwrap().0 % 2_000,
+        n.e(0).ticket_wakeup(Tix::at(0)).unwrap().ms() % 2_000,
         0,
         "a wave is a multiple of its period"
     );

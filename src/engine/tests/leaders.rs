@@ -72,9 +72,9 @@ fn a_candidate_waiting_for_its_handler_arms_no_past_deadline() {
     {
         let tk = &mut e.tickets[Tix::at(0)];
         tk.state = State::Candidate;
-        tk.election_end = Some(Time(now - 100));
+        tk.election_end = Some(Time::from_ms(now - 100));
         tk.next_state = Some(super::super::ticket::NextState::Leader);
-        tk.next_cron = Some(Time(now));
+        tk.next_cron = Some(Time::from_ms(now));
     }
     e.reindex(Tix::at(0));
     e.handle_timeout(c);
@@ -84,7 +84,7 @@ fn a_candidate_waiting_for_its_handler_arms_no_past_deadline() {
     e.handle_timeout(c);
     while e.poll_output().is_some() {}
     assert!(
-        e.next_deadline().is_none_or(|d| d > Time(now)),
+        e.next_deadline().is_none_or(|d| d > Time::from_ms(now)),
         "a deadline in the past while the handler runs: {:?}",
         e.next_deadline()
     );
@@ -138,12 +138,12 @@ fn a_grant_at_a_follower_of_no_one_goes_on_after_its_handler() {
 fn a_deferred_grant_that_cannot_start_is_answered() {
     let mut n = three(ticket("T", 20, 2, 3));
     let now = n.now;
-    n.e_mut(0).tickets[Tix::at(0)].startup.vote_fence = Some(Time(now + 1_000));
+    n.e_mut(0).tickets[Tix::at(0)].startup.vote_fence = Some(Time::from_ms(now + 1_000));
     n.client(0, 1, CMD_GRANT, OPT_WAIT, "T");
     assert_eq!(n.results(1), vec![RLT_MORE]);
     assert!(n.e(0).tickets[Tix::at(0)].deferred_election.is_some());
     // B's lease, learned while the fence is up (as from a state answer).
-    n.e_mut(0).tickets[Tix::at(0)].note_claim(1, Time(now + 60_000));
+    n.e_mut(0).tickets[Tix::at(0)].note_claim(1, Time::from_ms(now + 60_000));
     n.run_until(now + 3_000);
     assert_eq!(n.results(1), vec![RLT_MORE, RLT_SYNC_FAIL]);
     assert!(!n.granted_at(0, "T"));

@@ -58,9 +58,9 @@ fn varied(n: usize) -> (Engine, Clock) {
         // Ends within the same second for runs of tickets, and a jump now
         // and then (ms, past the next 500 ms boundary or not).
         let spread = ((i / 3) as u64 * 370 + (i as u64 % 5) * 997) % 40_000;
-        tk.lease.expires = (i % 13 != 0).then_some(Time(100_000 + spread));
+        tk.lease.expires = (i % 13 != 0).then_some(Time::from_ms(100_000 + spread));
         if i % 3 == 0 {
-            tk.delay_commit = Some(Time(100_000 + (i as u64 * 131) % 30_000));
+            tk.delay_commit = Some(Time::from_ms(100_000 + (i as u64 * 131) % 30_000));
         }
     }
     if n > 5 {
@@ -99,8 +99,8 @@ fn list_formats_each_second_once_in_a_run() {
     let (mut e, now) = varied(3_000);
     for (i, tk) in e.tickets.iter_mut().enumerate() {
         tk.leader = Leader::Member(0);
-        tk.lease.expires = Some(Time(100_000 + i as u64 * 3));
-        tk.delay_commit = (i % 2 == 0).then_some(Time(120_000 + i as u64 * 3));
+        tk.lease.expires = Some(Time::from_ms(100_000 + i as u64 * 3));
+        tk.delay_commit = (i % 2 == 0).then_some(Time::from_ms(120_000 + i as u64 * 3));
     }
     let calls = std::cell::RefCell::new(Vec::new());
     let fmt = |t: i64| {

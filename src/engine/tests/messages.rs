@@ -134,7 +134,7 @@ fn deadlines_sleep_long_when_idle() {
     n.run_until(10_000);
     let d = n.e(0).next_deadline().unwrap();
     assert!(
-        d.0 >= n.now + 3_000_000,
+        d.ms() >= n.now + 3_000_000,
         "no periodic tick when nothing is granted: {d:?}"
     );
 }
@@ -346,7 +346,7 @@ fn revoke_is_announced_once_the_cib_has_it() {
     let mut n = three(ticket("T", 60, 3, 3));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(10_000);
-    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().ms();
     n.cib_confirms = false;
     n.client(0, 2, CMD_REVOKE, 0, "T");
     n.client(1, 3, CMD_GRANT, 0, "T");
@@ -484,7 +484,7 @@ fn failover_waits_for_acquire_after() {
     let mut n = three(t);
     n.client(0, 1, CMD_GRANT, OPT_IMMEDIATE, "T");
     n.run_until(8_000);
-    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().0;
+    let lease_end = n.e(0).ticket_view(Tix::at(0)).term_expires.unwrap().ms();
     n.kill(0);
     n.run_until(lease_end + 4_900);
     assert!(
@@ -588,7 +588,10 @@ fn a_restarted_holder_claims_the_second_its_cib_rounds_away() {
         assert_eq!(m.body.term_valid_for, 11_000, "{m:?}");
     }
     // Our own lease is not extended.
-    assert_eq!(e.ticket_view(Tix::at(0)).term_expires, Some(Time(10_000)));
+    assert_eq!(
+        e.ticket_view(Tix::at(0)).term_expires,
+        Some(Time::from_ms(10_000))
+    );
     // The peers answer the state query with the rounded-down lease.
     for (k, id) in [(1, 1001), (2, 1002)] {
         let _ = e.handle_packet(clock(100), k, &msg(id, OP_MY_INDEX, 1000, 1, 9_900));
@@ -634,7 +637,7 @@ fn a_claimants_revoke_withdraws_its_relayed_claim() {
     let outputs =
         |e: &mut Engine| -> Vec<Output> { std::iter::from_fn(|| e.poll_output()).collect() };
     // Site 0's hold, as relayed: a claim, site 0 not our leader.
-    e.tickets[Tix::at(0)].note_claim(0, Time(now + 60_000));
+    e.tickets[Tix::at(0)].note_claim(0, Time::from_ms(now + 60_000));
     assert_ne!(e.ticket_view(Tix::at(0)).leader, Leader::Member(0));
     let hb = msg(1001, OP_HEARTBEAT, 1001, 2, 60);
     e.handle_packet(c, 1, &hb).unwrap();

@@ -43,7 +43,7 @@ fn start_up_queries_go_out_a_turn_at_a_time() {
     assert_eq!(asked.len(), QUERIES_PER_TURN);
     // The rest right away, on the next calls; time passes meanwhile.
     let mut t = 0;
-    while e.next_deadline() == Some(Time(t)) {
+    while e.next_deadline() == Some(Time::from_ms(t)) {
         t += 7;
         e.handle_timeout(clock(t));
         let q = queried(&sent(&mut e));
@@ -52,7 +52,7 @@ fn start_up_queries_go_out_a_turn_at_a_time() {
     }
     let want: Vec<String> = (0..n).map(|i| format!("t{i}")).collect();
     assert_eq!(asked, want, "each once, in order");
-    assert!(e.next_deadline().is_some_and(|d| d > Time(t)));
+    assert!(e.next_deadline().is_some_and(|d| d > Time::from_ms(t)));
     // Their resends come due as the queries went out, and however late
     // the engine is called, a call runs at most so many of them.
     let late = clock(5_000);
@@ -115,7 +115,7 @@ fn a_reload_adding_many_tickets_asks_a_turn_at_a_time() {
     assert_eq!(queried(&sent(&mut e)).len(), QUERIES_PER_TURN);
     e.handle_timeout(clock(2));
     assert_eq!(queried(&sent(&mut e)).len(), n - 1 - QUERIES_PER_TURN);
-    assert!(e.next_deadline().is_some_and(|d| d > Time(2)));
+    assert!(e.next_deadline().is_some_and(|d| d > Time::from_ms(2)));
 }
 
 /// A member that has not answered is asked again once per timeout, as

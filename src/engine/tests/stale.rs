@@ -305,7 +305,7 @@ fn a_restarted_stale_holder_gives_way_whoever_raised_its_term_or_by_heartbeat() 
 fn a_holder_rebooted_with_its_clock_ahead_votes_only_once_its_revoke_is_written() {
     let cfg = config(&[S, S, A], vec![ticket("T", 20, 2, 3)]);
     let ahead = 100_000;
-    let c = |t: u64| Clock::new(Time(t), WALL0 + t as i64 + ahead);
+    let c = |t: u64| Clock::new(Time::from_ms(t), WALL0 + t as i64 + ahead);
     let mut e = new_engine(cfg, 0, 7);
     // 15 s of the lease are left, but by our clock it ended 85 s ago.
     let st = CibState {
@@ -439,7 +439,7 @@ fn a_follower_rebooted_with_its_clock_behind_announces_no_old_lease() {
         term: Some(0),
         attrs: vec![],
     };
-    let behind = Clock::new(Time(60_000), WALL0 + 60_000 - 3_600_000);
+    let behind = Clock::new(Time::from_ms(60_000), WALL0 + 60_000 - 3_600_000);
     e.load_cib(behind, Tix::at(0), &st);
     e.start(behind);
     let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
@@ -450,7 +450,7 @@ fn a_follower_rebooted_with_its_clock_behind_announces_no_old_lease() {
     }
     let v = e.ticket_view(Tix::at(0));
     assert!(
-        v.term_expires.is_none_or(|x| x <= Time(60_000)),
+        v.term_expires.is_none_or(|x| x <= Time::from_ms(60_000)),
         "follows a lease until {:?}",
         v.term_expires
     );
@@ -515,12 +515,12 @@ fn a_revoke_waits_for_the_cib_revoke_asked_at_start() {
         term: Some(4),
         attrs: vec![],
     };
-    let ahead = Clock::new(Time(50_000), WALL0 + 50_000 + 3_600_000);
+    let ahead = Clock::new(Time::from_ms(50_000), WALL0 + 50_000 + 3_600_000);
     e.load_cib(ahead, Tix::at(0), &st);
     let p = Promise {
         term: 4,
         vote: Some((4, 1000)),
-        claims: vec![(1000, Time(100_000))],
+        claims: vec![(1000, Time::from_ms(100_000))],
         fence: None,
     };
     assert!(e.restore_promise(Tix::at(0), &p));
@@ -528,12 +528,12 @@ fn a_revoke_waits_for_the_cib_revoke_asked_at_start() {
     while e.poll_output().is_some() {}
     // The arbitrator's answer: m0 holds it, 49 s left.
     let _ = e.handle_packet(
-        Clock::new(Time(50_100), WALL0 + 50_100 + 3_600_000),
+        Clock::new(Time::from_ms(50_100), WALL0 + 50_100 + 3_600_000),
         2,
         &msg(1002, OP_MY_INDEX, 1000, 4, 49),
     );
     while e.poll_output().is_some() {}
-    let later = Clock::new(Time(51_000), WALL0 + 51_000 + 3_600_000);
+    let later = Clock::new(Time::from_ms(51_000), WALL0 + 51_000 + 3_600_000);
     e.handle_client(later, 1, CMD_REVOKE, 0, "T");
     let out: Vec<Output> = std::iter::from_fn(|| e.poll_output()).collect();
     assert!(

@@ -163,7 +163,7 @@ impl World {
             .core
             .as_ref()
             .and_then(|c| c.next_deadline())
-            .is_some_and(|d| clock.mono.0 > d.0 + crate::daemon::PAUSE_DISCARD_MS);
+            .is_some_and(|d| clock.mono.ms() > d.ms() + crate::daemon::PAUSE_DISCARD_MS);
         for p in pending {
             if !self.up(m) {
                 break;

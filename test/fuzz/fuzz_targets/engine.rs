@@ -67,7 +67,7 @@ fuzz_target!(|data: &[u8]| {
     let mut engine = Engine::new(cfg, me, u64::from(s.u32()));
     let mut mono = 1_000u64;
     let wall0 = 1_700_000_000_000i64;
-    let clock = |mono: u64| Clock::new(Time(mono), wall0 + mono as i64);
+    let clock = |mono: u64| Clock::new(Time::from_ms(mono), wall0 + mono as i64);
     engine.start(clock(mono));
     let mut terms: Vec<u32> = (0..engine.ticket_count())
         .map(|i| engine.ticket_view(i).term)

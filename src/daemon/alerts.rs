@@ -258,10 +258,7 @@ impl TicketSeen {
         TicketSeen {
             leader: v.leader,
             state: v.state,
-            last_holder: match v.leader {
-                Leader::Member(m) => Some(m),
-                _ => None,
-            },
+            last_holder: v.leader.member(),
         }
     }
 }
@@ -276,13 +273,11 @@ pub fn ticket_events(
 ) -> Vec<(&'static str, Option<usize>)> {
     let mut out = Vec::new();
     let before = seen.leader;
-    let prev = match before {
-        Leader::Member(m) => Some(m),
-        _ => None,
-    };
+    let prev = before.member();
     if before != now.leader {
         match now.leader {
             Leader::Member(m) => {
+                let m = usize::from(m);
                 // Straight from one holder to another: the old one's lease
                 // ended without us seeing it ("lost" only matters here).
                 if prev == Some(me) {

@@ -82,7 +82,10 @@ pub fn ticket_line(
     let leader = match v.leader {
         Leader::Unknown => "NONE",
         Leader::NoOne => "none",
-        Leader::Member(m) => cfg.members.get(m).map_or("?", |m| m.addr_string.as_str()),
+        Leader::Member(m) => cfg
+            .members
+            .get(m as usize)
+            .map_or("?", |m| m.addr_string.as_str()),
     };
     let expires = match (v.term_expires, v.leader) {
         (_, Leader::Member(_)) if manual => "INF".to_string(),
@@ -169,7 +172,7 @@ mod tests {
 
     #[test]
     fn held_ticket_shows_leader_and_expiry_once() {
-        let v = view("A", State::Leader, Leader::Member(0), Some(107_200));
+        let v = view("A", State::Leader, Leader::of(0), Some(107_200));
         assert_eq!(
             ticket_line(&v, false, &cfg(), clock(), &local),
             "A (Lead/7/57200): leader 198.51.100.1 expires Tue Nov 14 23:13:28 2023"
@@ -190,7 +193,7 @@ mod tests {
             "A (Fllw/7/0): leader none expires -"
         );
         // A past expiry counts as 0 ms left.
-        let v = view("M", State::Follower, Leader::Member(1), Some(10));
+        let v = view("M", State::Follower, Leader::of(1), Some(10));
         assert_eq!(
             ticket_line(&v, true, &cfg(), clock(), &none),
             "M (Fllw/7/0): leader 198.51.100.2 expires INF"
@@ -201,7 +204,7 @@ mod tests {
     fn lines_follow_the_configuration() {
         let views = vec![
             view("A", State::Candidate, Leader::Unknown, None),
-            view("M", State::Leader, Leader::Member(0), Some(107_200)),
+            view("M", State::Leader, Leader::of(0), Some(107_200)),
         ];
         let lines = ticket_lines(views, &cfg(), clock(), &local);
         assert_eq!(

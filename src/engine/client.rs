@@ -81,7 +81,7 @@ impl Engine {
     }
 
     fn client_grant(&mut self, i: Tix, client: ClientId, options: u32) {
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let tk = &self.tickets[i];
         if !self.is_site() {
             // DIFF: the C daemon answers "in progress" and never completes.
@@ -105,7 +105,7 @@ impl Engine {
                 tk_info!(
                     tk,
                     "client wants to grant a ticket whose lease at {} may run for {} ms more, refused",
-                    self.addr_of(Leader::Member(site)),
+                    self.addr_of(Leader::of(site)),
                     until.ms().saturating_sub(self.now.mono.ms())
                 );
                 RLT_OVERGRANT
@@ -134,7 +134,7 @@ impl Engine {
     /// else why it failed.
     fn do_grant_ticket(&mut self, i: Tix, options: u32) -> Rlt {
         let now = self.now.mono;
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let tk = &mut self.tickets[i];
         tk_info!(tk, "granting ticket");
         if tk.leader == me {
@@ -156,7 +156,7 @@ impl Engine {
     }
 
     fn client_revoke(&mut self, i: Tix, client: ClientId, options: u32) {
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let tk = &self.tickets[i];
         if !tk.is_owned() {
             tk_info!(tk, "client wants to revoke a free ticket");
@@ -217,7 +217,7 @@ impl Engine {
 
     /// The tickets as `booth list` shows them, in configuration order.
     pub fn list_entries(&self, clock: Clock) -> Vec<ListEntry> {
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let to_unix = |t| (clock.wall_of(t) + 500).div_euclid(1000);
         self.tickets
             .iter()
@@ -257,7 +257,7 @@ impl Engine {
     /// and `fmt_time` is called once per distinct second: leases granted
     /// or renewed together end in the same second.
     pub fn write_list(&self, clock: Clock, fmt_time: &dyn Fn(i64) -> String, out: &mut String) {
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let to_unix = |t| (clock.wall_of(t) + 500).div_euclid(1000);
         let mut times = TimeCache::new(fmt_time);
         out.reserve(self.list_len_guess());

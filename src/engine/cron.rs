@@ -62,7 +62,7 @@ impl Engine {
             // error and "no site matches" for every such ticket at start).
             Some(0) | None => Leader::Unknown,
             Some(o) => match self.cfg.member_by_id(o as u32) {
-                Some(m) if m.is_site() => Leader::Member(m.index),
+                Some(m) if m.is_site() => Leader::of(m.index),
                 _ => {
                     tk_warn!(name, "error storing attribute owner ({o})");
                     Leader::Unknown
@@ -122,7 +122,7 @@ impl Engine {
             }
             if st.granted {
                 tk_warn!(name, "granted here, assume it belonged to us");
-                tk.leader = Leader::Member(me);
+                tk.leader = Leader::of(me);
             }
         }
         for (k, v) in &st.attrs {
@@ -140,14 +140,14 @@ impl Engine {
         // the rounded-down lease, and its peers may elect a successor while
         // the old grant is still valid.
         let claim = !mutated!(self, NoRestartClaim);
-        if st.granted && tk.leader == Leader::Member(me) && !tk.cfg.is_manual() && claim {
+        if st.granted && tk.leader == Leader::of(me) && !tk.cfg.is_manual() && claim {
             if let Some(e) = st.expires {
                 let until = clock.mono_of_unix(e.saturating_add(1)).min(cap + second);
                 tk.restart_claim = Some(until);
                 tk.note_claim(me, until);
             }
         }
-        if st.granted && tk.leader == Leader::Member(me) {
+        if st.granted && tk.leader == Leader::of(me) {
             tk.loaded_grant_term = Some(tk.current_term);
         }
         tk.cib.loaded = true;
@@ -187,14 +187,14 @@ impl Engine {
         let unsure = fence
             && site
             && tk.cib.granted
-            && tk.leader == Leader::Member(me)
+            && tk.leader == Leader::of(me)
             && !tk.cfg.is_manual()
             && tk.lease.expires.is_some_and(|e| e > now)
             && !mutated!(self, TrustUnconfirmedGrant);
         tk.startup.unconfirmed = if unsure { 1 << me } else { 0 };
         // A lease loaded from the CIB that already ran out is dropped now.
         let ran_out = !tk.cfg.is_manual()
-            && tk.leader == Leader::Member(self.me)
+            && tk.leader == Leader::of(self.me)
             && tk.lease.expires.is_some_and(|e| e <= now);
         // After a host reboot (no record) it is dropped before the state
         // query: the hold it leaves (below) goes out with the query. Said
@@ -360,7 +360,7 @@ impl Engine {
             .cfg
             .members
             .iter()
-            .filter(|m| m.is_site() && Leader::Member(m.index) != lost)
+            .filter(|m| m.is_site() && Leader::of(m.index) != lost)
             .map(|m| m.index)
             .collect();
         let rank = candidates.iter().position(|&m| m == me).unwrap_or(0) as u64;
@@ -474,7 +474,7 @@ impl Engine {
             }
         }
         let tk = &mut self.tickets[i];
-        let keep_own = keep_expired && tk.leader == Leader::Member(self.me);
+        let keep_own = keep_expired && tk.leader == Leader::of(self.me);
         let expired_owned = !tk.cfg.is_manual()
             && !keep_own
             && tk.is_owned()
@@ -532,7 +532,7 @@ impl Engine {
     pub(super) fn log_reacquire_reason(&self, i: Tix) {
         let tk = &self.tickets[i];
         let now = self.now.mono;
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         if tk.leader == me && tk.time_left(now) == 0 {
             tk_warn!(
                 tk,

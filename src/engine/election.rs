@@ -71,7 +71,7 @@ impl Engine {
         // allowed (a restarted leader must not lose its ticket for it).
         let tk = &mut self.tickets[i];
         let fenced = tk.startup.vote_fence.filter(|&f| f > now);
-        let own = tk.leader == Leader::Member(self.me) || tk.cib.is_granted;
+        let own = tk.leader == Leader::of(self.me) || tk.cib.is_granted;
         if let (Some(lifts), false) = (fenced, own) {
             tk_info!(
                 tk,
@@ -118,8 +118,8 @@ impl Engine {
         tk_info!(tk, "starting new election (term={})", tk.current_term);
         tk.clear_votes();
         let choice = preference.unwrap_or(self.me);
-        tk.peers[self.me].vote = Some(Leader::Member(choice));
-        tk.election.voted_for = Some(choice);
+        tk.peers[self.me].vote = Some(Leader::of(choice));
+        tk.election.voted_for = Some(super::ticket::member_byte(choice));
         tk.election.vote_record = Some(VoteRecord::new(tk.current_term, choice));
         tk.state = State::Candidate;
         if reason != OR_AGAIN {
@@ -141,10 +141,8 @@ impl Engine {
         self.tickets[i].election.running = false;
         let tk = &self.tickets[i];
         let mut counts = [0usize; crate::config::MAX_MEMBERS];
-        for v in tk.peers.iter().filter_map(|p| p.vote) {
-            if let Leader::Member(m) = v {
-                counts[m] += 1;
-            }
+        for m in tk.peers.iter().filter_map(|p| p.vote?.member()) {
+            counts[m] += 1;
         }
         let winner = (0..n).find(|&m| counts[m] * 2 > n);
         let top = counts.iter().copied().max().unwrap_or(0);
@@ -163,7 +161,7 @@ impl Engine {
                 tk.state = State::Follower;
                 tk.election_end = None;
                 tk.lease.expires = Some(now + tk.cfg.timeout);
-                self.set_leader(i, Leader::Member(w));
+                self.set_leader(i, Leader::of(w));
                 self.leave_candidacy(i);
                 self.set_ticket_wakeup(i);
             }
@@ -210,7 +208,7 @@ impl Engine {
     pub(super) fn won_elections(&mut self, i: Tix) {
         let now = self.now.mono;
         let all_sites = self.site_bits();
-        self.set_leader(i, Leader::Member(self.me));
+        self.set_leader(i, Leader::of(self.me));
         let tk = &mut self.tickets[i];
         tk.state = State::Leader;
         tk.lease.proven = false;

@@ -11,7 +11,7 @@ impl Engine {
     pub(super) fn answer_heartbeat(&mut self, i: Tix, m: &In) -> Result<(), Dropped> {
         // DIFF: the C booth aborts on a heartbeat whose leader field names
         // someone other than its sender; such a message is simply invalid.
-        if m.leader != Leader::Member(m.from) {
+        if m.leader != Leader::of(m.from) {
             tk_warn!(
                 self.tickets[i],
                 "heartbeat from {} names another leader ({}), dropped",
@@ -103,7 +103,7 @@ impl Engine {
     pub(super) fn process_update(&mut self, i: Tix, m: &In) {
         let tk = &self.tickets[i];
         let outdated = m.term < tk.current_term;
-        if outdated || (tk.is_owned() && tk.leader != Leader::Member(m.from)) {
+        if outdated || (tk.is_owned() && tk.leader != Leader::of(m.from)) {
             tk_warn!(
                 tk,
                 "different leader {} wants to update our ticket, sending reject",
@@ -156,7 +156,7 @@ impl Engine {
         }
         if matches!(m.request, OP_HEARTBEAT | OP_UPDATE)
             && m.term == tk.current_term
-            && m.leader == Leader::Member(self.me)
+            && m.leader == Leader::of(self.me)
             && self.majority(tk.round.acked)
         {
             self.leader_update_ticket(i);
@@ -171,7 +171,7 @@ impl Engine {
             self.send(i, m.from, OP_ACK, OP_REVOKE, RLT_SUCCESS);
             return;
         }
-        if tk.leader != Leader::Member(m.from) {
+        if tk.leader != Leader::of(m.from) {
             if tk.cfg.is_manual() {
                 self.process_revoke_for_manual(i, m);
             } else {
@@ -207,7 +207,7 @@ impl Engine {
 
     pub(super) fn process_revoke_for_manual(&mut self, i: Tix, m: &In) {
         self.send(i, m.from, OP_ACK, OP_REVOKE, RLT_SUCCESS);
-        self.unmark_granted(i, Leader::Member(m.from));
+        self.unmark_granted(i, Leader::of(m.from));
         let name = self.tickets[i].cfg.name.clone();
         let sender = &self.cfg.members[m.from].addr_string;
         if self.tickets[i].state == State::Leader {
@@ -246,7 +246,7 @@ impl Engine {
             }
             return;
         }
-        if m.leader == Leader::Member(self.me) {
+        if m.leader == Leader::of(self.me) {
             tk_warn!(name, "ticket was granted to us (and we didn't know)");
             self.tickets[i].election.expect_more_rejects = true;
             return;
@@ -356,7 +356,7 @@ impl Engine {
             }
             return;
         }
-        if tk.state == State::Candidate && m.leader == Leader::Member(self.me) {
+        if tk.state == State::Candidate && m.leader == Leader::of(self.me) {
             return;
         }
         // DIFF: the C booth adopts the answer wholesale, so a peer that knows
@@ -394,7 +394,7 @@ impl Engine {
     pub(super) fn give_way_if_stale_own(&mut self, i: Tix, m: &In) -> bool {
         let tk = &self.tickets[i];
         let grant_term = tk.loaded_grant_term.unwrap_or(tk.current_term);
-        let stale_own = tk.leader == Leader::Member(self.me)
+        let stale_own = tk.leader == Leader::of(self.me)
             && !tk.lease.proven
             && tk.state != State::Leader
             && m.valid_ms > 0
@@ -441,7 +441,7 @@ impl Engine {
         let unit = self.valid_unit_ms();
         let (me, now, started) = (self.me, self.now.mono, self.started_at);
         let tk = &mut self.tickets[i];
-        if tk.startup.unconfirmed == 0 || m.leader != Leader::Member(me) {
+        if tk.startup.unconfirmed == 0 || m.leader != Leader::of(me) {
             return;
         }
         let until = started + std::time::Duration::from_millis(m.valid_ms.saturating_sub(unit));
@@ -462,7 +462,7 @@ impl Engine {
     pub(super) fn drop_unconfirmed_grant(&mut self, i: Tix) -> bool {
         let tk = &mut self.tickets[i];
         let holders = std::mem::take(&mut tk.startup.unconfirmed) as u32;
-        let ours = tk.leader == Leader::Member(self.me)
+        let ours = tk.leader == Leader::of(self.me)
             && tk.cib.granted
             && tk.state != State::Leader
             && !tk.lease.proven;
@@ -541,7 +541,7 @@ impl Engine {
     /// with no sender, after loading the CIB).
     pub(super) fn update_ticket_state(&mut self, i: Tix, sender: Option<usize>) {
         let now = self.now.mono;
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let from = sender.map_or("CIB".to_string(), |s| {
             self.cfg.members[s].addr_string.clone()
         });

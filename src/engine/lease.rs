@@ -13,7 +13,7 @@ use std::time::Duration;
 impl Engine {
     /// C `ticket_lost`: the lease ran out without renewal.
     pub(super) fn ticket_lost(&mut self, i: Tix) {
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let tk = &self.tickets[i];
         let reason = if tk.leader != me {
             tk_warn!(tk, "lost at {}", self.addr_of(tk.leader));
@@ -159,7 +159,7 @@ impl Engine {
         if !self.is_site() {
             return;
         }
-        self.set_leader(i, Leader::Member(self.me));
+        self.set_leader(i, Leader::of(self.me));
         let tk = &mut self.tickets[i];
         tk.state = State::Leader;
         tk.lease.proven = false;
@@ -231,7 +231,7 @@ impl Engine {
     /// C `ext_prog_failed`.
     pub(super) fn ext_prog_failed(&mut self, i: Tix, start_election: bool) {
         let now = self.now.mono;
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let tk = &self.tickets[i];
         if tk.cfg.is_manual() {
             if tk.leader == me {
@@ -319,7 +319,7 @@ impl Engine {
         if !self.is_site() {
             return Written::NotSite;
         }
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let granted = self.tickets[i].leader == me;
         if granted {
             if self.ticket_dangerous(i) {
@@ -360,7 +360,7 @@ impl Engine {
         match leader {
             Leader::Unknown => 0,
             Leader::NoOne => -1,
-            Leader::Member(m) => self.cfg.members[m].site_id as i32,
+            Leader::Member(m) => self.cfg.members[m as usize].site_id as i32,
         }
     }
 
@@ -474,7 +474,7 @@ impl Engine {
     /// The lease end a leader can prove, for checks: `None` unless leading.
     pub fn proven_lease(&self, i: Tix) -> Option<Time> {
         let tk = &self.tickets[i];
-        (tk.state == State::Leader && tk.leader == Leader::Member(self.me) && tk.cib.granted)
+        (tk.state == State::Leader && tk.leader == Leader::of(self.me) && tk.cib.granted)
             .then_some(tk.lease.expires)
             .flatten()
     }
@@ -487,7 +487,7 @@ impl Engine {
     pub fn acknowledged_lease(&self, i: Tix) -> Option<Time> {
         let tk = &self.tickets[i];
         (tk.state == State::Leader
-            && tk.leader == Leader::Member(self.me)
+            && tk.leader == Leader::of(self.me)
             && tk.lease.proven
             && !tk.cfg.is_manual())
         .then_some(tk.lease.expires)

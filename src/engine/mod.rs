@@ -399,7 +399,7 @@ impl Engine {
     /// that lease (plus acquire-after) is over, however it learned of the
     /// lease; the C booth may keep an earlier wakeup of up to an hour.
     fn wake_at_followed_lease_end(&mut self, i: Tix) {
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let tk = &mut self.tickets[i];
         if tk.cfg.is_manual()
             || tk.leader == me
@@ -514,7 +514,7 @@ impl Engine {
         let lease_over = |t: &Ticket| {
             !t.cfg.is_manual()
                 && !keep_expired
-                && t.leader == Leader::Member(self.me)
+                && t.leader == Leader::of(self.me)
                 && t.lease.expires.is_some_and(|e| e <= now)
         };
         let expired = due_where(&self.tickets, &due, lease_over, "lease end");
@@ -591,7 +591,7 @@ impl Engine {
     fn reindex(&mut self, i: Tix) {
         self.check_promise(i);
         self.tickets[i].settle_rare();
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let keep_expired = mutated!(self, LeaderKeepsExpiredTicket);
         let tk = &mut self.tickets[i];
         let expiry = (tk.leader == me && !tk.cfg.is_manual() && !keep_expired)
@@ -655,7 +655,7 @@ impl Engine {
         match l {
             Leader::Unknown => "NONE",
             Leader::NoOne => "none",
-            Leader::Member(m) => &self.cfg.members[m].addr_string,
+            Leader::Member(m) => &self.cfg.members[m as usize].addr_string,
         }
     }
 }

@@ -138,7 +138,7 @@ impl Engine {
         let use_record = !ignore_record;
         let no_restart_claim = mutated!(self, NoRestartClaim);
         let tk = &mut self.tickets[i];
-        let ours = tk.cib.granted && tk.leader == super::Leader::Member(me);
+        let ours = tk.cib.granted && tk.leader == super::Leader::of(me);
         if ours && !tk.cfg.is_manual() && use_record {
             let proven = p
                 .claims

@@ -70,7 +70,7 @@ impl Engine {
             // term of that lease; a vote request of ours is in the term we
             // campaign in.
             _ if tk.release_hold.is_some_and(|h| h > now) && cmd != OP_VOTE_FOR => (
-                Leader::Member(self.me),
+                Leader::of(self.me),
                 None,
                 if cmd == OP_REQ_VOTE || mutated!(self, HoldInAnyTerm) {
                     tk.current_term
@@ -89,14 +89,12 @@ impl Engine {
         };
         // A restarted holder's claim may reach past its own lease.
         let left = match tk.restart_claim {
-            Some(c) if leader == Leader::Member(self.me) => {
-                left.max(c.ms().saturating_sub(now.ms()))
-            }
+            Some(c) if leader == Leader::of(self.me) => left.max(c.ms().saturating_sub(now.ms())),
             _ => left,
         };
         let leader = self
             .leader_id(leader)
-            .or_else(|| voted_for.map(|v| self.site_id_of(v)))
+            .or_else(|| voted_for.map(|v| self.site_id_of(usize::from(v))))
             .unwrap_or(NO_ONE);
         // DIFF: a leader's heartbeat offers a full lease; the lease counts
         // only once a majority has acknowledged it (see leader_update_ticket).
@@ -149,7 +147,7 @@ impl Engine {
             NO_ONE => Leader::NoOne,
             id => match self.cfg.member_by_id(id) {
                 // Only sites can hold tickets; anything else is a forgery.
-                Some(m) if m.is_site() => Leader::Member(m.index),
+                Some(m) if m.is_site() => Leader::of(m.index),
                 _ => {
                     tk_warn!(
                         self.tickets[i],
@@ -184,7 +182,7 @@ impl Engine {
             let stale = m.term < self.tickets[i].peers[from].heard_term
                 && m.cmd != OP_MY_INDEX
                 && !mutated!(self, StaleClaim);
-            if let (Leader::Member(s), true, false) = (m.leader, m.valid_ms > 0, stale) {
+            if let (Some(s), true, false) = (m.leader.member(), m.valid_ms > 0, stale) {
                 self.note_claim_from(i, &m, s);
             }
             let others = self.all_bits() & !(1 << self.me);
@@ -319,11 +317,11 @@ impl Engine {
             return Ok(());
         }
         // The live holder itself tells a restarted stale holder.
-        if matches!(m.cmd, OP_HEARTBEAT | OP_UPDATE) && m.leader == Leader::Member(m.from) {
+        if matches!(m.cmd, OP_HEARTBEAT | OP_UPDATE) && m.leader == Leader::of(m.from) {
             self.give_way_if_stale_own(i, m);
         }
         let tk = &self.tickets[i];
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let now = self.now.mono;
         match m.cmd {
             OP_REQ_VOTE => self.answer_req_vote(i, m),
@@ -423,7 +421,7 @@ impl Engine {
     /// C `newer_term`: a higher term from another site makes us its follower.
     pub(super) fn newer_term(&mut self, i: Tix, m: &In, in_election: bool) -> bool {
         let tk = &self.tickets[i];
-        if m.leader == Leader::Member(self.me) || m.term <= tk.current_term {
+        if m.leader == Leader::of(self.me) || m.term <= tk.current_term {
             return false;
         }
         tk_info!(
@@ -482,7 +480,7 @@ impl Engine {
         // revoke; we keep the leader's lease and only correct the CIB. A
         // former leader (e.g. re-acquiring) that now follows another site
         // revokes its grant here too.
-        if was_granted && self.is_site() && leader != Leader::Member(self.me) {
+        if was_granted && self.is_site() && leader != Leader::of(self.me) {
             self.ticket_write(i);
         }
     }
@@ -492,7 +490,7 @@ impl Engine {
     pub(super) fn leave_candidacy(&mut self, i: Tix) {
         let tk = &self.tickets[i];
         if tk.state != State::Candidate
-            && tk.leader != Leader::Member(self.me)
+            && tk.leader != Leader::of(self.me)
             && tk.waiters.iter().any(|w| w.cmd == CMD_GRANT)
         {
             self.tickets[i].outcome = RLT_SYNC_FAIL;

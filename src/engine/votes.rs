@@ -25,7 +25,7 @@ impl Engine {
             }
         }
         let left = tk.time_left(now);
-        if tk.leader != Leader::Member(m.from) && left > 0 && m.reason != OR_STEPDOWN {
+        if tk.leader != Leader::of(m.from) && left > 0 && m.reason != OR_STEPDOWN {
             tk_warn!(name, "election from {sender} with reason {} rejected (we have {} as ticket owner), ticket still valid for {}ms", code_to_string(m.reason), self.addr_of(tk.leader), left);
             self.send_reject(i, m.from, RLT_TERM_STILL_VALID, m.cmd);
             return;
@@ -48,7 +48,7 @@ impl Engine {
         // acknowledged before; it votes only for the leader it knows until a
         // lease could have run out or every peer has told it its state.
         let tk = &self.tickets[i];
-        if tk.startup.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::Member(m.from) {
+        if tk.startup.vote_fence.is_some_and(|f| now < f) && tk.leader != Leader::of(m.from) {
             tk_info!(
                 name,
                 "not voting for {sender} yet: started too recently to know every lease"
@@ -73,7 +73,7 @@ impl Engine {
         // whatever term it was set in, so a vote never recorded for the
         // current term could be followed by one for ourselves in it.
         self.cast_vote(i, m);
-        let voted = self.tickets[i].election.voted_for;
+        let voted = self.tickets[i].election.voted_for.map(usize::from);
         tk_debug!(
             name,
             "answering vote request from {sender}: {}",
@@ -97,7 +97,7 @@ impl Engine {
             Some(v) if v.term == tk.current_term => v.candidate(),
             _ => m.from,
         };
-        tk.election.voted_for = Some(choice);
+        tk.election.voted_for = Some(super::ticket::member_byte(choice));
         tk.election.vote_record = Some(VoteRecord::new(tk.current_term, choice));
         if choice == m.from {
             tk.peers[m.from].vote = Some(m.leader);
@@ -123,7 +123,7 @@ impl Engine {
         let tk = &self.tickets[i];
         let sender = self.cfg.members[m.from].addr_string.clone();
         if m.leader == Leader::NoOne {
-            if tk.leader == Leader::Member(m.from)
+            if tk.leader == Leader::of(m.from)
                 && matches!(tk.state, State::Follower | State::Candidate)
             {
                 tk_info!(
@@ -159,7 +159,7 @@ impl Engine {
             return;
         }
         self.record_vote(i, m);
-        let me = Leader::Member(self.me);
+        let me = Leader::of(self.me);
         let for_us = self.tickets[i]
             .peers
             .iter()

@@ -245,7 +245,7 @@ pub fn stays_granted(w: &World, horizon_ms: u64) -> Option<Violation> {
         w.holds(m)
             && w.engines[m].as_ref().is_some_and(|e| {
                 let v = e.ticket_view(crate::engine::Tix::FIRST);
-                v.state == State::Leader && v.leader == Leader::Member(m)
+                v.state == State::Leader && v.leader == Leader::of(m)
             })
     })?;
     let mut f = w.clone();

@@ -423,7 +423,7 @@ impl World {
                             p.sent = self.now;
                         }
                         let v = e.ticket_view(crate::engine::Tix::FIRST);
-                        let until = (v.leader == Leader::Member(to))
+                        let until = (v.leader == Leader::of(to))
                             .then_some(v.term_expires)
                             .flatten();
                         self.ghost.sent(&p, until, &mut self.found);

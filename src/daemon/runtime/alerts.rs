@@ -252,7 +252,7 @@ impl Daemon {
                     .map_or(String::new(), |m| m.addr_string.clone())
             };
             let leader = match v.leader {
-                Leader::Member(m) => addr(Some(m)),
+                Leader::Member(m) => addr(Some(m as usize)),
                 Leader::NoOne => "none".to_string(),
                 Leader::Unknown => "NONE".to_string(),
             };

@@ -19,7 +19,7 @@ fn grant_on_fresh_cluster_commits_when_all_sites_answer() {
     let b = n.cib[1].get("T").unwrap();
     assert!(!b.granted);
     assert_eq!(b.owner, 1000, "follower records the leader as owner");
-    assert_eq!(n.leader_of(2, 0), Leader::Member(0));
+    assert_eq!(n.leader_of(2, 0), Leader::of(0));
     assert_eq!(n.e(0).ticket_view(Tix::at(0)).state, State::Leader);
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
@@ -62,7 +62,7 @@ fn leader_renews_and_keeps_ticket_for_many_leases() {
         v.term_expires.unwrap().ms() > n.now,
         "lease keeps running ahead"
     );
-    assert_eq!(n.leader_of(1, 0), Leader::Member(0));
+    assert_eq!(n.leader_of(1, 0), Leader::of(0));
     let w = n.cib[0].get("T").unwrap();
     assert!(
         w.expires * 1000 - WALL0 > n.now as i64 + 5_000,
@@ -80,7 +80,7 @@ fn ticket_fails_over_when_leader_dies() {
     n.kill(0);
     n.run_until(lease_end + 10_000);
     assert!(n.granted_at(1, "T"), "site B took over");
-    assert_eq!(n.leader_of(2, 0), Leader::Member(1));
+    assert_eq!(n.leader_of(2, 0), Leader::of(1));
     // B's grant must come after A's lease ended.
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
@@ -89,7 +89,7 @@ fn ticket_fails_over_when_leader_dies() {
 fn failover_delay_orders_the_surviving_sites() {
     // Two sites: the survivor starts within a quarter of the 1 s window.
     let mut e = Engine::new(config(&[S, S, A], vec![ticket("T", 20, 2, 3)]), 1, 7);
-    e.tickets[Tix::at(0)].lost_leader = Leader::Member(0);
+    e.tickets[Tix::at(0)].lost_leader = Leader::of(0);
     let most = (0..500)
         .map(|_| e.failover_delay(Tix::at(0)))
         .max()
@@ -99,8 +99,8 @@ fn failover_delay_orders_the_surviving_sites() {
     let cfg = config(&[S, S, S, A], vec![ticket("T", 20, 2, 3)]);
     let mut b = Engine::new(cfg.clone(), 1, 7);
     let mut c = Engine::new(cfg, 2, 7);
-    b.tickets[Tix::at(0)].lost_leader = Leader::Member(0);
-    c.tickets[Tix::at(0)].lost_leader = Leader::Member(0);
+    b.tickets[Tix::at(0)].lost_leader = Leader::of(0);
+    c.tickets[Tix::at(0)].lost_leader = Leader::of(0);
     for _ in 0..500 {
         assert!(b.failover_delay(Tix::at(0)) < Duration::from_millis(125));
         let d = c.failover_delay(Tix::at(0)).as_millis();
@@ -108,10 +108,10 @@ fn failover_delay_orders_the_surviving_sites() {
     }
     // Ranks count only the sites that may campaign: with site 1 lost,
     // site 2 comes second (after site 0); with site 2 lost, site 1 does.
-    c.tickets[Tix::at(0)].lost_leader = Leader::Member(1);
+    c.tickets[Tix::at(0)].lost_leader = Leader::of(1);
     let d = c.failover_delay(Tix::at(0)).as_millis();
     assert!((500..625).contains(&d), "{d}");
-    b.tickets[Tix::at(0)].lost_leader = Leader::Member(2);
+    b.tickets[Tix::at(0)].lost_leader = Leader::of(2);
     assert!(b.failover_delay(Tix::at(0)) >= Duration::from_millis(500));
 }
 
@@ -132,7 +132,7 @@ fn isolated_leader_revokes_at_its_expiry_and_other_site_takes_over() {
     // Back together: A follows B and does not fight.
     n.heal();
     n.run_until(lease_end + 60_000);
-    assert_eq!(n.leader_of(0, 0), Leader::Member(1));
+    assert_eq!(n.leader_of(0, 0), Leader::of(1));
     assert!(n.granted_at(1, "T") && !n.granted_at(0, "T"));
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
@@ -372,7 +372,7 @@ fn restarted_leader_reacquires_without_revoking_in_between() {
         "re-acquired in a new term"
     );
     assert!(n.granted_at(0, "T"));
-    assert_eq!(n.leader_of(1, 0), Leader::Member(0));
+    assert_eq!(n.leader_of(1, 0), Leader::of(0));
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
 
@@ -385,7 +385,7 @@ fn restarted_follower_follows_the_live_leader() {
     n.run_until(12_000);
     n.boot(1);
     n.run_until(40_000);
-    assert_eq!(n.leader_of(1, 0), Leader::Member(0));
+    assert_eq!(n.leader_of(1, 0), Leader::of(0));
     assert!(!n.granted_at(1, "T"));
     assert!(n.granted_at(0, "T"));
 }

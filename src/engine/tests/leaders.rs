@@ -48,7 +48,7 @@ fn a_leader_told_of_a_live_lease_in_a_newer_term_follows_it() {
         );
     }
     let v = n.e(0).ticket_view(Tix::at(0));
-    assert_eq!(v.leader, Leader::Member(1), "m0 follows the live lease");
+    assert_eq!(v.leader, Leader::of(1), "m0 follows the live lease");
     assert_eq!(v.state, State::Follower);
     assert!(!n.granted_at(0, "T"));
     assert!(n.violations.is_empty(), "{:?}", n.violations);

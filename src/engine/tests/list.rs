@@ -52,8 +52,8 @@ fn varied(n: usize) -> (Engine, Clock) {
         tk.leader = match i % 7 {
             0 => Leader::Unknown,
             1 => Leader::NoOne,
-            2..=4 => Leader::Member(0),
-            _ => Leader::Member(1),
+            2..=4 => Leader::of(0),
+            _ => Leader::of(1),
         };
         // Ends within the same second for runs of tickets, and a jump now
         // and then (ms, past the next 500 ms boundary or not).
@@ -98,7 +98,7 @@ fn list_formats_each_second_once_in_a_run() {
     // apart, commits pending until 20 s later.
     let (mut e, now) = varied(3_000);
     for (i, tk) in e.tickets.iter_mut().enumerate() {
-        tk.leader = Leader::Member(0);
+        tk.leader = Leader::of(0);
         tk.lease.expires = Some(Time::from_ms(100_000 + i as u64 * 3));
         tk.delay_commit = (i % 2 == 0).then_some(Time::from_ms(120_000 + i as u64 * 3));
     }

@@ -222,7 +222,7 @@ fn randomised_faults_never_grant_twice() {
             for m in 0..kinds.len() {
                 assert_eq!(
                     n.leader_of(m, 0),
-                    Leader::Member(h),
+                    Leader::of(h),
                     "seed {seed}: member {m}: {:?} kinds {kinds:?}",
                     n.views()
                 );
@@ -638,7 +638,7 @@ fn a_claimants_revoke_withdraws_its_relayed_claim() {
         |e: &mut Engine| -> Vec<Output> { std::iter::from_fn(|| e.poll_output()).collect() };
     // Site 0's hold, as relayed: a claim, site 0 not our leader.
     e.tickets[Tix::at(0)].note_claim(0, Time::from_ms(now + 60_000));
-    assert_ne!(e.ticket_view(Tix::at(0)).leader, Leader::Member(0));
+    assert_ne!(e.ticket_view(Tix::at(0)).leader, Leader::of(0));
     let hb = msg(1001, OP_HEARTBEAT, 1001, 2, 60);
     e.handle_packet(c, 1, &hb).unwrap();
     assert!(!outputs(e)

@@ -63,7 +63,7 @@ fn a_late_release_from_an_older_term_changes_nothing() {
     assert!(n.granted_at(0, "T"), "m0 keeps the ticket it was granted");
     assert!(!n.granted_at(1, "T"));
     for m in [1, 2] {
-        assert_eq!(n.leader_of(m, 0), Leader::Member(0), "m{m} follows m0");
+        assert_eq!(n.leader_of(m, 0), Leader::of(0), "m{m} follows m0");
     }
     assert!(n.e(1).ticket_view(Tix::at(0)).term >= term);
 }
@@ -85,7 +85,7 @@ fn a_late_revoke_from_an_older_term_changes_nothing() {
     n.run_until(granted + 3_000);
     // The old revoke has arrived: the followers still know m0 holds it.
     for m in [1, 2] {
-        assert_eq!(n.leader_of(m, 0), Leader::Member(0), "m{m} follows m0");
+        assert_eq!(n.leader_of(m, 0), Leader::of(0), "m{m} follows m0");
     }
     let text = n.e(1).list_text(n.clock_of(1), &|t| t.to_string());
     assert!(text.contains("leader: 198.51.100.1"), "{text}");
@@ -639,7 +639,7 @@ fn a_heartbeat_of_a_term_its_leader_has_left_renews_nothing() {
     let old = 0;
     let term = n.e(0).ticket_view(Tix::at(0)).term;
     assert!(term > old, "m0 leads a newer term");
-    assert_eq!(n.leader_of(1, 0), Leader::Member(0));
+    assert_eq!(n.leader_of(1, 0), Leader::of(0));
     n.kill(0);
     let before = n.e(1).ticket_view(Tix::at(0)).term_expires;
     n.run_until(20_000);

@@ -162,7 +162,7 @@ impl World {
                 .filter(|&o| {
                     o == m
                         || self.acks[t][o]
-                            .is_some_and(|a| a.leader == Leader::Member(m) && a.until >= until)
+                            .is_some_and(|a| a.leader == Leader::of(m) && a.until >= until)
                 })
                 .collect();
             if backing.len() * 2 <= self.n() {
@@ -177,7 +177,7 @@ impl World {
                     .filter(|&o| {
                         o == m
                             || self.acks[t][o].is_some_and(|a| {
-                                a.leader == Leader::Member(m)
+                                a.leader == Leader::of(m)
                                     && (a.until >= until
                                         || (a.acked_sent < hb
                                             && now.saturating_sub(a.at) > timeout))
@@ -213,7 +213,7 @@ impl World {
     pub(super) fn view_backed(&self, m: usize, t: usize) -> i64 {
         let mut v: Vec<i64> = (0..self.n())
             .map(|o| match self.view(o, t) {
-                Some(v) if v.leader == Leader::Member(m) => v
+                Some(v) if v.leader == Leader::of(m) => v
                     .term_expires
                     .map_or(i64::MIN, |x| self.mono_to_true(o, x) as i64),
                 _ => i64::MIN,
@@ -284,7 +284,7 @@ impl World {
         let v = e.ticket_view(i);
         let lease = v.term_expires.map(|x| self.mono_to_true(m, x) as i64);
         // The patterns of the bugs of this kind found here (and fixed).
-        let hint = if v.leader == Leader::Member(m) && lease.is_some_and(|l| l > by) {
+        let hint = if v.leader == Leader::of(m) && lease.is_some_and(|l| l > by) {
             if e.acknowledged_lease(i).is_none() {
                 "; believes in a lease nobody acknowledged"
             } else {

@@ -478,9 +478,8 @@ impl World {
                 let stepdown = self.vote_reason[t][m] == (OR_STEPDOWN, my_term)
                     || self.vote_reason[t][o] == (OR_STEPDOWN, v.term);
                 let booted = self.members[m].booted_at;
-                let forgot = self.acks[t][m].is_some_and(|a| {
-                    a.leader == Leader::Member(o) && a.until > now && a.at < booted
-                });
+                let forgot = self.acks[t][m]
+                    .is_some_and(|a| a.leader == Leader::of(o) && a.until > now && a.at < booted);
                 // A member voted for both in one term, before and after a
                 // restart; or one of them won its term with a vote cast
                 // before the voter restarted, and the voter has since voted
@@ -497,7 +496,7 @@ impl World {
                             && term == win_term
                             && v != win
                             && inc != self.vote_life(v, t)
-                            && (self.acks[t][v].is_some_and(|a| a.leader == Leader::Member(other))
+                            && (self.acks[t][v].is_some_and(|a| a.leader == Leader::of(other))
                                 || self.votes[t].iter().any(|&(v2, inc2, _, c2)| {
                                     v2 == v && inc2 != inc && c2 == other
                                 }))

@@ -147,8 +147,12 @@ test:
 	$(CARGO) test --locked --features mutations --lib out_of_the_simulators_reach
 	$(CARGO) test --locked --features mutations --test model_check
 
+# Optimised for size (opt-level z instead of the release profile's s):
+# the static build is the one for small hosts, where the daemon locks
+# its whole text in memory; about 75 kB less, and its CPU is measured
+# next to the dynamic build's by make bench.
 static: setup-toolchain
-	$(CARGO) build --release --locked --target $(MUSL_TARGET)
+	CARGO_PROFILE_RELEASE_OPT_LEVEL=z $(CARGO) build --release --locked --target $(MUSL_TARGET)
 
 # The integration tests that run the boothd program, again against the
 # static build (test/common reads BOOTH_BIN when they are compiled), and

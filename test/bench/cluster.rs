@@ -1,12 +1,10 @@
 //! The clusters under test: a lab (test/netns) with the daemon of one side
 //! on every member, and what the bench does to them.
 
-use std::fs::OpenOptions;
 use std::ops::{Deref, DerefMut};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::empty_cib;
 use crate::netns::{Impl, Lab, C_BOOTHD, OURS};
 use crate::procfs::{cpu_secs, median};
 use crate::{env_u64, Params, RETRIES};

@@ -174,16 +174,21 @@ impl Engine {
         if tk.leader != Leader::of(m.from) {
             if tk.cfg.is_manual() {
                 self.process_revoke_for_manual(i, m);
+            } else if tk.peers[m.from].claim.is_some() {
+                // DIFF: a claimant's own revoke withdraws its claim
+                // (`PeerView::claim`), also where the claim came from
+                // another member's word: a restarted holder's release
+                // hold, relayed, whose end it tells with this revoke. It
+                // is acknowledged, or the sender repeats it to every
+                // member that does not take it for the leader.
+                tk_info!(tk, "{sender} ends its claim on the ticket");
+                self.tickets[i].peers[m.from].claim = None;
+                self.send(i, m.from, OP_ACK, OP_REVOKE, RLT_SUCCESS);
             } else {
                 tk_error!(
                     tk,
                     "{sender} wants to revoke ticket, but it is not granted there (ignoring)"
                 );
-                // DIFF: its claim goes all the same: a claimant's own
-                // revoke withdraws it (`PeerView::claim`), also where the
-                // claim came from another member's word (a restarted
-                // holder's release hold, relayed).
-                self.tickets[i].peers[m.from].claim = None;
             }
             return;
         }

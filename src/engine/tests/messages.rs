@@ -644,10 +644,18 @@ fn a_claimants_revoke_withdraws_its_relayed_claim() {
     assert!(!outputs(e)
         .iter()
         .any(|o| matches!(o, Output::Send { msg, .. } if msg.header.cmd == OP_ACK)));
-    // Site 0's revoke: its hold is over.
+    // Site 0's revoke: its hold is over. Acknowledged, so that site 0
+    // stops sending it again (each resend would be refused with an error
+    // line, as from a site that claims nothing).
     e.handle_packet(c, 0, &msg(1000, OP_REVOKE, 1000, 1, 0))
         .unwrap();
-    let _ = outputs(e);
+    let out = outputs(e);
+    assert!(
+        out.iter()
+            .any(|o| matches!(o, Output::Send { to: 0, msg, .. }
+            if msg.header.cmd == OP_ACK && msg.header.request == OP_REVOKE)),
+        "{out:?}"
+    );
     assert!(e.tickets[Tix::at(0)].peers[0].claim.is_none());
     e.handle_packet(c, 1, &hb).unwrap();
     let out = outputs(e);

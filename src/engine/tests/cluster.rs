@@ -474,3 +474,41 @@ fn renewals_of_tickets_granted_apart_leave_in_one_wave() {
     );
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
+
+/// A grant waits for its before-acquire-handler; the handler fails, and a
+/// second grant comes before the ticket's cron has seen the verdict (in
+/// the simulator the cron was postponed after a reload had added the
+/// ticket: seed 2050, where the first client waited for good). The second
+/// grant takes the verdict; both are told.
+#[test]
+fn a_failed_handler_answers_every_grant_waiting_for_it() {
+    let mut t = ticket("T", 20, 2, 3);
+    t.before_acquire_handler = Some(vec!["/bin/check".into()]);
+    // Just started: the ticket's cron waits a timeout (the start-up
+    // postpone), as after the reload in the simulator.
+    let mut n = Net::new(&[S, S, A], vec![t]);
+    let c = clock(n.now);
+    let e = n.e_mut(0);
+    let mut outputs =
+        |e: &mut Engine| -> Vec<Output> { std::iter::from_fn(|| e.poll_output()).collect() };
+    e.handle_client(c, 1, CMD_GRANT, OPT_IMMEDIATE | OPT_WAIT, "T");
+    let run = outputs(e)
+        .into_iter()
+        .find_map(|o| match o {
+            Output::RunHandler { ticket, run, .. } => Some((ticket, run)),
+            _ => None,
+        })
+        .expect("the handler runs");
+    e.handle_handler_exit(c, run.0, run.1, false);
+    let _ = outputs(e);
+    e.handle_client(c, 2, CMD_GRANT, OPT_IMMEDIATE, "T");
+    let replies: Vec<(ClientId, Rlt)> = outputs(e)
+        .into_iter()
+        .filter_map(|o| match o {
+            Output::ClientReply { client, msg, .. } => Some((client, msg.header.result)),
+            _ => None,
+        })
+        .collect();
+    assert!(replies.contains(&(2, RLT_EXT_FAILED)), "{replies:?}");
+    assert!(replies.contains(&(1, RLT_EXT_FAILED)), "{replies:?}");
+}

@@ -489,7 +489,7 @@ fn a_failed_handler_answers_every_grant_waiting_for_it() {
     let mut n = Net::new(&[S, S, A], vec![t]);
     let c = clock(n.now);
     let e = n.e_mut(0);
-    let mut outputs =
+    let outputs =
         |e: &mut Engine| -> Vec<Output> { std::iter::from_fn(|| e.poll_output()).collect() };
     e.handle_client(c, 1, CMD_GRANT, OPT_IMMEDIATE | OPT_WAIT, "T");
     let run = outputs(e)

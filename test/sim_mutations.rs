@@ -99,7 +99,10 @@ fn no_start_up_fence_is_caught_as_a_dual_grant() {
 
 #[test]
 fn no_release_hold_is_caught_as_a_dual_grant() {
-    first_dual_grant(Mutation::NoReleaseHold, true, 1..=50);
+    // Since members acknowledge a claimant's revoke the first catch is
+    // seed 54 (`make sim MUTATION=no-release-hold FAULTS=classic
+    // SEEDS=400`: 27 dual grants, then 89, 112, 124, ...).
+    first_dual_grant(Mutation::NoReleaseHold, true, 50..=60);
 }
 
 // The next three need the time faults (restarts of a holder, stale

@@ -18,6 +18,7 @@ pub mod lockfile;
 pub mod logging;
 pub mod lograte;
 pub mod logstderr;
+pub mod memlock;
 pub mod privs;
 pub mod promises;
 pub mod replaymarks;

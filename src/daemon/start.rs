@@ -17,6 +17,7 @@ use mio::net::{TcpListener, UdpSocket};
 use super::addr;
 use super::lockfile::{self, DaemonState, LockFile, LockIdentity};
 use super::logging;
+use super::memlock;
 use super::privs::{self, RunAs};
 use super::promises;
 use super::replaymarks;
@@ -455,7 +456,8 @@ fn null_stdio(n: i32) {
 }
 
 /// Realtime round-robin priority (its children get normal scheduling back)
-/// and memory locked against swapping, as the C booth runs; never fatal.
+/// and memory locked against paging (memlock.rs), as the C booth runs;
+/// never fatal.
 fn realtime() {
     // Locked pages count against RLIMIT_MEMLOCK once privileges are
     // dropped (8 MB by default): with MCL_FUTURE every allocation past it
@@ -467,19 +469,13 @@ fn realtime() {
     };
     // SAFETY: setrlimit(2) with a valid pointer to an initialised rlimit.
     let lifted = unsafe { libc::setrlimit(libc::RLIMIT_MEMLOCK, &unlimited) } == 0;
-    let flags = if lifted {
-        libc::MCL_CURRENT | libc::MCL_FUTURE
-    } else {
+    if !lifted {
         warn!(
             "cannot lift the locked-memory limit ({}): locking only the memory in use now",
             io::Error::last_os_error()
         );
-        libc::MCL_CURRENT
-    };
-    // SAFETY: mlockall(2) takes flags only.
-    if unsafe { libc::mlockall(flags) } != 0 {
-        warn!("mlockall failed: {}", io::Error::last_os_error());
     }
+    memlock::lock(lifted);
     // SAFETY: sched_get_priority_max(2) takes a policy number only.
     let prio = unsafe { libc::sched_get_priority_max(libc::SCHED_RR) };
     // Built zeroed: musl's sched_param has reserved fields besides the

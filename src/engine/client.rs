@@ -119,14 +119,9 @@ impl Engine {
         let rv = self.do_grant_ticket(i, options);
         if rv != RLT_SUCCESS {
             self.tickets[i].delay_commit = None;
+            // A handler's failure taken here was told to the grants still
+            // waiting for it where it was taken (`do_ext_prog`).
             self.reply(i, client, rv, true);
-            // The handler's failure this request took is the verdict the
-            // grants still waiting were waiting for: they are told too,
-            // or nothing would ever answer them (simulator seed 2050).
-            if rv == RLT_EXT_FAILED && self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
-                self.tickets[i].outcome = RLT_EXT_FAILED;
-                self.notify_waiters(i, Some(CMD_GRANT));
-            }
             return;
         }
         self.tickets[i].waiters.push(Waiter {

@@ -197,6 +197,16 @@ impl Engine {
                 } else {
                     tk_warn!(self.tickets[i], "we are not allowed to acquire ticket");
                     self.ext_prog_failed(i, start_election);
+                    // DIFF: the verdict every grant waiting for this handler
+                    // waits for, told to each of them here, whichever path
+                    // took it: a second grant or the cron may take it
+                    // before the grant that started the handler comes back
+                    // for it (simulator seed 2050: that one was never
+                    // answered).
+                    if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+                        self.tickets[i].outcome = RLT_EXT_FAILED;
+                        self.notify_waiters(i, Some(CMD_GRANT));
+                    }
                     ExtProg::Failed
                 }
             }
@@ -242,11 +252,6 @@ impl Engine {
                 self.tickets[i].save_committed();
                 self.reset_ticket(i);
                 self.ticket_write(i);
-                // DIFF: a grant waiting for this acquisition has failed.
-                if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
-                    self.tickets[i].outcome = RLT_EXT_FAILED;
-                    self.notify_waiters(i, Some(CMD_GRANT));
-                }
             }
             return;
         }
@@ -259,11 +264,6 @@ impl Engine {
             self.begin_release_hold(i);
             self.ticket_write(i);
             self.release_broadcast(i, OP_VOTE_FOR, OP_REQ_VOTE, OR_LOCAL_FAIL);
-            // DIFF: a grant still waiting for its commit has failed.
-            if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
-                self.tickets[i].outcome = RLT_EXT_FAILED;
-                self.notify_waiters(i, Some(CMD_GRANT));
-            }
         }
     }
 

@@ -7,7 +7,7 @@
 //! event loop never reaches (the kernel maps 132 kB, the daemon uses a
 //! fraction), the slack of heap reservations, and the unwind tables
 //! (`.eh_frame`, read only to print a panic's backtrace: the release build
-//! aborts on panic). On a small arbitrator that is a fifth of the static
+//! aborts on panic). On a small arbitrator that is a sixth of the static
 //! build's memory.
 //!
 //! What is locked here instead:

@@ -217,6 +217,15 @@ impl Engine {
         self.tickets[i].waiters = keep;
     }
 
+    /// Ends every grant still waiting on the ticket with `outcome` (the
+    /// revokes waiting go on waiting); nothing changes when none waits.
+    pub(super) fn end_waiting_grants(&mut self, i: Tix, outcome: Rlt) {
+        if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
+            self.tickets[i].outcome = outcome;
+            self.notify_waiters(i, Some(CMD_GRANT));
+        }
+    }
+
     /// The tickets as `booth list` shows them, in configuration order.
     pub fn list_entries(&self, clock: Clock) -> Vec<ListEntry> {
         let me = Leader::of(self.me);

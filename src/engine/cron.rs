@@ -392,10 +392,8 @@ impl Engine {
         // DIFF: a grant waiting for the handler this reset stops (or whose
         // verdict it drops) is over; the C booth left its client waiting
         // (simulator seed 5174: a peer's revoke during the handler).
-        let handler_busy = self.tickets[i].handler != Handler::Idle;
-        if handler_busy && self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
-            self.tickets[i].outcome = RLT_SYNC_FAIL;
-            self.notify_waiters(i, Some(CMD_GRANT));
+        if self.tickets[i].handler != Handler::Idle {
+            self.end_waiting_grants(i, RLT_SYNC_FAIL);
         }
         self.tickets[i].handler = Handler::Idle;
         self.disown_ticket(i);
@@ -435,9 +433,8 @@ impl Engine {
                 // A grant deferred by the start-up fence that cannot go on
                 // now (a lease learned meanwhile) is over: say so rather
                 // than leave its client waiting (simulator seed 303).
-                if started.is_none() && self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
-                    self.tickets[i].outcome = RLT_SYNC_FAIL;
-                    self.notify_waiters(i, Some(CMD_GRANT));
+                if started.is_none() {
+                    self.end_waiting_grants(i, RLT_SYNC_FAIL);
                 }
                 return;
             }

@@ -67,10 +67,7 @@ impl Engine {
         self.release_broadcast(i, OP_REVOKE, OP_ACK, OR_ADMIN);
         // DIFF: a grant still waiting (for its election or its commit) is
         // over: say so instead of leaving the client waiting for good.
-        if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
-            self.tickets[i].outcome = RLT_SYNC_FAIL;
-            self.notify_waiters(i, Some(CMD_GRANT));
-        }
+        self.end_waiting_grants(i, RLT_SYNC_FAIL);
     }
 
     /// We give up a ticket our CIB may say we hold within its lease: until
@@ -203,10 +200,7 @@ impl Engine {
                     // before the grant that started the handler comes back
                     // for it (simulator seed 2050: that one was never
                     // answered).
-                    if self.tickets[i].waiters.iter().any(|w| w.cmd == CMD_GRANT) {
-                        self.tickets[i].outcome = RLT_EXT_FAILED;
-                        self.notify_waiters(i, Some(CMD_GRANT));
-                    }
+                    self.end_waiting_grants(i, RLT_EXT_FAILED);
                     ExtProg::Failed
                 }
             }

@@ -134,7 +134,9 @@ fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0);
     assert!(locked_kb > 0, "no memory locked:\n{status}");
-    if !log.contains("mlockall failed") {
+    if log.contains("mlockall failed") {
+        eprintln!("SKIPPED the mapping checks: mlockall failed here:\n{log}");
+    } else {
         what_is_locked(&smaps, bin);
     }
     // Realtime priority too, in both builds (musl's sched_setscheduler is a

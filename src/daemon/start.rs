@@ -53,8 +53,11 @@ pub fn run(args: &DaemonArgs) -> i32 {
             return 1;
         }
     };
-    match prepare(&args) {
-        Ok(p) => launch(&args, p),
+    // The loop runs from here, not from inside the start-up code: the
+    // stack pages that code touches stay resident (and locked) for the
+    // daemon's life, so its frames are not under the loop's.
+    match prepare(&args).and_then(|p| launch(&args, p)) {
+        Ok(d) => d.run(),
         Err(code) => code,
     }
 }
@@ -112,6 +115,7 @@ struct Prepared {
     run_as: Option<RunAs>,
 }
 
+#[inline(never)]
 fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
     let path = &args.config.path;
     let cfg = Config::load(path).map_err(|e| {
@@ -218,7 +222,8 @@ fn prepare(args: &DaemonArgs) -> Result<Prepared, i32> {
     })
 }
 
-fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
+#[inline(never)]
+fn launch(args: &DaemonArgs, p: Prepared) -> Result<Box<Daemon>, i32> {
     // Keeps no directory busy (an unmount of the one we were started in
     // must not fail because of us); every path is absolute by now.
     if let Err(e) = std::env::set_current_dir("/") {
@@ -233,7 +238,7 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
             Ok(pipe) => Some(pipe),
             Err(e) => {
                 error!("daemon error: {e}");
-                return 1;
+                return Err(1);
             }
         }
     };
@@ -250,7 +255,7 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         Ok(s) => s,
         Err(e) => {
             error!("cannot install the signal handlers: {e}");
-            return 1;
+            return Err(1);
         }
     };
     let lock_path = lockfile::lock_path(args.lockfile.as_deref(), &p.cfg.name);
@@ -258,7 +263,7 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         Ok(l) => l,
         Err(e) => {
             error!("{e}");
-            return 1;
+            return Err(1);
         }
     };
     // As the C booth: the file names the daemon at once ("starting"), so
@@ -270,7 +275,7 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
             lock_path.display()
         );
         let _ = lock.remove();
-        return 1;
+        return Err(1);
     }
     // Opened now, while we may still create it; rewritten in place later.
     let replay = if p.key.is_some() {
@@ -313,7 +318,7 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         (Err(e), _) | (_, Err(e)) => {
             error!("cannot bind {at}: {e}");
             let _ = lock.remove();
-            return 1;
+            return Err(1);
         }
     };
     if let Some(ids) = p.run_as {
@@ -339,7 +344,7 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         if let Err(e) = privs::drop_privileges(ids.uid, ids.gid) {
             error!("{e}");
             let _ = lock.remove();
-            return e.exit_code();
+            return Err(e.exit_code());
         }
     }
     let ident = format!("boothd-{kind}");
@@ -384,13 +389,10 @@ fn launch(args: &DaemonArgs, p: Prepared) -> i32 {
         on_ready,
         signals,
     };
-    match Daemon::new(setup) {
-        Ok(d) => d.run(),
-        Err(e) => {
-            error!("cannot start the event loop: {e}");
-            1
-        }
-    }
+    Daemon::new(setup).map_err(|e| {
+        error!("cannot start the event loop: {e}");
+        1
+    })
 }
 
 /// The write end of the pipe the waiting parent reads its exit status from.

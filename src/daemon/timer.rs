@@ -38,7 +38,10 @@ struct Entry<T> {
 
 /// Timers carrying a value `T` (what to do when they fire).
 pub struct TimerWheel<T> {
-    levels: [[Vec<Entry<T>>; SLOTS]; LEVELS],
+    /// Boxed: 6 kB inline would make the loop's own struct, and each
+    /// copy of it on the stack while the daemon starts, that much bigger
+    /// (the stack pages start-up touches stay resident for good).
+    levels: Box<[[Vec<Entry<T>>; SLOTS]]>,
     /// Occupancy bit per slot, to find the next non-empty slot quickly.
     occupied: [u64; LEVELS],
     /// The wheel's position, in ticks: every slot before it has been drained.
@@ -51,7 +54,9 @@ pub struct TimerWheel<T> {
 impl<T: Copy> TimerWheel<T> {
     pub fn new(now: Ms) -> TimerWheel<T> {
         TimerWheel {
-            levels: std::array::from_fn(|_| std::array::from_fn(|_| Vec::new())),
+            levels: (0..LEVELS)
+                .map(|_| std::array::from_fn(|_| Vec::new()))
+                .collect(),
             occupied: [0; LEVELS],
             now_tick: now >> TICK_SHIFT,
             next_id: 1,

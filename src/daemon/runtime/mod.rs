@@ -186,7 +186,9 @@ impl Daemon {
         ])
     }
 
-    pub fn new(s: Setup) -> io::Result<Daemon> {
+    /// Boxed: the daemon lives on the heap, not in the frame of start-up
+    /// code whose stack pages would stay resident for the daemon's life.
+    pub fn new(s: Setup) -> io::Result<Box<Daemon>> {
         let poll = Poll::new()?;
         let signals = s.signals;
         jobs::raise_fd_limit();
@@ -218,7 +220,7 @@ impl Daemon {
                 .map(|(n, p)| (n, promises::shifted(&p, -origin)))
                 .collect(),
         );
-        Ok(Daemon {
+        Ok(Box::new(Daemon {
             promises,
             me: s.me,
             key: s.key,
@@ -258,7 +260,7 @@ impl Daemon {
             stop: false,
             alerting: alerts::AlertState::new(s.alerts_dir, n),
             cfg: s.cfg,
-        })
+        }))
     }
 
     /// Milliseconds since start on a clock that counts suspend.
@@ -281,7 +283,7 @@ impl Daemon {
     }
 
     /// Runs until SIGTERM/SIGINT; returns the exit status.
-    pub fn run(mut self) -> i32 {
+    pub fn run(mut self: Box<Self>) -> i32 {
         self.poll
             .registry()
             .register(&mut self.signals.rx, SIGNALS, Interest::READABLE)

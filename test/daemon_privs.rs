@@ -150,7 +150,9 @@ fn root_daemon_with_10000_tickets_locks_memory_and_runs() {
 
 /// The daemon's code is locked whole (no code path waits for the disk the
 /// first time it runs); the unwind tables, which only a panic reads, are
-/// neither locked nor mapped in; the stack is locked as it is used, not the
+/// neither locked nor mapped in, nor is the code only a panic runs where
+/// the build set it apart (the static build: memlock.ld), and the daemon
+/// never ran any of it by then; the stack is locked as it is used, not the
 /// whole initial 132 kB at once (src/daemon/memlock.rs). Read from each
 /// mapping's flags ("lo" locked, "lf" locked on fault) and resident size:
 /// smaps' "Locked" is a proportional share, smaller when another test's
@@ -177,17 +179,28 @@ fn what_is_locked(smaps: &str, bin: &str) {
         }
     }
     let ours: Vec<_> = maps.iter().filter(|m| m.header.ends_with(&*exe)).collect();
-    let code: Vec<_> = ours.iter().filter(|m| m.has("ex")).collect();
+    let (code, cold): (Vec<&&Mapping>, Vec<&&Mapping>) = ours
+        .iter()
+        .filter(|m| m.has("ex"))
+        .partition(|m| m.has("lo"));
     assert!(!code.is_empty(), "no code mapping of {exe}:\n{smaps}");
     for m in &code {
         assert!(
-            m.has("lo") && !m.has("lf") && m.rss == m.size,
+            !m.has("lf") && m.rss == m.size,
             "code not locked whole: {m:?}"
         );
     }
+    let set_apart = booth::daemon::memlock::cold_code(std::path::Path::new(bin));
+    match set_apart {
+        Some(_) => assert!(
+            cold.len() == 1 && cold[0].rss == 0,
+            "the panic-only code is not one unlocked mapping with nothing resident:\n{ours:#?}"
+        ),
+        None => assert!(cold.is_empty(), "code not locked: {cold:#?}"),
+    }
     let unwind = ours
         .iter()
-        .any(|m| !m.has("wr") && !m.has("lo") && m.size > 0 && m.rss == 0);
+        .any(|m| !m.has("wr") && !m.has("ex") && !m.has("lo") && m.size > 0 && m.rss == 0);
     assert!(unwind, "no unmapped unwind tables:\n{ours:#?}");
     let stack = maps.iter().find(|m| m.header.ends_with("[stack]")).unwrap();
     assert!(

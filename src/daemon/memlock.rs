@@ -20,12 +20,23 @@
 //!   page it has not touched costs nothing. A new stack or heap page is
 //!   zero-filled memory, never read from a disk.
 //!
+//! Left out of the whole lock, like the unwind tables, is the code only a
+//! panic runs (the backtrace printer and its unwinder), where the build
+//! gathered it into a section of its own: the static build does
+//! (memlock.ld), about 200 kB.
+//!
 //! Kernels before Linux 4.4 do not know `MCL_ONFAULT`: there everything is
 //! locked at once, as the C booth does.
 
 use log::{debug, warn};
+use std::fs::File;
 use std::io;
 use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+/// The section memlock.ld gathers the panic-only code into.
+pub const COLD_SECTION: &str = ".text.booth_cold";
 
 /// Locks the memory as described above. `future`: also memory mapped
 /// later (the locked-memory limit was lifted); otherwise only what is
@@ -67,10 +78,10 @@ pub fn lock(future: bool) {
     if failed > 0 {
         warn!("{failed} segments of the program could not be locked whole (they lock as used)");
     }
-    // Unwind-table pages the start-up brought in with its neighbours
-    // (the kernel maps a page's neighbours on a fault) are let go again:
-    // unlocked and unmapped here, still in the page cache, read again only
-    // by a panic's backtrace.
+    // Unwind-table and panic-only code pages the start-up brought in with
+    // their neighbours (the kernel maps a page's neighbours on a fault) are
+    // let go again: unlocked and unmapped here, still in the page cache,
+    // read again only by a panic.
     for range in unwind {
         let (addr, len) = (range.start as *mut libc::c_void, range.len());
         // SAFETY: munlock(2) and madvise(2) on a read-only segment of a
@@ -89,22 +100,37 @@ pub fn lock(future: bool) {
 /// `PT_GNU_EH_FRAME` points at their index, which the linkers put after
 /// `.rodata`, followed by `.eh_frame` and `.gcc_except_table` up to the
 /// segment's end); and the unwind tables' whole pages from there on.
+/// The program's panic-only code (`cold_code`) is let go as well.
 fn program_image() -> Ranges {
-    let mut ranges = Ranges::default();
+    let mut walk = Walk {
+        ranges: Ranges::default(),
+        cold: cold_code(Path::new("/proc/self/exe")),
+        here: program_image as *const () as usize,
+    };
     // SAFETY: dl_iterate_phdr(3) calls `each_object` once per loaded
-    // object with a valid dl_phdr_info; `ranges` outlives the call and is
+    // object with a valid dl_phdr_info; `walk` outlives the call and is
     // only touched by the callback, on this thread.
     unsafe {
         libc::dl_iterate_phdr(
             Some(each_object),
-            &mut ranges as *mut Ranges as *mut libc::c_void,
+            &mut walk as *mut Walk as *mut libc::c_void,
         );
     }
-    ranges
+    walk.ranges
 }
 
-/// What to lock and which unwind tables to let go, as address ranges.
+/// What to lock and what to let go (unwind tables, panic-only code), as
+/// address ranges.
 type Ranges = (Vec<Range<usize>>, Vec<Range<usize>>);
+
+/// `program_image`'s state across the objects.
+struct Walk {
+    ranges: Ranges,
+    /// The program's panic-only code, link-time addresses.
+    cold: Option<Range<u64>>,
+    /// An address in the program's code: tells its object from libraries.
+    here: usize,
+}
 
 /// One loaded object's segment headers, as (type, flags, address, size)
 /// with the load bias added.
@@ -116,8 +142,8 @@ unsafe extern "C" fn each_object(
     data: *mut libc::c_void,
 ) -> libc::c_int {
     // SAFETY: the C library passes a valid info whose dlpi_phdr points at
-    // dlpi_phnum program headers, and `data` is the Ranges given above.
-    let (info, ranges) = unsafe { (&*info, &mut *(data as *mut Ranges)) };
+    // dlpi_phnum program headers, and `data` is the Walk given above.
+    let (info, walk) = unsafe { (&*info, &mut *(data as *mut Walk)) };
     if info.dlpi_phdr.is_null() {
         return 0;
     }
@@ -135,9 +161,17 @@ unsafe extern "C" fn each_object(
             )
         })
         .collect();
-    let (lock, unwind) = object_ranges(&segments, page_size());
-    ranges.0.extend(lock);
-    ranges.1.extend(unwind);
+    let program = segments
+        .iter()
+        .any(|s| s.0 == libc::PT_LOAD && (s.2..s.2 + s.3).contains(&walk.here));
+    let cold = walk
+        .cold
+        .as_ref()
+        .filter(|_| program)
+        .map(|c| bias.wrapping_add(c.start as usize)..bias.wrapping_add(c.end as usize));
+    let (lock, let_go) = object_ranges(&segments, page_size(), cold);
+    walk.ranges.0.extend(lock);
+    walk.ranges.1.extend(let_go);
     0
 }
 
@@ -151,8 +185,10 @@ fn page_size() -> usize {
     }
 }
 
-/// The ranges for one object's segments (see `program_image`).
-fn object_ranges(segments: &[Segment], page: usize) -> Ranges {
+/// The ranges for one object's segments (see `program_image`); `cold`:
+/// its panic-only code, whose whole pages are let go rather than locked
+/// (ignored unless inside a range to lock).
+fn object_ranges(segments: &[Segment], page: usize, cold: Option<Range<usize>>) -> Ranges {
     let unwind = segments
         .iter()
         .find(|s| s.0 == libc::PT_GNU_EH_FRAME)
@@ -174,8 +210,87 @@ fn object_ranges(segments: &[Segment], page: usize) -> Ranges {
             None => ranges.0.push(start..end),
         }
     }
+    if let Some(c) = cold {
+        let cut = up(c.start)..c.end & !(page - 1);
+        if let Some(i) = ranges
+            .0
+            .iter()
+            .position(|r| r.start <= cut.start && cut.end <= r.end)
+        {
+            if !cut.is_empty() {
+                let r = ranges.0.remove(i);
+                ranges.0.insert(i, cut.end..r.end);
+                ranges.0.insert(i, r.start..cut.start);
+                ranges.1.push(cut);
+            }
+        }
+    }
     ranges.0.retain(|r| !r.is_empty());
     ranges
+}
+
+/// Where the executable's panic-only code lies (link-time addresses, the
+/// load bias not added): the section memlock.ld makes, found in the
+/// file's section headers (they are not loaded into memory: read once at
+/// start-up). None where the build has no such section or the file cannot
+/// be read.
+pub fn cold_code(exe: &Path) -> Option<Range<u64>> {
+    let f = File::open(exe).ok()?;
+    let mut read = |offset: u64, len: usize| {
+        let mut buf = vec![0u8; len];
+        f.read_exact_at(&mut buf, offset).ok().map(|_| buf)
+    };
+    find_section(&mut read, COLD_SECTION.as_bytes())
+}
+
+/// The address range of the section called `name` in an ELF file of this
+/// machine's byte order (32 or 64 bits), read through `read(offset, len)`.
+fn find_section(
+    read: &mut dyn FnMut(u64, usize) -> Option<Vec<u8>>,
+    name: &[u8],
+) -> Option<Range<u64>> {
+    let h = read(0, 64)?;
+    let native = if cfg!(target_endian = "little") { 1 } else { 2 };
+    if h[..4] != *b"\x7fELF" || h[5] != native {
+        return None;
+    }
+    let wide = match h[4] {
+        1 => false,
+        2 => true,
+        _ => return None,
+    };
+    let half = |b: &[u8], o: usize| u16::from_ne_bytes([b[o], b[o + 1]]) as usize;
+    let word = |b: &[u8], o: usize| u32::from_ne_bytes(b[o..o + 4].try_into().unwrap()) as u64;
+    let long = |b: &[u8], o: usize| u64::from_ne_bytes(b[o..o + 8].try_into().unwrap());
+    // Section header table: offset, entry size, count, names' section.
+    let (table, entry, count, names) = if wide {
+        (long(&h, 40), half(&h, 58), half(&h, 60), half(&h, 62))
+    } else {
+        (word(&h, 32), half(&h, 46), half(&h, 48), half(&h, 50))
+    };
+    if entry != if wide { 64 } else { 40 } || names >= count {
+        return None;
+    }
+    let table = read(table, entry * count)?;
+    // A section header's name offset, address, file offset and size.
+    let header = |i: usize| {
+        let s = &table[i * entry..(i + 1) * entry];
+        if wide {
+            (word(s, 0), long(s, 16), long(s, 24), long(s, 32))
+        } else {
+            (word(s, 0), word(s, 12), word(s, 16), word(s, 20))
+        }
+    };
+    let (_, _, at, size) = header(names);
+    let names = read(at, usize::try_from(size).ok().filter(|&n| n <= 1 << 20)?)?;
+    let named = |offset: u64| {
+        let rest = names.get(offset as usize..).unwrap_or_default();
+        rest.starts_with(name) && rest.get(name.len()) == Some(&0)
+    };
+    (0..count)
+        .map(header)
+        .find(|h| named(h.0))
+        .map(|(_, addr, _, size)| addr..addr + size)
 }
 
 #[cfg(test)]
@@ -198,7 +313,7 @@ mod tests {
             (libc::PT_GNU_EH_FRAME, R, 0xf148c, 0x3c0c),
             (libc::PT_GNU_STACK, R | W, 0, 0),
         ];
-        let (lock, unwind) = object_ranges(&segments, 0x1000);
+        let (lock, unwind) = object_ranges(&segments, 0x1000, None);
         assert_eq!(lock, vec![0x0..0x9000, 0x9000..0xdf000, 0xdf000..0xf2000]);
         // From the first whole page of the unwind tables to the segment's end.
         assert_eq!(unwind, vec![0xf2000..0x112000]);
@@ -210,9 +325,110 @@ mod tests {
             (libc::PT_LOAD, R | X, 0x7f00_0000_1000, 0x1234),
             (libc::PT_LOAD, R | W, 0x7f00_0000_3000, 0x100),
         ];
-        let (lock, unwind) = object_ranges(&segments, 0x1000);
+        let (lock, unwind) = object_ranges(&segments, 0x1000, None);
         assert_eq!(lock, vec![0x7f00_0000_1000..0x7f00_0000_3000]);
         assert!(unwind.is_empty());
+    }
+
+    #[test]
+    fn panic_only_code_is_let_go_whole_pages_only() {
+        // The static build's code segment with the section of memlock.ld
+        // at its end, before the last few bytes of `.fini`.
+        let segments = [
+            (libc::PT_LOAD, R, 0x0, 0x4d0),
+            (libc::PT_LOAD, R | X, 0x1000, 0xd5980),
+            (libc::PT_LOAD, R, 0xd7000, 0x32320),
+            (libc::PT_GNU_EH_FRAME, R, 0xe954c, 0x3c44),
+        ];
+        let cold = Some(0xadd00..0xd697d);
+        let (lock, let_go) = object_ranges(&segments, 0x1000, cold);
+        assert_eq!(
+            lock,
+            vec![
+                0x0..0x1000,
+                0x1000..0xae000,
+                0xd6000..0xd7000,
+                0xd7000..0xea000
+            ]
+        );
+        assert_eq!(let_go, vec![0xea000..0x10a000, 0xae000..0xd6000]);
+        // A range outside what is locked (a bogus section) changes nothing.
+        let (bogus, _) = object_ranges(&segments, 0x1000, Some(0x200000..0x300000));
+        assert_eq!(bogus, vec![0x0..0x1000, 0x1000..0xd7000, 0xd7000..0xea000]);
+    }
+
+    /// A 64-bit ELF file of this machine's byte order with the sections
+    /// given as (name, address, size), and a section names' table.
+    fn elf(sections: &[(&str, u64, u64)]) -> Vec<u8> {
+        let mut names = vec![0u8];
+        let mut headers = vec![0u8; 64]; // section 0: none
+        let mut add = |name: &str, addr: u64, offset: u64, size: u64| {
+            let mut h = vec![0u8; 64];
+            h[..4].copy_from_slice(&(names.len() as u32).to_ne_bytes());
+            h[16..24].copy_from_slice(&addr.to_ne_bytes());
+            h[24..32].copy_from_slice(&offset.to_ne_bytes());
+            h[32..40].copy_from_slice(&size.to_ne_bytes());
+            names.extend_from_slice(name.as_bytes());
+            names.push(0);
+            headers.extend(h);
+        };
+        for &(name, addr, size) in sections {
+            add(name, addr, 0, size);
+        }
+        let count = sections.len() + 2;
+        let table_at = 64u64;
+        let names_at = table_at + 64 * count as u64;
+        add(".shstrtab", 0, names_at, 0);
+        let len = names.len() as u64;
+        headers[64 * (count - 1) + 32..64 * (count - 1) + 40].copy_from_slice(&len.to_ne_bytes());
+        let mut f = vec![0u8; 64];
+        f[..4].copy_from_slice(b"\x7fELF");
+        f[4] = 2;
+        f[5] = if cfg!(target_endian = "little") { 1 } else { 2 };
+        f[40..48].copy_from_slice(&table_at.to_ne_bytes());
+        f[58..60].copy_from_slice(&64u16.to_ne_bytes());
+        f[60..62].copy_from_slice(&(count as u16).to_ne_bytes());
+        f[62..64].copy_from_slice(&((count - 1) as u16).to_ne_bytes());
+        f.extend(headers);
+        f.extend(names);
+        f
+    }
+
+    fn section_of(file: &[u8], name: &str) -> Option<Range<u64>> {
+        let mut read =
+            |at: u64, len: usize| file.get(at as usize..at as usize + len).map(<[u8]>::to_vec);
+        find_section(&mut read, name.as_bytes())
+    }
+
+    #[test]
+    fn the_cold_section_is_found_by_its_whole_name() {
+        let f = elf(&[
+            (".text", 0x1040, 0xaccbe),
+            (".text.booth_cold_not", 0x1, 0x1),
+            (COLD_SECTION, 0xadd00, 0x28c7d),
+        ]);
+        assert_eq!(section_of(&f, COLD_SECTION), Some(0xadd00..0xd697d));
+        assert_eq!(section_of(&f, ".text"), Some(0x1040..0xadcfe));
+        assert_eq!(section_of(&f, ".data"), None);
+        // Cut short, or not ELF: nothing found, nothing assumed.
+        assert_eq!(section_of(&f[..200], COLD_SECTION), None);
+        assert_eq!(section_of(&[0u8; 4096], COLD_SECTION), None);
+    }
+
+    #[test]
+    fn this_program_has_no_cold_section_but_its_code_is_found() {
+        // The test binary is linked without memlock.ld.
+        let exe = std::env::current_exe().unwrap();
+        assert_eq!(cold_code(&exe), None);
+        let mut read = {
+            let f = File::open(&exe).unwrap();
+            move |at: u64, len: usize| {
+                let mut b = vec![0u8; len];
+                f.read_exact_at(&mut b, at).ok().map(|_| b)
+            }
+        };
+        let text = find_section(&mut read, b".text").expect(".text");
+        assert!(text.end - text.start > 4096, "{text:x?}");
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! runtime and the host-facing pieces, `boothd status`), [`client`] (the
 //! `booth` and `geostore` clients), [`cib`] (where sites record tickets).
 //! [`check`] is the `config-check` command built on the config layer.
+//! [`namemap`]: the tables kept per ticket name.
 //! [`logline`]: log lines that carry their ticket (its macros come first,
 //! for every module after it).
 
@@ -22,5 +23,6 @@ pub mod core;
 pub mod daemon;
 pub mod engine;
 pub mod mc;
+pub mod namemap;
 pub mod sim;
 pub mod wire;

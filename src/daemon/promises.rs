@@ -27,7 +27,7 @@
 //! fails the file is removed (the next start then fences itself): a record
 //! that misses a promise must never be trusted.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read};
@@ -38,6 +38,7 @@ use std::sync::Arc;
 use log::{error, warn};
 
 use crate::engine::{Promise, Time};
+use crate::namemap::NameMap;
 
 /// Appended to the lock file's path.
 pub const SUFFIX: &str = ".promises";
@@ -169,7 +170,7 @@ pub struct PromiseFile {
     path: PathBuf,
     slot: usize,
     /// Each ticket's slot, by the name the configuration shares.
-    slots: HashMap<Arc<str>, u64>,
+    slots: NameMap<u64>,
     broken: bool,
 }
 
@@ -198,7 +199,7 @@ impl PromiseFile {
             file,
             path: path.to_path_buf(),
             slot,
-            slots: HashMap::new(),
+            slots: NameMap::new(),
             broken: false,
         };
         let mut found = BTreeMap::new();
@@ -260,12 +261,11 @@ impl PromiseFile {
         // The run of adjacent slots not written yet: first slot, bytes.
         let mut run: Option<(u64, Vec<u8>)> = None;
         for (name, p) in changes {
-            let k = match self.slots.get_key_value(&**name) {
+            let k = match self.slots.get_key_value(name) {
                 Some((key, &k)) if Arc::ptr_eq(key, name) => k,
                 // A slot read back at start-up: keep the configuration's
                 // copy of the name, not the one read from the file.
                 Some((_, &k)) => {
-                    self.slots.remove(&**name);
                     self.slots.insert(name.clone(), k);
                     k
                 }

@@ -35,7 +35,7 @@ impl<R> Writer<R> {
     /// What the store held at start-up for a ticket (state directory,
     /// loaded by the driver): renewals keeping it may be batched.
     pub fn note_loaded(&mut self, ticket: Arc<str>, st: Option<&CibState>) {
-        let s = self.slots.entry(ticket).or_insert_with(Slot::new);
+        let s = self.slots.get_or_insert_with(ticket, Slot::new);
         s.absent = st.is_none();
         s.written = st.and_then(|st| Some((st.granted, i32::try_from(st.owner?).ok()?)));
     }

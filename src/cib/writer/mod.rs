@@ -33,6 +33,7 @@ use log::error;
 
 use crate::cib;
 use crate::engine::{CibState, CibWrite, TicketId, Time};
+use crate::namemap::NameMap;
 
 mod batch;
 mod load;
@@ -207,7 +208,7 @@ pub struct Writer<R> {
     backend: Backend,
     cfg_name: String,
     /// By the name the configuration shares (one copy of each name).
-    slots: HashMap<Arc<str>, Slot<R>>,
+    slots: NameMap<Slot<R>>,
     /// Tickets waiting for a free writer, oldest first.
     queue: VecDeque<String>,
     /// Tickets whose renewal waits for the next batch.
@@ -254,7 +255,7 @@ impl<R> Writer<R> {
         Writer {
             backend,
             cfg_name: cfg_name.to_string(),
-            slots: HashMap::new(),
+            slots: NameMap::new(),
             queue: VecDeque::new(),
             batch: Vec::new(),
             batch_at: None,
@@ -380,7 +381,7 @@ impl<R> Writer<R> {
             self.out.push_back(Output::Confirmed { ticket, write: w });
             return;
         }
-        let s = self.slots.entry(name.clone()).or_insert_with(Slot::new);
+        let s = self.slots.get_or_insert_with(name.clone(), Slot::new);
         // No id: the engine no longer has the ticket (its revoke after a
         // reload removed it); the slot goes once this write is done.
         s.id = ticket;

@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use crate::cluster::*;
-use crate::procfs::{cpu_secs, load, measure_window, smaps, vol_ctxt, Window};
+use crate::procfs::{cpu_secs, load, measure_window, smaps, smaps_median, vol_ctxt, Window};
 use crate::{Params, EXPIRE, TIMEOUT};
 
 #[derive(Default, Clone)]
@@ -75,7 +75,7 @@ pub fn main_phase(side: Side, p: &Params, r: &mut Main) -> Result<Soak, String> 
         );
     }
     r.startup_cpu = cpu_secs(pid);
-    r.rss_start = smaps(pid);
+    r.rss_start = smaps_median(pid);
     say!(
         "[{}] start-up to list: {:.3} s, then busy for {:.1} s more, {:.2} CPU s so far (pid {pid}); RSS {} kB PSS {} kB",
         side.name(),
@@ -113,7 +113,7 @@ pub fn main_phase(side: Side, p: &Params, r: &mut Main) -> Result<Soak, String> 
         say_window(side, &format!("leader of {step} (held {held})"), &w);
         r.leader.push((step, w));
     }
-    r.rss_granted = smaps(pid);
+    r.rss_granted = smaps_median(pid);
     r.list_big_bytes = list(&cl, 0).map(|t| t.len()).unwrap_or(0);
     say!(
         "[{}] leader of {n}: RSS {} kB PSS {} kB; list reply {} bytes",
@@ -158,7 +158,7 @@ pub fn end_soak(p: &Params, s: Soak, r: &mut Main) -> Cluster {
     r.soak_secs = dt;
     r.soak_cpu_per_h = (cpu_secs(s.pid) - s.cpu0) * 3600.0 / dt;
     r.soak_wakeups = (vol_ctxt(s.pid) - s.ctxt0) as f64 / dt;
-    r.rss_soak = smaps(s.pid);
+    r.rss_soak = smaps_median(s.pid);
     r.soak_held = list(&s.cl, 1)
         .map(|t| held_by(&t, &s.cl.hosts[0].addr))
         .unwrap_or(0);

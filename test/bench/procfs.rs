@@ -12,7 +12,29 @@ pub fn load() -> String {
         .join(" ")
 }
 
-/// (RSS, PSS) in kB.
+/// (RSS, PSS) in kB, each the median of five readings a second apart.
+/// PSS divides a shared page among the processes mapping it at that
+/// instant: a single reading of the C daemon's moved by a fifth with the
+/// `crm_ticket` runs (sharing its libraries) under way at the time, at the
+/// same RSS (doc/bench-results.txt, section 24). The same rule for every
+/// daemon.
+pub fn smaps_median(pid: u32) -> (u64, u64) {
+    let mut rss = Vec::new();
+    let mut pss = Vec::new();
+    for i in 0..5 {
+        if i > 0 {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+        let (r, p) = smaps(pid);
+        rss.push(r);
+        pss.push(p);
+    }
+    rss.sort_unstable();
+    pss.sort_unstable();
+    (rss[2], pss[2])
+}
+
+/// (RSS, PSS) in kB, one reading.
 pub fn smaps(pid: u32) -> (u64, u64) {
     let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).unwrap_or_default();
     let field = |k: &str| {

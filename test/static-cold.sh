@@ -84,7 +84,8 @@ FILENAME != "-" { if (hex($1) >= lo && hex($1) < hi) { n++; at[n] = hex($1); nam
 if [ -s "$tmp/code" ] || [ -s "$tmp/data" ]; then
     echo "static-cold: $bin: code outside the panic path refers to the unlocked section:" >&2
     cat "$tmp/code" "$tmp/data" >&2
-    echo "(add the callee's pattern to the first statement of src/daemon/memlock.ld)" >&2
+    echo "(add the callee's pattern to the first statement of src/daemon/memlock.ld," >&2
+    echo "or build without it: make static STATIC_RUSTFLAGS='[]': all code locked)" >&2
     exit 1
 fi
 echo "static-cold: $bin: only the panic path refers to .text.booth_cold"

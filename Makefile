@@ -155,7 +155,7 @@ test:
 # become 0.5 kB, and that segment is locked too. A linker without the
 # option (GNU ld before 2.38) warns and links as before. memlock.ld
 # gathers the code only a panic runs (the backtrace printer) into a
-# section the daemon does not lock (src/daemon/memlock.rs): some 200 kB.
+# section the daemon does not lock (src/daemon/memlock.rs): about 130 kB.
 STATIC_RUSTFLAGS ?= ["-C", "link-arg=-Wl,-z,pack-relative-relocs", \
 	"-C", "link-arg=-Wl,-T,$(abspath src/daemon/memlock.ld)"]
 static: setup-toolchain

@@ -23,7 +23,7 @@
 //! Left out of the whole lock, like the unwind tables, is the code only a
 //! panic runs (the backtrace printer and its unwinder), where the build
 //! gathered it into a section of its own: the static build does
-//! (memlock.ld), about 200 kB.
+//! (memlock.ld), about 130 kB.
 //!
 //! Kernels before Linux 4.4 do not know `MCL_ONFAULT`: there everything is
 //! locked at once, as the C booth does.

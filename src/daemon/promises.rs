@@ -258,23 +258,48 @@ impl PromiseFile {
         if self.broken {
             return;
         }
-        // The run of adjacent slots not written yet: first slot, bytes.
-        let mut run: Option<(u64, Vec<u8>)> = None;
-        for (name, p) in changes {
-            let k = match self.slots.get_key_value(name) {
-                Some((key, &k)) if Arc::ptr_eq(key, name) => k,
-                // A slot read back at start-up: keep the configuration's
-                // copy of the name, not the one read from the file.
-                Some((_, &k)) => {
-                    self.slots.insert(name.clone(), k);
-                    k
+        // Each change's slot. Names without one get the next free slots in
+        // name order: the name table is sorted, so at a start (every name
+        // new) each goes on its end rather than moving the others.
+        let mut slotted: Vec<(u64, usize)> = Vec::with_capacity(changes.len());
+        let mut new: Vec<usize> = Vec::new();
+        for (c, (name, _)) in changes.iter().enumerate() {
+            match self.slots.get_key_value(name) {
+                Some((key, &k)) => {
+                    // A slot read back at start-up: keep the configuration's
+                    // copy of the name, not the one read from the file.
+                    if !Arc::ptr_eq(key, name) {
+                        self.slots.insert(name.clone(), k);
+                    }
+                    slotted.push((k, c));
                 }
+                None => new.push(c),
+            }
+        }
+        new.sort_by(|&x, &y| changes[x].0.cmp(&changes[y].0));
+        for c in new {
+            let name = &changes[c].0;
+            let k = match self.slots.get(name) {
+                // The same name twice among the changes.
+                Some(&k) => k,
                 None => {
                     let k = self.slots.len() as u64 + 1;
                     self.slots.insert(name.clone(), k);
                     k
                 }
             };
+            slotted.push((k, c));
+        }
+        // In slot order, so that adjacent slots go in one write; a name
+        // given twice is written as given last.
+        slotted.sort_by_key(|&(k, c)| (k, c));
+        // The run of adjacent slots not written yet: first slot, bytes.
+        let mut run: Option<(u64, Vec<u8>)> = None;
+        for (i, &(k, c)) in slotted.iter().enumerate() {
+            if slotted.get(i + 1).is_some_and(|&(next, _)| next == k) {
+                continue;
+            }
+            let (name, p) = &changes[c];
             let Some(bytes) = pad(render(name, p), self.slot) else {
                 self.fail(io::Error::other("promise record longer than its slot"));
                 return;
@@ -385,6 +410,22 @@ mod tests {
             assert_eq!(found[&**n], p(if again { 2 } else { 1 }), "{n}");
         }
         assert_eq!(found["new"], p(2));
+        let _ = std::fs::remove_file(&path);
+    }
+
+    #[test]
+    fn a_name_given_twice_is_recorded_as_given_last() {
+        let path = tmp("twice");
+        let (mut f, _) = PromiseFile::open(&path, Some("boot-a"), 3).unwrap();
+        f.record(&[("B".into(), p(1)), ("A".into(), p(2)), ("B".into(), p(3))]);
+        f.record(&[("A".into(), p(4)), ("C".into(), p(5)), ("A".into(), p(6))]);
+        drop(f);
+        let (_, found) = PromiseFile::open(&path, Some("boot-a"), 3).unwrap();
+        assert_eq!(found.len(), 3);
+        assert_eq!(
+            (&found["A"], &found["B"], &found["C"]),
+            (&p(6), &p(3), &p(5))
+        );
         let _ = std::fs::remove_file(&path);
     }
 

@@ -25,4 +25,5 @@ pub mod engine;
 pub mod mc;
 pub mod namemap;
 pub mod sim;
+pub mod sort;
 pub mod wire;

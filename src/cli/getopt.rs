@@ -228,7 +228,7 @@ pub(super) fn scan(
             occurrences.push(((pos, 0), occ));
         }
     }
-    occurrences.sort_by_key(|(k, _)| *k);
+    crate::sort::by_key(&mut occurrences, |(k, _)| *k);
     let ordered = occurrences.into_iter().map(|(_, occ)| occ).collect();
     Ok((ordered, matches.free))
 }

@@ -270,10 +270,10 @@ impl Core {
         // The writer's table is sorted by name: given in name order, each
         // new name goes on its end (10,000 tickets in configuration order
         // moved about 180 MB in it).
-        let mut order: Vec<usize> = (0..loaded.len()).collect();
-        order.sort_by(|&a, &b| loaded[a].0.cmp(&loaded[b].0));
+        let mut order: Vec<u32> = (0..loaded.len() as u32).collect();
+        crate::sort::positions(&mut order, &|a, b| loaded[a].0.cmp(&loaded[b].0));
         for i in order {
-            let (name, st) = &loaded[i];
+            let (name, st) = &loaded[i as usize];
             // The configuration's copy of the name: the writer keeps it.
             let key = match self.engine.ticket_index(name) {
                 Some(i) => self.config().tickets[i.index()].name.clone(),

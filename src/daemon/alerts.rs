@@ -240,7 +240,7 @@ pub fn find_agents(dir: &Path) -> io::Result<Vec<PathBuf>> {
             out.push(path);
         }
     }
-    out.sort();
+    crate::sort::sort(&mut out);
     Ok(out)
 }
 

@@ -107,7 +107,7 @@ impl<K: Copy + Eq + Hash> RateLimiter<K> {
             ));
             false
         });
-        out.sort_by_key(|(start, _)| *start);
+        crate::sort::by_key(&mut out, |(start, _)| *start);
         out.into_iter().map(|(_, s)| s).collect()
     }
 

@@ -262,7 +262,7 @@ impl PromiseFile {
         // name order: the name table is sorted, so at a start (every name
         // new) each goes on its end rather than moving the others.
         let mut slotted: Vec<(u64, usize)> = Vec::with_capacity(changes.len());
-        let mut new: Vec<usize> = Vec::new();
+        let mut new: Vec<u32> = Vec::new();
         for (c, (name, _)) in changes.iter().enumerate() {
             match self.slots.get_key_value(name) {
                 Some((key, &k)) => {
@@ -273,11 +273,11 @@ impl PromiseFile {
                     }
                     slotted.push((k, c));
                 }
-                None => new.push(c),
+                None => new.push(c as u32),
             }
         }
-        new.sort_by(|&x, &y| changes[x].0.cmp(&changes[y].0));
-        for c in new {
+        crate::sort::positions(&mut new, &|x, y| changes[x].0.cmp(&changes[y].0));
+        for c in new.into_iter().map(|c| c as usize) {
             let name = &changes[c].0;
             let k = match self.slots.get(name) {
                 // The same name twice among the changes.
@@ -292,7 +292,7 @@ impl PromiseFile {
         }
         // In slot order, so that adjacent slots go in one write; a name
         // given twice is written as given last.
-        slotted.sort_by_key(|&(k, c)| (k, c));
+        crate::sort::sort(&mut slotted);
         // The run of adjacent slots not written yet: first slot, bytes.
         let mut run: Option<(u64, Vec<u8>)> = None;
         for (i, &(k, c)) in slotted.iter().enumerate() {

@@ -179,7 +179,7 @@ impl<T: Copy> TimerWheel<T> {
             }
             self.now_tick = self.skip_to(target);
         }
-        due.sort_by_key(|e| (e.at, e.id));
+        crate::sort::by_key(&mut due, |e| (e.at, e.id));
         due.into_iter().map(|e| (e.id, e.what)).collect()
     }
 

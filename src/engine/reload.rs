@@ -110,7 +110,7 @@ impl Engine {
         self.by_name = name_index(&cfg);
         self.cfg = cfg.into();
         let mut gone_tickets: Vec<Ticket> = old.into_values().map(|(t, _)| t).collect();
-        gone_tickets.sort_by_key(|t| t.idx);
+        crate::sort::by_key(&mut gone_tickets, |t| t.idx);
         for mut gone in gone_tickets {
             if gone.cib.granted && self.is_site() {
                 // A ticket booth no longer manages must not stay granted here.

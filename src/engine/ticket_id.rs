@@ -184,7 +184,7 @@ impl<T> IntoIterator for Tickets<T> {
 /// by id by binary search (`Engine::ticket_by_id`).
 pub(super) fn id_index(ids: &[TicketId]) -> Vec<u32> {
     let mut v: Vec<u32> = (0..ids.len() as u32).collect();
-    v.sort_by_key(|&i| ids[i as usize]);
+    crate::sort::positions(&mut v, &|a, b| ids[a].cmp(&ids[b]));
     v
 }
 
@@ -192,10 +192,8 @@ pub(super) fn id_index(ids: &[TicketId]) -> Vec<u32> {
 /// position by name by binary search (`Engine::ticket_index`).
 pub(super) fn name_index(cfg: &Config) -> Vec<u32> {
     let mut v: Vec<u32> = (0..cfg.tickets.len() as u32).collect();
-    v.sort_by(|&a, &b| {
-        cfg.tickets[a as usize]
-            .name
-            .cmp(&cfg.tickets[b as usize].name)
+    crate::sort::positions(&mut v, &|a, b| {
+        cfg.tickets[a].name.cmp(&cfg.tickets[b].name)
     });
     v
 }

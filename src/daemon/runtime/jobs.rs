@@ -443,6 +443,6 @@ fn handler_dir_entries(dir: &Path) -> io::Result<Vec<PathBuf>> {
             debug!("{}: not an executable file, skipped", e.path().display());
         }
     }
-    progs.sort();
+    crate::sort::sort(&mut progs);
     Ok(progs)
 }

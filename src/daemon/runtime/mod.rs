@@ -207,19 +207,18 @@ impl Daemon {
         let replay = s
             .replay
             .map(|l| replaymarks::Recorder::new(l, &s.cfg, start, &mut guards, &mut client_guard));
-        let (promises, recorded) = match s.promises {
+        let (promises, mut recorded) = match s.promises {
             Some((f, r)) => (Some(f), r),
             None => (None, BTreeMap::new()),
         };
         // What a previous run of this daemon (same boot) promised, on
-        // this run's clock.
+        // this run's clock. (Changed in place: collecting into a B-tree
+        // sorts, and each sort is another 4 kB of locked code, sort.rs.)
         let origin = clock.origin() as i64;
-        core.restore_promises(
-            recorded
-                .into_iter()
-                .map(|(n, p)| (n, promises::shifted(&p, -origin)))
-                .collect(),
-        );
+        for p in recorded.values_mut() {
+            *p = promises::shifted(p, -origin);
+        }
+        core.restore_promises(recorded);
         Ok(Box::new(Daemon {
             promises,
             me: s.me,

@@ -156,12 +156,15 @@ test:
 # option (GNU ld before 2.38) warns and links as before. memlock.ld
 # gathers the code only a panic runs (the backtrace printer) into a
 # section the daemon does not lock (src/daemon/memlock.rs): about 130 kB.
+# test/static-sorts.sh checks that the locked code has one copy of the
+# standard sort (src/sort.rs).
 STATIC_RUSTFLAGS ?= ["-C", "link-arg=-Wl,-z,pack-relative-relocs", \
 	"-C", "link-arg=-Wl,-T,$(abspath src/daemon/memlock.ld)"]
 static: setup-toolchain
 	CARGO_PROFILE_RELEASE_OPT_LEVEL=z $(CARGO) build --release --locked --target $(MUSL_TARGET) \
 		--config 'target.$(MUSL_TARGET).rustflags=$(STATIC_RUSTFLAGS)'
 	sh test/static-cold.sh '$(STATIC_BIN)'
+	sh test/static-sorts.sh '$(STATIC_BIN)'
 
 # The integration tests that run the boothd program, again against the
 # static build (test/common reads BOOTH_BIN when they are compiled), and

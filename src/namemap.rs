@@ -39,6 +39,13 @@ impl<V> NameMap<V> {
         self.entries.binary_search_by(|(k, _)| (**k).cmp(name))
     }
 
+    /// Room for `more` entries besides those there are, in one step: a
+    /// start that inserts every name reserves once rather than growing the
+    /// vector a dozen times (each growth leaves the old block behind).
+    pub fn reserve(&mut self, more: usize) {
+        self.entries.reserve_exact(more);
+    }
+
     pub fn len(&self) -> usize {
         self.entries.len()
     }

@@ -272,6 +272,7 @@ impl Core {
         // moved about 180 MB in it).
         let mut order: Vec<u32> = (0..loaded.len() as u32).collect();
         crate::sort::positions(&mut order, &|a, b| loaded[a].0.cmp(&loaded[b].0));
+        self.writer.reserve_slots(loaded.len());
         for i in order {
             let (name, st) = &loaded[i as usize];
             // The configuration's copy of the name: the writer keeps it.

@@ -277,6 +277,7 @@ impl PromiseFile {
             }
         }
         crate::sort::positions(&mut new, &|x, y| changes[x].0.cmp(&changes[y].0));
+        self.slots.reserve(new.len());
         for c in new.into_iter().map(|c| c as usize) {
             let name = &changes[c].0;
             let k = match self.slots.get(name) {
@@ -290,38 +291,34 @@ impl PromiseFile {
             };
             slotted.push((k, c));
         }
-        // In slot order, so that adjacent slots go in one write; a name
-        // given twice is written as given last.
+        // In slot order; a name given twice is written as given last.
         crate::sort::sort(&mut slotted);
-        // The run of adjacent slots not written yet: first slot, bytes.
-        let mut run: Option<(u64, Vec<u8>)> = None;
-        for (i, &(k, c)) in slotted.iter().enumerate() {
-            if slotted.get(i + 1).is_some_and(|&(next, _)| next == k) {
-                continue;
+        slotted.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                *earlier = *later;
             }
-            let (name, p) = &changes[c];
-            let Some(bytes) = pad(render(name, p), self.slot) else {
-                self.fail(io::Error::other("promise record longer than its slot"));
-                return;
-            };
-            match run.as_mut() {
-                Some((first, buf)) if *first + (buf.len() / self.slot) as u64 == k => {
-                    buf.extend_from_slice(&bytes);
-                }
-                _ => {
-                    if let Some((first, buf)) = run.replace((k, bytes)) {
-                        if let Err(e) = self.file.write_all_at(&buf, first * self.slot as u64) {
-                            self.fail(e);
-                            return;
-                        }
-                    }
-                }
+            same
+        });
+        // Runs of adjacent slots, each in one write into a buffer of its
+        // exact size.
+        let mut rest = &slotted[..];
+        while let Some(&(first, _)) = rest.first() {
+            let len = 1 + rest.windows(2).take_while(|w| w[1].0 == w[0].0 + 1).count();
+            let mut buf = Vec::with_capacity(len * self.slot);
+            for &(_, c) in &rest[..len] {
+                let (name, p) = &changes[c];
+                let Some(bytes) = pad(render(name, p), self.slot) else {
+                    self.fail(io::Error::other("promise record longer than its slot"));
+                    return;
+                };
+                buf.extend_from_slice(&bytes);
             }
-        }
-        if let Some((first, buf)) = run {
             if let Err(e) = self.file.write_all_at(&buf, first * self.slot as u64) {
                 self.fail(e);
+                return;
             }
+            rest = &rest[len..];
         }
     }
 

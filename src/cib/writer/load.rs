@@ -32,6 +32,11 @@ impl<R> Writer<R> {
         }
     }
 
+    /// Room for `n` more tickets' slots (before a start's `note_loaded`s).
+    pub fn reserve_slots(&mut self, n: usize) {
+        self.slots.reserve(n);
+    }
+
     /// What the store held at start-up for a ticket (state directory,
     /// loaded by the driver): renewals keeping it may be batched.
     pub fn note_loaded(&mut self, ticket: Arc<str>, st: Option<&CibState>) {

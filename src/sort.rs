@@ -11,7 +11,8 @@
 use std::cmp::Ordering;
 
 /// Sorts positions (indices into something the comparison knows) by
-/// `cmp`; equal ones keep the order of their positions.
+/// `cmp`; equal ones by position, so a list that starts in order is
+/// sorted stably.
 pub fn positions(order: &mut [u32], cmp: &dyn Fn(usize, usize) -> Ordering) {
     order.sort_unstable_by(|&a, &b| cmp(a as usize, b as usize).then(a.cmp(&b)));
 }

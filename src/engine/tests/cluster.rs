@@ -258,6 +258,31 @@ fn handler_gates_grant() {
     assert!(!n.granted_at(0, "T"));
 }
 
+/// A manual ticket is taken without an election, but not without its
+/// before-acquire-handler: a failing handler refuses the grant (the client
+/// is told, nobody holds the ticket), a passing one lets it through.
+#[test]
+fn handler_gates_a_manual_grant() {
+    let mut t = ticket("M", 20, 2, 3);
+    t.mode = TicketMode::Manual;
+    t.before_acquire_handler = Some(vec!["/bin/check".into()]);
+    let mut n = three(t.clone());
+    n.handler[0] = HandlerPolicy::Fail;
+    n.client(0, 1, CMD_GRANT, 0, "M");
+    n.run_until(10_000);
+    assert_eq!(n.results(1), vec![RLT_MORE, RLT_EXT_FAILED]);
+    assert!(n.handler_runs >= 1);
+    assert!((0..3).all(|m| !n.granted_at(m, "M")));
+    assert_eq!(n.e(0).tickets[Tix::at(0)].state, State::Init);
+
+    let mut n = three(t);
+    n.client(0, 1, CMD_GRANT, 0, "M");
+    n.run_until(10_000);
+    assert_eq!(n.results(1), vec![RLT_MORE, RLT_SUCCESS]);
+    assert!(n.granted_at(0, "M"));
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+}
+
 #[test]
 fn handler_failing_at_renewal_makes_leader_step_down() {
     let mut t = ticket("T", 20, 2, 3);

@@ -283,6 +283,28 @@ fn handler_gates_a_manual_grant() {
     assert!(n.violations.is_empty(), "{:?}", n.violations);
 }
 
+/// A manual ticket's holder runs the handler again at each renewal (every
+/// 60 s), as an automatic ticket's does; when it fails the holder lets the
+/// ticket go (no election follows: manual tickets are granted by hand).
+#[test]
+fn handler_failing_at_renewal_releases_a_manual_ticket() {
+    let mut t = ticket("M", 20, 2, 3);
+    t.mode = TicketMode::Manual;
+    t.before_acquire_handler = Some(vec!["/bin/check".into()]);
+    let mut n = three(t);
+    n.client(0, 1, CMD_GRANT, 0, "M");
+    n.run_until(8_000);
+    assert!(n.granted_at(0, "M"));
+    let runs = n.handler_runs;
+    n.handler[0] = HandlerPolicy::Fail;
+    // Manual leaders "renew" every 60 s.
+    n.run_until(130_000);
+    assert!(n.handler_runs > runs, "the handler ran again");
+    assert!(!n.granted_at(0, "M"));
+    assert!((1..3).all(|m| !n.granted_at(m, "M")), "nobody took it");
+    assert!(n.violations.is_empty(), "{:?}", n.violations);
+}
+
 #[test]
 fn handler_failing_at_renewal_makes_leader_step_down() {
     let mut t = ticket("T", 20, 2, 3);

@@ -58,6 +58,14 @@ mod trace {
     }
 }
 
+/// `t` in `mode`, with a before-acquire-handler (whose verdict the
+/// network's `HandlerPolicy` decides).
+pub(super) fn with_handler(mut t: TicketConfig, mode: TicketMode) -> TicketConfig {
+    t.mode = mode;
+    t.before_acquire_handler = Some(vec!["/bin/check".into()]);
+    t
+}
+
 pub(super) fn ticket(name: &str, expire: u64, timeout: u64, retries: u32) -> TicketConfig {
     TicketConfig::new(
         name,

@@ -240,47 +240,30 @@ fn cib_pending_without_wait_commit_ends_the_request() {
     assert!(n.replies.last().unwrap().3);
 }
 
-#[test]
-fn handler_gates_grant() {
-    let mut t = ticket("T", 20, 2, 3);
-    t.before_acquire_handler = Some(vec!["/bin/true".into()]);
-    let mut n = three(t.clone());
-    n.client(0, 1, CMD_GRANT, 0, "T");
-    n.run_until(10_000);
-    assert_eq!(n.results(1), vec![RLT_MORE, RLT_SUCCESS]);
-    assert!(n.handler_runs >= 1);
-
-    let mut n = three(t);
-    n.handler[0] = HandlerPolicy::Fail;
-    n.client(0, 1, CMD_GRANT, 0, "T");
-    n.run_until(10_000);
-    assert_eq!(n.results(1), vec![RLT_MORE, RLT_EXT_FAILED]);
-    assert!(!n.granted_at(0, "T"));
-}
-
-/// A manual ticket is taken without an election, but not without its
-/// before-acquire-handler: a failing handler refuses the grant (the client
+/// The before-acquire-handler gates a grant, of an automatic ticket (before
+/// its election) and of a manual one (taken without an election, but not
+/// without the handler): a failing handler refuses the grant (the client
 /// is told, nobody holds the ticket), a passing one lets it through.
 #[test]
-fn handler_gates_a_manual_grant() {
-    let mut t = ticket("M", 20, 2, 3);
-    t.mode = TicketMode::Manual;
-    t.before_acquire_handler = Some(vec!["/bin/check".into()]);
-    let mut n = three(t.clone());
-    n.handler[0] = HandlerPolicy::Fail;
-    n.client(0, 1, CMD_GRANT, 0, "M");
-    n.run_until(10_000);
-    assert_eq!(n.results(1), vec![RLT_MORE, RLT_EXT_FAILED]);
-    assert!(n.handler_runs >= 1);
-    assert!((0..3).all(|m| !n.granted_at(m, "M")));
-    assert_eq!(n.e(0).tickets[Tix::at(0)].state, State::Init);
+fn handler_gates_grant() {
+    for mode in [TicketMode::Auto, TicketMode::Manual] {
+        let t = with_handler(ticket("T", 20, 2, 3), mode);
+        let mut n = three(t.clone());
+        n.client(0, 1, CMD_GRANT, 0, "T");
+        n.run_until(10_000);
+        assert_eq!(n.results(1), vec![RLT_MORE, RLT_SUCCESS], "{mode:?}");
+        assert!(n.handler_runs >= 1, "{mode:?}");
+        assert!(n.granted_at(0, "T"), "{mode:?}");
+        assert!(n.violations.is_empty(), "{mode:?}: {:?}", n.violations);
 
-    let mut n = three(t);
-    n.client(0, 1, CMD_GRANT, 0, "M");
-    n.run_until(10_000);
-    assert_eq!(n.results(1), vec![RLT_MORE, RLT_SUCCESS]);
-    assert!(n.granted_at(0, "M"));
-    assert!(n.violations.is_empty(), "{:?}", n.violations);
+        let mut n = three(t);
+        n.handler[0] = HandlerPolicy::Fail;
+        n.client(0, 1, CMD_GRANT, 0, "T");
+        n.run_until(10_000);
+        assert_eq!(n.results(1), vec![RLT_MORE, RLT_EXT_FAILED], "{mode:?}");
+        assert!((0..3).all(|m| !n.granted_at(m, "T")), "{mode:?}");
+        assert_eq!(n.e(0).tickets[Tix::at(0)].state, State::Init, "{mode:?}");
+    }
 }
 
 /// A manual ticket's holder runs the handler again at each renewal (every
@@ -288,10 +271,7 @@ fn handler_gates_a_manual_grant() {
 /// ticket go (no election follows: manual tickets are granted by hand).
 #[test]
 fn handler_failing_at_renewal_releases_a_manual_ticket() {
-    let mut t = ticket("M", 20, 2, 3);
-    t.mode = TicketMode::Manual;
-    t.before_acquire_handler = Some(vec!["/bin/check".into()]);
-    let mut n = three(t);
+    let mut n = three(with_handler(ticket("M", 20, 2, 3), TicketMode::Manual));
     n.client(0, 1, CMD_GRANT, 0, "M");
     n.run_until(8_000);
     assert!(n.granted_at(0, "M"));
@@ -307,9 +287,7 @@ fn handler_failing_at_renewal_releases_a_manual_ticket() {
 
 #[test]
 fn handler_failing_at_renewal_makes_leader_step_down() {
-    let mut t = ticket("T", 20, 2, 3);
-    t.before_acquire_handler = Some(vec!["/bin/check".into()]);
-    let mut n = three(t);
+    let mut n = three(with_handler(ticket("T", 20, 2, 3), TicketMode::Auto));
     n.client(0, 1, CMD_GRANT, 0, "T");
     n.run_until(8_000);
     assert!(n.granted_at(0, "T"));

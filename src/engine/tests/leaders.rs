@@ -188,10 +188,7 @@ fn a_handler_verdict_waiting_out_the_start_up_postponement_is_taken() {
 /// reset that stops the handler of a grant ends the grant.
 #[test]
 fn a_grant_whose_handler_a_revoke_stops_is_answered() {
-    let mut t = ticket("M", 20, 2, 3);
-    t.mode = TicketMode::Manual;
-    t.before_acquire_handler = Some(vec!["/bin/true".into()]);
-    let mut n = three(t);
+    let mut n = three(with_handler(ticket("M", 20, 2, 3), TicketMode::Manual));
     n.client(0, 1, CMD_GRANT, 0, "M");
     n.run_until(8_000);
     assert!(n.granted_at(0, "M"));
